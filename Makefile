@@ -1,0 +1,49 @@
+# Every routine task is one command. The virtualenv is created and kept up to date here, so a
+# fresh clone needs only Python 3.11+ and cargo.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+VENV_STAMP := $(VENV)/.installed
+CARGO := cargo --quiet
+CARGO_MANIFEST := --manifest-path rust/Cargo.toml
+# pyo3 links the test binaries against the venv's interpreter; the loader must find libpython.
+PYO3_ENV = PYO3_PYTHON=$(abspath $(BIN)/python) \
+	LD_LIBRARY_PATH=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
+PYTEST_ARGS ?=
+
+.PHONY: build test lint fmt cargo-test pytest bench clean
+
+$(VENV_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip 'maturin>=1.7,<2'
+	touch $@
+
+build: $(VENV_STAMP)
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/maturin develop --release --extras dev --quiet
+
+lint: build
+	$(BIN)/ruff check python tests benches
+	$(BIN)/ruff format --check python tests benches
+	$(BIN)/mypy
+	$(CARGO) fmt $(CARGO_MANIFEST) --check
+	$(PYO3_ENV) $(CARGO) clippy $(CARGO_MANIFEST) --all-targets -- -D warnings
+
+fmt: $(VENV_STAMP)
+	$(BIN)/ruff check --fix python tests benches
+	$(BIN)/ruff format python tests benches
+	$(CARGO) fmt $(CARGO_MANIFEST)
+
+cargo-test: build
+	$(PYO3_ENV) $(CARGO) test $(CARGO_MANIFEST)
+
+pytest: build
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint cargo-test pytest
+
+bench: build
+	$(BIN)/python -m pytest benches --benchmark-only --benchmark-columns=median,mean,ops,rounds
+
+clean:
+	rm -rf $(VENV) rust/target .pytest_cache .mypy_cache .ruff_cache .hypothesis .benchmarks

@@ -1,0 +1,204 @@
+"""One frozen `Settings`, read once from the environment and an optional TOML file.
+
+Every knob of SPEC §3 lives here with its default, so the rest of the code never reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from paywire.errors import ConfigError
+
+_PREFIX = "PAYWIRE_"
+_UNPREFIXED = ("DATABASE_URL", "REDIS_URL")
+_FRAMINGS = ("u32be", "u16be", "ascii4")
+_FRAMING_LIMITS = {"u32be": 0xFFFF_FFFF, "u16be": 0xFFFF, "ascii4": 9999}
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """Configuration of one gateway process; see SPEC §3 for the meaning of each field."""
+
+    database_url: str | None = None
+    data_dir: Path = Path(".paywire")
+    http_host: str = "127.0.0.1"
+    http_port: int = 3000
+    receiver_host: str | None = None
+    receiver_port: int | None = None
+    receiver_server_name: str | None = None
+    receiver_ca_file: Path | None = None
+    client_cert_file: Path | None = None
+    client_key_file: Path | None = None
+    receiver_pin_sha256: tuple[str, ...] = ()
+    tls_min_version: str = "1.2"
+    pool_size: int = 4
+    max_inflight: int = 128
+    ack_timeout_s: float = 30.0
+    max_attempts: int = 5
+    framing: str = "u32be"
+    max_frame_bytes: int = 1_048_576
+    heartbeat_s: float = 30.0
+    cb_failure_threshold: int = 5
+    cb_reset_s: float = 30.0
+    sender_bic: str | None = None
+    receiver_bic: str | None = None
+    token_ttl_s: int = 3600
+    sanctions_file: Path | None = None
+    log_dir: Path = Path("logs")
+    audit_retention_years: int = 10
+    redis_url: str | None = None
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    db_command_timeout_s: float = 10.0
+    stuck_after_s: float = 300.0
+    drain_timeout_s: float = 30.0
+
+    @property
+    def server_name(self) -> str | None:
+        """The name used for SNI and the host-name check: explicit, else the receiver host."""
+        return self.receiver_server_name or self.receiver_host
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    def require(self, *names: str) -> None:
+        """Refuse to go on when a setting a command needs is absent, naming its variable."""
+        missing = [_env_name(n) for n in names if getattr(self, n) in (None, "")]
+        if missing:
+            raise ConfigError(
+                f"missing required setting(s): {', '.join(missing)}; "
+                "set them in the environment or in the file given with --config"
+            )
+
+    def redacted(self) -> dict[str, object]:
+        """The settings as safe to log: credentials inside URLs are masked."""
+        out: dict[str, object] = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name in ("database_url", "redis_url") and value:
+                value = _mask_url(value)
+            out[field.name] = str(value) if isinstance(value, Path) else value
+        return out
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Settings from a TOML file (lower-case keys without prefix), then the environment, then
+    explicit overrides; the environment wins over the file as SPEC §3 says."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    if config_file is not None:
+        raw.update(_read_toml(config_file))
+    for field in dataclasses.fields(Settings):
+        name = _env_name(field.name)
+        if name in env:
+            raw[field.name] = env[name]
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = set(raw) - {f.name for f in dataclasses.fields(Settings)}
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    values = {name: _coerce(name, value) for name, value in raw.items()}
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _env_name(field: str) -> str:
+    upper = field.upper()
+    return upper if upper in _UNPREFIXED else _PREFIX + upper
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _parse(name: str, value: Any, parse: Callable[[Any], T]) -> T:
+    try:
+        return parse(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{_env_name(name)}={value!r} is not a valid value") from None
+
+
+def _coerce(name: str, value: Any) -> Any:
+    field_type = {f.name: f.type for f in dataclasses.fields(Settings)}[name]
+    if value == "" and "None" in str(field_type):
+        return None
+    if "Path" in str(field_type):
+        return Path(value)
+    if "tuple" in str(field_type):
+        items = value if isinstance(value, list | tuple) else str(value).split(",")
+        return tuple(_normalise_pin(p) for p in items if str(p).strip())
+    if "float" in str(field_type):
+        return _parse(name, value, float)
+    if "int" in str(field_type):
+        return _parse(name, value, int)
+    return str(value)
+
+
+def _normalise_pin(pin: Any) -> str:
+    return str(pin).strip().replace(":", "").lower()
+
+
+def _validate(s: Settings) -> None:
+    def check(ok: bool, name: str, why: str) -> None:
+        if not ok:
+            raise ConfigError(f"{_env_name(name)}={getattr(s, name)!r}: {why}")
+
+    check(s.tls_min_version in ("1.2", "1.3"), "tls_min_version", "must be 1.2 or 1.3")
+    check(s.framing in _FRAMINGS, "framing", f"must be one of {', '.join(_FRAMINGS)}")
+    check(s.max_frame_bytes > 0, "max_frame_bytes", "must be positive")
+    check(
+        s.max_frame_bytes <= _FRAMING_LIMITS.get(s.framing, 0),
+        "max_frame_bytes",
+        f"cannot exceed what {s.framing} framing can express",
+    )
+    check(s.pool_size >= 1, "pool_size", "must be at least 1")
+    check(s.max_inflight >= 1, "max_inflight", "must be at least 1")
+    check(s.ack_timeout_s > 0, "ack_timeout_s", "must be positive")
+    check(s.max_attempts >= 1, "max_attempts", "must be at least 1")
+    check(s.heartbeat_s >= 0, "heartbeat_s", "must be 0 (off) or positive")
+    check(s.cb_failure_threshold >= 1, "cb_failure_threshold", "must be at least 1")
+    check(s.cb_reset_s > 0, "cb_reset_s", "must be positive")
+    check(s.token_ttl_s > 0, "token_ttl_s", "must be positive")
+    check(7 <= s.audit_retention_years <= 10, "audit_retention_years", "must be 7 to 10")
+    check(
+        s.receiver_port is None or 0 < s.receiver_port < 65536, "receiver_port", "not a port"
+    )
+    check(0 <= s.http_port < 65536, "http_port", "not a port")
+    check(
+        (s.client_cert_file is None) == (s.client_key_file is None),
+        "client_cert_file",
+        "PAYWIRE_CLIENT_CERT_FILE and PAYWIRE_CLIENT_KEY_FILE go together",
+    )
+    for pin in s.receiver_pin_sha256:
+        check(
+            len(pin) == 64 and all(c in "0123456789abcdef" for c in pin),
+            "receiver_pin_sha256",
+            "each pin is a SHA-256 fingerprint: 64 hex digits (colons allowed)",
+        )
+
+
+def _mask_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"

@@ -1,0 +1,62 @@
+"""The error hierarchy shared by every layer.
+
+Each error carries a stable `code`; the HTTP layer maps classes to status codes in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class PaywireError(Exception):
+    """Base of every error paywire raises on purpose."""
+
+    code = "INTERNAL"
+
+    def __init__(self, message: str, *, details: Sequence[Any] = (), code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = list(details)
+        if code is not None:
+            self.code = code
+
+
+class ConfigError(PaywireError):
+    """Settings are missing or invalid; the process must not start."""
+
+    code = "CONFIG"
+
+
+class ValidationError(PaywireError):
+    """Input that cannot be accepted; `details` lists `{"field", "message"}` items."""
+
+    code = "VALIDATION"
+
+
+class AuthenticationError(PaywireError):
+    """No valid credentials or token."""
+
+    code = "UNAUTHENTICATED"
+
+
+class PermissionDenied(PaywireError):
+    """The operator lacks the role, or the four-eyes rule forbids the action."""
+
+    code = "FORBIDDEN"
+
+
+class NotFound(PaywireError):
+    code = "NOT_FOUND"
+
+
+class Conflict(PaywireError):
+    """The entity is not in a state that allows the action, or an idempotency key clashes."""
+
+    code = "CONFLICT"
+
+
+class Throttled(PaywireError):
+    """Too many attempts; the caller must wait."""
+
+    code = "THROTTLED"

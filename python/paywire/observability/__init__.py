@@ -1,0 +1,1 @@
+"""Metrics and structured logging: how operators see what the gateway is doing."""

@@ -1,0 +1,3 @@
+"""Shared fixtures: each family lives in `tests/fixtures/` and is registered here once."""
+
+pytest_plugins: list[str] = []
