@@ -1,0 +1,206 @@
+"""Structured application logs: one JSON object per line, to stdout and a file per UTC day.
+
+Request and payment ids come from context variables; account numbers and secrets are masked here,
+once, so no caller has to remember to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from paywire.config import Settings
+
+request_id_var: ContextVar[str | None] = ContextVar("paywire_request_id", default=None)
+payment_id_var: ContextVar[str | None] = ContextVar("paywire_payment_id", default=None)
+
+RETENTION_DAYS = 30
+FILE_PREFIX = "application-"
+FILE_SUFFIX = ".log"
+
+# An IBAN-like account number: country code, check digits, 11-30 alphanumerics, optionally
+# printed in groups of four. Masking keeps only the last four characters.
+_ACCOUNT_RE = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
+_BEARER_RE = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
+_URL_PASSWORD_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*):[^@\s]*@")
+_KEY_VALUE_SECRET_RE = re.compile(
+    r"(?i)\b(password|passwd|secret|token|api[_-]?key)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
+)
+# Field names whose values are never written, whatever they hold.
+_SECRET_KEY_RE = re.compile(r"(?i)pass(word|wd)?|secret|token|authori[sz]ation|cookie|api[_-]?key")
+_ACCOUNT_KEY_RE = re.compile(r"(?i)account|iban")
+_REDACTED = "***"
+_CONSOLE_HANDLER = "paywire.console"
+_FILE_HANDLER = "paywire.file"
+
+# Attributes every LogRecord has; anything else on a record came from `extra=` and is logged.
+_STANDARD_ATTRS = frozenset(
+    vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None)).keys()
+) | {"message", "asctime", "taskName"}
+
+
+def mask_account(value: str) -> str:
+    """All but the last four characters of an account number replaced by `*`."""
+    compact = value.replace(" ", "")
+    return "*" * max(len(compact) - 4, 0) + compact[-4:]
+
+
+def scrub_text(text: str) -> str:
+    """Free text with account numbers masked and credentials that look like one removed."""
+    text = _URL_PASSWORD_RE.sub(lambda m: f"{m.group(1)}:{_REDACTED}@", text)
+    text = _BEARER_RE.sub(lambda m: f"{m.group(1)} {_REDACTED}", text)
+    text = _KEY_VALUE_SECRET_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{_REDACTED}", text)
+    return _ACCOUNT_RE.sub(lambda m: mask_account(m.group(0)), text)
+
+
+def scrub_value(key: str, value: Any) -> Any:
+    """A structured field made safe to log, judged by its name first and its content second."""
+    if _SECRET_KEY_RE.search(key):
+        return _REDACTED
+    if isinstance(value, Mapping):
+        return {str(k): scrub_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [scrub_value(key, v) for v in value]
+    if isinstance(value, str):
+        return mask_account(value) if _ACCOUNT_KEY_RE.search(key) else scrub_text(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return scrub_text(str(value))
+
+
+@contextmanager
+def payment_context(payment_id: str | None) -> Iterator[None]:
+    """Tag every line logged inside the block with `payment_id`."""
+    token = payment_id_var.set(payment_id)
+    try:
+        yield
+    finally:
+        payment_id_var.reset(token)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record with time, level, logger, message and the context ids."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": scrub_text(record.getMessage()),
+            "request_id": request_id_var.get(),
+        }
+        payment_id = getattr(record, "payment_id", None) or payment_id_var.get()
+        if payment_id is not None:
+            line["payment_id"] = str(payment_id)
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRS and key not in line:
+                line[key] = scrub_value(key, value)
+        if record.exc_info:
+            line["exc"] = scrub_text(self.formatException(record.exc_info))
+        return orjson.dumps(line, default=str).decode()
+
+
+def log_file_name(day: dt.date) -> str:
+    return f"{FILE_PREFIX}{day.isoformat()}{FILE_SUFFIX}"
+
+
+def _utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+class DailyFileHandler(logging.Handler):
+    """Writes to `application-YYYY-MM-DD.log` for the current UTC day and starts a new file when
+    the day changes, removing files older than the retention period."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        retention_days: int = RETENTION_DAYS,
+        today: Callable[[], dt.date] = _utc_today,
+    ) -> None:
+        super().__init__()
+        self.directory = directory
+        self.retention_days = retention_days
+        self._today = today
+        self._day: dt.date | None = None
+        self._stream: IO[str] | None = None
+
+    @property
+    def current_path(self) -> Path | None:
+        return None if self._day is None else self.directory / log_file_name(self._day)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stream = self._stream_for(self._today())
+            stream.write(self.format(record) + "\n")
+            stream.flush()
+        except Exception:
+            self.handleError(record)
+
+    def close(self) -> None:
+        self.acquire()
+        try:
+            if self._stream is not None:
+                self._stream.close()
+                self._stream = None
+                self._day = None
+        finally:
+            self.release()
+        super().close()
+
+    def _stream_for(self, day: dt.date) -> IO[str]:
+        if self._stream is None or day != self._day:
+            if self._stream is not None:
+                self._stream.close()
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._day = day
+            self._stream = (self.directory / log_file_name(day)).open("a", encoding="utf-8")
+            self.prune(day)
+        return self._stream
+
+    def prune(self, today: dt.date) -> None:
+        """Delete day files dated more than `retention_days` before `today`."""
+        oldest_kept = today - dt.timedelta(days=self.retention_days)
+        for path in self.directory.glob(f"{FILE_PREFIX}*{FILE_SUFFIX}"):
+            stem = path.name[len(FILE_PREFIX) : -len(FILE_SUFFIX)]
+            try:
+                day = dt.date.fromisoformat(stem)
+            except ValueError:
+                continue
+            if day < oldest_kept:
+                path.unlink(missing_ok=True)
+
+
+def configure_logging(
+    settings: Settings, *, level: int | str = logging.INFO, stream: IO[str] | None = None
+) -> None:
+    """Send every log record, as JSON lines, to `stream` (stdout) and the daily file in
+    `settings.log_dir`. Calling it again replaces the handlers it installed before."""
+    formatter = JsonFormatter()
+    console = logging.StreamHandler(stream if stream is not None else sys.stdout)
+    console.set_name(_CONSOLE_HANDLER)
+    daily = DailyFileHandler(settings.log_dir)
+    daily.set_name(_FILE_HANDLER)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if handler.get_name() in (_CONSOLE_HANDLER, _FILE_HANDLER):
+            root.removeHandler(handler)
+            handler.close()
+    for handler in (console, daily):
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    root.setLevel(level)
+    # aiohttp's access log would repeat what the timing middleware already logs, in prose.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -1,0 +1,163 @@
+"""Structured logging: JSON lines with context ids, masked accounts, no secrets, daily files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from paywire.config import Settings
+from paywire.observability.logging import (
+    DailyFileHandler,
+    JsonFormatter,
+    configure_logging,
+    log_file_name,
+    mask_account,
+    payment_context,
+    request_id_var,
+)
+
+IBAN = "DE89370400440532013000"
+
+
+@pytest.fixture
+def capture() -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("paywire.test.logging")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    yield logger, stream
+    logger.removeHandler(handler)
+
+
+def lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_line_has_time_level_logger_message_and_context_ids(capture) -> None:
+    logger, stream = capture
+    token = request_id_var.set("req-123")
+    try:
+        with payment_context("pay-9"):
+            logger.warning("hello %s", "world")
+        logger.info("outside")
+    finally:
+        request_id_var.reset(token)
+    first, second = lines(stream)
+    assert first["message"] == "hello world"
+    assert first["level"] == "WARNING"
+    assert first["logger"] == "paywire.test.logging"
+    assert first["request_id"] == "req-123"
+    assert first["payment_id"] == "pay-9"
+    assert dt.datetime.fromisoformat(str(first["time"])).tzinfo is not None
+    assert "payment_id" not in second
+
+
+def test_request_id_is_null_outside_a_request(capture) -> None:
+    logger, stream = capture
+    logger.info("background work")
+    assert lines(stream)[0]["request_id"] is None
+
+
+def test_account_numbers_are_masked_except_last_four(capture) -> None:
+    logger, stream = capture
+    logger.info("debit %s now", IBAN, extra={"debtor_account": IBAN, "note": f"to {IBAN}"})
+    logger.info("grouped DE89 3704 0044 0532 0130 00 too")
+    first, second = lines(stream)
+    masked = mask_account(IBAN)
+    assert masked == "*" * 18 + "3000"
+    assert first["message"] == f"debit {masked} now"
+    assert first["debtor_account"] == masked
+    assert first["note"] == f"to {masked}"
+    assert IBAN not in json.dumps(first)
+    assert "0532" not in str(second["message"])
+    assert str(second["message"]).endswith("3000 too")
+
+
+def test_secrets_never_reach_the_log(capture) -> None:
+    logger, stream = capture
+    logger.info(
+        "login password=hunter2-secret with Authorization: Bearer tok_abcdef123 to "
+        "postgresql://paywire:db-pass-42@localhost/paywire",
+        extra={
+            "password": "hunter2-secret",
+            "headers": {"Authorization": "Bearer tok_abcdef123", "Accept": "json"},
+            "token": "tok_abcdef123",
+        },
+    )
+    try:
+        raise RuntimeError("failed with token=tok_abcdef123")
+    except RuntimeError:
+        logger.exception("boom")
+    text = stream.getvalue()
+    for secret in ("hunter2-secret", "tok_abcdef123", "db-pass-42"):
+        assert secret not in text
+    first = lines(stream)[0]
+    assert first["headers"] == {"Authorization": "***", "Accept": "json"}
+    assert "postgresql://paywire:***@localhost/paywire" in str(first["message"])
+
+
+def test_daily_file_is_named_by_utc_day_and_rolls_over(tmp_path: Path) -> None:
+    day = [dt.date(2026, 11, 27)]
+    handler = DailyFileHandler(tmp_path, today=lambda: day[0])
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("paywire.test.daily")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("first day")
+        day[0] = dt.date(2026, 11, 28)
+        logger.warning("second day")
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    first = tmp_path / "application-2026-11-27.log"
+    second = tmp_path / "application-2026-11-28.log"
+    assert log_file_name(dt.date(2026, 11, 27)) == first.name
+    assert json.loads(first.read_text())["message"] == "first day"
+    assert json.loads(second.read_text())["message"] == "second day"
+
+
+def test_files_older_than_thirty_days_are_removed(tmp_path: Path) -> None:
+    today = dt.date(2026, 11, 27)
+    kept = [today - dt.timedelta(days=n) for n in (1, 30)]
+    removed = [today - dt.timedelta(days=n) for n in (31, 400)]
+    for day in kept + removed:
+        (tmp_path / log_file_name(day)).write_text("{}\n")
+    (tmp_path / "application-notes.log").write_text("not a day file\n")
+    handler = DailyFileHandler(tmp_path, today=lambda: today)
+    handler.setFormatter(JsonFormatter())
+    handler.handle(logging.makeLogRecord({"msg": "opens today's file", "levelno": 30}))
+    handler.close()
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {log_file_name(d) for d in kept} <= names
+    assert not {log_file_name(d) for d in removed} & names
+    assert log_file_name(today) in names
+    assert "application-notes.log" in names
+
+
+def test_configure_logging_writes_to_stream_and_daily_file(tmp_path: Path) -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    try:
+        configure_logging(Settings(log_dir=tmp_path), stream=stream)
+        configure_logging(Settings(log_dir=tmp_path), stream=stream)  # again: no duplicates
+        logging.getLogger("paywire.test.configure").info("configured")
+    finally:
+        for handler in set(root.handlers) - set(saved_handlers):
+            root.removeHandler(handler)
+            handler.close()
+        root.setLevel(saved_level)
+    assert [json.loads(x)["message"] for x in stream.getvalue().splitlines()] == ["configured"]
+    today = dt.datetime.now(dt.UTC).date()
+    written = (tmp_path / log_file_name(today)).read_text().splitlines()
+    assert json.loads(written[0])["message"] == "configured"
