@@ -1,0 +1,91 @@
+"""The database of one process: an asyncpg pool on DATABASE_URL or on the embedded server.
+
+`open_database` is the only place that decides which server paywire talks to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+
+from paywire.config import Settings
+from paywire.store.embedded import EmbeddedPostgres
+from paywire.store.tx import Conn, Pool
+
+# Every session works in UTC, so dates derived in SQL agree with the ones Python derives.
+SERVER_SETTINGS = {"TimeZone": "UTC", "application_name": "paywire"}
+
+
+@dataclass(slots=True)
+class Database:
+    """An open pool and, when paywire runs its own PostgreSQL, the handle that keeps it running."""
+
+    pool: Pool
+    dsn: str
+    server: EmbeddedPostgres | None = None
+
+    async def close(self) -> None:
+        await self.pool.close()
+        if self.server is not None:
+            await self.server.stop()
+
+
+async def open_database(settings: Settings) -> Database:
+    """Start or join the embedded server unless DATABASE_URL is set, then open the pool."""
+    server = None
+    dsn = settings.database_url
+    if dsn is None:
+        server = EmbeddedPostgres(settings.data_dir)
+        dsn = (await server.start()).dsn()
+    try:
+        pool = await create_pool(
+            dsn,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            command_timeout=settings.db_command_timeout_s,
+        )
+    except BaseException:
+        if server is not None:
+            await server.stop()
+        raise
+    return Database(pool, dsn, server)
+
+
+@asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    db = await open_database(settings)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+async def create_pool(
+    dsn: str, *, min_size: int, max_size: int, command_timeout: float | None
+) -> Pool:
+    """A pool whose connections speak paywire's codecs; used by the app and by the tests."""
+    pool: Pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=command_timeout,
+        init=init_connection,
+        server_settings=SERVER_SETTINGS,
+    )
+    return pool
+
+
+async def init_connection(conn: Conn) -> None:
+    """jsonb travels as Python values, encoded and decoded by orjson."""
+    await conn.set_type_codec(
+        "jsonb", schema="pg_catalog", encoder=_encode_json, decoder=orjson.loads, format="text"
+    )
+
+
+def _encode_json(value: Any) -> str:
+    return orjson.dumps(value).decode()

@@ -1,0 +1,3 @@
+DROP TABLE exceptions;
+DROP TABLE answers;
+DROP TABLE messages;

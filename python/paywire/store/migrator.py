@@ -1,0 +1,195 @@
+"""The schema migration runner: NNNN_name.up.sql / .down.sql files shipped inside the package.
+
+One step per transaction, under an advisory lock, with the SHA-256 of each applied up file kept in
+schema_migrations so that a file changed after it ran is refused rather than silently diverging.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from importlib.resources.abc import Traversable
+
+from paywire.errors import PaywireError
+from paywire.store.tx import Conn, Record
+
+# pg_advisory_lock key: any constant the application uses for nothing else ("paywire" in ASCII).
+LOCK_KEY = 0x70617977697265
+_FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.(up|down)\.sql$")
+
+_CREATE_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    checksum   text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+class MigrationError(PaywireError):
+    """The migration files or the database's migration history cannot be reconciled."""
+
+    code = "MIGRATION"
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    up_sql: str
+    down_sql: str
+    checksum: str
+
+    @property
+    def up_file(self) -> str:
+        return f"{self.version:04d}_{self.name}.up.sql"
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationState:
+    """One line of `paywire migrate status`."""
+
+    version: int
+    name: str
+    applied_at: datetime | None
+    problem: str | None = None
+
+    @property
+    def state(self) -> str:
+        if self.problem is not None:
+            return self.problem
+        return "applied" if self.applied_at is not None else "pending"
+
+
+def default_directory() -> Traversable:
+    """The migrations shipped in the package (the repository's `migrations/` points here)."""
+    return resources.files("paywire.store") / "migrations"
+
+
+def load(directory: Traversable | None = None) -> list[Migration]:
+    """Every migration in `directory`, in order; versions must run 1, 2, 3 ... with both files."""
+    directory = directory or default_directory()
+    files: dict[tuple[int, str], dict[str, bytes]] = {}
+    for entry in directory.iterdir():
+        match = _FILE_RE.match(entry.name)
+        if match is None:
+            if entry.name.endswith(".sql"):
+                raise MigrationError(f"{entry.name}: not named NNNN_name.up.sql or .down.sql")
+            continue
+        files.setdefault((int(match[1]), match[2]), {})[match[3]] = entry.read_bytes()
+    migrations = []
+    for position, ((version, name), pair) in enumerate(sorted(files.items()), start=1):
+        if version != position:
+            raise MigrationError(f"migration {version:04d}_{name}: expected version {position:04d}")
+        missing = {"up", "down"} - pair.keys()
+        if missing:
+            raise MigrationError(f"migration {version:04d}_{name} has no .{missing.pop()}.sql file")
+        migrations.append(
+            Migration(
+                version=version,
+                name=name,
+                up_sql=pair["up"].decode(),
+                down_sql=pair["down"].decode(),
+                checksum=hashlib.sha256(pair["up"]).hexdigest(),
+            )
+        )
+    return migrations
+
+
+async def status(conn: Conn, migrations: Sequence[Migration]) -> list[MigrationState]:
+    """Each known migration with when it was applied, plus any applied one the files lack."""
+    applied = await _applied(conn)
+    states = []
+    for migration in migrations:
+        row = applied.pop(migration.version, None)
+        problem = None
+        if row is not None and row["checksum"] != migration.checksum:
+            problem = "changed"
+        states.append(
+            MigrationState(
+                migration.version, migration.name, row["applied_at"] if row else None, problem
+            )
+        )
+    for version, row in sorted(applied.items()):
+        states.append(MigrationState(version, row["name"], row["applied_at"], "unknown"))
+    return states
+
+
+async def upgrade(conn: Conn, migrations: Sequence[Migration]) -> list[Migration]:
+    """Apply every pending migration in order; returns those applied."""
+    async with _locked(conn):
+        applied = await _verified(conn, migrations)
+        done = []
+        for migration in migrations:
+            if migration.version in applied:
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.up_sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    migration.checksum,
+                )
+            done.append(migration)
+        return done
+
+
+async def rollback(conn: Conn, migrations: Sequence[Migration]) -> Migration | None:
+    """Undo the latest applied migration; returns it, or None when nothing is applied."""
+    async with _locked(conn):
+        applied = await _verified(conn, migrations)
+        if not applied:
+            return None
+        migration = migrations[max(applied) - 1]
+        async with conn.transaction():
+            await conn.execute(migration.down_sql)
+            await conn.execute(
+                "DELETE FROM schema_migrations WHERE version = $1", migration.version
+            )
+        return migration
+
+
+@asynccontextmanager
+async def _locked(conn: Conn) -> AsyncIterator[None]:
+    """Holds the session advisory lock, so two runners never interleave their steps."""
+    await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
+    try:
+        await conn.execute(_CREATE_TABLE)
+        yield
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+
+
+async def _applied(conn: Conn) -> dict[int, Record]:
+    exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    if not exists:
+        return {}
+    rows = await conn.fetch("SELECT version, name, checksum, applied_at FROM schema_migrations")
+    return {row["version"]: row for row in rows}
+
+
+async def _verified(conn: Conn, migrations: Sequence[Migration]) -> dict[int, Record]:
+    """The applied migrations, after refusing a changed file or a history the files lack."""
+    applied = await _applied(conn)
+    known = {m.version: m for m in migrations}
+    for version, row in sorted(applied.items()):
+        migration = known.get(version)
+        if migration is None:
+            raise MigrationError(
+                f"the database has migration {version:04d}_{row['name']} applied, which this "
+                "paywire does not have; run a paywire at least as new as the database"
+            )
+        if row["checksum"] != migration.checksum:
+            raise MigrationError(
+                f"{migration.up_file} changed after it was applied (recorded sha256 "
+                f"{row['checksum']}, file {migration.checksum}); restore it and put the change "
+                "in a new migration"
+            )
+    return applied

@@ -1,0 +1,46 @@
+"""Connection types and the one way store and services open or join a transaction.
+
+A caller that already holds a transaction passes its connection; everything then commits together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+Record: TypeAlias = asyncpg.Record
+Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
+Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+# What a service accepts: a pool (it runs its own transaction) or a connection (it joins one).
+Db: TypeAlias = "Pool | Conn"
+
+
+@asynccontextmanager
+async def transaction(db: Db) -> AsyncIterator[Conn]:
+    """A connection inside a transaction: the caller's own if it has one, else a new one.
+
+    Joining never opens a savepoint: a failure aborts the caller's whole transaction, which is
+    what an all-or-nothing state change wants, and it saves two round trips per call.
+    """
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn, conn.transaction():
+            yield conn
+    elif db.is_in_transaction():
+        yield db
+    else:
+        async with db.transaction():
+            yield db
+
+
+@asynccontextmanager
+async def connection(db: Db) -> AsyncIterator[Conn]:
+    """A connection for reads that need no transaction of their own."""
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn:
+            yield conn
+    else:
+        yield db
