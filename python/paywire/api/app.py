@@ -1,0 +1,51 @@
+"""The application factory: one aiohttp app per gateway process, built from its parts.
+
+`paywire serve` passes the settings, the database pool, the TLS transport and the draining event
+it sets on SIGTERM; tests build the same app around a real database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from aiohttp import web
+
+from paywire.api import admin_tls, docs, health, metrics, schemas, ui
+from paywire.api.jsonio import dumps
+from paywire.api.keys import DB_POOL, DRAINING, OPENAPI_DOCUMENT, SETTINGS, TRANSPORT, TransportView
+from paywire.api.middlewares import MAX_BODY_BYTES, MIDDLEWARES
+from paywire.api.openapi import build_document
+from paywire.api.routes import Endpoint, install
+from paywire.config import Settings
+from paywire.store.tx import Pool
+
+# Each resource module contributes its `routes`; later parts add theirs to this list.
+RESOURCES = (health, metrics, docs, ui, admin_tls)
+
+
+def endpoints() -> Iterable[Endpoint]:
+    for module in RESOURCES:
+        yield from module.routes.endpoints
+
+
+def create_app(
+    settings: Settings,
+    db_pool: Pool,
+    *,
+    transport: TransportView | None = None,
+    draining: asyncio.Event | None = None,
+) -> web.Application:
+    """The admin surface. Without `transport` the TLS endpoints answer 503 and /health reports
+    the TLS checks as degraded; `draining`, once set, turns /health into 503."""
+    app = web.Application(middlewares=MIDDLEWARES, client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS] = settings
+    app[DB_POOL] = db_pool
+    app[TRANSPORT] = transport
+    app[DRAINING] = draining if draining is not None else asyncio.Event()
+    registered = list(endpoints())
+    install(app, registered, schemas.COMPONENTS)
+    app[OPENAPI_DOCUMENT] = dumps(build_document(registered, schemas.COMPONENTS))
+    docs.add_static(app)
+    ui.add_static(app)
+    return app

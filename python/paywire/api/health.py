@@ -1,0 +1,72 @@
+"""GET /health: can this process do its job right now, for load balancers and alerts.
+
+503 when the database is unreachable or the process is draining; `degraded` when payments
+cannot leave (breaker not CLOSED, no TLS connection up) but the API still works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from paywire.api import schemas
+from paywire.api.jsonio import json_response
+from paywire.api.keys import DB_POOL, DRAINING, TRANSPORT, TransportView
+from paywire.api.routes import PUBLIC, Reply, Routes
+from paywire.store.tx import Pool
+
+routes = Routes("system")
+
+DB_CHECK_TIMEOUT_S = 2.0
+
+
+@routes.get(
+    "/health",
+    summary="Health of the database, ledger, TLS pool and circuit breaker",
+    roles=PUBLIC,
+    replies={
+        200: Reply("Working (`ok`) or working without transmission (`degraded`)", schemas.HEALTH),
+        503: Reply("Not able to serve: database unreachable or draining", schemas.HEALTH),
+    },
+)
+async def health(request: web.Request) -> web.Response:
+    app = request.app
+    database = await check_database(app[DB_POOL])
+    checks: dict[str, dict[str, Any]] = {
+        "database": database,
+        # The built-in ledger keeps its accounts in the same database.
+        "ledger": {"status": database["status"], "adapter": "postgresql"},
+        **check_transport(app[TRANSPORT]),
+        "draining": {"status": "error" if app[DRAINING].is_set() else "ok"},
+    }
+    statuses = {check["status"] for check in checks.values()}
+    overall = "error" if "error" in statuses else "degraded" if "degraded" in statuses else "ok"
+    return json_response(
+        {"status": overall, "checks": checks}, status=503 if overall == "error" else 200
+    )
+
+
+async def check_database(pool: Pool) -> dict[str, Any]:
+    try:
+        async with asyncio.timeout(DB_CHECK_TIMEOUT_S):
+            await pool.fetchval("SELECT 1")
+    except Exception as exc:  # any failure means "unreachable"; /health itself must not fail
+        return {"status": "error", "detail": type(exc).__name__}
+    return {"status": "ok"}
+
+
+def check_transport(transport: TransportView | None) -> dict[str, dict[str, Any]]:
+    if transport is None:
+        unavailable = {"status": "degraded", "detail": "no TLS transport in this process"}
+        return {"tls": unavailable, "circuit_breaker": unavailable}
+    up = transport.open_connections
+    state = transport.breaker.state
+    return {
+        "tls": {"status": "ok" if up > 0 else "degraded", "connections_up": up},
+        "circuit_breaker": {
+            "status": "ok" if state.name == "CLOSED" else "degraded",
+            "state": state.name,
+        },
+    }

@@ -1,0 +1,54 @@
+"""JSON in and out of the admin surface, through orjson.
+
+Amounts travel as decimal strings, never floats: `Decimal` is written with `str`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from paywire.errors import ValidationError
+
+JSON_CONTENT_TYPE = "application/json"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, frozenset | set | tuple):
+        return sorted(value) if isinstance(value, frozenset | set) else list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(data: Any) -> bytes:
+    return orjson.dumps(data, default=_default, option=orjson.OPT_UTC_Z)
+
+
+def json_response(
+    data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        body=dumps(data), status=status, content_type=JSON_CONTENT_TYPE, headers=headers
+    )
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request body parsed as JSON; reading it enforces the app's `client_max_size`."""
+    raw = await request.read()
+    if not raw:
+        raise ValidationError("a JSON body is required", details=[_body_detail("is required")])
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ValidationError(
+            "the body is not valid JSON", details=[_body_detail("is not valid JSON")]
+        ) from None
+
+
+def _body_detail(message: str) -> dict[str, str]:
+    return {"field": "body", "message": message}

@@ -1,0 +1,58 @@
+"""Typed keys for what hangs on the app and on each request, and the shapes of those objects.
+
+The API depends on these small protocols, not on the transport or store classes behind them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Collection, Mapping
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from paywire.config import Settings
+from paywire.store.tx import Pool
+
+
+class Principal(Protocol):
+    """The signed-in operator as the API needs it."""
+
+    @property
+    def id(self) -> Any: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def roles(self) -> Collection[str]: ...
+
+
+class BreakerView(Protocol):
+    """The circuit breaker's state: CLOSED, HALF_OPEN or OPEN."""
+
+    @property
+    def state(self) -> enum.Enum: ...
+
+
+class TransportView(Protocol):
+    """The TLS pool (`paywire.transport.pool.ConnectionPool`) as the admin surface sees it."""
+
+    @property
+    def breaker(self) -> BreakerView: ...
+    @property
+    def open_connections(self) -> int: ...
+    def reset_breaker(self) -> None: ...
+    def stats(self) -> Mapping[str, Any]: ...
+
+
+SETTINGS = web.AppKey("settings", Settings)
+DB_POOL: web.AppKey[Pool] = web.AppKey("db_pool")
+TRANSPORT: web.AppKey[TransportView | None] = web.AppKey("transport")
+# Set by `paywire serve` on SIGTERM: /health answers 503 so balancers stop sending traffic.
+DRAINING = web.AppKey("draining", asyncio.Event)
+OPENAPI_DOCUMENT = web.AppKey("openapi_document", bytes)
+
+REQUEST_ID = web.RequestKey("request_id", str)
+OPERATOR = web.RequestKey("operator", Principal)
+BODY = web.RequestKey("body", dict)
+QUERY = web.RequestKey("query", dict)

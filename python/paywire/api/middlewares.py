@@ -1,0 +1,138 @@
+"""Cross-cutting concerns of every request, outermost first: request id, timing, security
+headers, error mapping, body limit. Handlers stay free of all of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from paywire.api import errors
+from paywire.api.keys import REQUEST_ID
+from paywire.errors import PaywireError
+from paywire.observability.logging import request_id_var
+from paywire.observability.metrics import http_request_duration_seconds
+
+log = logging.getLogger("paywire.api")
+
+REQUEST_ID_HEADER = "X-Request-Id"
+MAX_BODY_BYTES = 64 * 1024
+UNMATCHED_ROUTE = "unmatched"
+
+# An incoming id is kept only when it cannot smuggle anything into logs or headers.
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+UI_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+# Data endpoints are never pages: they load nothing and may be framed by nobody.
+DATA_CSP = "default-src 'none'; frame-ancestors 'none'"
+DATA_PREFIXES = ("/api/", "/health", "/metrics", "/api-docs/openapi.json")
+STATIC_PREFIXES = ("/ui/", "/api-docs/assets/")
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = incoming if _SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+    request[REQUEST_ID] = request_id
+    token = request_id_var.set(request_id)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        # Only redirects get here; everything else became a response in `error_middleware`.
+        exc.headers[REQUEST_ID_HEADER] = request_id
+        raise
+    finally:
+        request_id_var.reset(token)
+    response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+@web.middleware
+async def timing_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    response = await handler(request)
+    elapsed = time.perf_counter() - started
+    route = route_template(request)
+    http_request_duration_seconds.labels(
+        method=request.method, route=route, status=str(response.status)
+    ).observe(elapsed)
+    log.info(
+        "%s %s %d",
+        request.method,
+        route,
+        response.status,
+        extra={"duration_ms": round(elapsed * 1000, 3), "status": response.status},
+    )
+    return response
+
+
+def route_template(request: web.Request) -> str:
+    """The matched route's template (`/api/v1/payments/{id}`), never the raw path, so the
+    metric's label set stays bounded."""
+    match_info = request.match_info
+    if match_info.http_exception is not None:
+        return UNMATCHED_ROUTE
+    resource = match_info.route.resource
+    return resource.canonical if resource is not None else UNMATCHED_ROUTE
+
+
+@web.middleware
+async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    headers = response.headers
+    is_data = request.path.startswith(DATA_PREFIXES)
+    headers.setdefault("Content-Security-Policy", DATA_CSP if is_data else UI_CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Frame-Options", "DENY")
+    # Static assets may be revalidated from cache; anything carrying data never is stored.
+    static = request.path.startswith(STATIC_PREFIXES)
+    headers.setdefault("Cache-Control", "no-cache" if static else "no-store")
+    return response
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = request.get(REQUEST_ID)
+    try:
+        return await handler(request)
+    except PaywireError as exc:
+        if errors.status_for(exc) == 500:
+            log.exception("unmapped paywire error")
+        return errors.from_paywire_error(exc, request_id)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return errors.from_http_exception(exc, request_id)
+    except Exception:
+        # The detail goes to the log under this request id, never to the client.
+        log.exception("unhandled error")
+        return errors.internal_error(request_id)
+
+
+@web.middleware
+async def body_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse an announced oversized body before reading it; bodies without a length are cut
+    off by the app's `client_max_size` while they are read."""
+    length = request.content_length
+    if length is not None and length > MAX_BODY_BYTES:
+        raise errors.PayloadTooLarge(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    return await handler(request)
+
+
+MIDDLEWARES = (
+    request_id_middleware,
+    timing_middleware,
+    security_headers_middleware,
+    error_middleware,
+    body_limit_middleware,
+)

@@ -1,0 +1,131 @@
+"""The OpenAPI 3.0 document, built from the endpoint registry and the shared schemas.
+
+Nothing here is written by hand per endpoint: roles, parameters, bodies and replies all come
+from the declarations the server itself routes and validates with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from paywire import __version__
+from paywire.api.routes import Endpoint, Param
+from paywire.api.validation import Schema
+
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+_ERROR_DESCRIPTIONS: Mapping[int, str] = {
+    400: "Invalid input; `details` names each offending field",
+    401: "No token, or an expired or revoked one",
+    403: "The operator lacks the role, or the four-eyes rule forbids the action",
+    404: "No such resource",
+    409: "The resource's state does not allow the action, or an idempotency key clashes",
+    413: "The body is larger than 64 KiB",
+    429: "Too many failed logins; wait and try again",
+    503: "The component this request needs is not available",
+}
+
+_DESCRIPTION = """\
+The admin surface of paywire, a payment transmission gateway.
+
+Authenticate with `POST /api/v1/auth/login` and send the returned token as
+`Authorization: Bearer <token>`. Amounts are decimal strings. Every response carries
+`X-Request-Id`; errors have the shape of the `Error` schema. Each operation lists the roles
+that may call it (`x-roles`); an empty list means any signed-in operator.
+"""
+
+
+def build_document(
+    endpoints: Iterable[Endpoint], components: Mapping[str, Schema]
+) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for endpoint in endpoints:
+        if endpoint.documented:
+            paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint)
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "paywire admin API", "version": __version__, "description": _DESCRIPTION},
+        "paths": paths,
+        "components": {
+            "schemas": dict(components),
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "opaque"}
+            },
+        },
+    }
+
+
+def _operation(endpoint: Endpoint) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": endpoint.operation_id,
+        "summary": endpoint.summary,
+        "tags": [endpoint.tag],
+        "responses": _responses(endpoint),
+    }
+    description = endpoint.description
+    if endpoint.roles is not None:
+        roles = sorted(endpoint.roles)
+        operation["security"] = [{"bearerAuth": []}]
+        operation["x-roles"] = roles
+        who = ", ".join(roles) if roles else "any signed-in operator"
+        description = f"Roles: {who}.\n\n{description}".strip()
+    else:
+        operation["security"] = []
+    if description:
+        operation["description"] = description
+    parameters = [_path_param(name) for name in endpoint.path_params]
+    parameters += [_param(p) for p in endpoint.params]
+    if parameters:
+        operation["parameters"] = parameters
+    if endpoint.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": endpoint.body}},
+        }
+    return operation
+
+
+def _responses(endpoint: Endpoint) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status, reply in sorted(endpoint.replies.items()):
+        entry: dict[str, Any] = {"description": reply.description}
+        if reply.schema is not None:
+            entry["content"] = {reply.content_type: {"schema": reply.schema}}
+        responses[str(status)] = entry
+    for status in sorted(error_statuses(endpoint)):
+        responses[str(status)] = {
+            "description": _ERROR_DESCRIPTIONS.get(status, "Error"),
+            "content": {"application/json": {"schema": ERROR_REF}},
+        }
+    return responses
+
+
+def error_statuses(endpoint: Endpoint) -> set[int]:
+    """The error statuses an endpoint can answer with, from its declaration."""
+    statuses = set(endpoint.errors)
+    if endpoint.roles is not None:
+        statuses.add(401)
+        if endpoint.roles:
+            statuses.add(403)
+    if endpoint.body is not None or any(p.location == "query" for p in endpoint.params):
+        statuses.add(400)
+    if endpoint.body is not None:
+        statuses.add(413)
+    if endpoint.path_params:
+        statuses.add(404)
+    return statuses
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _param(param: Param) -> dict[str, Any]:
+    return {
+        "name": param.name,
+        "in": param.location,
+        "required": param.required,
+        "description": param.description,
+        "schema": dict(param.schema),
+    }

@@ -1,0 +1,188 @@
+"""The endpoint registry: each route is declared once with its method, path, roles, parameters
+and schemas. aiohttp routing, role checks, input validation and the OpenAPI document all read
+these declarations, so the published document cannot drift from what the server does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from typing import Any, Literal
+
+from aiohttp import web
+
+from paywire.api import security
+from paywire.api.jsonio import read_json
+from paywire.api.keys import BODY, OPERATOR, QUERY, Principal
+from paywire.api.validation import Schema, compile_validator
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ParamLocation = Literal["query", "header"]
+
+# `roles=PUBLIC` needs no token; `roles=ANY_OPERATOR` needs a valid token and no particular role.
+PUBLIC: frozenset[str] | None = None
+ANY_OPERATOR: frozenset[str] = frozenset()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    schema: Schema
+    description: str
+    required: bool = False
+    location: ParamLocation = "query"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reply:
+    """One documented success response."""
+
+    description: str
+    schema: Schema | None = None
+    content_type: str = "application/json"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    operation_id: str
+    summary: str
+    tag: str
+    roles: frozenset[str] | None
+    body: Schema | None = None
+    params: tuple[Param, ...] = ()
+    replies: Mapping[int, Reply] = dataclasses.field(default_factory=dict)
+    errors: tuple[int, ...] = ()
+    description: str = ""
+    documented: bool = True
+
+    @property
+    def path_params(self) -> tuple[str, ...]:
+        return tuple(
+            part[1:-1] for part in self.path.split("/") if part.startswith("{") and part[-1] == "}"
+        )
+
+
+class Routes:
+    """The endpoints of one resource module, declared with decorators."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.endpoints: list[Endpoint] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        roles: Collection[str] | None,
+        replies: Mapping[int, Reply],
+        body: Schema | None = None,
+        params: Iterable[Param] = (),
+        errors: Iterable[int] = (),
+        description: str = "",
+        documented: bool = True,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.endpoints.append(
+                Endpoint(
+                    method=method,
+                    path=path,
+                    handler=handler,
+                    operation_id=handler.__name__,
+                    summary=summary,
+                    tag=self.tag,
+                    roles=None if roles is None else frozenset(roles),
+                    body=body,
+                    params=tuple(params),
+                    replies=dict(replies),
+                    errors=tuple(errors),
+                    description=description,
+                    documented=documented,
+                )
+            )
+            return handler
+
+        return register
+
+    def get(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("POST", path, **kw)
+
+    def patch(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("PATCH", path, **kw)
+
+
+def install(
+    app: web.Application, endpoints: Iterable[Endpoint], components: Mapping[str, Schema]
+) -> None:
+    """Add each endpoint to the app's router behind its guard: authentication and roles first,
+    then query and body validation, then the handler."""
+    for endpoint in endpoints:
+        app.router.add_route(endpoint.method, endpoint.path, _guard(endpoint, components))
+
+
+def _guard(endpoint: Endpoint, components: Mapping[str, Schema]) -> Handler:
+    check_body = None if endpoint.body is None else compile_validator(endpoint.body, components)
+    query_params = [p for p in endpoint.params if p.location == "query"]
+    check_query = compile_validator(_params_object(query_params), components, where="query")
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        if endpoint.roles is not None:
+            operator = await security.authenticate(request)
+            security.require_any_role(operator, endpoint.roles)
+            request[OPERATOR] = operator
+        request[QUERY] = check_query(_query_values(request, query_params))
+        if check_body is not None:
+            request[BODY] = check_body(await read_json(request))
+        return await endpoint.handler(request)
+
+    guarded.__name__ = endpoint.operation_id
+    return guarded
+
+
+def _params_object(params: Iterable[Param]) -> Schema:
+    params = list(params)
+    return {
+        "type": "object",
+        "properties": {p.name: p.schema for p in params},
+        "required": [p.name for p in params if p.required],
+    }
+
+
+def _query_values(request: web.Request, params: Iterable[Param]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for param in params:
+        raw = request.query.get(param.name)
+        if raw is None:
+            continue
+        if param.schema.get("type") == "integer":
+            try:
+                values[param.name] = int(raw)
+                continue
+            except ValueError:
+                pass
+        values[param.name] = raw
+    return values
+
+
+def operator(request: web.Request) -> Principal:
+    """The operator the guard authenticated for this request."""
+    return request[OPERATOR]
+
+
+def body(request: web.Request) -> dict[str, Any]:
+    """The request body, already validated against the endpoint's schema."""
+    value: dict[str, Any] = request[BODY]
+    return value
+
+
+def query(request: web.Request) -> dict[str, Any]:
+    """The declared query parameters present on the request, validated and converted."""
+    value: dict[str, Any] = request[QUERY]
+    return value

@@ -1,0 +1,270 @@
+"""JSON schemas of the API's bodies and representations (SPEC §7), in the OpenAPI 3.0 dialect.
+
+Request schemas are enforced by the route guard; all of them are published as components of
+the OpenAPI document. Representations allow extra fields: more may be added, none renamed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paywire.api.validation import Schema
+
+ROLES = ("MAKER", "CHECKER", "COMPLIANCE", "ADMIN", "AUDITOR")
+STATUSES = (
+    "INITIATED",
+    "APPROVED",
+    "SCREENED",
+    "POSTED",
+    "TRANSMITTED",
+    "COMPLETED",
+    "CANCELLED",
+    "REJECTED",
+    "HELD",
+    "FAILED",
+)
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _object(
+    properties: dict[str, Any], *, required: tuple[str, ...] = (), closed: bool = False
+) -> Schema:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def _text(max_length: int, *, min_length: int = 1) -> Schema:
+    return {"type": "string", "minLength": min_length, "maxLength": max_length}
+
+
+def _nullable(schema: Schema) -> Schema:
+    return {**schema, "nullable": True}
+
+
+def _list_of(item: str) -> Schema:
+    return _object(
+        {"items": {"type": "array", "items": ref(item)}, "next_cursor": _nullable(STRING)},
+        required=("items", "next_cursor"),
+    )
+
+
+STRING: Schema = {"type": "string"}
+DATE: Schema = {"type": "string", "format": "date"}
+DATE_TIME: Schema = {"type": "string", "format": "date-time"}
+# Amounts are decimal strings; the currency decides how many fraction digits are allowed.
+AMOUNT: Schema = {"type": "string", "pattern": r"^[0-9]{1,15}(\.[0-9]{1,3})?$", "maxLength": 19}
+SIGNED_AMOUNT: Schema = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
+CURRENCY: Schema = {"type": "string", "pattern": "^[A-Z]{3}$"}
+BIC: Schema = {"type": "string", "pattern": "^[A-Z0-9]{8}([A-Z0-9]{3})?$"}
+ROLE: Schema = {"type": "string", "enum": list(ROLES)}
+STATUS: Schema = {"type": "string", "enum": list(STATUSES)}
+ROLE_LIST: Schema = {"type": "array", "items": ROLE, "minItems": 1, "uniqueItems": True}
+PASSWORD: Schema = _text(256, min_length=12)
+
+HEALTH = ref("Health")
+ERROR = ref("Error")
+PAYMENT = ref("Payment")
+PAYMENT_DETAIL = ref("PaymentDetail")
+OPERATOR = ref("Operator")
+
+PARTY_IN = _object(
+    {"name": _text(140), "account": _text(34)}, required=("name", "account"), closed=True
+)
+CREDITOR_IN = _object(
+    {"name": _text(140), "account": _text(34), "agent_bic": BIC},
+    required=("name", "account", "agent_bic"),
+    closed=True,
+)
+
+COMPONENTS: dict[str, Schema] = {
+    "Error": _object(
+        {
+            "error": _object(
+                {
+                    "code": STRING,
+                    "message": STRING,
+                    "details": {"type": "array", "items": {}},
+                },
+                required=("code", "message", "details"),
+            ),
+            "request_id": _nullable(STRING),
+        },
+        required=("error", "request_id"),
+    ),
+    "Health": _object(
+        {
+            "status": {"type": "string", "enum": ["ok", "degraded", "error"]},
+            "checks": {"type": "object", "additionalProperties": _object({"status": STRING})},
+        },
+        required=("status", "checks"),
+    ),
+    "LoginRequest": _object(
+        {"username": _text(64), "password": _text(256)},
+        required=("username", "password"),
+        closed=True,
+    ),
+    "Operator": _object(
+        {
+            "id": STRING,
+            "username": STRING,
+            "roles": {"type": "array", "items": ROLE},
+            "active": {"type": "boolean"},
+        },
+        required=("id", "username", "roles", "active"),
+    ),
+    "LoginResult": _object(
+        {"token": STRING, "expires_at": DATE_TIME, "operator": OPERATOR},
+        required=("token", "expires_at", "operator"),
+    ),
+    "OperatorCreate": _object(
+        {
+            "username": {**_text(64, min_length=3), "pattern": "^[A-Za-z0-9._-]+$"},
+            "password": PASSWORD,
+            "roles": ROLE_LIST,
+        },
+        required=("username", "password", "roles"),
+        closed=True,
+    ),
+    "OperatorPatch": {
+        **_object(
+            {"roles": ROLE_LIST, "active": {"type": "boolean"}, "password": PASSWORD},
+            closed=True,
+        ),
+        "minProperties": 1,
+    },
+    "OperatorList": _list_of("Operator"),
+    "PaymentCreate": _object(
+        {
+            "amount": AMOUNT,
+            "currency": CURRENCY,
+            "value_date": DATE,
+            "debtor": PARTY_IN,
+            "creditor": CREDITOR_IN,
+            "end_to_end_id": _text(35),
+            "remittance_info": _text(140),
+        },
+        required=("amount", "currency", "debtor", "creditor"),
+        closed=True,
+    ),
+    "Party": _object({"name": STRING, "account": STRING}, required=("name", "account")),
+    "Creditor": _object(
+        {"name": STRING, "account": STRING, "agent_bic": STRING},
+        required=("name", "account", "agent_bic"),
+    ),
+    "Reason": _object({"code": STRING, "text": _nullable(STRING)}, required=("code",)),
+    "Payment": _object(
+        {
+            "id": STRING,
+            "reference": STRING,
+            "status": STATUS,
+            "amount": AMOUNT,
+            "currency": CURRENCY,
+            "value_date": DATE,
+            "debtor": ref("Party"),
+            "creditor": ref("Creditor"),
+            "end_to_end_id": _nullable(STRING),
+            "remittance_info": _nullable(STRING),
+            "uetr": STRING,
+            "msg_id": _nullable(STRING),
+            "created_by": STRING,
+            "approved_by": _nullable(STRING),
+            "created_at": DATE_TIME,
+            "updated_at": DATE_TIME,
+            "reason": _nullable(ref("Reason")),
+        },
+        required=(
+            "id",
+            "reference",
+            "status",
+            "amount",
+            "currency",
+            "value_date",
+            "debtor",
+            "creditor",
+            "uetr",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ),
+    ),
+    "HistoryItem": _object(
+        {"status": STATUS, "at": DATE_TIME, "by": _nullable(STRING)}, required=("status", "at")
+    ),
+    "Answer": _object(
+        {
+            "kind": {"type": "string", "enum": ["ACK", "NACK"]},
+            "status": _nullable(STRING),
+            "reason_code": _nullable(STRING),
+            "received_at": DATE_TIME,
+        },
+        required=("kind", "received_at"),
+    ),
+    "Message": _object(
+        {
+            "msg_id": STRING,
+            "uetr": STRING,
+            "attempts": {"type": "integer", "minimum": 0},
+            "answer": _nullable(ref("Answer")),
+        },
+        required=("msg_id", "uetr", "attempts", "answer"),
+    ),
+    "PaymentDetail": {
+        "allOf": [
+            PAYMENT,
+            _object(
+                {
+                    "history": {"type": "array", "items": ref("HistoryItem")},
+                    "message": _nullable(ref("Message")),
+                },
+                required=("history", "message"),
+            ),
+        ]
+    },
+    "PaymentList": _list_of("Payment"),
+    "RejectRequest": _object({"reason": _text(500)}, required=("reason",), closed=True),
+    "ComplianceDecision": _object(
+        {"decision": {"type": "string", "enum": ["release", "reject"]}, "reason": _text(500)},
+        required=("decision", "reason"),
+        closed=True,
+    ),
+    "Account": _object(
+        {
+            "id": STRING,
+            "account": STRING,
+            "name": STRING,
+            "currency": CURRENCY,
+            "balance": SIGNED_AMOUNT,
+        },
+        required=("id", "account", "name", "currency", "balance"),
+    ),
+    "AccountList": _list_of("Account"),
+    "Entry": _object(
+        {
+            "id": STRING,
+            "account_id": STRING,
+            "payment_id": _nullable(STRING),
+            "amount": SIGNED_AMOUNT,
+            "currency": CURRENCY,
+            "kind": STRING,
+            "created_at": DATE_TIME,
+        },
+        required=("id", "amount", "created_at"),
+    ),
+    "EntryList": _list_of("Entry"),
+    "TlsConnection": _object({"state": STRING}, required=("state",)),
+    "TlsStatus": _object(
+        {
+            "connections": {"type": "array", "items": ref("TlsConnection")},
+            "circuit_breaker": _object({"state": STRING}, required=("state",)),
+        },
+        required=("connections", "circuit_breaker"),
+    ),
+    "BreakerState": _object({"state": STRING}, required=("state",)),
+}

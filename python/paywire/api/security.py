@@ -1,0 +1,37 @@
+"""Bearer-token authentication and role checks for the route guard.
+
+The token is resolved by the operator service; this module only reads the header and compares
+roles, so every endpoint is protected the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from aiohttp import web
+
+from paywire.api.keys import Principal
+from paywire.errors import AuthenticationError, PermissionDenied
+
+_SCHEME = "bearer"
+
+
+def bearer_token(request: web.Request) -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != _SCHEME or not token:
+        raise AuthenticationError("a bearer token is required")
+    return token
+
+
+async def authenticate(request: web.Request) -> Principal:
+    raise AuthenticationError("authentication is not available yet")
+
+
+def require_any_role(operator: Principal, roles: Collection[str]) -> None:
+    """Pass when `roles` is empty (any operator) or the operator holds one of them."""
+    if roles and not set(operator.roles) & set(roles):
+        raise PermissionDenied(
+            f"this action needs one of the roles {', '.join(sorted(roles))}",
+            details=[{"required_roles": sorted(roles)}],
+        )

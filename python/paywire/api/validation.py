@@ -1,0 +1,98 @@
+"""Request input checked against the same JSON schemas the OpenAPI document publishes.
+
+Schemas are written in the OpenAPI 3.0 dialect (`nullable`); they are translated to plain JSON
+Schema for the validator, and failures become a `ValidationError` with one detail per field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jsonschema
+from jsonschema import Draft202012Validator, FormatChecker
+
+from paywire.errors import ValidationError
+
+Schema = Mapping[str, Any]
+
+
+def to_json_schema(schema: Any) -> Any:
+    """OpenAPI 3.0's `nullable: true` spelled as JSON Schema's `type: [T, "null"]`."""
+    if isinstance(schema, Mapping):
+        out = {k: to_json_schema(v) for k, v in schema.items() if k != "nullable"}
+        if schema.get("nullable") is True:
+            if "type" in out:
+                out["type"] = [out["type"], "null"]
+            if "enum" in out:
+                out["enum"] = [*out["enum"], None]
+            if "$ref" in out or "allOf" in out:
+                out = {"anyOf": [out, {"type": "null"}]}
+        return out
+    if isinstance(schema, list):
+        return [to_json_schema(v) for v in schema]
+    return schema
+
+
+def compile_validator(
+    schema: Schema, components: Mapping[str, Schema], *, where: str = "body"
+) -> Callable[[Any], Any]:
+    """A function that returns its argument when it satisfies `schema` and raises a
+    `ValidationError` naming each offending field otherwise. `#/components/schemas/…`
+    references resolve against `components`."""
+    root = dict(to_json_schema(schema))
+    root["components"] = {"schemas": to_json_schema(dict(components))}
+    validator = Draft202012Validator(root, format_checker=FormatChecker())
+
+    def validate(value: Any) -> Any:
+        problems = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+        if problems:
+            details = [_detail(e, where) for e in problems]
+            raise ValidationError(f"invalid {where}", details=details)
+        return value
+
+    return validate
+
+
+def _detail(error: jsonschema.ValidationError, where: str) -> dict[str, str]:
+    path = [str(p) for p in error.absolute_path]
+    kind, expected = str(error.validator), error.validator_value
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if kind == "required" and isinstance(expected, list):
+        present = error.instance if isinstance(error.instance, Mapping) else {}
+        missing = [name for name in expected if name not in present]
+        return {"field": _field([*path, missing[0]], where), "message": "is required"}
+    if kind == "additionalProperties":
+        known = set(schema.get("properties", {}))
+        extra = sorted(set(error.instance) - known) if isinstance(error.instance, Mapping) else []
+        return {"field": _field([*path, *extra[:1]], where), "message": "is not a known field"}
+    return {"field": _field(path, where), "message": _message(kind, expected)}
+
+
+def _field(path: list[str], where: str) -> str:
+    return ".".join(path) if path else where
+
+
+def _message(kind: str, expected: Any) -> str:
+    # Written here rather than taken from jsonschema, whose messages quote the submitted value
+    # (a password, an account number) back.
+    messages: dict[str, Callable[[], str]] = {
+        "type": lambda: f"must be of type {_types(expected)}",
+        "minLength": lambda: f"must be at least {expected} characters long",
+        "maxLength": lambda: f"must be at most {expected} characters long",
+        "pattern": lambda: "has an invalid format",
+        "format": lambda: f"must be a valid {expected}",
+        "enum": lambda: "must be one of " + ", ".join(str(v) for v in expected if v is not None),
+        "minimum": lambda: f"must be at least {expected}",
+        "maximum": lambda: f"must be at most {expected}",
+        "minItems": lambda: f"must have at least {expected} items",
+        "maxItems": lambda: f"must have at most {expected} items",
+        "uniqueItems": lambda: "must not repeat items",
+        "minProperties": lambda: "must not be empty",
+    }
+    return messages.get(kind, lambda: "is invalid")()
+
+
+def _types(expected: Any) -> str:
+    names = expected if isinstance(expected, list) else [expected]
+    return " or ".join(str(n) for n in names if n != "null")

@@ -1,0 +1,72 @@
+// The terminal's only way to the gateway: the public JSON API, with the operator's bearer token.
+// The token lives in memory only, so closing or reloading the page ends the session locally.
+
+export class ApiError extends Error {
+  constructor(status, body, requestId) {
+    const error = body && typeof body === "object" && body.error ? body.error : null;
+    super(error ? error.message : `HTTP ${status}`);
+    this.status = status;
+    this.code = error ? error.code : `HTTP_${status}`;
+    this.details = error && Array.isArray(error.details) ? error.details : [];
+    this.requestId = requestId;
+  }
+
+  // The error as terminal lines: status and code, each field problem, the request id to quote.
+  lines() {
+    const out = [`error ${this.status} ${this.code}: ${this.message}`];
+    for (const d of this.details) {
+      out.push(d && typeof d === "object" ? `  ${d.field ?? "?"}: ${d.message ?? ""}` : `  ${d}`);
+    }
+    if (this.requestId) out.push(`  (request id ${this.requestId})`);
+    return out;
+  }
+}
+
+export class Api {
+  constructor() {
+    this.token = null;
+    this.operator = null;
+  }
+
+  get signedIn() {
+    return this.token !== null;
+  }
+
+  forget() {
+    this.token = null;
+    this.operator = null;
+  }
+
+  async request(method, path, { body, headers } = {}) {
+    const sent = { Accept: "application/json", ...headers };
+    if (this.token) sent.Authorization = `Bearer ${this.token}`;
+    if (body !== undefined) sent["Content-Type"] = "application/json";
+    const response = await fetch(path, {
+      method,
+      headers: sent,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "omit",
+      cache: "no-store",
+    });
+    const type = response.headers.get("Content-Type") || "";
+    const data = type.includes("application/json") ? await response.json() : await response.text();
+    if (!response.ok) {
+      if (response.status === 401 && this.token) this.forget();
+      throw new ApiError(response.status, data, response.headers.get("X-Request-Id"));
+    }
+    return data;
+  }
+
+  get(path, query) {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query || {})) {
+      if (value !== undefined && value !== null && value !== "") params.set(key, String(value));
+    }
+    const suffix = params.toString();
+    return this.request("GET", suffix ? `${path}?${suffix}` : path);
+  }
+
+  post(path, body, headers) {
+    return this.request("POST", path, { body: body === undefined ? {} : body, headers });
+  }
+}

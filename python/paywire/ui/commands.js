@@ -1,0 +1,333 @@
+// The terminal's commands: each parses its arguments, calls the public API and prints the
+// result as aligned text. `help` is generated from this table.
+
+import { keyValues, table } from "./table.js";
+
+const PAYMENTS = "/api/v1/payments";
+
+const paymentColumns = [
+  { title: "REFERENCE", key: (p) => p.reference || p.id },
+  { title: "STATUS", key: "status" },
+  { title: "AMOUNT", key: "amount", right: true },
+  { title: "CCY", key: "currency" },
+  { title: "VALUE DATE", key: "value_date" },
+  { title: "DEBTOR", key: (p) => p.debtor && p.debtor.name },
+  { title: "CREDITOR", key: (p) => p.creditor && p.creditor.name },
+  { title: "BY", key: "created_by" },
+];
+
+function paymentPath(id, action) {
+  return `${PAYMENTS}/${encodeURIComponent(id)}${action ? `/${action}` : ""}`;
+}
+
+function need(args, count, usage) {
+  if (args.length < count) throw new UsageError(usage);
+}
+
+export class UsageError extends Error {}
+
+function today() {
+  return new Date().toISOString().slice(0, 10);
+}
+
+function showPayment(ctx, p) {
+  ctx.out(
+    keyValues([
+      ["id", p.id],
+      ["reference", p.reference],
+      ["status", p.status],
+      ["amount", `${p.amount} ${p.currency}`],
+      ["value date", p.value_date],
+      ["debtor", p.debtor && `${p.debtor.name} ${p.debtor.account}`],
+      ["creditor", p.creditor && `${p.creditor.name} ${p.creditor.account} ${p.creditor.agent_bic}`],
+      ["end-to-end id", p.end_to_end_id],
+      ["remittance", p.remittance_info],
+      ["uetr", p.uetr],
+      ["msg id", p.msg_id],
+      ["created", `${p.created_at} by ${p.created_by}`],
+      ["approved by", p.approved_by],
+      ["reason", p.reason && `${p.reason.code} ${p.reason.text || ""}`.trim()],
+    ]),
+  );
+  ctx.watcher.track(p);
+}
+
+async function paymentAction(ctx, id, action, body, done) {
+  const p = await ctx.api.post(paymentPath(id, action), body);
+  ctx.ok(`${p.reference || p.id} ${done}: ${p.status}`);
+  ctx.watcher.track(p);
+}
+
+const COMMANDS = [
+  {
+    name: "help",
+    usage: "help",
+    about: "list the commands",
+    run: async (ctx) => {
+      ctx.out(table([{ title: "COMMAND", key: "usage" }, { title: "DOES", key: "about" }], COMMANDS));
+      ctx.info("Up/Down: history · Esc or Ctrl+C: cancel a question · Ctrl+L: clear");
+    },
+  },
+  {
+    name: "login",
+    usage: "login [USERNAME]",
+    about: "sign in (the password is asked with hidden input)",
+    run: async (ctx, args) => {
+      const username = args[0] || (await ctx.ask("username:"));
+      const password = await ctx.ask("password:", { secret: true });
+      const result = await ctx.api.post("/api/v1/auth/login", { username, password });
+      ctx.api.token = result.token;
+      ctx.api.operator = result.operator;
+      ctx.ok(`signed in as ${result.operator.username} (${result.operator.roles.join(", ")}); session ends ${result.expires_at}`);
+    },
+  },
+  {
+    name: "logout",
+    usage: "logout",
+    about: "sign out and revoke the token",
+    run: async (ctx) => {
+      if (!ctx.api.signedIn) return ctx.info("not signed in");
+      try {
+        await ctx.api.post("/api/v1/auth/logout");
+      } finally {
+        ctx.api.forget();
+        ctx.watcher.stop();
+      }
+      ctx.ok("signed out");
+    },
+  },
+  {
+    name: "whoami",
+    usage: "whoami",
+    about: "the signed-in operator and roles",
+    run: async (ctx) => {
+      const me = await ctx.api.get("/api/v1/auth/me");
+      ctx.out(keyValues([["username", me.username], ["roles", me.roles], ["id", me.id]]));
+    },
+  },
+  {
+    name: "pay",
+    usage: "pay new | pay list [STATUS] | pay show ID",
+    about: "enter a payment, list payments, show one with its history",
+    run: async (ctx, args) => {
+      const [sub, ...rest] = args;
+      if (sub === "new") return payNew(ctx);
+      if (sub === "list") return payList(ctx, rest[0]);
+      if (sub === "show") {
+        need(rest, 1, "pay show ID");
+        return payShow(ctx, rest[0]);
+      }
+      throw new UsageError("pay new | pay list [STATUS] | pay show ID");
+    },
+  },
+  {
+    name: "approve",
+    usage: "approve ID",
+    about: "approve a payment (CHECKER, not its maker)",
+    run: async (ctx, args) => {
+      need(args, 1, "approve ID");
+      await paymentAction(ctx, args[0], "approve", {}, "approved");
+    },
+  },
+  {
+    name: "reject",
+    usage: "reject ID REASON",
+    about: "reject a payment with a reason (CHECKER)",
+    run: async (ctx, args) => {
+      need(args, 2, "reject ID REASON");
+      await paymentAction(ctx, args[0], "reject", { reason: args.slice(1).join(" ") }, "rejected");
+    },
+  },
+  {
+    name: "cancel",
+    usage: "cancel ID",
+    about: "cancel a payment not yet approved (its MAKER or an ADMIN)",
+    run: async (ctx, args) => {
+      need(args, 1, "cancel ID");
+      await paymentAction(ctx, args[0], "cancel", {}, "cancelled");
+    },
+  },
+  {
+    name: "recon",
+    usage: "recon daily DATE | recon aging DAYS",
+    about: "reconciliation report of a day, or unmatched items older than DAYS",
+    run: async (ctx, args) => {
+      const [sub, value] = args;
+      if (sub === "daily") return reconDaily(ctx, value || today());
+      if (sub === "aging") {
+        need(args, 2, "recon aging DAYS");
+        const report = await ctx.api.get(`${PAYMENTS}/reconciliation/aging`, { days: value });
+        return printUnmatched(ctx, report.unmatched || []);
+      }
+      throw new UsageError("recon daily DATE | recon aging DAYS");
+    },
+  },
+  {
+    name: "exceptions",
+    usage: "exceptions",
+    about: "the exception queue (ADMIN)",
+    run: async (ctx) => {
+      const list = await ctx.api.get("/api/v1/exceptions");
+      ctx.out(
+        table(
+          [
+            { title: "ID", key: "id" },
+            { title: "KIND", key: "kind" },
+            { title: "STATE", key: "state" },
+            { title: "PAYMENT", key: "payment_id" },
+            { title: "MSG ID", key: "msg_id" },
+            { title: "OPENED", key: "opened_at" },
+            { title: "NOTE", key: "note" },
+          ],
+          list.items || [],
+        ),
+      );
+    },
+  },
+  {
+    name: "tls",
+    usage: "tls",
+    about: "TLS pool connections and circuit breaker (ADMIN)",
+    run: async (ctx) => {
+      const status = await ctx.api.get("/api/v1/admin/tls");
+      const connections = status.connections || [];
+      const keys = connections.length ? Object.keys(connections[0]) : ["state"];
+      const columns = keys.map((k) => ({
+        title: k.toUpperCase(),
+        key: (row) => (row[k] !== null && typeof row[k] === "object" ? JSON.stringify(row[k]) : row[k]),
+        right: typeof (connections[0] || {})[k] === "number",
+      }));
+      ctx.out(table(columns, connections));
+      ctx.out(`circuit breaker: ${status.circuit_breaker && status.circuit_breaker.state}`);
+    },
+  },
+  {
+    name: "cb",
+    usage: "cb reset",
+    about: "close the circuit breaker by hand (ADMIN, audited)",
+    run: async (ctx, args) => {
+      if (args[0] !== "reset") throw new UsageError("cb reset");
+      const result = await ctx.api.post("/api/v1/admin/tls/circuit-breaker/reset");
+      ctx.ok(`circuit breaker: ${result.state}`);
+    },
+  },
+  {
+    name: "audit",
+    usage: "audit [N]",
+    about: "the latest N audit records (AUDITOR, ADMIN)",
+    run: async (ctx, args) => {
+      const limit = args[0] || 20;
+      const list = await ctx.api.get("/api/v1/audit-logs", { limit });
+      ctx.out(
+        table(
+          [
+            { title: "ID", key: "id", right: true },
+            { title: "TIME", key: "timestamp" },
+            { title: "OPERATOR", key: "operator" },
+            { title: "ACTION", key: "action" },
+            { title: "ENTITY", key: "entity" },
+            { title: "ENTITY ID", key: "entity_id" },
+          ],
+          list.items || [],
+        ),
+      );
+    },
+  },
+  {
+    name: "clear",
+    usage: "clear",
+    about: "clear the screen",
+    run: async (ctx) => ctx.terminal.clear(),
+  },
+];
+
+async function payNew(ctx) {
+  const ask = (q) => ctx.ask(q);
+  const optional = async (q) => (await ask(q)).trim() || undefined;
+  const body = {
+    amount: (await ask("amount:")).trim(),
+    currency: (await ask("currency:")).trim().toUpperCase(),
+    value_date: await optional(`value date [${today()}]:`),
+    debtor: { name: (await ask("debtor name:")).trim(), account: (await ask("debtor account:")).trim() },
+    creditor: {
+      name: (await ask("creditor name:")).trim(),
+      account: (await ask("creditor account:")).trim(),
+      agent_bic: (await ask("creditor agent BIC:")).trim().toUpperCase(),
+    },
+    end_to_end_id: await optional("end-to-end id (optional):"),
+    remittance_info: await optional("remittance info (optional):"),
+  };
+  // One key per entry: a retried submission of the same entry cannot create a second payment.
+  const p = await ctx.api.post(PAYMENTS, body, { "Idempotency-Key": crypto.randomUUID() });
+  ctx.ok(`created ${p.reference || p.id}: ${p.amount} ${p.currency} ${p.status}`);
+  ctx.watcher.track(p);
+}
+
+async function payList(ctx, status) {
+  const list = await ctx.api.get(PAYMENTS, { status: status && status.toUpperCase(), limit: 50 });
+  ctx.out(table(paymentColumns, list.items));
+  if (list.next_cursor) ctx.info("(more payments exist; narrow with a status)");
+  for (const p of list.items) ctx.watcher.track(p);
+}
+
+async function payShow(ctx, id) {
+  const p = await ctx.api.get(paymentPath(id));
+  showPayment(ctx, p);
+  ctx.out("");
+  ctx.out(table([{ title: "STATUS", key: "status" }, { title: "AT", key: "at" }, { title: "BY", key: "by" }], p.history || []));
+  const m = p.message;
+  if (m) {
+    const a = m.answer;
+    ctx.out("");
+    ctx.out(
+      keyValues([
+        ["message", m.msg_id],
+        ["attempts", m.attempts],
+        ["answer", a ? `${a.kind} ${a.status || ""} ${a.reason_code || ""} at ${a.received_at}` : "none yet"],
+      ]),
+    );
+  }
+}
+
+async function reconDaily(ctx, date) {
+  const r = await ctx.api.get(`${PAYMENTS}/reconciliation/daily`, { date });
+  ctx.out(keyValues([["date", r.date], ["payments", r.totals.payments], ["matched", r.totals.matched], ["unmatched", r.totals.unmatched]]));
+  ctx.out("");
+  ctx.out(
+    table(
+      [
+        { title: "CCY", key: "currency" },
+        { title: "PAYMENTS", key: "payments", right: true },
+        { title: "AMOUNT", key: "amount", right: true },
+        { title: "MATCHED", key: "matched", right: true },
+        { title: "UNMATCHED", key: "unmatched", right: true },
+      ],
+      r.by_currency || [],
+    ),
+  );
+  ctx.out("");
+  printUnmatched(ctx, r.unmatched || []);
+}
+
+function printUnmatched(ctx, items) {
+  ctx.out(
+    table(
+      [
+        { title: "PAYMENT", key: "payment_id" },
+        { title: "MSG ID", key: "msg_id" },
+        { title: "CATEGORY", key: "category" },
+        { title: "SINCE", key: "since" },
+        { title: "DETAIL", key: "detail" },
+      ],
+      items,
+    ),
+  );
+}
+
+export function findCommand(name) {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+export function splitLine(line) {
+  return line.trim().split(/\s+/).filter(Boolean);
+}

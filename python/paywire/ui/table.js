@@ -1,0 +1,34 @@
+// Aligned plain-text tables and key/value blocks for the terminal's monospaced output.
+
+const EMPTY = "-";
+
+function cell(value) {
+  if (value === null || value === undefined || value === "") return EMPTY;
+  if (Array.isArray(value)) return value.join(",");
+  return String(value);
+}
+
+// columns: [{title, key, right}] where key is a property name or a function of the row.
+export function table(columns, rows) {
+  const cells = rows.map((row) =>
+    columns.map((c) => cell(typeof c.key === "function" ? c.key(row) : row[c.key])),
+  );
+  const widths = columns.map((c, i) =>
+    Math.max(c.title.length, ...cells.map((r) => r[i].length)),
+  );
+  const format = (values) =>
+    values
+      .map((v, i) => (columns[i].right ? v.padStart(widths[i]) : v.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
+  const lines = [format(columns.map((c) => c.title)), format(widths.map((w) => "-".repeat(w)))];
+  for (const r of cells) lines.push(format(r));
+  if (rows.length === 0) lines.push("(none)");
+  return lines;
+}
+
+// pairs: [[label, value]] printed as "label  value" with the labels aligned.
+export function keyValues(pairs) {
+  const width = Math.max(...pairs.map(([k]) => k.length));
+  return pairs.map(([k, v]) => `${k.padEnd(width)}  ${cell(v)}`);
+}

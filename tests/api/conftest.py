@@ -1,0 +1,43 @@
+"""Fixtures of the API tests: the app factory around a database pool, and an HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from paywire.config import Settings
+
+Serve = Callable[[web.Application], Awaitable[TestClient]]
+
+
+@pytest.fixture
+async def unreachable_pool() -> AsyncIterator[asyncpg.Pool]:
+    """A pool whose server does not exist: port 9 (discard) on loopback refuses connections."""
+    pool = await asyncpg.create_pool("postgresql://nobody:x@127.0.0.1:9/none", min_size=0)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(log_dir=tmp_path / "logs", data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Serve]:
+    """Start an app on a real loopback port and hand back a client for it."""
+    clients: list[TestClient] = []
+
+    async def start(app: web.Application) -> TestClient:
+        client = TestClient(TestServer(app, host="127.0.0.1", port=0))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield start
+    for client in clients:
+        await client.close()
