@@ -1,7 +1,40 @@
 //! paywire._wire: the hot paths of the gateway, exposed to Python.
+//!
+//! This file only registers; each concern lives in its own module, with its core in plain
+//! Rust (tested by `cargo test`) and a thin `#[pyfunction]` wrapper beside it.
+
 use pyo3::prelude::*;
 
+mod answer;
+mod convert;
+mod currency;
+mod dates;
+mod error;
+mod fields;
+mod framing;
+mod pacs008;
+mod status;
+mod summary;
+mod xml;
+
 #[pymodule]
-fn _wire(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+fn _wire(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("FramingError", py.get_type::<error::FramingError>())?;
+    m.add("InvalidMessage", py.get_type::<error::InvalidMessage>())?;
+    m.add("AnswerError", py.get_type::<error::AnswerError>())?;
+
+    m.add_function(wrap_pyfunction!(framing::encode_frame, m)?)?;
+    m.add_function(wrap_pyfunction!(framing::encode_frames, m)?)?;
+    m.add_class::<framing::FrameDecoder>()?;
+
+    m.add_function(wrap_pyfunction!(pacs008::build_pacs008, m)?)?;
+    m.add_class::<answer::Answer>()?;
+    m.add_function(wrap_pyfunction!(answer::parse_answer, m)?)?;
+    m.add_class::<summary::Pacs008Summary>()?;
+    m.add_function(wrap_pyfunction!(summary::parse_pacs008_summary, m)?)?;
+    m.add_function(wrap_pyfunction!(status::build_pacs002, m)?)?;
+    m.add_function(wrap_pyfunction!(status::build_admi002, m)?)?;
+    m.add_function(wrap_pyfunction!(currency::minor_digits, m)?)?;
     Ok(())
 }

@@ -1,0 +1,372 @@
+//! The receiver's answers (SPEC §4): pacs.002.001.10 and admi.002.001.01 read into an `Answer`.
+//!
+//! Values are borrowed from the payload until the last step, which makes the Python strings;
+//! anything that is not one of the two documents with a known status is an `AnswerError`.
+
+use std::borrow::Cow;
+use std::panic::catch_unwind;
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyString;
+
+use crate::convert;
+use crate::error::ReadError;
+use crate::xml::read_leaves;
+
+pub const PACS002_NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10";
+pub const ADMI002_NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:admi.002.001.01";
+const NAMESPACES: [&str; 2] = [PACS002_NAMESPACE, ADMI002_NAMESPACE];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Ack,
+    Nack,
+}
+
+/// The statuses paywire understands; anything else is a protocol anomaly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Rjct,
+    Actc,
+    Accp,
+    Acsp,
+    Acsc,
+    Acwc,
+}
+
+impl Status {
+    const ALL: [Self; 6] = [
+        Self::Rjct,
+        Self::Actc,
+        Self::Accp,
+        Self::Acsp,
+        Self::Acsc,
+        Self::Acwc,
+    ];
+
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == code)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rjct => "RJCT",
+            Self::Actc => "ACTC",
+            Self::Accp => "ACCP",
+            Self::Acsp => "ACSP",
+            Self::Acsc => "ACSC",
+            Self::Acwc => "ACWC",
+        }
+    }
+
+    pub fn kind(self) -> Kind {
+        match self {
+            Self::Rjct => Kind::Nack,
+            _ => Kind::Ack,
+        }
+    }
+}
+
+/// What an answer says about one of our messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed<'i> {
+    pub kind: Kind,
+    pub msg_id: Cow<'i, str>,
+    pub uetr: Option<Cow<'i, str>>,
+    pub status: Status,
+    pub reason_code: Option<Cow<'i, str>>,
+    pub reason_text: Option<Cow<'i, str>>,
+}
+
+/// The first status reason: its code (`Cd` or `Prtry`) and its `AddtlInf` lines, joined.
+#[derive(Default)]
+struct Reason<'i> {
+    code: Option<Cow<'i, str>>,
+    text: Option<Cow<'i, str>>,
+}
+
+impl<'i> Reason<'i> {
+    fn set_code(&mut self, code: Cow<'i, str>) {
+        if self.code.is_none() && !code.is_empty() {
+            self.code = Some(code);
+        }
+    }
+
+    fn add_text(&mut self, line: Cow<'i, str>) {
+        if line.is_empty() {
+            return;
+        }
+        self.text = Some(match self.text.take() {
+            None => line,
+            Some(text) => Cow::Owned(format!("{text} {line}")),
+        });
+    }
+
+    fn is_empty(&self) -> bool {
+        self.code.is_none() && self.text.is_none()
+    }
+}
+
+/// Leaf values gathered from either document.
+#[derive(Default)]
+struct Gathered<'i> {
+    msg_id: Option<Cow<'i, str>>,
+    tx_msg_id: Option<Cow<'i, str>>,
+    group_status: Option<Cow<'i, str>>,
+    group_reason: Reason<'i>,
+    uetr: Option<Cow<'i, str>>,
+    tx_status: Option<Cow<'i, str>>,
+    tx_reason: Reason<'i>,
+}
+
+/// Stores a value that may appear once: a second one means more than one transaction.
+fn once<'i>(
+    slot: &mut Option<Cow<'i, str>>,
+    value: Cow<'i, str>,
+    name: &str,
+) -> Result<(), ReadError> {
+    if slot.is_some() {
+        return Err(ReadError::new(format!(
+            "more than one {name}: one message per answer expected"
+        )));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+fn non_empty(value: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
+    value.filter(|v| !v.is_empty())
+}
+
+/// Reads a pacs.002.001.10 or admi.002.001.01 payload.
+pub fn parse(payload: &[u8]) -> Result<Parsed<'_>, ReadError> {
+    let mut g = Gathered::default();
+    let document = read_leaves(payload, &NAMESPACES, |document, leaf| {
+        let text = leaf.text;
+        match (document, leaf.path) {
+            (0, ["FIToFIPmtStsRpt", rest @ ..]) => match rest {
+                ["OrgnlGrpInfAndSts", "OrgnlMsgId"] => once(&mut g.msg_id, text, "OrgnlMsgId")?,
+                ["OrgnlGrpInfAndSts", "GrpSts"] => once(&mut g.group_status, text, "GrpSts")?,
+                ["OrgnlGrpInfAndSts", "StsRsnInf", "Rsn", "Cd" | "Prtry"] => {
+                    g.group_reason.set_code(text)
+                }
+                ["OrgnlGrpInfAndSts", "StsRsnInf", "AddtlInf"] => g.group_reason.add_text(text),
+                ["TxInfAndSts", "OrgnlGrpInf", "OrgnlMsgId"] => {
+                    once(&mut g.tx_msg_id, text, "TxInfAndSts")?
+                }
+                ["TxInfAndSts", "OrgnlUETR"] => once(&mut g.uetr, text, "TxInfAndSts")?,
+                ["TxInfAndSts", "TxSts"] => once(&mut g.tx_status, text, "TxInfAndSts")?,
+                ["TxInfAndSts", "StsRsnInf", "Rsn", "Cd" | "Prtry"] => g.tx_reason.set_code(text),
+                ["TxInfAndSts", "StsRsnInf", "AddtlInf"] => g.tx_reason.add_text(text),
+                _ => {}
+            },
+            (1, ["admi.002.001.01", "RltdRef", "Ref"]) => once(&mut g.msg_id, text, "RltdRef")?,
+            (1, ["admi.002.001.01", "Rsn", "RjctgPtyRsn"]) => g.group_reason.set_code(text),
+            (1, ["admi.002.001.01", "Rsn", "RsnDesc"]) => g.group_reason.add_text(text),
+            _ => {}
+        }
+        Ok(())
+    })?;
+
+    if document == 1 {
+        let msg_id =
+            non_empty(g.msg_id).ok_or_else(|| ReadError::new("admi.002 without RltdRef/Ref"))?;
+        return Ok(Parsed {
+            kind: Kind::Nack,
+            msg_id,
+            uetr: None,
+            status: Status::Rjct,
+            reason_code: g.group_reason.code,
+            reason_text: g.group_reason.text,
+        });
+    }
+    let msg_id = non_empty(g.msg_id)
+        .or(non_empty(g.tx_msg_id))
+        .ok_or_else(|| ReadError::new("pacs.002 without OrgnlGrpInfAndSts/OrgnlMsgId"))?;
+    let status = non_empty(g.tx_status)
+        .or(non_empty(g.group_status))
+        .ok_or_else(|| {
+            ReadError::new("pacs.002 without TxInfAndSts/TxSts or OrgnlGrpInfAndSts/GrpSts")
+        })?;
+    let status = Status::parse(&status)
+        .ok_or_else(|| ReadError::new(format!("pacs.002 with unsupported status {status:?}")))?;
+    let reason = if g.tx_reason.is_empty() {
+        g.group_reason
+    } else {
+        g.tx_reason
+    };
+    Ok(Parsed {
+        kind: status.kind(),
+        msg_id,
+        uetr: non_empty(g.uetr),
+        status,
+        reason_code: reason.code,
+        reason_text: reason.text,
+    })
+}
+
+/// A receiver's verdict on one message.
+#[pyclass(frozen, module = "paywire._wire", name = "Answer")]
+pub struct Answer {
+    /// `"ACK"` or `"NACK"`.
+    #[pyo3(get)]
+    kind: Py<PyString>,
+    /// The `MsgId` of the pacs.008 this answer is about.
+    #[pyo3(get)]
+    msg_id: Py<PyString>,
+    /// `OrgnlUETR` when the answer carries one.
+    #[pyo3(get)]
+    uetr: Option<Py<PyString>>,
+    /// The ISO 20022 status code (`RJCT` for every NACK).
+    #[pyo3(get)]
+    status: Py<PyString>,
+    #[pyo3(get)]
+    reason_code: Option<Py<PyString>>,
+    #[pyo3(get)]
+    reason_text: Option<Py<PyString>>,
+}
+
+#[pymethods]
+impl Answer {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        convert::repr(
+            py,
+            "Answer",
+            &[
+                ("kind", Some(&self.kind)),
+                ("msg_id", Some(&self.msg_id)),
+                ("uetr", self.uetr.as_ref()),
+                ("status", Some(&self.status)),
+                ("reason_code", self.reason_code.as_ref()),
+                ("reason_text", self.reason_text.as_ref()),
+            ],
+        )
+    }
+}
+
+impl Answer {
+    fn from_parsed(py: Python<'_>, parsed: &Parsed<'_>) -> Self {
+        // Interned once: every answer shares the same few kind and status strings.
+        static KINDS: [PyOnceLock<Py<PyString>>; 2] = [const { PyOnceLock::new() }; 2];
+        static STATUSES: [PyOnceLock<Py<PyString>>; 6] = [const { PyOnceLock::new() }; 6];
+        let kind = match parsed.kind {
+            Kind::Ack => "ACK",
+            Kind::Nack => "NACK",
+        };
+        Self {
+            kind: convert::cached_str(py, &KINDS[parsed.kind as usize], kind),
+            msg_id: convert::py_str(py, &parsed.msg_id),
+            uetr: convert::py_optional(py, parsed.uetr.as_deref()),
+            status: convert::cached_str(
+                py,
+                &STATUSES[parsed.status as usize],
+                parsed.status.as_str(),
+            ),
+            reason_code: convert::py_optional(py, parsed.reason_code.as_deref()),
+            reason_text: convert::py_optional(py, parsed.reason_text.as_deref()),
+        }
+    }
+}
+
+/// Reads an answer frame; `AnswerError` for anything that is not a usable pacs.002/admi.002.
+#[pyfunction]
+pub fn parse_answer(py: Python<'_>, payload: &[u8]) -> PyResult<Answer> {
+    // The reader is written not to panic; this keeps a bug from reaching Python as a
+    // PanicException, which callers catching ValueError would not expect.
+    let parsed = catch_unwind(|| parse(payload))
+        .unwrap_or_else(|_| Err(ReadError::new("internal error while reading the answer")))?;
+    Ok(Answer::from_parsed(py, &parsed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ACCEPT: &str = include_str!("../../tests/data/iso20022/pacs.002-accept-sample.xml");
+    const REJECT: &str = include_str!("../../tests/data/iso20022/pacs.002-reject-sample.xml");
+    const ADMI: &str = include_str!("../../tests/data/iso20022/admi.002-sample.xml");
+
+    fn pacs002(body: &str) -> String {
+        format!("<Document xmlns=\"{PACS002_NAMESPACE}\"><FIToFIPmtStsRpt><GrpHdr><MsgId>S</MsgId></GrpHdr>{body}</FIToFIPmtStsRpt></Document>")
+    }
+
+    #[test]
+    fn accept_sample_is_an_ack() {
+        let parsed = parse(ACCEPT.as_bytes()).unwrap();
+        assert_eq!(parsed.kind, Kind::Ack);
+        assert_eq!(parsed.msg_id, "MSG-20250115-0001");
+        assert_eq!(
+            parsed.uetr.as_deref(),
+            Some("8a562c67-ca16-48ba-b074-65581be6f011")
+        );
+        assert_eq!(parsed.status, Status::Acsp);
+        assert_eq!((parsed.reason_code, parsed.reason_text), (None, None));
+    }
+
+    #[test]
+    fn reject_sample_is_a_nack_with_reason() {
+        let parsed = parse(REJECT.as_bytes()).unwrap();
+        assert_eq!(parsed.kind, Kind::Nack);
+        assert_eq!(parsed.status, Status::Rjct);
+        assert_eq!(parsed.reason_code.as_deref(), Some("AC01"));
+        assert_eq!(
+            parsed.reason_text.as_deref(),
+            Some("Incorrect account number: creditor IBAN unknown")
+        );
+    }
+
+    #[test]
+    fn admi002_is_always_a_nack() {
+        let parsed = parse(ADMI.as_bytes()).unwrap();
+        assert_eq!(parsed.kind, Kind::Nack);
+        assert_eq!(parsed.msg_id, "MSG-20250115-0001");
+        assert_eq!(parsed.status, Status::Rjct);
+        assert_eq!(parsed.uetr, None);
+        assert_eq!(parsed.reason_code.as_deref(), Some("SCHEMA"));
+        assert_eq!(
+            parsed.reason_text.as_deref(),
+            Some("Message failed schema validation")
+        );
+    }
+
+    #[test]
+    fn group_reject_without_transactions_is_a_nack() {
+        let doc = pacs002("<OrgnlGrpInfAndSts><OrgnlMsgId>M1</OrgnlMsgId><OrgnlMsgNmId>pacs.008.001.08</OrgnlMsgNmId><GrpSts>RJCT</GrpSts><StsRsnInf><Rsn><Prtry>DUPLICATE</Prtry></Rsn><AddtlInf>seen</AddtlInf><AddtlInf>before</AddtlInf></StsRsnInf></OrgnlGrpInfAndSts>");
+        let parsed = parse(doc.as_bytes()).unwrap();
+        assert_eq!((parsed.kind, parsed.status), (Kind::Nack, Status::Rjct));
+        assert_eq!(parsed.msg_id, "M1");
+        assert_eq!(parsed.reason_code.as_deref(), Some("DUPLICATE"));
+        assert_eq!(parsed.reason_text.as_deref(), Some("seen before"));
+    }
+
+    #[test]
+    fn prefixed_documents_parse_the_same() {
+        let doc = format!(
+            "<p:Document xmlns:p='{PACS002_NAMESPACE}'>\n <p:FIToFIPmtStsRpt>\n  <p:OrgnlGrpInfAndSts>\n   \
+             <p:OrgnlMsgId>\n MSG-20250115-0001\n </p:OrgnlMsgId>\n  </p:OrgnlGrpInfAndSts>\n  <p:TxInfAndSts>\n   \
+             <p:OrgnlUETR>8a562c67-ca16-48ba-b074-65581be6f011</p:OrgnlUETR><p:TxSts >ACSP</p:TxSts>\n  \
+             </p:TxInfAndSts>\n </p:FIToFIPmtStsRpt>\n</p:Document>"
+        );
+        assert_eq!(
+            parse(doc.as_bytes()).unwrap(),
+            parse(ACCEPT.as_bytes()).unwrap()
+        );
+    }
+
+    #[test]
+    fn anomalies_are_errors() {
+        let cases = [
+            (pacs002("<OrgnlGrpInfAndSts><OrgnlMsgId>M</OrgnlMsgId></OrgnlGrpInfAndSts><TxInfAndSts><TxSts>PDNG</TxSts></TxInfAndSts>"), "unsupported status \"PDNG\""),
+            (pacs002("<TxInfAndSts><TxSts>ACSP</TxSts></TxInfAndSts>"), "without OrgnlGrpInfAndSts/OrgnlMsgId"),
+            (pacs002("<OrgnlGrpInfAndSts><OrgnlMsgId>M</OrgnlMsgId></OrgnlGrpInfAndSts>"), "without TxInfAndSts/TxSts"),
+            (pacs002("<OrgnlGrpInfAndSts><OrgnlMsgId>M</OrgnlMsgId></OrgnlGrpInfAndSts><TxInfAndSts><TxSts>ACSP</TxSts></TxInfAndSts><TxInfAndSts><TxSts>ACSP</TxSts></TxInfAndSts>"), "more than one"),
+            (ACCEPT.replace("pacs.002.001.10", "pacs.002.001.12"), "unexpected namespace"),
+            ("not xml at all".to_owned(), "outside the root"),
+        ];
+        for (doc, expected) in cases {
+            let err = parse(doc.as_bytes()).unwrap_err();
+            assert!(err.0.contains(expected), "{doc}: {err}");
+        }
+    }
+}
