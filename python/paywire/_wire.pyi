@@ -18,14 +18,32 @@ class InvalidMessage(ValueError):
 class AnswerError(ValueError):
     """A payload that is neither a usable pacs.002.001.10 nor an admi.002.001.01."""
 
-def encode_frame(payload: bytes, framing: str = "u32be") -> bytes: ...
-def encode_frames(payloads: list[bytes], framing: str = "u32be") -> bytes: ...
+def encode_frame(payload: bytes, framing: str = "u32be") -> bytes:
+    """Header and payload in one `bytes`.
+
+    Framings: `u32be`, `u16be` (payload ≤ 65535), `ascii4` (payload ≤ 9999). A payload too
+    large for the framing raises `FramingError`; an unknown framing raises `ValueError`.
+    """
+
+def encode_frames(payloads: list[bytes], framing: str = "u32be") -> bytes:
+    """Every payload framed, back to back, in one buffer for one write."""
+
 @final
 class FrameDecoder:
+    """Incremental de-framer for one connection's byte stream.
+
+    A header announcing more than `max_frame_bytes`, or an `ascii4` header with a non-digit,
+    raises `FramingError`; the decoder then refuses all further input (raises again), and
+    frames completed earlier in that same `feed` call are dropped with the connection.
+    """
+
     def __init__(self, framing: str = "u32be", max_frame_bytes: int = 1048576) -> None: ...
-    def feed(self, data: bytes) -> list[bytes]: ...
+    def feed(self, data: bytes) -> list[bytes]:
+        """Every frame completed by `data`, in order; `b""` is a heartbeat."""
+
     @property
-    def buffered(self) -> int: ...
+    def buffered(self) -> int:
+        """Bytes held back waiting for the rest of a frame."""
 
 def build_pacs008(
     *,
@@ -46,25 +64,45 @@ def build_pacs008(
     creditor_account: str,
     creditor_agent_bic: str,
     remittance_info: str | None = None,
-) -> bytes: ...
+) -> bytes:
+    """One pacs.008.001.08 document (SPEC §4 mapping), valid against the XSD.
+
+    `created_at` must be timezone-aware (rendered in UTC); `value_date` a `date`, not a
+    `datetime`; `amount` is rendered with exactly the currency's ISO 4217 minor digits and is
+    refused if that would drop a non-zero digit. Anything that cannot be represented raises
+    `InvalidMessage` with `field` set to the parameter name; nothing is truncated.
+    """
+
 @final
 class Answer:
+    """A receiver's verdict on one message, read from a pacs.002 or an admi.002."""
+
     @property
     def kind(self) -> Literal["ACK", "NACK"]: ...
     @property
-    def msg_id(self) -> str: ...
+    def msg_id(self) -> str:
+        """The `MsgId` of the pacs.008 the answer is about."""
+
     @property
-    def uetr(self) -> str | None: ...
+    def uetr(self) -> str | None:
+        """`OrgnlUETR` when present; the caller checks it against the message's UETR."""
+
     @property
-    def status(self) -> str: ...
+    def status(self) -> str:
+        """`ACTC`, `ACCP`, `ACSP`, `ACSC`, `ACWC` (ACK) or `RJCT` (NACK, and every admi.002)."""
+
     @property
     def reason_code(self) -> str | None: ...
     @property
     def reason_text(self) -> str | None: ...
 
-def parse_answer(payload: bytes) -> Answer: ...
+def parse_answer(payload: bytes) -> Answer:
+    """Reads one answer frame; anything that is not a usable answer raises `AnswerError`."""
+
 @final
 class Pacs008Summary:
+    """What the reference receiver needs from one pacs.008."""
+
     @property
     def msg_id(self) -> str: ...
     @property
@@ -72,13 +110,22 @@ class Pacs008Summary:
     @property
     def end_to_end_id(self) -> str: ...
     @property
-    def amount(self) -> str: ...
+    def amount(self) -> str:
+        """`IntrBkSttlmAmt` as written, a decimal string."""
+
     @property
     def currency(self) -> str: ...
     @property
     def creditor_agent_bic(self) -> str: ...
 
-def parse_pacs008_summary(payload: bytes) -> Pacs008Summary: ...
+def parse_pacs008_summary(payload: bytes) -> Pacs008Summary:
+    """Reads a pacs.008.001.08 for the reference receiver.
+
+    Raises `InvalidMessage` (not `AnswerError`: the payload is a message, not an answer) with
+    `field` naming the summary attribute that is missing or invalid, or `"document"` when the
+    payload as a whole is unreadable (not XML, a DOCTYPE, another namespace, two transactions).
+    """
+
 def build_pacs002(
     *,
     msg_id: str,
@@ -88,12 +135,20 @@ def build_pacs002(
     status: str,
     reason_code: str | None = None,
     reason_text: str | None = None,
-) -> bytes: ...
+) -> bytes:
+    """A pacs.002.001.10 answering one pacs.008; `InvalidMessage` names a bad field.
+
+    A `reason_code` of up to 4 characters goes in `Rsn/Cd`, a longer one (≤ 35) in `Rsn/Prtry`.
+    """
+
 def build_admi002(
     *,
     related_ref: str,
     created_at: datetime.datetime,
     reason_code: str,
     reason_text: str | None = None,
-) -> bytes: ...
-def minor_digits(currency: str) -> int: ...
+) -> bytes:
+    """An admi.002.001.01 rejecting message `related_ref`; `InvalidMessage` names a bad field."""
+
+def minor_digits(currency: str) -> int:
+    """ISO 4217 minor digits of an active currency (EUR 2, JPY 0, BHD 3); `ValueError` otherwise."""

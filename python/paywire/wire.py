@@ -1,0 +1,38 @@
+"""Public face of the Rust wire core (framing, pacs.008, answers): import it from here.
+
+One import point for the whole gateway; the types are in `_wire.pyi`, which mypy reads.
+"""
+
+from paywire._wire import (
+    Answer,
+    AnswerError,
+    FrameDecoder,
+    FramingError,
+    InvalidMessage,
+    Pacs008Summary,
+    build_admi002,
+    build_pacs002,
+    build_pacs008,
+    encode_frame,
+    encode_frames,
+    minor_digits,
+    parse_answer,
+    parse_pacs008_summary,
+)
+
+__all__ = [
+    "Answer",
+    "AnswerError",
+    "FrameDecoder",
+    "FramingError",
+    "InvalidMessage",
+    "Pacs008Summary",
+    "build_admi002",
+    "build_pacs002",
+    "build_pacs008",
+    "encode_frame",
+    "encode_frames",
+    "minor_digits",
+    "parse_answer",
+    "parse_pacs008_summary",
+]
