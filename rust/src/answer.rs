@@ -12,7 +12,7 @@ use pyo3::types::PyString;
 
 use crate::convert;
 use crate::error::ReadError;
-use crate::xml::read_leaves;
+use crate::xml::{read_leaves, set_once};
 
 pub const PACS002_NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10";
 pub const ADMI002_NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:admi.002.001.01";
@@ -120,21 +120,6 @@ struct Gathered<'i> {
     tx_reason: Reason<'i>,
 }
 
-/// Stores a value that may appear once: a second one means more than one transaction.
-fn once<'i>(
-    slot: &mut Option<Cow<'i, str>>,
-    value: Cow<'i, str>,
-    name: &str,
-) -> Result<(), ReadError> {
-    if slot.is_some() {
-        return Err(ReadError::new(format!(
-            "more than one {name}: one message per answer expected"
-        )));
-    }
-    *slot = Some(value);
-    Ok(())
-}
-
 fn non_empty(value: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
     value.filter(|v| !v.is_empty())
 }
@@ -146,22 +131,22 @@ pub fn parse(payload: &[u8]) -> Result<Parsed<'_>, ReadError> {
         let text = leaf.text;
         match (document, leaf.path) {
             (0, ["FIToFIPmtStsRpt", rest @ ..]) => match rest {
-                ["OrgnlGrpInfAndSts", "OrgnlMsgId"] => once(&mut g.msg_id, text, "OrgnlMsgId")?,
-                ["OrgnlGrpInfAndSts", "GrpSts"] => once(&mut g.group_status, text, "GrpSts")?,
+                ["OrgnlGrpInfAndSts", "OrgnlMsgId"] => set_once(&mut g.msg_id, text, "OrgnlMsgId")?,
+                ["OrgnlGrpInfAndSts", "GrpSts"] => set_once(&mut g.group_status, text, "GrpSts")?,
                 ["OrgnlGrpInfAndSts", "StsRsnInf", "Rsn", "Cd" | "Prtry"] => {
                     g.group_reason.set_code(text)
                 }
                 ["OrgnlGrpInfAndSts", "StsRsnInf", "AddtlInf"] => g.group_reason.add_text(text),
                 ["TxInfAndSts", "OrgnlGrpInf", "OrgnlMsgId"] => {
-                    once(&mut g.tx_msg_id, text, "TxInfAndSts")?
+                    set_once(&mut g.tx_msg_id, text, "TxInfAndSts")?
                 }
-                ["TxInfAndSts", "OrgnlUETR"] => once(&mut g.uetr, text, "TxInfAndSts")?,
-                ["TxInfAndSts", "TxSts"] => once(&mut g.tx_status, text, "TxInfAndSts")?,
+                ["TxInfAndSts", "OrgnlUETR"] => set_once(&mut g.uetr, text, "TxInfAndSts")?,
+                ["TxInfAndSts", "TxSts"] => set_once(&mut g.tx_status, text, "TxInfAndSts")?,
                 ["TxInfAndSts", "StsRsnInf", "Rsn", "Cd" | "Prtry"] => g.tx_reason.set_code(text),
                 ["TxInfAndSts", "StsRsnInf", "AddtlInf"] => g.tx_reason.add_text(text),
                 _ => {}
             },
-            (1, ["admi.002.001.01", "RltdRef", "Ref"]) => once(&mut g.msg_id, text, "RltdRef")?,
+            (1, ["admi.002.001.01", "RltdRef", "Ref"]) => set_once(&mut g.msg_id, text, "RltdRef")?,
             (1, ["admi.002.001.01", "Rsn", "RjctgPtyRsn"]) => g.group_reason.set_code(text),
             (1, ["admi.002.001.01", "Rsn", "RsnDesc"]) => g.group_reason.add_text(text),
             _ => {}

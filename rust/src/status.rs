@@ -13,13 +13,12 @@ use crate::error::FieldError;
 use crate::fields;
 use crate::xml::XmlWriter;
 
-/// Markup around the values; the tests below keep it honest.
-const MARKUP_BYTES: usize = 600;
-/// `&quot;` is the longest escape: six bytes for one.
-const ESCAPE_GROWTH: usize = 6;
+/// Tags plus the unescaped values (UETR, date) at their longest; the
+/// `capacity_covers_the_worst_case` test keeps it honest.
+const MARKUP_BYTES: usize = 512;
 
-fn capacity(values: &[&str]) -> usize {
-    MARKUP_BYTES + ESCAPE_GROWTH * values.iter().map(|v| v.len()).sum::<usize>()
+fn capacity(texts: &[&str]) -> usize {
+    XmlWriter::worst_case(MARKUP_BYTES, texts)
 }
 
 /// A FIToFIPaymentStatusReport about one pacs.008.

@@ -13,7 +13,7 @@ use crate::convert;
 use crate::error::{FieldError, ReadError};
 use crate::fields;
 use crate::pacs008::NAMESPACE;
-use crate::xml::read_leaves;
+use crate::xml::{read_leaves, set_once};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary<'i> {
@@ -36,14 +36,9 @@ struct Gathered<'i> {
     creditor_agent_bic: Option<Cow<'i, str>>,
 }
 
-fn once<'i, T>(slot: &mut Option<T>, value: T) -> Result<(), ReadError> {
-    if slot.is_some() {
-        return Err(ReadError::new(
-            "more than one CdtTrfTxInf: exactly one expected",
-        ));
-    }
-    *slot = Some(value);
-    Ok(())
+/// Each of these appears once per transaction, so a repeat means a second `CdtTrfTxInf`.
+fn once<T>(slot: &mut Option<T>, value: T) -> Result<(), ReadError> {
+    set_once(slot, value, "CdtTrfTxInf")
 }
 
 fn required<T>(field: &'static str, value: Option<T>) -> Result<T, FieldError> {

@@ -31,12 +31,21 @@ pub fn escape_into(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(&bytes[copied..]);
 }
 
+/// `&quot;` is the longest escape: six bytes for one.
+const ESCAPE_GROWTH: usize = 6;
+
 /// Writes one document, compact, straight into a buffer sized by the caller.
 pub struct XmlWriter {
     buf: Vec<u8>,
 }
 
 impl XmlWriter {
+    /// A buffer size no document can outgrow: `markup` bytes of tags and unescaped values,
+    /// plus the escapable `texts` at their worst-case escaped length.
+    pub fn worst_case(markup: usize, texts: &[&str]) -> usize {
+        markup + ESCAPE_GROWTH * texts.iter().map(|t| t.len()).sum::<usize>()
+    }
+
     /// Starts a document with its XML declaration and the root `Document` in `namespace`.
     pub fn document(capacity: usize, namespace: &str) -> Self {
         let mut writer = Self {
@@ -113,6 +122,17 @@ impl Leaf<'_, '_> {
             .flatten()
             .map(|attr| attr.value)
     }
+}
+
+/// Stores a value that may appear once in a document; a second one is an error naming `what`.
+pub fn set_once<T>(slot: &mut Option<T>, value: T, what: &str) -> Result<(), ReadError> {
+    if slot.is_some() {
+        return Err(ReadError::new(format!(
+            "more than one {what}: exactly one expected"
+        )));
+    }
+    *slot = Some(value);
+    Ok(())
 }
 
 /// Text gathered for the current element; borrowed unless entities or comments split it.
