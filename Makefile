@@ -12,7 +12,7 @@ PYO3_ENV = PYO3_PYTHON=$(abspath $(BIN)/python) \
 	LD_LIBRARY_PATH=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
 PYTEST_ARGS ?=
 
-.PHONY: build test lint fmt cargo-test pytest bench clean
+.PHONY: build test lint fmt cargo-test pytest bench clean system-deps
 
 $(VENV_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,7 +37,10 @@ fmt: $(VENV_STAMP)
 cargo-test: build
 	$(PYO3_ENV) $(CARGO) test $(CARGO_MANIFEST)
 
-pytest: build
+system-deps:
+	scripts/system-deps.sh
+
+pytest: build system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint cargo-test pytest
