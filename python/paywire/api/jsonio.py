@@ -19,7 +19,7 @@ JSON_CONTENT_TYPE = "application/json"
 
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        return format(value, "f")
     if isinstance(value, frozenset | set | tuple):
         return sorted(value) if isinstance(value, frozenset | set) else list(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
