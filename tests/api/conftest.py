@@ -83,15 +83,19 @@ async def _make_template(info: ServerInfo) -> None:
         await conn.close()
 
 
-@pytest.fixture
-async def db_pool(pg_server: ServerInfo) -> AsyncIterator[Pool]:
+async def fresh_pool(server: ServerInfo) -> Pool:
     """A pool on a fresh, migrated database of its own."""
     name = f"t_{uuid.uuid4().hex}"
-    admin = await asyncpg.connect(pg_server.dsn())
+    admin = await asyncpg.connect(server.dsn())
     try:
         await admin.execute(f"CREATE DATABASE {name} TEMPLATE {_TEMPLATE}")
     finally:
         await admin.close()
-    pool = await create_pool(pg_server.dsn(name), min_size=1, max_size=4, command_timeout=10)
+    return await create_pool(server.dsn(name), min_size=1, max_size=4, command_timeout=10)
+
+
+@pytest.fixture
+async def db_pool(pg_server: ServerInfo) -> AsyncIterator[Pool]:
+    pool = await fresh_pool(pg_server)
     yield pool
     await pool.close()

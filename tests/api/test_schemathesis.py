@@ -1,0 +1,72 @@
+"""Property-based conformance: schemathesis generates requests from /api-docs/openapi.json and
+checks that no answer is a 5xx or strays from the document (status, content type, schema)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from paywire.api import create_app
+from paywire.config import Settings
+from paywire.store.embedded import ServerInfo
+from paywire.store.tx import Pool
+from tests.api.conftest import fresh_pool
+from tests.api.live import LiveServer
+
+MAX_EXAMPLES = 15
+CHECKS = (
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+)
+
+
+@pytest.fixture(scope="module")
+def live_gateway(pg_server: ServerInfo, tmp_path_factory) -> Iterator[LiveServer]:
+    server = LiveServer()
+    pools: list[Pool] = []
+
+    async def build():
+        pool = await fresh_pool(pg_server)
+        pools.append(pool)
+        return create_app(Settings(log_dir=tmp_path_factory.mktemp("logs")), pool)
+
+    async def close_pools() -> None:
+        for pool in pools:
+            await pool.close()
+
+    server.start(build)
+    yield server
+    server.stop(close_pools)
+
+
+def test_api_conforms_to_its_document(live_gateway: LiveServer) -> None:
+    schema = schemathesis.openapi.from_url(f"{live_gateway.url}/api-docs/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert operations
+    called: list[str] = []
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def conforms(case: schemathesis.Case) -> None:
+            case.call_and_validate(checks=CHECKS)
+            called.append(case.operation.label)
+
+        conforms()
+    assert set(called) == {operation.label for operation in operations}
