@@ -7,24 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from aiohttp import web
 
 from paywire.config import Settings
+from paywire.store.operators import Operator
 from paywire.store.tx import Pool
-
-
-class Principal(Protocol):
-    """The signed-in operator as the API needs it."""
-
-    @property
-    def id(self) -> Any: ...
-    @property
-    def username(self) -> str: ...
-    @property
-    def roles(self) -> Collection[str]: ...
 
 
 class BreakerView(Protocol):
@@ -53,6 +43,6 @@ DRAINING = web.AppKey("draining", asyncio.Event)
 OPENAPI_DOCUMENT = web.AppKey("openapi_document", bytes)
 
 REQUEST_ID = web.RequestKey("request_id", str)
-OPERATOR = web.RequestKey("operator", Principal)
+OPERATOR = web.RequestKey("operator", Operator)
 BODY = web.RequestKey("body", dict)
 QUERY = web.RequestKey("query", dict)

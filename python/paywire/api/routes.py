@@ -13,8 +13,9 @@ from aiohttp import web
 
 from paywire.api import security
 from paywire.api.jsonio import read_json
-from paywire.api.keys import BODY, OPERATOR, QUERY, Principal
+from paywire.api.keys import BODY, OPERATOR, QUERY
 from paywire.api.validation import Schema, compile_validator
+from paywire.store.operators import Operator
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ParamLocation = Literal["query", "header"]
@@ -171,7 +172,7 @@ def _query_values(request: web.Request, params: Iterable[Param]) -> dict[str, An
     return values
 
 
-def operator(request: web.Request) -> Principal:
+def operator(request: web.Request) -> Operator:
     """The operator the guard authenticated for this request."""
     return request[OPERATOR]
 

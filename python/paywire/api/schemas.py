@@ -67,6 +67,9 @@ ROLE: Schema = {"type": "string", "enum": list(ROLES)}
 STATUS: Schema = {"type": "string", "enum": list(STATUSES)}
 ROLE_LIST: Schema = {"type": "array", "items": ROLE, "minItems": 1, "uniqueItems": True}
 PASSWORD: Schema = _text(256, min_length=12)
+REASON: Schema = _text(140)
+COUNT: Schema = {"type": "integer", "minimum": 0}
+BREAKER: Schema = {"type": "string", "enum": ["CLOSED", "HALF_OPEN", "OPEN"]}
 
 HEALTH = ref("Health")
 ERROR = ref("Error")
@@ -116,6 +119,8 @@ COMPONENTS: dict[str, Schema] = {
             "username": STRING,
             "roles": {"type": "array", "items": ROLE},
             "active": {"type": "boolean"},
+            "created_at": DATE_TIME,
+            "updated_at": DATE_TIME,
         },
         required=("id", "username", "roles", "active"),
     ),
@@ -125,7 +130,7 @@ COMPONENTS: dict[str, Schema] = {
     ),
     "OperatorCreate": _object(
         {
-            "username": {**_text(64, min_length=3), "pattern": "^[A-Za-z0-9._-]+$"},
+            "username": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"},
             "password": PASSWORD,
             "roles": ROLE_LIST,
         },
@@ -177,6 +182,7 @@ COMPONENTS: dict[str, Schema] = {
             "approved_by": _nullable(STRING),
             "created_at": DATE_TIME,
             "updated_at": DATE_TIME,
+            "approved_at": _nullable(DATE_TIME),
             "reason": _nullable(ref("Reason")),
         },
         required=(
@@ -195,7 +201,8 @@ COMPONENTS: dict[str, Schema] = {
         ),
     ),
     "HistoryItem": _object(
-        {"status": STATUS, "at": DATE_TIME, "by": _nullable(STRING)}, required=("status", "at")
+        {"status": STATUS, "at": DATE_TIME, "by": STRING, "reason": _nullable(ref("Reason"))},
+        required=("status", "at", "by"),
     ),
     "Answer": _object(
         {
@@ -228,9 +235,9 @@ COMPONENTS: dict[str, Schema] = {
         ]
     },
     "PaymentList": _list_of("Payment"),
-    "RejectRequest": _object({"reason": _text(500)}, required=("reason",), closed=True),
+    "RejectRequest": _object({"reason": REASON}, required=("reason",), closed=True),
     "ComplianceDecision": _object(
-        {"decision": {"type": "string", "enum": ["release", "reject"]}, "reason": _text(500)},
+        {"decision": {"type": "string", "enum": ["release", "reject"]}, "reason": REASON},
         required=("decision", "reason"),
         closed=True,
     ),
@@ -241,30 +248,71 @@ COMPONENTS: dict[str, Schema] = {
             "name": STRING,
             "currency": CURRENCY,
             "balance": SIGNED_AMOUNT,
+            "overdraft": {"type": "boolean"},
+            "kind": {"type": "string", "enum": ["CUSTOMER", "CLEARING"]},
         },
         required=("id", "account", "name", "currency", "balance"),
     ),
     "AccountList": _list_of("Account"),
     "Entry": _object(
         {
-            "id": STRING,
-            "account_id": STRING,
-            "payment_id": _nullable(STRING),
+            "id": {"type": "integer"},
+            "posting_id": STRING,
+            "payment_id": STRING,
+            "kind": {"type": "string", "enum": ["POSTING", "REVERSAL"]},
             "amount": SIGNED_AMOUNT,
             "currency": CURRENCY,
-            "kind": STRING,
             "created_at": DATE_TIME,
         },
-        required=("id", "amount", "created_at"),
+        required=("id", "payment_id", "kind", "amount", "currency", "created_at"),
     ),
     "EntryList": _list_of("Entry"),
-    "TlsConnection": _object({"state": STRING}, required=("state",)),
+    "TlsConnection": _object(
+        {
+            "id": {"type": "integer"},
+            "state": STRING,
+            "inflight": COUNT,
+            "sent": COUNT,
+            "acks": COUNT,
+            "nacks": COUNT,
+            "errors": COUNT,
+            "connects": COUNT,
+            "connected_since": _nullable(DATE_TIME),
+        },
+        required=("state", "inflight", "sent", "acks", "nacks"),
+    ),
     "TlsStatus": _object(
         {
+            "state": STRING,
             "connections": {"type": "array", "items": ref("TlsConnection")},
-            "circuit_breaker": _object({"state": STRING}, required=("state",)),
+            "circuit_breaker": ref("BreakerState"),
+            "totals": {"type": "object", "additionalProperties": COUNT},
+            "waiting_senders": COUNT,
         },
         required=("connections", "circuit_breaker"),
     ),
-    "BreakerState": _object({"state": STRING}, required=("state",)),
+    "BreakerState": _object(
+        {"state": BREAKER, "failures": COUNT, "previous_state": BREAKER}, required=("state",)
+    ),
+    "AuditLog": _object(
+        {
+            "id": {"type": "integer"},
+            "timestamp": DATE_TIME,
+            "operator": STRING,
+            "action": STRING,
+            "entity": STRING,
+            "entity_id": STRING,
+            "before": {"nullable": True},
+            "after": {"nullable": True},
+            "request_id": _nullable(STRING),
+            "prev_hash": STRING,
+            "hash": STRING,
+        },
+        required=("id", "timestamp", "operator", "action", "entity", "entity_id", "hash"),
+    ),
+    "AuditLogList": _list_of("AuditLog"),
+    "AuditVerify": _object(
+        {"ok": {"type": "boolean"}, "rows": COUNT, "first_bad_id": _nullable({"type": "integer"})},
+        required=("ok", "rows", "first_bad_id"),
+    ),
 }

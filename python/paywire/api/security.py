@@ -10,8 +10,8 @@ from collections.abc import Collection
 
 from aiohttp import web
 
-from paywire.api.keys import Principal
 from paywire.errors import AuthenticationError, PermissionDenied
+from paywire.store.operators import Operator
 
 _SCHEME = "bearer"
 
@@ -24,11 +24,11 @@ def bearer_token(request: web.Request) -> str:
     return token
 
 
-async def authenticate(request: web.Request) -> Principal:
+async def authenticate(request: web.Request) -> Operator:
     raise AuthenticationError("authentication is not available yet")
 
 
-def require_any_role(operator: Principal, roles: Collection[str]) -> None:
+def require_any_role(operator: Operator, roles: Collection[str]) -> None:
     """Pass when `roles` is empty (any operator) or the operator holds one of them."""
     if roles and not set(operator.roles) & set(roles):
         raise PermissionDenied(

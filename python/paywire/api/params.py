@@ -1,0 +1,52 @@
+"""Query and header parameters shared by several endpoints, and their conversion.
+
+Declared once so the OpenAPI document describes `limit` and `cursor` the same everywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from paywire.api.paging import DEFAULT_LIMIT, MAX_LIMIT
+from paywire.api.routes import Param
+from paywire.errors import NotFound
+
+LIMIT = Param(
+    "limit",
+    {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+    f"Items per page, at most {MAX_LIMIT}",
+)
+CURSOR = Param(
+    "cursor",
+    {"type": "string", "minLength": 1, "maxLength": 512},
+    "The `next_cursor` of the previous page, unchanged",
+)
+PAGING = (LIMIT, CURSOR)
+
+
+def limit(query: dict[str, Any]) -> int:
+    value: int = query.get("limit", DEFAULT_LIMIT)
+    return value
+
+
+def day_start(value: str | None) -> dt.datetime | None:
+    """Midnight UTC opening the day `value` (YYYY-MM-DD, already validated)."""
+    if value is None:
+        return None
+    return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), dt.UTC)
+
+
+def day_after(value: str | None) -> dt.datetime | None:
+    """Midnight UTC closing the day `value`: the exclusive end of an inclusive date range."""
+    start = day_start(value)
+    return None if start is None else start + dt.timedelta(days=1)
+
+
+def uuid_path(value: str, what: str) -> uuid.UUID:
+    """A path id that is not a UUID names nothing: 404, like an unknown one."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"no {what} {value}") from None

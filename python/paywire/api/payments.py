@@ -1,0 +1,178 @@
+"""Payments: entry, listing, detail, and the operator actions on them (SPEC §7).
+
+Handlers parse, call the payment services and render; who may do what to which payment (four
+eyes, own payments) is decided by the domain, the coarse role gate by the route declarations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from uuid import UUID
+
+from aiohttp import web
+
+from paywire.api import params, schemas
+from paywire.api.jsonio import json_response
+from paywire.api.keys import DB_POOL, REQUEST_ID
+from paywire.api.paging import decode_cursor, page, parse_time_and_uuid
+from paywire.api.routes import ANY_OPERATOR, Param, Reply, Routes, body, operator, query
+from paywire.domain.payment import Payment
+from paywire.domain.roles import Role
+from paywire.domain.statuses import Status
+from paywire.errors import NotFound
+from paywire.services import payments as service
+from paywire.store import lookups
+from paywire.store.tx import connection
+
+routes = Routes("payments")
+
+FILTERS = (
+    Param("status", schemas.STATUS, "Only payments in this status"),
+    Param("from", schemas.DATE, "Only payments created on or after this UTC day"),
+    Param("to", schemas.DATE, "Only payments created on or before this UTC day"),
+)
+IDEMPOTENCY_KEY = Param(
+    "Idempotency-Key",
+    {"type": "string", "minLength": 1, "maxLength": 255},
+    "Repeat the key to retry safely: the same key and body return the original payment",
+    location="header",
+)
+BY_ID_OR_REFERENCE = "`id` is the payment's id or its reference (PW-YYYYMMDD-XXXXXXXX)."
+CONFLICT = (409,)
+
+
+async def resolve(request: web.Request) -> UUID:
+    """The payment id the path names: its id, or its reference as operators type it."""
+    key = request.match_info["id"]
+    try:
+        return UUID(key)
+    except ValueError:
+        pass
+    async with connection(request.app[DB_POOL]) as conn:
+        found = await lookups.payment_id_by_reference(conn, key)
+    if found is None:
+        raise NotFound(f"no payment {key}")
+    return found
+
+
+@routes.post(
+    "/api/v1/payments",
+    summary="Enter a credit transfer",
+    roles=(Role.MAKER,),
+    params=(IDEMPOTENCY_KEY,),
+    body=schemas.ref("PaymentCreate"),
+    replies={
+        201: Reply("Created, INITIATED", schemas.PAYMENT),
+        200: Reply(
+            "The payment an earlier request with this Idempotency-Key created", schemas.PAYMENT
+        ),
+    },
+    errors=CONFLICT,
+    description="`value_date` defaults to today (UTC); the debtor account must be a ledger "
+    "account in the payment's currency.",
+)
+async def create_payment(request: web.Request) -> web.Response:
+    created = await service.create_payment(
+        request.app[DB_POOL],
+        body(request),
+        operator(request),
+        idempotency_key=request.headers.get("Idempotency-Key"),
+        request_id=request[REQUEST_ID],
+    )
+    return json_response(created.payment.as_dict(), status=201 if created.created else 200)
+
+
+@routes.get(
+    "/api/v1/payments",
+    summary="Payments, newest first",
+    roles=ANY_OPERATOR,
+    params=(*FILTERS, *params.PAGING),
+    replies={200: Reply("A page of payments", schemas.ref("PaymentList"))},
+)
+async def list_payments(request: web.Request) -> web.Response:
+    q = query(request)
+    limit = params.limit(q)
+    found = await service.list_payments(
+        request.app[DB_POOL],
+        limit=limit + 1,
+        status=Status(q["status"]) if "status" in q else None,
+        created_from=params.day_start(q.get("from")),
+        created_to=params.day_after(q.get("to")),
+        after=decode_cursor(q["cursor"], parse_time_and_uuid) if "cursor" in q else None,
+    )
+    return json_response(
+        page(found, limit, Payment.as_dict, lambda p: (p.created_at.isoformat(), p.id))
+    )
+
+
+@routes.get(
+    "/api/v1/payments/{id}",
+    summary="A payment with its status history and its message",
+    roles=ANY_OPERATOR,
+    description=BY_ID_OR_REFERENCE,
+    replies={200: Reply("The payment", schemas.PAYMENT_DETAIL)},
+)
+async def get_payment(request: web.Request) -> web.Response:
+    detail = await service.get_payment(request.app[DB_POOL], await resolve(request))
+    return json_response(detail.as_dict())
+
+
+Action = Callable[[web.Request, UUID], Awaitable[Payment]]
+
+
+def _action(path: str, summary: str, roles: tuple[Role, ...], run: Action, **kw: object) -> None:
+    """Register POST /api/v1/payments/{id}/<path>: resolve the payment, act, render it."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return json_response((await run(request, await resolve(request))).as_dict())
+
+    handler.__name__ = f"{path}_payment"
+    routes.post(
+        f"/api/v1/payments/{{id}}/{path}",
+        summary=summary,
+        roles=roles,
+        replies={200: Reply("The payment after the action", schemas.PAYMENT)},
+        errors=CONFLICT,
+        **kw,
+    )(handler)
+
+
+_action(
+    "approve",
+    "Approve an INITIATED payment (four eyes: not its initiator)",
+    (Role.CHECKER,),
+    lambda r, pid: service.approve(r.app[DB_POOL], pid, operator(r), request_id=r[REQUEST_ID]),
+    description=f"{BY_ID_OR_REFERENCE} The initiator may never approve, whatever their roles.",
+)
+_action(
+    "reject",
+    "Reject an INITIATED payment with a reason",
+    (Role.CHECKER,),
+    lambda r, pid: service.reject(
+        r.app[DB_POOL], pid, operator(r), body(r)["reason"], request_id=r[REQUEST_ID]
+    ),
+    body=schemas.ref("RejectRequest"),
+    description=BY_ID_OR_REFERENCE,
+)
+_action(
+    "cancel",
+    "Cancel an INITIATED payment (its MAKER, or an ADMIN)",
+    (Role.MAKER, Role.ADMIN),
+    lambda r, pid: service.cancel(r.app[DB_POOL], pid, operator(r), request_id=r[REQUEST_ID]),
+    description=f"{BY_ID_OR_REFERENCE} A MAKER may cancel only payments they entered.",
+)
+_action(
+    "compliance",
+    "Decide on a HELD payment: release it to screening passed, or reject it",
+    (Role.COMPLIANCE,),
+    lambda r, pid: service.compliance_decision(
+        r.app[DB_POOL],
+        pid,
+        operator(r),
+        body(r)["decision"],
+        body(r)["reason"],
+        request_id=r[REQUEST_ID],
+    ),
+    body=schemas.ref("ComplianceDecision"),
+    description=BY_ID_OR_REFERENCE,
+)
