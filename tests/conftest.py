@@ -1,3 +1,3 @@
 """Shared fixtures: each family lives in `tests/fixtures/` and is registered here once."""
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.fixtures.tls", "tests.fixtures.postgres"]

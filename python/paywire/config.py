@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -59,6 +61,8 @@ class Settings:
     db_command_timeout_s: float = 10.0
     stuck_after_s: float = 300.0
     drain_timeout_s: float = 30.0
+    # Screening holds a payment above its currency's limit: "EUR=1000000,USD=1000000".
+    amount_limits: tuple[tuple[str, Decimal], ...] = ()
 
     @property
     def server_name(self) -> str | None:
@@ -138,6 +142,8 @@ def _parse(name: str, value: Any, parse: Callable[[Any], T]) -> T:
 
 def _coerce(name: str, value: Any) -> Any:
     field_type = {f.name: f.type for f in dataclasses.fields(Settings)}[name]
+    if name == "amount_limits":
+        return _parse(name, value, _parse_limits)
     if value == "" and "None" in str(field_type):
         return None
     if "Path" in str(field_type):
@@ -150,6 +156,30 @@ def _coerce(name: str, value: Any) -> Any:
     if "int" in str(field_type):
         return _parse(name, value, int)
     return str(value)
+
+
+def _parse_limits(value: Any) -> tuple[tuple[str, Decimal], ...]:
+    """CURRENCY=AMOUNT pairs, from "EUR=1000000,USD=500000" text or a TOML table."""
+    pairs: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        pairs = [(str(k), str(v)) for k, v in value.items()]
+    else:
+        for item in str(value).split(","):
+            currency, sep, amount = item.partition("=")
+            if item.strip() and not sep:
+                raise ValueError(item)
+            if item.strip():
+                pairs.append((currency, amount))
+    limits = []
+    for currency, text in pairs:
+        try:
+            limit = Decimal(text.strip())
+        except ArithmeticError:
+            raise ValueError(text) from None
+        if not re.fullmatch(r"[A-Z]{3}", currency.strip()) or not limit.is_finite() or limit <= 0:
+            raise ValueError(currency)
+        limits.append((currency.strip(), limit))
+    return tuple(limits)
 
 
 def _normalise_pin(pin: Any) -> str:
@@ -178,9 +208,7 @@ def _validate(s: Settings) -> None:
     check(s.cb_reset_s > 0, "cb_reset_s", "must be positive")
     check(s.token_ttl_s > 0, "token_ttl_s", "must be positive")
     check(7 <= s.audit_retention_years <= 10, "audit_retention_years", "must be 7 to 10")
-    check(
-        s.receiver_port is None or 0 < s.receiver_port < 65536, "receiver_port", "not a port"
-    )
+    check(s.receiver_port is None or 0 < s.receiver_port < 65536, "receiver_port", "not a port")
     check(0 <= s.http_port < 65536, "http_port", "not a port")
     check(
         (s.client_cert_file is None) == (s.client_key_file is None),

@@ -32,7 +32,7 @@ CREATE TABLE answers (
     status      text NOT NULL,
     reason_code text,
     reason_text text,
-    uetr        uuid,
+    uetr        text,  -- OrgnlUETR as received, compared with the message's by the settler
     received_at timestamptz NOT NULL,
     payload     bytea NOT NULL
 );

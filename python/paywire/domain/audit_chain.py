@@ -1,0 +1,56 @@
+"""The audit log's hash chain: each row's hash covers the previous hash and its own content.
+
+hash = SHA-256(prev_hash as 64 ASCII hex digits + canonical JSON of the row); docs/DATABASE.md
+spells out the canonical form, so anyone can re-verify an export without paywire.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from paywire.domain.payment import utc_iso
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """What a writer records; `before` and `after` hold JSON values without floats."""
+
+    operator: str
+    action: str
+    entity: str
+    entity_id: str
+    before: Any = None
+    after: Any = None
+    request_id: str | None = None
+
+
+def canonical(row_id: int, timestamp: datetime, entry: AuditEntry) -> bytes:
+    """The row's content as hashed: its fields as one JSON object, keys sorted at every level,
+    no insignificant whitespace, UTF-8, the timestamp as UTC ISO 8601 with microseconds."""
+    return orjson.dumps(
+        {
+            "id": row_id,
+            "timestamp": utc_iso(timestamp),
+            "operator": entry.operator,
+            "action": entry.action,
+            "entity": entry.entity,
+            "entity_id": entry.entity_id,
+            "before": entry.before,
+            "after": entry.after,
+            "request_id": entry.request_id,
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
+
+
+def chain_hash(prev_hash: str, row_id: int, timestamp: datetime, entry: AuditEntry) -> str:
+    return hashlib.sha256(
+        prev_hash.encode("ascii") + canonical(row_id, timestamp, entry)
+    ).hexdigest()

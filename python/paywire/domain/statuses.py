@@ -1,0 +1,109 @@
+"""Payment statuses and the allowed transitions, as data: from, to, and who may take each.
+
+migrations/0003_payments.up.sql holds the same (from, to) pairs, so the database refuses the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+from paywire.domain.roles import Actor, Role
+from paywire.errors import Conflict, PermissionDenied
+
+
+class Status(StrEnum):
+    INITIATED = "INITIATED"
+    APPROVED = "APPROVED"
+    SCREENED = "SCREENED"
+    HELD = "HELD"
+    POSTED = "POSTED"
+    TRANSMITTED = "TRANSMITTED"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    REJECTED = "REJECTED"
+    FAILED = "FAILED"
+
+
+FINAL = frozenset({Status.COMPLETED, Status.CANCELLED, Status.REJECTED, Status.FAILED})
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One allowed change of status and who may make it.
+
+    `roles` may make it on any payment, `initiator_roles` only on payments they created; with
+    neither, only the gateway (`SYSTEM`) makes it. `four_eyes` bars the payment's initiator.
+    """
+
+    source: Status
+    target: Status
+    roles: frozenset[Role] = frozenset()
+    initiator_roles: frozenset[Role] = frozenset()
+    four_eyes: bool = False
+
+    @property
+    def system_only(self) -> bool:
+        return not (self.roles or self.initiator_roles)
+
+
+def _t(
+    source: Status,
+    target: Status,
+    roles: tuple[Role, ...] = (),
+    *,
+    initiator_roles: tuple[Role, ...] = (),
+    four_eyes: bool = False,
+) -> Transition:
+    return Transition(source, target, frozenset(roles), frozenset(initiator_roles), four_eyes)
+
+
+S, R = Status, Role
+TRANSITIONS: tuple[Transition, ...] = (
+    _t(S.INITIATED, S.APPROVED, (R.CHECKER,), four_eyes=True),
+    _t(S.INITIATED, S.REJECTED, (R.CHECKER,)),
+    _t(S.INITIATED, S.CANCELLED, (R.ADMIN,), initiator_roles=(R.MAKER,)),
+    _t(S.APPROVED, S.SCREENED),
+    _t(S.APPROVED, S.HELD),
+    _t(S.HELD, S.SCREENED, (R.COMPLIANCE,)),
+    _t(S.HELD, S.REJECTED, (R.COMPLIANCE,)),
+    _t(S.SCREENED, S.POSTED),
+    _t(S.SCREENED, S.REJECTED),  # insufficient funds
+    _t(S.POSTED, S.TRANSMITTED),
+    _t(S.TRANSMITTED, S.COMPLETED),  # ACK
+    _t(S.TRANSMITTED, S.FAILED),  # NACK
+)
+_BY_PAIR = MappingProxyType({(t.source, t.target): t for t in TRANSITIONS})
+
+
+def transition(source: Status, target: Status) -> Transition | None:
+    """The allowed transition from `source` to `target`, if there is one."""
+    return _BY_PAIR.get((source, target))
+
+
+def authorize(source: Status, target: Status, actor: Actor, created_by: str) -> Transition:
+    """The transition, once `actor` may take it on a payment created by `created_by`.
+
+    Conflict when the payment's status does not allow it; PermissionDenied when the actor may not.
+    """
+    found = transition(source, target)
+    if found is None:
+        raise Conflict(f"the payment is {source}; it cannot become {target}")
+    if found.system_only:
+        if not actor.is_system:
+            raise PermissionDenied(f"{source} -> {target} is made by the gateway only")
+    elif not (
+        actor.has(*found.roles)
+        or (actor.username == created_by and actor.has(*found.initiator_roles))
+    ):
+        raise PermissionDenied(f"{source} -> {target} needs {_who(found)}")
+    if found.four_eyes and actor.username == created_by:
+        raise PermissionDenied("four eyes: the initiator of a payment may not approve it")
+    return found
+
+
+def _who(found: Transition) -> str:
+    who = [f"the role {role}" for role in sorted(found.roles)]
+    who += [f"the role {role} on one's own payment" for role in sorted(found.initiator_roles)]
+    return " or ".join(who)

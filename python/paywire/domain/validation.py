@@ -1,0 +1,195 @@
+"""Entry validation of a payment creation body; every problem is reported, not just the first.
+
+Refused input is refused whole: nothing is truncated or silently changed beyond the spacing and
+letter case of an IBAN.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from paywire.domain.identifiers import IBAN_SHAPE, bic_problem, iban_problem
+from paywire.domain.money import currency_digits, parse_amount
+from paywire.domain.payment import NewPayment, Party
+from paywire.errors import ValidationError
+
+NAME_MAX = 140
+OTHER_ID_MAX = 34
+END_TO_END_ID_MAX = 35
+REMITTANCE_MAX = 140
+# How far ahead a value date may lie.
+VALUE_DATE_HORIZON = timedelta(days=365)
+
+# Control, format (e.g. bidirectional overrides), surrogate, private-use and unassigned code
+# points, and line separators: none can be shown reliably or sent in the XML message.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_FIELDS = frozenset(
+    {"amount", "currency", "value_date", "debtor", "creditor", "end_to_end_id", "remittance_info"}
+)
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DEBTOR_FIELDS = frozenset({"name", "account"})
+_CREDITOR_FIELDS = frozenset({"name", "account", "agent_bic"})
+
+
+@dataclass
+class Problems:
+    """Collects `{"field", "message"}` details, then raises them all as one ValidationError."""
+
+    details: list[dict[str, str]] = field(default_factory=list)
+
+    def add(self, name: str, message: str) -> None:
+        self.details.append({"field": name, "message": message})
+
+    def raise_any(self, summary: str) -> None:
+        if self.details:
+            raise ValidationError(summary, details=self.details)
+
+
+def parse_payment(body: object, *, today: date) -> NewPayment:
+    """A NewPayment from a creation body (SPEC §7), or ValidationError listing every problem."""
+    if not isinstance(body, Mapping):
+        raise ValidationError(
+            "invalid payment", details=[{"field": "", "message": "must be a JSON object"}]
+        )
+    problems = Problems()
+    for name in sorted(set(body) - _FIELDS):
+        problems.add(str(name), "unknown field")
+    currency = _currency(body.get("currency"), problems)
+    amount = _amount(body.get("amount"), currency, problems)
+    value_date = _value_date(body.get("value_date"), today, problems)
+    debtor = _party(body.get("debtor"), "debtor", _DEBTOR_FIELDS, problems)
+    creditor = _party(body.get("creditor"), "creditor", _CREDITOR_FIELDS, problems)
+    end_to_end_id = optional_text(body, "end_to_end_id", END_TO_END_ID_MAX, problems)
+    remittance_info = optional_text(body, "remittance_info", REMITTANCE_MAX, problems)
+    problems.raise_any("invalid payment")
+    if currency is None or amount is None or value_date is None or debtor is None or not creditor:
+        raise AssertionError("a field without a problem was not parsed")
+    return NewPayment(
+        amount=amount,
+        currency=currency,
+        value_date=value_date,
+        debtor=debtor,
+        creditor=creditor,
+        end_to_end_id=end_to_end_id,
+        remittance_info=remittance_info,
+    )
+
+
+def text(value: object, name: str, max_length: int, problems: Problems) -> str | None:
+    """Printable text of 1..max_length characters, outer whitespace removed; None if refused."""
+    if not isinstance(value, str):
+        problems.add(name, "is required" if value is None else "must be a string")
+        return None
+    stripped = value.strip()
+    if not stripped:
+        problems.add(name, "must not be empty")
+        return None
+    if len(stripped) > max_length:
+        problems.add(name, f"must be at most {max_length} characters, not {len(stripped)}")
+        return None
+    bad = next((ch for ch in stripped if unicodedata.category(ch) in _REFUSED_CATEGORIES), None)
+    if bad is not None:
+        problems.add(name, f"must be printable text; U+{ord(bad):04X} is not")
+        return None
+    return stripped
+
+
+def optional_text(
+    body: Mapping[str, object], name: str, max_length: int, problems: Problems
+) -> str | None:
+    value = body.get(name)
+    return None if value is None else text(value, name, max_length, problems)
+
+
+def account(value: object, name: str, problems: Problems) -> str | None:
+    """An IBAN (in electronic form) or, for anything not shaped like one, another id ≤ 34."""
+    if not isinstance(value, str):
+        problems.add(name, "is required" if value is None else "must be a string")
+        return None
+    compact = value.replace(" ", "").upper()
+    if IBAN_SHAPE.match(compact):
+        problem = iban_problem(compact)
+        if problem is not None:
+            problems.add(name, problem)
+            return None
+        return compact
+    return text(value, name, OTHER_ID_MAX, problems)
+
+
+def bic(value: object, name: str, problems: Problems) -> str | None:
+    if not isinstance(value, str):
+        problems.add(name, "is required" if value is None else "must be a string")
+        return None
+    problem = bic_problem(value)
+    if problem is not None:
+        problems.add(name, problem)
+        return None
+    return value
+
+
+def _currency(value: object, problems: Problems) -> str | None:
+    if not isinstance(value, str):
+        problems.add("currency", "is required" if value is None else "must be a string")
+        return None
+    try:
+        currency_digits(value)
+    except ValueError as exc:
+        problems.add("currency", str(exc))
+        return None
+    return value
+
+
+def _amount(value: object, currency: str | None, problems: Problems) -> Decimal | None:
+    if value is None:
+        problems.add("amount", "is required")
+        return None
+    if currency is None:
+        return None  # its digits depend on the currency, already reported
+    try:
+        return parse_amount(value, currency)
+    except ValueError as exc:
+        problems.add("amount", str(exc))
+        return None
+
+
+def _value_date(value: object, today: date, problems: Problems) -> date | None:
+    if value is None:
+        return today
+    if not isinstance(value, str):
+        problems.add("value_date", "must be a date string YYYY-MM-DD")
+        return None
+    try:
+        parsed = date.fromisoformat(value) if _DATE_RE.fullmatch(value) else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        problems.add("value_date", "must be a date YYYY-MM-DD")
+        return None
+    if parsed < today:
+        problems.add("value_date", f"must not be before today ({today.isoformat()})")
+        return None
+    if parsed > today + VALUE_DATE_HORIZON:
+        problems.add("value_date", f"must be within {VALUE_DATE_HORIZON.days} days from today")
+        return None
+    return parsed
+
+
+def _party(value: object, name: str, allowed: frozenset[str], problems: Problems) -> Party | None:
+    if not isinstance(value, Mapping):
+        problems.add(name, "is required" if value is None else "must be an object")
+        return None
+    for extra in sorted(set(value) - allowed):
+        problems.add(f"{name}.{extra}", "unknown field")
+    party_name = text(value.get("name"), f"{name}.name", NAME_MAX, problems)
+    party_account = account(value.get("account"), f"{name}.account", problems)
+    agent = None
+    if "agent_bic" in allowed:
+        agent = bic(value.get("agent_bic"), f"{name}.agent_bic", problems)
+    if party_name is None or party_account is None or ("agent_bic" in allowed and agent is None):
+        return None
+    return Party(party_name, party_account, agent)

@@ -1,0 +1,41 @@
+"""ADMIN actions outside the payment flow that must leave an audit record.
+
+The manual circuit-breaker reset: the breaker lives in the transport, its record in the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import Enum
+
+from paywire.domain.audit_chain import AuditEntry
+from paywire.domain.roles import Actor, Role, require_role
+from paywire.store import audit
+from paywire.store.tx import Db, transaction
+
+
+async def reset_circuit_breaker(
+    db: Db,
+    actor: Actor,
+    state: Callable[[], Enum],
+    reset: Callable[[], None],
+    *,
+    request_id: str | None = None,
+) -> tuple[str, str]:
+    """Close the breaker with `reset` and audit the state before and after; returns both."""
+    require_role(actor, Role.ADMIN)
+    async with transaction(db) as conn:
+        before = state().name
+        reset()
+        after = state().name
+        entry = AuditEntry(
+            operator=actor.username,
+            action="tls.circuit_breaker.reset",
+            entity="circuit_breaker",
+            entity_id="tls",
+            before={"state": before},
+            after={"state": after},
+            request_id=request_id,
+        )
+        await audit.append(conn, [entry])
+    return before, after

@@ -1,0 +1,305 @@
+"""Operators: login with lockout, bearer tokens, logout, and their management by an ADMIN.
+
+argon2 runs in a worker thread, so a login never blocks the event loop; tokens are opaque and
+only their SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from paywire.domain.audit_chain import AuditEntry
+from paywire.domain.credentials import normalise_username, password_problem, username_problem
+from paywire.domain.payment import utc_iso
+from paywire.domain.roles import Actor, Role, parse_roles, require_role
+from paywire.domain.validation import Problems
+from paywire.errors import AuthenticationError, Conflict, NotFound, Throttled
+from paywire.store import audit
+from paywire.store import operators as store
+from paywire.store.operators import Operator
+from paywire.store.tx import Db, connection, transaction
+
+LOCKOUT_FAILURES = 5
+LOCKOUT_WINDOW = timedelta(minutes=15)
+LOCKOUT_DURATION = timedelta(minutes=15)
+# argon2id with the library's defaults (RFC 9106's second recommendation: t=3, m=64 MiB, p=4).
+DEFAULT_HASHER = PasswordHasher()
+# Verified when the user name is unknown, so that answers take as long as for a known one.
+_DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$BlbNxZaxq6ErzVDjZsQepA$8yJf5kFARPLqWJFGGAvNPHPokm+az59YpTJ3zZr0mag"
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """A new session: the bearer token is shown here once and stored only as a hash."""
+
+    token: str
+    expires_at: datetime
+    operator: Operator
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "token": self.token,
+            "expires_at": utc_iso(self.expires_at),
+            "operator": self.operator.as_dict(),
+        }
+
+
+async def hash_password(password: str, hasher: PasswordHasher = DEFAULT_HASHER) -> str:
+    return await asyncio.to_thread(hasher.hash, password)
+
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    """Whether `password` matches; the hash carries its own parameters."""
+    return await asyncio.to_thread(_verify, password_hash, password)
+
+
+async def login(
+    db: Db,
+    username: object,
+    password: object,
+    *,
+    token_ttl_s: int,
+    request_id: str | None = None,
+    hasher: PasswordHasher = DEFAULT_HASHER,
+) -> Login:
+    """A session for valid credentials of an active operator.
+
+    Five failures for one user name within fifteen minutes lock that name for fifteen minutes
+    (Throttled), whether or not an operator has it; while locked even the right password fails.
+    """
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise AuthenticationError("invalid user name or password")
+    name = normalise_username(username)
+    now = datetime.now(UTC)
+    async with connection(db) as conn:
+        until = await store.locked_until(conn, name, now)
+        if until is not None:
+            raise _locked(until)
+        found = await store.credentials(conn, name)
+    valid = await verify_password(found[1] if found else _DUMMY_HASH, password)
+    if found is None or not valid or not found[0].active:
+        await _failed(db, name, now, request_id)
+        raise AuthenticationError("invalid user name or password")
+    operator, stored_hash = found
+    token = secrets.token_urlsafe(32)
+    expires_at = now + timedelta(seconds=token_ttl_s)
+    rehashed = await _rehash(stored_hash, password, hasher)
+    async with transaction(db) as conn:
+        await store.clear_failures(conn, name)
+        await store.insert_session(conn, token_digest(token), operator.id, now, expires_at)
+        if rehashed is not None:
+            await store.update(conn, operator.id, password_hash=rehashed)
+        await audit.append(conn, [_entry(operator, "auth.login", operator, request_id)], now)
+    return Login(token, expires_at, operator)
+
+
+async def authenticate(db: Db, token: str) -> Operator:
+    """The operator of a live (unexpired, unrevoked) session of an active operator."""
+    async with connection(db) as conn:
+        operator = await store.session_operator(conn, token_digest(token), datetime.now(UTC))
+    if operator is None:
+        raise AuthenticationError("invalid or expired token")
+    return operator
+
+
+async def logout(db: Db, token: str, *, request_id: str | None = None) -> None:
+    """Revoke the session of `token`; revoking an unknown or dead token changes nothing."""
+    now = datetime.now(UTC)
+    async with transaction(db) as conn:
+        operator_id = await store.revoke_session(conn, token_digest(token), now)
+        operator = await store.get(conn, operator_id) if operator_id else None
+        if operator is not None:
+            await audit.append(conn, [_entry(operator, "auth.logout", operator, request_id)], now)
+
+
+async def create_operator(
+    db: Db,
+    actor: Actor,
+    username: object,
+    password: object,
+    roles: object,
+    *,
+    request_id: str | None = None,
+    hasher: PasswordHasher = DEFAULT_HASHER,
+) -> Operator:
+    """A new active operator (ADMIN)."""
+    require_role(actor, Role.ADMIN)
+    name, secret, role_set = check_operator(username, password, roles)
+    password_hash = await hash_password(secret, hasher)
+    async with transaction(db) as conn:
+        try:
+            operator = await store.insert(conn, name, password_hash, role_set)
+        except asyncpg.UniqueViolationError:
+            raise Conflict(f"an operator {name} exists already") from None
+        await audit.append(conn, [_entry(actor, "operator.create", operator, request_id)])
+    return operator
+
+
+async def update_operator(
+    db: Db,
+    actor: Actor,
+    operator_id: UUID,
+    *,
+    roles: object = None,
+    active: object = None,
+    password: object = None,
+    request_id: str | None = None,
+    hasher: PasswordHasher = DEFAULT_HASHER,
+) -> Operator:
+    """Change roles, active flag or password (ADMIN); deactivation or a new password ends the
+    operator's sessions."""
+    require_role(actor, Role.ADMIN)
+    async with connection(db) as conn:
+        current = await store.get(conn, operator_id)
+    if current is None:
+        raise NotFound(f"no operator {operator_id}")
+    problems = Problems()
+    role_set = _roles(roles, problems) if roles is not None else None
+    if active is not None and not isinstance(active, bool):
+        problems.add("active", "must be true or false")
+    if password is not None:
+        problem = (
+            password_problem(password, current.username)
+            if isinstance(password, str)
+            else "must be a string"
+        )
+        if problem is not None:
+            problems.add("password", problem)
+    problems.raise_any("invalid operator change")
+    new_hash = await hash_password(password, hasher) if isinstance(password, str) else None
+    now = datetime.now(UTC)
+    async with transaction(db) as conn:
+        before = await store.get(conn, operator_id, lock=True)
+        after = await store.update(
+            conn,
+            operator_id,
+            password_hash=new_hash,
+            roles=role_set,
+            active=active if isinstance(active, bool) else None,
+        )
+        assert before is not None  # operators are never deleted
+        assert after is not None
+        if new_hash is not None or not after.active:
+            await store.revoke_all_sessions(conn, operator_id, now)
+        entry = AuditEntry(
+            operator=actor.username,
+            action="operator.update",
+            entity="operator",
+            entity_id=str(operator_id),
+            before=_shown(before),
+            after={**_shown(after), "password_changed": new_hash is not None},
+            request_id=request_id,
+        )
+        await audit.append(conn, [entry], now)
+    return after
+
+
+async def list_operators(db: Db) -> list[Operator]:
+    async with connection(db) as conn:
+        return await store.all_operators(conn)
+
+
+def check_operator(
+    username: object, password: object, roles: object
+) -> tuple[str, str, frozenset[Role]]:
+    """A new operator's user name, password and roles, or ValidationError naming each problem."""
+    problems = Problems()
+    name = normalise_username(username) if isinstance(username, str) else ""
+    problem = username_problem(name) if isinstance(username, str) else "must be a string"
+    if problem is not None:
+        problems.add("username", problem)
+    problem = password_problem(password, name) if isinstance(password, str) else "must be a string"
+    if problem is not None:
+        problems.add("password", problem)
+    role_set = _roles(roles, problems)
+    problems.raise_any("invalid operator")
+    assert isinstance(password, str)
+    assert role_set is not None
+    return name, password, role_set
+
+
+def token_digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _roles(roles: object, problems: Problems) -> frozenset[Role] | None:
+    if not isinstance(roles, list | tuple):
+        problems.add("roles", "must be a list of roles")
+        return None
+    try:
+        return parse_roles(roles)
+    except ValueError as exc:
+        problems.add("roles", str(exc))
+        return None
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return DEFAULT_HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def _rehash(stored: str, password: str, hasher: PasswordHasher) -> str | None:
+    """A new hash when the stored one was made with other parameters than `hasher`'s."""
+    return await hash_password(password, hasher) if hasher.check_needs_rehash(stored) else None
+
+
+async def _failed(db: Db, name: str, now: datetime, request_id: str | None) -> None:
+    async with transaction(db) as conn:
+        until = await store.record_failure(
+            conn,
+            name,
+            now,
+            window=LOCKOUT_WINDOW,
+            limit=LOCKOUT_FAILURES,
+            lock_for=LOCKOUT_DURATION,
+        )
+        if until is not None:
+            entry = AuditEntry(
+                operator=name,
+                action="auth.lockout",
+                entity="operator",
+                entity_id=name,
+                after={"locked_until": utc_iso(until)},
+                request_id=request_id,
+            )
+            await audit.append(conn, [entry], now)
+    if until is not None:
+        raise _locked(until)
+
+
+def _locked(until: datetime) -> Throttled:
+    return Throttled(
+        f"too many failed logins: this user name is locked until {utc_iso(until)}",
+        details=[{"field": "username", "message": f"locked until {utc_iso(until)}"}],
+    )
+
+
+def _shown(operator: Operator) -> dict[str, Any]:
+    return {
+        "username": operator.username,
+        "roles": sorted(operator.roles),
+        "active": operator.active,
+    }
+
+
+def _entry(actor: Actor, action: str, operator: Operator, request_id: str | None) -> AuditEntry:
+    return AuditEntry(
+        operator=actor.username,
+        action=action,
+        entity="operator",
+        entity_id=str(operator.id),
+        after=_shown(operator),
+        request_id=request_id,
+    )

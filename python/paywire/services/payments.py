@@ -1,0 +1,237 @@
+"""What operators do to payments through the API: create, approve, reject, cancel, decide, read.
+
+Each call is one transaction; the payment row is locked (FOR UPDATE) before its status is checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from uuid import UUID
+
+import orjson
+
+from paywire.domain.audit_chain import AuditEntry
+from paywire.domain.payment import Payment, PaymentDetail, Reason
+from paywire.domain.roles import Actor, Role, require_role
+from paywire.domain.statuses import Status
+from paywire.domain.validation import Problems, parse_payment, text
+from paywire.errors import Conflict, NotFound, ValidationError
+from paywire.observability.metrics import payments_approved_total, payments_initiated_total
+from paywire.services.transitions import Move, move
+from paywire.store import audit, ledger
+from paywire.store import payments as store
+from paywire.store.tx import Conn, Db, connection, transaction
+
+REASON_MAX = 140
+CHECKER_REJECTED = "CHECKER_REJECTED"
+COMPLIANCE_RELEASED = "COMPLIANCE_RELEASED"
+COMPLIANCE_REJECTED = "COMPLIANCE_REJECTED"
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """The payment, and whether this request created it (False: an idempotent replay)."""
+
+    payment: Payment
+    created: bool
+
+
+class _KeyTaken(Exception):
+    """Another request committed the same Idempotency-Key first; this one rolls back."""
+
+
+async def create_payment(
+    db: Db,
+    body: object,
+    actor: Actor,
+    *,
+    idempotency_key: str | None = None,
+    request_id: str | None = None,
+    today: date | None = None,
+) -> Created:
+    """Validate and store a new INITIATED payment (MAKER).
+
+    With an Idempotency-Key, the same key and body return the original payment and another body
+    is a Conflict; two concurrent requests with one key create one payment.
+    """
+    require_role(actor, Role.MAKER)
+    new = parse_payment(body, today=today or datetime.now(UTC).date())
+    request_hash = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    if idempotency_key is not None:
+        _check_key(idempotency_key)
+        replay = await _replay(db, actor, idempotency_key, request_hash)
+        if replay is not None:
+            return Created(replay, False)
+    try:
+        async with transaction(db) as conn:
+            await _check_debtor(conn, new.debtor.account, new.currency)
+            payment = await store.insert(conn, new, actor.username, datetime.now(UTC))
+            if idempotency_key is not None and not await store.remember_request(
+                conn, actor.username, idempotency_key, request_hash, payment.id
+            ):
+                raise _KeyTaken
+            await audit.append(
+                conn,
+                [
+                    AuditEntry(
+                        operator=actor.username,
+                        action="payment.create",
+                        entity="payment",
+                        entity_id=str(payment.id),
+                        after=payment.as_dict(),
+                        request_id=request_id,
+                    )
+                ],
+                payment.created_at,
+            )
+    except _KeyTaken:
+        assert idempotency_key is not None
+        replay = await _replay(db, actor, idempotency_key, request_hash)
+        if replay is None:
+            raise Conflict("the Idempotency-Key could not be resolved; retry") from None
+        return Created(replay, False)
+    payments_initiated_total.inc()
+    return Created(payment, True)
+
+
+async def approve(
+    db: Db, payment_id: UUID, actor: Actor, *, request_id: str | None = None
+) -> Payment:
+    """INITIATED → APPROVED by a CHECKER who did not create it (four eyes)."""
+    payment = await _move_one(db, payment_id, actor, Status.APPROVED, None, request_id)
+    payments_approved_total.inc()
+    return payment
+
+
+async def reject(
+    db: Db, payment_id: UUID, actor: Actor, reason: object, *, request_id: str | None = None
+) -> Payment:
+    """INITIATED → REJECTED by a CHECKER, with a reason."""
+    why = Reason(CHECKER_REJECTED, _reason_text(reason))
+    return await _move_one(db, payment_id, actor, Status.REJECTED, why, request_id)
+
+
+async def cancel(
+    db: Db, payment_id: UUID, actor: Actor, *, request_id: str | None = None
+) -> Payment:
+    """INITIATED → CANCELLED by its MAKER or by an ADMIN."""
+    return await _move_one(db, payment_id, actor, Status.CANCELLED, None, request_id)
+
+
+async def compliance_decision(
+    db: Db,
+    payment_id: UUID,
+    actor: Actor,
+    decision: object,
+    reason: object,
+    *,
+    request_id: str | None = None,
+) -> Payment:
+    """HELD → SCREENED ("release") or REJECTED ("reject") by COMPLIANCE, with a reason."""
+    targets: Mapping[object, tuple[Status, str]] = {
+        "release": (Status.SCREENED, COMPLIANCE_RELEASED),
+        "reject": (Status.REJECTED, COMPLIANCE_REJECTED),
+    }
+    problems = Problems()
+    if decision not in targets:
+        problems.add("decision", 'must be "release" or "reject"')
+    why = text(reason, "reason", REASON_MAX, problems)
+    problems.raise_any("invalid compliance decision")
+    assert why is not None
+    target, code = targets[decision]
+    action = "payment.release" if target is Status.SCREENED else "payment.reject"
+    return await _move_one(db, payment_id, actor, target, Reason(code, why), request_id, action)
+
+
+async def get_payment(db: Db, payment_id: UUID) -> PaymentDetail:
+    """The payment with its status history and its message (NotFound if there is none)."""
+    async with connection(db) as conn:
+        payment = await store.get(conn, payment_id)
+        if payment is None:
+            raise NotFound(f"no payment {payment_id}")
+        history = await store.history(conn, payment_id)
+        message = await store.message_summary(conn, payment_id)
+    return PaymentDetail(payment, tuple(history), message)
+
+
+async def list_payments(
+    db: Db,
+    *,
+    limit: int,
+    status: Status | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    after: tuple[datetime, UUID] | None = None,
+) -> list[Payment]:
+    """Payments newest first; see `paywire.store.payments.page` for the filters."""
+    async with connection(db) as conn:
+        return await store.page(
+            conn,
+            limit=limit,
+            status=status,
+            created_from=created_from,
+            created_to=created_to,
+            after=after,
+        )
+
+
+async def _move_one(
+    db: Db,
+    payment_id: UUID,
+    actor: Actor,
+    target: Status,
+    reason: Reason | None,
+    request_id: str | None,
+    action: str | None = None,
+) -> Payment:
+    async with transaction(db) as conn:
+        locked = await store.lock(conn, [payment_id])
+        if not locked:
+            raise NotFound(f"no payment {payment_id}")
+        (payment,) = await move(
+            conn, [Move(locked[0], target, reason)], actor, action=action, request_id=request_id
+        )
+    return payment
+
+
+async def _replay(db: Db, actor: Actor, key: str, request_hash: str) -> Payment | None:
+    async with connection(db) as conn:
+        found = await store.idempotent_request(conn, actor.username, key)
+        if found is None:
+            return None
+        recorded_hash, payment_id = found
+        if recorded_hash != request_hash:
+            raise Conflict("this Idempotency-Key was used with a different request body")
+        payment = await store.get(conn, payment_id)
+    assert payment is not None  # the key's foreign key keeps its payment
+    return payment
+
+
+async def _check_debtor(conn: Conn, account: str, currency: str) -> None:
+    found = await ledger.account_by_number(conn, account)
+    if found is None or found.kind != "CUSTOMER":
+        message = "is not a ledger account"
+    elif found.currency != currency:
+        message = f"is held in {found.currency}, not {currency}"
+    else:
+        return
+    raise ValidationError(
+        "invalid payment", details=[{"field": "debtor.account", "message": message}]
+    )
+
+
+def _check_key(key: str) -> None:
+    problems = Problems()
+    text(key, "Idempotency-Key", 255, problems)
+    problems.raise_any("invalid Idempotency-Key")
+
+
+def _reason_text(reason: object) -> str:
+    problems = Problems()
+    why = text(reason, "reason", REASON_MAX, problems)
+    problems.raise_any("a reason is required")
+    assert why is not None
+    return why

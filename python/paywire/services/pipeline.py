@@ -1,0 +1,247 @@
+"""The pipeline's steps, each over a batch in one transaction: screen, post, transmit, settle.
+
+The pipeline claims work with `claim` (FOR UPDATE SKIP LOCKED) and passes the claiming
+connection, so claim and step commit together; a payment no longer in the step's status is
+skipped, never failed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from paywire.domain.accounts import PostingRequest
+from paywire.domain.audit_chain import AuditEntry
+from paywire.domain.payment import Payment, Reason
+from paywire.domain.roles import SYSTEM_ACTOR
+from paywire.domain.screening import ScreeningRules, summarise
+from paywire.domain.statuses import Status
+from paywire.observability.metrics import (
+    payment_processing_duration_seconds,
+    payments_completed_total,
+    payments_failed_total,
+)
+from paywire.services.ledger import LedgerAdapter
+from paywire.services.transitions import Move, move
+from paywire.store import audit, exception_queue, messages
+from paywire.store import payments as store
+from paywire.store.exception_queue import (
+    MISSING_REVERSAL,
+    ORPHAN_ACK,
+    PROCESSING_ERROR,
+    ExceptionItem,
+    NewException,
+)
+from paywire.store.messages import IncomingAnswer, OutgoingMessage
+from paywire.store.payments import claim
+from paywire.store.tx import Conn, Db, transaction
+
+__all__ = [
+    "Outcome",
+    "Settlement",
+    "claim",
+    "open_exceptions",
+    "post",
+    "record_attempts",
+    "screen",
+    "settle",
+    "transmit",
+]
+
+NACK = "NACK"
+_REASON_CODE_MAX = 35
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """Payments moved, by the status they entered, and those skipped (not in the step's status)."""
+
+    moved: dict[Status, list[UUID]] = field(default_factory=dict)
+    skipped: list[UUID] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What a batch of answers did: payments completed and failed, answers for settled messages
+    (ignored), answers naming no message (orphans), and answers held as PROCESSING_ERROR."""
+
+    completed: list[UUID] = field(default_factory=list)
+    failed: list[UUID] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+async def screen(db: Db, payment_ids: Sequence[UUID], rules: ScreeningRules) -> Outcome:
+    """APPROVED → SCREENED, or HELD with the reason of every rule hit."""
+    async with transaction(db) as conn:
+        ready, skipped = await _lock(conn, payment_ids, Status.APPROVED)
+        moves = []
+        for payment in ready:
+            hits = rules.screen(payment)
+            if hits:
+                moves.append(Move(payment, Status.HELD, Reason(*summarise(hits))))
+            else:
+                moves.append(Move(payment, Status.SCREENED))
+        await move(conn, moves, SYSTEM_ACTOR)
+    return _outcome(moves, skipped)
+
+
+async def post(db: Db, payment_ids: Sequence[UUID], ledger: LedgerAdapter) -> Outcome:
+    """SCREENED → POSTED through the ledger, or REJECTED with the ledger's reason (for one,
+    INSUFFICIENT_FUNDS)."""
+    async with transaction(db) as conn:
+        ready, skipped = await _lock(conn, payment_ids, Status.SCREENED)
+        refused = await ledger.post(
+            conn, [PostingRequest(p.id, p.debtor.account, p.amount, p.currency) for p in ready]
+        )
+        moves = [
+            Move(p, Status.REJECTED, refused[p.id]) if p.id in refused else Move(p, Status.POSTED)
+            for p in ready
+        ]
+        await move(conn, moves, SYSTEM_ACTOR)
+    return _outcome(moves, skipped)
+
+
+async def transmit(db: Db, outgoing: Sequence[OutgoingMessage]) -> Outcome:
+    """Store each payment's message and move it POSTED → TRANSMITTED, before the first send:
+    from here on an answer can settle it and a restart resends the stored bytes."""
+    async with transaction(db) as conn:
+        ready, skipped = await _lock(conn, [m.payment_id for m in outgoing], Status.POSTED)
+        ready_ids = {p.id for p in ready}
+        await messages.insert_messages(conn, [m for m in outgoing if m.payment_id in ready_ids])
+        moves = [Move(p, Status.TRANSMITTED) for p in ready]
+        await move(conn, moves, SYSTEM_ACTOR)
+    return _outcome(moves, skipped)
+
+
+async def record_attempts(db: Db, payment_ids: Sequence[UUID], at: datetime) -> None:
+    """Count one transmission of each payment's message, made at `at`."""
+    async with transaction(db) as conn:
+        await messages.record_attempts(conn, payment_ids, at)
+
+
+async def settle(db: Db, answers: Sequence[IncomingAnswer], ledger: LedgerAdapter) -> Settlement:
+    """Apply answers: the first for a TRANSMITTED payment settles it, ACK → COMPLETED, NACK →
+    FAILED with its posting reversed. Every answer is kept; one naming no message opens an
+    ORPHAN_ACK exception, one whose UETR differs from the message's a PROCESSING_ERROR."""
+    result = Settlement()
+    settled: list[tuple[Payment, IncomingAnswer]] = []
+    async with transaction(db) as conn:
+        locked = await store.lock_by_msg_id(conn, sorted({a.msg_id for a in answers}))
+        by_msg_id = {p.msg_id: p for p in locked}
+        await messages.insert_answers(
+            conn, answers, [_payment_id(by_msg_id, a.msg_id) for a in answers]
+        )
+        moves, problems, taken = [], [], set()
+        for answer in answers:
+            payment = by_msg_id.get(answer.msg_id)
+            if payment is None:
+                result.orphans.append(answer.msg_id)
+                problems.append(
+                    NewException(ORPHAN_ACK, None, answer.msg_id, f"{answer.kind} {answer.status}")
+                )
+            elif payment.id in taken or payment.status is not Status.TRANSMITTED:
+                result.ignored.append(answer.msg_id)
+            elif answer.uetr is not None and _uuid(answer.uetr) != payment.uetr:
+                result.refused.append(answer.msg_id)
+                problems.append(
+                    NewException(
+                        PROCESSING_ERROR,
+                        payment.id,
+                        answer.msg_id,
+                        f"{answer.kind} names UETR {answer.uetr}, the message has {payment.uetr}",
+                    )
+                )
+            else:
+                taken.add(payment.id)
+                settled.append((payment, answer))
+                moves.append(_settling_move(payment, answer))
+        failed = [m.payment.id for m in moves if m.target is Status.FAILED]
+        reversed_ids = set(await ledger.reverse(conn, failed)) if failed else set()
+        problems += [
+            NewException(MISSING_REVERSAL, pid, None, "no posting to reverse")
+            for pid in failed
+            if pid not in reversed_ids
+        ]
+        await move(conn, moves, SYSTEM_ACTOR)
+        await messages.mark_answered(
+            conn, [p.id for p, _ in settled], [a.received_at for _, a in settled]
+        )
+        await _open(conn, problems)
+    for payment, answer in settled:
+        (result.completed if answer.kind == "ACK" else result.failed).append(payment.id)
+        if payment.approved_at is not None:
+            elapsed = (answer.received_at - payment.approved_at).total_seconds()
+            payment_processing_duration_seconds.observe(max(elapsed, 0.0))
+    payments_completed_total.inc(len(result.completed))
+    payments_failed_total.inc(len(result.failed))
+    return result
+
+
+async def open_exceptions(db: Db, items: Sequence[NewException]) -> list[ExceptionItem]:
+    """Open exceptions (e.g. ACK_MISSING after the last attempt); one already open is kept."""
+    async with transaction(db) as conn:
+        return await _open(conn, items)
+
+
+async def _open(conn: Conn, items: Sequence[NewException]) -> list[ExceptionItem]:
+    if not items:
+        return []
+    opened = await exception_queue.open_many(conn, items)
+    await audit.append(
+        conn,
+        [
+            AuditEntry(
+                operator=SYSTEM_ACTOR.username,
+                action="exception.open",
+                entity="exception",
+                entity_id=str(item.id),
+                after=item.as_dict(),
+            )
+            for item in opened
+        ],
+    )
+    return opened
+
+
+async def _lock(
+    conn: Conn, payment_ids: Sequence[UUID], status: Status
+) -> tuple[list[Payment], list[UUID]]:
+    locked = await store.lock(conn, payment_ids)
+    ready = [p for p in locked if p.status is status]
+    ready_ids = {p.id for p in ready}
+    return ready, [pid for pid in payment_ids if pid not in ready_ids]
+
+
+def _outcome(moves: Sequence[Move], skipped: list[UUID]) -> Outcome:
+    moved: dict[Status, list[UUID]] = defaultdict(list)
+    for m in moves:
+        moved[m.target].append(m.payment.id)
+    return Outcome(dict(moved), skipped)
+
+
+def _settling_move(payment: Payment, answer: IncomingAnswer) -> Move:
+    if answer.kind == "ACK":
+        return Move(payment, Status.COMPLETED)
+    code = answer.reason_code or NACK
+    text = answer.reason_text
+    if len(code) > _REASON_CODE_MAX:
+        code, text = NACK, f"{answer.reason_code}: {answer.reason_text or ''}".rstrip(": ")
+    return Move(payment, Status.FAILED, Reason(code, text))
+
+
+def _payment_id(by_msg_id: dict[str, Payment], msg_id: str) -> UUID | None:
+    payment = by_msg_id.get(msg_id)
+    return payment.id if payment else None
+
+
+def _uuid(value: str) -> UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None

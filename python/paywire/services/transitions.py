@@ -1,0 +1,85 @@
+"""The one path every payment status change takes: authorise, update, record history, audit.
+
+Batches of any size are one UPDATE (with its history) and one audit append.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from paywire.domain.audit_chain import AuditEntry
+from paywire.domain.payment import Payment, Reason
+from paywire.domain.roles import Actor
+from paywire.domain.statuses import Status, authorize
+from paywire.errors import Conflict
+from paywire.store import audit
+from paywire.store import payments as store
+from paywire.store.tx import Conn
+
+# The audit action of entering each status; a caller may name a more precise one.
+ACTIONS = {
+    Status.APPROVED: "payment.approve",
+    Status.REJECTED: "payment.reject",
+    Status.CANCELLED: "payment.cancel",
+    Status.SCREENED: "payment.screen",
+    Status.HELD: "payment.hold",
+    Status.POSTED: "payment.post",
+    Status.TRANSMITTED: "payment.transmit",
+    Status.COMPLETED: "payment.complete",
+    Status.FAILED: "payment.fail",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """Take `payment` (as locked by the caller) to `target`, for `reason`."""
+
+    payment: Payment
+    target: Status
+    reason: Reason | None = None
+
+
+async def move(
+    conn: Conn,
+    moves: Sequence[Move],
+    actor: Actor,
+    *,
+    action: str | None = None,
+    request_id: str | None = None,
+) -> list[Payment]:
+    """Apply `moves` in the caller's transaction, the payments being locked by it; returns the
+    payments as they are now. Conflict or PermissionDenied refuse the whole batch."""
+    if not moves:
+        return []
+    for m in moves:
+        authorize(m.payment.status, m.target, actor, m.payment.created_by)
+    at = datetime.now(UTC)
+    changes = [
+        store.StatusChange(m.payment.id, m.payment.status, m.target, m.reason) for m in moves
+    ]
+    updated = await store.apply(conn, changes, actor.username, at)
+    if len(updated) != len(moves):
+        # Only reachable when a caller did not lock the payments it moves.
+        raise Conflict("a payment changed while it was being moved; nothing was changed")
+    await audit.append(
+        conn,
+        [
+            AuditEntry(
+                operator=actor.username,
+                action=action or ACTIONS[m.target],
+                entity="payment",
+                entity_id=str(m.payment.id),
+                before={"status": m.payment.status.value},
+                after={
+                    "status": m.target.value,
+                    "reason": m.reason.as_dict() if m.reason else None,
+                },
+                request_id=request_id,
+            )
+            for m in moves
+        ],
+        at,
+    )
+    return updated

@@ -1,0 +1,114 @@
+"""SQL for messages as sent and the answers received for them.
+
+A message row is written before its first transmission; answers are kept exactly as received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from paywire.store.tx import Conn, Record
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """A serialised pacs.008 for a payment: `payload` is what every transmission sends."""
+
+    payment_id: UUID
+    msg_id: str
+    uetr: UUID
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingAnswer:
+    """An ACK or NACK as parsed from the wire, with the frame it came in."""
+
+    msg_id: str
+    kind: Literal["ACK", "NACK"]
+    status: str
+    reason_code: str | None
+    reason_text: str | None
+    uetr: str | None
+    payload: bytes
+    received_at: datetime
+
+
+async def insert_messages(conn: Conn, messages: Sequence[OutgoingMessage]) -> list[UUID]:
+    """Store the messages; one that exists already is kept as it is. Returns the payments whose
+    message was stored now."""
+    rows = await conn.fetch(
+        """
+        INSERT INTO messages (payment_id, msg_id, uetr, payload)
+        SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::bytea[])
+        ON CONFLICT (payment_id) DO NOTHING
+        RETURNING payment_id
+        """,
+        [m.payment_id for m in messages],
+        [m.msg_id for m in messages],
+        [m.uetr for m in messages],
+        [m.payload for m in messages],
+    )
+    return [row["payment_id"] for row in rows]
+
+
+async def record_attempts(conn: Conn, payment_ids: Sequence[UUID], at: datetime) -> None:
+    """Count one transmission of each payment's message, sent at `at`."""
+    await conn.execute(
+        """
+        UPDATE messages SET attempts = attempts + 1,
+                            first_sent_at = coalesce(first_sent_at, $2),
+                            last_sent_at = greatest(last_sent_at, $2)
+        WHERE payment_id = ANY($1::uuid[])
+        """,
+        payment_ids,
+        at,
+    )
+
+
+async def unanswered(conn: Conn, payment_ids: Sequence[UUID]) -> list[Record]:
+    """The stored message of each payment still waiting for its answer."""
+    return await conn.fetch(
+        "SELECT payment_id, msg_id, uetr, payload, attempts, last_sent_at FROM messages"
+        " WHERE payment_id = ANY($1::uuid[]) AND answered_at IS NULL",
+        payment_ids,
+    )
+
+
+async def insert_answers(
+    conn: Conn, answers: Sequence[IncomingAnswer], payment_ids: Sequence[UUID | None]
+) -> None:
+    """Keep every answer; `payment_ids[i]` is the payment answer i names, or None (orphan)."""
+    await conn.execute(
+        """
+        INSERT INTO answers (msg_id, payment_id, kind, status, reason_code, reason_text, uetr,
+                             received_at, payload)
+        SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[],
+                             $6::text[], $7::text[], $8::timestamptz[], $9::bytea[])
+        """,
+        [a.msg_id for a in answers],
+        list(payment_ids),
+        [a.kind for a in answers],
+        [a.status for a in answers],
+        [a.reason_code for a in answers],
+        [a.reason_text for a in answers],
+        [a.uetr for a in answers],
+        [a.received_at for a in answers],
+        [a.payload for a in answers],
+    )
+
+
+async def mark_answered(conn: Conn, payment_ids: Sequence[UUID], at: Sequence[datetime]) -> None:
+    await conn.execute(
+        """
+        UPDATE messages m SET answered_at = x.at
+        FROM unnest($1::uuid[], $2::timestamptz[]) AS x(payment_id, at)
+        WHERE m.payment_id = x.payment_id AND m.answered_at IS NULL
+        """,
+        payment_ids,
+        at,
+    )

@@ -1,0 +1,201 @@
+"""SQL for operators, their sessions (hashed bearer tokens) and the login throttle.
+
+Passwords and tokens never reach this module in clear: it sees argon2 and SHA-256 hashes only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from paywire.domain.payment import utc_iso
+from paywire.domain.roles import Actor, Role
+from paywire.store.tx import Conn, Record
+
+_COLUMNS = "id, username, roles, active, created_at, updated_at"
+
+
+@dataclass(frozen=True, slots=True)
+class Operator(Actor):
+    """An operator as stored: the actor of its requests, plus what the API shows about it."""
+
+    id: UUID
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": str(self.id),
+            "username": self.username,
+            "roles": sorted(self.roles),
+            "active": self.active,
+            "created_at": utc_iso(self.created_at),
+            "updated_at": utc_iso(self.updated_at),
+        }
+
+
+def to_operator(row: Record) -> Operator:
+    return Operator(
+        username=row["username"],
+        roles=frozenset(Role(r) for r in row["roles"]),
+        id=row["id"],
+        active=row["active"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def insert(
+    conn: Conn, username: str, password_hash: str, roles: Iterable[Role], active: bool = True
+) -> Operator:
+    row = await conn.fetchrow(
+        f"""
+        INSERT INTO operators (username, password_hash, roles, active)
+        VALUES ($1, $2, $3, $4)
+        RETURNING {_COLUMNS}
+        """,
+        username,
+        password_hash,
+        sorted(roles),
+        active,
+    )
+    assert row is not None
+    return to_operator(row)
+
+
+async def update(
+    conn: Conn,
+    operator_id: UUID,
+    *,
+    password_hash: str | None = None,
+    roles: Iterable[Role] | None = None,
+    active: bool | None = None,
+) -> Operator | None:
+    """Change what is given, leave the rest; None when there is no such operator."""
+    row = await conn.fetchrow(
+        f"""
+        UPDATE operators SET password_hash = coalesce($2, password_hash),
+                             roles = coalesce($3, roles),
+                             active = coalesce($4, active),
+                             updated_at = now()
+        WHERE id = $1
+        RETURNING {_COLUMNS}
+        """,
+        operator_id,
+        password_hash,
+        sorted(roles) if roles is not None else None,
+        active,
+    )
+    return to_operator(row) if row else None
+
+
+async def get(conn: Conn, operator_id: UUID, *, lock: bool = False) -> Operator | None:
+    suffix = " FOR UPDATE" if lock else ""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM operators WHERE id = $1{suffix}", operator_id
+    )
+    return to_operator(row) if row else None
+
+
+async def all_operators(conn: Conn) -> list[Operator]:
+    rows = await conn.fetch(f"SELECT {_COLUMNS} FROM operators ORDER BY username")
+    return [to_operator(row) for row in rows]
+
+
+async def credentials(conn: Conn, username: str) -> tuple[Operator, str] | None:
+    """The operator of `username` and its password hash."""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS}, password_hash FROM operators WHERE username = $1", username
+    )
+    return (to_operator(row), row["password_hash"]) if row else None
+
+
+async def locked_until(conn: Conn, username: str, now: datetime) -> datetime | None:
+    """When the lock on `username` ends, if it is locked at `now`."""
+    until: datetime | None = await conn.fetchval(
+        "SELECT locked_until FROM login_throttle WHERE username = $1 AND locked_until > $2",
+        username,
+        now,
+    )
+    return until
+
+
+async def record_failure(
+    conn: Conn, username: str, now: datetime, *, window: timedelta, limit: int, lock_for: timedelta
+) -> datetime | None:
+    """Count a failed login; when it is the `limit`-th within `window`, lock the name until
+    `now + lock_for` (and start counting afresh). Returns the lock's end if this locked it."""
+    until: datetime | None = await conn.fetchval(
+        """
+        INSERT INTO login_throttle AS t (username, failures) VALUES ($1, ARRAY[$2::timestamptz])
+        ON CONFLICT (username) DO UPDATE SET failures = ARRAY(
+            SELECT f FROM unnest(t.failures || $2::timestamptz) AS f WHERE f > $2 - $3::interval
+        )
+        RETURNING CASE WHEN cardinality(failures) >= $4 THEN $2 + $5::interval END
+        """,
+        username,
+        now,
+        window,
+        limit,
+        lock_for,
+    )
+    if until is not None:
+        await conn.execute(
+            "UPDATE login_throttle SET failures = '{}', locked_until = $2 WHERE username = $1",
+            username,
+            until,
+        )
+    return until
+
+
+async def clear_failures(conn: Conn, username: str) -> None:
+    await conn.execute("DELETE FROM login_throttle WHERE username = $1", username)
+
+
+async def insert_session(
+    conn: Conn, token_hash: bytes, operator_id: UUID, created_at: datetime, expires_at: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO sessions (token_hash, operator_id, created_at, expires_at)"
+        " VALUES ($1, $2, $3, $4)",
+        token_hash,
+        operator_id,
+        created_at,
+        expires_at,
+    )
+
+
+async def session_operator(conn: Conn, token_hash: bytes, now: datetime) -> Operator | None:
+    """The active operator of a session that is neither expired nor revoked."""
+    row = await conn.fetchrow(
+        f"""
+        SELECT {", ".join(f"o.{c}" for c in _COLUMNS.split(", "))}
+        FROM sessions s JOIN operators o ON o.id = s.operator_id
+        WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND o.active
+        """,
+        token_hash,
+        now,
+    )
+    return to_operator(row) if row else None
+
+
+async def revoke_session(conn: Conn, token_hash: bytes, now: datetime) -> UUID | None:
+    """Revoke a live session; returns its operator's id, or None if there was none to revoke."""
+    operator_id: UUID | None = await conn.fetchval(
+        "UPDATE sessions SET revoked_at = $2"
+        " WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2 RETURNING operator_id",
+        token_hash,
+        now,
+    )
+    return operator_id
+
+
+async def revoke_all_sessions(conn: Conn, operator_id: UUID, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE sessions SET revoked_at = $2 WHERE operator_id = $1 AND revoked_at IS NULL",
+        operator_id,
+        now,
+    )

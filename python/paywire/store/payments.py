@@ -1,0 +1,286 @@
+"""SQL for payments, their status history and idempotency keys.
+
+Batch statements take arrays (unnest) so that a batch of any size is one round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from paywire.domain.payment import (
+    AnswerSummary,
+    HistoryEntry,
+    MessageSummary,
+    NewPayment,
+    Party,
+    Payment,
+    Reason,
+)
+from paywire.domain.statuses import Status
+from paywire.store.tx import Conn, Record
+
+COLUMNS = """
+    id, reference, status, amount, currency, value_date, debtor_name, debtor_account,
+    creditor_name, creditor_account, creditor_agent_bic, end_to_end_id, remittance_info, uetr,
+    msg_id, created_by, approved_by, created_at, updated_at, approved_at, reason_code, reason_text
+"""
+# The statuses the pipeline works on. Spelled out in every claim so the planner can use the
+# partial index payments_work_idx even with a generic plan for a prepared statement.
+WORK_STATUSES = "('APPROVED', 'SCREENED', 'HELD', 'POSTED', 'TRANSMITTED')"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    payment_id: UUID
+    source: Status
+    target: Status
+    reason: Reason | None = None
+
+
+def to_payment(row: Record) -> Payment:
+    reason = Reason(row["reason_code"], row["reason_text"]) if row["reason_code"] else None
+    return Payment(
+        id=row["id"],
+        reference=row["reference"],
+        status=Status(row["status"]),
+        amount=row["amount"],
+        currency=row["currency"],
+        value_date=row["value_date"],
+        debtor=Party(row["debtor_name"], row["debtor_account"]),
+        creditor=Party(row["creditor_name"], row["creditor_account"], row["creditor_agent_bic"]),
+        end_to_end_id=row["end_to_end_id"],
+        remittance_info=row["remittance_info"],
+        uetr=row["uetr"],
+        msg_id=row["msg_id"],
+        created_by=row["created_by"],
+        approved_by=row["approved_by"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        approved_at=row["approved_at"],
+        reason=reason,
+    )
+
+
+_INSERT = f"""
+WITH p AS (
+    INSERT INTO payments (amount, currency, value_date, debtor_name, debtor_account,
+                          creditor_name, creditor_account, creditor_agent_bic, end_to_end_id,
+                          remittance_info, created_by, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+    RETURNING {COLUMNS}
+), e AS (
+    INSERT INTO payment_events (payment_id, status, at, by)
+    SELECT id, status, created_at, created_by FROM p
+)
+SELECT {COLUMNS} FROM p
+"""
+
+
+async def insert(conn: Conn, new: NewPayment, created_by: str, at: datetime) -> Payment:
+    """A new INITIATED payment and the first entry of its history."""
+    row = await conn.fetchrow(
+        _INSERT,
+        new.amount,
+        new.currency,
+        new.value_date,
+        new.debtor.name,
+        new.debtor.account,
+        new.creditor.name,
+        new.creditor.account,
+        new.creditor.agent_bic,
+        new.end_to_end_id,
+        new.remittance_info,
+        created_by,
+        at,
+    )
+    assert row is not None
+    return to_payment(row)
+
+
+async def get(conn: Conn, payment_id: UUID) -> Payment | None:
+    row = await conn.fetchrow(f"SELECT {COLUMNS} FROM payments WHERE id = $1", payment_id)
+    return to_payment(row) if row else None
+
+
+async def lock(conn: Conn, payment_ids: Sequence[UUID]) -> list[Payment]:
+    """The payments, locked until the transaction ends; in id order, so lockers never deadlock."""
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM payments WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+        payment_ids,
+    )
+    return [to_payment(row) for row in rows]
+
+
+async def lock_by_msg_id(conn: Conn, msg_ids: Sequence[str]) -> list[Payment]:
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM payments WHERE msg_id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+        msg_ids,
+    )
+    return [to_payment(row) for row in rows]
+
+
+async def claim(
+    conn: Conn, status: Status, limit: int, *, updated_before: datetime | None = None
+) -> list[UUID]:
+    """Up to `limit` payments in `status`, oldest first, locked; rows other workers hold are
+    skipped. `updated_before` picks only those idle since then (to drive stuck ones on)."""
+    rows = await conn.fetch(
+        f"""
+        SELECT id FROM payments
+        WHERE status = $1 AND status IN {WORK_STATUSES}
+          AND ($3::timestamptz IS NULL OR updated_at < $3)
+        ORDER BY updated_at
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+        """,
+        status.value,
+        limit,
+        updated_before,
+    )
+    return [row["id"] for row in rows]
+
+
+_APPLY = f"""
+WITH ch AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
+        AS ch(id, source, target, reason_code, reason_text)
+), upd AS (
+    UPDATE payments p
+    SET status = ch.target,
+        reason_code = ch.reason_code,
+        reason_text = ch.reason_text,
+        updated_at = $6,
+        approved_by = CASE WHEN ch.target = 'APPROVED' THEN $7 ELSE p.approved_by END,
+        approved_at = CASE WHEN ch.target = 'APPROVED' THEN $6 ELSE p.approved_at END
+    FROM ch
+    WHERE p.id = ch.id AND p.status = ch.source
+    RETURNING {", ".join(f"p.{c.strip()}" for c in COLUMNS.split(","))}
+), ev AS (
+    INSERT INTO payment_events (payment_id, status, at, by, reason_code, reason_text)
+    SELECT id, status, $6, $7, reason_code, reason_text FROM upd
+)
+SELECT {COLUMNS} FROM upd
+"""
+
+
+async def apply(
+    conn: Conn, changes: Sequence[StatusChange], by: str, at: datetime
+) -> list[Payment]:
+    """Move each payment from `source` to `target` and append to its history, in one statement.
+
+    A payment no longer in `source` is left alone and missing from the result.
+    """
+    rows = await conn.fetch(
+        _APPLY,
+        [c.payment_id for c in changes],
+        [c.source.value for c in changes],
+        [c.target.value for c in changes],
+        [c.reason.code if c.reason else None for c in changes],
+        [c.reason.text if c.reason else None for c in changes],
+        at,
+        by,
+    )
+    return [to_payment(row) for row in rows]
+
+
+async def history(conn: Conn, payment_id: UUID) -> list[HistoryEntry]:
+    rows = await conn.fetch(
+        "SELECT status, at, by, reason_code, reason_text FROM payment_events"
+        " WHERE payment_id = $1 ORDER BY id",
+        payment_id,
+    )
+    return [
+        HistoryEntry(
+            Status(row["status"]),
+            row["at"],
+            row["by"],
+            Reason(row["reason_code"], row["reason_text"]) if row["reason_code"] else None,
+        )
+        for row in rows
+    ]
+
+
+async def message_summary(conn: Conn, payment_id: UUID) -> MessageSummary | None:
+    """The payment's message and the first answer to it, which is the one that settled it."""
+    row = await conn.fetchrow(
+        """
+        SELECT m.msg_id, m.uetr, m.attempts,
+               a.kind, a.status, a.reason_code, a.received_at
+        FROM messages m
+        LEFT JOIN LATERAL (
+            SELECT kind, status, reason_code, received_at FROM answers
+            WHERE payment_id = m.payment_id ORDER BY id LIMIT 1
+        ) a ON true
+        WHERE m.payment_id = $1
+        """,
+        payment_id,
+    )
+    if row is None:
+        return None
+    answer = None
+    if row["kind"] is not None:
+        answer = AnswerSummary(row["kind"], row["status"], row["reason_code"], row["received_at"])
+    return MessageSummary(row["msg_id"], row["uetr"], row["attempts"], answer)
+
+
+async def page(
+    conn: Conn,
+    *,
+    limit: int,
+    status: Status | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    after: tuple[datetime, UUID] | None = None,
+) -> list[Payment]:
+    """Payments newest first, filtered; `after` is the (created_at, id) of the previous page's
+    last item. `created_to` is exclusive."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {COLUMNS} FROM payments
+        WHERE ($1::text IS NULL OR status = $1)
+          AND ($2::timestamptz IS NULL OR created_at >= $2)
+          AND ($3::timestamptz IS NULL OR created_at < $3)
+          AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::uuid))
+        ORDER BY created_at DESC, id DESC
+        LIMIT $6
+        """,
+        status.value if status else None,
+        created_from,
+        created_to,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [to_payment(row) for row in rows]
+
+
+async def idempotent_request(conn: Conn, operator: str, key: str) -> tuple[str, UUID] | None:
+    """The request hash and payment recorded under an operator's Idempotency-Key."""
+    row = await conn.fetchrow(
+        "SELECT request_hash, payment_id FROM idempotency_keys WHERE operator = $1 AND key = $2",
+        operator,
+        key,
+    )
+    return (row["request_hash"], row["payment_id"]) if row else None
+
+
+async def remember_request(
+    conn: Conn, operator: str, key: str, request_hash: str, payment_id: UUID
+) -> bool:
+    """Record the key; False when it is already taken (another request committed it first)."""
+    inserted = await conn.fetchval(
+        """
+        INSERT INTO idempotency_keys (operator, key, request_hash, payment_id)
+        VALUES ($1, $2, $3, $4)
+        ON CONFLICT (operator, key) DO NOTHING
+        RETURNING true
+        """,
+        operator,
+        key,
+        request_hash,
+        payment_id,
+    )
+    return bool(inserted)

@@ -1,0 +1,135 @@
+"""The migration runner against a real server: up, down, up again; checksums; the lock."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from paywire.store import migrator
+from paywire.store.migrator import MigrationError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def _objects(conn: asyncpg.Connection) -> set[str]:
+    """Every table, function and sequence the migrations could leave in the public schema."""
+    rows = await conn.fetch(
+        """
+        SELECT 'table ' || tablename AS name FROM pg_tables WHERE schemaname = 'public'
+        UNION ALL SELECT 'sequence ' || sequencename FROM pg_sequences WHERE schemaname = 'public'
+        UNION ALL SELECT 'function ' || p.proname FROM pg_proc p
+            JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
+        """
+    )
+    return {row["name"] for row in rows}
+
+
+def _without(directory: Path, pattern: str) -> Path:
+    for path in directory.glob(pattern):
+        path.unlink()
+    return directory
+
+
+@pytest.fixture
+async def conn(empty_database: str):
+    connection = await asyncpg.connect(empty_database)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+def migrations_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "migrations"
+    shutil.copytree(migrator.default_directory(), target)
+    return target
+
+
+def test_the_package_ships_numbered_pairs_and_the_repository_points_at_them() -> None:
+    migrations = migrator.load()
+    assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
+    assert len(migrations) >= 6
+    top_level = REPO / "migrations"
+    assert top_level.resolve() == Path(str(migrator.default_directory())).resolve()
+    assert all((top_level / m.up_file).is_file() for m in migrations)
+
+
+async def test_up_down_up_from_an_empty_database(conn: asyncpg.Connection) -> None:
+    migrations = migrator.load()
+    applied = await migrator.upgrade(conn, migrations)
+    assert [m.version for m in applied] == [m.version for m in migrations]
+    schema = await _objects(conn)
+    assert {"table payments", "table audit_logs", "function audit_purge"} <= schema
+
+    rolled_back = []
+    while (migration := await migrator.rollback(conn, migrations)) is not None:
+        rolled_back.append(migration.version)
+    assert rolled_back == [m.version for m in reversed(migrations)]
+    assert await _objects(conn) == {"table schema_migrations"}
+
+    assert len(await migrator.upgrade(conn, migrations)) == len(migrations)
+    assert await _objects(conn) == schema
+    assert await migrator.upgrade(conn, migrations) == []
+
+
+async def test_status_lists_applied_and_pending(conn: asyncpg.Connection) -> None:
+    migrations = migrator.load()
+    assert {s.state for s in await migrator.status(conn, migrations)} == {"pending"}
+    await migrator.upgrade(conn, migrations[:2])
+    states = [s.state for s in await migrator.status(conn, migrations)]
+    assert states == ["applied", "applied"] + ["pending"] * (len(migrations) - 2)
+    recorded = await conn.fetch("SELECT version, checksum FROM schema_migrations ORDER BY version")
+    assert [(r["version"], r["checksum"]) for r in recorded] == [
+        (m.version, m.checksum) for m in migrations[:2]
+    ]
+
+
+async def test_a_changed_applied_file_is_refused_by_name(
+    conn: asyncpg.Connection, migrations_copy: Path
+) -> None:
+    await migrator.upgrade(conn, migrator.load(migrations_copy))
+    changed = migrations_copy / "0002_accounts.up.sql"
+    changed.write_text(changed.read_text() + "\n-- an afterthought\n")
+    migrations = migrator.load(migrations_copy)
+
+    with pytest.raises(MigrationError, match=r"0002_accounts\.up\.sql changed"):
+        await migrator.upgrade(conn, migrations)
+    with pytest.raises(MigrationError, match=r"0002_accounts\.up\.sql changed"):
+        await migrator.rollback(conn, migrations)
+    states = {s.version: s.state for s in await migrator.status(conn, migrations)}
+    assert states[2] == "changed"
+    assert states[1] == "applied"
+
+
+async def test_a_database_newer_than_the_files_is_refused(
+    conn: asyncpg.Connection, migrations_copy: Path
+) -> None:
+    await migrator.upgrade(conn, migrator.load())
+    older = migrator.load(_without(migrations_copy, "0006_*"))
+    with pytest.raises(MigrationError, match="0006_audit applied"):
+        await migrator.upgrade(conn, older)
+    assert [s.state for s in await migrator.status(conn, older)][-1] == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("remove", "message"),
+    [("0003_payments.up.sql", "no .up.sql"), ("0001_operators.*", "expected version 0001")],
+)
+def test_gaps_and_missing_halves_are_refused(
+    migrations_copy: Path, remove: str, message: str
+) -> None:
+    with pytest.raises(MigrationError, match=message):
+        migrator.load(_without(migrations_copy, remove))
+
+
+async def test_concurrent_runners_apply_each_migration_once(empty_database: str) -> None:
+    conns = [await asyncpg.connect(empty_database) for _ in range(3)]
+    try:
+        results = await asyncio.gather(*(migrator.upgrade(c, migrator.load()) for c in conns))
+    finally:
+        for c in conns:
+            await c.close()
+    assert sorted(len(r) for r in results) == [0, 0, len(migrator.load())]
