@@ -14,11 +14,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from paywire.api import create_app
 from paywire.config import Settings
 from paywire.store import migrator
 from paywire.store.database import create_pool
 from paywire.store.embedded import EmbeddedPostgres, ServerInfo
 from paywire.store.tx import Pool
+from tests.api.world import World, seed
 
 Serve = Callable[[web.Application], Awaitable[TestClient]]
 
@@ -99,3 +101,13 @@ async def db_pool(pg_server: ServerInfo) -> AsyncIterator[Pool]:
     pool = await fresh_pool(pg_server)
     yield pool
     await pool.close()
+
+
+@pytest.fixture
+async def world(serve: Serve, settings: Settings, db_pool: Pool) -> World:
+    """The app on a seeded database, with a session for every operator of `OPERATORS`."""
+    client = await serve(create_app(settings, db_pool))
+    found = World(client, db_pool, await seed(db_pool))
+    for name in found.operators:
+        await found.grant(name)
+    return found

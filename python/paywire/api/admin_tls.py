@@ -12,12 +12,14 @@ from aiohttp import web
 from paywire.api import schemas
 from paywire.api.errors import Unavailable
 from paywire.api.jsonio import json_response
-from paywire.api.keys import TRANSPORT, TransportView
-from paywire.api.routes import Reply, Routes
+from paywire.api.keys import DB_POOL, REQUEST_ID, TRANSPORT, TransportView
+from paywire.api.routes import Reply, Routes, operator
+from paywire.domain.roles import Role
+from paywire.services import admin_actions
 
 routes = Routes("admin")
 
-ADMIN = ("ADMIN",)
+ADMIN = (Role.ADMIN,)
 
 
 def _transport(request: web.Request) -> TransportView:
@@ -54,7 +56,11 @@ async def get_tls(request: web.Request) -> web.Response:
 )
 async def reset_breaker(request: web.Request) -> web.Response:
     transport = _transport(request)
-    before = transport.breaker.state.name
-    transport.reset_breaker()
-    after = transport.breaker.state.name
+    before, after = await admin_actions.reset_circuit_breaker(
+        request.app[DB_POOL],
+        operator(request),
+        lambda: transport.breaker.state,
+        transport.reset_breaker,
+        request_id=request[REQUEST_ID],
+    )
     return json_response({"state": after, "previous_state": before})

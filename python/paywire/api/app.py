@@ -11,7 +11,19 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from paywire.api import accounts, admin_tls, audit, docs, health, metrics, payments, schemas, ui
+from paywire.api import (
+    accounts,
+    admin_tls,
+    audit,
+    auth,
+    docs,
+    health,
+    metrics,
+    operators,
+    payments,
+    schemas,
+    ui,
+)
 from paywire.api.jsonio import dumps
 from paywire.api.keys import DB_POOL, DRAINING, OPENAPI_DOCUMENT, SETTINGS, TRANSPORT, TransportView
 from paywire.api.middlewares import MAX_BODY_BYTES, MIDDLEWARES
@@ -21,7 +33,18 @@ from paywire.config import Settings
 from paywire.store.tx import Pool
 
 # Each resource module contributes its `routes`; later parts add theirs to this list.
-RESOURCES = (health, metrics, docs, ui, payments, accounts, admin_tls, audit)
+RESOURCES = (
+    health,
+    metrics,
+    docs,
+    ui,
+    auth,
+    payments,
+    accounts,
+    operators,
+    admin_tls,
+    audit,
+)
 
 
 def endpoints() -> Iterable[Endpoint]:

@@ -1,7 +1,7 @@
 """Bearer-token authentication and role checks for the route guard.
 
-The token is resolved by the operator service; this module only reads the header and compares
-roles, so every endpoint is protected the same way.
+Tokens are resolved by the operator service; this module reads the header and compares roles, so
+every endpoint is protected the same way.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from collections.abc import Collection
 
 from aiohttp import web
 
+from paywire.api.keys import DB_POOL
 from paywire.errors import AuthenticationError, PermissionDenied
+from paywire.services import operators
 from paywire.store.operators import Operator
 
 _SCHEME = "bearer"
@@ -25,7 +27,7 @@ def bearer_token(request: web.Request) -> str:
 
 
 async def authenticate(request: web.Request) -> Operator:
-    raise AuthenticationError("authentication is not available yet")
+    return await operators.authenticate(request.app[DB_POOL], bearer_token(request))
 
 
 def require_any_role(operator: Operator, roles: Collection[str]) -> None:

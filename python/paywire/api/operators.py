@@ -1,0 +1,91 @@
+"""Operator management for ADMIN: list, create, change roles, active flag or password.
+
+An admin may not take away their own ADMIN role or deactivate themselves, so the gateway cannot
+lose its last administrator through a slip of the keyboard.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from paywire.api import params, schemas
+from paywire.api.jsonio import json_response
+from paywire.api.keys import DB_POOL, REQUEST_ID
+from paywire.api.routes import Reply, Routes, body, operator
+from paywire.domain.roles import Role
+from paywire.errors import Conflict
+from paywire.services import operators
+from paywire.store.operators import Operator
+
+routes = Routes("operators")
+
+ADMIN = (Role.ADMIN,)
+
+
+@routes.get(
+    "/api/v1/operators",
+    summary="All operators",
+    roles=ADMIN,
+    replies={200: Reply("Operators by user name", schemas.ref("OperatorList"))},
+)
+async def list_operators(request: web.Request) -> web.Response:
+    found = await operators.list_operators(request.app[DB_POOL])
+    return json_response({"items": [o.as_dict() for o in found], "next_cursor": None})
+
+
+@routes.post(
+    "/api/v1/operators",
+    summary="Create an operator",
+    roles=ADMIN,
+    body=schemas.ref("OperatorCreate"),
+    replies={201: Reply("Created, active", schemas.OPERATOR)},
+    errors=(409,),
+)
+async def create_operator(request: web.Request) -> web.Response:
+    new = body(request)
+    created = await operators.create_operator(
+        request.app[DB_POOL],
+        operator(request),
+        new["username"],
+        new["password"],
+        new["roles"],
+        request_id=request[REQUEST_ID],
+    )
+    return json_response(created.as_dict(), status=201)
+
+
+@routes.patch(
+    "/api/v1/operators/{id}",
+    summary="Change an operator's roles, active flag or password",
+    roles=ADMIN,
+    body=schemas.ref("OperatorPatch"),
+    replies={200: Reply("The operator after the change", schemas.OPERATOR)},
+    errors=(409,),
+    description="Deactivation or a new password ends the operator's sessions. An admin cannot "
+    "remove their own ADMIN role nor deactivate themselves (409).",
+)
+async def update_operator(request: web.Request) -> web.Response:
+    target = params.uuid_path(request.match_info["id"], "operator")
+    change = body(request)
+    actor = operator(request)
+    if actor.id == target:
+        refuse_self_lockout(actor, change)
+    updated = await operators.update_operator(
+        request.app[DB_POOL],
+        actor,
+        target,
+        roles=change.get("roles"),
+        active=change.get("active"),
+        password=change.get("password"),
+        request_id=request[REQUEST_ID],
+    )
+    return json_response(updated.as_dict())
+
+
+def refuse_self_lockout(actor: Operator, change: dict[str, Any]) -> None:
+    if change.get("active") is False:
+        raise Conflict("an admin cannot deactivate themselves; ask another admin")
+    if "roles" in change and Role.ADMIN not in change["roles"]:
+        raise Conflict("an admin cannot remove their own ADMIN role; ask another admin")

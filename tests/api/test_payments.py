@@ -1,0 +1,268 @@
+"""Payments through the API: entry with idempotency, validation, listing with cursors, detail,
+and the actions with their role, four-eyes and state rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.world import World, payment_body
+
+PAYMENTS = "/api/v1/payments"
+
+
+async def post(world: World, path: str, who: str, body: Any = None):
+    return await world.client.post(
+        path, json=body if body is not None else {}, headers=world.auth(who)
+    )
+
+
+async def test_create_returns_201_with_the_representation(world: World) -> None:
+    created = await world.create_payment()
+    assert created["status"] == "INITIATED"
+    assert created["amount"] == "1250.00"
+    assert created["reference"].startswith("PW-")
+    assert created["created_by"] == "maker"
+    assert created["approved_by"] is None
+    assert created["reason"] is None
+    assert created["debtor"] == {"name": "ACME GmbH", "account": "DE89370400440532013000"}
+    for field in ("id", "uetr", "msg_id", "value_date", "created_at", "updated_at"):
+        assert created[field]
+
+
+async def test_same_idempotency_key_and_body_replays_the_payment(world: World) -> None:
+    headers = {**world.auth("maker"), "Idempotency-Key": "inv-42"}
+    first = await world.client.post(PAYMENTS, json=payment_body(), headers=headers)
+    again = await world.client.post(PAYMENTS, json=payment_body(), headers=headers)
+    assert first.status == 201
+    assert again.status == 200
+    assert (await again.json())["id"] == (await first.json())["id"]
+    clash = await world.client.post(PAYMENTS, json=payment_body(amount="99.00"), headers=headers)
+    assert clash.status == 409
+    assert (await clash.json())["error"]["code"] == "CONFLICT"
+    listed = await (await world.client.get(PAYMENTS, headers=world.auth("maker"))).json()
+    assert len(listed["items"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"amount": 1250.0}, "amount"),
+        ({"amount": "12.345"}, "amount"),
+        ({"currency": "eur"}, "currency"),
+        ({"debtor": {"name": "ACME GmbH"}}, "debtor.account"),
+        (
+            {
+                "creditor": {
+                    "name": "G",
+                    "account": "FR1420041010050500013M02607",
+                    "agent_bic": "BNPAFRPPXXX",
+                }
+            },
+            "creditor.account",
+        ),
+        (
+            {
+                "creditor": {
+                    "name": "G",
+                    "account": "FR1420041010050500013M02606",
+                    "agent_bic": "BNPA",
+                }
+            },
+            "creditor.agent_bic",
+        ),
+        ({"debtor": {"name": "ACME GmbH", "account": "DE02120300000000202051"}}, "debtor.account"),
+        ({"remittance_info": "bell\u0007"}, "remittance_info"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
+async def test_invalid_entry_is_400_naming_the_field(world: World, change, field) -> None:
+    response = await post(world, PAYMENTS, "maker", payment_body(**change))
+    assert response.status == 400, await response.text()
+    body = await response.json()
+    assert body["error"]["code"] == "VALIDATION"
+    assert field in [d["field"] for d in body["error"]["details"]]
+
+
+async def test_body_that_is_not_json_is_400(world: World) -> None:
+    response = await world.client.post(
+        PAYMENTS,
+        data=b"{not json",
+        headers={**world.auth("maker"), "Content-Type": "application/json"},
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["details"][0]["field"] == "body"
+
+
+async def test_only_makers_create(world: World) -> None:
+    response = await post(world, PAYMENTS, "checker", payment_body())
+    assert response.status == 403
+    assert (await response.json())["error"]["details"] == [{"required_roles": ["MAKER"]}]
+
+
+async def test_list_pages_with_an_opaque_cursor(world: World) -> None:
+    made = [(await world.create_payment(amount=f"{n}.00"))["id"] for n in range(1, 6)]
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        query = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        response = await world.client.get(PAYMENTS, params=query, headers=world.auth("auditor"))
+        assert response.status == 200
+        body = await response.json()
+        seen += [item["id"] for item in body["items"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert seen == list(reversed(made))
+
+
+async def test_list_filters_by_status_and_day(world: World) -> None:
+    first = await world.create_payment()
+    await world.create_payment()
+    await post(world, f"{PAYMENTS}/{first['id']}/cancel", "maker")
+    cancelled = await world.client.get(
+        PAYMENTS, params={"status": "CANCELLED"}, headers=world.auth("maker")
+    )
+    assert [p["id"] for p in (await cancelled.json())["items"]] == [first["id"]]
+    day = first["created_at"][:10]
+    same_day = await world.client.get(
+        PAYMENTS, params={"from": day, "to": day}, headers=world.auth("maker")
+    )
+    assert len((await same_day.json())["items"]) == 2
+    later = await world.client.get(
+        PAYMENTS, params={"from": "2999-01-01"}, headers=world.auth("maker")
+    )
+    assert (await later.json())["items"] == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"limit": "501"},
+        {"limit": "0"},
+        {"limit": "ten"},
+        {"status": "LOST"},
+        {"from": "2026-13-01"},
+        {"cursor": "!!"},
+        {"cursor": "bm90IGEgY3Vyc29y"},
+    ],
+)
+async def test_bad_list_query_is_400(world: World, query) -> None:
+    response = await world.client.get(PAYMENTS, params=query, headers=world.auth("maker"))
+    assert response.status == 400
+    assert (await response.json())["error"]["details"]
+
+
+async def test_detail_by_id_or_reference_has_history_and_message(world: World) -> None:
+    created = await world.create_payment()
+    by_id = await (
+        await world.client.get(f"{PAYMENTS}/{created['id']}", headers=world.auth("auditor"))
+    ).json()
+    by_ref = await (
+        await world.client.get(f"{PAYMENTS}/{created['reference']}", headers=world.auth("auditor"))
+    ).json()
+    assert by_id == by_ref
+    assert [h["status"] for h in by_id["history"]] == ["INITIATED"]
+    assert by_id["history"][0]["by"] == "maker"
+    assert by_id["message"] is None
+
+
+@pytest.mark.parametrize(
+    "key", ["00000000-0000-4000-8000-000000000000", "PW-20260101-00000000", "x"]
+)
+async def test_unknown_payment_is_404(world: World, key: str) -> None:
+    response = await world.client.get(f"{PAYMENTS}/{key}", headers=world.auth("maker"))
+    assert response.status == 404
+    assert (await response.json())["error"]["code"] == "NOT_FOUND"
+    action = await post(world, f"{PAYMENTS}/{key}/approve", "checker")
+    assert action.status == 404
+
+
+async def test_checker_approves_and_history_grows(world: World) -> None:
+    created = await world.create_payment()
+    response = await post(world, f"{PAYMENTS}/{created['reference']}/approve", "checker")
+    assert response.status == 200
+    approved = await response.json()
+    assert approved["status"] == "APPROVED"
+    assert approved["approved_by"] == "checker"
+    detail = await (
+        await world.client.get(f"{PAYMENTS}/{created['id']}", headers=world.auth("maker"))
+    ).json()
+    assert [(h["status"], h["by"]) for h in detail["history"]] == [
+        ("INITIATED", "maker"),
+        ("APPROVED", "checker"),
+    ]
+    again = await post(world, f"{PAYMENTS}/{created['id']}/approve", "checker")
+    assert again.status == 409
+
+
+async def test_a_maker_cannot_approve(world: World) -> None:
+    created = await world.create_payment()
+    response = await post(world, f"{PAYMENTS}/{created['id']}/approve", "maker2")
+    assert response.status == 403
+
+
+async def test_four_eyes_binds_even_an_admin_checker_on_their_own_payment(world: World) -> None:
+    created = await world.create_payment("boss")
+    response = await post(world, f"{PAYMENTS}/{created['id']}/approve", "boss")
+    assert response.status == 403
+    assert "four eyes" in (await response.json())["error"]["message"]
+
+
+async def test_four_eyes_holds_across_two_tokens_of_one_operator(world: World) -> None:
+    created = await world.create_payment("boss")
+    second = await world.login("boss")
+    response = await world.client.post(
+        f"{PAYMENTS}/{created['id']}/approve",
+        json={},
+        headers={"Authorization": f"Bearer {second}"},
+    )
+    assert response.status == 403
+    detail = await (
+        await world.client.get(f"{PAYMENTS}/{created['id']}", headers=world.auth("maker"))
+    ).json()
+    assert detail["status"] == "INITIATED"
+
+
+async def test_reject_needs_a_reason_and_records_it(world: World) -> None:
+    created = await world.create_payment()
+    path = f"{PAYMENTS}/{created['id']}/reject"
+    missing = await post(world, path, "checker", {})
+    assert missing.status == 400
+    assert {"field": "reason", "message": "is required"} in (await missing.json())["error"][
+        "details"
+    ]
+    response = await post(world, path, "checker", {"reason": "duplicate"})
+    assert response.status == 200
+    rejected = await response.json()
+    assert rejected["status"] == "REJECTED"
+    assert rejected["reason"]["text"] == "duplicate"
+
+
+async def test_cancel_by_own_maker_or_admin_only(world: World) -> None:
+    created = await world.create_payment()
+    path = f"{PAYMENTS}/{created['id']}/cancel"
+    assert (await post(world, path, "maker2")).status == 403
+    assert (await post(world, path, "checker")).status == 403
+    assert (await post(world, path, "maker")).status == 200
+    assert (await post(world, path, "maker")).status == 409
+    other = await world.create_payment()
+    response = await post(world, f"{PAYMENTS}/{other['id']}/cancel", "admin")
+    assert response.status == 200
+    assert (await response.json())["status"] == "CANCELLED"
+
+
+async def test_compliance_decides_only_on_held_payments(world: World) -> None:
+    created = await world.create_payment()
+    path = f"{PAYMENTS}/{created['id']}/compliance"
+    bad = await post(world, path, "compliance", {"decision": "maybe", "reason": "x"})
+    assert bad.status == 400
+    assert (
+        await post(world, path, "checker", {"decision": "release", "reason": "ok"})
+    ).status == 403
+    wrong_state = await post(world, path, "compliance", {"decision": "release", "reason": "ok"})
+    assert wrong_state.status == 409

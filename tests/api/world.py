@@ -1,0 +1,113 @@
+"""A small seeded world for API tests: operators of every role and funded ledger accounts.
+
+Operators are inserted through the store with real argon2 hashes; accounts with plain SQL, as
+the seed command would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import secrets
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from argon2 import PasswordHasher
+
+from paywire.domain.roles import Role
+from paywire.services.operators import token_digest
+from paywire.store import operators
+from paywire.store.operators import Operator
+from paywire.store.tx import Pool, transaction
+
+PASSWORD = "correct horse battery staple"
+DEBTOR = "DE89370400440532013000"
+CREDITOR = "FR1420041010050500013M02606"
+
+OPERATORS: dict[str, tuple[Role, ...]] = {
+    "maker": (Role.MAKER,),
+    "maker2": (Role.MAKER,),
+    "checker": (Role.CHECKER,),
+    "compliance": (Role.COMPLIANCE,),
+    "admin": (Role.ADMIN,),
+    "auditor": (Role.AUDITOR,),
+    # Holds every payment role: four eyes must still stop them approving their own payment.
+    "boss": (Role.MAKER, Role.CHECKER, Role.ADMIN),
+}
+
+
+@cache
+def password_hash(password: str) -> str:
+    return PasswordHasher().hash(password)
+
+
+def payment_body(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "amount": "1250.00",
+        "currency": "EUR",
+        "value_date": "2026-11-27",
+        "debtor": {"name": "ACME GmbH", "account": DEBTOR},
+        "creditor": {"name": "Globex SA", "account": CREDITOR, "agent_bic": "BNPAFRPPXXX"},
+        "end_to_end_id": "INV-2026-0042",
+        "remittance_info": "Invoice 42",
+    }
+    body.update(changes)
+    return body
+
+
+@dataclasses.dataclass
+class World:
+    client: TestClient
+    pool: Pool
+    operators: dict[str, Operator]
+    tokens: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    async def login(self, who: str, password: str = PASSWORD) -> str:
+        response = await self.client.post(
+            "/api/v1/auth/login", json={"username": who, "password": password}
+        )
+        assert response.status == 200, await response.text()
+        token: str = (await response.json())["token"]
+        self.tokens[who] = token
+        return token
+
+    async def grant(self, who: str) -> str:
+        """A session for `who` without the (deliberately slow) password check of a login."""
+        token = secrets.token_urlsafe(32)
+        now = dt.datetime.now(dt.UTC)
+        async with transaction(self.pool) as conn:
+            await operators.insert_session(
+                conn, token_digest(token), self.operators[who].id, now, now + dt.timedelta(hours=1)
+            )
+        self.tokens[who] = token
+        return token
+
+    async def create_payment(self, who: str = "maker", **changes: Any) -> dict[str, Any]:
+        response = await self.client.post(
+            "/api/v1/payments", json=payment_body(**changes), headers=self.auth(who)
+        )
+        assert response.status == 201, await response.text()
+        created: dict[str, Any] = await response.json()
+        return created
+
+
+async def seed(pool: Pool, names: Iterable[str] = OPERATORS) -> dict[str, Operator]:
+    found = {}
+    async with transaction(pool) as conn:
+        for name in names:
+            found[name] = await operators.insert(
+                conn, name, password_hash(PASSWORD), OPERATORS[name]
+            )
+        await conn.execute(
+            "INSERT INTO accounts (account, name, currency, balance) VALUES "
+            "($1, 'ACME GmbH', 'EUR', 1000000), ($2, 'Globex SA', 'EUR', 0), "
+            "('TANAKA-0001', 'Tanaka KK', 'JPY', 5000000)",
+            DEBTOR,
+            CREDITOR,
+        )
+    return found
