@@ -1,0 +1,143 @@
+"""Screening rules: name normalisation, the CSV format, BIC coverage, amount limits."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+
+from paywire.domain.payment import Party, Payment
+from paywire.domain.screening import (
+    AMOUNT_LIMIT,
+    SANCTIONS_HIT,
+    normalise_name,
+    parse_sanctions_csv,
+    summarise,
+)
+from paywire.domain.statuses import Status
+
+CSV = """\
+# Sanctions list for tests
+type,value,source
+NAME,"Ivan  Drago-Petrov",OFAC SDN
+NAME,Société Générale d'Armes,EU CFSP
+BIC,BADBDEFF,EU CFSP
+BIC,EVILGB2LXXX,
+BIC,EVILGB2L123,UK HMT
+"""
+
+
+def payment(
+    debtor: str = "ACME GmbH",
+    creditor: str = "Globex SA",
+    bic: str = "BNPAFRPPXXX",
+    amount: str = "100.00",
+    currency: str = "EUR",
+) -> Payment:
+    now = datetime.now(UTC)
+    return Payment(
+        id=uuid4(),
+        reference="PW-20261126-0000000A",
+        status=Status.APPROVED,
+        amount=Decimal(amount),
+        currency=currency,
+        value_date=date(2026, 11, 27),
+        debtor=Party(debtor, "DE89370400440532013000"),
+        creditor=Party(creditor, "FR1420041010050500013M02606", bic),
+        end_to_end_id=None,
+        remittance_info=None,
+        uetr=uuid4(),
+        msg_id="PWM202611260000000A",
+        created_by="mia",
+        approved_by="carol",
+        created_at=now,
+        updated_at=now,
+        approved_at=now,
+        reason=None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [
+        ("Société  Générale, S.A.", "societe generale s a"),
+        ("  IVAN\tDRAGO-PETROV ", "ivan drago petrov"),
+        ("Straße", "strasse"),
+        ("Ǆemal", "dzemal"),
+    ],
+)
+def test_names_are_normalised(raw: str, normal: str) -> None:
+    assert normalise_name(raw) == normal
+
+
+@pytest.mark.parametrize(
+    ("debtor", "creditor"),
+    [
+        ("ivan drago petrov", "Globex SA"),
+        ("ACME GmbH", "Mr. IVAN DRAGO—PETROV (trading as Drago Ltd)"),
+        ("ACME GmbH", "SOCIETE GENERALE D ARMES"),
+    ],
+)
+def test_sanctioned_names_hit_as_whole_words(debtor: str, creditor: str) -> None:
+    rules = parse_sanctions_csv(CSV)
+    hits = rules.screen(payment(debtor=debtor, creditor=creditor))
+    assert [h.code for h in hits] == [SANCTIONS_HIT]
+
+
+def test_part_of_a_word_is_no_hit() -> None:
+    rules = parse_sanctions_csv("type,value,source\nNAME,Drago,X\n")
+    assert rules.screen(payment(creditor="Dragonfly Ltd")) == []
+    assert rules.screen(payment(creditor="Ivan Drago")) != []
+
+
+@pytest.mark.parametrize(
+    ("bic", "hit"),
+    [
+        ("BADBDEFF", True),
+        ("BADBDEFFXXX", True),
+        ("BADBDEFF500", True),
+        ("EVILGB2L", True),
+        ("EVILGB2LXXX", True),
+        ("EVILGB2L123", True),
+        ("EVILGB2L999", False),
+        ("BNPAFRPPXXX", False),
+    ],
+)
+def test_bics_cover_their_branches_as_listed(bic: str, hit: bool) -> None:
+    rules = parse_sanctions_csv(CSV)
+    assert bool(rules.screen(payment(bic=bic))) is hit
+
+
+def test_amount_limits_per_currency() -> None:
+    rules = parse_sanctions_csv(CSV, {"EUR": Decimal("1000")})
+    assert rules.screen(payment(amount="1000.00")) == []
+    (hit,) = rules.screen(payment(amount="1000.01"))
+    assert hit.code == AMOUNT_LIMIT
+    assert "1000.01 EUR" in hit.text
+    assert rules.screen(payment(amount="5000", currency="JPY")) == []
+
+
+def test_sanctions_outrank_limits_in_the_summary() -> None:
+    rules = parse_sanctions_csv(CSV, {"EUR": Decimal("1")})
+    code, text = summarise(rules.screen(payment(creditor="Ivan Drago-Petrov", amount="5.00")))
+    assert code == SANCTIONS_HIT
+    assert "OFAC SDN" in text
+    assert "limit" in text
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("value,type,source\n", "header"),
+        ("", "header"),
+        ("type,value,source\nPERSON,x,y\n", "row 2: type must be NAME or BIC"),
+        ("type,value,source\nBIC,NOTABIC,y\n", "row 2: a BIC"),
+        ("type,value,source\nNAME,...,y\n", "row 2: the name is empty"),
+        ("type,value,source\nNAME,x\n", "row 2: expected 3 columns"),
+    ],
+)
+def test_malformed_lists_are_refused_with_the_row(content: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_sanctions_csv(content)

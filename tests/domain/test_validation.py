@@ -1,0 +1,146 @@
+"""Entry validation of a creation body: every problem reported at once, nothing truncated."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from paywire.domain.validation import parse_payment
+from paywire.errors import ValidationError
+
+TODAY = date(2026, 11, 26)
+
+
+def body(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "amount": "1250.00",
+        "currency": "EUR",
+        "value_date": "2026-11-27",
+        "debtor": {"name": "ACME GmbH", "account": "DE89370400440532013000"},
+        "creditor": {
+            "name": "Globex SA",
+            "account": "FR1420041010050500013M02606",
+            "agent_bic": "BNPAFRPPXXX",
+        },
+        "end_to_end_id": "INV-2026-0042",
+        "remittance_info": "Invoice 42",
+    }
+    base.update(changes)
+    return base
+
+
+def problems(payload: object) -> dict[str, str]:
+    with pytest.raises(ValidationError) as raised:
+        parse_payment(payload, today=TODAY)
+    return {d["field"]: d["message"] for d in raised.value.details}
+
+
+def test_the_spec_example_is_accepted() -> None:
+    new = parse_payment(body(), today=TODAY)
+    assert new.amount == Decimal("1250.00")
+    assert new.value_date == date(2026, 11, 27)
+    assert new.creditor.agent_bic == "BNPAFRPPXXX"
+    assert new.debtor.agent_bic is None
+
+
+def test_optional_fields_default() -> None:
+    payload = body()
+    for name in ("value_date", "end_to_end_id", "remittance_info"):
+        del payload[name]
+    new = parse_payment(payload, today=TODAY)
+    assert (new.value_date, new.end_to_end_id, new.remittance_info) == (TODAY, None, None)
+
+
+def test_printed_ibans_are_taken_in_electronic_form() -> None:
+    new = parse_payment(
+        body(debtor={"name": "ACME", "account": "de89 3704 0044 0532 0130 00"}), today=TODAY
+    )
+    assert new.debtor.account == "DE89370400440532013000"
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    found = problems(
+        body(
+            amount="12.345",
+            value_date="2026-11-25",
+            debtor={"name": "", "account": "DE89370400440532013001"},
+            creditor={
+                "name": "x" * 141,
+                "account": "FR1420041010050500013M02606",
+                "agent_bic": "BNPA",
+            },
+            end_to_end_id="E" * 36,
+            remittance_info="tab\there",
+            colour="blue",
+        )
+    )
+    assert set(found) == {
+        "amount",
+        "value_date",
+        "debtor.name",
+        "debtor.account",
+        "creditor.name",
+        "creditor.agent_bic",
+        "end_to_end_id",
+        "remittance_info",
+        "colour",
+    }
+    assert "at most 140 characters, not 141" in found["creditor.name"]
+    assert "U+0009" in found["remittance_info"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"currency": "XXQ"}, "currency"),
+        ({"currency": None}, "currency"),
+        ({"amount": 1250.0}, "amount"),
+        ({"amount": None}, "amount"),
+        ({"value_date": "2026-W48-5"}, "value_date"),
+        ({"value_date": "2027-12-31"}, "value_date"),
+        ({"debtor": "ACME"}, "debtor"),
+        (
+            {"creditor": {"name": "G", "account": "FR14", "agent_bic": "BNPAFRPP", "x": 1}},
+            "creditor.x",
+        ),
+        (
+            {"creditor": {"name": "G", "account": "FR1420041010050500013M02606"}},
+            "creditor.agent_bic",
+        ),
+        ({"remittance_info": "bidi \u202e override"}, "remittance_info"),
+        ({"remittance_info": "line\u2028break"}, "remittance_info"),
+        ({"end_to_end_id": "   "}, "end_to_end_id"),
+    ],
+)
+def test_single_problems_name_their_field(changes: dict[str, Any], field: str) -> None:
+    assert field in problems(body(**changes))
+
+
+def test_other_account_ids_up_to_34_printable_characters_are_accepted() -> None:
+    new = parse_payment(
+        body(creditor={"name": "Initech KK", "account": "ACC-0001/77", "agent_bic": "BOTKJPJT"}),
+        today=TODAY,
+    )
+    assert new.creditor.account == "ACC-0001/77"
+    assert "creditor.account" in problems(
+        body(creditor={"name": "I", "account": "A" * 35, "agent_bic": "BOTKJPJT"})
+    )
+
+
+def test_an_iban_shaped_account_must_be_a_valid_iban() -> None:
+    found = problems(body(creditor={"name": "G", "account": "FR14200410", "agent_bic": "BNPAFRPP"}))
+    assert "27 characters" in found["creditor.account"]
+
+
+def test_text_keeps_unicode_letters_and_trims_outer_space() -> None:
+    new = parse_payment(
+        body(creditor={**body()["creditor"], "name": "  Société Générale  "}), today=TODAY
+    )
+    assert new.creditor.name == "Société Générale"
+
+
+def test_a_body_that_is_not_an_object_is_refused() -> None:
+    assert problems(["not", "an", "object"]) == {"": "must be a JSON object"}
