@@ -1,13 +1,9 @@
-"""Fixtures of the API tests: the app factory around a database pool, and an HTTP client."""
+"""Fixtures of the API tests: the app around a real database (`db_pool` from
+`tests/fixtures/postgres.py`), HTTP clients, and a seeded world of operators and accounts."""
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import tempfile
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -16,9 +12,6 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from paywire.api import create_app
 from paywire.config import Settings
-from paywire.store import migrator
-from paywire.store.database import create_pool
-from paywire.store.embedded import EmbeddedPostgres, ServerInfo
 from paywire.store.tx import Pool
 from tests.api.world import World, seed
 
@@ -52,55 +45,6 @@ async def serve() -> AsyncIterator[Serve]:
     yield start
     for client in clients:
         await client.close()
-
-
-_TEMPLATE = "paywire_api_template"
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[ServerInfo]:
-    """One embedded PostgreSQL for the session with a migrated template database. Its data dir
-    is directly under /tmp: pytest's own temporary dirs are closed to PostgreSQL's account."""
-    data_dir = Path(tempfile.mkdtemp(prefix="paywire-api-"))
-    server = EmbeddedPostgres(data_dir)
-    info = asyncio.run(server.start())
-    try:
-        asyncio.run(_make_template(info))
-        yield info
-    finally:
-        asyncio.run(server.stop())
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
-async def _make_template(info: ServerInfo) -> None:
-    admin = await asyncpg.connect(info.dsn())
-    try:
-        await admin.execute(f"CREATE DATABASE {_TEMPLATE}")
-    finally:
-        await admin.close()
-    conn = await asyncpg.connect(info.dsn(_TEMPLATE))
-    try:
-        await migrator.upgrade(conn, migrator.load())
-    finally:
-        await conn.close()
-
-
-async def fresh_pool(server: ServerInfo) -> Pool:
-    """A pool on a fresh, migrated database of its own."""
-    name = f"t_{uuid.uuid4().hex}"
-    admin = await asyncpg.connect(server.dsn())
-    try:
-        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {_TEMPLATE}")
-    finally:
-        await admin.close()
-    return await create_pool(server.dsn(name), min_size=1, max_size=4, command_timeout=10)
-
-
-@pytest.fixture
-async def db_pool(pg_server: ServerInfo) -> AsyncIterator[Pool]:
-    pool = await fresh_pool(pg_server)
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture

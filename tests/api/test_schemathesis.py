@@ -17,9 +17,8 @@ from schemathesis.checks import (
 
 from paywire.api import create_app
 from paywire.config import Settings
-from paywire.store.embedded import ServerInfo
+from paywire.store.database import create_pool
 from paywire.store.tx import Pool
-from tests.api.conftest import fresh_pool
 from tests.api.live import LiveServer
 
 MAX_EXAMPLES = 15
@@ -32,12 +31,13 @@ CHECKS = (
 
 
 @pytest.fixture(scope="module")
-def live_gateway(pg_server: ServerInfo, tmp_path_factory) -> Iterator[LiveServer]:
+def live_gateway(postgres, migrated_template, tmp_path_factory) -> Iterator[LiveServer]:
     server = LiveServer()
     pools: list[Pool] = []
 
     async def build():
-        pool = await fresh_pool(pg_server)
+        name = await postgres.create_database(migrated_template)
+        pool = await create_pool(postgres.dsn(name), min_size=1, max_size=4, command_timeout=30)
         pools.append(pool)
         return create_app(Settings(log_dir=tmp_path_factory.mktemp("logs")), pool)
 

@@ -1,0 +1,53 @@
+"""The terminal UI in a real browser: commands, history, hidden password input, strict CSP."""
+
+from __future__ import annotations
+
+from playwright.async_api import expect
+
+from paywire.api import create_app
+from tests.ui.conftest import Console
+from tests.ui.terminal import TIMEOUT_MS, TerminalPage
+
+
+async def test_help_history_and_cancelled_login(browser, serve, settings, db_pool) -> None:
+    client = await serve(create_app(settings, db_pool))
+    page = await browser.new_page()
+    console = Console(page)
+    await page.goto(str(client.make_url("/")))
+    term = TerminalPage(page)
+    await term.wait_for_text("Type help")
+    await expect(term.prompt).to_be_focused()
+
+    await term.enter("help")
+    await term.wait_for_text("pay list [STATUS]")
+    header = next(line for line in await term.lines() if line.startswith("COMMAND"))
+    usage_width = header.index("DOES")
+    rows = [line for line in await term.lines() if line.startswith(("approve ID", "tls "))]
+    assert all(line[usage_width - 2 : usage_width] == "  " for line in rows)
+
+    await term.enter("whoami")
+    await term.wait_for_text("error 401 UNAUTHENTICATED")
+
+    await term.prompt.press("ArrowUp")
+    await expect(term.prompt).to_have_value("whoami")
+    await term.prompt.press("ArrowUp")
+    await expect(term.prompt).to_have_value("help")
+    await term.prompt.press("ArrowDown")
+    await expect(term.prompt).to_have_value("whoami")
+    await term.prompt.press("ArrowDown")
+    await expect(term.prompt).to_have_value("")
+
+    await term.enter("login")
+    await term.answer("username:", "nobody")
+    await expect(term.label).to_have_text("password:", timeout=TIMEOUT_MS)
+    await expect(term.prompt).to_have_attribute("type", "password")
+    await term.prompt.fill("not-shown-anywhere")
+    await term.prompt.press("Escape")
+    await term.wait_for_text("cancelled")
+    await expect(term.prompt).to_have_attribute("type", "text")
+    assert "not-shown-anywhere" not in " ".join(await term.lines())
+
+    await term.enter("frobnicate <b>x</b>")
+    await term.wait_for_text("unknown command: frobnicate")
+    assert await page.locator("#output b").count() == 0
+    assert console.errors == [] or all("401" in e for e in console.errors)
