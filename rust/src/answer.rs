@@ -12,11 +12,10 @@ use pyo3::types::PyString;
 
 use crate::convert;
 use crate::error::ReadError;
-use crate::xml::{read_leaves, set_once};
+use crate::xml::{read_fields, set_once, Schema};
 
 pub const PACS002_NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10";
 pub const ADMI002_NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:admi.002.001.01";
-const NAMESPACES: [&str; 2] = [PACS002_NAMESPACE, ADMI002_NAMESPACE];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -124,32 +123,128 @@ fn non_empty(value: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
     value.filter(|v| !v.is_empty())
 }
 
+/// The leaves an answer is read for; admi.002 fills the same slots as a group-level reject.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    MsgId,
+    GroupStatus,
+    GroupReasonCode,
+    GroupReasonText,
+    TxMsgId,
+    Uetr,
+    TxStatus,
+    TxReasonCode,
+    TxReasonText,
+}
+
+const PACS002: Schema<Field> = Schema {
+    namespace: PACS002_NAMESPACE,
+    fields: &[
+        (
+            &["FIToFIPmtStsRpt", "OrgnlGrpInfAndSts", "GrpSts"],
+            Field::GroupStatus,
+        ),
+        (
+            &["FIToFIPmtStsRpt", "OrgnlGrpInfAndSts", "OrgnlMsgId"],
+            Field::MsgId,
+        ),
+        (
+            &[
+                "FIToFIPmtStsRpt",
+                "OrgnlGrpInfAndSts",
+                "StsRsnInf",
+                "AddtlInf",
+            ],
+            Field::GroupReasonText,
+        ),
+        (
+            &[
+                "FIToFIPmtStsRpt",
+                "OrgnlGrpInfAndSts",
+                "StsRsnInf",
+                "Rsn",
+                "Cd",
+            ],
+            Field::GroupReasonCode,
+        ),
+        (
+            &[
+                "FIToFIPmtStsRpt",
+                "OrgnlGrpInfAndSts",
+                "StsRsnInf",
+                "Rsn",
+                "Prtry",
+            ],
+            Field::GroupReasonCode,
+        ),
+        (
+            &[
+                "FIToFIPmtStsRpt",
+                "TxInfAndSts",
+                "OrgnlGrpInf",
+                "OrgnlMsgId",
+            ],
+            Field::TxMsgId,
+        ),
+        (
+            &["FIToFIPmtStsRpt", "TxInfAndSts", "OrgnlUETR"],
+            Field::Uetr,
+        ),
+        (
+            &["FIToFIPmtStsRpt", "TxInfAndSts", "StsRsnInf", "AddtlInf"],
+            Field::TxReasonText,
+        ),
+        (
+            &["FIToFIPmtStsRpt", "TxInfAndSts", "StsRsnInf", "Rsn", "Cd"],
+            Field::TxReasonCode,
+        ),
+        (
+            &[
+                "FIToFIPmtStsRpt",
+                "TxInfAndSts",
+                "StsRsnInf",
+                "Rsn",
+                "Prtry",
+            ],
+            Field::TxReasonCode,
+        ),
+        (
+            &["FIToFIPmtStsRpt", "TxInfAndSts", "TxSts"],
+            Field::TxStatus,
+        ),
+    ],
+};
+
+const ADMI002: Schema<Field> = Schema {
+    namespace: ADMI002_NAMESPACE,
+    fields: &[
+        (&["admi.002.001.01", "RltdRef", "Ref"], Field::MsgId),
+        (
+            &["admi.002.001.01", "Rsn", "RjctgPtyRsn"],
+            Field::GroupReasonCode,
+        ),
+        (
+            &["admi.002.001.01", "Rsn", "RsnDesc"],
+            Field::GroupReasonText,
+        ),
+    ],
+};
+
 /// Reads a pacs.002.001.10 or admi.002.001.01 payload.
 pub fn parse(payload: &[u8]) -> Result<Parsed<'_>, ReadError> {
     let mut g = Gathered::default();
-    let document = read_leaves(payload, &NAMESPACES, |document, leaf| {
+    let document = read_fields(payload, &[PACS002, ADMI002], |field, leaf| {
         let text = leaf.text;
-        match (document, leaf.path) {
-            (0, ["FIToFIPmtStsRpt", rest @ ..]) => match rest {
-                ["OrgnlGrpInfAndSts", "OrgnlMsgId"] => set_once(&mut g.msg_id, text, "OrgnlMsgId")?,
-                ["OrgnlGrpInfAndSts", "GrpSts"] => set_once(&mut g.group_status, text, "GrpSts")?,
-                ["OrgnlGrpInfAndSts", "StsRsnInf", "Rsn", "Cd" | "Prtry"] => {
-                    g.group_reason.set_code(text)
-                }
-                ["OrgnlGrpInfAndSts", "StsRsnInf", "AddtlInf"] => g.group_reason.add_text(text),
-                ["TxInfAndSts", "OrgnlGrpInf", "OrgnlMsgId"] => {
-                    set_once(&mut g.tx_msg_id, text, "TxInfAndSts")?
-                }
-                ["TxInfAndSts", "OrgnlUETR"] => set_once(&mut g.uetr, text, "TxInfAndSts")?,
-                ["TxInfAndSts", "TxSts"] => set_once(&mut g.tx_status, text, "TxInfAndSts")?,
-                ["TxInfAndSts", "StsRsnInf", "Rsn", "Cd" | "Prtry"] => g.tx_reason.set_code(text),
-                ["TxInfAndSts", "StsRsnInf", "AddtlInf"] => g.tx_reason.add_text(text),
-                _ => {}
-            },
-            (1, ["admi.002.001.01", "RltdRef", "Ref"]) => set_once(&mut g.msg_id, text, "RltdRef")?,
-            (1, ["admi.002.001.01", "Rsn", "RjctgPtyRsn"]) => g.group_reason.set_code(text),
-            (1, ["admi.002.001.01", "Rsn", "RsnDesc"]) => g.group_reason.add_text(text),
-            _ => {}
+        match field {
+            Field::MsgId => set_once(&mut g.msg_id, text, "original message id")?,
+            Field::GroupStatus => set_once(&mut g.group_status, text, "GrpSts")?,
+            Field::GroupReasonCode => g.group_reason.set_code(text),
+            Field::GroupReasonText => g.group_reason.add_text(text),
+            Field::TxMsgId => set_once(&mut g.tx_msg_id, text, "TxInfAndSts")?,
+            Field::Uetr => set_once(&mut g.uetr, text, "TxInfAndSts")?,
+            Field::TxStatus => set_once(&mut g.tx_status, text, "TxInfAndSts")?,
+            Field::TxReasonCode => g.tx_reason.set_code(text),
+            Field::TxReasonText => g.tx_reason.add_text(text),
         }
         Ok(())
     })?;
@@ -274,6 +369,11 @@ mod tests {
 
     fn pacs002(body: &str) -> String {
         format!("<Document xmlns=\"{PACS002_NAMESPACE}\"><FIToFIPmtStsRpt><GrpHdr><MsgId>S</MsgId></GrpHdr>{body}</FIToFIPmtStsRpt></Document>")
+    }
+
+    #[test]
+    fn schemas_are_sorted() {
+        assert!(PACS002.is_sorted() && ADMI002.is_sorted());
     }
 
     #[test]

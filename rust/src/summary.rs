@@ -13,7 +13,7 @@ use crate::convert;
 use crate::error::{FieldError, ReadError};
 use crate::fields;
 use crate::pacs008::NAMESPACE;
-use crate::xml::{read_leaves, set_once};
+use crate::xml::{read_fields, set_once, Schema};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary<'i> {
@@ -21,8 +21,7 @@ pub struct Summary<'i> {
     pub uetr: Cow<'i, str>,
     pub end_to_end_id: Cow<'i, str>,
     pub amount: Cow<'i, str>,
-    /// Copied out: attribute values live only as long as their start tag.
-    pub currency: String,
+    pub currency: &'i str,
     pub creditor_agent_bic: Cow<'i, str>,
 }
 
@@ -32,7 +31,7 @@ struct Gathered<'i> {
     uetr: Option<Cow<'i, str>>,
     end_to_end_id: Option<Cow<'i, str>>,
     amount: Option<Cow<'i, str>>,
-    currency: Option<String>,
+    currency: Option<&'i str>,
     creditor_agent_bic: Option<Cow<'i, str>>,
 }
 
@@ -69,26 +68,57 @@ fn check_amount(value: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    MsgId,
+    EndToEndId,
+    Uetr,
+    Amount,
+    CreditorAgentBic,
+}
+
+const PACS008: Schema<Field> = Schema {
+    namespace: NAMESPACE,
+    fields: &[
+        (
+            &[
+                "FIToFICstmrCdtTrf",
+                "CdtTrfTxInf",
+                "CdtrAgt",
+                "FinInstnId",
+                "BICFI",
+            ],
+            Field::CreditorAgentBic,
+        ),
+        (
+            &["FIToFICstmrCdtTrf", "CdtTrfTxInf", "IntrBkSttlmAmt"],
+            Field::Amount,
+        ),
+        (
+            &["FIToFICstmrCdtTrf", "CdtTrfTxInf", "PmtId", "EndToEndId"],
+            Field::EndToEndId,
+        ),
+        (
+            &["FIToFICstmrCdtTrf", "CdtTrfTxInf", "PmtId", "UETR"],
+            Field::Uetr,
+        ),
+        (&["FIToFICstmrCdtTrf", "GrpHdr", "MsgId"], Field::MsgId),
+    ],
+};
+
 /// Reads the fields of a pacs.008.001.08 that the receiver acts on.
 pub fn parse(payload: &[u8]) -> Result<Summary<'_>, FieldError> {
     let mut g = Gathered::default();
-    read_leaves(payload, &[NAMESPACE], |_, leaf| {
-        match leaf.path {
-            ["FIToFICstmrCdtTrf", "GrpHdr", "MsgId"] => once(&mut g.msg_id, leaf.text)?,
-            ["FIToFICstmrCdtTrf", "CdtTrfTxInf", rest @ ..] => match rest {
-                ["PmtId", "UETR"] => once(&mut g.uetr, leaf.text)?,
-                ["PmtId", "EndToEndId"] => once(&mut g.end_to_end_id, leaf.text)?,
-                ["IntrBkSttlmAmt"] => {
-                    once(
-                        &mut g.currency,
-                        leaf.attribute("Ccy").unwrap_or_default().into_owned(),
-                    )?;
-                    once(&mut g.amount, leaf.text)?;
-                }
-                ["CdtrAgt", "FinInstnId", "BICFI"] => once(&mut g.creditor_agent_bic, leaf.text)?,
-                _ => {}
-            },
-            _ => {}
+    read_fields(payload, &[PACS008], |field, leaf| {
+        match field {
+            Field::MsgId => set_once(&mut g.msg_id, leaf.text, "GrpHdr/MsgId")?,
+            Field::Uetr => once(&mut g.uetr, leaf.text)?,
+            Field::EndToEndId => once(&mut g.end_to_end_id, leaf.text)?,
+            Field::Amount => {
+                once(&mut g.currency, leaf.attribute("Ccy").unwrap_or_default())?;
+                once(&mut g.amount, leaf.text)?;
+            }
+            Field::CreditorAgentBic => once(&mut g.creditor_agent_bic, leaf.text)?,
         }
         Ok(())
     })
@@ -168,7 +198,7 @@ pub fn parse_pacs008_summary(py: Python<'_>, payload: &[u8]) -> PyResult<Pacs008
         uetr: convert::py_str(py, &summary.uetr),
         end_to_end_id: convert::py_str(py, &summary.end_to_end_id),
         amount: convert::py_str(py, &summary.amount),
-        currency: convert::py_str(py, &summary.currency),
+        currency: convert::py_str(py, summary.currency),
         creditor_agent_bic: convert::py_str(py, &summary.creditor_agent_bic),
     })
 }
@@ -179,6 +209,11 @@ mod tests {
     use crate::pacs008;
 
     const SAMPLE: &str = include_str!("../../tests/data/iso20022/pacs.008-sample.xml");
+
+    #[test]
+    fn schema_is_sorted() {
+        assert!(PACS008.is_sorted());
+    }
 
     #[test]
     fn sample_is_summarised() {

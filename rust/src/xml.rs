@@ -6,8 +6,7 @@
 use std::borrow::Cow;
 
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
-use quick_xml::NsReader;
+use quick_xml::Reader;
 
 use crate::error::ReadError;
 
@@ -102,25 +101,53 @@ impl XmlWriter {
 pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;
 /// Deeper nesting is refused: the deepest path paywire reads is 7 levels.
 pub const MAX_DEPTH: usize = 32;
+/// Namespace declarations in scope at once; real messages have one or two.
+const MAX_BINDINGS: usize = 16;
 
-/// A leaf element (no child elements) as the reader hands it over.
+/// quick-xml's slice reader hands out names and raw attribute values that point into the
+/// input, but typed with the event's shorter lifetime. Re-slicing the input at the same
+/// address recovers the input's lifetime without copying (and without `unsafe`).
+fn in_input<'i>(input: &'i str, part: &str) -> Option<&'i str> {
+    let offset = (part.as_ptr() as usize).checked_sub(input.as_ptr() as usize)?;
+    input
+        .get(offset..offset.checked_add(part.len())?)
+        .filter(|found| std::ptr::eq(found.as_ptr(), part.as_ptr()))
+}
+
+fn borrowed<'i>(input: &'i str, part: &str) -> Result<&'i str, ReadError> {
+    in_input(input, part).ok_or_else(|| ReadError::new("internal error: name outside the input"))
+}
+
+/// One document kind to read: its namespace and the leaves wanted from it.
+pub struct Schema<F: 'static> {
+    pub namespace: &'static str,
+    /// Paths of local names from the message root (the child of `Document`), each with the
+    /// field it fills. Sorted by path, so the candidates for a prefix are contiguous.
+    pub fields: &'static [(&'static [&'static str], F)],
+}
+
+#[cfg(test)]
+impl<F> Schema<F> {
+    /// Whether `fields` is sorted; the reader relies on it and each schema's tests check it.
+    pub fn is_sorted(&self) -> bool {
+        self.fields.windows(2).all(|pair| pair[0].0 < pair[1].0)
+    }
+}
+
+/// A wanted leaf element (no child elements) as the reader hands it over.
 pub struct Leaf<'i, 'w> {
-    /// Local names from the message root (the child of `Document`) down to this element.
-    pub path: &'w [&'w str],
     /// The text content, entities resolved, XML whitespace trimmed at both ends.
     pub text: Cow<'i, str>,
     start: &'w BytesStart<'i>,
+    input: &'i str,
 }
 
-impl Leaf<'_, '_> {
+impl<'i> Leaf<'i, '_> {
     /// An unprefixed attribute's raw value; callers check it against a pattern, so entity
     /// references in it simply fail that check.
-    pub fn attribute(&self, name: &str) -> Option<Cow<'_, str>> {
-        self.start
-            .try_get_attribute(name)
-            .ok()
-            .flatten()
-            .map(|attr| attr.value)
+    pub fn attribute(&self, name: &str) -> Option<&'i str> {
+        let attr = self.start.try_get_attribute(name).ok().flatten()?;
+        in_input(self.input, &attr.value)
     }
 }
 
@@ -133,6 +160,152 @@ pub fn set_once<T>(slot: &mut Option<T>, value: T, what: &str) -> Result<(), Rea
     }
     *slot = Some(value);
     Ok(())
+}
+
+/// Indices into a schema's `fields` whose paths run through the current element.
+#[derive(Clone, Copy, Default)]
+struct Candidates {
+    start: u16,
+    end: u16,
+}
+
+impl Candidates {
+    const NONE: Self = Self { start: 0, end: 0 };
+
+    /// The candidates that continue with `name` at `depth`: a contiguous run, as paths are
+    /// sorted and all candidates share the path so far. Compares only against that run.
+    fn child<F>(self, fields: &[(&[&str], F)], depth: usize, name: &str) -> Self {
+        let mut found = Self::NONE;
+        for i in self.start..self.end {
+            if fields[usize::from(i)].0.get(depth) == Some(&name) {
+                if found.end == 0 {
+                    found.start = i;
+                }
+                found.end = i + 1;
+            } else if found.end != 0 {
+                break;
+            }
+        }
+        found
+    }
+
+    /// The field whose path ends exactly at `depth`: the first candidate, if any, since a
+    /// path sorts before its extensions.
+    fn exact<F: Copy>(self, fields: &[(&[&str], F)], depth: usize) -> Option<F> {
+        let (path, field) = fields
+            .get(usize::from(self.start))
+            .filter(|_| self.start < self.end)?;
+        (path.len() == depth + 1).then_some(*field)
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct Binding<'i> {
+    /// Nesting level of the element that declared it; the binding ends with that element.
+    level: usize,
+    prefix: &'i str,
+    uri: &'i str,
+    /// Which schema's namespace `uri` is, worked out once here rather than per element.
+    schema: Option<usize>,
+}
+
+/// The namespace declarations in scope, innermost last. A fixed array: no allocation.
+#[derive(Default)]
+struct Scope<'i> {
+    bindings: [Binding<'i>; MAX_BINDINGS],
+    len: usize,
+}
+
+impl<'i> Scope<'i> {
+    /// Records the `xmlns` and `xmlns:p` attributes of an element opened at `level`.
+    /// `namespace_of` tells which schema (if any) a URI belongs to.
+    fn declare(
+        &mut self,
+        input: &'i str,
+        start: &BytesStart<'_>,
+        level: usize,
+        namespace_of: impl Fn(&str) -> Option<usize>,
+    ) -> Result<(), ReadError> {
+        if start
+            .attributes_raw()
+            .trim_start_matches(is_xml_space)
+            .is_empty()
+        {
+            return Ok(());
+        }
+        for attr in start.attributes() {
+            let attr = attr.map_err(malformed)?;
+            let key = attr.key.0;
+            let prefix = match key.strip_prefix("xmlns") {
+                Some("") => "",
+                Some(rest) => match rest.strip_prefix(':') {
+                    Some(prefix) => prefix,
+                    None => continue,
+                },
+                None => continue,
+            };
+            let uri = borrowed(input, &attr.value)?;
+            if uri.contains('&') || (uri.is_empty() && !prefix.is_empty()) {
+                return Err(ReadError::new(format!(
+                    "unsupported namespace declaration {key}={uri:?}"
+                )));
+            }
+            if self.len == MAX_BINDINGS {
+                return Err(ReadError::new("too many namespace declarations"));
+            }
+            let prefix = if prefix.is_empty() {
+                ""
+            } else {
+                borrowed(input, prefix)?
+            };
+            self.bindings[self.len] = Binding {
+                level,
+                prefix,
+                uri,
+                schema: namespace_of(uri),
+            };
+            self.len += 1;
+        }
+        Ok(())
+    }
+
+    /// Drops the declarations of the element closing at `level`.
+    fn leave(&mut self, level: usize) {
+        while self.len > 0 && self.bindings[self.len - 1].level == level {
+            self.len -= 1;
+        }
+    }
+
+    /// The innermost binding of `prefix`. Most documents use one default namespace, so the
+    /// common case is an empty prefix, checked without a `memcmp` call.
+    fn lookup(&self, prefix: &str) -> Option<&Binding<'i>> {
+        self.bindings[..self.len]
+            .iter()
+            .rev()
+            .find(|b| b.prefix.len() == prefix.len() && (prefix.is_empty() || b.prefix == prefix))
+    }
+
+    /// The namespace URI an element name is bound to, for error messages.
+    fn uri(&self, qname: &str) -> Option<&'i str> {
+        let prefix = qname.split_once(':').map_or("", |(prefix, _)| prefix);
+        Some(self.lookup(prefix)?.uri).filter(|uri| !uri.is_empty())
+    }
+
+    /// The schema whose namespace an element name is in (if any), and its local name.
+    fn resolve(&self, input: &'i str, qname: &str) -> Result<(Option<usize>, &'i str), ReadError> {
+        let (prefix, local) = qname.split_once(':').unwrap_or(("", qname));
+        let schema = match (self.lookup(prefix), prefix) {
+            (Some(binding), _) => binding.schema,
+            // No default namespace, or the predefined `xml` one: not a schema's.
+            (None, "" | "xml") => None,
+            (None, _) => {
+                return Err(ReadError::new(format!(
+                    "undeclared namespace prefix {prefix:?}"
+                )))
+            }
+        };
+        Ok((schema, borrowed(input, local)?))
+    }
 }
 
 /// Text gathered for the current element; borrowed unless entities or comments split it.
@@ -180,13 +353,11 @@ fn is_xml_char(c: char) -> bool {
 }
 
 fn check_chars(text: &str) -> Result<(), ReadError> {
-    // Control bytes are the only illegal characters that can appear raw in valid UTF-8 input
-    // apart from U+FFFE/U+FFFF, so the byte scan is enough for the common case.
-    if text
+    // In valid UTF-8 the only characters XML forbids are C0 controls and U+FFFE/U+FFFF.
+    let control = text
         .bytes()
-        .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
-        || text.contains(['\u{FFFE}', '\u{FFFF}'])
-    {
+        .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'));
+    if control || text.contains(['\u{FFFE}', '\u{FFFF}']) {
         return Err(ReadError::new("text holds a character XML does not allow"));
     }
     Ok(())
@@ -196,14 +367,37 @@ fn malformed(err: impl std::fmt::Display) -> ReadError {
     ReadError::new(format!("not well-formed XML: {err}"))
 }
 
-/// Walks `input` and calls `visit` for every leaf element in the document's namespace.
+fn resolve_reference(reference: &str) -> Result<char, ReadError> {
+    if let Some(number) = reference.strip_prefix('#') {
+        let code = match number.strip_prefix('x') {
+            Some(hex) => u32::from_str_radix(hex, 16),
+            None => number.parse(),
+        };
+        return match code.ok().and_then(char::from_u32) {
+            Some(c) if is_xml_char(c) => Ok(c),
+            _ => Err(ReadError::new(format!(
+                "character reference &{reference}; is not an XML character"
+            ))),
+        };
+    }
+    match reference {
+        "lt" => Ok('<'),
+        "gt" => Ok('>'),
+        "amp" => Ok('&'),
+        "apos" => Ok('\''),
+        "quot" => Ok('"'),
+        other => Err(ReadError::new(format!("undeclared entity &{other};"))),
+    }
+}
+
+/// Walks `input` and calls `visit` for every leaf that one of the schemas' fields names.
 ///
-/// The root must be `Document` in one of `namespaces`; its index is passed to `visit` and
+/// The root must be `Document` in one of the schemas' namespaces; that schema's index is
 /// returned. Elements in other namespaces are skipped with everything below them.
-pub fn read_leaves<'i>(
+pub fn read_fields<'i, F: Copy>(
     input: &'i [u8],
-    namespaces: &[&str],
-    mut visit: impl FnMut(usize, Leaf<'i, '_>) -> Result<(), ReadError>,
+    schemas: &[Schema<F>],
+    mut visit: impl FnMut(F, Leaf<'i, '_>) -> Result<(), ReadError>,
 ) -> Result<usize, ReadError> {
     if input.len() > MAX_DOCUMENT_BYTES {
         return Err(ReadError::new(format!(
@@ -211,127 +405,107 @@ pub fn read_leaves<'i>(
             input.len()
         )));
     }
-    let text =
+    let source =
         std::str::from_utf8(input).map_err(|_| ReadError::new("document is not valid UTF-8"))?;
-    let mut reader = NsReader::from_str(text);
-    let config = reader.config_mut();
-    config.expand_empty_elements = true;
-    config.check_end_names = true;
+    let mut reader = Reader::from_str(source);
+    reader.config_mut().expand_empty_elements = true;
+    let namespace_of = |uri: &str| schemas.iter().position(|schema| schema.namespace == uri);
 
-    // Open elements below the root; `None` marks an element outside the document namespace.
-    let mut open: [Option<BytesStart<'i>>; MAX_DEPTH] = [const { None }; MAX_DEPTH];
-    let mut depth = 0usize;
-    let mut foreign_depth: Option<usize> = None;
+    let mut scope = Scope::default();
+    // Candidate fields for each open element below the root.
+    let mut open = [Candidates::NONE; MAX_DEPTH];
+    // Open elements including the root.
+    let mut level = 0usize;
     let mut document: Option<usize> = None;
     let mut root_closed = false;
-    // True while the innermost open element has had no child element yet.
-    let mut is_leaf = false;
+    // The innermost open element, while it has no child element.
+    let mut leaf: Option<BytesStart<'i>> = None;
     let mut gathered = Gathered::Nothing;
 
     loop {
-        let (resolved, event) = reader.read_resolved_event().map_err(malformed)?;
-        let outside_root = document.is_none() || root_closed;
+        let event = reader.read_event().map_err(malformed)?;
+        let outside_root = level == 0;
         match event {
             Event::Start(start) => {
                 if root_closed {
                     return Err(ReadError::new("content after the root element"));
                 }
+                level += 1;
+                scope.declare(source, &start, level, namespace_of)?;
+                let (schema, local) = scope.resolve(source, start.name().0)?;
                 let Some(doc) = document else {
-                    if start.local_name().as_ref() != "Document" {
+                    if local != "Document" {
                         return Err(ReadError::new("the root element is not Document"));
                     }
-                    let ResolveResult::Bound(ns) = resolved else {
-                        return Err(ReadError::new("the root element has no namespace"));
-                    };
-                    let index = namespaces.iter().position(|expected| *expected == ns.0);
-                    document = Some(index.ok_or_else(|| {
-                        ReadError::new(format!("unexpected namespace {:?}", ns.0))
+                    document = Some(schema.ok_or_else(|| match scope.uri(start.name().0) {
+                        Some(uri) => ReadError::new(format!("unexpected namespace {uri:?}")),
+                        None => ReadError::new("the root element has no namespace"),
                     })?);
                     continue;
                 };
+                let depth = level - 2;
                 if depth == MAX_DEPTH {
                     return Err(ReadError::new(format!(
                         "elements nested deeper than {MAX_DEPTH}"
                     )));
                 }
-                let in_document = foreign_depth.is_none()
-                    && matches!(resolved, ResolveResult::Bound(ns) if ns.0 == namespaces[doc]);
-                if !in_document && foreign_depth.is_none() {
-                    foreign_depth = Some(depth);
-                }
-                open[depth] = in_document.then_some(start);
-                depth += 1;
-                is_leaf = true;
+                let fields = schemas[doc].fields;
+                let parent = match depth {
+                    0 => Candidates {
+                        start: 0,
+                        end: u16::try_from(fields.len()).unwrap_or(u16::MAX),
+                    },
+                    _ => open[depth - 1],
+                };
+                open[depth] = if schema == Some(doc) {
+                    parent.child(fields, depth, local)
+                } else {
+                    Candidates::NONE
+                };
+                leaf = Some(start);
                 gathered = Gathered::Nothing;
             }
             Event::End(_) => {
-                if depth == 0 {
-                    root_closed = true;
-                    continue;
-                }
-                if let (true, Some(doc), Some(start)) = (is_leaf, document, &open[depth - 1]) {
-                    let text = gathered.take_trimmed();
-                    check_chars(&text)?;
-                    let mut names = [""; MAX_DEPTH];
-                    for (name, element) in names.iter_mut().zip(&open[..depth]) {
-                        *name = element.as_ref().map_or("", |e| e.local_name().into_inner());
-                    }
-                    visit(
-                        doc,
-                        Leaf {
-                            path: &names[..depth],
+                if let (Some(start), Some(doc)) = (leaf.take(), document) {
+                    let depth = level - 2;
+                    if let Some(field) = open[depth].exact(schemas[doc].fields, depth) {
+                        let text = gathered.take_trimmed();
+                        let leaf = Leaf {
                             text,
-                            start,
-                        },
-                    )?;
+                            start: &start,
+                            input: source,
+                        };
+                        visit(field, leaf)?;
+                    }
                 }
-                depth -= 1;
-                open[depth] = None;
-                if foreign_depth == Some(depth) {
-                    foreign_depth = None;
-                }
-                is_leaf = false;
+                scope.leave(level);
+                level -= 1;
+                root_closed = level == 0;
                 gathered = Gathered::Nothing;
             }
-            Event::Text(text) => {
-                if is_leaf {
-                    gathered.push(text.xml10_content());
-                } else if outside_root && !text.trim_matches(is_xml_space).is_empty() {
+            Event::Text(piece) => {
+                check_chars(&piece)?;
+                if leaf.is_some() {
+                    gathered.push(piece.xml10_content());
+                } else if outside_root && !piece.trim_matches(is_xml_space).is_empty() {
                     return Err(ReadError::new("text outside the root element"));
                 }
             }
-            Event::CData(cdata) => {
+            Event::CData(piece) => {
+                check_chars(&piece)?;
                 if outside_root {
                     return Err(ReadError::new("text outside the root element"));
                 }
-                if is_leaf {
-                    gathered.push(cdata.xml10_content());
+                if leaf.is_some() {
+                    gathered.push(piece.xml10_content());
                 }
             }
             Event::GeneralRef(reference) => {
-                let c = match reference.resolve_char_ref().map_err(malformed)? {
-                    Some(c) if is_xml_char(c) => c,
-                    Some(c) => {
-                        return Err(ReadError::new(format!(
-                            "character reference to U+{:04X}, which XML does not allow",
-                            u32::from(c)
-                        )))
-                    }
-                    None => match reference.as_ref() {
-                        "lt" => '<',
-                        "gt" => '>',
-                        "amp" => '&',
-                        "apos" => '\'',
-                        "quot" => '"',
-                        other => {
-                            return Err(ReadError::new(format!("undeclared entity &{other};")))
-                        }
-                    },
-                };
+                let c = resolve_reference(&reference)?;
                 if outside_root {
                     return Err(ReadError::new("text outside the root element"));
                 }
-                if is_leaf {
+                if leaf.is_some() {
                     gathered.push(Cow::Owned(c.to_string()));
                 }
             }
@@ -363,14 +537,38 @@ mod tests {
     use super::*;
 
     const NS: &str = "urn:example";
+    const SCHEMA: Schema<&str> = Schema {
+        namespace: NS,
+        fields: &[
+            (&["A", "B"], "A/B"),
+            (&["A", "C"], "A/C"),
+            (&["A", "D"], "A/D"),
+            (&["A", "X", "C"], "A/X/C"),
+            (&["Amt"], "Amt"),
+        ],
+    };
 
     fn leaves(input: &str) -> Result<Vec<(String, String)>, ReadError> {
         let mut out = Vec::new();
-        read_leaves(input.as_bytes(), &[NS], |_, leaf| {
-            out.push((leaf.path.join("/"), leaf.text.into_owned()));
+        read_fields(input.as_bytes(), &[SCHEMA], |field, leaf| {
+            out.push((field.to_owned(), leaf.text.into_owned()));
             Ok(())
         })?;
         Ok(out)
+    }
+
+    #[test]
+    fn schema_is_sorted() {
+        assert!(SCHEMA.is_sorted());
+    }
+
+    #[test]
+    fn only_wanted_leaves_are_visited() {
+        let doc = "<Document xmlns='urn:example'><A><B>1</B><Q>no</Q><X><C>2</C><B>no</B></X><C>3</C></A><B>no</B><A><D>4</D></A></Document>";
+        assert_eq!(
+            leaves(doc).unwrap(),
+            pairs(&[("A/B", "1"), ("A/X/C", "2"), ("A/C", "3"), ("A/D", "4")])
+        );
     }
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -410,7 +608,7 @@ mod tests {
 
     #[test]
     fn foreign_elements_are_skipped() {
-        let doc = "<Document xmlns='urn:example' xmlns:o='urn:other'><A><o:B>1</o:B><o:X><C>2</C></o:X><D>3</D></A></Document>";
+        let doc = "<Document xmlns='urn:example' xmlns:o='urn:other'><A><o:B>1</o:B><o:X><C>2</C></o:X><X xmlns='urn:other'><C>2</C></X><D>3</D></A></Document>";
         assert_eq!(leaves(doc).unwrap(), pairs(&[("A/D", "3")]));
     }
 
@@ -427,7 +625,7 @@ mod tests {
             ),
             (
                 "<Document xmlns='urn:example'><A>&#1;</A></Document>",
-                "U+0001",
+                "&#1;",
             ),
             ("<Document xmlns='urn:other'/>", "unexpected namespace"),
             ("<Document/>", "no namespace"),
@@ -463,11 +661,11 @@ mod tests {
         );
         assert!(leaves(&deep).unwrap_err().0.contains("deeper"));
         let big = vec![b' '; MAX_DOCUMENT_BYTES + 1];
-        assert!(read_leaves(&big, &[NS], |_, _| Ok(()))
+        assert!(read_fields(&big, &[SCHEMA], |_, _| Ok(()))
             .unwrap_err()
             .0
             .contains("limit"));
-        assert!(read_leaves(b"\xff", &[NS], |_, _| Ok(()))
+        assert!(read_fields(b"\xff", &[SCHEMA], |_, _| Ok(()))
             .unwrap_err()
             .0
             .contains("UTF-8"));
@@ -477,11 +675,11 @@ mod tests {
     fn attributes_are_available_on_leaves() {
         let doc = "<Document xmlns='urn:example'><Amt Ccy='EUR'>1.00</Amt></Document>";
         let mut ccy = None;
-        read_leaves(doc.as_bytes(), &[NS], |_, leaf| {
-            ccy = leaf.attribute("Ccy").map(Cow::into_owned);
+        read_fields(doc.as_bytes(), &[SCHEMA], |_, leaf| {
+            ccy = leaf.attribute("Ccy");
             Ok(())
         })
         .unwrap();
-        assert_eq!(ccy.as_deref(), Some("EUR"));
+        assert_eq!(ccy, Some("EUR"));
     }
 }
