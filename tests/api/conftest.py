@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from paywire.api import create_app
 from paywire.config import Settings
 from paywire.store.tx import Pool
-from tests.api.world import World, seed
+from tests.api.world import World, make_world
 
 Serve = Callable[[web.Application], Awaitable[TestClient]]
 
@@ -50,8 +50,4 @@ async def serve() -> AsyncIterator[Serve]:
 @pytest.fixture
 async def world(serve: Serve, settings: Settings, db_pool: Pool) -> World:
     """The app on a seeded database, with a session for every operator of `OPERATORS`."""
-    client = await serve(create_app(settings, db_pool))
-    found = World(client, db_pool, await seed(db_pool))
-    for name in found.operators:
-        await found.grant(name)
-    return found
+    return await make_world(await serve(create_app(settings, db_pool)), db_pool)

@@ -96,6 +96,14 @@ class World:
         return created
 
 
+async def make_world(client: TestClient, pool: Pool) -> World:
+    """Seed the database behind `client` and give every operator a session."""
+    world = World(client, pool, await seed(pool))
+    for name in world.operators:
+        await world.grant(name)
+    return world
+
+
 async def seed(pool: Pool, names: Iterable[str] = OPERATORS) -> dict[str, Operator]:
     found = {}
     async with transaction(pool) as conn:

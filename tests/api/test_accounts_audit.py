@@ -1,0 +1,70 @@
+"""Ledger accounts and entries; the audit log's query and chain verification."""
+
+from __future__ import annotations
+
+from tests.api.world import DEBTOR, World
+
+
+async def test_accounts_with_decimal_string_balances(world: World) -> None:
+    response = await world.client.get("/api/v1/accounts", headers=world.auth("maker"))
+    assert response.status == 200
+    body = await response.json()
+    by_number = {a["account"]: a for a in body["items"]}
+    assert by_number[DEBTOR]["balance"] == "1000000.00"
+    assert by_number["TANAKA-0001"]["balance"] == "5000000"
+    assert body["next_cursor"] is None
+
+
+async def test_entries_of_an_account(world: World) -> None:
+    accounts = await (
+        await world.client.get("/api/v1/accounts", headers=world.auth("maker"))
+    ).json()
+    account_id = next(a["id"] for a in accounts["items"] if a["account"] == DEBTOR)
+    response = await world.client.get(
+        f"/api/v1/accounts/{account_id}/entries", headers=world.auth("maker")
+    )
+    assert response.status == 200
+    assert await response.json() == {"items": [], "next_cursor": None}
+    missing = await world.client.get(
+        "/api/v1/accounts/00000000-0000-4000-8000-000000000000/entries", headers=world.auth("maker")
+    )
+    assert missing.status == 404
+    assert (await world.client.get("/api/v1/accounts")).status == 401
+
+
+async def test_audit_log_query_pages_and_filters(world: World) -> None:
+    created = [await world.create_payment() for _ in range(3)]
+    auditor = world.auth("auditor")
+    response = await world.client.get(
+        "/api/v1/audit-logs", params={"entity": "payment", "limit": "2"}, headers=auditor
+    )
+    assert response.status == 200
+    first = await response.json()
+    assert len(first["items"]) == 2
+    rest = await (
+        await world.client.get(
+            "/api/v1/audit-logs",
+            params={"entity": "payment", "limit": "2", "cursor": first["next_cursor"]},
+            headers=auditor,
+        )
+    ).json()
+    ids = [row["entity_id"] for row in first["items"] + rest["items"]]
+    assert ids == [p["id"] for p in reversed(created)]
+    assert rest["next_cursor"] is None
+    row = first["items"][0]
+    assert row["action"] == "payment.create"
+    assert row["operator"] == "maker"
+    assert len(row["hash"]) == 64
+
+
+async def test_audit_verify_and_roles(world: World) -> None:
+    await world.create_payment()
+    for who in ("auditor", "admin"):
+        response = await world.client.get("/api/v1/audit-logs/verify", headers=world.auth(who))
+        assert response.status == 200
+        body = await response.json()
+        assert body["ok"] is True
+        assert body["rows"] >= 1
+        assert body["first_bad_id"] is None
+    denied = await world.client.get("/api/v1/audit-logs", headers=world.auth("maker"))
+    assert denied.status == 403

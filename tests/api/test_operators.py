@@ -1,0 +1,109 @@
+"""Operator management by ADMIN: list, create, change; no admin can lock themselves out."""
+
+from __future__ import annotations
+
+from tests.api.world import PASSWORD, World
+
+OPERATORS = "/api/v1/operators"
+
+
+async def test_admin_lists_operators_without_secrets(world: World) -> None:
+    response = await world.client.get(OPERATORS, headers=world.auth("admin"))
+    assert response.status == 200
+    body = await response.json()
+    assert body["next_cursor"] is None
+    names = [o["username"] for o in body["items"]]
+    assert names == sorted(names)
+    assert "maker" in names
+    assert "password" not in str(body)
+
+
+async def test_only_admins_manage_operators(world: World) -> None:
+    for who in ("maker", "checker", "auditor"):
+        assert (await world.client.get(OPERATORS, headers=world.auth(who))).status == 403
+    denied = await world.client.post(
+        OPERATORS,
+        json={"username": "eve", "password": PASSWORD, "roles": ["ADMIN"]},
+        headers=world.auth("maker"),
+    )
+    assert denied.status == 403
+
+
+async def test_create_then_log_in(world: World) -> None:
+    response = await world.client.post(
+        OPERATORS,
+        json={"username": "carol", "password": "a long enough secret 1", "roles": ["CHECKER"]},
+        headers=world.auth("admin"),
+    )
+    assert response.status == 201
+    created = await response.json()
+    assert created["roles"] == ["CHECKER"]
+    assert created["active"] is True
+    await world.login("carol", "a long enough secret 1")
+    clash = await world.client.post(
+        OPERATORS,
+        json={"username": "carol", "password": "another long secret", "roles": ["MAKER"]},
+        headers=world.auth("admin"),
+    )
+    assert clash.status == 409
+
+
+async def test_create_is_validated(world: World) -> None:
+    response = await world.client.post(
+        OPERATORS,
+        json={"username": "Bad Name", "password": "short", "roles": ["KING"]},
+        headers=world.auth("admin"),
+    )
+    assert response.status == 400
+    fields = {d["field"] for d in (await response.json())["error"]["details"]}
+    assert {"username", "password", "roles.0"} <= fields
+
+
+async def test_patch_roles_active_and_password(world: World) -> None:
+    target = world.operators["maker2"]
+    path = f"{OPERATORS}/{target.id}"
+    roles = await world.client.patch(
+        path, json={"roles": ["MAKER", "CHECKER"]}, headers=world.auth("admin")
+    )
+    assert roles.status == 200
+    assert (await roles.json())["roles"] == ["CHECKER", "MAKER"]
+
+    new_password = "a brand new passphrase"
+    changed = await world.client.patch(
+        path, json={"password": new_password}, headers=world.auth("admin")
+    )
+    assert changed.status == 200
+    # A new password ends the operator's sessions; the new password works.
+    assert (await world.client.get("/api/v1/auth/me", headers=world.auth("maker2"))).status == 401
+    await world.login("maker2", new_password)
+
+    off = await world.client.patch(path, json={"active": False}, headers=world.auth("admin"))
+    assert (await off.json())["active"] is False
+    assert (await world.client.get("/api/v1/auth/me", headers=world.auth("maker2"))).status == 401
+
+
+async def test_patch_errors(world: World) -> None:
+    admin = world.auth("admin")
+    assert (
+        await world.client.patch(f"{OPERATORS}/not-an-id", json={"active": True}, headers=admin)
+    ).status == 404
+    missing = f"{OPERATORS}/00000000-0000-4000-8000-000000000000"
+    assert (await world.client.patch(missing, json={"active": True}, headers=admin)).status == 404
+    empty = await world.client.patch(
+        f"{OPERATORS}/{world.operators['maker'].id}", json={}, headers=admin
+    )
+    assert empty.status == 400
+
+
+async def test_an_admin_cannot_lock_themselves_out(world: World) -> None:
+    own = f"{OPERATORS}/{world.operators['admin'].id}"
+    admin = world.auth("admin")
+    demote = await world.client.patch(own, json={"roles": ["AUDITOR"]}, headers=admin)
+    assert demote.status == 409
+    deactivate = await world.client.patch(own, json={"active": False}, headers=admin)
+    assert deactivate.status == 409
+    more = await world.client.patch(own, json={"roles": ["ADMIN", "AUDITOR"]}, headers=admin)
+    assert more.status == 200
+    # Another admin may do what one may not do to oneself.
+    other = await world.client.patch(own, json={"active": False}, headers=world.auth("boss"))
+    assert other.status == 200

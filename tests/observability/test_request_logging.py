@@ -1,0 +1,43 @@
+"""Log lines written while serving a request carry its request id; secrets in it never show."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import asyncpg
+from aiohttp.test_utils import TestClient, TestServer
+
+from paywire.api import create_app
+from paywire.config import Settings
+from paywire.observability.logging import JsonFormatter
+
+
+async def test_request_lines_carry_the_request_id_and_no_secrets(tmp_path) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("paywire")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    pool = await asyncpg.create_pool("postgresql://u:db-secret@127.0.0.1:9/none", min_size=0)
+    app = create_app(Settings(log_dir=tmp_path), pool)
+    try:
+        async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
+            response = await client.post(
+                "/api/v1/auth/login",
+                json={"username": "maker", "password": "hunter2-password"},
+                headers={"X-Request-Id": "req-log-1", "Authorization": "Bearer tok-secret-9"},
+            )
+            assert response.status == 500  # the database is unreachable
+    finally:
+        logger.removeHandler(handler)
+        await pool.close()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert lines
+    assert {line["request_id"] for line in lines} == {"req-log-1"}
+    assert any(line["message"] == "POST /api/v1/auth/login 500" for line in lines)
+    text = stream.getvalue()
+    for secret in ("hunter2-password", "tok-secret-9", "db-secret"):
+        assert secret not in text
