@@ -19,6 +19,7 @@ class LiveServer:
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.token = ""  # a bearer token, when the build step made one
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
         """Run `coro` on the server's loop and wait for its result."""

@@ -9,12 +9,11 @@ import pytest
 from paywire.api import create_app
 from paywire.transport.pool import ConnectionPool
 from tests.api.conftest import Serve
-from tests.api.world import World, make_world
+from tests.api.world import DISCARD_PORT, World, make_world
 from tests.fixtures.tls import gateway_settings
 
 TLS = "/api/v1/admin/tls"
 RESET = "/api/v1/admin/tls/circuit-breaker/reset"
-DISCARD_PORT = 9  # nothing listens on loopback's discard port: every dial is refused
 
 
 @pytest.fixture

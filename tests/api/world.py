@@ -25,6 +25,7 @@ from paywire.store.tx import Pool, transaction
 PASSWORD = "correct horse battery staple"
 DEBTOR = "DE89370400440532013000"
 CREDITOR = "FR1420041010050500013M02606"
+DISCARD_PORT = 9  # nothing listens on loopback's discard port: every dial is refused
 
 OPERATORS: dict[str, tuple[Role, ...]] = {
     "maker": (Role.MAKER,),
@@ -35,6 +36,7 @@ OPERATORS: dict[str, tuple[Role, ...]] = {
     "auditor": (Role.AUDITOR,),
     # Holds every payment role: four eyes must still stop them approving their own payment.
     "boss": (Role.MAKER, Role.CHECKER, Role.ADMIN),
+    "everything": tuple(Role),
 }
 
 
@@ -77,15 +79,8 @@ class World:
         return token
 
     async def grant(self, who: str) -> str:
-        """A session for `who` without the (deliberately slow) password check of a login."""
-        token = secrets.token_urlsafe(32)
-        now = dt.datetime.now(dt.UTC)
-        async with transaction(self.pool) as conn:
-            await operators.insert_session(
-                conn, token_digest(token), self.operators[who].id, now, now + dt.timedelta(hours=1)
-            )
-        self.tokens[who] = token
-        return token
+        self.tokens[who] = await open_session(self.pool, self.operators[who])
+        return self.tokens[who]
 
     async def create_payment(self, who: str = "maker", **changes: Any) -> dict[str, Any]:
         response = await self.client.post(
@@ -94,6 +89,17 @@ class World:
         assert response.status == 201, await response.text()
         created: dict[str, Any] = await response.json()
         return created
+
+
+async def open_session(pool: Pool, operator: Operator) -> str:
+    """A bearer token without the (deliberately slow) password check of a login."""
+    token = secrets.token_urlsafe(32)
+    now = dt.datetime.now(dt.UTC)
+    async with transaction(pool) as conn:
+        await operators.insert_session(
+            conn, token_digest(token), operator.id, now, now + dt.timedelta(hours=1)
+        )
+    return token
 
 
 async def make_world(client: TestClient, pool: Pool) -> World:
