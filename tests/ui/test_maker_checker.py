@@ -1,0 +1,70 @@
+"""End to end in the browser: a maker enters a payment with `pay new`, a checker approves it
+from another session, and the maker's screen shows the status change live."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.async_api import expect
+
+from paywire.api import create_app
+from tests.api.world import CREDITOR, DEBTOR, PASSWORD, seed
+from tests.ui.conftest import Console
+from tests.ui.terminal import TIMEOUT_MS, TerminalPage
+
+REFERENCE = re.compile(r"created (PW-\d{8}-[0-9A-Z]{8}): 1250\.00 EUR INITIATED")
+
+
+async def test_maker_enters_checker_approves_screen_updates(
+    browser, serve, settings, db_pool, artifacts
+) -> None:
+    await seed(db_pool, ["maker", "checker"])
+    client = await serve(create_app(settings, db_pool))
+    url = str(client.make_url("/"))
+
+    maker_page = await (await browser.new_context()).new_page()
+    maker_console = Console(maker_page)
+    await maker_page.goto(url)
+    maker = TerminalPage(maker_page)
+    await maker.login("maker", PASSWORD)
+
+    await maker.enter("pay new")
+    for question, answer in (
+        ("amount:", "1250.00"),
+        ("currency:", "eur"),
+        (re.compile(r"value date \[\d{4}-\d\d-\d\d\]:"), ""),
+        ("debtor name:", "ACME GmbH"),
+        ("debtor account:", DEBTOR),
+        ("creditor name:", "Globex SA"),
+        ("creditor account:", CREDITOR),
+        ("creditor agent BIC:", "bnpafrppxxx"),
+        ("end-to-end id (optional):", "INV-2026-0042"),
+        ("remittance info (optional):", ""),
+    ):
+        await maker.answer(question, answer)
+    await maker.wait_for_text("created PW-")
+    created = next(m for line in await maker.lines() if (m := REFERENCE.search(line)))
+    reference = created.group(1)
+
+    checker_page = await (await browser.new_context()).new_page()
+    checker_console = Console(checker_page)
+    await checker_page.goto(url)
+    checker = TerminalPage(checker_page)
+    await checker.login("checker", PASSWORD)
+    await checker.enter(f"approve {reference}")
+    await checker.wait_for_text(f"{reference} approved: APPROVED")
+
+    # The maker did nothing: the watcher polled the API and printed the change.
+    await expect(maker.page.locator("#output .line.update")).to_contain_text(
+        f"{reference}  INITIATED → APPROVED", timeout=TIMEOUT_MS
+    )
+    await maker.enter("pay list")
+    await maker.wait_for_text("REFERENCE")
+    row = next(line for line in await maker.lines() if re.match(rf"{reference} +APPROVED", line))
+    assert re.search(r" 1250\.00  EUR  ", row)
+    await maker_page.screenshot(path=artifacts / "ui-maker-checker.png", full_page=True)
+    # Closed here, so no poll reaches the server after the test's database is gone.
+    await maker_page.context.close()
+    await checker_page.context.close()
+    assert maker_console.errors == []
+    assert checker_console.errors == []
