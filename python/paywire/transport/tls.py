@@ -1,0 +1,66 @@
+"""TLS client contexts for the connections to the receiver, and the certificate pin check.
+
+Verification is not configurable: a context from here always checks the chain and the host name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ssl
+from collections.abc import Collection
+
+from paywire.config import Settings
+from paywire.errors import ConfigError
+from paywire.transport.errors import TransportError
+
+_MIN_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def client_context(settings: Settings) -> ssl.SSLContext:
+    """A context that trusts `receiver_ca_file` (else the system store), refuses anything older
+    than `tls_min_version` and presents the client certificate when one is configured."""
+    ca_file = settings.receiver_ca_file
+    try:
+        # Without a CA file, create_default_context loads the system trust store.
+        context = ssl.create_default_context(
+            ssl.Purpose.SERVER_AUTH, cafile=str(ca_file) if ca_file else None
+        )
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"PAYWIRE_RECEIVER_CA_FILE={ca_file}: cannot load: {exc}") from None
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.minimum_version = _MIN_VERSIONS[settings.tls_min_version]
+    if settings.client_cert_file is not None and settings.client_key_file is not None:
+        try:
+            context.load_cert_chain(settings.client_cert_file, settings.client_key_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"PAYWIRE_CLIENT_CERT_FILE={settings.client_cert_file}: cannot load the client "
+                f"certificate and key: {exc}"
+            ) from None
+    return context
+
+
+def fingerprint_sha256(der: bytes) -> str:
+    """The SHA-256 fingerprint of a DER certificate as 64 lower-case hex digits (no colons)."""
+    return hashlib.sha256(der).hexdigest()
+
+
+def check_pin(ssl_object: ssl.SSLObject | ssl.SSLSocket | None, pins: Collection[str]) -> None:
+    """Refuse the peer unless its leaf certificate matches one of `pins` (none: no pinning).
+
+    Runs after the handshake, which has already verified the chain and host name; pinning only
+    narrows what is accepted.
+    """
+    if not pins:
+        return
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    if der is None:
+        raise TransportError("pin", "certificate pin check failed: the peer sent no certificate")
+    seen = fingerprint_sha256(der)
+    if seen not in pins:
+        raise TransportError(
+            "pin",
+            f"certificate pin mismatch: the receiver's certificate has SHA-256 {seen}, "
+            f"which is not in PAYWIRE_RECEIVER_PIN_SHA256",
+        )
