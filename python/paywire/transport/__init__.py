@@ -1,0 +1,24 @@
+"""The TLS transport to the receiver: contexts, pipelined connections, the pool, the breaker.
+
+The pipeline needs only `ConnectionPool` and `Unanswered`; the rest is exported for the admin
+surface and tests.
+"""
+
+from paywire.transport.breaker import BreakerState, CircuitBreaker
+from paywire.transport.connection import ConnectionState
+from paywire.transport.errors import TransportError, Unanswered, UnansweredReason
+from paywire.transport.pool import ConnectionPool, PoolState
+from paywire.transport.tls import client_context, fingerprint_sha256
+
+__all__ = [
+    "BreakerState",
+    "CircuitBreaker",
+    "ConnectionPool",
+    "ConnectionState",
+    "PoolState",
+    "TransportError",
+    "Unanswered",
+    "UnansweredReason",
+    "client_context",
+    "fingerprint_sha256",
+]

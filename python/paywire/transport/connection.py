@@ -1,0 +1,450 @@
+"""One pipelined TLS connection to the receiver: frames out, answers in, deadlines and heartbeats.
+
+A Protocol rather than streams: one read is decoded and matched in one call, and the frames queued
+during a loop iteration leave in one write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+import enum
+import logging
+import ssl
+import time
+from collections.abc import Callable, Collection
+from typing import Final, cast
+
+from paywire.observability.metrics import (
+    tls_ack_latency_seconds,
+    tls_acks_received_total,
+    tls_connection_errors_total,
+    tls_messages_inflight,
+    tls_nacks_received_total,
+    tls_protocol_anomalies_total,
+)
+from paywire.transport.errors import FailureReason, TransportError, Unanswered, UnansweredReason
+from paywire.transport.settled import RecentlySettled
+from paywire.transport.tls import check_pin
+from paywire.wire import (
+    Answer,
+    AnswerError,
+    FrameDecoder,
+    FramingError,
+    encode_frames,
+    parse_answer,
+)
+
+log = logging.getLogger("paywire.transport")
+
+OrphanHandler = Callable[[Answer, bytes], None]
+# Called after a read or a sweep freed slots: (slots freed, of which answered).
+ProgressHandler = Callable[[int, int], None]
+
+_HEARTBEAT: Final = b""
+
+
+class ConnectionState(enum.Enum):
+    CONNECTING = "CONNECTING"  # TCP/TLS handshake, pin check, opening heartbeat
+    OPEN = "OPEN"  # takes messages
+    CLOSING = "CLOSING"  # closed by us, the last writes are being flushed
+    CLOSED = "CLOSED"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where and how to dial: nothing else is ever connected to."""
+
+    host: str
+    port: int
+    server_name: str
+    ssl_context: ssl.SSLContext
+    pins: Collection[str] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConnectionOptions:
+    framing: str
+    max_frame_bytes: int
+    ack_timeout_s: float
+    heartbeat_s: float  # 0: no idle heartbeats (the opening heartbeat is still sent)
+    tick_s: float  # period of the deadline sweep and heartbeat check
+
+
+@dataclasses.dataclass(slots=True)
+class ConnectionStats:
+    """Counters of one pool slot; they outlive the connections made on it."""
+
+    sent: int = 0
+    acks: int = 0
+    nacks: int = 0
+    errors: int = 0
+
+
+def count_error(reason: FailureReason, stats: ConnectionStats) -> None:
+    stats.errors += 1
+    tls_connection_errors_total.labels(reason=reason).inc()
+
+
+class Connection(asyncio.Protocol):
+    """A connection's in-flight table maps msg_id to (future, sent_at, uetr).
+
+    Entries are inserted in send order with one timeout for all, so the dict's insertion order is
+    also deadline order: the sweep stops at the first entry still in time, and no message needs a
+    timer of its own.
+    """
+
+    def __init__(
+        self,
+        conn_id: str,
+        options: ConnectionOptions,
+        stats: ConnectionStats,
+        settled: RecentlySettled,
+        on_orphan: OrphanHandler,
+        on_progress: ProgressHandler,
+    ) -> None:
+        self.conn_id = conn_id
+        self.state = ConnectionState.CONNECTING
+        self.stats = stats
+        self.connected_since: datetime.datetime | None = None
+        self.inflight: dict[str, tuple[asyncio.Future[Answer], float, str | None]] = {}
+        self._options = options
+        self._framing = options.framing
+        self._decoder = FrameDecoder(options.framing, options.max_frame_bytes)
+        self._settled = settled
+        self._on_orphan = on_orphan
+        self._on_progress = on_progress
+        self._loop = asyncio.get_running_loop()
+        self._transport: asyncio.Transport | None = None
+        self._pending: list[bytes] = []
+        self._pending_messages = 0
+        self._flush_handle: asyncio.Handle | None = None
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._confirmed: asyncio.Future[None] = self._loop.create_future()
+        self._closed: asyncio.Future[TransportError | None] = self._loop.create_future()
+        self._failure: TransportError | None = None
+        # What messages still in flight at the end are told: lost, or closed by us.
+        self._unanswered_reason: UnansweredReason = "connection_lost"
+        now = time.monotonic()
+        self._last_rx = now
+        self._last_tx = now
+        # Heartbeat bookkeeping, see _on_heartbeat.
+        self._probe_sent_at: float | None = None
+        self._echo_until = 0.0
+
+    # -- opening --------------------------------------------------------------------------------
+
+    async def establish(self, endpoint: Endpoint, connect_timeout_s: float) -> None:
+        """Dial, handshake, check the pin, and wait for the answer to an opening heartbeat.
+
+        The opening heartbeat makes a refusal that TLS 1.3 reports only after the handshake (a
+        missing client certificate) fail the attempt instead of a connection that looked open.
+        """
+        confirming = False
+        try:
+            async with asyncio.timeout(connect_timeout_s):
+                await self._loop.create_connection(
+                    lambda: self,
+                    endpoint.host,
+                    endpoint.port,
+                    ssl=endpoint.ssl_context,
+                    server_hostname=endpoint.server_name,
+                    ssl_handshake_timeout=connect_timeout_s,
+                )
+                assert self._transport is not None
+                check_pin(self._transport.get_extra_info("ssl_object"), endpoint.pins)
+                confirming = True
+                self._probe_sent_at = time.monotonic()
+                self._queue(_HEARTBEAT)
+                await asyncio.shield(self._confirmed)
+        except BaseException as exc:
+            self.abort()
+            if isinstance(exc, TransportError) or not isinstance(exc, Exception):
+                raise
+            raise _refusal(exc, endpoint, connect_timeout_s, confirming) from None
+        self.state = ConnectionState.OPEN
+        self.connected_since = datetime.datetime.now(datetime.UTC)
+        self._tick_handle = self._loop.call_later(self._options.tick_s, self._tick)
+
+    async def wait_closed(self) -> TransportError | None:
+        """Wait until the connection is gone; the failure that ended it, None if we closed it."""
+        return await asyncio.shield(self._closed)
+
+    # -- sending --------------------------------------------------------------------------------
+
+    def submit(
+        self, msg_id: str, payload: bytes, uetr: str | None, future: asyncio.Future[Answer]
+    ) -> None:
+        """Queue one message; it is written with the others queued in this loop iteration."""
+        inflight = self.inflight
+        if msg_id in inflight:
+            raise ValueError(f"msg_id {msg_id!r} is already in flight")
+        inflight[msg_id] = (future, time.monotonic(), uetr)
+        self._pending.append(payload)
+        self._pending_messages += 1
+        if self._flush_handle is None:
+            self._flush_handle = self._loop.call_soon(self._flush)
+
+    def _queue(self, payload: bytes) -> None:
+        self._pending.append(payload)
+        if self._flush_handle is None:
+            self._flush_handle = self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        frames, self._pending = self._pending, []
+        messages, self._pending_messages = self._pending_messages, 0
+        transport = self._transport
+        # Writes go unbounded into the transport's buffer on purpose: the pool never lets more
+        # than max_inflight messages onto one connection, which bounds it.
+        if transport is not None and not transport.is_closing():
+            transport.write(encode_frames(frames, self._framing))
+            self._last_tx = time.monotonic()
+        if messages:
+            self.stats.sent += messages
+            tls_messages_inflight.inc(messages)
+
+    # -- receiving ------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's TLS transport implements asyncio.Transport without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            payloads = self._decoder.feed(data)
+        except FramingError as exc:
+            self._fail("protocol", f"framing error from the receiver: {exc}")
+            return
+        if not payloads:
+            return
+        now = self._last_rx = time.monotonic()
+        if not self._confirmed.done():
+            self._confirmed.set_result(None)
+        inflight = self.inflight
+        observe = tls_ack_latency_seconds.observe
+        acks = nacks = 0
+        for payload in payloads:
+            if not payload:
+                self._on_heartbeat(now)
+                continue
+            try:
+                answer = parse_answer(payload)
+            except AnswerError as exc:
+                self._anomaly("unparseable", f"{len(payload)}-byte payload: {exc}")
+                continue
+            msg_id = answer.msg_id
+            entry = inflight.get(msg_id)
+            if entry is None:
+                self._unmatched(answer, payload)
+                continue
+            future, sent_at, uetr = entry
+            answer_uetr = answer.uetr
+            if uetr is not None and answer_uetr is not None and answer_uetr != uetr:
+                # Settling on a mismatching answer could settle the wrong payment; the message
+                # stays in flight and times out, so it is resent and the pipeline decides.
+                self._anomaly("uetr_mismatch", f"{msg_id}: OrgnlUETR {answer_uetr} != {uetr}")
+                continue
+            del inflight[msg_id]
+            self._settled.add(msg_id)
+            if not future.done():
+                future.set_result(answer)
+            observe(now - sent_at)
+            if answer.kind == "ACK":
+                acks += 1
+            else:
+                nacks += 1
+        if acks or nacks:
+            self._answered(acks, nacks)
+
+    def _answered(self, acks: int, nacks: int) -> None:
+        stats = self.stats
+        if acks:
+            stats.acks += acks
+            tls_acks_received_total.inc(acks)
+        if nacks:
+            stats.nacks += nacks
+            tls_nacks_received_total.inc(nacks)
+        tls_messages_inflight.dec(acks + nacks)
+        self._on_progress(acks + nacks, acks + nacks)
+
+    def _unmatched(self, answer: Answer, payload: bytes) -> None:
+        if answer.msg_id in self._settled:
+            tls_protocol_anomalies_total.labels(kind="duplicate").inc()
+            return
+        tls_protocol_anomalies_total.labels(kind="orphan").inc()
+        log.warning(
+            "answer for unknown message",
+            extra={"conn_id": self.conn_id, "msg_id": answer.msg_id, "kind": answer.kind},
+        )
+        try:
+            self._on_orphan(answer, payload)
+        except Exception:
+            log.exception("orphan handler failed", extra={"msg_id": answer.msg_id})
+
+    def _anomaly(self, kind: str, detail: str) -> None:
+        tls_protocol_anomalies_total.labels(kind=kind).inc()
+        log.warning("protocol anomaly: %s: %s", kind, detail, extra={"conn_id": self.conn_id})
+
+    def _on_heartbeat(self, now: float) -> None:
+        """Answer the receiver's heartbeats but never its answers to ours.
+
+        The receiver answers every heartbeat (SPEC §4), including ours that answer its own; a
+        heartbeat that arrives while one of ours awaits its echo is taken as that echo, and so
+        is the first one after we answered, which ends any exchange after one round.
+        """
+        if self._probe_sent_at is not None:
+            self._probe_sent_at = None
+        elif now < self._echo_until:
+            self._echo_until = 0.0
+        elif self._options.heartbeat_s:
+            self._queue(_HEARTBEAT)
+            self._echo_until = now + self._options.heartbeat_s
+
+    # -- time -----------------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        expired = self._expire(now - self._options.ack_timeout_s)
+        if expired:
+            tls_messages_inflight.dec(expired)
+            self._on_progress(expired, 0)
+        heartbeat_s = self._options.heartbeat_s
+        if heartbeat_s:
+            probe_sent_at = self._probe_sent_at
+            if probe_sent_at is None:
+                if now - max(self._last_rx, self._last_tx) >= heartbeat_s:
+                    self._probe_sent_at = now
+                    self._queue(_HEARTBEAT)
+            elif now - probe_sent_at >= heartbeat_s and now - self._last_rx >= heartbeat_s:
+                self._fail("heartbeat", f"receiver silent for {heartbeat_s} s after a heartbeat")
+                return
+        self._tick_handle = self._loop.call_later(self._options.tick_s, self._tick)
+
+    def _expire(self, cutoff: float) -> int:
+        inflight = self.inflight
+        expired = []
+        for msg_id, (_, sent_at, _) in inflight.items():
+            if sent_at > cutoff:
+                break
+            expired.append(msg_id)
+        for msg_id in expired:
+            future = inflight.pop(msg_id)[0]
+            if not future.done():
+                future.set_exception(Unanswered("timeout", msg_id))
+        return len(expired)
+
+    # -- closing --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close after flushing what is queued; messages still in flight end "closed"."""
+        if self.state in (ConnectionState.CLOSING, ConnectionState.CLOSED):
+            return
+        self.state = ConnectionState.CLOSING
+        self._unanswered_reason = "closed"
+        if self._transport is not None:
+            if self._flush_handle is not None:
+                self._flush_handle.cancel()
+                self._flush()
+            self._transport.close()
+        else:
+            self._finish(None)
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+        elif not self._closed.done():
+            self._finish(None)
+
+    def _fail(self, reason: FailureReason, message: str) -> None:
+        """Give the connection up; connection_lost then fails what is in flight."""
+        if self._failure is None:
+            self._failure = TransportError(reason, message)
+        self.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        failure = self._failure
+        if failure is None and self._unanswered_reason != "closed":
+            if isinstance(exc, ssl.SSLError):
+                failure = TransportError("tls", f"TLS failed: {_ssl_text(exc)}")
+            elif self.state is ConnectionState.CONNECTING:
+                failure = TransportError(
+                    "tls",
+                    "TLS failed: the receiver hung up right after the handshake (does it require "
+                    f"a client certificate?): {exc or 'closed'}",
+                )
+            else:
+                failure = TransportError("lost", f"connection lost: {exc or 'closed by peer'}")
+        # During establish() the caller reports the failure; afterwards it is counted here.
+        if failure is not None and self.state is not ConnectionState.CONNECTING:
+            count_error(failure.reason, self.stats)
+            log.warning(
+                "connection %s ended: %s",
+                self.conn_id,
+                failure.message,
+                extra={"conn_id": self.conn_id, "reason": failure.reason},
+            )
+        self._finish(failure)
+
+    def _finish(self, failure: TransportError | None) -> None:
+        self.state = ConnectionState.CLOSED
+        self._transport = None
+        for handle in (self._flush_handle, self._tick_handle):
+            if handle is not None:
+                handle.cancel()
+        self._flush_handle = self._tick_handle = None
+        self._pending = []
+        reason = self._unanswered_reason
+        inflight, self.inflight = self.inflight, {}
+        for msg_id, (future, _, _) in inflight.items():
+            if not future.done():
+                future.set_exception(Unanswered(reason, msg_id))
+        if inflight:
+            tls_messages_inflight.dec(len(inflight))
+        if not self._confirmed.done():
+            self._confirmed.set_exception(
+                failure or TransportError("lost", "connection closed before it was confirmed")
+            )
+            # establish() may already have given up on it; nobody else will look.
+            self._confirmed.exception()
+        if not self._closed.done():
+            self._closed.set_result(failure)
+        if inflight:
+            self._on_progress(len(inflight), 0)
+
+
+def _refusal(
+    exc: Exception, endpoint: Endpoint, timeout_s: float, confirming: bool
+) -> TransportError:
+    """Say which step of opening a connection failed, and the likely why."""
+    where = f"{endpoint.host}:{endpoint.port}"
+    tls = f"TLS with {where} (server name {endpoint.server_name!r}) failed"
+    if isinstance(exc, ssl.SSLError):
+        return TransportError("tls", f"{tls}: {_ssl_text(exc)}")
+    if isinstance(exc, TimeoutError):
+        if confirming:
+            return TransportError(
+                "heartbeat", f"{where} did not answer the opening heartbeat within {timeout_s} s"
+            )
+        return TransportError("connect", f"connecting to {where} timed out after {timeout_s} s")
+    if isinstance(exc, ConnectionResetError | ConnectionAbortedError):
+        # A reset can only come once TCP is up, so it is the TLS handshake being refused; the
+        # peer's alert is usually lost with the reset, hence the guesses.
+        minimum = endpoint.ssl_context.minimum_version.name.replace("v1_", " 1.")
+        return TransportError(
+            "tls",
+            f"{tls}: the receiver hung up during the handshake; it may offer no protocol "
+            f"version at or above {minimum}, or require a client certificate",
+        )
+    if isinstance(exc, OSError):
+        return TransportError("connect", f"cannot connect to {where}: {exc}")
+    # Not a network error but a bug; it must still end as a counted failure, not kill the slot.
+    log.error("unexpected error opening %s", where, exc_info=exc)
+    return TransportError("connect", f"unexpected error opening {where}: {exc!r}")
+
+
+def _ssl_text(exc: ssl.SSLError) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
+        return f"certificate verify failed: {exc.verify_message}"
+    return exc.reason or str(exc)

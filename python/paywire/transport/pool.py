@@ -1,0 +1,413 @@
+"""The pool of pipelined TLS connections that the pipeline sends pacs.008 messages through.
+
+Least-loaded dispatch, at most max_inflight messages per connection (senders wait for room),
+reconnects with backoff and jitter, and the circuit breaker; states are explicit as in asyncpg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import enum
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from paywire.config import Settings
+from paywire.observability.metrics import tls_circuit_breaker_state, tls_connections_active
+from paywire.transport.breaker import BreakerState, CircuitBreaker
+from paywire.transport.connection import (
+    Connection,
+    ConnectionOptions,
+    ConnectionState,
+    ConnectionStats,
+    Endpoint,
+    OrphanHandler,
+    count_error,
+)
+from paywire.transport.errors import TransportError, Unanswered, UnansweredReason
+from paywire.transport.settled import RecentlySettled
+from paywire.transport.tls import client_context
+from paywire.wire import Answer
+
+log = logging.getLogger("paywire.transport")
+
+_OPEN = ConnectionState.OPEN
+
+
+class PoolState(enum.Enum):
+    NEW = "NEW"  # built, start() not called yet
+    OPEN = "OPEN"  # keeps pool_size connections up and takes messages
+    CLOSING = "CLOSING"  # takes nothing new, waits for answers to what is in flight
+    CLOSED = "CLOSED"
+
+
+class _Slot:
+    """One of the pool_size places a connection lives in; it is refilled when it ends."""
+
+    __slots__ = ("conn", "connects", "index", "last_error", "stats")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.stats = ConnectionStats()
+        self.conn: Connection | None = None
+        self.connects = 0
+        self.last_error: str | None = None
+
+
+def _ignore_orphan(answer: Answer, payload: bytes) -> None:
+    """Default orphan handler: the connection has counted and logged it already."""
+
+
+class ConnectionPool:
+    """`await start()`, then `await send(...)` (or `submit` for many at once), `await close()`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        on_orphan: OrphanHandler = _ignore_orphan,
+        connect_timeout_s: float = 10.0,
+        close_timeout_s: float = 5.0,
+        backoff_base_s: float = 0.1,
+        backoff_max_s: float = 10.0,
+        tick_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`connect_timeout_s` bounds one attempt (TCP, TLS, opening heartbeat);
+        `close_timeout_s` how long a closing connection may take to say goodbye; reconnects wait
+        a jittered `backoff_base_s * 2**n` capped at `backoff_max_s`; `tick_s` is the period of
+        the deadline sweep (default: a tenth of the ACK timeout, at most 1 s); `clock` drives
+        the circuit breaker."""
+        settings.require("receiver_host", "receiver_port")
+        assert settings.receiver_host is not None
+        assert settings.receiver_port is not None
+        self._endpoint = Endpoint(
+            host=settings.receiver_host,
+            port=settings.receiver_port,
+            server_name=settings.server_name or settings.receiver_host,
+            ssl_context=client_context(settings),
+            pins=frozenset(settings.receiver_pin_sha256),
+        )
+        if tick_s is None:
+            periods = [settings.ack_timeout_s / 10, 1.0]
+            if settings.heartbeat_s:
+                periods.append(settings.heartbeat_s / 4)
+            tick_s = max(0.005, min(periods))
+        self._options = ConnectionOptions(
+            framing=settings.framing,
+            max_frame_bytes=settings.max_frame_bytes,
+            ack_timeout_s=settings.ack_timeout_s,
+            heartbeat_s=settings.heartbeat_s,
+            tick_s=tick_s,
+        )
+        self._max_inflight = settings.max_inflight
+        self._max_frame_bytes = settings.max_frame_bytes
+        self._connect_timeout_s = connect_timeout_s
+        self._close_timeout_s = close_timeout_s
+        self._backoff_base_s = backoff_base_s
+        self._backoff_max_s = backoff_max_s
+        self._on_orphan = on_orphan
+        self._random = random.Random()
+        self._state = PoolState.NEW
+        self._slots = [_Slot(i) for i in range(settings.pool_size)]
+        self._open: list[Connection] = []
+        self._settled = RecentlySettled(max(65_536, 4 * settings.pool_size * self._max_inflight))
+        # Senders waiting for room, first come first served.
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._unattempted: set[int] = set()
+        self._first_round = asyncio.Event()
+        self._breaker_changed = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._breaker = CircuitBreaker(
+            settings.cb_failure_threshold,
+            settings.cb_reset_s,
+            clock=clock,
+            on_change=self._on_breaker_change,
+        )
+        tls_circuit_breaker_state.set(BreakerState.CLOSED.value)
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> PoolState:
+        return self._state
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self._breaker
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._open)
+
+    async def start(self) -> None:
+        """Dial every slot once and return when each attempt has ended, whatever its outcome;
+        failed slots keep retrying in the background."""
+        if self._state is not PoolState.NEW:
+            raise RuntimeError(f"pool is {self._state.value}, start() needs NEW")
+        self._state = PoolState.OPEN
+        self._unattempted = {slot.index for slot in self._slots}
+        for slot in self._slots:
+            task = asyncio.create_task(self._supervise(slot), name=f"paywire-tls-slot-{slot.index}")
+            task.add_done_callback(_log_crash)
+            self._tasks.append(task)
+        await self._first_round.wait()
+
+    async def close(self, deadline_s: float = 30.0) -> None:
+        """Stop taking messages, wait up to `deadline_s` for the answers to those in flight, then
+        close every connection; what is still unanswered then ends `Unanswered("closed")`."""
+        if self._state in (PoolState.CLOSING, PoolState.CLOSED):
+            return
+        was_open = self._state is PoolState.OPEN
+        self._state = PoolState.CLOSING
+        self._fail_waiters("closed")
+        if was_open and self._inflight_total():
+            try:
+                async with asyncio.timeout(deadline_s):
+                    await self._drained.wait()
+            except TimeoutError:
+                log.warning("pool closing with %d messages unanswered", self._inflight_total())
+        # Slots still dialling are cancelled below; only established connections say goodbye.
+        conns = list(self._open)
+        for conn in conns:
+            conn.close()
+        if conns:
+            _, late = await asyncio.wait(
+                [asyncio.ensure_future(conn.wait_closed()) for conn in conns],
+                timeout=self._close_timeout_s,
+            )
+            if late:
+                for conn in conns:
+                    conn.abort()
+                await asyncio.wait(late)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._state = PoolState.CLOSED
+
+    # -- sending --------------------------------------------------------------------------------
+
+    async def send(self, msg_id: str, payload: bytes, *, uetr: str | None = None) -> Answer:
+        """Send one pacs.008 and return its ACK or NACK; raises `Unanswered` otherwise.
+
+        `uetr`, when given, is checked against the answer's OrgnlUETR.
+        """
+        return await (await self.submit(msg_id, payload, uetr=uetr))
+
+    async def submit(
+        self, msg_id: str, payload: bytes, *, uetr: str | None = None
+    ) -> asyncio.Future[Answer]:
+        """Queue one message once a connection has room and return the future of its answer.
+
+        Waits only while every connection is full (back-pressure); the future fails with
+        `Unanswered("timeout" | "connection_lost" | "closed")`. Raises `Unanswered("closed")` or
+        `Unanswered("breaker_open")` when the message cannot be queued at all.
+        """
+        if self._state is not PoolState.OPEN:
+            raise Unanswered("closed", msg_id)
+        if len(payload) > self._max_frame_bytes:
+            raise ValueError(f"{msg_id}: {len(payload)} bytes exceed PAYWIRE_MAX_FRAME_BYTES")
+        if self._breaker.state is BreakerState.OPEN:
+            raise Unanswered("breaker_open", msg_id)
+        # Queue behind senders already waiting rather than overtake them.
+        conn = None if self._waiters else self._least_loaded()
+        front = False
+        while conn is None:
+            await self._wait_for_room(front)
+            conn = self._least_loaded()
+            front = True
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        conn.submit(msg_id, payload, uetr, future)
+        return future
+
+    def _least_loaded(self) -> Connection | None:
+        best = None
+        room = self._max_inflight
+        for conn in self._open:
+            # A connection that just ended stays listed until its supervisor runs; skip it.
+            load = len(conn.inflight)
+            if load < room and conn.state is _OPEN:
+                best, room = conn, load
+        return best
+
+    async def _wait_for_room(self, front: bool) -> None:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # A sender woken and overtaken before it ran keeps its place at the front.
+        if front:
+            self._waiters.appendleft(waiter)
+        else:
+            self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._wake(1)  # pass the room it was given on
+            else:
+                # _wake may have dropped it already.
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            raise
+
+    def _wake(self, n: int) -> None:
+        waiters = self._waiters
+        while n and waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                n -= 1
+
+    def _fail_waiters(self, reason: UnansweredReason) -> None:
+        waiters, self._waiters = self._waiters, collections.deque()
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(Unanswered(reason))
+
+    def _on_progress(self, freed: int, answered: int) -> None:
+        # Any answer, ACK or NACK, shows the receiver works.
+        if answered and self._breaker.failures:
+            self._breaker.record_success()
+        if self._waiters:
+            self._wake(freed)
+        if self._state is PoolState.CLOSING and not self._inflight_total():
+            self._drained.set()
+
+    def _inflight_total(self) -> int:
+        return sum(len(slot.conn.inflight) for slot in self._slots if slot.conn is not None)
+
+    # -- connections ----------------------------------------------------------------------------
+
+    async def _supervise(self, slot: _Slot) -> None:
+        """Keep one connection up in `slot` while the pool is OPEN."""
+        failures = 0
+        while self._state is PoolState.OPEN:
+            if not self._breaker.allow_attempt():
+                self._attempted(slot)
+                await self._wait_for_breaker()
+                continue
+            conn = Connection(
+                f"{slot.index}.{slot.connects + 1}",
+                self._options,
+                slot.stats,
+                self._settled,
+                self._on_orphan,
+                self._on_progress,
+            )
+            slot.conn = conn
+            try:
+                await conn.establish(self._endpoint, self._connect_timeout_s)
+            except TransportError as exc:
+                slot.conn = None
+                slot.last_error = exc.message
+                count_error(exc.reason, slot.stats)
+                log.warning("connection %s failed: %s", conn.conn_id, exc.message)
+                self._breaker.record_failure()
+                self._attempted(slot)
+                failures += 1
+                await asyncio.sleep(self._backoff(failures))
+                continue
+            slot.connects += 1
+            failures = 0
+            failure = await self._run(slot, conn)
+            if failure is not None:
+                slot.last_error = failure.message
+                self._breaker.record_failure()
+                failures = 1
+                await asyncio.sleep(self._backoff(failures))
+
+    async def _run(self, slot: _Slot, conn: Connection) -> TransportError | None:
+        """Offer an established connection to senders until it ends."""
+        self._breaker.record_success()
+        self._open.append(conn)
+        tls_connections_active.inc()
+        log.info("connection %s open", conn.conn_id)
+        self._attempted(slot)
+        self._wake(self._max_inflight)
+        try:
+            return await conn.wait_closed()
+        finally:
+            self._open.remove(conn)
+            tls_connections_active.dec()
+            slot.conn = None
+            if self._state is PoolState.CLOSING and not self._inflight_total():
+                self._drained.set()
+
+    def _backoff(self, failures: int) -> float:
+        """Exponential backoff with equal jitter: half fixed, half random, so slots spread out."""
+        delay = min(self._backoff_max_s, self._backoff_base_s * 2.0 ** min(failures - 1, 30))
+        return delay / 2 + self._random.uniform(0, delay / 2)
+
+    def _attempted(self, slot: _Slot) -> None:
+        if slot.index in self._unattempted:
+            self._unattempted.discard(slot.index)
+            if not self._unattempted:
+                self._first_round.set()
+
+    async def _wait_for_breaker(self) -> None:
+        """Until the breaker changes state or its OPEN period ends, whichever comes first."""
+        changed = self._breaker_changed
+        delay = self._breaker.retry_in()
+        try:
+            async with asyncio.timeout(delay or None):
+                await changed.wait()
+        except TimeoutError:
+            pass
+
+    def _on_breaker_change(self, state: BreakerState) -> None:
+        tls_circuit_breaker_state.set(state.value)
+        log.warning("circuit breaker %s", state.name)
+        if state is BreakerState.OPEN:
+            self._fail_waiters("breaker_open")
+        # Wake every supervisor waiting on the breaker; later waiters get a fresh event.
+        self._breaker_changed.set()
+        self._breaker_changed = asyncio.Event()
+
+    # -- admin ----------------------------------------------------------------------------------
+
+    def reset_breaker(self) -> None:
+        """Close the circuit breaker by hand; waiting slots dial at once."""
+        self._breaker.reset()
+
+    def stats(self) -> dict[str, Any]:
+        """The admin surface's view: each connection slot, the breaker, and totals."""
+        connections = []
+        for slot in self._slots:
+            conn = slot.conn
+            since = conn.connected_since if conn is not None else None
+            connections.append(
+                {
+                    "id": slot.index,
+                    "state": (conn.state if conn is not None else ConnectionState.CLOSED).value,
+                    "inflight": len(conn.inflight) if conn is not None else 0,
+                    "sent": slot.stats.sent,
+                    "acks": slot.stats.acks,
+                    "nacks": slot.stats.nacks,
+                    "errors": slot.stats.errors,
+                    "connects": slot.connects,
+                    "connected_since": since.isoformat() if since is not None else None,
+                    "last_error": slot.last_error,
+                }
+            )
+        return {
+            "state": self._state.value,
+            "breaker": {"state": self._breaker.state.name, "failures": self._breaker.failures},
+            "waiting_senders": len(self._waiters),
+            "connections": connections,
+            "totals": {
+                "open": len(self._open),
+                "inflight": self._inflight_total(),
+                "sent": sum(slot.stats.sent for slot in self._slots),
+                "acks": sum(slot.stats.acks for slot in self._slots),
+                "nacks": sum(slot.stats.nacks for slot in self._slots),
+                "errors": sum(slot.stats.errors for slot in self._slots),
+            },
+        }
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("connection supervisor crashed", exc_info=task.exception())
