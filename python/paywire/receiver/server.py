@@ -1,0 +1,413 @@
+"""The reference receiver: a TLS server that answers each pacs.008 with a pacs.002 (or admi.002).
+
+De-duplicates by MsgId, NACKs by rule and misbehaves on request (see `Faults`); answers to one
+read leave in one write so it keeps up with a pipelining client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import datetime
+import logging
+import random
+import re
+import secrets
+import uuid
+from types import TracebackType
+from typing import NamedTuple, cast
+
+from paywire.receiver.config import ReceiverConfig
+from paywire.receiver.log import MessageLog
+from paywire.receiver.rules import Decision
+from paywire.receiver.tls import server_context
+from paywire.wire import (
+    FrameDecoder,
+    FramingError,
+    build_admi002,
+    build_pacs002,
+    encode_frame,
+    encode_frames,
+    parse_pacs008_summary,
+)
+
+log = logging.getLogger("paywire.receiver")
+
+_HEARTBEAT = b""
+_MSG_ID = re.compile(rb"<MsgId>([^<]{1,35})</MsgId>")
+
+
+class _Answer(NamedTuple):
+    """A decided answer, kept so a resend of the same MsgId gets the same bytes."""
+
+    payload: bytes
+    msg_id: str
+    uetr: str | None
+    status: str
+    reason_code: str | None
+    doc: str  # "pacs.002" or "admi.002"
+
+    @property
+    def kind(self) -> str:
+        return "NACK" if self.doc == "admi.002" or self.status == "RJCT" else "ACK"
+
+
+@dataclasses.dataclass(slots=True)
+class ReceiverStats:
+    connections: int = 0
+    received: int = 0
+    duplicates: int = 0
+    malformed: int = 0
+    answers_sent: int = 0
+    withheld: int = 0
+    heartbeats_received: int = 0
+    heartbeats_sent: int = 0
+
+
+class Receiver:
+    """`await start()`, read `port`, `await stop()`; or `async with Receiver(config) as r:`."""
+
+    def __init__(self, config: ReceiverConfig) -> None:
+        self.config = config
+        self.stats = ReceiverStats()
+        self._ssl = server_context(
+            config.cert_file,
+            config.key_file,
+            client_ca_file=config.client_ca_file,
+            min_version=config.tls_min_version,
+        )
+        self._rng = random.Random(config.seed)
+        self._log = MessageLog(config.log_file) if config.log_file is not None else None
+        # Two generations bound the memory of answers, as in the gateway's RecentlySettled.
+        self._answers: dict[str, _Answer] = {}
+        self._older_answers: dict[str, _Answer] = {}
+        self._answer_prefix = f"PWR{secrets.token_hex(4).upper()}"
+        self._answer_seq = 0
+        self._orphan_seq = 0
+        self._answers_until_garbage = config.faults.garbage_every
+        self._garbage = _garbage_frame(config.framing, config.faults.garbage_kind)
+        self._server: asyncio.Server | None = None
+        self._sessions: set[_Session] = set()
+        self._port: int | None = None
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the receiver has not started")
+        return self._port
+
+    @property
+    def host(self) -> str:
+        return self.config.host
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._new_session, self.config.host, self.config.port, ssl=self._ssl, backlog=512
+        )
+        self._port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Stop listening, drop every connection and close the log."""
+        if self._server is not None:
+            self._server.close()
+        for session in list(self._sessions):
+            session.abort()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    async def __aenter__(self) -> Receiver:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def _new_session(self) -> _Session:
+        self.stats.connections += 1
+        return _Session(self, f"r{self.stats.connections}")
+
+    # -- answering ------------------------------------------------------------------------------
+
+    def respond(self, session: _Session, payloads: list[bytes]) -> None:
+        """Answer the frames of one read: heartbeats at once, messages after the ack delay."""
+        faults = self.config.faults
+        rng = self._rng
+        log_ = self._log
+        now = datetime.datetime.now(datetime.UTC)
+        stamp = now.isoformat()
+        answers: list[bytes] = []
+        heartbeats = 0
+        close_after = False
+        for payload in payloads:
+            if not payload:
+                heartbeats += 1
+                continue
+            answer, duplicate = self._answer(payload, now)
+            if log_ is not None:
+                log_.record(
+                    time=stamp,
+                    event="received",
+                    conn=session.conn_id,
+                    msg_id=answer.msg_id,
+                    uetr=answer.uetr,
+                    kind="malformed" if answer.doc == "admi.002" else "pacs.008",
+                    status=None,
+                    duplicate=duplicate,
+                )
+            if faults.no_answer_rate and rng.random() < faults.no_answer_rate:
+                self.stats.withheld += 1
+                if log_ is not None:
+                    log_.record(
+                        time=stamp,
+                        event="withheld",
+                        conn=session.conn_id,
+                        msg_id=answer.msg_id,
+                        uetr=answer.uetr,
+                        kind=answer.kind,
+                        status=answer.status,
+                        duplicate=duplicate,
+                    )
+            else:
+                copies = 2 if faults.duplicate_rate and rng.random() < faults.duplicate_rate else 1
+                for copy in range(copies):
+                    answers.append(answer.payload)
+                    if log_ is not None:
+                        _log_answer(
+                            log_,
+                            stamp,
+                            session,
+                            answer,
+                            duplicate or copy > 0,
+                            "duplicate" if copy else None,
+                        )
+            if faults.orphan_rate and rng.random() < faults.orphan_rate:
+                orphan = self._orphan(now)
+                answers.append(orphan.payload)
+                if log_ is not None:
+                    _log_answer(log_, stamp, session, orphan, False, "orphan")
+            session.messages += 1
+            if faults.drop_after and session.messages >= faults.drop_after:
+                # The rest of this read stays unanswered: the client sees them lost mid-flight.
+                close_after = True
+                break
+        self.stats.heartbeats_received += heartbeats
+        if heartbeats:
+            self.stats.heartbeats_sent += heartbeats
+            session.send([_HEARTBEAT] * heartbeats)
+        if faults.shuffle and len(answers) > 1:
+            rng.shuffle(answers)
+        data = encode_frames(answers, self.config.framing) if answers else b""
+        if faults.garbage_every and answers:
+            data = self._with_garbage(answers, data)
+        self.stats.answers_sent += len(answers)
+        if log_ is not None:
+            if close_after:
+                log_.record(
+                    time=stamp,
+                    event="dropped",
+                    conn=session.conn_id,
+                    msg_id=None,
+                    uetr=None,
+                    kind=None,
+                    status=None,
+                    duplicate=False,
+                )
+            log_.flush()
+        if faults.ack_delay_ms:
+            session.send_later(faults.ack_delay_ms / 1000, data, close_after)
+        else:
+            session.write(data, close_after)
+
+    def _answer(self, payload: bytes, now: datetime.datetime) -> tuple[_Answer, bool]:
+        """The answer to one payload and whether its MsgId was seen before."""
+        try:
+            summary = parse_pacs008_summary(payload)
+        except ValueError as exc:
+            self.stats.malformed += 1
+            return self._malformed(payload, now, str(exc)), False
+        self.stats.received += 1
+        msg_id = summary.msg_id
+        known = self._answers.get(msg_id) or self._older_answers.get(msg_id)
+        if known is not None:
+            self.stats.duplicates += 1
+            return known, True
+        decision = self.config.rules.decide(summary, self._rng)
+        answer = _Answer(
+            self._pacs002(now, msg_id, summary.uetr, decision),
+            msg_id,
+            summary.uetr,
+            decision.status,
+            decision.reason_code,
+            "pacs.002",
+        )
+        answers = self._answers
+        answers[msg_id] = answer
+        if len(answers) >= self.config.dedup_capacity:
+            self._older_answers, self._answers = answers, {}
+        return answer, False
+
+    def _pacs002(
+        self, now: datetime.datetime, msg_id: str, uetr: str | None, decision: Decision
+    ) -> bytes:
+        self._answer_seq += 1
+        return build_pacs002(
+            msg_id=f"{self._answer_prefix}{self._answer_seq:012d}",
+            created_at=now,
+            original_msg_id=msg_id,
+            original_uetr=uetr,
+            status=decision.status,
+            reason_code=decision.reason_code,
+            reason_text=decision.reason_text,
+        )
+
+    def _malformed(self, payload: bytes, now: datetime.datetime, why: str) -> _Answer:
+        found = _MSG_ID.search(payload)
+        related = found.group(1).decode("utf-8", "replace") if found else "NOTPROVIDED"
+        body = build_admi002(
+            related_ref=related, created_at=now, reason_code="FF01", reason_text=why[:105]
+        )
+        return _Answer(body, related, None, "RJCT", "FF01", "admi.002")
+
+    def _orphan(self, now: datetime.datetime) -> _Answer:
+        self._orphan_seq += 1
+        msg_id = f"ORPHAN{self._orphan_seq:010d}"
+        uetr = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        return _Answer(
+            self._pacs002(now, msg_id, uetr, Decision("ACSP")),
+            msg_id,
+            uetr,
+            "ACSP",
+            None,
+            "pacs.002",
+        )
+
+    def _with_garbage(self, answers: list[bytes], data: bytes) -> bytes:
+        """Append a garbage frame each time another `garbage_every` answers have gone out."""
+        self._answers_until_garbage -= len(answers)
+        if self._answers_until_garbage > 0:
+            return data
+        self._answers_until_garbage = self.config.faults.garbage_every
+        return data + self._garbage
+
+
+class _Session(asyncio.Protocol):
+    """One client connection of the receiver."""
+
+    def __init__(self, receiver: Receiver, conn_id: str) -> None:
+        self.conn_id = conn_id
+        self.messages = 0
+        self._receiver = receiver
+        self._decoder = FrameDecoder(receiver.config.framing, receiver.config.max_frame_bytes)
+        self._transport: asyncio.Transport | None = None
+        self._loop = asyncio.get_running_loop()
+        self._delayed: collections.deque[asyncio.TimerHandle] = collections.deque()
+        self._heartbeat: asyncio.TimerHandle | None = None
+        self._last_io = self._loop.time()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's TLS transport implements asyncio.Transport without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
+        self._receiver._sessions.add(self)
+        heartbeat_s = self._receiver.config.faults.heartbeat_s
+        if heartbeat_s:
+            self._heartbeat = self._loop.call_later(heartbeat_s, self._idle_heartbeat)
+
+    def data_received(self, data: bytes) -> None:
+        if self._transport is None or self._transport.is_closing():
+            return
+        self._last_io = self._loop.time()
+        try:
+            payloads = self._decoder.feed(data)
+        except FramingError as exc:
+            log.warning("connection %s: framing error, closing: %s", self.conn_id, exc)
+            self.abort()
+            return
+        if payloads:
+            self._receiver.respond(self, payloads)
+
+    def send(self, payloads: list[bytes]) -> None:
+        self.write(encode_frames(payloads, self._receiver.config.framing), False)
+
+    def write(self, data: bytes, close_after: bool) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if data:
+            transport.write(data)
+            self._last_io = self._loop.time()
+        if close_after:
+            transport.close()
+
+    def send_later(self, delay_s: float, data: bytes, close_after: bool) -> None:
+        # One delay for all, so the handles fire in the order they were queued.
+        self._delayed.append(self._loop.call_later(delay_s, self._send_delayed, data, close_after))
+
+    def _send_delayed(self, data: bytes, close_after: bool) -> None:
+        self._delayed.popleft()
+        self.write(data, close_after)
+
+    def _idle_heartbeat(self) -> None:
+        heartbeat_s = self._receiver.config.faults.heartbeat_s
+        idle = self._loop.time() - self._last_io
+        if idle >= heartbeat_s:
+            self._receiver.stats.heartbeats_sent += 1
+            self.send([_HEARTBEAT])
+            idle = 0.0
+        self._heartbeat = self._loop.call_later(heartbeat_s - idle, self._idle_heartbeat)
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._receiver._sessions.discard(self)
+        self._transport = None
+        for handle in self._delayed:
+            handle.cancel()
+        self._delayed.clear()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+
+
+def _log_answer(
+    log_: MessageLog,
+    stamp: str,
+    session: _Session,
+    answer: _Answer,
+    duplicate: bool,
+    fault: str | None,
+) -> None:
+    log_.record(
+        time=stamp,
+        event="answer",
+        conn=session.conn_id,
+        msg_id=answer.msg_id,
+        uetr=answer.uetr,
+        kind=answer.kind,
+        status=answer.status,
+        reason_code=answer.reason_code,
+        doc=answer.doc,
+        duplicate=duplicate,
+        fault=fault,
+    )
+
+
+def _garbage_frame(framing: str, kind: str) -> bytes:
+    if kind == "payload":
+        return encode_frame(b"\x00this is not an ISO 20022 document\xff", framing)
+    if framing == "ascii4":
+        return b"GARB"
+    if framing == "u16be":
+        return b"\xff\xff" + b"\xa5" * 0xFFFF
+    return b"\xff\xff\xff\xff"
