@@ -1,0 +1,393 @@
+"""The connection pool against a real in-process receiver on loopback TLS.
+
+Pipelining, faults (drops, delays, garbage), the breaker, heartbeats, draining and back-pressure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from prometheus_client import REGISTRY
+
+from paywire.receiver import Faults, Rules
+from paywire.transport import BreakerState, ConnectionPool, PoolState, Unanswered
+from paywire.wire import Answer
+from tests.fixtures.tls import StartReceiver, TLSFiles, gateway_settings, pacs008
+
+MakePool = Callable[..., "asyncio.Future[ConnectionPool]"]
+
+
+def metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Poll `predicate` until it holds; fail after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.005)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest_asyncio.fixture
+async def make_pool(tls_files: TLSFiles) -> AsyncIterator[Callable[..., Any]]:
+    """`await make_pool(port, on_orphan=..., clock=..., **settings)`; closed after the test."""
+    pools: list[ConnectionPool] = []
+
+    async def make(port: int, *, start: bool = True, **settings: Any) -> ConnectionPool:
+        options = {k: settings.pop(k) for k in ("on_orphan", "clock", "tick_s") if k in settings}
+        pool = ConnectionPool(
+            gateway_settings(tls_files, port, **settings),
+            backoff_base_s=0.01,
+            backoff_max_s=0.05,
+            connect_timeout_s=5.0,
+            **options,
+        )
+        pools.append(pool)
+        if start:
+            await pool.start()
+        return pool
+
+    yield make
+    for pool in pools:
+        await pool.close(deadline_s=0.5)
+
+
+async def outcome(future: asyncio.Future[Answer]) -> Answer | str:
+    try:
+        return await future
+    except Unanswered as exc:
+        return exc.reason
+
+
+async def test_ten_thousand_messages_all_matched_out_of_order(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    receiver = await start_receiver(
+        faults=Faults(shuffle=True), rules=Rules(nack_amount_over=Decimal("1000")), seed=7
+    )
+    pool = await make_pool(receiver.port, pool_size=4, max_inflight=128)
+    assert pool.open_connections == 4
+    order: list[str] = []
+    futures: dict[str, asyncio.Future[Answer]] = {}
+    for i in range(10_000):
+        msg_id = f"BULK{i:06d}"
+        amount = "5000.00" if i % 100 == 0 else "10.00"
+        future = await pool.submit(msg_id, pacs008(msg_id, amount=amount))
+        future.add_done_callback(lambda _, m=msg_id: order.append(m))
+        futures[msg_id] = future
+    answers = {m: await f for m, f in futures.items()}
+    assert all(a.msg_id == m for m, a in answers.items())
+    assert sum(a.kind == "NACK" for a in answers.values()) == 100
+    assert all(a.reason_code == "AM04" for a in answers.values() if a.kind == "NACK")
+    assert order != list(futures), "the receiver shuffled; answers must match out of order"
+    stats = pool.stats()
+    assert stats["totals"]["acks"] == 9_900
+    assert stats["totals"]["nacks"] == 100
+    assert stats["totals"]["inflight"] == 0
+    assert all(c["sent"] > 0 for c in stats["connections"]), "least-loaded spreads the work"
+    assert receiver.stats.received == 10_000
+
+
+async def test_dropped_connection_reports_every_unanswered_message_and_reconnects(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    receiver = await start_receiver(faults=Faults(drop_after=40))
+    pool = await make_pool(receiver.port, pool_size=2, max_inflight=32, cb_failure_threshold=50)
+    futures = [await pool.submit(f"DROP{i:04d}", pacs008(f"DROP{i:04d}")) for i in range(300)]
+    results = [await outcome(f) for f in futures]
+    lost = [i for i, r in enumerate(results) if r == "connection_lost"]
+    answered = [r for r in results if isinstance(r, Answer)]
+    assert lost, "some messages were in flight when the receiver hung up"
+    assert len(lost) + len(answered) == 300, "every message is answered or reported"
+    assert metric("tls_connection_errors_total", reason="lost") > 0
+    await until(lambda: pool.open_connections == 2)
+    assert sum(c["connects"] for c in pool.stats()["connections"]) > 2
+    retry = await pool.send(f"DROP{lost[0]:04d}", pacs008(f"DROP{lost[0]:04d}"))
+    assert retry.kind == "ACK"
+
+
+async def test_answer_later_than_the_timeout(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    orphans: list[tuple[Answer, bytes]] = []
+    receiver = await start_receiver(faults=Faults(ack_delay_ms=300))
+    pool = await make_pool(
+        receiver.port,
+        pool_size=1,
+        ack_timeout_s=0.1,
+        heartbeat_s=0,
+        on_orphan=lambda a, raw: orphans.append((a, raw)),
+    )
+    started = time.monotonic()
+    with pytest.raises(Unanswered) as caught:
+        await pool.send("SLOW1", pacs008("SLOW1"))
+    assert caught.value.reason == "timeout"
+    assert caught.value.msg_id == "SLOW1"
+    assert 0.1 <= time.monotonic() - started < 0.3
+    # The late answer names a message no longer in flight: the pipeline gets it to reconcile.
+    await until(lambda: bool(orphans))
+    assert orphans[0][0].msg_id == "SLOW1"
+    assert b"SLOW1" in orphans[0][1]
+    assert pool.stats()["totals"]["inflight"] == 0
+
+
+async def test_garbage_frame_replaces_the_connection(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    receiver = await start_receiver(faults=Faults(garbage_every=5))
+    pool = await make_pool(receiver.port, pool_size=1, cb_failure_threshold=50)
+    before = metric("tls_connection_errors_total", reason="protocol")
+    results = [await outcome(await pool.submit(f"G{i}", pacs008(f"G{i}"))) for i in range(12)]
+    assert all(isinstance(r, Answer) or r == "connection_lost" for r in results)
+    assert metric("tls_connection_errors_total", reason="protocol") >= before + 1
+    await until(lambda: pool.open_connections == 1)
+    slot = pool.stats()["connections"][0]
+    assert slot["connects"] >= 2
+    assert slot["errors"] >= 1
+    assert "framing error" in (slot["last_error"] or "")
+
+
+async def test_garbage_payload_is_an_anomaly_not_fatal(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    receiver = await start_receiver(faults=Faults(garbage_every=1, garbage_kind="payload"))
+    pool = await make_pool(receiver.port, pool_size=1)
+    before = metric("tls_protocol_anomalies_total", kind="unparseable")
+    for i in range(5):
+        assert (await pool.send(f"GP{i}", pacs008(f"GP{i}"))).kind == "ACK"
+    await until(lambda: metric("tls_protocol_anomalies_total", kind="unparseable") >= before + 5)
+    assert pool.stats()["connections"][0]["connects"] == 1
+
+
+async def test_duplicates_are_ignored_and_orphans_handed_over(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    orphans: list[str] = []
+    receiver = await start_receiver(faults=Faults(duplicate_rate=1.0, orphan_rate=1.0))
+    pool = await make_pool(
+        receiver.port, pool_size=1, on_orphan=lambda a, raw: orphans.append(a.msg_id)
+    )
+    duplicates = metric("tls_protocol_anomalies_total", kind="duplicate")
+    answers = [await pool.send(f"D{i}", pacs008(f"D{i}")) for i in range(10)]
+    assert [a.msg_id for a in answers] == [f"D{i}" for i in range(10)]
+    await until(lambda: len(orphans) == 10)
+    assert all(m.startswith("ORPHAN") for m in orphans)
+    await until(lambda: metric("tls_protocol_anomalies_total", kind="duplicate") == duplicates + 10)
+    assert pool.stats()["totals"]["acks"] == 10
+
+
+async def test_mismatching_uetr_is_an_anomaly_and_does_not_settle(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    receiver = await start_receiver()
+    pool = await make_pool(receiver.port, pool_size=1, ack_timeout_s=0.2)
+    before = metric("tls_protocol_anomalies_total", kind="uetr_mismatch")
+    payload = pacs008("U1", uetr="0f8fad5b-d9cb-469f-a165-70867728950e")
+    with pytest.raises(Unanswered, match="timeout"):
+        await pool.send("U1", payload, uetr="7c9e6679-7425-40de-944b-e07fc1f90ae7")
+    assert metric("tls_protocol_anomalies_total", kind="uetr_mismatch") == before + 1
+    answer = await pool.send(
+        "U2",
+        pacs008("U2", uetr="0f8fad5b-d9cb-469f-a165-70867728950e"),
+        uetr="0f8fad5b-d9cb-469f-a165-70867728950e",
+    )
+    assert answer.uetr == "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+
+async def test_breaker_opens_half_opens_and_closes(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    receiver = await start_receiver()
+    port = receiver.port
+    await receiver.stop()  # nothing listens on `port` now
+    clock = FakeClock()
+    pool = await make_pool(port, pool_size=2, cb_failure_threshold=2, cb_reset_s=30, clock=clock)
+    assert pool.breaker.state is BreakerState.OPEN
+    assert metric("tls_circuit_breaker_state") == 2
+    assert metric("tls_connection_errors_total", reason="connect") >= 2
+    with pytest.raises(Unanswered) as caught:
+        await pool.send("CB1", pacs008("CB1"))
+    assert caught.value.reason == "breaker_open"
+
+    # The probe fails while the receiver is still down: OPEN again, for another period.
+    clock.now += 30
+    assert pool.breaker.state is BreakerState.HALF_OPEN
+    assert metric("tls_circuit_breaker_state") == 1
+    await until(lambda: pool.breaker.state is BreakerState.OPEN)
+
+    await start_receiver(port=port)
+    clock.now += 30
+    assert pool.breaker.state is BreakerState.HALF_OPEN
+    await until(lambda: pool.breaker.state is BreakerState.CLOSED)
+    assert metric("tls_circuit_breaker_state") == 0
+    assert (await pool.send("CB2", pacs008("CB2"))).kind == "ACK"
+    await until(lambda: pool.open_connections == 2)
+
+
+async def test_manual_breaker_reset_dials_at_once(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    receiver = await start_receiver()
+    port = receiver.port
+    await receiver.stop()
+    pool = await make_pool(port, pool_size=1, cb_failure_threshold=1, clock=FakeClock())
+    assert pool.breaker.state is BreakerState.OPEN
+    await start_receiver(port=port)
+    pool.reset_breaker()
+    await until(lambda: pool.open_connections == 1)
+    assert pool.stats()["breaker"]["state"] == "CLOSED"
+
+
+async def test_heartbeats_flow_when_idle(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    receiver = await start_receiver()
+    pool = await make_pool(receiver.port, pool_size=1, heartbeat_s=0.03)
+    await until(lambda: receiver.stats.heartbeats_received >= 5)
+    assert pool.open_connections == 1
+    assert pool.stats()["connections"][0]["connects"] == 1
+
+
+async def test_receiver_heartbeats_are_answered_without_ping_pong(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    # Both sides probe when idle and the receiver echoes everything, as SPEC §4 says it does.
+    receiver = await start_receiver(faults=Faults(heartbeat_s=0.03))
+    pool = await make_pool(receiver.port, pool_size=1, heartbeat_s=0.03)
+    await until(lambda: receiver.stats.heartbeats_received >= 8)
+    started = receiver.stats.heartbeats_received
+    await until(lambda: receiver.stats.heartbeats_sent >= started + 8)
+    # A ping-pong would exchange thousands of heartbeats in this time on loopback.
+    assert receiver.stats.heartbeats_received - started < 40
+    assert pool.open_connections == 1
+
+
+async def test_withheld_answers_time_out_on_a_live_connection(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    receiver = await start_receiver(faults=Faults(no_answer_rate=1.0))
+    pool = await make_pool(receiver.port, pool_size=1, heartbeat_s=0.05, ack_timeout_s=0.2)
+    assert pool.open_connections == 1, "heartbeats are echoed even when answers are withheld"
+    with pytest.raises(Unanswered, match="timeout"):
+        await pool.send("Q1", pacs008("Q1"))
+    assert receiver.stats.withheld == 1
+    assert pool.stats()["connections"][0]["connects"] == 1
+
+
+async def test_close_drains_in_flight_messages(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    receiver = await start_receiver(faults=Faults(ack_delay_ms=100))
+    pool = await make_pool(receiver.port, pool_size=2)
+    futures = [await pool.submit(f"C{i}", pacs008(f"C{i}")) for i in range(50)]
+    await pool.close(deadline_s=5)
+    assert pool.state is PoolState.CLOSED
+    assert all(f.result().kind == "ACK" for f in futures), "drained before closing"
+    with pytest.raises(Unanswered) as caught:
+        await pool.submit("C99", pacs008("C99"))
+    assert caught.value.reason == "closed"
+    assert pool.open_connections == 0
+
+
+async def test_close_deadline_ends_what_is_still_unanswered(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    receiver = await start_receiver(faults=Faults(ack_delay_ms=2000))
+    pool = await make_pool(receiver.port, pool_size=1)
+    futures = [await pool.submit(f"E{i}", pacs008(f"E{i}")) for i in range(5)]
+    await pool.close(deadline_s=0.05)
+    assert [await outcome(f) for f in futures] == ["closed"] * 5
+
+
+async def test_back_pressure_holds_the_third_sender(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    receiver = await start_receiver(faults=Faults(ack_delay_ms=200))
+    pool = await make_pool(receiver.port, pool_size=1, max_inflight=2)
+    first = await pool.submit("B1", pacs008("B1"))
+    second = await pool.submit("B2", pacs008("B2"))
+    third = asyncio.ensure_future(pool.send("B3", pacs008("B3")))
+    await until(lambda: pool.stats()["waiting_senders"] == 1)
+    assert pool.stats()["totals"]["inflight"] == 2
+    assert not third.done()
+    assert (await first).kind == "ACK"
+    assert (await second).kind == "ACK"
+    assert (await third).msg_id == "B3"
+    assert receiver.stats.received == 3
+
+
+async def test_waiting_senders_fail_when_the_pool_closes(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    receiver = await start_receiver(faults=Faults(ack_delay_ms=1000))
+    pool = await make_pool(receiver.port, pool_size=1, max_inflight=1)
+    await pool.submit("W1", pacs008("W1"))
+    waiting = asyncio.ensure_future(pool.send("W2", pacs008("W2")))
+    await until(lambda: pool.stats()["waiting_senders"] == 1)
+    await pool.close(deadline_s=0.01)
+    assert await outcome(waiting) == "closed"
+
+
+async def test_stats_shape(start_receiver: StartReceiver, make_pool: Callable[..., Any]) -> None:
+    receiver = await start_receiver(rules=Rules(nack_rate=1.0))
+    pool = await make_pool(receiver.port, pool_size=2)
+    assert (await pool.send("S1", pacs008("S1"))).kind == "NACK"
+    stats = pool.stats()
+    assert stats["state"] == "OPEN"
+    assert stats["breaker"] == {"state": "CLOSED", "failures": 0}
+    assert stats["totals"] == {
+        "open": 2,
+        "inflight": 0,
+        "sent": 1,
+        "acks": 0,
+        "nacks": 1,
+        "errors": 0,
+    }
+    conn = stats["connections"][0]
+    assert set(conn) == {
+        "id",
+        "state",
+        "inflight",
+        "sent",
+        "acks",
+        "nacks",
+        "errors",
+        "connects",
+        "connected_since",
+        "last_error",
+    }
+    assert conn["state"] == "OPEN"
+    assert conn["connected_since"].endswith("+00:00")
+
+
+async def test_pool_life_cycle_errors(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    receiver = await start_receiver()
+    pool = await make_pool(receiver.port, start=False, pool_size=1)
+    assert pool.state is PoolState.NEW
+    with pytest.raises(Unanswered, match="closed"):
+        await pool.send("L1", pacs008("L1"))
+    await pool.start()
+    with pytest.raises(RuntimeError):
+        await pool.start()
+    with pytest.raises(ValueError, match="already in flight"):
+        await asyncio.gather(
+            pool.send("L2", pacs008("L2")), pool.send("L2", pacs008("L2")), return_exceptions=False
+        )

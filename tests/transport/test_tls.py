@@ -1,0 +1,188 @@
+"""TLS settings end to end on loopback: trust, host name, pinning, protocol version, mutual TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import warnings
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from paywire.errors import ConfigError
+from paywire.observability.metrics import tls_connection_errors_total
+from paywire.transport import ConnectionPool, TransportError, client_context
+from paywire.transport.tls import check_pin
+from tests.fixtures.tls import LOOPBACK, StartReceiver, TLSFiles, gateway_settings, pacs008
+
+
+def errors(reason: str) -> float:
+    return tls_connection_errors_total.labels(reason=reason)._value.get()
+
+
+async def first_attempt(tls_files: TLSFiles, port: int, **settings: Any) -> dict[str, Any]:
+    """Start a one-connection pool, return its slot's stats after the first attempt, close it."""
+    pool = ConnectionPool(
+        gateway_settings(tls_files, port, pool_size=1, cb_failure_threshold=100, **settings),
+        connect_timeout_s=5.0,
+        backoff_base_s=60.0,
+    )
+    await pool.start()
+    try:
+        slot: dict[str, Any] = pool.stats()["connections"][0]
+        return slot
+    finally:
+        await pool.close(deadline_s=1.0)
+
+
+def test_client_context_always_verifies(tls_files: TLSFiles) -> None:
+    context = client_context(gateway_settings(tls_files, 1))
+    assert context.verify_mode is ssl.CERT_REQUIRED
+    assert context.check_hostname
+    assert context.minimum_version is ssl.TLSVersion.TLSv1_2
+    assert len(context.get_ca_certs()) == 1, "only the configured CA, not the system store"
+
+
+def test_client_context_without_ca_file_uses_the_system_store(tls_files: TLSFiles) -> None:
+    context = client_context(gateway_settings(tls_files, 1, receiver_ca_file=""))
+    assert context.verify_mode is ssl.CERT_REQUIRED
+    assert context.cert_store_stats()["x509_ca"] >= 0  # whatever the system holds, never off
+
+
+def test_client_context_minimum_13(tls_files: TLSFiles) -> None:
+    context = client_context(gateway_settings(tls_files, 1, tls_min_version="1.3"))
+    assert context.minimum_version is ssl.TLSVersion.TLSv1_3
+
+
+def test_missing_ca_file_is_a_config_error(tls_files: TLSFiles) -> None:
+    settings = gateway_settings(tls_files, 1, receiver_ca_file=tls_files.ca_file.with_name("no"))
+    with pytest.raises(ConfigError, match="PAYWIRE_RECEIVER_CA_FILE"):
+        client_context(settings)
+
+
+def test_check_pin_without_pins_accepts_anything() -> None:
+    check_pin(None, ())
+
+
+def test_check_pin_without_certificate_refuses() -> None:
+    with pytest.raises(TransportError, match="no certificate"):
+        check_pin(None, ("ab" * 32,))
+
+
+async def test_connects_with_matching_pin(
+    tls_files: TLSFiles, start_receiver: StartReceiver
+) -> None:
+    receiver = await start_receiver()
+    slot = await first_attempt(tls_files, receiver.port, receiver_pin_sha256=tls_files.pin)
+    assert slot["connects"] == 1
+    assert slot["last_error"] is None
+
+
+async def test_pin_mismatch_is_refused(tls_files: TLSFiles, start_receiver: StartReceiver) -> None:
+    receiver = await start_receiver()
+    before = errors("pin")
+    slot = await first_attempt(tls_files, receiver.port, receiver_pin_sha256="00" * 32)
+    assert slot["connects"] == 0
+    assert "certificate pin mismatch" in slot["last_error"]
+    assert tls_files.pin in slot["last_error"]
+    assert errors("pin") == before + 1
+
+
+async def test_unknown_ca_is_refused(tls_files: TLSFiles, start_receiver: StartReceiver) -> None:
+    receiver = await start_receiver()
+    before = errors("tls")
+    slot = await first_attempt(tls_files, receiver.port, receiver_ca_file=tls_files.other_ca_file)
+    assert slot["connects"] == 0
+    assert "certificate verify failed" in slot["last_error"]
+    assert errors("tls") == before + 1
+
+
+async def test_wrong_host_name_is_refused(
+    tls_files: TLSFiles, start_receiver: StartReceiver
+) -> None:
+    receiver = await start_receiver(
+        cert_file=tls_files.other_host_cert_file, key_file=tls_files.other_host_key_file
+    )
+    slot = await first_attempt(tls_files, receiver.port)
+    assert slot["connects"] == 0
+    assert "Hostname mismatch" in slot["last_error"]
+    assert "'localhost'" in slot["last_error"]
+
+
+async def test_server_below_minimum_version_is_refused(
+    tls_files: TLSFiles, start_receiver: StartReceiver
+) -> None:
+    receiver = await start_receiver()  # offers TLS 1.2 and 1.3; pin it to 1.2 below
+    server = await _server_with_max_version(tls_files, ssl.TLSVersion.TLSv1_2)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        slot = await first_attempt(tls_files, port, tls_min_version="1.3")
+    assert slot["connects"] == 0
+    assert "TLS with 127.0.0.1" in slot["last_error"]
+    assert "version" in slot["last_error"].lower()
+    ok = await first_attempt(tls_files, receiver.port, tls_min_version="1.3")
+    assert ok["connects"] == 1
+
+
+async def test_tls_11_server_is_refused(tls_files: TLSFiles) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        server = await _server_with_max_version(tls_files, ssl.TLSVersion.TLSv1_1)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        slot = await first_attempt(tls_files, port)
+    assert slot["connects"] == 0
+    assert "version" in slot["last_error"].lower()
+
+
+async def test_mutual_tls(tls_files: TLSFiles, start_receiver: StartReceiver) -> None:
+    receiver = await start_receiver(client_ca_file=tls_files.ca_file)
+    pool = ConnectionPool(
+        gateway_settings(
+            tls_files,
+            receiver.port,
+            pool_size=1,
+            client_cert_file=tls_files.client_cert_file,
+            client_key_file=tls_files.client_key_file,
+        )
+    )
+    await pool.start()
+    try:
+        answer = await pool.send("MTLS-1", pacs008("MTLS-1"))
+        assert answer.kind == "ACK"
+    finally:
+        await pool.close()
+
+
+@pytest.mark.parametrize("tls_min_version", ["1.2", "1.3"])
+async def test_client_without_certificate_is_refused_by_mtls_receiver(
+    tls_files: TLSFiles, start_receiver: StartReceiver, tls_min_version: str
+) -> None:
+    # With TLS 1.3 the server checks the client certificate after the client's handshake has
+    # finished; the opening heartbeat is what turns that into a failed attempt.
+    receiver = await start_receiver(client_ca_file=tls_files.ca_file)
+    slot = await first_attempt(tls_files, receiver.port, tls_min_version=tls_min_version)
+    assert slot["connects"] == 0
+    assert slot["last_error"].startswith("TLS")
+    assert "certificate" in slot["last_error"]
+
+
+async def _server_with_max_version(tls_files: TLSFiles, version: ssl.TLSVersion) -> asyncio.Server:
+    """A bare TLS server (no protocol) that offers nothing newer than `version`."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls_files.cert_file, tls_files.key_file)
+    context.maximum_version = version
+    if version < ssl.TLSVersion.TLSv1_2:
+        context.minimum_version = version
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(asyncio.Protocol, LOOPBACK, 0, ssl=context)
+
+
+@pytest.fixture(autouse=True)
+async def _no_leftover_tasks() -> AsyncIterator[None]:
+    yield
+    current = asyncio.current_task()
+    leftovers = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    assert not leftovers, leftovers
