@@ -1,0 +1,53 @@
+"""Generated demo certificates: written once, reused, and good enough for a real handshake."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from paywire.config import load_settings
+from paywire.receiver import Receiver, ReceiverConfig, ensure_certificates
+from paywire.transport import ConnectionPool
+from tests.fixtures.tls import LOOPBACK, pacs008
+
+
+def test_files_are_written_with_private_keys_owner_only(tmp_path: Path) -> None:
+    files = ensure_certificates(tmp_path / "tls")
+    for key in (files.key_file, files.client_key_file):
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert files.ca_file.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+
+
+def test_existing_files_are_reused(tmp_path: Path) -> None:
+    first = ensure_certificates(tmp_path)
+    ca = first.ca_file.read_bytes()
+    assert ensure_certificates(tmp_path).ca_file.read_bytes() == ca
+
+
+def test_missing_host_name_regenerates(tmp_path: Path) -> None:
+    ca = ensure_certificates(tmp_path, ["localhost"]).ca_file.read_bytes()
+    assert ensure_certificates(tmp_path, ["localhost", "receiver.test"]).ca_file.read_bytes() != ca
+
+
+async def test_gateway_and_receiver_agree_with_generated_certificates(tmp_path: Path) -> None:
+    files = ensure_certificates(tmp_path)
+    async with Receiver(
+        ReceiverConfig(
+            cert_file=files.cert_file, key_file=files.key_file, client_ca_file=files.ca_file
+        )
+    ) as receiver:
+        settings = load_settings(
+            environ={},
+            receiver_host=LOOPBACK,
+            receiver_port=receiver.port,
+            receiver_ca_file=files.ca_file,
+            client_cert_file=files.client_cert_file,
+            client_key_file=files.client_key_file,
+            pool_size=1,
+        )
+        pool = ConnectionPool(settings)
+        await pool.start()
+        try:
+            assert (await pool.send("G1", pacs008("G1"))).kind == "ACK"
+        finally:
+            await pool.close()

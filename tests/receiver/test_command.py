@@ -1,0 +1,72 @@
+"""`paywire receiver` as a subprocess: free port, answers, log, clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import orjson
+
+from paywire.wire import parse_answer
+from tests.fixtures.tls import pacs008
+from tests.receiver.wire_client import WireClient
+
+
+async def read_until_listening(process: asyncio.subprocess.Process) -> dict[str, str]:
+    """The `key: value` lines printed before `listening on HOST:PORT`, plus `port`."""
+    assert process.stdout is not None
+    seen: dict[str, str] = {}
+    async with asyncio.timeout(20):
+        while True:
+            line = (await process.stdout.readline()).decode().strip()
+            assert line, "the receiver exited before listening"
+            if line.startswith("listening on "):
+                seen["port"] = line.rsplit(":", 1)[1]
+                return seen
+            key, _, value = line.partition(": ")
+            seen[key] = value
+
+
+async def test_cli_receiver_runs_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
+    log_file = tmp_path / "receiver.jsonl"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "paywire.cli", "receiver",
+        "--data-dir", str(tmp_path), "--port", "0", "--log", str(log_file),
+        "--nack-creditor-bic", "DEUTDEFF", "--progress-s", "0",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        printed = await read_until_listening(process)
+        assert Path(printed["ca-file"]) == (tmp_path / "tls" / "ca.pem").resolve()
+        client = await WireClient.open(int(printed["port"]), Path(printed["ca-file"]))
+        await client.send(pacs008("CLI1"), pacs008("CLI2", creditor_bic="DEUTDEFFXXX"))
+        answers = [parse_answer(frame) for frame in await client.read(2)]
+        assert [(a.msg_id, a.kind) for a in answers] == [("CLI1", "ACK"), ("CLI2", "NACK")]
+        await client.close()
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            _, stderr = await process.communicate()
+        assert process.returncode == 0
+        assert b"stopped: connections 1, received 2" in stderr
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    events = [orjson.loads(line)["event"] for line in log_file.read_bytes().splitlines()]
+    assert events.count("received") == 2
+    assert events.count("answer") == 2
+
+
+async def test_cli_receiver_refuses_to_start_without_certificates() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "paywire.cli", "receiver",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(20):
+        _, stderr = await process.communicate()
+    assert process.returncode == 2
+    assert b"--cert and --key, or --data-dir" in stderr

@@ -1,0 +1,235 @@
+"""The reference receiver in-process, driven by a bare wire client over loopback TLS."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import pytest_asyncio
+
+from paywire.receiver import Faults, Receiver, Rules
+from paywire.receiver.rules import normalise_bic
+from paywire.wire import Answer, FrameDecoder, parse_answer
+from tests.fixtures.tls import StartReceiver, TLSFiles, pacs008
+from tests.receiver.wire_client import WireClient
+
+Connect = Callable[..., Any]
+
+
+@pytest_asyncio.fixture
+async def connect(tls_files: TLSFiles) -> AsyncIterator[Connect]:
+    """`await connect(receiver, framing=..., cert=...)`: a WireClient closed after the test."""
+    clients: list[WireClient] = []
+
+    async def open_client(receiver: Receiver, **options: Any) -> WireClient:
+        client = await WireClient.open(receiver.port, tls_files.ca_file, **options)
+        clients.append(client)
+        return client
+
+    yield open_client
+    for client in clients:
+        await client.close()
+
+
+async def ask(client: WireClient, *payloads: bytes) -> list[Answer]:
+    await client.send(*payloads)
+    return [parse_answer(frame) for frame in await client.read(len(payloads))]
+
+
+async def test_valid_message_is_acked(start_receiver: StartReceiver, connect: Connect) -> None:
+    receiver = await start_receiver()
+    client = await connect(receiver)
+    uetr = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+    [answer] = await ask(client, pacs008("M1", uetr=uetr))
+    assert (answer.kind, answer.status, answer.msg_id, answer.uetr) == ("ACK", "ACSP", "M1", uetr)
+    assert receiver.stats.received == 1
+
+
+async def test_nack_rules(start_receiver: StartReceiver, connect: Connect) -> None:
+    receiver = await start_receiver(
+        rules=Rules(
+            nack_amount_over=Decimal("1000"),
+            nack_creditor_bics=frozenset({normalise_bic("DEUTDEFF")}),
+        )
+    )
+    client = await connect(receiver)
+    at_limit, over, bic = await ask(
+        client,
+        pacs008("R1", amount="1000.00"),
+        pacs008("R2", amount="1000.01"),
+        pacs008("R3", creditor_bic="DEUTDEFFXXX"),
+    )
+    assert at_limit.kind == "ACK"
+    assert (over.kind, over.status, over.reason_code) == ("NACK", "RJCT", "AM04")
+    assert (bic.kind, bic.reason_code) == ("NACK", "RC01")
+    assert bic.reason_text
+
+
+async def test_random_nacks_follow_the_seed(
+    start_receiver: StartReceiver, connect: Connect
+) -> None:
+    kinds = []
+    for _ in range(2):
+        receiver = await start_receiver(rules=Rules(nack_rate=0.5), seed=42)
+        client = await connect(receiver)
+        answers = await ask(client, *(pacs008(f"N{i}") for i in range(40)))
+        kinds.append([a.kind for a in answers])
+    assert kinds[0] == kinds[1]
+    assert 5 < kinds[0].count("NACK") < 35
+    assert {a.reason_code for a in answers if a.kind == "NACK"} == {"MS03"}
+
+
+async def test_duplicate_msg_id_gets_the_same_bytes_on_any_connection(
+    start_receiver: StartReceiver, connect: Connect
+) -> None:
+    receiver = await start_receiver(rules=Rules(nack_rate=0.5), seed=3)
+    first, second = await connect(receiver), await connect(receiver)
+    await first.send(pacs008("DUP1"))
+    [original] = await first.read(1)
+    await second.send(pacs008("DUP1"))
+    [again] = await second.read(1)
+    assert again == original
+    assert receiver.stats.duplicates == 1
+    assert receiver.stats.received == 2
+
+
+@pytest.mark.parametrize("framing", ["u32be", "u16be", "ascii4"])
+async def test_framings_and_heartbeats(
+    start_receiver: StartReceiver, connect: Connect, framing: str
+) -> None:
+    receiver = await start_receiver(framing=framing)
+    client = await connect(receiver, framing=framing)
+    await client.send(b"", pacs008("F1"))
+    heartbeat, answer = await client.read(2)
+    assert heartbeat == b""
+    assert parse_answer(answer).msg_id == "F1"
+    assert receiver.stats.heartbeats_received == 1
+
+
+async def test_unparseable_payload_gets_an_admi002(
+    start_receiver: StartReceiver, connect: Connect
+) -> None:
+    receiver = await start_receiver()
+    client = await connect(receiver)
+    broken, junk = await ask(
+        client, b"<Document><GrpHdr><MsgId>BROKEN1</MsgId></GrpHdr>", b"\x00\x01 not xml"
+    )
+    assert (broken.kind, broken.status, broken.msg_id, broken.reason_code) == (
+        "NACK",
+        "RJCT",
+        "BROKEN1",
+        "FF01",
+    )
+    assert junk.msg_id == "NOTPROVIDED"
+    assert receiver.stats.malformed == 2
+
+
+async def test_framing_error_closes_the_connection(
+    start_receiver: StartReceiver, connect: Connect
+) -> None:
+    receiver = await start_receiver(framing="ascii4")
+    client = await connect(receiver, framing="ascii4")
+    await client.send_raw(b"12x4")
+    await client.wait_closed_by_peer()
+
+
+async def test_message_log(tmp_path: Path, start_receiver: StartReceiver, connect: Connect) -> None:
+    log_file = tmp_path / "logs" / "receiver.jsonl"
+    receiver = await start_receiver(log_file=log_file, rules=Rules(nack_amount_over=Decimal(5)))
+    client = await connect(receiver)
+    uetr = "9b2d3c1e-1a2b-4c3d-8e4f-5a6b7c8d9e0f"
+    await ask(client, pacs008("L1", uetr=uetr), pacs008("L1", uetr=uetr))
+    await receiver.stop()
+    lines = [orjson.loads(line) for line in log_file.read_bytes().splitlines()]
+    assert [(r["event"], r["duplicate"]) for r in lines] == [
+        ("received", False),
+        ("answer", False),
+        ("received", True),
+        ("answer", True),
+    ]
+    answer = lines[1]
+    assert answer["msg_id"] == "L1"
+    assert answer["uetr"] == uetr
+    assert (answer["kind"], answer["status"], answer["reason_code"]) == ("NACK", "RJCT", "AM04")
+    assert answer["conn"] == lines[0]["conn"] == "r1"
+    assert answer["time"].endswith("+00:00")
+
+
+async def test_drop_after_closes_mid_flight(
+    start_receiver: StartReceiver, connect: Connect
+) -> None:
+    receiver = await start_receiver(faults=Faults(drop_after=2))
+    client = await connect(receiver)
+    await client.send(pacs008("X1"), pacs008("X2"), pacs008("X3"))
+    answers = [parse_answer(f).msg_id for f in await client.read(2)]
+    assert answers == ["X1", "X2"]
+    await client.wait_closed_by_peer()
+
+
+async def test_duplicate_and_orphan_answers(
+    start_receiver: StartReceiver, connect: Connect
+) -> None:
+    receiver = await start_receiver(faults=Faults(duplicate_rate=1.0, orphan_rate=1.0))
+    client = await connect(receiver)
+    await client.send(pacs008("Y1"))
+    first, second, orphan = (parse_answer(f) for f in await client.read(3))
+    assert first.msg_id == second.msg_id == "Y1"
+    assert orphan.msg_id.startswith("ORPHAN")
+    assert orphan.kind == "ACK"
+
+
+async def test_withheld_answer_is_kept_for_the_resend(
+    start_receiver: StartReceiver, connect: Connect
+) -> None:
+    receiver = await start_receiver(faults=Faults(no_answer_rate=1.0))
+    client = await connect(receiver)
+    await client.send(pacs008("W1"), b"")
+    assert await client.read(1) == [b""], "only the heartbeat comes back"
+    assert receiver.stats.withheld == 1
+
+
+async def test_garbage_every_n_answers(start_receiver: StartReceiver, connect: Connect) -> None:
+    receiver = await start_receiver(faults=Faults(garbage_every=2))
+    client = await connect(receiver)
+    await client.send(pacs008("Z1"), pacs008("Z2"))
+    data = b""
+    while not data.endswith(b"\xff\xff\xff\xff"):
+        chunk = await client.read_raw()
+        assert chunk, "closed before the garbage arrived"
+        data += chunk
+    frames = FrameDecoder("u32be", 1_048_576).feed(data[:-4])
+    assert [parse_answer(f).msg_id for f in frames] == ["Z1", "Z2"], "answers, then garbage"
+
+
+async def test_ack_delay_and_shuffle(start_receiver: StartReceiver, connect: Connect) -> None:
+    receiver = await start_receiver(faults=Faults(ack_delay_ms=100, shuffle=True), seed=5)
+    client = await connect(receiver)
+    started = time.monotonic()
+    answers = await ask(client, *(pacs008(f"S{i:02d}") for i in range(30)))
+    assert time.monotonic() - started >= 0.1
+    ids = [a.msg_id for a in answers]
+    assert sorted(ids) == [f"S{i:02d}" for i in range(30)]
+    assert ids != sorted(ids)
+
+
+async def test_own_heartbeats_when_idle(start_receiver: StartReceiver, connect: Connect) -> None:
+    receiver = await start_receiver(faults=Faults(heartbeat_s=0.02))
+    client = await connect(receiver)
+    assert await client.read(2) == [b"", b""]
+
+
+async def test_mutual_tls(
+    tls_files: TLSFiles, start_receiver: StartReceiver, connect: Connect
+) -> None:
+    receiver = await start_receiver(client_ca_file=tls_files.ca_file)
+    client = await connect(receiver, cert=(tls_files.client_cert_file, tls_files.client_key_file))
+    [answer] = await ask(client, pacs008("T1"))
+    assert answer.kind == "ACK"
+    anonymous = await connect(receiver)
+    with pytest.raises((ConnectionError, OSError)):
+        await ask(anonymous, pacs008("T2"))
