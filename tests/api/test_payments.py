@@ -266,3 +266,13 @@ async def test_compliance_decides_only_on_held_payments(world: World) -> None:
     ).status == 403
     wrong_state = await post(world, path, "compliance", {"decision": "release", "reason": "ok"})
     assert wrong_state.status == 409
+
+
+async def test_idempotency_key_is_validated_against_its_declaration(world: World) -> None:
+    headers = {**world.auth("maker"), "Idempotency-Key": "k" * 256}
+    response = await world.client.post(PAYMENTS, json=payment_body(), headers=headers)
+    assert response.status == 400
+    details = (await response.json())["error"]["details"]
+    assert details == [
+        {"field": "Idempotency-Key", "message": "must be at most 255 characters long"}
+    ]

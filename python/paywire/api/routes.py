@@ -132,12 +132,17 @@ def _guard(endpoint: Endpoint, components: Mapping[str, Schema]) -> Handler:
     check_body = None if endpoint.body is None else compile_validator(endpoint.body, components)
     query_params = [p for p in endpoint.params if p.location == "query"]
     check_query = compile_validator(_params_object(query_params), components, where="query")
+    header_params = [p for p in endpoint.params if p.location == "header"]
+    check_headers = compile_validator(_params_object(header_params), components, where="header")
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         if endpoint.roles is not None:
             operator = await security.authenticate(request)
             security.require_any_role(operator, endpoint.roles)
             request[OPERATOR] = operator
+        check_headers(
+            {p.name: request.headers[p.name] for p in header_params if p.name in request.headers}
+        )
         request[QUERY] = check_query(_query_values(request, query_params))
         if check_body is not None:
             request[BODY] = check_body(await read_json(request))
