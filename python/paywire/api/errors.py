@@ -84,9 +84,6 @@ def from_paywire_error(error: PaywireError, request_id: str | None) -> web.Respo
     headers: dict[str, str] = {}
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="paywire"'
-    retry_after = getattr(error, "retry_after_s", None)
-    if status == 429 and retry_after is not None:
-        headers["Retry-After"] = str(max(1, int(retry_after)))
     if status == 500:
         return internal_error(request_id)
     return error_response(

@@ -20,8 +20,8 @@ JSON_CONTENT_TYPE = "application/json"
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return format(value, "f")
-    if isinstance(value, frozenset | set | tuple):
-        return sorted(value) if isinstance(value, frozenset | set) else list(value)
+    if isinstance(value, frozenset | set):
+        return sorted(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
