@@ -1,0 +1,422 @@
+"""parse_answer and the receiver's builders: samples, round trips, and hostile input."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paywire.wire import (
+    Answer,
+    AnswerError,
+    InvalidMessage,
+    build_admi002,
+    build_pacs002,
+    parse_answer,
+)
+from tests.wire.conftest import PACS002_NS, Schemas, assert_valid, sample
+from tests.wire.strategies import texts, uetrs
+
+UTC = datetime.UTC
+NOW = datetime.datetime(2026, 11, 26, 16, 30, 0, 123456, tzinfo=UTC)
+UETR = "8a562c67-ca16-48ba-b074-65581be6f011"
+SAMPLES = [
+    "pacs.002-accept-sample.xml",
+    "pacs.002-reject-sample.xml",
+    "admi.002-sample.xml",
+    "pacs.008-sample.xml",
+]
+
+
+def trimmed(value: str | None) -> str | None:
+    """What the reader makes of a value: XML whitespace trimmed at both ends, empty as absent.
+
+    Only spaces can occur here, as the builders refuse tabs and line breaks.
+    """
+    return (value or "").strip(" ") or None
+
+
+def fields(answer: Answer) -> tuple[str | None, ...]:
+    return (
+        answer.kind,
+        answer.msg_id,
+        answer.uetr,
+        answer.status,
+        answer.reason_code,
+        answer.reason_text,
+    )
+
+
+def pacs002(body: str, prefix: str = "") -> bytes:
+    """A pacs.002 around `body`; with `prefix`, every element is written with it."""
+    p = f"{prefix}:" if prefix else ""
+    declaration = f'xmlns{":" + prefix if prefix else ""}="{PACS002_NS}"'
+    if prefix:
+        body = re.sub(r"<(/?)(\w)", rf"<\1{p}\2", body)
+    return (
+        f"<{p}Document {declaration}><{p}FIToFIPmtStsRpt><{p}GrpHdr><{p}MsgId>S1</{p}MsgId>"
+        f"<{p}CreDtTm>2026-11-26T16:30:00Z</{p}CreDtTm></{p}GrpHdr>{body}"
+        f"</{p}FIToFIPmtStsRpt></{p}Document>"
+    ).encode()
+
+
+GROUP = "<OrgnlGrpInfAndSts><OrgnlMsgId>M1</OrgnlMsgId><OrgnlMsgNmId>pacs.008.001.08</OrgnlMsgNmId>"
+
+
+def test_accept_sample() -> None:
+    answer = parse_answer(sample("pacs.002-accept-sample.xml"))
+    assert fields(answer) == ("ACK", "MSG-20250115-0001", UETR, "ACSP", None, None)
+
+
+def test_reject_sample() -> None:
+    answer = parse_answer(sample("pacs.002-reject-sample.xml"))
+    assert fields(answer) == (
+        "NACK",
+        "MSG-20250115-0001",
+        UETR,
+        "RJCT",
+        "AC01",
+        "Incorrect account number: creditor IBAN unknown",
+    )
+
+
+def test_admi002_sample_is_always_a_nack() -> None:
+    answer = parse_answer(sample("admi.002-sample.xml"))
+    assert fields(answer) == (
+        "NACK",
+        "MSG-20250115-0001",
+        None,
+        "RJCT",
+        "SCHEMA",
+        "Message failed schema validation",
+    )
+
+
+def test_a_pacs008_is_not_an_answer() -> None:
+    with pytest.raises(AnswerError, match="unexpected namespace"):
+        parse_answer(sample("pacs.008-sample.xml"))
+
+
+@pytest.mark.parametrize("status", ["ACTC", "ACCP", "ACSP", "ACSC", "ACWC"])
+def test_accepting_statuses_are_acks(status: str) -> None:
+    answer = parse_answer(
+        pacs002(f"{GROUP}</OrgnlGrpInfAndSts><TxInfAndSts><TxSts>{status}</TxSts></TxInfAndSts>")
+    )
+    assert (answer.kind, answer.status, answer.msg_id) == ("ACK", status, "M1")
+
+
+@pytest.mark.parametrize("status", ["PDNG", "RCVD", "PART", "ACFC", "rjct", "RJCTX"])
+def test_other_statuses_are_anomalies(status: str) -> None:
+    with pytest.raises(AnswerError, match="unsupported status"):
+        parse_answer(
+            pacs002(
+                f"{GROUP}</OrgnlGrpInfAndSts><TxInfAndSts><TxSts>{status}</TxSts></TxInfAndSts>"
+            )
+        )
+
+
+def test_group_reject_without_transactions_is_a_nack() -> None:
+    body = (
+        f"{GROUP}<GrpSts>RJCT</GrpSts><StsRsnInf><Rsn><Prtry>DUPL</Prtry></Rsn>"
+        "<AddtlInf>duplicate</AddtlInf></StsRsnInf></OrgnlGrpInfAndSts>"
+    )
+    answer = parse_answer(pacs002(body))
+    assert fields(answer) == ("NACK", "M1", None, "RJCT", "DUPL", "duplicate")
+
+
+def test_transaction_reason_wins_over_group_reason() -> None:
+    body = (
+        f"{GROUP}<GrpSts>RJCT</GrpSts><StsRsnInf><Rsn><Cd>FF01</Cd></Rsn></StsRsnInf>"
+        "</OrgnlGrpInfAndSts><TxInfAndSts><TxSts>RJCT</TxSts><StsRsnInf><Rsn><Cd>AC04</Cd>"
+        "</Rsn></StsRsnInf></TxInfAndSts>"
+    )
+    assert parse_answer(pacs002(body)).reason_code == "AC04"
+
+
+@pytest.mark.parametrize("prefix", ["", "p", "pacs002", "ns0"])
+def test_prefixes_and_whitespace_do_not_matter(prefix: str) -> None:
+    body = (
+        f"\n  {GROUP}\n  </OrgnlGrpInfAndSts>\n  <TxInfAndSts >\n    <OrgnlUETR>\n      {UETR}\n"
+        "    </OrgnlUETR>\n    <TxSts>  RJCT\t</TxSts>\n    <StsRsnInf><Rsn><Cd>AM04</Cd></Rsn>"
+        "<AddtlInf>Funds &amp; limits &lt;exceeded&gt; &#233;&#x263A;</AddtlInf>"
+        "<AddtlInf><![CDATA[1 < 2 & 3]]></AddtlInf></StsRsnInf>\n  </TxInfAndSts>\n"
+    )
+    answer = parse_answer(pacs002(body, prefix))
+    assert fields(answer) == (
+        "NACK",
+        "M1",
+        UETR,
+        "RJCT",
+        "AM04",
+        "Funds & limits <exceeded> é☺ 1 < 2 & 3",
+    )
+
+
+def test_default_namespace_redeclared_on_an_inner_element_still_counts() -> None:
+    body = (
+        f'{GROUP}</OrgnlGrpInfAndSts><TxInfAndSts xmlns="{PACS002_NS}">'
+        "<TxSts>ACCP</TxSts></TxInfAndSts>"
+    )
+    assert parse_answer(pacs002(body)).status == "ACCP"
+
+
+def test_elements_in_another_namespace_are_ignored() -> None:
+    body = (
+        f'{GROUP}</OrgnlGrpInfAndSts><TxInfAndSts><x:TxSts xmlns:x="urn:other">RJCT</x:TxSts>'
+        "<TxSts>ACSC</TxSts></TxInfAndSts>"
+    )
+    assert parse_answer(pacs002(body)).status == "ACSC"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"", "no complete Document"),
+        (b"not xml", "outside the root"),
+        (b"<Document/>", "no namespace"),
+        (
+            b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pacs.002.001.12"/>',
+            "unexpected namespace",
+        ),
+        (b'<Doc xmlns="urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10"/>', "not Document"),
+        (pacs002(""), "without OrgnlGrpInfAndSts/OrgnlMsgId"),
+        (pacs002(f"{GROUP}</OrgnlGrpInfAndSts>"), "without TxInfAndSts/TxSts"),
+        (pacs002("<TxInfAndSts><TxSts>ACSP</TxSts></TxInfAndSts>"), "OrgnlMsgId"),
+        (
+            pacs002(
+                f"{GROUP}</OrgnlGrpInfAndSts><TxInfAndSts><TxSts>ACSP</TxSts></TxInfAndSts>"
+                "<TxInfAndSts><TxSts>RJCT</TxSts></TxInfAndSts>"
+            ),
+            "more than one",
+        ),
+        (
+            pacs002(f"{GROUP}</OrgnlGrpInfAndSts><TxInfAndSts><TxSts>ACSP</TxSts>"),
+            "not well-formed",
+        ),
+        (
+            pacs002(f"{GROUP}</OrgnlGrpInfAndSts>").replace(b"</Document>", b"</Documen>"),
+            "not well-formed",
+        ),
+        (pacs002(f"{GROUP}<X>&#0;</X></OrgnlGrpInfAndSts>"), "not an XML character"),
+        (pacs002(f"{GROUP}<X>\x01</X></OrgnlGrpInfAndSts>"), "does not allow"),
+        (b"\xff\xfe<\x00D\x00", "not valid UTF-8"),
+        (
+            b'<?xml version="1.0" encoding="ISO-8859-1"?>'
+            b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:admi.002.001.01"/>',
+            "not UTF-8",
+        ),
+        (
+            pacs002("").replace(b"<FIToFIPmtStsRpt>", b"<q:FIToFIPmtStsRpt>"),
+            "undeclared namespace prefix",
+        ),
+        (pacs002("") + b"<Document/>", "after the root"),
+    ],
+)
+def test_unusable_payloads_raise_answer_error(payload: bytes, message: str) -> None:
+    with pytest.raises(AnswerError, match=re.escape(message)):
+        parse_answer(payload)
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+]>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:admi.002.001.01"><admi.002.001.01>
+<RltdRef><Ref>&lol3;</Ref></RltdRef><Rsn><RjctgPtyRsn>X</RjctgPtyRsn></Rsn></admi.002.001.01></Document>"""
+
+EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
+<!DOCTYPE d [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:admi.002.001.01"><admi.002.001.01>
+<RltdRef><Ref>&xxe;</Ref></RltdRef><Rsn><RjctgPtyRsn>X</RjctgPtyRsn></Rsn></admi.002.001.01></Document>"""
+
+
+@pytest.mark.parametrize("payload", [BILLION_LAUGHS, EXTERNAL_ENTITY])
+def test_doctype_is_refused_outright(payload: bytes) -> None:
+    with pytest.raises(AnswerError, match="DOCTYPE is not allowed"):
+        parse_answer(payload)
+
+
+def test_undeclared_entities_are_refused_without_a_doctype() -> None:
+    with pytest.raises(AnswerError, match="undeclared entity &xxe;"):
+        parse_answer(pacs002(f"{GROUP}<GrpSts>&xxe;</GrpSts></OrgnlGrpInfAndSts>"))
+
+
+def test_size_and_depth_are_bounded() -> None:
+    padding = b"<!--" + b"x" * (1 << 20) + b"-->"
+    with pytest.raises(AnswerError, match="limit"):
+        parse_answer(sample("pacs.002-accept-sample.xml") + padding)
+    deep = f"{GROUP}{'<a>' * 40}{'</a>' * 40}</OrgnlGrpInfAndSts>"
+    with pytest.raises(AnswerError, match="deeper than 32"):
+        parse_answer(pacs002(deep))
+
+
+def test_answer_is_frozen() -> None:
+    answer = parse_answer(sample("pacs.002-accept-sample.xml"))
+    with pytest.raises(AttributeError):
+        answer.kind = "NACK"  # type: ignore[misc]
+    assert repr(answer).startswith("Answer(kind='ACK', msg_id='MSG-20250115-0001'")
+
+
+@settings(max_examples=500, deadline=None)
+@given(payload=st.binary(max_size=600))
+def test_random_bytes_never_crash(payload: bytes) -> None:
+    with contextlib.suppress(AnswerError):
+        parse_answer(payload)
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    """A sample answer with a few byte ranges deleted, duplicated or overwritten."""
+    document = bytearray(sample(draw(st.sampled_from(SAMPLES[:3]))))
+    for _ in range(draw(st.integers(min_value=1, max_value=4))):
+        start = draw(st.integers(min_value=0, max_value=len(document)))
+        end = draw(st.integers(min_value=start, max_value=min(len(document), start + 40)))
+        action = draw(st.sampled_from(["delete", "duplicate", "overwrite"]))
+        if action == "delete":
+            del document[start:end]
+        elif action == "duplicate":
+            document[start:start] = document[start:end]
+        else:
+            document[start:end] = draw(st.binary(min_size=end - start, max_size=end - start))
+    return bytes(document)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(payload=mutated())
+def test_mutated_documents_never_crash(payload: bytes) -> None:
+    try:
+        answer = parse_answer(payload)
+    except AnswerError:
+        return
+    assert answer.kind in ("ACK", "NACK")
+    assert answer.msg_id
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    msg_id=texts(35),
+    original_msg_id=texts(35),
+    original_uetr=st.none() | uetrs,
+    status=st.sampled_from(["ACTC", "ACCP", "ACSP", "ACSC", "ACWC", "RJCT"]),
+    reason_code=st.none() | texts(35),
+    reason_text=st.none() | texts(105),
+)
+def test_built_status_reports_validate_and_read_back(
+    schemas: Schemas,
+    msg_id: str,
+    original_msg_id: str,
+    original_uetr: str | None,
+    status: str,
+    reason_code: str | None,
+    reason_text: str | None,
+) -> None:
+    document = build_pacs002(
+        msg_id=msg_id,
+        created_at=NOW,
+        original_msg_id=original_msg_id,
+        original_uetr=original_uetr,
+        status=status,
+        reason_code=reason_code,
+        reason_text=reason_text,
+    )
+    assert_valid(schemas.pacs002, document)
+    if trimmed(original_msg_id) is None:
+        with pytest.raises(AnswerError, match="OrgnlMsgId"):
+            parse_answer(document)
+        return
+    assert fields(parse_answer(document)) == (
+        "NACK" if status == "RJCT" else "ACK",
+        trimmed(original_msg_id),
+        original_uetr,
+        status,
+        trimmed(reason_code),
+        trimmed(reason_text),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(related_ref=texts(35), reason_code=texts(35), reason_text=st.none() | texts(350))
+def test_built_message_rejects_validate_and_read_back(
+    schemas: Schemas, related_ref: str, reason_code: str, reason_text: str | None
+) -> None:
+    document = build_admi002(
+        related_ref=related_ref, created_at=NOW, reason_code=reason_code, reason_text=reason_text
+    )
+    root = assert_valid(schemas.admi002, document)
+    assert root.findtext(".//{*}RjctnDtTm") == "2026-11-26T16:30:00.123456Z"
+    if trimmed(related_ref) is None:
+        with pytest.raises(AnswerError, match="RltdRef"):
+            parse_answer(document)
+        return
+    assert fields(parse_answer(document)) == (
+        "NACK",
+        trimmed(related_ref),
+        None,
+        "RJCT",
+        trimmed(reason_code),
+        trimmed(reason_text),
+    )
+
+
+def test_long_reason_codes_are_proprietary(schemas: Schemas) -> None:
+    document = build_pacs002(
+        msg_id="S1",
+        created_at=NOW,
+        original_msg_id="M1",
+        original_uetr=UETR,
+        status="RJCT",
+        reason_code="DUPLICATE",
+        reason_text=None,
+    )
+    assert b"<Rsn><Prtry>DUPLICATE</Prtry></Rsn>" in document
+    assert_valid(schemas.pacs002, document)
+    assert parse_answer(document).reason_code == "DUPLICATE"
+
+
+@pytest.mark.parametrize(
+    ("field", "changes"),
+    [
+        ("msg_id", {"msg_id": ""}),
+        ("original_msg_id", {"original_msg_id": "x" * 36}),
+        ("original_uetr", {"original_uetr": UETR.upper()}),
+        ("status", {"status": "REJECT"}),
+        ("reason_code", {"reason_code": "c" * 36}),
+        ("reason_text", {"reason_text": "t" * 106}),
+        ("created_at", {"created_at": NOW.replace(tzinfo=None)}),
+    ],
+)
+def test_pacs002_refusals_name_their_field(field: str, changes: dict[str, object]) -> None:
+    arguments: dict[str, object] = {
+        "msg_id": "S1",
+        "created_at": NOW,
+        "original_msg_id": "M1",
+        "original_uetr": UETR,
+        "status": "RJCT",
+    }
+    arguments.update(changes)
+    with pytest.raises(InvalidMessage) as raised:
+        build_pacs002(**arguments)  # type: ignore[arg-type]
+    assert raised.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("field", "changes"),
+    [
+        ("related_ref", {"related_ref": "r" * 36}),
+        ("reason_code", {"reason_code": ""}),
+        ("reason_text", {"reason_text": "t" * 351}),
+        ("created_at", {"created_at": NOW.replace(tzinfo=None)}),
+    ],
+)
+def test_admi002_refusals_name_their_field(field: str, changes: dict[str, object]) -> None:
+    arguments: dict[str, object] = {"related_ref": "M1", "created_at": NOW, "reason_code": "X"}
+    arguments.update(changes)
+    with pytest.raises(InvalidMessage) as raised:
+        build_admi002(**arguments)  # type: ignore[arg-type]
+    assert raised.value.field == field
