@@ -184,8 +184,17 @@ const MINOR_DIGITS: [(&str, u8); 165] = [
 
 /// The number of fraction digits ISO 4217 gives `code`, or `None` for an unknown code.
 pub fn minor_digits_of(code: &str) -> Option<u8> {
+    // Compared as big-endian integers, which order like the codes: a string comparison
+    // would call `memcmp` at every step of the search.
+    fn number(code: &[u8]) -> u32 {
+        code.iter().fold(0, |acc, b| acc << 8 | u32::from(*b))
+    }
+    if code.len() != 3 {
+        return None;
+    }
+    let key = number(code.as_bytes());
     MINOR_DIGITS
-        .binary_search_by(|(known, _)| (*known).cmp(code))
+        .binary_search_by(|(known, _)| number(known.as_bytes()).cmp(&key))
         .ok()
         .map(|i| MINOR_DIGITS[i].1)
 }

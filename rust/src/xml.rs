@@ -10,24 +10,32 @@ use quick_xml::Reader;
 
 use crate::error::ReadError;
 
+/// Which bytes `escape_into` replaces; a table keeps the scan to one load and test a byte.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'&' as usize] = true;
+    table[b'<' as usize] = true;
+    table[b'>' as usize] = true;
+    table[b'"' as usize] = true;
+    table[b'\'' as usize] = true;
+    table
+};
+
 /// Appends `text` to `out` with the five XML special characters escaped.
 pub fn escape_into(out: &mut Vec<u8>, text: &str) {
-    let bytes = text.as_bytes();
-    let mut copied = 0;
-    for (i, byte) in bytes.iter().enumerate() {
-        let replacement: &[u8] = match byte {
+    let mut rest = text.as_bytes();
+    while let Some(at) = rest.iter().position(|b| NEEDS_ESCAPE[usize::from(*b)]) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(match rest[at] {
             b'&' => b"&amp;",
             b'<' => b"&lt;",
             b'>' => b"&gt;",
             b'"' => b"&quot;",
-            b'\'' => b"&apos;",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[copied..i]);
-        out.extend_from_slice(replacement);
-        copied = i + 1;
+            _ => b"&apos;",
+        });
+        rest = &rest[at + 1..];
     }
-    out.extend_from_slice(&bytes[copied..]);
+    out.extend_from_slice(rest);
 }
 
 /// `&quot;` is the longest escape: six bytes for one.
@@ -57,12 +65,14 @@ impl XmlWriter {
         writer
     }
 
+    #[inline(always)]
     pub fn start(&mut self, tag: &str) {
         self.buf.push(b'<');
         self.buf.extend_from_slice(tag.as_bytes());
         self.buf.push(b'>');
     }
 
+    #[inline(always)]
     pub fn start_with_attr(&mut self, tag: &str, name: &str, value: &str) {
         self.buf.push(b'<');
         self.buf.extend_from_slice(tag.as_bytes());
@@ -73,17 +83,23 @@ impl XmlWriter {
         self.buf.extend_from_slice(b"\">");
     }
 
+    #[inline(always)]
     pub fn end(&mut self, tag: &str) {
         self.buf.extend_from_slice(b"</");
         self.buf.extend_from_slice(tag.as_bytes());
         self.buf.push(b'>');
     }
 
+    #[inline(always)]
     pub fn text(&mut self, text: &str) {
         escape_into(&mut self.buf, text);
     }
 
     /// `<tag>text</tag>`, the shape of every value in an ISO 20022 message.
+    ///
+    /// Inlined, like the other tag writers, so a constant tag's copy becomes a few stores
+    /// instead of a `memcpy` call: a document has about a hundred of them.
+    #[inline(always)]
     pub fn leaf(&mut self, tag: &str, text: &str) {
         self.start(tag);
         self.text(text);
