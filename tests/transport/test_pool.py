@@ -296,7 +296,7 @@ async def test_close_drains_in_flight_messages(
     receiver = await start_receiver(faults=Faults(ack_delay_ms=100))
     pool = await make_pool(receiver.port, pool_size=2)
     futures = [await pool.submit(f"C{i}", pacs008(f"C{i}")) for i in range(50)]
-    await pool.close(deadline_s=5)
+    await asyncio.gather(pool.close(deadline_s=5), pool.close(deadline_s=5))
     assert pool.state is PoolState.CLOSED
     assert all(f.result().kind == "ACK" for f in futures), "drained before closing"
     with pytest.raises(Unanswered) as caught:

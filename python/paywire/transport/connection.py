@@ -25,6 +25,7 @@ from paywire.observability.metrics import (
     tls_protocol_anomalies_total,
 )
 from paywire.transport.errors import FailureReason, TransportError, Unanswered, UnansweredReason
+from paywire.transport.latency import LatencyRecorder
 from paywire.transport.settled import RecentlySettled
 from paywire.transport.tls import check_pin
 from paywire.wire import (
@@ -37,6 +38,8 @@ from paywire.wire import (
 )
 
 log = logging.getLogger("paywire.transport")
+
+_ACK_LATENCY = LatencyRecorder(tls_ack_latency_seconds)
 
 OrphanHandler = Callable[[Answer, bytes], None]
 # Called after a read or a sweep freed slots: (slots freed, of which answered).
@@ -120,6 +123,7 @@ class Connection(asyncio.Protocol):
         self._pending: list[bytes] = []
         self._pending_messages = 0
         self._flush_handle: asyncio.Handle | None = None
+        self._batch_time = 0.0
         self._tick_handle: asyncio.TimerHandle | None = None
         self._confirmed: asyncio.Future[None] = self._loop.create_future()
         self._closed: asyncio.Future[TransportError | None] = self._loop.create_future()
@@ -180,16 +184,19 @@ class Connection(asyncio.Protocol):
         inflight = self.inflight
         if msg_id in inflight:
             raise ValueError(f"msg_id {msg_id!r} is already in flight")
-        inflight[msg_id] = (future, time.monotonic(), uetr)
+        if self._flush_handle is None:
+            # Everything queued before the flush leaves in the same write: one clock reading.
+            self._batch_time = time.monotonic()
+            self._flush_handle = self._loop.call_soon(self._flush)
+        inflight[msg_id] = (future, self._batch_time, uetr)
         self._pending.append(payload)
         self._pending_messages += 1
-        if self._flush_handle is None:
-            self._flush_handle = self._loop.call_soon(self._flush)
 
     def _queue(self, payload: bytes) -> None:
-        self._pending.append(payload)
         if self._flush_handle is None:
+            self._batch_time = time.monotonic()
             self._flush_handle = self._loop.call_soon(self._flush)
+        self._pending.append(payload)
 
     def _flush(self) -> None:
         self._flush_handle = None
@@ -223,8 +230,9 @@ class Connection(asyncio.Protocol):
         if not self._confirmed.done():
             self._confirmed.set_result(None)
         inflight = self.inflight
-        observe = tls_ack_latency_seconds.observe
-        acks = nacks = 0
+        settled: list[str] = []
+        latencies: list[float] = []
+        nacks = 0
         for payload in payloads:
             if not payload:
                 self._on_heartbeat(now)
@@ -237,26 +245,25 @@ class Connection(asyncio.Protocol):
             msg_id = answer.msg_id
             entry = inflight.get(msg_id)
             if entry is None:
-                self._unmatched(answer, payload)
+                self._unmatched(answer, payload, settled)
                 continue
             future, sent_at, uetr = entry
-            answer_uetr = answer.uetr
-            if uetr is not None and answer_uetr is not None and answer_uetr != uetr:
+            if uetr is not None and answer.uetr not in (None, uetr):
                 # Settling on a mismatching answer could settle the wrong payment; the message
                 # stays in flight and times out, so it is resent and the pipeline decides.
-                self._anomaly("uetr_mismatch", f"{msg_id}: OrgnlUETR {answer_uetr} != {uetr}")
+                self._anomaly("uetr_mismatch", f"{msg_id}: OrgnlUETR {answer.uetr} != {uetr}")
                 continue
             del inflight[msg_id]
-            self._settled.add(msg_id)
+            settled.append(msg_id)
+            latencies.append(now - sent_at)
             if not future.done():
                 future.set_result(answer)
-            observe(now - sent_at)
-            if answer.kind == "ACK":
-                acks += 1
-            else:
+            if answer.kind == "NACK":
                 nacks += 1
-        if acks or nacks:
-            self._answered(acks, nacks)
+        if settled:
+            self._settled.update(settled)
+            _ACK_LATENCY.record(latencies)
+            self._answered(len(settled) - nacks, nacks)
 
     def _answered(self, acks: int, nacks: int) -> None:
         stats = self.stats
@@ -269,8 +276,8 @@ class Connection(asyncio.Protocol):
         tls_messages_inflight.dec(acks + nacks)
         self._on_progress(acks + nacks, acks + nacks)
 
-    def _unmatched(self, answer: Answer, payload: bytes) -> None:
-        if answer.msg_id in self._settled:
+    def _unmatched(self, answer: Answer, payload: bytes, settled_in_this_read: list[str]) -> None:
+        if answer.msg_id in self._settled or answer.msg_id in settled_in_this_read:
             tls_protocol_anomalies_total.labels(kind="duplicate").inc()
             return
         tls_protocol_anomalies_total.labels(kind="orphan").inc()

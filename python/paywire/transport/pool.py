@@ -123,6 +123,7 @@ class ConnectionPool:
         self._first_round = asyncio.Event()
         self._breaker_changed = asyncio.Event()
         self._drained = asyncio.Event()
+        self._closed = asyncio.Event()
         self._breaker = CircuitBreaker(
             settings.cb_failure_threshold,
             settings.cb_reset_s,
@@ -162,6 +163,7 @@ class ConnectionPool:
         """Stop taking messages, wait up to `deadline_s` for the answers to those in flight, then
         close every connection; what is still unanswered then ends `Unanswered("closed")`."""
         if self._state in (PoolState.CLOSING, PoolState.CLOSED):
+            await self._closed.wait()
             return
         was_open = self._state is PoolState.OPEN
         self._state = PoolState.CLOSING
@@ -189,6 +191,7 @@ class ConnectionPool:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._state = PoolState.CLOSED
+        self._closed.set()
 
     # -- sending --------------------------------------------------------------------------------
 
@@ -219,6 +222,8 @@ class ConnectionPool:
         front = False
         while conn is None:
             await self._wait_for_room(front)
+            if self._state is not PoolState.OPEN:
+                raise Unanswered("closed", msg_id)
             conn = self._least_loaded()
             front = True
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()

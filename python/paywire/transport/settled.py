@@ -9,8 +9,8 @@ from __future__ import annotations
 class RecentlySettled:
     """Remembers at least the last `capacity` msg_ids and at most twice as many.
 
-    Two generations of sets instead of an LRU: adding is one set insertion, and duplicate answers
-    arrive within moments of the first, long before a generation ages out.
+    Two generations of sets instead of an LRU: adding a read's msg_ids is one set update, and
+    duplicate answers arrive within moments of the first, long before a generation ages out.
     """
 
     def __init__(self, capacity: int) -> None:
@@ -20,9 +20,9 @@ class RecentlySettled:
         self._current: set[str] = set()
         self._previous: set[str] = set()
 
-    def add(self, msg_id: str) -> None:
+    def update(self, msg_ids: list[str]) -> None:
         current = self._current
-        current.add(msg_id)
+        current.update(msg_ids)
         if len(current) >= self._capacity:
             self._previous = current
             self._current = set()
