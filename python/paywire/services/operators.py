@@ -35,7 +35,10 @@ LOCKOUT_DURATION = timedelta(minutes=15)
 # argon2id with the library's defaults (RFC 9106's second recommendation: t=3, m=64 MiB, p=4).
 DEFAULT_HASHER = PasswordHasher()
 # Verified when the user name is unknown, so that answers take as long as for a known one.
-_DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$BlbNxZaxq6ErzVDjZsQepA$8yJf5kFARPLqWJFGGAvNPHPokm+az59YpTJ3zZr0mag"
+_DUMMY_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$BlbNxZaxq6ErzVDjZsQepA"
+    "$8yJf5kFARPLqWJFGGAvNPHPokm+az59YpTJ3zZr0mag"
+)
 
 
 @dataclass(frozen=True, slots=True)

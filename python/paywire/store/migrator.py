@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -121,8 +121,13 @@ async def status(conn: Conn, migrations: Sequence[Migration]) -> list[MigrationS
     return states
 
 
-async def upgrade(conn: Conn, migrations: Sequence[Migration]) -> list[Migration]:
-    """Apply every pending migration in order; returns those applied."""
+async def upgrade(
+    conn: Conn,
+    migrations: Sequence[Migration],
+    progress: Callable[[Migration], None] | None = None,
+) -> list[Migration]:
+    """Apply every pending migration in order, calling `progress` after each; returns those
+    applied."""
     async with _locked(conn):
         applied = await _verified(conn, migrations)
         done = []
@@ -138,7 +143,21 @@ async def upgrade(conn: Conn, migrations: Sequence[Migration]) -> list[Migration
                     migration.checksum,
                 )
             done.append(migration)
+            if progress is not None:
+                progress(migration)
         return done
+
+
+async def require_current(conn: Conn, migrations: Sequence[Migration] | None = None) -> None:
+    """Refuse to work on a database whose schema is not exactly the latest."""
+    states = await status(conn, migrations if migrations is not None else load())
+    behind = [s for s in states if s.state != "applied"]
+    if behind:
+        first = behind[0]
+        raise MigrationError(
+            f"the database schema is not current (migration {first.version:04d}_{first.name} is "
+            f"{first.state}); run `paywire migrate`"
+        )
 
 
 async def rollback(conn: Conn, migrations: Sequence[Migration]) -> Migration | None:

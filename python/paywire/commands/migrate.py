@@ -1,0 +1,66 @@
+"""`paywire migrate`: bring the schema to the latest version, roll one back, or show status.
+
+Works on DATABASE_URL or the embedded server of PAYWIRE_DATA_DIR, joining it if one is running.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import uvloop
+
+from paywire.config import Settings, load_settings
+from paywire.store import migrator
+from paywire.store.database import database
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "migrate",
+        help="apply database migrations; `rollback` undoes the latest, `status` lists them",
+        description="Schema migrations shipped with paywire (migrations/NNNN_name.up.sql and "
+        ".down.sql). Each step runs in its own transaction under an advisory lock; a migration "
+        "file changed after it was applied is refused.",
+    )
+    parser.add_argument(
+        "action",
+        nargs="?",
+        choices=("up", "rollback", "status"),
+        default="up",
+        help="up (default): apply all pending; rollback: undo the latest; status: list them",
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    settings = load_settings(config_file=args.config)
+    return uvloop.run(run(settings, args.action))
+
+
+async def run(settings: Settings, action: str) -> int:
+    migrations = migrator.load()
+    async with database(settings) as db, db.pool.acquire() as conn:
+        if action == "status":
+            return _print_status(await migrator.status(conn, migrations))
+        if action == "rollback":
+            undone = await migrator.rollback(conn, migrations)
+            print(f"rolled back {_name(undone)}" if undone else "nothing to roll back")
+            return 0
+        done = await migrator.upgrade(
+            conn, migrations, lambda m: print(f"applied {_name(m)}", flush=True)
+        )
+        verb = "migrated" if done else "up to date"
+        print(f"database {verb} at {_name(migrations[-1])}")
+        return 0
+
+
+def _print_status(states: list[migrator.MigrationState]) -> int:
+    for state in states:
+        applied = state.applied_at.isoformat(timespec="seconds") if state.applied_at else ""
+        print(f"{state.version:04d}  {state.name:<12} {state.state:<8} {applied}".rstrip())
+    return 0 if all(state.problem is None for state in states) else 1
+
+
+def _name(migration: migrator.Migration) -> str:
+    return f"{migration.version:04d}_{migration.name}"

@@ -1,0 +1,76 @@
+"""`paywire seed`: the demo operators and accounts, or exactly those of `--file seed.json`.
+
+Generated demo passwords are printed once, when the operator is created; nothing prints them again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvloop
+
+from paywire.config import Settings, load_settings
+from paywire.errors import ConfigError, ValidationError
+from paywire.services import seeding
+from paywire.store import migrator
+from paywire.store.database import database
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "seed",
+        help="create the demo operators and ledger accounts, or those of --file",
+        description="Without options: demo operators (with generated passwords, printed once) "
+        "and demo ledger accounts. With --file: exactly the operators and accounts of the file, "
+        '{"operators": [{"username", "password", "roles"}], "accounts": [{"account", "name", '
+        '"currency", "balance", "overdraft"}]}. Re-running changes nothing and says so.',
+    )
+    parser.add_argument("--file", type=Path, help="seed file (JSON)")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    settings = load_settings(config_file=args.config)
+    data = _read(args.file) if args.file is not None else None
+    try:
+        return uvloop.run(run(settings, data, from_file=args.file is not None))
+    except ValidationError as exc:
+        print(f"paywire: {exc.message}", file=sys.stderr)
+        for detail in exc.details:
+            print(f"  {detail['field']}: {detail['message']}", file=sys.stderr)
+        return 2
+
+
+async def run(settings: Settings, data: object, *, from_file: bool) -> int:
+    async with database(settings) as db:
+        async with db.pool.acquire() as conn:
+            await migrator.require_current(conn)
+        if from_file:
+            report = await seeding.seed_file(db.pool, data)
+        else:
+            report = await seeding.seed_demo(db.pool)
+    for label in report.created:
+        print(f"created   {label}")
+    for label in report.updated:
+        print(f"updated   {label}")
+    if report.passwords:
+        print("\nPasswords of the operators created now (shown this once, keep them safe):")
+        width = max(len(name) for name in report.passwords)
+        for name, password in report.passwords.items():
+            print(f"  {name:<{width}}  {password}")
+    if not report.changed:
+        print(f"nothing changed: {len(report.unchanged)} operators and accounts already as seeded")
+    return 0
+
+
+def _read(path: Path) -> object:
+    try:
+        return orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"cannot read the seed file {path}: {exc.strerror}") from None
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(f"the seed file {path} is not valid JSON: {exc}") from None

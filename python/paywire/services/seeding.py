@@ -1,0 +1,337 @@
+"""Initial operators and ledger accounts: the demo set, or exactly those of a seed file.
+
+Re-running changes nothing that already matches; every change is audited as the `system` actor.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from argon2 import PasswordHasher
+
+from paywire.domain.accounts import CUSTOMER
+from paywire.domain.audit_chain import AuditEntry
+from paywire.domain.identifiers import iban_check_digits
+from paywire.domain.money import currency_digits, parse_amount
+from paywire.domain.roles import SYSTEM, Role
+from paywire.domain.validation import NAME_MAX, Problems, account, text
+from paywire.errors import Conflict, ValidationError
+from paywire.services.operators import (
+    DEFAULT_HASHER,
+    check_operator,
+    hash_password,
+    verify_password,
+)
+from paywire.store import audit, ledger
+from paywire.store import operators as operator_store
+from paywire.store.tx import Conn, Db, connection, transaction
+
+_R = Role
+DEMO_OPERATORS: tuple[tuple[str, tuple[Role, ...]], ...] = (
+    ("maker", (_R.MAKER,)),
+    ("maker2", (_R.MAKER,)),
+    ("checker", (_R.CHECKER,)),
+    ("checker2", (_R.CHECKER,)),
+    ("compliance", (_R.COMPLIANCE,)),
+    ("admin", (_R.ADMIN,)),
+    ("auditor", (_R.AUDITOR,)),
+)
+# (country, BBAN, name, currency, balance, overdraft): IBANs get their check digits computed.
+_DEMO_ACCOUNTS = (
+    ("DE", "370400440532013000", "ACME GmbH", "EUR", "1000000.00", False),
+    ("DE", "500105175407324931", "Stark Industries Europe", "EUR", "250.00", False),
+    ("NL", "ABNA0417164300", "Wayne Enterprises BV", "EUR", "0.00", True),
+    ("DE", "370400440532013001", "ACME GmbH (USD)", "USD", "500000.00", False),
+    ("GB", "NWBK60161331926819", "Globex Ltd", "GBP", "250000.00", False),
+    ("FR", "30006000011234567890189", "Initech Japon SARL", "JPY", "50000000", False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SeedOperator:
+    username: str
+    password: str
+    roles: frozenset[Role]
+
+
+@dataclass(frozen=True, slots=True)
+class SeedAccount:
+    account: str
+    name: str
+    currency: str
+    balance: Decimal
+    overdraft: bool
+
+
+@dataclass(slots=True)
+class SeedReport:
+    """What a seed did, per operator and account; `passwords` only for operators it created
+    with a generated password (shown once, never stored in clear)."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    passwords: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated)
+
+
+def demo_seed() -> tuple[list[SeedOperator], list[SeedAccount]]:
+    """The demo operators, each with a fresh password, and the demo accounts."""
+    operators = [
+        SeedOperator(name, secrets.token_urlsafe(12), frozenset(roles))
+        for name, roles in DEMO_OPERATORS
+    ]
+    accounts = [
+        SeedAccount(
+            country + iban_check_digits(country, bban) + bban,
+            name,
+            currency,
+            Decimal(balance),
+            overdraft,
+        )
+        for country, bban, name, currency, balance, overdraft in _DEMO_ACCOUNTS
+    ]
+    return operators, accounts
+
+
+def parse_seed_file(data: object) -> tuple[list[SeedOperator], list[SeedAccount]]:
+    """The operators and accounts of a seed file (SPEC §10), or ValidationError naming each
+    problem as e.g. `operators[1].roles`."""
+    if not isinstance(data, Mapping):
+        raise ValidationError(
+            "invalid seed file",
+            details=[{"field": "", "message": "must be a JSON object with operators and accounts"}],
+        )
+    problems = Problems()
+    for extra in sorted(set(data) - {"operators", "accounts"}):
+        problems.add(str(extra), "unknown field")
+    operators = [
+        op
+        for i, item in enumerate(_list(data, "operators", problems))
+        if (op := _seed_operator(item, f"operators[{i}]", problems)) is not None
+    ]
+    accounts = [
+        acc
+        for i, item in enumerate(_list(data, "accounts", problems))
+        if (acc := _seed_account(item, f"accounts[{i}]", problems)) is not None
+    ]
+    for kind, names in (
+        ("operators", [o.username for o in operators]),
+        ("accounts", [a.account for a in accounts]),
+    ):
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            problems.add(kind, f"{name} appears more than once")
+    problems.raise_any("invalid seed file")
+    return operators, accounts
+
+
+async def seed_demo(db: Db, *, hasher: PasswordHasher = DEFAULT_HASHER) -> SeedReport:
+    """The demo operators and accounts, and clearing accounts for their currencies.
+
+    Only what is missing is created; generated passwords are reported for those created.
+    """
+    operators, accounts = demo_seed()
+    return await _seed(db, operators, accounts, demo=True, hasher=hasher)
+
+
+async def seed_file(db: Db, data: object, *, hasher: PasswordHasher = DEFAULT_HASHER) -> SeedReport:
+    """Exactly the operators and accounts of a seed file: missing ones are created, differing
+    ones brought in line. An operator keeps its password hash when the file's password verifies;
+    an account's balance is only set while it has no ledger entries (postings move it after)."""
+    operators, accounts = parse_seed_file(data)
+    return await _seed(db, operators, accounts, demo=False, hasher=hasher)
+
+
+async def _seed(
+    db: Db,
+    operators: Sequence[SeedOperator],
+    accounts: Sequence[SeedAccount],
+    *,
+    demo: bool,
+    hasher: PasswordHasher,
+) -> SeedReport:
+    report = SeedReport()
+    plans = await _plan_operators(db, operators, keep_existing=demo, hasher=hasher)
+    async with transaction(db) as conn:
+        entries = []
+        for op, existing, new_hash in plans:
+            entries += await _apply_operator(
+                conn, op, existing, new_hash, report, keep_existing=demo
+            )
+            if existing is None and demo:
+                report.passwords[op.username] = op.password
+        for acc in accounts:
+            entries += await _apply_account(conn, acc, report, keep_existing=demo)
+        if demo:
+            await ledger.open_clearing_accounts(conn, {a.currency for a in accounts})
+        await audit.append(conn, entries)
+    return report
+
+
+async def _plan_operators(
+    db: Db, operators: Sequence[SeedOperator], *, keep_existing: bool, hasher: PasswordHasher
+) -> list[tuple[SeedOperator, operator_store.Operator | None, str | None]]:
+    """Per operator: the stored one, if any, and a new hash when its password must be set.
+    Hashing happens here, outside the transaction, in worker threads."""
+    plans: list[tuple[SeedOperator, operator_store.Operator | None, str | None]] = []
+    for op in operators:
+        async with connection(db) as conn:
+            found = await operator_store.credentials(conn, op.username)
+        if found is not None and (keep_existing or await verify_password(found[1], op.password)):
+            plans.append((op, found[0], None))
+        else:
+            new_hash = await hash_password(op.password, hasher)
+            plans.append((op, found[0] if found else None, new_hash))
+    return plans
+
+
+async def _apply_operator(
+    conn: Conn,
+    op: SeedOperator,
+    existing: operator_store.Operator | None,
+    new_hash: str | None,
+    report: SeedReport,
+    *,
+    keep_existing: bool,
+) -> list[AuditEntry]:
+    label = f"operator {op.username}"
+    if existing is None:
+        assert new_hash is not None
+        created = await operator_store.insert(conn, op.username, new_hash, op.roles)
+        report.created.append(label)
+        return [_entry("operator.create", "operator", str(created.id), None, _op_view(created))]
+    if new_hash is None and (keep_existing or (existing.roles == op.roles and existing.active)):
+        report.unchanged.append(label)
+        return []
+    updated = await operator_store.update(
+        conn, existing.id, password_hash=new_hash, roles=op.roles, active=True
+    )
+    assert updated is not None
+    report.updated.append(label)
+    after = {**_op_view(updated), "password_changed": new_hash is not None}
+    return [_entry("operator.update", "operator", str(existing.id), _op_view(existing), after)]
+
+
+async def _apply_account(
+    conn: Conn, acc: SeedAccount, report: SeedReport, *, keep_existing: bool
+) -> list[AuditEntry]:
+    label = f"account {acc.account}"
+    row = await conn.fetchrow(
+        "SELECT a.id, a.name, a.currency, a.balance, a.overdraft, a.kind,"
+        " EXISTS (SELECT 1 FROM ledger_entries e WHERE e.account_id = a.id) AS posted"
+        " FROM accounts a WHERE a.account = $1 FOR UPDATE",
+        acc.account,
+    )
+    wanted = {"name": acc.name, "balance": acc.balance, "overdraft": acc.overdraft}
+    if row is None:
+        account_id = await conn.fetchval(
+            "INSERT INTO accounts (account, name, currency, balance, overdraft, kind)"
+            " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            acc.account,
+            acc.name,
+            acc.currency,
+            acc.balance,
+            acc.overdraft,
+            CUSTOMER,
+        )
+        report.created.append(label)
+        return [_entry("account.create", "account", str(account_id), None, _acc_view(acc))]
+    if row["currency"] != acc.currency or row["kind"] != CUSTOMER:
+        raise _conflict(label, f"exists as a {row['kind']} account in {row['currency']}")
+    current = {"name": row["name"], "balance": row["balance"], "overdraft": row["overdraft"]}
+    if current == wanted or keep_existing:
+        report.unchanged.append(label)
+        return []
+    if current["balance"] != acc.balance and row["posted"]:
+        raise _conflict(label, "has ledger entries; its balance changes only through postings")
+    await conn.execute(
+        "UPDATE accounts SET name = $2, balance = $3, overdraft = $4, updated_at = now()"
+        " WHERE id = $1",
+        row["id"],
+        acc.name,
+        acc.balance,
+        acc.overdraft,
+    )
+    report.updated.append(label)
+    before = {**current, "balance": str(current["balance"])}
+    return [_entry("account.update", "account", str(row["id"]), before, _acc_view(acc))]
+
+
+def _list(data: Mapping[str, Any], name: str, problems: Problems) -> list[Any]:
+    value = data.get(name, [])
+    if not isinstance(value, list):
+        problems.add(name, "must be a list")
+        return []
+    return value
+
+
+def _seed_operator(item: object, where: str, problems: Problems) -> SeedOperator | None:
+    if not isinstance(item, Mapping):
+        problems.add(where, "must be an object with username, password and roles")
+        return None
+    for extra in sorted(set(item) - {"username", "password", "roles"}):
+        problems.add(f"{where}.{extra}", "unknown field")
+    try:
+        username, password, roles = check_operator(
+            item.get("username"), item.get("password"), item.get("roles")
+        )
+    except ValidationError as exc:
+        for detail in exc.details:
+            problems.add(f"{where}.{detail['field']}", detail["message"])
+        return None
+    return SeedOperator(username, password, roles)
+
+
+def _seed_account(item: object, where: str, problems: Problems) -> SeedAccount | None:
+    if not isinstance(item, Mapping):
+        problems.add(where, "must be an object with account, name, currency and balance")
+        return None
+    for extra in sorted(set(item) - {"account", "name", "currency", "balance", "overdraft"}):
+        problems.add(f"{where}.{extra}", "unknown field")
+    number = account(item.get("account"), f"{where}.account", problems)
+    name = text(item.get("name"), f"{where}.name", NAME_MAX, problems)
+    currency = item.get("currency")
+    balance = None
+    try:
+        if not isinstance(currency, str):
+            raise ValueError("must be an ISO 4217 code")
+        currency_digits(currency)
+        balance = parse_amount(item.get("balance", "0"), currency, allow_zero=True)
+    except ValueError as exc:
+        field_name = "currency" if not isinstance(currency, str) or "ISO" in str(exc) else "balance"
+        problems.add(f"{where}.{field_name}", str(exc))
+    overdraft = item.get("overdraft", False)
+    if not isinstance(overdraft, bool):
+        problems.add(f"{where}.overdraft", "must be true or false")
+    if number is None or name is None or balance is None or not isinstance(currency, str):
+        return None
+    return SeedAccount(number, name, currency, balance, bool(overdraft))
+
+
+def _entry(action: str, entity: str, entity_id: str, before: object, after: object) -> AuditEntry:
+    return AuditEntry(SYSTEM, action, entity, entity_id, before=before, after=after)
+
+
+def _op_view(op: operator_store.Operator) -> dict[str, Any]:
+    return {"username": op.username, "roles": sorted(op.roles), "active": op.active}
+
+
+def _acc_view(acc: SeedAccount) -> dict[str, Any]:
+    return {
+        "account": acc.account,
+        "name": acc.name,
+        "currency": acc.currency,
+        "balance": str(acc.balance),
+        "overdraft": acc.overdraft,
+    }
+
+
+def _conflict(label: str, why: str) -> Conflict:
+    return Conflict(f"{label} {why}; the seed leaves everything as it was")

@@ -1,0 +1,173 @@
+"""`paywire migrate`, `seed` and `audit` run as real subprocesses, from a directory of their own,
+against the test server (DATABASE_URL) or an embedded server of their own."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from paywire.store import migrator
+from paywire.store.embedded import EmbeddedPostgres
+
+PAYWIRE = Path(sys.executable).with_name("paywire")
+SEED = {
+    "operators": [{"username": "olga", "password": "olga's long secret", "roles": ["MAKER"]}],
+    "accounts": [{"account": "ACC-1", "name": "Initech", "currency": "EUR", "balance": "10.00"}],
+}
+
+
+def paywire(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(PAYWIRE), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def base_env(tmp_path: Path) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("PAYWIRE_") and k != "DATABASE_URL"
+    }
+    env["PAYWIRE_LOG_DIR"] = str(tmp_path / "logs")
+    env["PAYWIRE_DATA_DIR"] = str(tmp_path / "data")
+    return env
+
+
+@pytest.fixture
+def env(empty_database: str, tmp_path: Path) -> dict[str, str]:
+    return {**base_env(tmp_path), "DATABASE_URL": empty_database}
+
+
+def test_migrate_status_and_rollback(env: dict[str, str], tmp_path: Path) -> None:
+    latest = migrator.load()[-1]
+    latest_name = f"{latest.version:04d}_{latest.name}"
+    done = paywire(env, tmp_path, "migrate")
+    assert done.returncode == 0, done.stderr
+    assert "applied 0001_operators" in done.stdout
+    assert f"database migrated at {latest_name}" in done.stdout
+
+    status = paywire(env, tmp_path, "migrate", "status")
+    assert status.returncode == 0
+    lines = status.stdout.splitlines()
+    assert len(lines) == latest.version
+    assert all(" applied " in line for line in lines)
+
+    undone = paywire(env, tmp_path, "migrate", "rollback")
+    assert undone.stdout.strip() == f"rolled back {latest_name}"
+    assert " pending" in paywire(env, tmp_path, "migrate", "status").stdout.splitlines()[-1]
+
+    again = paywire(env, tmp_path, "migrate")
+    assert again.stdout.splitlines() == [
+        f"applied {latest_name}",
+        f"database migrated at {latest_name}",
+    ]
+    assert "up to date" in paywire(env, tmp_path, "migrate").stdout
+
+
+def test_commands_refuse_an_unmigrated_database(env: dict[str, str], tmp_path: Path) -> None:
+    refused = paywire(env, tmp_path, "seed")
+    assert refused.returncode == 2
+    assert "run `paywire migrate`" in refused.stderr
+
+
+def test_seed_demo_then_file(env: dict[str, str], tmp_path: Path) -> None:
+    assert paywire(env, tmp_path, "migrate").returncode == 0
+    demo = paywire(env, tmp_path, "seed")
+    assert demo.returncode == 0, demo.stderr
+    assert "created   operator checker" in demo.stdout
+    shown = demo.stdout.split("shown this once")[1]
+    assert {line.split()[0] for line in shown.splitlines()[1:] if line.strip()} == {
+        "maker", "maker2", "checker", "checker2", "compliance", "admin", "auditor",
+    }  # fmt: skip
+    again = paywire(env, tmp_path, "seed")
+    assert again.stdout.startswith("nothing changed")
+    assert "shown this once" not in again.stdout
+
+    seed_file = tmp_path / "seed.json"
+    seed_file.write_text(json.dumps(SEED))
+    from_file = paywire(env, tmp_path, "seed", "--file", str(seed_file))
+    assert from_file.stdout.splitlines() == ["created   operator olga", "created   account ACC-1"]
+    assert paywire(env, tmp_path, "seed", "--file", "seed.json").stdout.startswith(
+        "nothing changed"
+    )
+
+    seed_file.write_text(json.dumps({"operators": [{"username": "x", "roles": []}]}))
+    bad = paywire(env, tmp_path, "seed", "--file", str(seed_file))
+    assert bad.returncode == 2
+    assert "operators[0].password" in bad.stderr
+    assert "operators[0].roles" in bad.stderr
+
+
+async def test_audit_verify_detects_tampering_and_export_writes_csv(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    seed_file = tmp_path / "seed.json"
+    seed_file.write_text(json.dumps(SEED))
+    assert paywire(env, tmp_path, "migrate").returncode == 0
+    assert paywire(env, tmp_path, "seed", "--file", str(seed_file)).returncode == 0
+
+    verified = paywire(env, tmp_path, "audit", "verify")
+    assert verified.returncode == 0
+    assert json.loads(verified.stdout) == {"ok": True, "rows": 2, "first_bad_id": None}
+
+    exported = paywire(
+        env, tmp_path, "audit", "export", "--date", datetime.now(UTC).date().isoformat()
+    )
+    assert exported.returncode == 0
+    assert exported.stdout.splitlines()[0].startswith("id,timestamp,operator")
+    assert len(exported.stdout.splitlines()) == 3
+
+    conn = await asyncpg.connect(env["DATABASE_URL"])
+    try:
+        await conn.execute("ALTER TABLE audit_logs DISABLE TRIGGER audit_logs_append_only")
+        await conn.execute("UPDATE audit_logs SET operator = 'mallory' WHERE id = 2")
+    finally:
+        await conn.close()
+    tampered = paywire(env, tmp_path, "audit", "verify")
+    assert tampered.returncode == 1
+    assert json.loads(tampered.stdout) == {"ok": False, "rows": 2, "first_bad_id": 2}
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    # Directly under /tmp and traversable: PostgreSQL runs unprivileged when tests run as root.
+    path = Path(tempfile.mkdtemp(prefix="paywire-cli-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+async def test_the_embedded_server_is_started_stopped_and_shared(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    env = {**base_env(tmp_path), "PAYWIRE_DATA_DIR": str(data_dir)}
+    pid_file = data_dir / "pgdata" / "postmaster.pid"
+
+    first = paywire(env, tmp_path, "migrate")
+    assert first.returncode == 0, first.stderr
+    assert not pid_file.exists()  # the only user stopped it on its way out
+    state = json.loads((data_dir / "postgres.json").read_text())
+    assert isinstance(state["port"], int)
+    if os.geteuid() == 0:
+        assert (data_dir / "pgdata").owner() != "root"
+
+    # While this process holds the server, a command joins it and leaves it running.
+    server = EmbeddedPostgres(data_dir)
+    info = await server.start()
+    try:
+        assert info.host == "127.0.0.1"
+        postmaster = pid_file.read_text().splitlines()[0]
+        status = paywire(env, tmp_path, "migrate", "status")
+        assert status.returncode == 0, status.stderr
+        assert pid_file.read_text().splitlines()[0] == postmaster
+    finally:
+        await server.stop()
+    assert not pid_file.exists()

@@ -1,0 +1,157 @@
+"""Login, lockout, bearer tokens (expiry, revocation) and operator management."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from paywire.errors import (
+    AuthenticationError,
+    Conflict,
+    PermissionDenied,
+    Throttled,
+    ValidationError,
+)
+from paywire.services import operators
+
+from .conftest import CHEAP_HASHER, PASSWORD, World
+
+
+async def _login(
+    world: World, username: str = "maker", password: str = PASSWORD
+) -> operators.Login:
+    return await operators.login(
+        world.pool, username, password, token_ttl_s=3600, hasher=CHEAP_HASHER
+    )
+
+
+async def test_login_issues_a_token_stored_only_as_its_hash(world: World) -> None:
+    session = await _login(world, " Maker ")
+    assert session.operator.username == "maker"
+    assert len(session.token) >= 43  # 32 random bytes, URL-safe base64
+    async with world.pool.acquire() as conn:
+        stored = await conn.fetchval("SELECT token_hash FROM sessions")
+    assert stored == hashlib.sha256(session.token.encode()).digest()
+    assert session.token.encode() not in stored
+    me = await operators.authenticate(world.pool, session.token)
+    assert (me.username, me.roles) == ("maker", world.maker.roles)
+
+
+async def test_wrong_credentials_are_one_error(world: World) -> None:
+    for username, password in (("maker", "wrong password"), ("nobody", PASSWORD), ("maker", 5)):
+        with pytest.raises(AuthenticationError, match="invalid user name or password"):
+            await _login(world, username, password)  # type: ignore[arg-type]
+
+
+async def test_five_failures_in_fifteen_minutes_lock_the_name(world: World) -> None:
+    for _ in range(4):
+        with pytest.raises(AuthenticationError):
+            await _login(world, password="wrong password")
+    with pytest.raises(Throttled, match="locked until"):
+        await _login(world, password="wrong password")
+    with pytest.raises(Throttled):
+        await _login(world)  # even the right password, while locked
+    session = await _login(world, "checker")  # other names are not affected
+    assert session.operator.username == "checker"
+    async with world.pool.acquire() as conn:
+        await conn.execute("UPDATE login_throttle SET locked_until = now() - interval '1 second'")
+    assert (await _login(world)).operator.username == "maker"
+
+
+async def test_failures_older_than_fifteen_minutes_do_not_count(world: World) -> None:
+    for _ in range(4):
+        with pytest.raises(AuthenticationError):
+            await _login(world, password="wrong password")
+    async with world.pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE login_throttle SET failures = ARRAY("
+            "SELECT f - interval '16 minutes' FROM unnest(failures) AS f)"
+        )
+    with pytest.raises(AuthenticationError):
+        await _login(world, password="wrong password")  # the first of a new window
+
+
+async def test_unknown_names_are_locked_as_well(world: World) -> None:
+    for _ in range(4):
+        with pytest.raises(AuthenticationError):
+            await _login(world, "ghost", "whatever")
+    with pytest.raises(Throttled):
+        await _login(world, "ghost", "whatever")
+
+
+async def test_a_success_clears_the_count(world: World) -> None:
+    for _ in range(4):
+        with pytest.raises(AuthenticationError):
+            await _login(world, password="wrong password")
+    await _login(world)
+    for _ in range(4):
+        with pytest.raises(AuthenticationError):
+            await _login(world, password="wrong password")
+
+
+async def test_expired_tokens_are_refused(world: World) -> None:
+    session = await _login(world)
+    async with world.pool.acquire() as conn:
+        await conn.execute("UPDATE sessions SET expires_at = created_at + interval '1 microsecond'")
+    with pytest.raises(AuthenticationError, match="expired"):
+        await operators.authenticate(world.pool, session.token)
+
+
+async def test_logout_revokes_only_that_token(world: World) -> None:
+    first, second = await _login(world), await _login(world)
+    await operators.logout(world.pool, first.token)
+    with pytest.raises(AuthenticationError):
+        await operators.authenticate(world.pool, first.token)
+    assert (await operators.authenticate(world.pool, second.token)).username == "maker"
+    await operators.logout(world.pool, "not-a-token")  # harmless
+
+
+async def test_deactivation_ends_sessions_and_logins(world: World) -> None:
+    session = await _login(world)
+    updated = await operators.update_operator(
+        world.pool, world.admin, world.maker.id, active=False, hasher=CHEAP_HASHER
+    )
+    assert not updated.active
+    with pytest.raises(AuthenticationError):
+        await operators.authenticate(world.pool, session.token)
+    with pytest.raises(AuthenticationError):
+        await _login(world)
+
+
+async def test_admins_create_and_change_operators(world: World) -> None:
+    created = await operators.create_operator(
+        world.pool,
+        world.admin,
+        "Nina",
+        "a long enough secret",
+        ["MAKER", "CHECKER"],
+        hasher=CHEAP_HASHER,
+    )
+    assert created.username == "nina"
+    assert (await _login(world, "nina", "a long enough secret")).operator.id == created.id
+    changed = await operators.update_operator(
+        world.pool,
+        world.admin,
+        created.id,
+        roles=["AUDITOR"],
+        password="another long secret",
+        hasher=CHEAP_HASHER,
+    )
+    assert {r.value for r in changed.roles} == {"AUDITOR"}
+    with pytest.raises(AuthenticationError):
+        await _login(world, "nina", "a long enough secret")
+    with pytest.raises(Conflict):
+        await operators.create_operator(
+            world.pool, world.admin, "nina", "a long enough secret", ["MAKER"], hasher=CHEAP_HASHER
+        )
+    with pytest.raises(PermissionDenied):
+        await operators.create_operator(
+            world.pool, world.checker, "olga", "a long enough secret", ["MAKER"]
+        )
+
+
+async def test_operator_input_is_validated_field_by_field(world: World) -> None:
+    with pytest.raises(ValidationError) as raised:
+        await operators.create_operator(world.pool, world.admin, "system", "short", ["ROOT"])
+    assert {d["field"] for d in raised.value.details} == {"username", "password", "roles"}

@@ -1,0 +1,185 @@
+"""Creation, idempotency, approval under four eyes and concurrency, reject, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+from uuid import uuid4
+
+import pytest
+
+from paywire.domain.roles import Role
+from paywire.domain.statuses import Status
+from paywire.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from paywire.observability.metrics import payments_approved_total, payments_initiated_total
+from paywire.services import payments
+from paywire.store import audit
+
+from .conftest import ACME, YANKEE, World, add_operator, body
+
+
+async def test_creation_stores_an_initiated_payment_with_history_and_audit(world: World) -> None:
+    before = payments_initiated_total._value.get()
+    created = await payments.create_payment(
+        world.pool, body(), world.maker, request_id="req-create"
+    )
+    payment = created.payment
+    assert created.created
+    assert payment.status is Status.INITIATED
+    assert payment.reference.startswith("PW-")
+    assert payment.msg_id == "PWM" + payment.reference[3:].replace("-", "")
+    assert payment.created_by == "maker"
+    detail = await payments.get_payment(world.pool, payment.id)
+    assert [(h.status, h.by) for h in detail.history] == [(Status.INITIATED, "maker")]
+    assert detail.message is None
+    assert detail.as_dict()["amount"] == "1250.00"
+    async with world.pool.acquire() as conn:
+        (row,) = await audit.page(conn, limit=10, entity_id=str(payment.id))
+    assert (row["action"], row["operator"], row["request_id"]) == (
+        "payment.create",
+        "maker",
+        "req-create",
+    )
+    assert row["after"]["reference"] == payment.reference
+    assert payments_initiated_total._value.get() == before + 1
+
+
+async def test_references_msg_ids_and_uetrs_are_unique(world: World) -> None:
+    made = [await world.create(amount=f"{n}.00") for n in range(1, 21)]
+    for attribute in ("reference", "msg_id", "uetr"):
+        assert len({getattr(p, attribute) for p in made}) == len(made)
+
+
+async def test_only_makers_create(world: World) -> None:
+    with pytest.raises(PermissionDenied, match="MAKER"):
+        await payments.create_payment(world.pool, body(), world.checker)
+
+
+@pytest.mark.parametrize(
+    ("debtor_account", "currency", "message"),
+    [
+        ("DE02120300000000202051", "EUR", "not a ledger account"),
+        (ACME, "USD", "held in EUR"),
+        (YANKEE, "EUR", "held in USD"),
+    ],
+)
+async def test_the_debtor_must_be_a_ledger_account_in_the_currency(
+    world: World, debtor_account: str, currency: str, message: str
+) -> None:
+    with pytest.raises(ValidationError) as raised:
+        await world.create(currency=currency, debtor={"name": "X", "account": debtor_account})
+    (detail,) = raised.value.details
+    assert detail["field"] == "debtor.account"
+    assert message in detail["message"]
+
+
+async def test_same_key_and_body_replay_the_original(world: World) -> None:
+    first = await payments.create_payment(world.pool, body(), world.maker, idempotency_key="k1")
+    reordered = dict(reversed(list(body().items())))
+    again = await payments.create_payment(world.pool, reordered, world.maker, idempotency_key="k1")
+    assert first.created
+    assert not again.created
+    assert again.payment.id == first.payment.id
+
+
+async def test_same_key_with_another_body_is_a_conflict(world: World) -> None:
+    await payments.create_payment(world.pool, body(), world.maker, idempotency_key="k1")
+    with pytest.raises(Conflict, match="different request body"):
+        await payments.create_payment(
+            world.pool, body(amount="1.00"), world.maker, idempotency_key="k1"
+        )
+
+
+async def test_keys_belong_to_their_operator(world: World) -> None:
+    one = await payments.create_payment(world.pool, body(), world.maker, idempotency_key="k")
+    two = await payments.create_payment(world.pool, body(), world.maker2, idempotency_key="k")
+    assert one.payment.id != two.payment.id
+
+
+async def test_concurrent_requests_with_one_key_create_one_payment(world: World) -> None:
+    results = await asyncio.gather(
+        *(
+            payments.create_payment(world.pool, body(), world.maker, idempotency_key="same")
+            for _ in range(12)
+        )
+    )
+    assert len({r.payment.id for r in results}) == 1
+    assert sum(r.created for r in results) == 1
+    async with world.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM payments") == 1
+
+
+async def test_approval_records_the_approver(world: World) -> None:
+    before = payments_approved_total._value.get()
+    payment = await world.create()
+    approved = await payments.approve(world.pool, payment.id, world.checker)
+    assert approved.status is Status.APPROVED
+    assert approved.approved_by == "checker"
+    assert approved.approved_at is not None
+    assert payments_approved_total._value.get() == before + 1
+
+
+async def test_four_eyes_whatever_the_roles(world: World) -> None:
+    created = await payments.create_payment(world.pool, body(), world.allround)
+    with pytest.raises(PermissionDenied, match="four eyes"):
+        await payments.approve(world.pool, created.payment.id, world.allround)
+    assert (await world.reload(created.payment)).status is Status.INITIATED
+
+
+async def test_fifty_concurrent_approvals_exactly_one_wins(world: World) -> None:
+    checkers = [await add_operator(world.pool, f"checker-{n}", Role.CHECKER) for n in range(50)]
+    payment = await world.create()
+    outcomes = await asyncio.gather(
+        *(payments.approve(world.pool, payment.id, checker) for checker in checkers),
+        return_exceptions=True,
+    )
+    winners = [o for o in outcomes if not isinstance(o, BaseException)]
+    losers = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(winners) == 1
+    assert all(isinstance(o, Conflict) for o in losers)
+    detail = await payments.get_payment(world.pool, payment.id)
+    assert [h.status for h in detail.history] == [Status.INITIATED, Status.APPROVED]
+    assert detail.payment.approved_by == winners[0].approved_by
+
+
+async def test_reject_needs_a_reason_and_records_it(world: World) -> None:
+    payment = await world.create()
+    with pytest.raises(ValidationError):
+        await payments.reject(world.pool, payment.id, world.checker, "  ")
+    rejected = await payments.reject(world.pool, payment.id, world.checker, "duplicate invoice")
+    assert rejected.status is Status.REJECTED
+    assert rejected.reason is not None
+    assert (rejected.reason.code, rejected.reason.text) == ("CHECKER_REJECTED", "duplicate invoice")
+    with pytest.raises(Conflict):
+        await payments.approve(world.pool, payment.id, world.checker)
+
+
+async def test_cancel_by_own_maker_or_admin_before_approval_only(world: World) -> None:
+    own = await world.create()
+    with pytest.raises(PermissionDenied):
+        await payments.cancel(world.pool, own.id, world.maker2)
+    assert (await payments.cancel(world.pool, own.id, world.maker)).status is Status.CANCELLED
+    other = await world.create()
+    assert (await payments.cancel(world.pool, other.id, world.admin)).status is Status.CANCELLED
+    approved = await world.drive(await world.create(), Status.APPROVED)
+    with pytest.raises(Conflict, match="APPROVED"):
+        await payments.cancel(world.pool, approved.id, world.maker)
+
+
+async def test_unknown_payments_are_not_found(world: World) -> None:
+    with pytest.raises(NotFound):
+        await payments.approve(world.pool, uuid4(), world.checker)
+    with pytest.raises(NotFound):
+        await payments.get_payment(world.pool, uuid4())
+
+
+async def test_listing_pages_newest_first_with_filters(world: World) -> None:
+    made = [await world.create(amount=f"{n}.00") for n in range(1, 8)]
+    await payments.cancel(world.pool, made[0].id, world.maker)
+    first = await payments.list_payments(world.pool, limit=3)
+    assert [p.id for p in first] == [p.id for p in reversed(made)][:3]
+    rest = await payments.list_payments(
+        world.pool, limit=10, after=(first[-1].created_at, first[-1].id)
+    )
+    assert [p.id for p in first + rest] == [p.id for p in reversed(made)]
+    cancelled = await payments.list_payments(world.pool, limit=10, status=Status.CANCELLED)
+    assert [p.id for p in cancelled] == [made[0].id]

@@ -1,0 +1,286 @@
+"""The pipeline's batch steps on a real database: screening, compliance, posting, transmission,
+answers; concurrency of claims and postings."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import asyncpg
+import pytest
+
+from paywire.domain.accounts import clearing_account
+from paywire.domain.statuses import Status
+from paywire.errors import PermissionDenied, ValidationError
+from paywire.observability.metrics import payments_completed_total, payments_failed_total
+from paywire.services import payments, pipeline
+from paywire.store import payments as payment_store
+
+from .conftest import ACME, POOR, World, answer, outgoing
+
+CLEARING_EUR = clearing_account("EUR")
+
+
+async def test_clean_payments_are_screened_hits_are_held_with_reasons(world: World) -> None:
+    clean = await world.drive(await world.create(), Status.APPROVED)
+    sanctioned = await world.drive(
+        await world.create(
+            creditor={
+                "name": "IVAN  DRAGO",
+                "account": "GB29NWBK60161331926819",
+                "agent_bic": "NWBKGB2L",
+            }
+        ),
+        Status.APPROVED,
+    )
+    bad_bank = await world.drive(
+        await world.create(
+            creditor={
+                "name": "Ok Ltd",
+                "account": "GB29NWBK60161331926819",
+                "agent_bic": "EVILGB2LXXX",
+            }
+        ),
+        Status.APPROVED,
+    )
+    large = await world.drive(await world.create(amount="500000.01"), Status.APPROVED)
+    waiting = await world.create()
+
+    outcome = await pipeline.screen(
+        world.pool, [clean.id, sanctioned.id, bad_bank.id, large.id, waiting.id], world.rules
+    )
+    assert outcome.moved[Status.SCREENED] == [clean.id]
+    assert sorted(outcome.moved[Status.HELD]) == sorted([sanctioned.id, bad_bank.id, large.id])
+    assert outcome.skipped == [waiting.id]
+    reasons = {p.id: (await world.reload(p)).reason for p in (sanctioned, bad_bank, large)}
+    assert reasons[sanctioned.id].code == "SANCTIONS_HIT"
+    assert "OFAC SDN" in reasons[sanctioned.id].text
+    assert "UK HMT" in reasons[bad_bank.id].text
+    assert reasons[large.id].code == "AMOUNT_LIMIT"
+
+
+async def _held(world: World) -> object:
+    payment = await world.drive(await world.create(amount="600000.00"), Status.APPROVED)
+    await pipeline.screen(world.pool, [payment.id], world.rules)
+    return await world.reload(payment)
+
+
+async def test_compliance_releases_or_rejects_held_payments(world: World) -> None:
+    released = await _held(world)
+    rejected = await _held(world)
+    done = await payments.compliance_decision(
+        world.pool, released.id, world.compliance, "release", "known counterparty, limit waived"
+    )
+    assert done.status is Status.SCREENED
+    assert done.reason is not None
+    assert done.reason.code == "COMPLIANCE_RELEASED"
+    done = await payments.compliance_decision(
+        world.pool, rejected.id, world.compliance, "reject", "no business rationale"
+    )
+    assert (done.status, done.reason.code) == (Status.REJECTED, "COMPLIANCE_REJECTED")
+    history = (await payments.get_payment(world.pool, released.id)).history
+    assert [h.status for h in history][-2:] == [Status.HELD, Status.SCREENED]
+    assert history[-2].reason is not None
+    assert history[-2].reason.code == "AMOUNT_LIMIT"
+
+
+async def test_compliance_decisions_need_the_role_a_decision_and_a_reason(world: World) -> None:
+    held = await _held(world)
+    with pytest.raises(PermissionDenied):
+        await payments.compliance_decision(world.pool, held.id, world.checker, "release", "ok")
+    with pytest.raises(ValidationError) as raised:
+        await payments.compliance_decision(world.pool, held.id, world.compliance, "maybe", "")
+    assert {d["field"] for d in raised.value.details} == {"decision", "reason"}
+
+
+async def test_posting_moves_money_to_the_clearing_account_in_balanced_entries(
+    world: World,
+) -> None:
+    payment = await world.drive(await world.create(amount="1250.00"), Status.SCREENED)
+    outcome = await pipeline.post(world.pool, [payment.id], world.ledger)
+    assert outcome.moved == {Status.POSTED: [payment.id]}
+    assert await world.balance(ACME) == Decimal("998750.00")
+    assert await world.balance(CLEARING_EUR) == Decimal("1250.00")
+    async with world.pool.acquire() as conn:
+        entries = await conn.fetch(
+            "SELECT e.amount, p.kind FROM ledger_entries e JOIN postings p ON p.id = e.posting_id"
+            " WHERE p.payment_id = $1",
+            payment.id,
+        )
+    assert sorted(e["amount"] for e in entries) == [Decimal("-1250.00"), Decimal("1250.00")]
+
+
+async def test_insufficient_funds_end_in_rejected(world: World) -> None:
+    fits = [
+        await world.drive(
+            await world.create(amount="40.00", debtor={"name": "P", "account": POOR}),
+            Status.SCREENED,
+        )
+        for _ in range(3)
+    ]
+    outcome = await pipeline.post(world.pool, [p.id for p in fits], world.ledger)
+    assert len(outcome.moved[Status.POSTED]) == 2
+    (refused,) = outcome.moved[Status.REJECTED]
+    payment = await world.reload(next(p for p in fits if p.id == refused))
+    assert payment.reason is not None
+    assert payment.reason.code == "INSUFFICIENT_FUNDS"
+    assert await world.balance(POOR) == Decimal("20.00")
+
+
+async def test_concurrent_postings_never_double_post_or_overdraw(world: World) -> None:
+    batch = [
+        await world.drive(
+            await world.create(amount="10.00", debtor={"name": "P", "account": POOR}),
+            Status.SCREENED,
+        )
+        for _ in range(15)
+    ]
+    ids = [p.id for p in batch]
+    # Four workers, each handed overlapping slices, post at the same time.
+    await asyncio.gather(
+        *(pipeline.post(world.pool, ids[i::2] + ids[:5], world.ledger) for i in range(4))
+    )
+    async with world.pool.acquire() as conn:
+        statuses = await conn.fetch("SELECT status, count(*) AS n FROM payments GROUP BY status")
+        postings = await conn.fetchval("SELECT count(*) FROM postings WHERE kind = 'POSTING'")
+    by_status = {row["status"]: row["n"] for row in statuses}
+    assert by_status == {"POSTED": 10, "REJECTED": 5}
+    assert postings == 10
+    assert await world.balance(POOR) == Decimal("0.00")
+    assert await world.balance(CLEARING_EUR) == Decimal("100.00")
+
+
+async def test_claims_skip_rows_other_workers_hold(world: World) -> None:
+    for _ in range(6):
+        await world.drive(await world.create(), Status.APPROVED)
+    async with (
+        world.pool.acquire() as one,
+        world.pool.acquire() as two,
+        one.transaction(),
+        two.transaction(),
+    ):
+        first = await pipeline.claim(one, Status.APPROVED, 4)
+        second = await pipeline.claim(two, Status.APPROVED, 4)
+    assert len(first) == 4
+    assert len(second) == 2
+    assert not set(first) & set(second)
+
+
+async def test_transmission_stores_the_message_before_it_counts_sends(world: World) -> None:
+    payment = await world.drive(await world.create(), Status.POSTED)
+    outcome = await pipeline.transmit(world.pool, [outgoing(payment)])
+    assert outcome.moved == {Status.TRANSMITTED: [payment.id]}
+    detail = await payments.get_payment(world.pool, payment.id)
+    assert detail.message is not None
+    assert (detail.message.msg_id, detail.message.attempts) == (payment.msg_id, 0)
+    await pipeline.record_attempts(world.pool, [payment.id], detail.payment.updated_at)
+    await pipeline.record_attempts(world.pool, [payment.id], detail.payment.updated_at)
+    assert (await payments.get_payment(world.pool, payment.id)).message.attempts == 2
+    async with world.pool.acquire() as conn:
+        with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="byte for byte"):
+            await conn.execute(
+                "UPDATE messages SET payload = 'x' WHERE payment_id = $1", payment.id
+            )
+
+
+async def test_an_ack_completes_and_later_answers_are_ignored(world: World) -> None:
+    before = payments_completed_total._value.get()
+    payment = await world.drive(await world.create(), Status.TRANSMITTED)
+    settled = await pipeline.settle(world.pool, [answer(payment, "ACK")], world.ledger)
+    assert settled.completed == [payment.id]
+    again = await pipeline.settle(
+        world.pool, [answer(payment, "NACK", reason_code="AC04")], world.ledger
+    )
+    assert again.ignored == [payment.msg_id]
+    detail = await payments.get_payment(world.pool, payment.id)
+    assert detail.payment.status is Status.COMPLETED
+    assert detail.message is not None
+    assert detail.message.answer is not None
+    assert detail.message.answer.kind == "ACK"
+    assert payments_completed_total._value.get() == before + 1
+    async with world.pool.acquire() as conn:
+        assert (
+            await conn.fetchval("SELECT count(*) FROM answers WHERE payment_id = $1", payment.id)
+            == 2
+        )
+
+
+async def test_a_nack_fails_the_payment_and_the_reversal_restores_balances(world: World) -> None:
+    before = payments_failed_total._value.get()
+    payment = await world.drive(await world.create(amount="300.00"), Status.TRANSMITTED)
+    assert await world.balance(ACME) == Decimal("999700.00")
+    settled = await pipeline.settle(
+        world.pool, [answer(payment, "NACK", reason_code="AC04")], world.ledger
+    )
+    assert settled.failed == [payment.id]
+    failed = await world.reload(payment)
+    assert failed.status is Status.FAILED
+    assert failed.reason is not None
+    assert (failed.reason.code, failed.reason.text) == ("AC04", "account closed")
+    assert await world.balance(ACME) == Decimal("1000000.00")
+    assert await world.balance(CLEARING_EUR) == Decimal("0.00")
+    async with world.pool.acquire() as conn:
+        kinds = await conn.fetch(
+            "SELECT kind FROM postings WHERE payment_id = $1 ORDER BY kind", payment.id
+        )
+    assert [k["kind"] for k in kinds] == ["POSTING", "REVERSAL"]
+    assert payments_failed_total._value.get() == before + 1
+
+
+async def test_one_batch_settles_each_payment_once(world: World) -> None:
+    one = await world.drive(await world.create(), Status.TRANSMITTED)
+    two = await world.drive(await world.create(), Status.TRANSMITTED)
+    settled = await pipeline.settle(
+        world.pool,
+        [answer(one, "ACK"), answer(two, "NACK", reason_code="AM04"), answer(one, "NACK")],
+        world.ledger,
+    )
+    assert (settled.completed, settled.failed, settled.ignored) == (
+        [one.id],
+        [two.id],
+        [one.msg_id],
+    )
+
+
+async def test_orphans_and_foreign_uetrs_open_exceptions(world: World) -> None:
+    payment = await world.drive(await world.create(), Status.TRANSMITTED)
+    settled = await pipeline.settle(
+        world.pool,
+        [
+            answer(payment, "ACK", msg_id="PWMNOSUCHMESSAGE"),
+            answer(payment, "ACK", uetr="00000000-0000-4000-8000-000000000000"),
+        ],
+        world.ledger,
+    )
+    assert (settled.orphans, settled.refused) == (["PWMNOSUCHMESSAGE"], [payment.msg_id])
+    assert (await world.reload(payment)).status is Status.TRANSMITTED
+    async with world.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT kind, payment_id, msg_id, state FROM exceptions ORDER BY id"
+        )
+        orphan_answers = await conn.fetchval(
+            "SELECT count(*) FROM answers WHERE payment_id IS NULL"
+        )
+    assert [(r["kind"], r["payment_id"], r["msg_id"]) for r in rows] == [
+        ("ORPHAN_ACK", None, "PWMNOSUCHMESSAGE"),
+        ("PROCESSING_ERROR", payment.id, payment.msg_id),
+    ]
+    assert orphan_answers == 1
+    # The same orphan again: still one OPEN exception for it.
+    await pipeline.settle(
+        world.pool, [answer(payment, "ACK", msg_id="PWMNOSUCHMESSAGE")], world.ledger
+    )
+    async with world.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM exceptions") == 2
+
+
+async def test_stuck_payments_are_claimed_by_age(world: World) -> None:
+    payment = await world.drive(await world.create(), Status.APPROVED)
+    async with world.pool.acquire() as conn, conn.transaction():
+        assert (
+            await payment_store.claim(conn, Status.APPROVED, 10, updated_before=payment.updated_at)
+            == []
+        )
+        assert await payment_store.claim(
+            conn, Status.APPROVED, 10, updated_before=payment.updated_at.replace(year=2100)
+        ) == [payment.id]

@@ -1,0 +1,130 @@
+"""Seeding: the demo set once, a seed file exactly and idempotently."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from paywire.domain.identifiers import iban_problem
+from paywire.domain.statuses import Status
+from paywire.errors import Conflict, ValidationError
+from paywire.services import operators, seeding
+from paywire.store import ledger
+from paywire.store.tx import Pool
+
+from .conftest import CHEAP_HASHER, World
+
+
+def seed_file(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "operators": [
+            {"username": "olga", "password": "olga's long secret", "roles": ["MAKER"]},
+            {"username": "pete", "password": "pete's long secret", "roles": ["CHECKER", "AUDITOR"]},
+        ],
+        "accounts": [
+            {
+                "account": "DE89370400440532013000",
+                "name": "ACME GmbH",
+                "currency": "EUR",
+                "balance": "1000.00",
+                "overdraft": False,
+            },
+            {"account": "ACC-7", "name": "Initech KK", "currency": "JPY", "balance": "500"},
+        ],
+    }
+    data.update(changes)
+    return data
+
+
+async def _login(pool: Pool, username: str, password: str) -> str:
+    session = await operators.login(pool, username, password, token_ttl_s=60, hasher=CHEAP_HASHER)
+    return session.operator.username
+
+
+async def test_the_demo_seed_creates_once_and_shows_passwords_once(db_pool: Pool) -> None:
+    first = await seeding.seed_demo(db_pool, hasher=CHEAP_HASHER)
+    assert set(first.passwords) == {name for name, _ in seeding.DEMO_OPERATORS}
+    assert await _login(db_pool, "checker", first.passwords["checker"]) == "checker"
+    async with db_pool.acquire() as conn:
+        accounts = await ledger.accounts(conn)
+    customers = [a for a in accounts if a.kind == "CUSTOMER"]
+    assert {a.currency for a in customers} == {"EUR", "USD", "GBP", "JPY"}
+    assert all(iban_problem(a.account) is None for a in customers)
+    assert {a.account for a in accounts if a.kind == "CLEARING"} == {
+        f"CLEARING-{c}" for c in ("EUR", "USD", "GBP", "JPY")
+    }
+    again = await seeding.seed_demo(db_pool, hasher=CHEAP_HASHER)
+    assert (again.changed, again.passwords) == (False, {})
+    assert await _login(db_pool, "checker", first.passwords["checker"]) == "checker"
+
+
+async def test_a_seed_file_is_applied_exactly_and_idempotently(db_pool: Pool) -> None:
+    report = await seeding.seed_file(db_pool, seed_file(), hasher=CHEAP_HASHER)
+    assert sorted(report.created) == sorted(
+        ["operator olga", "operator pete", "account DE89370400440532013000", "account ACC-7"]
+    )
+    assert report.passwords == {}
+    assert await _login(db_pool, "pete", "pete's long secret") == "pete"
+    async with db_pool.acquire() as conn:
+        accounts = await ledger.accounts(conn)
+        audited = await conn.fetchval("SELECT count(*) FROM audit_logs WHERE operator = 'system'")
+    assert {(a.account, a.balance) for a in accounts} == {
+        ("DE89370400440532013000", Decimal("1000.00")),
+        ("ACC-7", Decimal("500")),
+    }
+    assert audited == 4
+    again = await seeding.seed_file(db_pool, seed_file(), hasher=CHEAP_HASHER)
+    assert not again.changed
+    assert len(again.unchanged) == 4
+
+
+async def test_a_changed_file_brings_operators_and_accounts_in_line(db_pool: Pool) -> None:
+    await seeding.seed_file(db_pool, seed_file(), hasher=CHEAP_HASHER)
+    changed = seed_file()
+    changed["operators"][0]["roles"] = ["MAKER", "CHECKER"]
+    changed["operators"][1]["password"] = "pete's new long secret"
+    changed["accounts"][1]["balance"] = "750"
+    report = await seeding.seed_file(db_pool, changed, hasher=CHEAP_HASHER)
+    assert sorted(report.updated) == ["account ACC-7", "operator olga", "operator pete"]
+    assert await _login(db_pool, "pete", "pete's new long secret") == "pete"
+
+
+async def test_balances_of_posted_accounts_are_not_overwritten(world: World) -> None:
+    payment = await world.drive(await world.create(amount="10.00"), Status.POSTED)
+    assert payment.status is Status.POSTED
+    data = seed_file(operators=[])
+    data["accounts"][0]["balance"] = "5.00"
+    with pytest.raises(Conflict, match="only through postings"):
+        await seeding.seed_file(world.pool, data, hasher=CHEAP_HASHER)
+    assert await world.balance("DE89370400440532013000") == Decimal("999990.00")
+
+
+async def test_a_currency_cannot_change(db_pool: Pool) -> None:
+    await seeding.seed_file(db_pool, seed_file(), hasher=CHEAP_HASHER)
+    data = seed_file()
+    data["accounts"][1]["currency"] = "EUR"
+    with pytest.raises(Conflict, match="in JPY"):
+        await seeding.seed_file(db_pool, data, hasher=CHEAP_HASHER)
+
+
+def test_every_problem_of_a_file_is_named() -> None:
+    data = seed_file()
+    data["operators"][0]["roles"] = ["SUPERUSER"]
+    data["operators"][1]["password"] = "short"
+    data["accounts"][0]["account"] = "DE00370400440532013000"
+    data["accounts"][1]["balance"] = "0.5"
+    data["accounts"].append(dict(data["accounts"][1]))
+    data["extra"] = 1
+    with pytest.raises(ValidationError) as raised:
+        seeding.parse_seed_file(data)
+    fields = {d["field"] for d in raised.value.details}
+    assert fields == {
+        "operators[0].roles",
+        "operators[1].password",
+        "accounts[0].account",
+        "accounts[1].balance",
+        "accounts[2].balance",
+        "extra",
+    }

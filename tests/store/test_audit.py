@@ -1,0 +1,197 @@
+"""The audit chain: concurrent writers stay linear, verify finds each kind of tampering, the
+database refuses changes outside the retention purge."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import io
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from paywire.domain.audit_chain import AuditEntry
+from paywire.services import audit as audit_service
+from paywire.store import audit
+from paywire.store.tx import Pool
+
+
+def entry(n: int) -> AuditEntry:
+    return AuditEntry(
+        operator="carol",
+        action="payment.approve",
+        entity="payment",
+        entity_id=f"p-{n}",
+        before={"status": "INITIATED", "amount": "10.00"},
+        after={"status": "APPROVED", "nested": {"b": [1, 2], "a": "ü"}},
+        request_id=f"req-{n}",
+    )
+
+
+async def write(pool: Pool, count: int, at: datetime | None = None) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await audit.append(conn, [entry(n) for n in range(count)], at)
+
+
+@pytest.fixture
+async def tamper(db_pool: Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A superuser session with the append-only trigger switched off, as an attacker would."""
+    async with db_pool.acquire() as conn:
+        await conn.execute("ALTER TABLE audit_logs DISABLE TRIGGER audit_logs_append_only")
+        yield conn
+        await conn.execute("ALTER TABLE audit_logs ENABLE TRIGGER audit_logs_append_only")
+
+
+async def test_an_empty_log_verifies(db_pool: Pool) -> None:
+    result = await audit_service.verify(db_pool)
+    assert result.as_dict() == {"ok": True, "rows": 0, "first_bad_id": None}
+
+
+async def test_concurrent_writers_keep_one_linear_chain(db_pool: Pool) -> None:
+    await asyncio.gather(*(write(db_pool, 5) for _ in range(20)))
+    async with db_pool.acquire() as conn:
+        ids = [r["id"] for r in await conn.fetch("SELECT id FROM audit_logs ORDER BY id")]
+        head = await conn.fetchrow("SELECT last_id, last_hash FROM audit_chain")
+        last_hash = await conn.fetchval("SELECT hash FROM audit_logs ORDER BY id DESC LIMIT 1")
+    assert ids == list(range(1, 101))
+    assert (head["last_id"], head["last_hash"]) == (100, last_hash)
+    assert (await audit_service.verify(db_pool)).as_dict() == {
+        "ok": True,
+        "rows": 100,
+        "first_bad_id": None,
+    }
+
+
+async def test_audit_rows_are_written_only_inside_a_transaction(db_pool: Pool) -> None:
+    async with db_pool.acquire() as conn:
+        with pytest.raises(RuntimeError, match="inside the transaction"):
+            await audit.append(conn, [entry(1)])
+
+
+async def test_an_update_behind_the_triggers_back_is_found(
+    db_pool: Pool, tamper: asyncpg.Connection
+) -> None:
+    await write(db_pool, 10)
+    await tamper.execute(
+        "UPDATE audit_logs SET after = jsonb_set(after, '{status}', '\"REJECTED\"') WHERE id = 6"
+    )
+    assert (await audit_service.verify(db_pool)).as_dict() == {
+        "ok": False,
+        "rows": 6,
+        "first_bad_id": 6,
+    }
+
+
+async def test_a_recomputed_hash_still_breaks_the_next_link(
+    db_pool: Pool, tamper: asyncpg.Connection
+) -> None:
+    await write(db_pool, 10)
+    await tamper.execute(
+        "UPDATE audit_logs SET operator = 'mallory', hash = repeat('a', 64) WHERE id = 4"
+    )
+    result = await audit_service.verify(db_pool)
+    assert (result.ok, result.first_bad_id) == (False, 4)
+
+
+async def test_a_deleted_row_is_found(db_pool: Pool, tamper: asyncpg.Connection) -> None:
+    await write(db_pool, 10)
+    await tamper.execute("DELETE FROM audit_logs WHERE id = 3")
+    result = await audit_service.verify(db_pool)
+    assert (result.ok, result.first_bad_id) == (False, 4)
+
+
+async def test_a_deleted_last_row_is_found_through_the_head(
+    db_pool: Pool, tamper: asyncpg.Connection
+) -> None:
+    await write(db_pool, 10)
+    await tamper.execute("DELETE FROM audit_logs WHERE id = 10")
+    assert (await audit_service.verify(db_pool)).as_dict() == {
+        "ok": False,
+        "rows": 9,
+        "first_bad_id": 10,
+    }
+
+
+async def test_reordered_rows_are_found(db_pool: Pool, tamper: asyncpg.Connection) -> None:
+    await write(db_pool, 10)
+    # Swap rows 5 and 7 entirely, hashes included, so each row is internally consistent.
+    await tamper.execute("UPDATE audit_logs SET id = 1005 WHERE id = 5")
+    await tamper.execute("UPDATE audit_logs SET id = 5 WHERE id = 7")
+    await tamper.execute("UPDATE audit_logs SET id = 7 WHERE id = 1005")
+    result = await audit_service.verify(db_pool)
+    assert (result.ok, result.first_bad_id) == (False, 5)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE audit_logs SET operator = 'mallory'",
+        "DELETE FROM audit_logs",
+        "TRUNCATE audit_logs",
+        "DELETE FROM audit_chain",
+        "UPDATE audit_chain SET last_id = 0",
+    ],
+)
+async def test_the_database_refuses_changes(db_pool: Pool, sql: str) -> None:
+    await write(db_pool, 3)
+    async with db_pool.acquire() as conn:
+        with pytest.raises(asyncpg.IntegrityConstraintViolationError):
+            await conn.execute(sql)
+    assert (await audit_service.verify(db_pool)).ok
+
+
+async def test_setting_the_purge_flag_by_hand_deletes_nothing_recent(db_pool: Pool) -> None:
+    await write(db_pool, 3)
+    async with db_pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL paywire.audit_purge = 'on'")
+        with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="append-only"):
+            await conn.execute("DELETE FROM audit_logs")
+
+
+async def test_the_retention_purge_removes_only_old_rows_and_keeps_the_chain(
+    db_pool: Pool,
+) -> None:
+    now = datetime.now(UTC)
+    await write(db_pool, 4, now - timedelta(days=365 * 11))
+    await write(db_pool, 3, now - timedelta(days=365 * 8))
+    await write(db_pool, 2, now)
+    assert await audit_service.purge_expired(db_pool, 10, now) == 4
+    assert await audit_service.purge_expired(db_pool, 10, now) == 0
+    result = await audit_service.verify(db_pool)
+    assert result.as_dict() == {"ok": True, "rows": 5, "first_bad_id": None}
+    assert await audit_service.purge_expired(db_pool, 7, now) == 3
+    assert (await audit_service.verify(db_pool)).as_dict()["rows"] == 2
+    async with db_pool.acquire() as conn:
+        with pytest.raises(asyncpg.InvalidParameterValueError, match="seven years"):
+            await conn.execute("SELECT audit_purge(now() - interval '6 years')")
+
+
+async def test_an_export_can_be_reverified_with_the_standard_library_alone(
+    db_pool: Pool,
+) -> None:
+    await write(db_pool, 3)
+    out = io.StringIO()
+    assert await audit_service.export_csv(db_pool, datetime.now(UTC).date(), out) == 3
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    prev = "0" * 64
+    for row in rows:
+        content = {
+            "id": int(row["id"]),
+            "timestamp": row["timestamp"],
+            "operator": row["operator"],
+            "action": row["action"],
+            "entity": row["entity"],
+            "entity_id": row["entity_id"],
+            "before": json.loads(row["before"]) if row["before"] else None,
+            "after": json.loads(row["after"]) if row["after"] else None,
+            "request_id": row["request_id"] or None,
+        }
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert row["prev_hash"] == prev
+        assert hashlib.sha256(prev.encode() + canonical.encode()).hexdigest() == row["hash"]
+        prev = row["hash"]
+    assert await audit_service.export_csv(db_pool, datetime(2000, 1, 1).date(), io.StringIO()) == 0
