@@ -155,3 +155,11 @@ async def test_operator_input_is_validated_field_by_field(world: World) -> None:
     with pytest.raises(ValidationError) as raised:
         await operators.create_operator(world.pool, world.admin, "system", "short", ["ROOT"])
     assert {d["field"] for d in raised.value.details} == {"username", "password", "roles"}
+
+
+async def test_names_no_operator_can_have_are_refused_without_a_trace(world: World) -> None:
+    for name in ("x" * 5000, "system", "bad name!"):
+        with pytest.raises(AuthenticationError):
+            await _login(world, name, "whatever")
+    async with world.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM login_throttle") == 0

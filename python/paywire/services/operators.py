@@ -83,6 +83,10 @@ async def login(
     if not isinstance(username, str) or not isinstance(password, str):
         raise AuthenticationError("invalid user name or password")
     name = normalise_username(username)
+    if username_problem(name) is not None:
+        # No operator can have this name: nothing to count or lock, but take as long as a check.
+        await verify_password(_DUMMY_HASH, password)
+        raise AuthenticationError("invalid user name or password")
     now = datetime.now(UTC)
     async with connection(db) as conn:
         until = await store.locked_until(conn, name, now)

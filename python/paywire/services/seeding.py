@@ -297,16 +297,18 @@ def _seed_account(item: object, where: str, problems: Problems) -> SeedAccount |
         problems.add(f"{where}.{extra}", "unknown field")
     number = account(item.get("account"), f"{where}.account", problems)
     name = text(item.get("name"), f"{where}.name", NAME_MAX, problems)
-    currency = item.get("currency")
-    balance = None
+    currency, balance = item.get("currency"), None
     try:
         if not isinstance(currency, str):
             raise ValueError("must be an ISO 4217 code")
         currency_digits(currency)
-        balance = parse_amount(item.get("balance", "0"), currency, allow_zero=True)
     except ValueError as exc:
-        field_name = "currency" if not isinstance(currency, str) or "ISO" in str(exc) else "balance"
-        problems.add(f"{where}.{field_name}", str(exc))
+        problems.add(f"{where}.currency", str(exc))
+    else:
+        try:
+            balance = parse_amount(item.get("balance", "0"), currency, allow_zero=True)
+        except ValueError as exc:
+            problems.add(f"{where}.balance", str(exc))
     overdraft = item.get("overdraft", False)
     if not isinstance(overdraft, bool):
         problems.add(f"{where}.overdraft", "must be true or false")
