@@ -113,6 +113,7 @@ class ConnectionPool:
         self._on_orphan = on_orphan
         self._random = random.Random()
         self._state = PoolState.NEW
+        self._loop: asyncio.AbstractEventLoop  # the loop start() runs on
         self._slots = [_Slot(i) for i in range(settings.pool_size)]
         self._open: list[Connection] = []
         self._settled = RecentlySettled(max(65_536, 4 * settings.pool_size * self._max_inflight))
@@ -124,6 +125,7 @@ class ConnectionPool:
         self._breaker_changed = asyncio.Event()
         self._drained = asyncio.Event()
         self._closed = asyncio.Event()
+        self._breaker_open = False
         self._breaker = CircuitBreaker(
             settings.cb_failure_threshold,
             settings.cb_reset_s,
@@ -151,6 +153,7 @@ class ConnectionPool:
         failed slots keep retrying in the background."""
         if self._state is not PoolState.NEW:
             raise RuntimeError(f"pool is {self._state.value}, start() needs NEW")
+        self._loop = asyncio.get_running_loop()
         self._state = PoolState.OPEN
         self._unattempted = {slot.index for slot in self._slots}
         for slot in self._slots:
@@ -215,7 +218,8 @@ class ConnectionPool:
             raise Unanswered("closed", msg_id)
         if len(payload) > self._max_frame_bytes:
             raise ValueError(f"{msg_id}: {len(payload)} bytes exceed PAYWIRE_MAX_FRAME_BYTES")
-        if self._breaker.state is BreakerState.OPEN:
+        # The flag spares the hot path a property call; the property may turn OPEN to HALF_OPEN.
+        if self._breaker_open and self._breaker.state is BreakerState.OPEN:
             raise Unanswered("breaker_open", msg_id)
         # Queue behind senders already waiting rather than overtake them.
         conn = None if self._waiters else self._least_loaded()
@@ -226,7 +230,7 @@ class ConnectionPool:
                 raise Unanswered("closed", msg_id)
             conn = self._least_loaded()
             front = True
-        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Answer] = self._loop.create_future()
         conn.submit(msg_id, payload, uetr, future)
         return future
 
@@ -241,7 +245,7 @@ class ConnectionPool:
         return best
 
     async def _wait_for_room(self, front: bool) -> None:
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[None] = self._loop.create_future()
         # A sender woken and overtaken before it ran keeps its place at the front.
         if front:
             self._waiters.appendleft(waiter)
@@ -363,6 +367,7 @@ class ConnectionPool:
             pass
 
     def _on_breaker_change(self, state: BreakerState) -> None:
+        self._breaker_open = state is BreakerState.OPEN
         tls_circuit_breaker_state.set(state.value)
         log.warning("circuit breaker %s", state.name)
         if state is BreakerState.OPEN:
