@@ -34,7 +34,12 @@ _BIC = re.compile(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
 
 
 def iban_problem(iban: str) -> str | None:
-    """Why `iban` (electronic form: no spaces, capitals) is not a valid IBAN, or None."""
+    """Why `iban` (electronic form: no spaces, capitals) is not a valid IBAN, or None.
+
+    Mod 97 catches every substitution of a digit by a digit or a letter by a letter; a letter
+    typed for a digit inside the BBAN escapes it about once in 97, which only the per-country
+    BBAN formats (not checked here, only lengths are) would catch.
+    """
     if not _IBAN_CHARS.fullmatch(iban):
         return "an IBAN is two capital letters, two check digits, then capitals and digits"
     country = iban[:2]
