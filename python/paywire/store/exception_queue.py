@@ -123,8 +123,3 @@ async def page(
         limit,
     )
     return [to_item(row) for row in rows]
-
-
-async def count_open(conn: Conn) -> int:
-    count: int = await conn.fetchval("SELECT count(*) FROM exceptions WHERE state = 'OPEN'")
-    return count

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from paywire.store.tx import Conn, Record
+from paywire.store.tx import Conn
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,15 +67,6 @@ async def record_attempts(conn: Conn, payment_ids: Sequence[UUID], at: datetime)
         """,
         payment_ids,
         at,
-    )
-
-
-async def unanswered(conn: Conn, payment_ids: Sequence[UUID]) -> list[Record]:
-    """The stored message of each payment still waiting for its answer."""
-    return await conn.fetch(
-        "SELECT payment_id, msg_id, uetr, payload, attempts, last_sent_at FROM messages"
-        " WHERE payment_id = ANY($1::uuid[]) AND answered_at IS NULL",
-        payment_ids,
     )
 
 
