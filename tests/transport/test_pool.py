@@ -341,7 +341,9 @@ async def test_waiting_senders_fail_when_the_pool_closes(
     waiting = asyncio.ensure_future(pool.send("W2", pacs008("W2")))
     await until(lambda: pool.stats()["waiting_senders"] == 1)
     await pool.close(deadline_s=0.01)
-    assert await outcome(waiting) == "closed"
+    with pytest.raises(Unanswered) as caught:
+        await waiting
+    assert (caught.value.reason, caught.value.msg_id) == ("closed", "W2")
 
 
 async def test_stats_shape(start_receiver: StartReceiver, make_pool: Callable[..., Any]) -> None:
@@ -391,3 +393,21 @@ async def test_pool_life_cycle_errors(
         await asyncio.gather(
             pool.send("L2", pacs008("L2")), pool.send("L2", pacs008("L2")), return_exceptions=False
         )
+
+
+async def test_waiting_senders_fail_fast_when_the_breaker_opens(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    receiver = await start_receiver(faults=Faults(ack_delay_ms=5000))
+    pool = await make_pool(
+        receiver.port, pool_size=1, max_inflight=1, cb_failure_threshold=2, clock=FakeClock()
+    )
+    in_flight = await pool.submit("K1", pacs008("K1"))
+    waiting = asyncio.ensure_future(pool.send("K2", pacs008("K2")))
+    await until(lambda: pool.stats()["waiting_senders"] == 1)
+    await receiver.stop()  # the connection is lost, and so is every reconnect
+    assert await outcome(in_flight) == "connection_lost"
+    with pytest.raises(Unanswered) as caught:
+        await waiting
+    assert (caught.value.reason, caught.value.msg_id) == ("breaker_open", "K2")
+    assert pool.breaker.state is BreakerState.OPEN

@@ -225,7 +225,10 @@ class ConnectionPool:
         conn = None if self._waiters else self._least_loaded()
         front = False
         while conn is None:
-            await self._wait_for_room(front)
+            try:
+                await self._wait_for_room(front)
+            except Unanswered as exc:  # failed with all waiters, which carry no msg_id
+                raise Unanswered(exc.reason, msg_id) from None
             if self._state is not PoolState.OPEN:
                 raise Unanswered("closed", msg_id)
             conn = self._least_loaded()
