@@ -8,7 +8,7 @@ use std::panic::catch_unwind;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyString;
+use pyo3::types::{PyBytes, PyString};
 
 use crate::convert;
 use crate::error::ReadError;
@@ -305,6 +305,10 @@ pub struct Answer {
     reason_code: Option<Py<PyString>>,
     #[pyo3(get)]
     reason_text: Option<Py<PyString>>,
+    /// The frame's payload as received: kept beside the verdict, because the answer is
+    /// stored exactly as the receiver sent it.
+    #[pyo3(get)]
+    payload: Py<PyBytes>,
 }
 
 #[pymethods]
@@ -326,7 +330,7 @@ impl Answer {
 }
 
 impl Answer {
-    fn from_parsed(py: Python<'_>, parsed: &Parsed<'_>) -> Self {
+    fn from_parsed(py: Python<'_>, parsed: &Parsed<'_>, payload: Py<PyBytes>) -> Self {
         // Interned once: every answer shares the same few kind and status strings.
         static KINDS: [PyOnceLock<Py<PyString>>; 2] = [const { PyOnceLock::new() }; 2];
         static STATUSES: [PyOnceLock<Py<PyString>>; 6] = [const { PyOnceLock::new() }; 6];
@@ -345,18 +349,19 @@ impl Answer {
             ),
             reason_code: convert::py_optional(py, parsed.reason_code.as_deref()),
             reason_text: convert::py_optional(py, parsed.reason_text.as_deref()),
+            payload,
         }
     }
 }
 
 /// Reads an answer frame; `AnswerError` for anything that is not a usable pacs.002/admi.002.
 #[pyfunction]
-pub fn parse_answer(py: Python<'_>, payload: &[u8]) -> PyResult<Answer> {
+pub fn parse_answer(py: Python<'_>, payload: Bound<'_, PyBytes>) -> PyResult<Answer> {
     // The reader is written not to panic; this keeps a bug from reaching Python as a
     // PanicException, which callers catching ValueError would not expect.
-    let parsed = catch_unwind(|| parse(payload))
+    let parsed = catch_unwind(|| parse(payload.as_bytes()))
         .unwrap_or_else(|_| Err(ReadError::new("internal error while reading the answer")))?;
-    Ok(Answer::from_parsed(py, &parsed))
+    Ok(Answer::from_parsed(py, &parsed, payload.clone().unbind()))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::error::FieldError;
+use crate::xml::Token;
 
 /// ISO 4217 List One (currencies and funds), as published 2026-01-01, sorted by code.
 ///
@@ -182,21 +183,32 @@ const MINOR_DIGITS: [(&str, u8); 165] = [
     ("ZWG", 2),
 ];
 
+/// Position of a three-letter code in a table of all 26³ codes.
+const fn slot(code: &[u8]) -> usize {
+    (code[0] - b'A') as usize * 676 + (code[1] - b'A') as usize * 26 + (code[2] - b'A') as usize
+}
+
+const UNKNOWN: u8 = u8::MAX;
+
+/// `MINOR_DIGITS` spread over every possible code, built at compile time: a lookup is one
+/// index, with no search and no string comparison.
+static BY_CODE: [u8; 26 * 26 * 26] = {
+    let mut table = [UNKNOWN; 26 * 26 * 26];
+    let mut i = 0;
+    while i < MINOR_DIGITS.len() {
+        table[slot(MINOR_DIGITS[i].0.as_bytes())] = MINOR_DIGITS[i].1;
+        i += 1;
+    }
+    table
+};
+
 /// The number of fraction digits ISO 4217 gives `code`, or `None` for an unknown code.
 pub fn minor_digits_of(code: &str) -> Option<u8> {
-    // Compared as big-endian integers, which order like the codes: a string comparison
-    // would call `memcmp` at every step of the search.
-    fn number(code: &[u8]) -> u32 {
-        code.iter().fold(0, |acc, b| acc << 8 | u32::from(*b))
-    }
-    if code.len() != 3 {
+    let code = code.as_bytes();
+    if code.len() != 3 || !code.iter().all(u8::is_ascii_uppercase) {
         return None;
     }
-    let key = number(code.as_bytes());
-    MINOR_DIGITS
-        .binary_search_by(|(known, _)| number(known.as_bytes()).cmp(&key))
-        .ok()
-        .map(|i| MINOR_DIGITS[i].1)
+    Some(BY_CODE[slot(code)]).filter(|digits| *digits != UNKNOWN)
 }
 
 /// `ActiveCurrencyAndAmount` allows 18 digits in all.
@@ -211,9 +223,9 @@ pub struct Amount {
 }
 
 impl Amount {
-    pub fn as_str(&self) -> &str {
+    pub fn as_token(&self) -> Token<'_> {
         // Only ASCII digits and '.' are ever written into `buf`.
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+        Token::new(std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default())
     }
 }
 
@@ -323,7 +335,7 @@ mod tests {
 
     fn render(value: &str, currency: &str) -> Result<String, FieldError> {
         let minor = minor_digits_of(currency).unwrap();
-        render_amount("amount", value, currency, minor).map(|a| a.as_str().to_owned())
+        render_amount("amount", value, currency, minor).map(|a| a.as_token().as_str().to_owned())
     }
 
     #[test]

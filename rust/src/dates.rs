@@ -3,6 +3,8 @@
 //! Times are always rendered in UTC with a `Z`, so a message never depends on the sender's
 //! zone; the fraction is trimmed rather than rounded, so no instant is ever moved.
 
+use crate::xml::Token;
+
 /// A calendar date, as `YYYY-MM-DD`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IsoDate {
@@ -41,14 +43,14 @@ impl IsoDate {
         put(&mut out[8..10], u32::from(self.day));
     }
 
-    pub fn render<'a>(&self, out: &'a mut Rendered) -> &'a str {
+    pub fn render<'a>(&self, out: &'a mut Rendered) -> Token<'a> {
         self.write(out);
         ascii(&out[..10])
     }
 }
 
 impl UtcDateTime {
-    pub fn render<'a>(&self, out: &'a mut Rendered) -> &'a str {
+    pub fn render<'a>(&self, out: &'a mut Rendered) -> Token<'a> {
         self.date.write(out);
         out[10] = b'T';
         put(&mut out[11..13], u32::from(self.hour));
@@ -70,9 +72,9 @@ impl UtcDateTime {
     }
 }
 
-fn ascii(bytes: &[u8]) -> &str {
+fn ascii(bytes: &[u8]) -> Token<'_> {
     // Only ASCII digits and separators are written above.
-    std::str::from_utf8(bytes).unwrap_or_default()
+    Token::new(std::str::from_utf8(bytes).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -93,18 +95,18 @@ mod tests {
             second: 4,
             microsecond,
         };
-        instant.render(&mut [0; 27]).to_owned()
+        instant.render(&mut [0; 27]).as_str().to_owned()
     }
 
     #[test]
     fn dates_are_zero_padded() {
-        assert_eq!(DAY.render(&mut [0; 27]), "2026-11-06");
+        assert_eq!(DAY.render(&mut [0; 27]).as_str(), "2026-11-06");
         let early = IsoDate {
             year: 1,
             month: 1,
             day: 1,
         };
-        assert_eq!(early.render(&mut [0; 27]), "0001-01-01");
+        assert_eq!(early.render(&mut [0; 27]).as_str(), "0001-01-01");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! input is caught at entry instead of producing a message the receiver rejects.
 
 use crate::error::FieldError;
+use crate::scan::{is_printable_ascii, word_at};
+use crate::xml::Token;
 
 /// `MaxNText`: 1 to `max_chars` characters (code points, as XSD counts them), printable.
 ///
@@ -20,26 +22,40 @@ pub fn text<'a>(
         return Err(FieldError::new(field, "must not be empty"));
     }
     let mut chars = 0usize;
-    for (i, &byte) in bytes.iter().enumerate() {
-        // UTF-8 continuation bytes do not start a character.
-        chars += usize::from(byte & 0xC0 != 0x80);
-        let refused = match byte {
-            0x00..=0x1F | 0x7F => true,
-            // U+0080..U+009F encode as C2 80..C2 9F.
-            0xC2 => matches!(bytes.get(i + 1), Some(0x80..=0x9F)),
-            // U+FFFE and U+FFFF encode as EF BF BE and EF BF BF.
-            0xEF => {
-                bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))
-            }
-            _ => false,
-        };
-        if refused {
-            let c = value[i..].chars().next().unwrap_or_default();
-            return Err(FieldError::new(
-                field,
-                format!("contains the control character U+{:04X}", u32::from(c)),
-            ));
+    let mut at = 0;
+    while at < bytes.len() {
+        let end = (at + 8).min(bytes.len());
+        // Printable ASCII, by far the most common, is one character a byte and never refused.
+        // Space padding lets short values take this path too; bytes re-read before `at` were
+        // counted already and at worst send the word through the byte loop from `at`.
+        if is_printable_ascii(word_at(bytes, at, b' ')) {
+            chars += end - at;
+            at = end;
+            continue;
         }
+        for i in at..end {
+            let byte = bytes[i];
+            // UTF-8 continuation bytes do not start a character.
+            chars += usize::from(byte & 0xC0 != 0x80);
+            let refused = match byte {
+                0x00..=0x1F | 0x7F => true,
+                // U+0080..U+009F encode as C2 80..C2 9F.
+                0xC2 => matches!(bytes.get(i + 1), Some(0x80..=0x9F)),
+                // U+FFFE and U+FFFF encode as EF BF BE and EF BF BF.
+                0xEF => {
+                    bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))
+                }
+                _ => false,
+            };
+            if refused {
+                let c = value[i..].chars().next().unwrap_or_default();
+                return Err(FieldError::new(
+                    field,
+                    format!("contains the control character U+{:04X}", u32::from(c)),
+                ));
+            }
+        }
+        at = end;
     }
     if chars > max_chars {
         return Err(FieldError::new(
@@ -51,7 +67,7 @@ pub fn text<'a>(
 }
 
 /// `BICFIDec2014Identifier`: `[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?`.
-pub fn bic<'a>(field: &'static str, value: &'a str) -> Result<&'a str, FieldError> {
+pub fn bic<'a>(field: &'static str, value: &'a str) -> Result<Token<'a>, FieldError> {
     let b = value.as_bytes();
     let upper_alnum = |c: &u8| c.is_ascii_uppercase() || c.is_ascii_digit();
     let valid = matches!(b.len(), 8 | 11)
@@ -64,11 +80,11 @@ pub fn bic<'a>(field: &'static str, value: &'a str) -> Result<&'a str, FieldErro
             format!("{value:?} is not a BIC (8 or 11 upper-case letters and digits)"),
         ));
     }
-    Ok(value)
+    Ok(Token::new(value))
 }
 
 /// `UUIDv4Identifier`: lower-case `xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx`.
-pub fn uetr<'a>(field: &'static str, value: &'a str) -> Result<&'a str, FieldError> {
+pub fn uetr<'a>(field: &'static str, value: &'a str) -> Result<Token<'a>, FieldError> {
     let b = value.as_bytes();
     let hex = |c: &u8| c.is_ascii_digit() || (b'a'..=b'f').contains(c);
     let valid = b.len() == 36
@@ -84,14 +100,14 @@ pub fn uetr<'a>(field: &'static str, value: &'a str) -> Result<&'a str, FieldErr
             format!("{value:?} is not a lower-case version-4 UUID"),
         ));
     }
-    Ok(value)
+    Ok(Token::new(value))
 }
 
 /// How an account is identified in `CashAccount38/Id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Account<'a> {
     /// Matches `IBAN2007Identifier`; the check sum is the domain layer's business.
-    Iban(&'a str),
+    Iban(Token<'a>),
     /// Anything else: `Othr/Id`, a `Max34Text`.
     Other(&'a str),
 }
@@ -103,7 +119,7 @@ pub fn account<'a>(field: &'static str, value: &'a str) -> Result<Account<'a>, F
         && b[2..4].iter().all(u8::is_ascii_digit)
         && b[4..].iter().all(u8::is_ascii_alphanumeric);
     if is_iban {
-        Ok(Account::Iban(value))
+        Ok(Account::Iban(Token::new(value)))
     } else {
         text(field, value, 34).map(Account::Other)
     }
@@ -170,7 +186,7 @@ mod tests {
     fn account_prefers_iban_then_other_id() {
         assert_eq!(
             account("a", "DE89370400440532013000"),
-            Ok(Account::Iban("DE89370400440532013000"))
+            Ok(Account::Iban(Token::new("DE89370400440532013000")))
         );
         assert_eq!(account("a", "12345678"), Ok(Account::Other("12345678")));
         assert_eq!(account("a", "de89 3704"), Ok(Account::Other("de89 3704")));

@@ -13,6 +13,7 @@ mod error;
 mod fields;
 mod framing;
 mod pacs008;
+mod scan;
 mod status;
 mod summary;
 mod xml;

@@ -11,7 +11,7 @@ use crate::currency::{minor_digits_of, render_amount};
 use crate::dates::{IsoDate, UtcDateTime};
 use crate::error::FieldError;
 use crate::fields::{self, Account};
-use crate::xml::XmlWriter;
+use crate::xml::{end, leaf, start, Token, XmlWriter};
 
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08";
 
@@ -41,33 +41,40 @@ pub struct Payment<'a> {
 /// `capacity_covers_the_worst_case` test keeps it honest.
 const MARKUP_BYTES: usize = 1_024;
 
-fn agent(w: &mut XmlWriter, tag: &str, bic: &str) {
-    w.start(tag);
-    w.start("FinInstnId");
-    w.leaf("BICFI", bic);
-    w.end("FinInstnId");
-    w.end(tag);
+/// `<tag><FinInstnId><BICFI>bic</BICFI></FinInstnId></tag>`.
+macro_rules! agent {
+    ($w:expr, $tag:literal, $bic:expr) => {{
+        $w.markup(concat!("<", $tag, "><FinInstnId><BICFI>"));
+        $w.content($bic);
+        $w.markup(concat!("</BICFI></FinInstnId></", $tag, ">"));
+    }};
 }
 
-fn party(w: &mut XmlWriter, tag: &str, name: &str) {
-    w.start(tag);
-    w.leaf("Nm", name);
-    w.end(tag);
+/// `<tag><Nm>name</Nm></tag>`.
+macro_rules! party {
+    ($w:expr, $tag:literal, $name:expr) => {{
+        $w.markup(concat!("<", $tag, "><Nm>"));
+        $w.content($name);
+        $w.markup(concat!("</Nm></", $tag, ">"));
+    }};
 }
 
-fn account(w: &mut XmlWriter, tag: &str, account: Account<'_>) {
-    w.start(tag);
-    w.start("Id");
-    match account {
-        Account::Iban(iban) => w.leaf("IBAN", iban),
-        Account::Other(id) => {
-            w.start("Othr");
-            w.leaf("Id", id);
-            w.end("Othr");
+/// `<tag><Id><IBAN>…</IBAN></Id></tag>` or `<tag><Id><Othr><Id>…</Id></Othr></Id></tag>`.
+macro_rules! account {
+    ($w:expr, $tag:literal, $account:expr) => {{
+        match $account {
+            Account::Iban(iban) => {
+                $w.markup(concat!("<", $tag, "><Id><IBAN>"));
+                $w.content(iban);
+                $w.markup(concat!("</IBAN></Id></", $tag, ">"));
+            }
+            Account::Other(id) => {
+                $w.markup(concat!("<", $tag, "><Id><Othr><Id>"));
+                $w.content(id);
+                $w.markup(concat!("</Id></Othr></Id></", $tag, ">"));
+            }
         }
-    }
-    w.end("Id");
-    w.end(tag);
+    }};
 }
 
 /// Checks every field, then writes the document.
@@ -108,42 +115,43 @@ pub fn build(p: &Payment<'_>) -> Result<Vec<u8>, FieldError> {
     ];
     let mut stamp = [0u8; 27];
     let mut w = XmlWriter::document(XmlWriter::worst_case(MARKUP_BYTES, &escapable), NAMESPACE);
-    w.start("FIToFICstmrCdtTrf");
-    w.start("GrpHdr");
-    w.leaf("MsgId", msg_id);
-    w.leaf("CreDtTm", p.created_at.render(&mut stamp));
-    w.leaf("NbOfTxs", "1");
-    w.start("SttlmInf");
-    w.leaf("SttlmMtd", "CLRG");
-    w.end("SttlmInf");
-    w.end("GrpHdr");
+    start!(w, "FIToFICstmrCdtTrf");
+    start!(w, "GrpHdr");
+    leaf!(w, "MsgId", msg_id);
+    leaf!(w, "CreDtTm", p.created_at.render(&mut stamp));
+    leaf!(w, "NbOfTxs", "1");
+    w.markup("<SttlmInf><SttlmMtd>CLRG</SttlmMtd></SttlmInf>");
+    end!(w, "GrpHdr");
 
-    w.start("CdtTrfTxInf");
-    w.start("PmtId");
-    w.leaf("InstrId", instr_id);
-    w.leaf("EndToEndId", end_to_end_id);
-    w.leaf("UETR", uetr);
-    w.end("PmtId");
-    w.start_with_attr("IntrBkSttlmAmt", "Ccy", p.currency);
-    w.text(amount.as_str());
-    w.end("IntrBkSttlmAmt");
-    w.leaf("IntrBkSttlmDt", p.value_date.render(&mut stamp));
-    w.leaf("ChrgBr", "SLEV");
-    agent(&mut w, "InstgAgt", instructing_bic);
-    agent(&mut w, "InstdAgt", instructed_bic);
-    party(&mut w, "Dbtr", debtor_name);
-    account(&mut w, "DbtrAcct", debtor_account);
-    agent(&mut w, "DbtrAgt", debtor_agent_bic);
-    agent(&mut w, "CdtrAgt", creditor_agent_bic);
-    party(&mut w, "Cdtr", creditor_name);
-    account(&mut w, "CdtrAcct", creditor_account);
+    start!(w, "CdtTrfTxInf");
+    start!(w, "PmtId");
+    leaf!(w, "InstrId", instr_id);
+    leaf!(w, "EndToEndId", end_to_end_id);
+    leaf!(w, "UETR", uetr);
+    end!(w, "PmtId");
+    w.markup("<IntrBkSttlmAmt Ccy=\"");
+    // A known ISO 4217 code, so three upper-case letters.
+    w.content(Token::new(p.currency));
+    w.markup("\">");
+    w.content(amount.as_token());
+    end!(w, "IntrBkSttlmAmt");
+    leaf!(w, "IntrBkSttlmDt", p.value_date.render(&mut stamp));
+    leaf!(w, "ChrgBr", "SLEV");
+    agent!(w, "InstgAgt", instructing_bic);
+    agent!(w, "InstdAgt", instructed_bic);
+    party!(w, "Dbtr", debtor_name);
+    account!(w, "DbtrAcct", debtor_account);
+    agent!(w, "DbtrAgt", debtor_agent_bic);
+    agent!(w, "CdtrAgt", creditor_agent_bic);
+    party!(w, "Cdtr", creditor_name);
+    account!(w, "CdtrAcct", creditor_account);
     if let Some(info) = remittance_info {
-        w.start("RmtInf");
-        w.leaf("Ustrd", info);
-        w.end("RmtInf");
+        start!(w, "RmtInf");
+        leaf!(w, "Ustrd", info);
+        end!(w, "RmtInf");
     }
-    w.end("CdtTrfTxInf");
-    w.end("FIToFICstmrCdtTrf");
+    end!(w, "CdtTrfTxInf");
+    end!(w, "FIToFICstmrCdtTrf");
     Ok(w.finish())
 }
 

@@ -11,7 +11,7 @@ use crate::convert;
 use crate::dates::UtcDateTime;
 use crate::error::FieldError;
 use crate::fields;
-use crate::xml::XmlWriter;
+use crate::xml::{end, leaf, start, XmlWriter};
 
 /// Tags plus the unescaped values (UETR, date) at their longest; the
 /// `capacity_covers_the_worst_case` test keeps it honest.
@@ -64,39 +64,38 @@ pub fn build_status_report(r: &StatusReport<'_>) -> Result<Vec<u8>, FieldError> 
         ]),
         PACS002_NAMESPACE,
     );
-    w.start("FIToFIPmtStsRpt");
-    w.start("GrpHdr");
-    w.leaf("MsgId", msg_id);
-    w.leaf("CreDtTm", r.created_at.render(&mut stamp));
-    w.end("GrpHdr");
-    w.start("OrgnlGrpInfAndSts");
-    w.leaf("OrgnlMsgId", original_msg_id);
-    w.leaf("OrgnlMsgNmId", "pacs.008.001.08");
-    w.end("OrgnlGrpInfAndSts");
-    w.start("TxInfAndSts");
+    start!(w, "FIToFIPmtStsRpt");
+    start!(w, "GrpHdr");
+    leaf!(w, "MsgId", msg_id);
+    leaf!(w, "CreDtTm", r.created_at.render(&mut stamp));
+    end!(w, "GrpHdr");
+    start!(w, "OrgnlGrpInfAndSts");
+    leaf!(w, "OrgnlMsgId", original_msg_id);
+    leaf!(w, "OrgnlMsgNmId", "pacs.008.001.08");
+    end!(w, "OrgnlGrpInfAndSts");
+    start!(w, "TxInfAndSts");
     if let Some(uetr) = original_uetr {
-        w.leaf("OrgnlUETR", uetr);
+        leaf!(w, "OrgnlUETR", uetr);
     }
-    w.leaf("TxSts", status);
+    leaf!(w, "TxSts", status);
     if reason_code.is_some() || reason_text.is_some() {
-        w.start("StsRsnInf");
+        start!(w, "StsRsnInf");
         if let Some(code) = reason_code {
-            w.start("Rsn");
-            let choice = if code.chars().count() <= MAX_CODE_CHARS {
-                "Cd"
+            start!(w, "Rsn");
+            if code.chars().count() <= MAX_CODE_CHARS {
+                leaf!(w, "Cd", code);
             } else {
-                "Prtry"
-            };
-            w.leaf(choice, code);
-            w.end("Rsn");
+                leaf!(w, "Prtry", code);
+            }
+            end!(w, "Rsn");
         }
         if let Some(text) = reason_text {
-            w.leaf("AddtlInf", text);
+            leaf!(w, "AddtlInf", text);
         }
-        w.end("StsRsnInf");
+        end!(w, "StsRsnInf");
     }
-    w.end("TxInfAndSts");
-    w.end("FIToFIPmtStsRpt");
+    end!(w, "TxInfAndSts");
+    end!(w, "FIToFIPmtStsRpt");
     Ok(w.finish())
 }
 
@@ -122,18 +121,18 @@ pub fn build_message_reject(r: &MessageReject<'_>) -> Result<Vec<u8>, FieldError
         capacity(&[related_ref, reason_code, reason_text.unwrap_or_default()]),
         ADMI002_NAMESPACE,
     );
-    w.start("admi.002.001.01");
-    w.start("RltdRef");
-    w.leaf("Ref", related_ref);
-    w.end("RltdRef");
-    w.start("Rsn");
-    w.leaf("RjctgPtyRsn", reason_code);
-    w.leaf("RjctnDtTm", r.created_at.render(&mut stamp));
+    start!(w, "admi.002.001.01");
+    start!(w, "RltdRef");
+    leaf!(w, "Ref", related_ref);
+    end!(w, "RltdRef");
+    start!(w, "Rsn");
+    leaf!(w, "RjctgPtyRsn", reason_code);
+    leaf!(w, "RjctnDtTm", r.created_at.render(&mut stamp));
     if let Some(text) = reason_text {
-        w.leaf("RsnDesc", text);
+        leaf!(w, "RsnDesc", text);
     }
-    w.end("Rsn");
-    w.end("admi.002.001.01");
+    end!(w, "Rsn");
+    end!(w, "admi.002.001.01");
     Ok(w.finish())
 }
 

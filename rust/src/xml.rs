@@ -9,41 +9,70 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use crate::error::ReadError;
+use crate::scan::{has_zero_byte, repeat, word_at};
 
-/// Which bytes `escape_into` replaces; a table keeps the scan to one load and test a byte.
-const NEEDS_ESCAPE: [bool; 256] = {
-    let mut table = [false; 256];
-    table[b'&' as usize] = true;
-    table[b'<' as usize] = true;
-    table[b'>' as usize] = true;
-    table[b'"' as usize] = true;
-    table[b'\'' as usize] = true;
-    table
-};
-
-/// Appends `text` to `out` with the five XML special characters escaped.
-pub fn escape_into(out: &mut Vec<u8>, text: &str) {
-    let mut rest = text.as_bytes();
-    while let Some(at) = rest.iter().position(|b| NEEDS_ESCAPE[usize::from(*b)]) {
-        out.extend_from_slice(&rest[..at]);
-        out.extend_from_slice(match rest[at] {
-            b'&' => b"&amp;",
-            b'<' => b"&lt;",
-            b'>' => b"&gt;",
-            b'"' => b"&quot;",
-            _ => b"&apos;",
-        });
-        rest = &rest[at + 1..];
-    }
-    out.extend_from_slice(rest);
+/// Whether any of eight bytes is `"`, `&`, `'`, `<` or `>`. Setting one low bit first folds
+/// `&`/`'` (0x26/0x27) and `<`/`>` (0x3C/0x3E) together, so three tests cover all five.
+fn has_special(word: u64) -> bool {
+    has_zero_byte(word ^ repeat(b'"'))
+        || has_zero_byte((word | repeat(0x01)) ^ repeat(b'\''))
+        || has_zero_byte((word | repeat(0x02)) ^ repeat(b'>'))
 }
 
 /// `&quot;` is the longest escape: six bytes for one.
 const ESCAPE_GROWTH: usize = 6;
 
+/// Text that cannot hold an XML special character, because the check or formatter that made
+/// it allows none: a BIC, a UETR, an IBAN, a currency code, an amount, a date. The writer
+/// copies it without the escaping scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token<'a>(&'a str);
+
+impl<'a> Token<'a> {
+    /// Wraps text from an alphabet without `&`, `<`, `>`, `"` and `'`; only the pattern
+    /// checks and formatters call this.
+    pub fn new(text: &'a str) -> Self {
+        debug_assert!(
+            !text.contains(['&', '<', '>', '"', '\'']),
+            "{text:?} needs escaping"
+        );
+        Self(text)
+    }
+
+    #[cfg(test)]
+    pub fn as_str(self) -> &'a str {
+        self.0
+    }
+}
+
+/// What may go between tags: free text, escaped, or a token, copied as is.
+pub trait Content {
+    fn write_to(self, w: &mut XmlWriter);
+}
+
+impl Content for &str {
+    #[inline(always)]
+    fn write_to(self, w: &mut XmlWriter) {
+        w.escape(self);
+    }
+}
+
+impl Content for Token<'_> {
+    #[inline(always)]
+    fn write_to(self, w: &mut XmlWriter) {
+        w.put(self.0.as_bytes());
+    }
+}
+
 /// Writes one document, compact, straight into a buffer sized by the caller.
+///
+/// Markup is only ever `'static` text, composed at compile time by the `start!`, `end!` and
+/// `leaf!` macros, so each tag costs one copy of a constant length, which the compiler turns
+/// into a few stores; everything else goes through `content`. The buffer is allocated at its
+/// worst-case size up front, so a write is a bounds check and a copy, never a reallocation.
 pub struct XmlWriter {
     buf: Vec<u8>,
+    len: usize,
 }
 
 impl XmlWriter {
@@ -53,65 +82,112 @@ impl XmlWriter {
         markup + ESCAPE_GROWTH * texts.iter().map(|t| t.len()).sum::<usize>()
     }
 
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            buf: vec![0; capacity],
+            len: 0,
+        }
+    }
+
     /// Starts a document with its XML declaration and the root `Document` in `namespace`.
     pub fn document(capacity: usize, namespace: &str) -> Self {
-        let mut writer = Self {
-            buf: Vec::with_capacity(capacity),
-        };
-        writer
-            .buf
-            .extend_from_slice(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        writer.start_with_attr("Document", "xmlns", namespace);
+        let mut writer = Self::with_capacity(capacity);
+        writer.markup("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"");
+        writer.content(namespace);
+        writer.markup("\">");
         writer
     }
 
     #[inline(always)]
-    pub fn start(&mut self, tag: &str) {
-        self.buf.push(b'<');
-        self.buf.extend_from_slice(tag.as_bytes());
-        self.buf.push(b'>');
+    fn put(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        if end > self.buf.len() {
+            self.grow(end);
+        }
+        self.buf[self.len..end].copy_from_slice(bytes);
+        self.len = end;
+    }
+
+    /// Only reached if a caller's size estimate was wrong: slower, never incorrect.
+    #[cold]
+    fn grow(&mut self, end: usize) {
+        self.buf.resize(end.max(2 * self.buf.len()), 0);
     }
 
     #[inline(always)]
-    pub fn start_with_attr(&mut self, tag: &str, name: &str, value: &str) {
-        self.buf.push(b'<');
-        self.buf.extend_from_slice(tag.as_bytes());
-        self.buf.push(b' ');
-        self.buf.extend_from_slice(name.as_bytes());
-        self.buf.extend_from_slice(b"=\"");
-        escape_into(&mut self.buf, value);
-        self.buf.extend_from_slice(b"\">");
+    pub fn markup(&mut self, markup: &'static str) {
+        self.put(markup.as_bytes());
     }
 
     #[inline(always)]
-    pub fn end(&mut self, tag: &str) {
-        self.buf.extend_from_slice(b"</");
-        self.buf.extend_from_slice(tag.as_bytes());
-        self.buf.push(b'>');
+    pub fn content(&mut self, content: impl Content) {
+        content.write_to(self);
     }
 
-    #[inline(always)]
-    pub fn text(&mut self, text: &str) {
-        escape_into(&mut self.buf, text);
-    }
-
-    /// `<tag>text</tag>`, the shape of every value in an ISO 20022 message.
-    ///
-    /// Inlined, like the other tag writers, so a constant tag's copy becomes a few stores
-    /// instead of a `memcpy` call: a document has about a hundred of them.
-    #[inline(always)]
-    pub fn leaf(&mut self, tag: &str, text: &str) {
-        self.start(tag);
-        self.text(text);
-        self.end(tag);
+    /// Writes `text` with the five XML special characters escaped. Clean text, the common
+    /// case, is checked eight bytes at a time and copied in one piece.
+    fn escape(&mut self, text: &str) {
+        let bytes = text.as_bytes();
+        let mut copied = 0;
+        let mut at = 0;
+        while at < bytes.len() {
+            // Zero padding is not special; bytes re-read before `at` have been dealt with and
+            // at worst send this word through the byte loop, which starts at `at`.
+            if !has_special(word_at(bytes, at, 0)) {
+                at += 8;
+                continue;
+            }
+            let end = (at + 8).min(bytes.len());
+            for i in at..end {
+                let replacement: &[u8] = match bytes[i] {
+                    b'&' => b"&amp;",
+                    b'<' => b"&lt;",
+                    b'>' => b"&gt;",
+                    b'"' => b"&quot;",
+                    b'\'' => b"&apos;",
+                    _ => continue,
+                };
+                self.put(&bytes[copied..i]);
+                self.put(replacement);
+                copied = i + 1;
+            }
+            at = end;
+        }
+        self.put(&bytes[copied..]);
     }
 
     /// Closes the root element and returns the document.
     pub fn finish(mut self) -> Vec<u8> {
-        self.end("Document");
+        self.markup("</Document>");
+        self.buf.truncate(self.len);
         self.buf
     }
 }
+
+/// `<tag>`.
+macro_rules! start {
+    ($w:expr, $tag:literal) => {
+        $w.markup(concat!("<", $tag, ">"))
+    };
+}
+
+/// `</tag>`.
+macro_rules! end {
+    ($w:expr, $tag:literal) => {
+        $w.markup(concat!("</", $tag, ">"))
+    };
+}
+
+/// `<tag>text</tag>`, the shape of every value in an ISO 20022 message.
+macro_rules! leaf {
+    ($w:expr, $tag:literal, $text:expr) => {{
+        $w.markup(concat!("<", $tag, ">"));
+        $w.content($text);
+        $w.markup(concat!("</", $tag, ">"));
+    }};
+}
+
+pub(crate) use {end, leaf, start};
 
 /// Documents larger than this are refused unread: answers are a few hundred bytes.
 pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;
@@ -594,19 +670,53 @@ mod tests {
             .collect()
     }
 
+    /// Escapes through a writer with no room at all, so every write takes the growth path.
+    fn escaped(text: &str) -> String {
+        let mut w = XmlWriter::with_capacity(0);
+        w.content(text);
+        String::from_utf8(w.buf[..w.len].to_vec()).unwrap()
+    }
+
     #[test]
     fn escape_covers_the_five_specials() {
-        let mut out = Vec::new();
-        escape_into(&mut out, r#"a&b<c>d"e'f"#);
-        assert_eq!(out, b"a&amp;b&lt;c&gt;d&quot;e&apos;f");
+        assert_eq!(escaped(r#"a&b<c>d"e'f"#), "a&amp;b&lt;c&gt;d&quot;e&apos;f");
+    }
+
+    #[test]
+    fn escape_finds_specials_at_every_offset_and_only_them() {
+        for len in 0..20 {
+            for at in 0..len {
+                for (special, replacement) in [
+                    ('&', "&amp;"),
+                    ('<', "&lt;"),
+                    ('>', "&gt;"),
+                    ('"', "&quot;"),
+                    ('\'', "&apos;"),
+                ] {
+                    let mut text: Vec<char> = "é=?%;ab0123456789xyz".chars().take(len).collect();
+                    text[at] = special;
+                    let text: String = text.into_iter().collect();
+                    assert_eq!(
+                        escaped(&text),
+                        text.replace(special, replacement),
+                        "{text:?}"
+                    );
+                }
+            }
+        }
+        let neighbours: String = (0x20u8..0x7f)
+            .map(char::from)
+            .filter(|c| !"&<>\"'".contains(*c))
+            .collect();
+        assert_eq!(escaped(&neighbours), neighbours);
     }
 
     #[test]
     fn writer_produces_a_declared_namespaced_document() {
         let mut w = XmlWriter::document(64, NS);
-        w.start("A");
-        w.leaf("B", "x&y");
-        w.end("A");
+        start!(w, "A");
+        leaf!(w, "B", "x&y");
+        end!(w, "A");
         assert_eq!(
             String::from_utf8(w.finish()).unwrap(),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:example\"><A><B>x&amp;y</B></A></Document>"
