@@ -143,9 +143,8 @@ class Receiver:
         """Answer the frames of one read: heartbeats at once, messages after the ack delay."""
         faults = self.config.faults
         rng = self._rng
-        log_ = self._log
         now = datetime.datetime.now(datetime.UTC)
-        stamp = now.isoformat()
+        journal = _Journal(self._log, now.isoformat(), session.conn_id) if self._log else None
         answers: list[bytes] = []
         heartbeats = 0
         close_after = False
@@ -154,80 +153,60 @@ class Receiver:
                 heartbeats += 1
                 continue
             answer, duplicate = self._answer(payload, now)
-            if log_ is not None:
-                log_.record(
-                    time=stamp,
-                    event="received",
-                    conn=session.conn_id,
-                    msg_id=answer.msg_id,
-                    uetr=answer.uetr,
-                    kind="malformed" if answer.doc == "admi.002" else "pacs.008",
-                    status=None,
-                    duplicate=duplicate,
-                )
+            if journal:
+                journal.received(answer, duplicate)
             if faults.no_answer_rate and rng.random() < faults.no_answer_rate:
                 self.stats.withheld += 1
-                if log_ is not None:
-                    log_.record(
-                        time=stamp,
-                        event="withheld",
-                        conn=session.conn_id,
-                        msg_id=answer.msg_id,
-                        uetr=answer.uetr,
-                        kind=answer.kind,
-                        status=answer.status,
-                        duplicate=duplicate,
-                    )
+                if journal:
+                    journal.sent("withheld", answer, duplicate)
             else:
-                copies = 2 if faults.duplicate_rate and rng.random() < faults.duplicate_rate else 1
-                for copy in range(copies):
+                answers.append(answer.payload)
+                if journal:
+                    journal.sent("answer", answer, duplicate)
+                if faults.duplicate_rate and rng.random() < faults.duplicate_rate:
                     answers.append(answer.payload)
-                    if log_ is not None:
-                        _log_answer(
-                            log_,
-                            stamp,
-                            session,
-                            answer,
-                            duplicate or copy > 0,
-                            "duplicate" if copy else None,
-                        )
+                    if journal:
+                        journal.sent("answer", answer, True, fault="duplicate")
             if faults.orphan_rate and rng.random() < faults.orphan_rate:
                 orphan = self._orphan(now)
                 answers.append(orphan.payload)
-                if log_ is not None:
-                    _log_answer(log_, stamp, session, orphan, False, "orphan")
+                if journal:
+                    journal.sent("answer", orphan, False, fault="orphan")
             session.messages += 1
             if faults.drop_after and session.messages >= faults.drop_after:
                 # The rest of this read stays unanswered: the client sees them lost mid-flight.
                 close_after = True
                 break
-        self.stats.heartbeats_received += heartbeats
         if heartbeats:
+            self.stats.heartbeats_received += heartbeats
             self.stats.heartbeats_sent += heartbeats
             session.send([_HEARTBEAT] * heartbeats)
-        if faults.shuffle and len(answers) > 1:
-            rng.shuffle(answers)
-        data = encode_frames(answers, self.config.framing) if answers else b""
-        if faults.garbage_every and answers:
-            data = self._with_garbage(answers, data)
-        self.stats.answers_sent += len(answers)
-        if log_ is not None:
+        data = self._frames(answers)
+        if journal:
             if close_after:
-                log_.record(
-                    time=stamp,
-                    event="dropped",
-                    conn=session.conn_id,
-                    msg_id=None,
-                    uetr=None,
-                    kind=None,
-                    status=None,
-                    duplicate=False,
-                )
-            log_.flush()
+                journal.dropped()
+            journal.flush()
         if faults.ack_delay_ms:
             session.send_later(faults.ack_delay_ms / 1000, data, close_after)
         else:
             session.write(data, close_after)
+
+    def _frames(self, answers: list[bytes]) -> bytes:
+        """The answers of one read as one buffer, shuffled and garbled as the faults say."""
+        if not answers:
+            return b""
+        faults = self.config.faults
+        if faults.shuffle:
+            self._rng.shuffle(answers)
+        self.stats.answers_sent += len(answers)
+        data = encode_frames(answers, self.config.framing)
+        if faults.garbage_every:
+            # One garbage frame each time another `garbage_every` answers have gone out.
+            self._answers_until_garbage -= len(answers)
+            if self._answers_until_garbage <= 0:
+                self._answers_until_garbage = faults.garbage_every
+                data += self._garbage
+        return data
 
     def _answer(self, payload: bytes, now: datetime.datetime) -> tuple[_Answer, bool]:
         """The answer to one payload and whether its MsgId was seen before."""
@@ -291,14 +270,6 @@ class Receiver:
             None,
             "pacs.002",
         )
-
-    def _with_garbage(self, answers: list[bytes], data: bytes) -> bytes:
-        """Append a garbage frame each time another `garbage_every` answers have gone out."""
-        self._answers_until_garbage -= len(answers)
-        if self._answers_until_garbage > 0:
-            return data
-        self._answers_until_garbage = self.config.faults.garbage_every
-        return data + self._garbage
 
 
 class _Session(asyncio.Protocol):
@@ -380,27 +351,46 @@ class _Session(asyncio.Protocol):
             self._heartbeat.cancel()
 
 
-def _log_answer(
-    log_: MessageLog,
-    stamp: str,
-    session: _Session,
-    answer: _Answer,
-    duplicate: bool,
-    fault: str | None,
-) -> None:
-    log_.record(
-        time=stamp,
-        event="answer",
-        conn=session.conn_id,
-        msg_id=answer.msg_id,
-        uetr=answer.uetr,
-        kind=answer.kind,
-        status=answer.status,
-        reason_code=answer.reason_code,
-        doc=answer.doc,
-        duplicate=duplicate,
-        fault=fault,
-    )
+class _Journal:
+    """The message-log lines of one read: one time stamp and connection for all of them."""
+
+    __slots__ = ("_conn", "_log", "_stamp")
+
+    def __init__(self, log_: MessageLog, stamp: str, conn: str) -> None:
+        self._log = log_
+        self._stamp = stamp
+        self._conn = conn
+
+    def received(self, answer: _Answer, duplicate: bool) -> None:
+        kind = "malformed" if answer.doc == "admi.002" else "pacs.008"
+        self._line("received", answer.msg_id, answer.uetr, kind, None, duplicate)
+
+    def sent(self, event: str, answer: _Answer, duplicate: bool, fault: str | None = None) -> None:
+        self._line(
+            event, answer.msg_id, answer.uetr, answer.kind, answer.status, duplicate,
+            reason_code=answer.reason_code, doc=answer.doc, fault=fault,
+        )  # fmt: skip
+
+    def dropped(self) -> None:
+        self._line("dropped", None, None, None, None, False)
+
+    def flush(self) -> None:
+        self._log.flush()
+
+    def _line(
+        self,
+        event: str,
+        msg_id: str | None,
+        uetr: str | None,
+        kind: str | None,
+        status: str | None,
+        duplicate: bool,
+        **more: str | None,
+    ) -> None:
+        self._log.record(
+            time=self._stamp, event=event, conn=self._conn, msg_id=msg_id, uetr=uetr,
+            kind=kind, status=status, duplicate=duplicate, **more,
+        )  # fmt: skip
 
 
 def _garbage_frame(framing: str, kind: str) -> bytes:
