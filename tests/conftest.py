@@ -1,3 +1,7 @@
 """Shared fixtures: each family lives in `tests/fixtures/` and is registered here once."""
 
-pytest_plugins: list[str] = ["tests.fixtures.tls", "tests.fixtures.postgres"]
+pytest_plugins: list[str] = [
+    "tests.fixtures.tls",
+    "tests.fixtures.postgres",
+    "tests.fixtures.world",
+]

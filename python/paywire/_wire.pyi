@@ -95,6 +95,9 @@ class Answer:
     def reason_code(self) -> str | None: ...
     @property
     def reason_text(self) -> str | None: ...
+    @property
+    def payload(self) -> bytes:
+        """The payload it was read from, the same object: answers are stored as received."""
 
 def parse_answer(payload: bytes) -> Answer:
     """Reads one answer frame; anything that is not a usable answer raises `AnswerError`."""

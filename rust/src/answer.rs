@@ -359,7 +359,8 @@ impl Answer {
 pub fn parse_answer(py: Python<'_>, payload: Bound<'_, PyBytes>) -> PyResult<Answer> {
     // The reader is written not to panic; this keeps a bug from reaching Python as a
     // PanicException, which callers catching ValueError would not expect.
-    let parsed = catch_unwind(|| parse(payload.as_bytes()))
+    let bytes = payload.as_bytes();
+    let parsed = catch_unwind(|| parse(bytes))
         .unwrap_or_else(|_| Err(ReadError::new("internal error while reading the answer")))?;
     Ok(Answer::from_parsed(py, &parsed, payload.clone().unbind()))
 }

@@ -9,8 +9,7 @@ from paywire.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from paywire.services import exceptions, pipeline
 from paywire.store import audit
 from paywire.store.exception_queue import ACK_MISSING, NewException
-
-from .conftest import World
+from tests.fixtures.world import World
 
 
 async def test_open_list_and_resolve(world: World) -> None:

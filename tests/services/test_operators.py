@@ -14,8 +14,7 @@ from paywire.errors import (
     ValidationError,
 )
 from paywire.services import operators
-
-from .conftest import CHEAP_HASHER, PASSWORD, World
+from tests.fixtures.world import CHEAP_HASHER, PASSWORD, World
 
 
 async def _login(

@@ -13,8 +13,7 @@ from paywire.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from paywire.observability.metrics import payments_approved_total, payments_initiated_total
 from paywire.services import payments
 from paywire.store import audit
-
-from .conftest import ACME, YANKEE, World, add_operator, body
+from tests.fixtures.world import ACME, YANKEE, World, add_operator, body
 
 
 async def test_creation_stores_an_initiated_payment_with_history_and_audit(world: World) -> None:

@@ -4,6 +4,7 @@ answers; concurrency of claims and postings."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import asyncpg
@@ -15,8 +16,8 @@ from paywire.errors import PermissionDenied, ValidationError
 from paywire.observability.metrics import payments_completed_total, payments_failed_total
 from paywire.services import payments, pipeline
 from paywire.store import payments as payment_store
-
-from .conftest import ACME, POOR, World, answer, outgoing
+from paywire.wire import parse_pacs008_summary
+from tests.fixtures.world import ACME, COMPOSE, LEASE, POOR, World, answer
 
 CLEARING_EUR = clearing_account("EUR")
 
@@ -97,7 +98,7 @@ async def test_posting_moves_money_to_the_clearing_account_in_balanced_entries(
     world: World,
 ) -> None:
     payment = await world.drive(await world.create(amount="1250.00"), Status.SCREENED)
-    outcome = await pipeline.post(world.pool, [payment.id], world.ledger)
+    outcome = await pipeline.post(world.pool, [payment.id], world.ledger, COMPOSE)
     assert outcome.moved == {Status.POSTED: [payment.id]}
     assert await world.balance(ACME) == Decimal("998750.00")
     assert await world.balance(CLEARING_EUR) == Decimal("1250.00")
@@ -118,7 +119,7 @@ async def test_insufficient_funds_end_in_rejected(world: World) -> None:
         )
         for _ in range(3)
     ]
-    outcome = await pipeline.post(world.pool, [p.id for p in fits], world.ledger)
+    outcome = await pipeline.post(world.pool, [p.id for p in fits], world.ledger, COMPOSE)
     assert len(outcome.moved[Status.POSTED]) == 2
     (refused,) = outcome.moved[Status.REJECTED]
     payment = await world.reload(next(p for p in fits if p.id == refused))
@@ -138,7 +139,7 @@ async def test_concurrent_postings_never_double_post_or_overdraw(world: World) -
     ids = [p.id for p in batch]
     # Four workers, each handed overlapping slices, post at the same time.
     await asyncio.gather(
-        *(pipeline.post(world.pool, ids[i::2] + ids[:5], world.ledger) for i in range(4))
+        *(pipeline.post(world.pool, ids[i::2] + ids[:5], world.ledger, COMPOSE) for i in range(4))
     )
     async with world.pool.acquire() as conn:
         statuses = await conn.fetch("SELECT status, count(*) AS n FROM payments GROUP BY status")
@@ -166,16 +167,21 @@ async def test_claims_skip_rows_other_workers_hold(world: World) -> None:
     assert not set(first) & set(second)
 
 
-async def test_transmission_stores_the_message_before_it_counts_sends(world: World) -> None:
+async def test_posting_stores_the_message_and_transmitting_counts_the_first_send(
+    world: World,
+) -> None:
     payment = await world.drive(await world.create(), Status.POSTED)
-    outcome = await pipeline.transmit(world.pool, [outgoing(payment)])
-    assert outcome.moved == {Status.TRANSMITTED: [payment.id]}
     detail = await payments.get_payment(world.pool, payment.id)
     assert detail.message is not None
     assert (detail.message.msg_id, detail.message.attempts) == (payment.msg_id, 0)
-    await pipeline.record_attempts(world.pool, [payment.id], detail.payment.updated_at)
-    await pipeline.record_attempts(world.pool, [payment.id], detail.payment.updated_at)
-    assert (await payments.get_payment(world.pool, payment.id)).message.attempts == 2
+    now = datetime.now(UTC)
+    sends = await pipeline.transmit(world.pool, [payment.id], at=now, lease=LEASE, by="test")
+    assert [(s.payment_id, s.msg_id, s.attempt) for s in sends] == [(payment.id, payment.msg_id, 1)]
+    summary = parse_pacs008_summary(sends[0].payload)
+    assert (summary.msg_id, summary.uetr) == (payment.msg_id, str(payment.uetr))
+    assert (await world.reload(payment)).status is Status.TRANSMITTED
+    # Transmitting again finds nothing POSTED: a payment is transmitted once, then only resent.
+    assert await pipeline.transmit(world.pool, [payment.id], at=now, lease=LEASE, by="t") == []
     async with world.pool.acquire() as conn:
         with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="byte for byte"):
             await conn.execute(

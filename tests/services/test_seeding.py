@@ -13,8 +13,7 @@ from paywire.errors import Conflict, ValidationError
 from paywire.services import operators, seeding
 from paywire.store import ledger
 from paywire.store.tx import Pool
-
-from .conftest import CHEAP_HASHER, World
+from tests.fixtures.world import CHEAP_HASHER, World
 
 
 def seed_file(**changes: Any) -> dict[str, Any]:

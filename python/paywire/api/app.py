@@ -25,7 +25,16 @@ from paywire.api import (
     ui,
 )
 from paywire.api.jsonio import dumps
-from paywire.api.keys import DB_POOL, DRAINING, OPENAPI_DOCUMENT, SETTINGS, TRANSPORT, TransportView
+from paywire.api.keys import (
+    DB_POOL,
+    DRAINING,
+    OPENAPI_DOCUMENT,
+    PIPELINE,
+    SETTINGS,
+    TRANSPORT,
+    PipelineView,
+    TransportView,
+)
 from paywire.api.middlewares import MAX_BODY_BYTES, MIDDLEWARES
 from paywire.api.openapi import build_document
 from paywire.api.routes import Endpoint, install
@@ -57,14 +66,17 @@ def create_app(
     db_pool: Pool,
     *,
     transport: TransportView | None = None,
+    pipeline: PipelineView | None = None,
     draining: asyncio.Event | None = None,
 ) -> web.Application:
     """The admin surface. Without `transport` the TLS endpoints answer 503 and /health reports
-    the TLS checks as degraded; `draining`, once set, turns /health into 503."""
+    the TLS checks as degraded; without `pipeline` approvals wait for a pipeline elsewhere to
+    poll and retry answers 503; `draining`, once set, turns /health into 503."""
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[DB_POOL] = db_pool
     app[TRANSPORT] = transport
+    app[PIPELINE] = pipeline
     app[DRAINING] = draining if draining is not None else asyncio.Event()
     registered = list(endpoints())
     install(app, registered, schemas.COMPONENTS)

@@ -9,6 +9,7 @@ import asyncio
 import enum
 from collections.abc import Mapping
 from typing import Any, Protocol
+from uuid import UUID
 
 from aiohttp import web
 
@@ -35,9 +36,17 @@ class TransportView(Protocol):
     def stats(self) -> Mapping[str, Any]: ...
 
 
+class PipelineView(Protocol):
+    """The processing pipeline (`paywire.pipeline.runner.Pipeline`) as the admin surface uses it."""
+
+    def wake(self) -> None: ...
+    async def retry(self, payment_id: UUID) -> None: ...
+
+
 SETTINGS = web.AppKey("settings", Settings)
 DB_POOL: web.AppKey[Pool] = web.AppKey("db_pool")
 TRANSPORT: web.AppKey[TransportView | None] = web.AppKey("transport")
+PIPELINE: web.AppKey[PipelineView | None] = web.AppKey("pipeline")
 # Set by `paywire serve` on SIGTERM: /health answers 503 so balancers stop sending traffic.
 DRAINING = web.AppKey("draining", asyncio.Event)
 OPENAPI_DOCUMENT = web.AppKey("openapi_document", bytes)

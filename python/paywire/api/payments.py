@@ -12,8 +12,9 @@ from uuid import UUID
 from aiohttp import web
 
 from paywire.api import params, schemas
+from paywire.api.errors import Unavailable
 from paywire.api.jsonio import json_response
-from paywire.api.keys import DB_POOL, REQUEST_ID
+from paywire.api.keys import DB_POOL, PIPELINE, REQUEST_ID
 from paywire.api.paging import decode_cursor, page, parse_time_and_uuid
 from paywire.api.routes import ANY_OPERATOR, Param, Reply, Routes, body, operator, query
 from paywire.domain.payment import Payment
@@ -120,11 +121,23 @@ async def get_payment(request: web.Request) -> web.Response:
 Action = Callable[[web.Request, UUID], Awaitable[Payment]]
 
 
-def _action(path: str, summary: str, roles: tuple[Role, ...], run: Action, **kw: object) -> None:
-    """Register POST /api/v1/payments/{id}/<path>: resolve the payment, act, render it."""
+def _action(
+    path: str,
+    summary: str,
+    roles: tuple[Role, ...],
+    run: Action,
+    errors: tuple[int, ...] = CONFLICT,
+    **kw: object,
+) -> None:
+    """Register POST /api/v1/payments/{id}/<path>: resolve the payment, act, render it, and
+    tell this process's pipeline there may be work (approved or released payments)."""
 
     async def handler(request: web.Request) -> web.Response:
-        return json_response((await run(request, await resolve(request))).as_dict())
+        payment = await run(request, await resolve(request))
+        pipeline = request.app[PIPELINE]
+        if pipeline is not None:
+            pipeline.wake()
+        return json_response(payment.as_dict())
 
     handler.__name__ = f"{path}_payment"
     routes.post(
@@ -132,7 +145,7 @@ def _action(path: str, summary: str, roles: tuple[Role, ...], run: Action, **kw:
         summary=summary,
         roles=roles,
         replies={200: Reply("The payment after the action", schemas.PAYMENT)},
-        errors=CONFLICT,
+        errors=errors,
         **kw,
     )(handler)
 
@@ -175,4 +188,24 @@ _action(
     ),
     body=schemas.ref("ComplianceDecision"),
     description=BY_ID_OR_REFERENCE,
+)
+
+
+async def _retry(request: web.Request, payment_id: UUID) -> Payment:
+    pipeline = request.app[PIPELINE]
+    if pipeline is None:
+        raise Unavailable("this gateway process runs no pipeline")
+    await pipeline.retry(payment_id)
+    return (await service.get_payment(request.app[DB_POOL], payment_id)).payment
+
+
+_action(
+    "retry",
+    "Drive a stuck payment on now",
+    (Role.ADMIN,),
+    _retry,
+    errors=(*CONFLICT, 503),
+    description=f"{BY_ID_OR_REFERENCE} A TRANSMITTED payment gets one more transmission at once, "
+    "even after its ACK_MISSING exception; one waiting in APPROVED, SCREENED or POSTED is taken "
+    "out of quarantine and claimed at once. Any other status is a conflict.",
 )

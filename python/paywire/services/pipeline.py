@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from paywire.domain.accounts import PostingRequest
@@ -27,8 +27,9 @@ from paywire.observability.metrics import (
 )
 from paywire.services.ledger import LedgerAdapter
 from paywire.services.transitions import Move, move
-from paywire.store import audit, exception_queue, messages
+from paywire.store import audit, delivery, exception_queue, messages
 from paywire.store import payments as store
+from paywire.store.delivery import Transmission
 from paywire.store.exception_queue import (
     MISSING_REVERSAL,
     ORPHAN_ACK,
@@ -46,7 +47,6 @@ __all__ = [
     "claim",
     "open_exceptions",
     "post",
-    "record_attempts",
     "screen",
     "settle",
     "transmit",
@@ -91,8 +91,14 @@ async def screen(db: Db, payment_ids: Sequence[UUID], rules: ScreeningRules) -> 
     return _outcome(moves, skipped)
 
 
-async def post(db: Db, payment_ids: Sequence[UUID], ledger: LedgerAdapter) -> Outcome:
-    """SCREENED → POSTED through the ledger, or REJECTED with the ledger's reason (for one,
+async def post(
+    db: Db,
+    payment_ids: Sequence[UUID],
+    ledger: LedgerAdapter,
+    compose: Callable[[Payment], OutgoingMessage],
+) -> Outcome:
+    """SCREENED → POSTED through the ledger, with each posted payment's message composed and
+    stored in the same transaction; or REJECTED with the ledger's reason (for one,
     INSUFFICIENT_FUNDS)."""
     async with transaction(db) as conn:
         ready, skipped = await _lock(conn, payment_ids, Status.SCREENED)
@@ -103,26 +109,21 @@ async def post(db: Db, payment_ids: Sequence[UUID], ledger: LedgerAdapter) -> Ou
             Move(p, Status.REJECTED, refused[p.id]) if p.id in refused else Move(p, Status.POSTED)
             for p in ready
         ]
+        await messages.insert_messages(conn, [compose(p) for p in ready if p.id not in refused])
         await move(conn, moves, SYSTEM_ACTOR)
     return _outcome(moves, skipped)
 
 
-async def transmit(db: Db, outgoing: Sequence[OutgoingMessage]) -> Outcome:
-    """Store each payment's message and move it POSTED → TRANSMITTED, before the first send:
-    from here on an answer can settle it and a restart resends the stored bytes."""
+async def transmit(
+    db: Db, payment_ids: Sequence[UUID], *, at: datetime, lease: timedelta, by: str
+) -> list[Transmission]:
+    """POSTED → TRANSMITTED with the first transmission of each stored message recorded, before
+    it is sent: from here on an answer can settle it and, if the send never happens, the
+    message falls due again once `lease` has passed."""
     async with transaction(db) as conn:
-        ready, skipped = await _lock(conn, [m.payment_id for m in outgoing], Status.POSTED)
-        ready_ids = {p.id for p in ready}
-        await messages.insert_messages(conn, [m for m in outgoing if m.payment_id in ready_ids])
-        moves = [Move(p, Status.TRANSMITTED) for p in ready]
-        await move(conn, moves, SYSTEM_ACTOR)
-    return _outcome(moves, skipped)
-
-
-async def record_attempts(db: Db, payment_ids: Sequence[UUID], at: datetime) -> None:
-    """Count one transmission of each payment's message, made at `at`."""
-    async with transaction(db) as conn:
-        await messages.record_attempts(conn, payment_ids, at)
+        ready, _ = await _lock(conn, payment_ids, Status.POSTED)
+        await move(conn, [Move(p, Status.TRANSMITTED) for p in ready], SYSTEM_ACTOR)
+        return await delivery.start(conn, [p.id for p in ready], at=at, lease=lease, by=by)
 
 
 async def settle(db: Db, answers: Sequence[IncomingAnswer], ledger: LedgerAdapter) -> Settlement:

@@ -56,20 +56,6 @@ async def insert_messages(conn: Conn, messages: Sequence[OutgoingMessage]) -> li
     return [row["payment_id"] for row in rows]
 
 
-async def record_attempts(conn: Conn, payment_ids: Sequence[UUID], at: datetime) -> None:
-    """Count one transmission of each payment's message, sent at `at`."""
-    await conn.execute(
-        """
-        UPDATE messages SET attempts = attempts + 1,
-                            first_sent_at = coalesce(first_sent_at, $2),
-                            last_sent_at = greatest(last_sent_at, $2)
-        WHERE payment_id = ANY($1::uuid[])
-        """,
-        payment_ids,
-        at,
-    )
-
-
 async def insert_answers(
     conn: Conn, answers: Sequence[IncomingAnswer], payment_ids: Sequence[UUID | None]
 ) -> None:

@@ -123,15 +123,22 @@ async def lock_by_msg_id(conn: Conn, msg_ids: Sequence[str]) -> list[Payment]:
 
 
 async def claim(
-    conn: Conn, status: Status, limit: int, *, updated_before: datetime | None = None
+    conn: Conn,
+    status: Status,
+    limit: int,
+    *,
+    updated_before: datetime | None = None,
+    exclude: Sequence[UUID] = (),
 ) -> list[UUID]:
     """Up to `limit` payments in `status`, oldest first, locked; rows other workers hold are
-    skipped. `updated_before` picks only those idle since then (to drive stuck ones on)."""
+    skipped, and so are those in `exclude`. `updated_before` picks only those idle since then
+    (to drive stuck ones on)."""
     rows = await conn.fetch(
         f"""
         SELECT id FROM payments
         WHERE status = $1 AND status IN {WORK_STATUSES}
           AND ($3::timestamptz IS NULL OR updated_at < $3)
+          AND NOT (id = ANY($4::uuid[]))
         ORDER BY updated_at
         LIMIT $2
         FOR UPDATE SKIP LOCKED
@@ -139,6 +146,7 @@ async def claim(
         status.value,
         limit,
         updated_before,
+        exclude,
     )
     return [row["id"] for row in rows]
 

@@ -1,0 +1,181 @@
+"""`paywire demo`: everything on loopback in one command, for a first look.
+
+Embedded PostgreSQL, migrations, demo operators and accounts, a fresh CA, the reference receiver
+in its own process and the gateway on http://127.0.0.1:3000. Ctrl-C stops it all cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvloop
+
+from paywire.config import Settings, load_settings
+from paywire.gateway import run_gateway
+from paywire.observability.logging import configure_logging
+from paywire.receiver.certs import ensure_certificates
+from paywire.services import seeding
+from paywire.store import migrator
+from paywire.store.database import database
+
+DEMO_SENDER_BIC = "PAYWDEFFXXX"
+DEMO_RECEIVER_BIC = "RCVRGB2LXXX"
+CREDENTIALS_FILE = "demo-seed.json"
+RECEIVER_START_TIMEOUT_S = 30.0
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "demo",
+        help="run a complete demo on loopback (database, receiver, gateway)",
+        description=__doc__,
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    settings = load_settings(config_file=args.config)
+    configure_logging(settings, level="WARNING")
+    uvloop.run(run_demo(settings))
+    return 0
+
+
+async def run_demo(settings: Settings) -> None:
+    step("preparing the database in " + str(settings.data_dir.resolve()))
+    credentials = demo_credentials(settings.data_dir)
+    async with database(settings) as db:
+        async with db.pool.acquire() as conn:
+            applied = await migrator.upgrade(conn, migrator.load())
+        step(f"schema up to date ({len(applied)} migrations applied now)")
+        await seeding.seed_file(db.pool, credentials)
+        step("demo operators and accounts seeded")
+    certs = ensure_certificates(settings.data_dir / "tls")
+    step(f"certificates in {certs.ca_file.parent}")
+    receiver = await start_receiver(certs.cert_file, certs.key_file, settings.data_dir)
+    try:
+        port = await receiver_port(receiver)
+        step(f"reference receiver listening on 127.0.0.1:{port}")
+        gateway_settings = replace(
+            settings,
+            receiver_host="127.0.0.1",
+            receiver_port=port,
+            receiver_server_name="localhost",
+            receiver_ca_file=certs.ca_file,
+            sender_bic=settings.sender_bic or DEMO_SENDER_BIC,
+            receiver_bic=settings.receiver_bic or DEMO_RECEIVER_BIC,
+        )
+        await run_gateway(gateway_settings, on_ready=lambda url: print_welcome(url, credentials))
+    finally:
+        await stop_receiver(receiver)
+    step("stopped")
+
+
+def demo_credentials(data_dir: Path) -> dict[str, Any]:
+    """The demo seed with its generated passwords, kept in the data dir (mode 0600) so every
+    `make demo` logs in with the same ones."""
+    path = data_dir / CREDENTIALS_FILE
+    if path.exists():
+        data: dict[str, Any] = orjson.loads(path.read_bytes())
+        return data
+    operators, accounts = seeding.demo_seed()
+    data = {
+        "operators": [
+            {"username": o.username, "password": o.password, "roles": sorted(o.roles)}
+            for o in operators
+        ],
+        "accounts": [
+            {
+                "account": a.account,
+                "name": a.name,
+                "currency": a.currency,
+                "balance": str(a.balance),
+                "overdraft": a.overdraft,
+            }
+            for a in accounts
+        ],
+    }
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    return data
+
+
+async def start_receiver(cert: Path, key: Path, data_dir: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "paywire.cli",
+        "receiver",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--cert",
+        str(cert),
+        "--key",
+        str(key),
+        "--log",
+        str(data_dir / "receiver.log"),
+        "--progress-s",
+        "0",
+        stdout=asyncio.subprocess.PIPE,
+        # Ctrl-C in the terminal reaches the receiver too; the demo stops it in order instead.
+        start_new_session=True,
+    )
+
+
+async def receiver_port(receiver: asyncio.subprocess.Process) -> int:
+    """The port from the receiver's `listening on HOST:PORT` line."""
+    assert receiver.stdout is not None
+    async with asyncio.timeout(RECEIVER_START_TIMEOUT_S):
+        while line := await receiver.stdout.readline():
+            text = line.decode().strip()
+            if text.startswith("listening on "):
+                return int(text.rsplit(":", 1)[1])
+    raise RuntimeError("the reference receiver exited before listening; see its output above")
+
+
+async def stop_receiver(receiver: asyncio.subprocess.Process) -> None:
+    if receiver.returncode is None:
+        receiver.terminate()
+        try:
+            async with asyncio.timeout(10):
+                await receiver.wait()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                receiver.kill()
+            await receiver.wait()
+
+
+def print_welcome(url: str, credentials: dict[str, Any]) -> None:
+    width = max(len(o["username"]) for o in credentials["operators"])
+    lines = [
+        "",
+        f"paywire demo is running: {url}",
+        f"  terminal UI  {url}/",
+        f"  API docs     {url}/api-docs",
+        f"  metrics      {url}/metrics",
+        "",
+        "Operators (username  password  roles):",
+        *(
+            f"  {o['username']:<{width}}  {o['password']}  {','.join(o['roles'])}"
+            for o in credentials["operators"]
+        ),
+        "",
+        "Press Ctrl-C to stop.",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def step(message: str) -> None:
+    print(f"demo: {message}", flush=True)

@@ -1,0 +1,91 @@
+"""One gateway process: database, TLS pool, pipeline and admin surface, started and drained.
+
+`run_gateway` is what `paywire serve` (and `paywire demo`) run; it returns on SIGTERM or SIGINT
+after draining, so nothing in flight is lost and the next start resumes where this one ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+
+from aiohttp import web
+
+from paywire.api.app import create_app
+from paywire.config import Settings
+from paywire.pipeline.runner import Pipeline
+from paywire.pipeline.settler import Settler
+from paywire.services.screening import load_rules
+from paywire.store import migrator
+from paywire.store.database import open_database
+from paywire.store.ledger import PostgresLedger
+from paywire.transport.pool import ConnectionPool
+
+log = logging.getLogger(__name__)
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+async def run_gateway(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Run until `stop` is set or a stop signal arrives, then drain and close everything.
+
+    `on_ready` receives the admin surface's URL once it accepts requests.
+    """
+    settings.require("receiver_host", "receiver_port", "sender_bic", "receiver_bic")
+    rules = load_rules(settings)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, stop.set)
+    db = await open_database(settings)
+    try:
+        async with db.pool.acquire() as conn:
+            await migrator.require_current(conn)
+        ledger = PostgresLedger()
+        settler = Settler(db.pool, ledger)
+        # Answers the pool no longer waits for (late ones, orphans) are settled like the others;
+        # the settler tells them apart against the database.
+        pool = ConnectionPool(settings, on_orphan=lambda answer, _payload: settler.add(answer))
+        pipeline = Pipeline(settings, db.pool, pool, settler, ledger, rules)
+        draining = asyncio.Event()
+        app = create_app(settings, db.pool, transport=pool, draining=draining, pipeline=pipeline)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, settings.http_host, settings.http_port)
+            await site.start()
+            await pool.start()
+            pipeline.start()
+            url = f"http://{settings.http_host}:{_bound_port(runner, settings.http_port)}"
+            log.info("gateway ready", extra={"url": url, "settings": settings.redacted()})
+            if on_ready is not None:
+                on_ready(url)
+            await stop.wait()
+            log.info("stop requested: draining")
+            draining.set()
+            await pipeline.drain(settings.drain_timeout_s)
+            await pool.close(deadline_s=0)
+        finally:
+            await runner.cleanup()
+    finally:
+        await db.close()
+        for signum in STOP_SIGNALS:
+            with contextlib.suppress(ValueError, RuntimeError):
+                loop.remove_signal_handler(signum)
+    log.info("gateway stopped")
+
+
+def _bound_port(runner: web.AppRunner, configured: int) -> int:
+    """The port actually bound: differs from the setting when that is 0 (tests)."""
+    for address in runner.addresses:
+        if isinstance(address, tuple):
+            return int(address[1])
+    return configured

@@ -1,0 +1,104 @@
+"""A worker loop: run one batch step after another while there is work, rest when there is none.
+
+Steps are woken in-process by the stage before them and poll the database for work that other
+processes made; a step that fails waits with backoff and runs again, it never ends the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+# Failures that say nothing about the work itself: the database went away or was busy.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.AdminShutdownError,
+)
+
+Step = Callable[[int], Awaitable[int]]
+
+
+class StepLoop:
+    """Runs `step(limit)`, which claims and processes at most `limit` items and returns how many
+    it took, until `stop()`; a full batch runs the next at once, a short one rests until woken or
+    `idle_s` has passed."""
+
+    def __init__(
+        self,
+        name: str,
+        step: Step,
+        *,
+        batch: int,
+        idle_s: float,
+        backoff_max_s: float = 5.0,
+    ) -> None:
+        self.name = name
+        self._step = step
+        self._batch = batch
+        self._idle_s = idle_s
+        self._backoff_max_s = backoff_max_s
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self.failures = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"paywire-{self.name}")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Let the step under way finish, then end the loop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                taken = await self._step(self._batch)
+            except TRANSIENT_ERRORS as exc:
+                self.failures += 1
+                delay = min(self._backoff_max_s, 0.05 * 2 ** min(self.failures, 10))
+                log.warning(
+                    "%s step failed, retrying in %.2f s: %s: %s",
+                    self.name,
+                    delay,
+                    type(exc).__name__,
+                    exc,
+                )
+                await self._rest(delay * random.uniform(0.5, 1.0))
+                continue
+            except Exception:
+                # A bug or a constraint the step did not expect: keep the loop alive, slowly.
+                self.failures += 1
+                log.exception("%s step failed", self.name)
+                await self._rest(self._backoff_max_s)
+                continue
+            self.failures = 0
+            if taken < self._batch:
+                await self._rest(self._idle_s)
+
+    async def _rest(self, seconds: float) -> None:
+        if self._stopping:
+            return
+        try:
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+        except TimeoutError:
+            pass

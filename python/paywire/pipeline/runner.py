@@ -1,0 +1,169 @@
+"""The pipeline of one gateway process: its stage loops, the transmitter and the settler.
+
+`start` runs everything; `drain` stops claiming, waits for the answers still due, writes them
+and stops. Several processes may run a pipeline on one database: claims skip locked rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from uuid import UUID
+
+from paywire.config import Settings
+from paywire.domain.screening import ScreeningRules
+from paywire.domain.statuses import Status
+from paywire.errors import Conflict, NotFound
+from paywire.pipeline.compose import Composer
+from paywire.pipeline.loop import StepLoop
+from paywire.pipeline.recovery import AckMissing
+from paywire.pipeline.settler import Settler
+from paywire.pipeline.stages import Quarantine, Stage
+from paywire.pipeline.transmitter import Transmitter
+from paywire.services import pipeline as services
+from paywire.services.ledger import LedgerAdapter
+from paywire.store import delivery
+from paywire.store import payments as payments_store
+from paywire.store.tx import Conn, Pool, transaction
+from paywire.transport.pool import ConnectionPool
+
+log = logging.getLogger(__name__)
+
+
+class PipelineState(enum.Enum):
+    NEW = "new"
+    RUNNING = "running"
+    DRAINING = "draining"
+    STOPPED = "stopped"
+
+
+def instance_name() -> str:
+    """Names this process in `messages.sent_by`: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Pipeline:
+    """Drives approved payments to settlement. The pool is the caller's to start and close,
+    so that `drain` can wait for answers before the connections go."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Pool,
+        pool: ConnectionPool,
+        settler: Settler,
+        ledger: LedgerAdapter,
+        rules: ScreeningRules,
+        *,
+        batch: int = 500,
+        idle_s: float = 0.05,
+        sweep_s: float = 1.0,
+    ) -> None:
+        self.state = PipelineState.NEW
+        self._db = db
+        self._ledger = ledger
+        self._rules = rules
+        self._compose = Composer.from_settings(settings)
+        self._quarantine = Quarantine(settings.stuck_after_s)
+        self._max_attempts = settings.max_attempts
+        self.settler = settler
+        self.transmitter = Transmitter(
+            db,
+            pool,
+            self.settler.add,
+            instance=instance_name(),
+            window=settings.pool_size * settings.max_inflight,
+            ack_timeout_s=settings.ack_timeout_s,
+            max_attempts=settings.max_attempts,
+            wake=self._wake_transmit,
+        )
+        screen = Stage(
+            "screen", db, Status.APPROVED, self._screen, self._quarantine, self._after_screen
+        )
+        post = Stage("post", db, Status.SCREENED, self._post, self._quarantine, self._after_post)
+        self._loops = {
+            "screen": StepLoop("screen", screen.step, batch=batch, idle_s=idle_s),
+            "post": StepLoop("post", post.step, batch=batch, idle_s=idle_s),
+            "transmit": StepLoop("transmit", self.transmitter.step, batch=batch, idle_s=idle_s),
+            "ack-missing": StepLoop(
+                "ack-missing",
+                AckMissing(db, max_attempts=settings.max_attempts).step,
+                batch=batch,
+                idle_s=sweep_s,
+            ),
+        }
+
+    def start(self) -> None:
+        if self.state is not PipelineState.NEW:
+            raise RuntimeError(f"pipeline is {self.state.value}, start() needs NEW")
+        self.state = PipelineState.RUNNING
+        self.settler.start()
+        for loop in self._loops.values():
+            loop.start()
+
+    def wake(self) -> None:
+        """An operator acted in this process (approved, released): look for work now rather
+        than at the next poll."""
+        for loop in self._loops.values():
+            loop.wake()
+
+    async def retry(self, payment_id: UUID) -> None:
+        """An operator's retry: drive a payment on now. A TRANSMITTED one gets one more
+        transmission; one in an earlier processing status is taken out of quarantine."""
+        async with transaction(self._db) as conn:
+            payment = await payments_store.get(conn, payment_id)
+            if payment is None:
+                raise NotFound(f"payment {payment_id} does not exist")
+            if payment.status is Status.TRANSMITTED:
+                granted = await delivery.grant_attempt(
+                    conn, payment_id, at=datetime.now(UTC), max_attempts=self._max_attempts
+                )
+                if not granted:
+                    raise Conflict("the payment's message is answered or not stored yet")
+            elif payment.status not in (Status.APPROVED, Status.SCREENED, Status.POSTED):
+                raise Conflict(f"payment is {payment.status.value}: there is nothing to retry")
+        self._quarantine.release(payment_id)
+        self.wake()
+
+    async def drain(self, deadline_s: float) -> None:
+        """Stop claiming; give transmissions in flight up to `deadline_s` for their answers;
+        write every answer received. What is left unanswered is resent by the next start."""
+        if self.state is not PipelineState.RUNNING:
+            return
+        self.state = PipelineState.DRAINING
+        await asyncio.gather(*(loop.stop() for loop in self._loops.values()))
+        try:
+            async with asyncio.timeout(deadline_s):
+                await self.transmitter.wait_idle()
+        except TimeoutError:
+            log.warning(
+                "drain deadline passed with %d messages unanswered; they are resent on restart",
+                self.transmitter.inflight,
+            )
+        await self.settler.stop()
+        self.state = PipelineState.STOPPED
+
+    # -- stage hooks ----------------------------------------------------------------------------
+
+    async def _screen(self, conn: Conn, ids: Sequence[UUID]) -> services.Outcome:
+        return await services.screen(conn, ids, self._rules)
+
+    async def _post(self, conn: Conn, ids: Sequence[UUID]) -> services.Outcome:
+        return await services.post(conn, ids, self._ledger, self._compose)
+
+    def _after_screen(self, outcome: services.Outcome) -> None:
+        if outcome.moved.get(Status.SCREENED):
+            self._loops["post"].wake()
+
+    def _after_post(self, outcome: services.Outcome) -> None:
+        if outcome.moved.get(Status.POSTED):
+            self._loops["transmit"].wake()
+
+    def _wake_transmit(self) -> None:
+        self._loops["transmit"].wake()

@@ -1,0 +1,109 @@
+"""Collects the receiver's answers and settles them in batches, one transaction per batch.
+
+Answers arrive one by one from the transport; while a batch is being written the next one
+gathers, so batches grow with the load and an idle gateway settles a lone answer at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import UTC, datetime
+
+from paywire.pipeline.loop import TRANSIENT_ERRORS
+from paywire.services import pipeline as services
+from paywire.services.ledger import LedgerAdapter
+from paywire.store.messages import IncomingAnswer
+from paywire.store.tx import Pool
+from paywire.wire import Answer
+
+log = logging.getLogger(__name__)
+
+
+def incoming(answer: Answer) -> IncomingAnswer:
+    """The answer as the store keeps it, stamped with the time it was received."""
+    return IncomingAnswer(
+        msg_id=answer.msg_id,
+        kind=answer.kind,
+        status=answer.status,
+        reason_code=answer.reason_code,
+        reason_text=answer.reason_text,
+        uetr=answer.uetr,
+        payload=answer.payload,
+        received_at=datetime.now(UTC),
+    )
+
+
+class Settler:
+    """`add` answers from any callback; `run` writes them; `drain` waits until all are written.
+
+    An answer that cannot be written (the database is away) stays queued and is retried; if the
+    process dies first, the message is still unanswered in the database, so it is resent and the
+    receiver answers again.
+    """
+
+    def __init__(
+        self, db: Pool, ledger: LedgerAdapter, *, batch: int = 1000, backoff_max_s: float = 5.0
+    ) -> None:
+        self._db = db
+        self._ledger = ledger
+        self._batch = batch
+        self._backoff_max_s = backoff_max_s
+        self._queue: list[IncomingAnswer] = []
+        self._ready = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def add(self, answer: Answer) -> None:
+        self._queue.append(incoming(answer))
+        self._idle.clear()
+        self._ready.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="paywire-settler")
+
+    async def drain(self) -> None:
+        """Return once every answer added so far is written."""
+        await self._idle.wait()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._ready.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            if not self._queue:
+                self._idle.set()
+                if self._stopping:
+                    return
+                self._ready.clear()
+                await self._ready.wait()
+                continue
+            batch = self._queue[: self._batch]
+            try:
+                await services.settle(self._db, batch, self._ledger)
+            except TRANSIENT_ERRORS as exc:
+                if self._stopping:
+                    log.error("settler stopping with %d answers unwritten: %s", self.pending, exc)
+                    return
+                failures += 1
+                delay = min(self._backoff_max_s, 0.05 * 2 ** min(failures, 10))
+                log.warning("settling failed, retrying in %.2f s: %s", delay, exc)
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                continue
+            except Exception:
+                # Unreachable by design (settle stores every answer it can parse); drop the batch
+                # rather than loop on it: its messages are resent and answered again.
+                log.exception("settling a batch of %d answers failed; dropped", len(batch))
+            failures = 0
+            del self._queue[: len(batch)]

@@ -1,0 +1,133 @@
+"""SQL for scheduling transmissions of stored messages across gateway processes.
+
+A row lock plus `next_attempt_at` is the lease: whoever claims a due message owns its next send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from paywire.store.tx import Conn
+
+
+@dataclass(frozen=True, slots=True)
+class Transmission:
+    """One send to make: the stored bytes of a payment's message and which attempt this is."""
+
+    payment_id: UUID
+    msg_id: str
+    uetr: UUID
+    payload: bytes
+    attempt: int
+
+
+async def start(
+    conn: Conn, payment_ids: Sequence[UUID], *, at: datetime, lease: timedelta, by: str
+) -> list[Transmission]:
+    """Record the first transmission of these payments' messages, due again after `lease`."""
+    rows = await conn.fetch(
+        """
+        UPDATE messages SET attempts = attempts + 1,
+                            first_sent_at = coalesce(first_sent_at, $2),
+                            last_sent_at = $2,
+                            next_attempt_at = $2 + $3::interval,
+                            sent_by = $4
+        WHERE payment_id = ANY($1::uuid[]) AND answered_at IS NULL
+        RETURNING payment_id, msg_id, uetr, payload, attempts
+        """,
+        payment_ids,
+        at,
+        lease,
+        by,
+    )
+    return [Transmission(*row) for row in rows]
+
+
+async def claim_due(
+    conn: Conn, limit: int, *, at: datetime, lease: timedelta, by: str, max_attempts: int
+) -> list[Transmission]:
+    """Take up to `limit` unanswered messages whose lease has run out and that have attempts
+    left, and record their resend; rows another process holds are skipped."""
+    rows = await conn.fetch(
+        """
+        WITH due AS (
+            SELECT m.payment_id FROM messages m
+            JOIN payments p ON p.id = m.payment_id AND p.status = 'TRANSMITTED'
+            WHERE m.answered_at IS NULL AND m.next_attempt_at <= $2
+              AND m.attempts < coalesce(m.attempt_limit, $5)
+            ORDER BY m.next_attempt_at
+            LIMIT $1
+            FOR UPDATE OF m SKIP LOCKED
+        )
+        UPDATE messages m SET attempts = m.attempts + 1,
+                              last_sent_at = $2,
+                              next_attempt_at = $2 + $3::interval,
+                              sent_by = $4
+        FROM due WHERE m.payment_id = due.payment_id
+        RETURNING m.payment_id, m.msg_id, m.uetr, m.payload, m.attempts
+        """,
+        limit,
+        at,
+        lease,
+        by,
+        max_attempts,
+    )
+    return [Transmission(*row) for row in rows]
+
+
+async def exhausted(
+    conn: Conn, limit: int, *, at: datetime, max_attempts: int
+) -> list[tuple[UUID, str]]:
+    """Messages whose last allowed transmission went unanswered for a whole lease: they are
+    taken off the schedule and returned, so the caller opens their ACK_MISSING exceptions."""
+    rows = await conn.fetch(
+        """
+        WITH due AS (
+            SELECT payment_id FROM messages
+            WHERE answered_at IS NULL AND next_attempt_at <= $2
+              AND attempts >= coalesce(attempt_limit, $3)
+            ORDER BY next_attempt_at
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE messages m SET next_attempt_at = NULL
+        FROM due WHERE m.payment_id = due.payment_id
+        RETURNING m.payment_id, m.msg_id
+        """,
+        limit,
+        at,
+        max_attempts,
+    )
+    return [(row["payment_id"], row["msg_id"]) for row in rows]
+
+
+async def due_now(conn: Conn, payment_ids: Sequence[UUID], *, at: datetime) -> None:
+    """Make these messages due at `at`: their transmission was lost with its connection."""
+    await conn.execute(
+        """
+        UPDATE messages SET next_attempt_at = $2
+        WHERE payment_id = ANY($1::uuid[]) AND answered_at IS NULL
+          AND next_attempt_at IS NOT NULL
+        """,
+        payment_ids,
+        at,
+    )
+
+
+async def grant_attempt(conn: Conn, payment_id: UUID, *, at: datetime, max_attempts: int) -> bool:
+    """An operator's retry: allow one transmission more than made so far and make it due at
+    `at`. False when the message is answered or was never stored."""
+    status = await conn.execute(
+        """
+        UPDATE messages SET attempt_limit = greatest(attempts, coalesce(attempt_limit, $3)) + 1,
+                            next_attempt_at = $2
+        WHERE payment_id = $1 AND answered_at IS NULL
+        """,
+        payment_id,
+        at,
+        max_attempts,
+    )
+    return status.endswith(" 1")

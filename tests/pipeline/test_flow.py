@@ -1,0 +1,161 @@
+"""The pipeline end to end in one process: real PostgreSQL, real TLS, the reference receiver.
+
+Each test ends by checking the ledger and the audit chain, not only the statuses.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from uuid import UUID
+
+from paywire.domain.accounts import clearing_account
+from paywire.domain.statuses import Status
+from paywire.receiver import Faults, Rules
+from paywire.services import audit
+from tests.fixtures.world import ACME, POOR, World
+from tests.pipeline.conftest import Gateway, StartGateway
+
+
+async def approved(world: World, amounts: list[str], **changes: object) -> list[UUID]:
+    ids = []
+    for amount in amounts:
+        payment = await world.drive(await world.create(amount=amount, **changes), Status.APPROVED)
+        ids.append(payment.id)
+    return ids
+
+
+async def assert_books_balance(gateway: Gateway, ids: list[UUID]) -> None:
+    """One posting per posted payment, a reversal exactly for the failed ones, a verified
+    audit chain."""
+    rows = await gateway.world.pool.fetch(
+        """
+        SELECT p.id, p.status,
+               count(*) FILTER (WHERE g.kind = 'POSTING') AS postings,
+               count(*) FILTER (WHERE g.kind = 'REVERSAL') AS reversals
+        FROM payments p LEFT JOIN postings g ON g.payment_id = p.id
+        WHERE p.id = ANY($1::uuid[]) GROUP BY p.id, p.status
+        """,
+        ids,
+    )
+    for row in rows:
+        posted = row["status"] in ("POSTED", "TRANSMITTED", "COMPLETED", "FAILED")
+        assert row["postings"] == (1 if posted else 0), dict(row)
+        assert row["reversals"] == (1 if row["status"] == "FAILED" else 0), dict(row)
+    assert (await audit.verify(gateway.world.pool)).ok
+
+
+async def test_every_payment_settles_as_the_receivers_rules_dictate(
+    world: World, start_gateway: StartGateway
+) -> None:
+    gateway = await start_gateway(rules=Rules(nack_amount_over=Decimal("1000")))
+    amounts = [f"{500 + 25 * i}.00" for i in range(40)]  # 500.00 … 1475.00
+    acme_before = await world.balance(ACME)
+    ids = await approved(world, amounts)
+    gateway.pipeline.wake()
+    final = await gateway.wait_for(ids)
+    expected = {
+        pid: "FAILED" if Decimal(a) > 1000 else "COMPLETED"
+        for pid, a in zip(ids, amounts, strict=True)
+    }
+    assert final == expected
+    completed = sum(Decimal(a) for a in amounts if Decimal(a) <= 1000)
+    assert await world.balance(ACME) == acme_before - completed
+    assert await world.balance(clearing_account("EUR")) == completed
+    reasons = await world.pool.fetch(
+        "SELECT reason_code FROM payments WHERE status = 'FAILED' AND id = ANY($1::uuid[])", ids
+    )
+    assert {r["reason_code"] for r in reasons} == {"AM04"}
+    attempts = await world.pool.fetch(
+        "SELECT attempts FROM messages WHERE payment_id = ANY($1::uuid[])", ids
+    )
+    assert [r["attempts"] for r in attempts] == [1] * len(ids)
+    await assert_books_balance(gateway, ids)
+
+
+async def test_insufficient_funds_are_rejected_and_never_sent(
+    world: World, start_gateway: StartGateway
+) -> None:
+    gateway = await start_gateway()
+    ids = await approved(world, ["60.00", "60.00"], debtor={"name": "P", "account": POOR})
+    gateway.pipeline.wake()
+    final = await gateway.wait_for(ids, ("COMPLETED", "REJECTED"))
+    assert sorted(final.values()) == ["COMPLETED", "REJECTED"]
+    sent = await world.pool.fetchval(
+        "SELECT count(*) FROM messages WHERE payment_id = ANY($1::uuid[])", ids
+    )
+    assert sent == 1
+    assert gateway.receiver.stats.received == 1
+    await assert_books_balance(gateway, ids)
+
+
+async def test_silence_is_resent_with_the_same_bytes_then_opens_ack_missing(
+    world: World, start_gateway: StartGateway
+) -> None:
+    gateway = await start_gateway(
+        faults=Faults(no_answer_rate=1.0), ack_timeout_s=0.2, max_attempts=3
+    )
+    (pid,) = await approved(world, ["10.00"])
+    gateway.pipeline.wake()
+    await gateway.wait_for([pid], ("TRANSMITTED",))
+    exception = await gateway.row(
+        "SELECT kind, msg_id FROM exceptions WHERE payment_id = $1 AND state = 'OPEN'",
+        pid,
+    )
+    assert exception["kind"] == "ACK_MISSING"
+    message = await world.pool.fetchrow("SELECT * FROM messages WHERE payment_id = $1", pid)
+    assert message["attempts"] == 3
+    assert message["next_attempt_at"] is None
+    assert gateway.receiver.stats.received == 3
+    assert gateway.receiver.stats.duplicates == 2
+    assert (await gateway.statuses([pid]))[pid] == "TRANSMITTED"
+
+    await gateway.pipeline.retry(pid)
+    await gateway.row("SELECT 1 FROM messages WHERE payment_id = $1 AND attempts = 4", pid)
+    assert (await gateway.statuses([pid]))[pid] == "TRANSMITTED"
+    await assert_books_balance(gateway, [pid])
+
+
+async def test_connections_dropped_mid_flight_lose_nothing(
+    world: World, start_gateway: StartGateway
+) -> None:
+    gateway = await start_gateway(faults=Faults(drop_after=7), pool_size=2)
+    ids = await approved(world, ["1.00"] * 30)
+    gateway.pipeline.wake()
+    final = await gateway.wait_for(ids)
+    assert set(final.values()) == {"COMPLETED"}
+    assert gateway.receiver.stats.connections > 2
+    await assert_books_balance(gateway, ids)
+
+
+async def test_answers_arriving_after_the_timeout_still_settle_once(
+    world: World, start_gateway: StartGateway
+) -> None:
+    gateway = await start_gateway(
+        faults=Faults(ack_delay_ms=400), ack_timeout_s=0.1, max_attempts=20
+    )
+    ids = await approved(world, ["2.00"] * 5)
+    gateway.pipeline.wake()
+    final = await gateway.wait_for(ids)
+    assert set(final.values()) == {"COMPLETED"}
+    events = await world.pool.fetchval(
+        "SELECT count(*) FROM payment_events WHERE status = 'COMPLETED'"
+        " AND payment_id = ANY($1::uuid[])",
+        ids,
+    )
+    assert events == len(ids)
+    await assert_books_balance(gateway, ids)
+
+
+async def test_answers_for_unknown_messages_are_kept_for_reconciliation(
+    world: World, start_gateway: StartGateway
+) -> None:
+    gateway = await start_gateway(faults=Faults(orphan_rate=1.0))
+    ids = await approved(world, ["3.00"] * 3)
+    gateway.pipeline.wake()
+    await gateway.wait_for(ids)
+    row = await gateway.row(
+        "SELECT count(*) AS n FROM exceptions WHERE kind = 'ORPHAN_ACK' HAVING count(*) >= 3"
+    )
+    orphans = await world.pool.fetchval("SELECT count(*) FROM answers WHERE payment_id IS NULL")
+    assert orphans >= row["n"]
+    await assert_books_balance(gateway, ids)
