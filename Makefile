@@ -12,7 +12,7 @@ PYO3_ENV = PYO3_PYTHON=$(abspath $(BIN)/python) \
 	LD_LIBRARY_PATH=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
 PYTEST_ARGS ?=
 
-.PHONY: build test lint fmt cargo-test pytest bench clean system-deps
+.PHONY: build test lint fmt cargo-test pytest bench demo clean system-deps
 
 $(VENV_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,9 @@ pytest: build system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint cargo-test pytest
+
+demo: build
+	$(BIN)/paywire demo
 
 bench: build
 	$(BIN)/python -m pytest benches --benchmark-only --benchmark-columns=median,mean,ops,rounds

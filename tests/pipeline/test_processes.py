@@ -1,0 +1,228 @@
+"""`paywire serve` as real processes: refusal without settings, SIGKILL and restart, SIGTERM
+drain, two instances on one queue, a receiver that goes away and comes back.
+
+Every test ends with the invariants of SPEC §4 and §5 checked over the database and the
+receiver's own log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+from uuid import UUID
+
+import aiohttp
+import orjson
+
+from paywire.domain.statuses import Status
+from paywire.services import audit
+from tests.fixtures.tls import TLSFiles
+from tests.fixtures.world import World
+from tests.pipeline.processes import (
+    Process,
+    free_port,
+    gateway_env,
+    kill,
+    start_gateway,
+    start_receiver,
+)
+
+NACK_OVER = Decimal("900")
+
+
+async def approve_many(world: World, count: int) -> list[UUID]:
+    """`count` approved payments of 1.00 … ; every tenth is over NACK_OVER."""
+    ids = []
+    for i in range(count):
+        amount = "950.00" if i % 10 == 0 else f"{1 + i % 50}.00"
+        payment = await world.drive(await world.create(amount=amount), Status.APPROVED)
+        ids.append(payment.id)
+    return ids
+
+
+async def count_status(world: World, ids: list[UUID], *statuses: str) -> int:
+    value = await world.pool.fetchval(
+        "SELECT count(*) FROM payments WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[])",
+        ids,
+        list(statuses),
+    )
+    return int(value)
+
+
+async def wait_until(world: World, ids: list[UUID], count: int, *statuses: str) -> None:
+    deadline = time.monotonic() + 120
+    while await count_status(world, ids, *statuses) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} payments {statuses}"
+        await asyncio.sleep(0.05)
+
+
+async def check_invariants(world: World, ids: list[UUID], receiver_log: Path) -> None:
+    """Per payment: settled as the receiver's rules say, one posting, a reversal iff FAILED,
+    no FAILED without a NACK; per MsgId: received fresh once, then only resent; audit intact."""
+    rows = await world.pool.fetch(
+        """
+        SELECT p.id, p.msg_id, p.status, p.amount,
+               (SELECT count(*) FROM postings g WHERE g.payment_id = p.id AND g.kind = 'POSTING')
+                   AS postings,
+               (SELECT count(*) FROM postings g WHERE g.payment_id = p.id AND g.kind = 'REVERSAL')
+                   AS reversals,
+               (SELECT count(*) FROM answers a WHERE a.payment_id = p.id AND a.kind = 'NACK')
+                   AS nacks
+        FROM payments p WHERE p.id = ANY($1::uuid[])
+        """,
+        ids,
+    )
+    assert len(rows) == len(ids)
+    for row in rows:
+        expected = "FAILED" if row["amount"] > NACK_OVER else "COMPLETED"
+        assert row["status"] == expected, dict(row)
+        assert row["postings"] == 1, dict(row)
+        assert row["reversals"] == (1 if expected == "FAILED" else 0), dict(row)
+        assert (row["nacks"] > 0) == (expected == "FAILED"), dict(row)
+    fresh = Counter(
+        record["msg_id"]
+        for record in map(orjson.loads, receiver_log.read_bytes().splitlines())
+        if record["event"] == "received" and not record["duplicate"]
+    )
+    assert set(fresh) == {row["msg_id"] for row in rows}
+    assert set(fresh.values()) == {1}
+    assert (await audit.verify(world.pool)).ok
+
+
+async def test_serve_refuses_to_start_without_the_receiver_naming_the_variable(
+    database: str, tmp_path: Path
+) -> None:
+    child = await Process.spawn(
+        "serve",
+        env={"DATABASE_URL": database, "PAYWIRE_LOG_DIR": str(tmp_path)},
+    )
+    assert await child.wait() == 2
+    output = "\n".join(child.lines)
+    assert "PAYWIRE_RECEIVER_HOST" in output
+    assert "PAYWIRE_SENDER_BIC" in output
+
+
+async def test_sigkill_mid_run_then_restart_settles_every_payment_exactly_once(
+    world: World, database: str, tls_files: TLSFiles, tmp_path: Path
+) -> None:
+    log = tmp_path / "receiver.jsonl"
+    receiver, port = await start_receiver(
+        tls_files, log, "--nack-amount-over", str(NACK_OVER), "--ack-delay-ms", "100"
+    )
+    # A narrow window and slow answers keep the run going long enough to be cut in the middle;
+    # a short ACK timeout lets the restarted process take over the dead one's leases soon.
+    env = gateway_env(
+        database, tls_files, port, tmp_path, ack_timeout_s=1, pool_size=2, max_inflight=8
+    )
+    ids = await approve_many(world, 300)
+    try:
+        gateway, _ = await start_gateway(env)
+        await wait_until(world, ids, 60, "COMPLETED", "FAILED")
+        await kill(gateway)
+        assert await count_status(world, ids, "COMPLETED", "FAILED") < len(ids)
+        gateway, _ = await start_gateway(env)
+        await wait_until(world, ids, len(ids), "COMPLETED", "FAILED")
+        gateway.signal(signal.SIGTERM)
+        assert await gateway.wait() == 0
+    finally:
+        await receiver.stop()
+    await check_invariants(world, ids, log)
+
+
+async def test_sigterm_drains_in_flight_answers_and_exits_zero(
+    world: World, database: str, tls_files: TLSFiles, tmp_path: Path
+) -> None:
+    log = tmp_path / "receiver.jsonl"
+    receiver, port = await start_receiver(
+        tls_files, log, "--nack-amount-over", str(NACK_OVER), "--ack-delay-ms", "500"
+    )
+    env = gateway_env(database, tls_files, port, tmp_path)
+    ids = await approve_many(world, 40)
+    try:
+        gateway, url = await start_gateway(env)
+        await wait_until(world, ids, 1, "TRANSMITTED")
+        gateway.signal(signal.SIGTERM)
+        assert await gateway.wait() == 0
+        # Every transmission that was in flight got its answer before the process ended.
+        assert await count_status(world, ids, "TRANSMITTED") == 0
+        assert "stop requested: draining" in "\n".join(gateway.lines)
+        gateway, _ = await start_gateway(env)
+        await wait_until(world, ids, len(ids), "COMPLETED", "FAILED")
+        gateway.signal(signal.SIGTERM)
+        assert await gateway.wait() == 0
+    finally:
+        await receiver.stop()
+    await check_invariants(world, ids, log)
+
+
+async def test_two_instances_share_one_queue_and_settle_each_payment_once(
+    world: World, database: str, tls_files: TLSFiles, tmp_path: Path
+) -> None:
+    log = tmp_path / "receiver.jsonl"
+    receiver, port = await start_receiver(
+        tls_files, log, "--nack-amount-over", str(NACK_OVER), "--ack-delay-ms", "50"
+    )
+    env = gateway_env(database, tls_files, port, tmp_path, pool_size=1, max_inflight=16)
+    gateways: list[Process] = []
+    try:
+        for _ in range(2):
+            gateways.append((await start_gateway(env))[0])
+        ids = await approve_many(world, 400)
+        await wait_until(world, ids, len(ids), "COMPLETED", "FAILED")
+        for gateway in gateways:
+            gateway.signal(signal.SIGTERM)
+        assert [await g.wait() for g in gateways] == [0, 0]
+    finally:
+        await receiver.stop()
+    senders = await world.pool.fetch(
+        "SELECT split_part(sent_by, ':', 2) AS pid, count(*) AS n FROM messages GROUP BY 1"
+    )
+    assert {int(row["pid"]) for row in senders} == {g.process.pid for g in gateways}
+    await check_invariants(world, ids, log)
+
+
+async def test_a_receiver_outage_opens_the_breaker_payments_wait_then_flow(
+    world: World, database: str, tls_files: TLSFiles, tmp_path: Path
+) -> None:
+    log = tmp_path / "receiver.jsonl"
+    port = free_port()
+    receiver, _ = await start_receiver(
+        tls_files, log, "--nack-amount-over", str(NACK_OVER), port=port
+    )
+    env = gateway_env(
+        database, tls_files, port, tmp_path, cb_failure_threshold=2, cb_reset_s=1, ack_timeout_s=2
+    )
+    gateway, url = await start_gateway(env)
+    try:
+        await receiver.stop()
+        async with aiohttp.ClientSession() as http:
+            await _wait_health(http, url, "OPEN")
+            ids = await approve_many(world, 20)
+            await wait_until(world, ids, len(ids), "POSTED")
+            receiver, _ = await start_receiver(
+                tls_files, log, "--nack-amount-over", str(NACK_OVER), port=port
+            )
+            await wait_until(world, ids, len(ids), "COMPLETED", "FAILED")
+            await _wait_health(http, url, "CLOSED")
+        gateway.signal(signal.SIGTERM)
+        assert await gateway.wait() == 0
+    finally:
+        await gateway.stop()
+        await receiver.stop()
+    await check_invariants(world, ids, log)
+
+
+async def _wait_health(http: aiohttp.ClientSession, url: str, breaker: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        async with http.get(f"{url}/health") as response:
+            body = await response.json()
+        if body["checks"]["circuit_breaker"]["state"] == breaker:
+            assert body["status"] == ("ok" if breaker == "CLOSED" else "degraded")
+            return
+        assert time.monotonic() < deadline, body
+        await asyncio.sleep(0.1)
