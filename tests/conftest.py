@@ -4,4 +4,5 @@ pytest_plugins: list[str] = [
     "tests.fixtures.tls",
     "tests.fixtures.postgres",
     "tests.fixtures.world",
+    "tests.fixtures.gateway",
 ]

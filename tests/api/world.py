@@ -49,7 +49,8 @@ def payment_body(**changes: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "amount": "1250.00",
         "currency": "EUR",
-        "value_date": "2026-11-27",
+        # Tomorrow: the service refuses value dates in the past, whatever day the suite runs.
+        "value_date": (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)).isoformat(),
         "debtor": {"name": "ACME GmbH", "account": DEBTOR},
         "creditor": {"name": "Globex SA", "account": CREDITOR, "agent_bic": "BNPAFRPPXXX"},
         "end_to_end_id": "INV-2026-0042",

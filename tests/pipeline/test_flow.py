@@ -12,8 +12,8 @@ from paywire.domain.accounts import clearing_account
 from paywire.domain.statuses import Status
 from paywire.receiver import Faults, Rules
 from paywire.services import audit
+from tests.fixtures.gateway import Gateway, StartGateway
 from tests.fixtures.world import ACME, POOR, World
-from tests.pipeline.conftest import Gateway, StartGateway
 
 
 async def approved(world: World, amounts: list[str], **changes: object) -> list[UUID]:
@@ -27,7 +27,7 @@ async def approved(world: World, amounts: list[str], **changes: object) -> list[
 async def assert_books_balance(gateway: Gateway, ids: list[UUID]) -> None:
     """One posting per posted payment, a reversal exactly for the failed ones, a verified
     audit chain."""
-    rows = await gateway.world.pool.fetch(
+    rows = await gateway.db.fetch(
         """
         SELECT p.id, p.status,
                count(*) FILTER (WHERE g.kind = 'POSTING') AS postings,
@@ -41,7 +41,7 @@ async def assert_books_balance(gateway: Gateway, ids: list[UUID]) -> None:
         posted = row["status"] in ("POSTED", "TRANSMITTED", "COMPLETED", "FAILED")
         assert row["postings"] == (1 if posted else 0), dict(row)
         assert row["reversals"] == (1 if row["status"] == "FAILED" else 0), dict(row)
-    assert (await audit.verify(gateway.world.pool)).ok
+    assert (await audit.verify(gateway.db)).ok
 
 
 async def test_every_payment_settles_as_the_receivers_rules_dictate(

@@ -85,7 +85,9 @@ async def check_invariants(world: World, ids: list[UUID], receiver_log: Path) ->
         assert (row["nacks"] > 0) == (expected == "FAILED"), dict(row)
     fresh = Counter(
         record["msg_id"]
-        for record in map(orjson.loads, receiver_log.read_bytes().splitlines())
+        for record in map(
+            orjson.loads, (await asyncio.to_thread(receiver_log.read_bytes)).splitlines()
+        )
         if record["event"] == "received" and not record["duplicate"]
     )
     assert set(fresh) == {row["msg_id"] for row in rows}
@@ -143,7 +145,7 @@ async def test_sigterm_drains_in_flight_answers_and_exits_zero(
     env = gateway_env(database, tls_files, port, tmp_path)
     ids = await approve_many(world, 40)
     try:
-        gateway, url = await start_gateway(env)
+        gateway, _ = await start_gateway(env)
         await wait_until(world, ids, 1, "TRANSMITTED")
         gateway.signal(signal.SIGTERM)
         assert await gateway.wait() == 0

@@ -1,5 +1,6 @@
 """End to end in the browser: a maker enters a payment with `pay new`, a checker approves it
-from another session, and the maker's screen shows the status change live."""
+from another session, and the maker's screen follows it live until the receiver's ACK has
+completed it — through the real pipeline, TLS pool and reference receiver."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ from tests.ui.terminal import TIMEOUT_MS, TerminalPage
 REFERENCE = re.compile(r"created (PW-\d{8}-[0-9A-Z]{8}): 1250\.00 EUR INITIATED")
 
 
-async def test_maker_enters_checker_approves_screen_updates(
-    browser, serve, settings, db_pool, artifacts
+async def test_maker_enters_checker_approves_screen_follows_it_to_completed(
+    browser, serve, settings, db_pool, artifacts, start_gateway
 ) -> None:
     await seed(db_pool, ["maker", "checker"])
-    client = await serve(create_app(settings, db_pool))
+    gateway = await start_gateway()
+    client = await serve(
+        create_app(settings, db_pool, transport=gateway.pool, pipeline=gateway.pipeline)
+    )
     url = str(client.make_url("/"))
 
     maker_page = await (await browser.new_context()).new_page()
@@ -54,13 +58,14 @@ async def test_maker_enters_checker_approves_screen_updates(
     await checker.enter(f"approve {reference}")
     await checker.wait_for_text(f"{reference} approved: APPROVED")
 
-    # The maker did nothing: the watcher polled the API and printed the change.
-    await expect(maker.page.locator("#output .line.update")).to_contain_text(
-        f"{reference}  INITIATED → APPROVED", timeout=TIMEOUT_MS
-    )
+    # The maker did nothing: the watcher polled the API and printed each change, up to the
+    # receiver's ACK.
+    updates = maker.page.locator("#output .line.update")
+    await expect(updates.last).to_contain_text(f"{reference}  ", timeout=TIMEOUT_MS)
+    await expect(updates.last).to_contain_text("→ COMPLETED", timeout=TIMEOUT_MS)
     await maker.enter("pay list")
     await maker.wait_for_text("REFERENCE")
-    row = next(line for line in await maker.lines() if re.match(rf"{reference} +APPROVED", line))
+    row = next(line for line in await maker.lines() if re.match(rf"{reference} +COMPLETED", line))
     assert re.search(r" 1250\.00  EUR  ", row)
     await maker_page.screenshot(path=artifacts / "ui-maker-checker.png", full_page=True)
     # Closed here, so no poll reaches the server after the test's database is gone.
