@@ -9,7 +9,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use crate::error::ReadError;
-use crate::scan::{has_zero_byte, repeat, word_at};
+use crate::scan::{has_zero_byte, is_printable_ascii, repeat, word_at};
 
 /// Whether any of eight bytes is `"`, `&`, `'`, `<` or `>`. Setting one low bit first folds
 /// `&`/`'` (0x26/0x27) and `<`/`>` (0x3C/0x3E) together, so three tests cover all five.
@@ -445,12 +445,30 @@ fn is_xml_char(c: char) -> bool {
 }
 
 fn check_chars(text: &str) -> Result<(), ReadError> {
-    // In valid UTF-8 the only characters XML forbids are C0 controls and U+FFFE/U+FFFF.
-    let control = text
-        .bytes()
-        .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'));
-    if control || text.contains(['\u{FFFE}', '\u{FFFF}']) {
-        return Err(ReadError::new("text holds a character XML does not allow"));
+    // In valid UTF-8 the only characters XML forbids are C0 controls other than tab, line
+    // feed and carriage return, and U+FFFE/U+FFFF (EF BF BE/BF). Printable ASCII words,
+    // nearly all of an answer, are passed eight bytes at a time.
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        let end = (at + 8).min(bytes.len());
+        if !is_printable_ascii(word_at(bytes, at, b' ')) {
+            for i in at..end {
+                let refused = match bytes[i] {
+                    b'\t' | b'\n' | b'\r' => false,
+                    0x00..=0x1F => true,
+                    0xEF => {
+                        bytes.get(i + 1) == Some(&0xBF)
+                            && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))
+                    }
+                    _ => false,
+                };
+                if refused {
+                    return Err(ReadError::new("text holds a character XML does not allow"));
+                }
+            }
+        }
+        at = end;
     }
     Ok(())
 }
