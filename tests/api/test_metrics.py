@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from prometheus_client.parser import text_string_to_metric_families
 
 from paywire.api import create_app
@@ -69,3 +71,23 @@ async def test_db_pool_gauge_is_read_at_scrape_time(serve: Serve, settings, db_p
     released = await gauge()
     assert released["in_use"] == held["in_use"] - 1
     assert released["idle"] + released["in_use"] == db_pool.get_size()
+
+
+async def test_health_status_gauge_mirrors_health_at_scrape_time(
+    serve: Serve, settings, db_pool, unreachable_pool
+) -> None:
+    """0 ok, 1 degraded, 2 error: what /health answers, for the HealthCheckFailing alert."""
+
+    async def scraped(client) -> float:
+        text = await (await client.get("/metrics")).text()
+        (sample,) = _families(text)["health_status"]
+        return sample.value
+
+    draining = asyncio.Event()
+    client = await serve(create_app(settings, db_pool, draining=draining))
+    assert (await client.get("/health")).status == 200
+    assert await scraped(client) == 1  # degraded: no TLS transport in this app
+    draining.set()
+    assert await scraped(client) == 2
+    down = await serve(create_app(settings, unreachable_pool))
+    assert await scraped(down) == 2

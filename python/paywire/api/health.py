@@ -15,11 +15,14 @@ from paywire.api import schemas
 from paywire.api.jsonio import json_response
 from paywire.api.keys import DB_POOL, DRAINING, TRANSPORT, TransportView
 from paywire.api.routes import PUBLIC, Reply, Routes
+from paywire.observability.metrics import health_status
 from paywire.store.tx import Pool
 
 routes = Routes("system")
 
 DB_CHECK_TIMEOUT_S = 2.0
+# The `health_status` gauge's value for each overall status.
+STATUS_VALUES = {"ok": 0, "degraded": 1, "error": 2}
 
 
 @routes.get(
@@ -32,7 +35,20 @@ DB_CHECK_TIMEOUT_S = 2.0
     },
 )
 async def health(request: web.Request) -> web.Response:
-    app = request.app
+    overall, checks = await evaluate(request.app)
+    return json_response(
+        {"status": overall, "checks": checks}, status=503 if overall == "error" else 200
+    )
+
+
+async def refresh_health_gauge(app: web.Application) -> None:
+    """Set `health_status` to what /health would answer now (read at scrape time)."""
+    overall, _checks = await evaluate(app)
+    health_status.set(STATUS_VALUES[overall])
+
+
+async def evaluate(app: web.Application) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The overall status (`ok`, `degraded`, `error`) and each check behind it."""
     database = await check_database(app[DB_POOL])
     checks: dict[str, dict[str, Any]] = {
         "database": database,
@@ -43,9 +59,7 @@ async def health(request: web.Request) -> web.Response:
     }
     statuses = {check["status"] for check in checks.values()}
     overall = "error" if "error" in statuses else "degraded" if "degraded" in statuses else "ok"
-    return json_response(
-        {"status": overall, "checks": checks}, status=503 if overall == "error" else 200
-    )
+    return overall, checks
 
 
 async def check_database(pool: Pool) -> dict[str, Any]:

@@ -50,3 +50,6 @@ reconciliation_unmatched_items = Gauge(
     "reconciliation_unmatched_items", "Unmatched items in the latest reconciliation"
 )
 exceptions_open = Gauge("exceptions_open", "Exceptions in state OPEN")
+
+# Not in SPEC §8's list: what GET /health answers, for the "health check failing" alert.
+health_status = Gauge("health_status", "What GET /health answers: 0 ok, 1 degraded, 2 error")
