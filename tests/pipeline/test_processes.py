@@ -10,16 +10,13 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections import Counter
-from decimal import Decimal
 from pathlib import Path
 from uuid import UUID
 
 import aiohttp
-import orjson
 
-from paywire.domain.statuses import Status
-from paywire.services import audit
+from tests.fixtures.bulk import NACK_OVER, add_rich_debtor, approve_many, mixed_amounts
+from tests.fixtures.invariants import check_invariants
 from tests.fixtures.tls import TLSFiles
 from tests.fixtures.world import World
 from tests.pipeline.processes import (
@@ -31,17 +28,11 @@ from tests.pipeline.processes import (
     start_receiver,
 )
 
-NACK_OVER = Decimal("900")
 
-
-async def approve_many(world: World, count: int) -> list[UUID]:
-    """`count` approved payments of 1.00 … ; every tenth is over NACK_OVER."""
-    ids = []
-    for i in range(count):
-        amount = "950.00" if i % 10 == 0 else f"{1 + i % 50}.00"
-        payment = await world.drive(await world.create(amount=amount), Status.APPROVED)
-        ids.append(payment.id)
-    return ids
+async def approved(world: World, count: int) -> list[UUID]:
+    """`count` approved payments; every tenth is over NACK_OVER, which the receiver NACKs."""
+    await add_rich_debtor(world.pool)
+    return await approve_many(world, mixed_amounts(count))
 
 
 async def count_status(world: World, ids: list[UUID], *statuses: str) -> int:
@@ -58,41 +49,6 @@ async def wait_until(world: World, ids: list[UUID], count: int, *statuses: str) 
     while await count_status(world, ids, *statuses) < count:
         assert time.monotonic() < deadline, f"fewer than {count} payments {statuses}"
         await asyncio.sleep(0.05)
-
-
-async def check_invariants(world: World, ids: list[UUID], receiver_log: Path) -> None:
-    """Per payment: settled as the receiver's rules say, one posting, a reversal iff FAILED,
-    no FAILED without a NACK; per MsgId: received fresh once, then only resent; audit intact."""
-    rows = await world.pool.fetch(
-        """
-        SELECT p.id, p.msg_id, p.status, p.amount,
-               (SELECT count(*) FROM postings g WHERE g.payment_id = p.id AND g.kind = 'POSTING')
-                   AS postings,
-               (SELECT count(*) FROM postings g WHERE g.payment_id = p.id AND g.kind = 'REVERSAL')
-                   AS reversals,
-               (SELECT count(*) FROM answers a WHERE a.payment_id = p.id AND a.kind = 'NACK')
-                   AS nacks
-        FROM payments p WHERE p.id = ANY($1::uuid[])
-        """,
-        ids,
-    )
-    assert len(rows) == len(ids)
-    for row in rows:
-        expected = "FAILED" if row["amount"] > NACK_OVER else "COMPLETED"
-        assert row["status"] == expected, dict(row)
-        assert row["postings"] == 1, dict(row)
-        assert row["reversals"] == (1 if expected == "FAILED" else 0), dict(row)
-        assert (row["nacks"] > 0) == (expected == "FAILED"), dict(row)
-    fresh = Counter(
-        record["msg_id"]
-        for record in map(
-            orjson.loads, (await asyncio.to_thread(receiver_log.read_bytes)).splitlines()
-        )
-        if record["event"] == "received" and not record["duplicate"]
-    )
-    assert set(fresh) == {row["msg_id"] for row in rows}
-    assert set(fresh.values()) == {1}
-    assert (await audit.verify(world.pool)).ok
 
 
 async def test_serve_refuses_to_start_without_the_receiver_naming_the_variable(
@@ -120,7 +76,7 @@ async def test_sigkill_mid_run_then_restart_settles_every_payment_exactly_once(
     env = gateway_env(
         database, tls_files, port, tmp_path, ack_timeout_s=1, pool_size=2, max_inflight=8
     )
-    ids = await approve_many(world, 300)
+    ids = await approved(world, 300)
     try:
         gateway, _ = await start_gateway(env)
         await wait_until(world, ids, 60, "COMPLETED", "FAILED")
@@ -132,7 +88,7 @@ async def test_sigkill_mid_run_then_restart_settles_every_payment_exactly_once(
         assert await gateway.wait() == 0
     finally:
         await receiver.stop()
-    await check_invariants(world, ids, log)
+    await check_invariants(world.pool, ids, log, nack_over=NACK_OVER)
 
 
 async def test_sigterm_drains_in_flight_answers_and_exits_zero(
@@ -143,7 +99,7 @@ async def test_sigterm_drains_in_flight_answers_and_exits_zero(
         tls_files, log, "--nack-amount-over", str(NACK_OVER), "--ack-delay-ms", "500"
     )
     env = gateway_env(database, tls_files, port, tmp_path)
-    ids = await approve_many(world, 40)
+    ids = await approved(world, 40)
     try:
         gateway, _ = await start_gateway(env)
         await wait_until(world, ids, 1, "TRANSMITTED")
@@ -158,7 +114,7 @@ async def test_sigterm_drains_in_flight_answers_and_exits_zero(
         assert await gateway.wait() == 0
     finally:
         await receiver.stop()
-    await check_invariants(world, ids, log)
+    await check_invariants(world.pool, ids, log, nack_over=NACK_OVER)
 
 
 async def test_two_instances_share_one_queue_and_settle_each_payment_once(
@@ -173,7 +129,7 @@ async def test_two_instances_share_one_queue_and_settle_each_payment_once(
     try:
         for _ in range(2):
             gateways.append((await start_gateway(env))[0])
-        ids = await approve_many(world, 400)
+        ids = await approved(world, 400)
         await wait_until(world, ids, len(ids), "COMPLETED", "FAILED")
         for gateway in gateways:
             gateway.signal(signal.SIGTERM)
@@ -184,7 +140,7 @@ async def test_two_instances_share_one_queue_and_settle_each_payment_once(
         "SELECT split_part(sent_by, ':', 2) AS pid, count(*) AS n FROM messages GROUP BY 1"
     )
     assert {int(row["pid"]) for row in senders} == {g.process.pid for g in gateways}
-    await check_invariants(world, ids, log)
+    await check_invariants(world.pool, ids, log, nack_over=NACK_OVER)
 
 
 async def test_a_receiver_outage_opens_the_breaker_payments_wait_then_flow(
@@ -203,7 +159,7 @@ async def test_a_receiver_outage_opens_the_breaker_payments_wait_then_flow(
         await receiver.stop()
         async with aiohttp.ClientSession() as http:
             await _wait_health(http, url, "OPEN")
-            ids = await approve_many(world, 20)
+            ids = await approved(world, 20)
             await wait_until(world, ids, len(ids), "POSTED")
             receiver, _ = await start_receiver(
                 tls_files, log, "--nack-amount-over", str(NACK_OVER), port=port
@@ -215,7 +171,7 @@ async def test_a_receiver_outage_opens_the_breaker_payments_wait_then_flow(
     finally:
         await gateway.stop()
         await receiver.stop()
-    await check_invariants(world, ids, log)
+    await check_invariants(world.pool, ids, log, nack_over=NACK_OVER)
 
 
 async def _wait_health(http: aiohttp.ClientSession, url: str, breaker: str) -> None:

@@ -1,0 +1,68 @@
+"""What every chaos scenario shares: waiting for a run to finish, and the moment to strike.
+
+A run is finished when every payment is settled (COMPLETED or FAILED) or was given up on
+(TRANSMITTED with ACK_MISSING open); waits poll the database with a deadline, never the clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Sequence
+from uuid import UUID
+
+import aiohttp
+
+from paywire.store.tx import Pool
+
+FINISHED = """
+SELECT count(*) FROM payments p
+WHERE p.id = ANY($1::uuid[])
+  AND (p.status IN ('COMPLETED', 'FAILED')
+       OR (p.status = 'TRANSMITTED' AND EXISTS (
+               SELECT 1 FROM exceptions x
+               WHERE x.payment_id = p.id AND x.kind = 'ACK_MISSING' AND x.state = 'OPEN')))
+"""
+SETTLED = """
+SELECT count(*) FROM payments
+WHERE id = ANY($1::uuid[]) AND status IN ('COMPLETED', 'FAILED')
+"""
+POLL_S = 0.1
+
+
+async def count(db: Pool, sql: str, ids: Sequence[UUID]) -> int:
+    return int(await db.fetchval(sql, list(ids)))
+
+
+async def wait_count(
+    db: Pool, sql: str, ids: Sequence[UUID], at_least: int, timeout_s: float
+) -> None:
+    """Poll `sql` (a count over `ids`) until it reaches `at_least`; fail after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while (done := await count(db, sql, ids)) < at_least:
+        assert time.monotonic() < deadline, f"{done} of {at_least} after {timeout_s} s"
+        await asyncio.sleep(POLL_S)
+
+
+async def wait_finished(db: Pool, ids: Sequence[UUID], timeout_s: float) -> None:
+    await wait_count(db, FINISHED, ids, len(ids), timeout_s)
+
+
+async def strike_after(
+    db: Pool, ids: Sequence[UUID], fraction: float, rng: random.Random, timeout_s: float
+) -> None:
+    """Return at a random moment once `fraction` of the payments are settled: the moment to
+    kill something, chosen by the seeded `rng` so that a run can be replayed."""
+    await wait_count(db, SETTLED, ids, max(1, int(len(ids) * fraction)), timeout_s)
+    await asyncio.sleep(rng.uniform(0.0, 0.25))  # a random instant, not a wait for anything
+
+
+def timeout_for(payments: int, per_second: float = 20.0, floor_s: float = 60.0) -> float:
+    """A deadline generous for a loaded 2-core machine: `per_second` is a pessimistic rate."""
+    return max(floor_s, payments / per_second)
+
+
+async def health(http: aiohttp.ClientSession, url: str) -> tuple[int, dict[str, object]]:
+    async with http.get(f"{url}/health") as response:
+        return response.status, await response.json()
