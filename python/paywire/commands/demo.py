@@ -7,10 +7,7 @@ in its own process and the gateway on http://127.0.0.1:3000. Ctrl-C stops it all
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import os
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +19,7 @@ from paywire.config import Settings, load_settings
 from paywire.gateway import run_gateway
 from paywire.observability.logging import configure_logging
 from paywire.receiver.certs import ensure_certificates
+from paywire.receiver.process import receiver_process
 from paywire.services import seeding
 from paywire.store import migrator
 from paywire.store.database import database
@@ -29,7 +27,6 @@ from paywire.store.database import database
 DEMO_SENDER_BIC = "PAYWDEFFXXX"
 DEMO_RECEIVER_BIC = "RCVRGB2LXXX"
 CREDENTIALS_FILE = "demo-seed.json"
-RECEIVER_START_TIMEOUT_S = 30.0
 
 
 def register(subparsers: Any) -> None:
@@ -59,22 +56,22 @@ async def run_demo(settings: Settings) -> None:
         step("demo operators and accounts seeded")
     certs = ensure_certificates(settings.data_dir / "tls")
     step(f"certificates in {certs.ca_file.parent}")
-    receiver = await start_receiver(certs.cert_file, certs.key_file, settings.data_dir)
-    try:
-        port = await receiver_port(receiver)
-        step(f"reference receiver listening on 127.0.0.1:{port}")
+    async with receiver_process(
+        "--cert", str(certs.cert_file),
+        "--key", str(certs.key_file),
+        "--log", str(settings.data_dir / "receiver.log"),
+    ) as receiver:  # fmt: skip
+        step(f"reference receiver listening on {receiver.host}:{receiver.port}")
         gateway_settings = replace(
             settings,
-            receiver_host="127.0.0.1",
-            receiver_port=port,
+            receiver_host=receiver.host,
+            receiver_port=receiver.port,
             receiver_server_name="localhost",
             receiver_ca_file=certs.ca_file,
             sender_bic=settings.sender_bic or DEMO_SENDER_BIC,
             receiver_bic=settings.receiver_bic or DEMO_RECEIVER_BIC,
         )
         await run_gateway(gateway_settings, on_ready=lambda url: print_welcome(url, credentials))
-    finally:
-        await stop_receiver(receiver)
     step("stopped")
 
 
@@ -107,53 +104,6 @@ def demo_credentials(data_dir: Path) -> dict[str, Any]:
     with os.fdopen(fd, "wb") as out:
         out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
     return data
-
-
-async def start_receiver(cert: Path, key: Path, data_dir: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "paywire.cli",
-        "receiver",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--cert",
-        str(cert),
-        "--key",
-        str(key),
-        "--log",
-        str(data_dir / "receiver.log"),
-        "--progress-s",
-        "0",
-        stdout=asyncio.subprocess.PIPE,
-        # Ctrl-C in the terminal reaches the receiver too; the demo stops it in order instead.
-        start_new_session=True,
-    )
-
-
-async def receiver_port(receiver: asyncio.subprocess.Process) -> int:
-    """The port from the receiver's `listening on HOST:PORT` line."""
-    assert receiver.stdout is not None
-    async with asyncio.timeout(RECEIVER_START_TIMEOUT_S):
-        while line := await receiver.stdout.readline():
-            text = line.decode().strip()
-            if text.startswith("listening on "):
-                return int(text.rsplit(":", 1)[1])
-    raise RuntimeError("the reference receiver exited before listening; see its output above")
-
-
-async def stop_receiver(receiver: asyncio.subprocess.Process) -> None:
-    if receiver.returncode is None:
-        receiver.terminate()
-        try:
-            async with asyncio.timeout(10):
-                await receiver.wait()
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                receiver.kill()
-            await receiver.wait()
 
 
 def print_welcome(url: str, credentials: dict[str, Any]) -> None:

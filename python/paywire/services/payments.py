@@ -6,7 +6,7 @@ Each call is one transaction; the payment row is locked (FOR UPDATE) before its 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from uuid import UUID
@@ -101,9 +101,25 @@ async def approve(
     db: Db, payment_id: UUID, actor: Actor, *, request_id: str | None = None
 ) -> Payment:
     """INITIATED → APPROVED by a CHECKER who did not create it (four eyes)."""
-    payment = await _move_one(db, payment_id, actor, Status.APPROVED, None, request_id)
-    payments_approved_total.inc()
+    (payment,) = await approve_many(db, [payment_id], actor, request_id=request_id)
     return payment
+
+
+async def approve_many(
+    db: Db, payment_ids: Sequence[UUID], actor: Actor, *, request_id: str | None = None
+) -> list[Payment]:
+    """Approve a batch in one transaction, all or none: one payment the actor may not approve
+    (four eyes, status) refuses them all. For bulk approval and load tests."""
+    async with transaction(db) as conn:
+        locked = await store.lock(conn, payment_ids)
+        if len(locked) != len(set(payment_ids)):
+            missing = set(payment_ids) - {p.id for p in locked}
+            raise NotFound(f"no payment {', '.join(sorted(map(str, missing)))}")
+        approved = await move(
+            conn, [Move(p, Status.APPROVED) for p in locked], actor, request_id=request_id
+        )
+    payments_approved_total.inc(len(approved))
+    return approved
 
 
 async def reject(

@@ -168,6 +168,8 @@ class EmbeddedPostgres:
             settings = {
                 "listen_addresses": "127.0.0.1",
                 "unix_socket_directories": "",
+                # Statement statistics for diagnosis (the runbook, `paywire bench --db-profile`).
+                "shared_preload_libraries": "pg_stat_statements",
                 **self._server_settings,
             }
             options = [f"-p {port}"] + [

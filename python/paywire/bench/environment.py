@@ -1,0 +1,113 @@
+"""What a bench run stands on: a database, a receiver and the settings to reach them.
+
+Self-contained by default (embedded PostgreSQL and the reference receiver in its own process,
+both under a temporary directory, removed afterwards); or an operator's own database and
+receiver, which the run then fills with its bench operators, account and payments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from pathlib import Path
+
+from paywire.config import Settings
+from paywire.domain.identifiers import iban_check_digits
+from paywire.receiver.process import receiver_process
+from paywire.services import seeding
+from paywire.store import migrator, operators
+from paywire.store.database import Database, open_database
+from paywire.store.operators import Operator
+from paywire.store.tx import Pool
+
+MAKER, CHECKER = "bench-maker", "bench-checker"
+# A debtor whose balance never runs out, whatever N is.
+DEBTOR_BBAN = "370400440532099999"
+DEBTOR = "DE" + iban_check_digits("DE", DEBTOR_BBAN) + DEBTOR_BBAN
+SENDER_BIC, RECEIVER_BIC = "PAYWDEFFXXX", "RCVRGB2LXXX"
+
+
+@dataclass(frozen=True, slots=True)
+class Bench:
+    settings: Settings
+    db: Pool
+    maker: Operator
+    checker: Operator
+
+
+@contextlib.asynccontextmanager
+async def bench_environment(
+    settings: Settings, *, receiver: str | None, receiver_ca: Path | None
+) -> AsyncIterator[Bench]:
+    """Settings, database and operators for a run; `receiver` is `HOST:PORT` or None to start
+    the reference receiver."""
+    with tempfile.TemporaryDirectory(prefix="paywire-bench-") as scratch:
+        work = Path(scratch)
+        # PostgreSQL runs as an unprivileged account when we are root: let it in.
+        await asyncio.to_thread(work.chmod, 0o755)
+        settings = replace(
+            settings,
+            data_dir=settings.data_dir if settings.database_url else work,
+            sender_bic=settings.sender_bic or SENDER_BIC,
+            receiver_bic=settings.receiver_bic or RECEIVER_BIC,
+        )
+        async with _receiver(work, receiver, receiver_ca) as (host, port, ca_file):
+            settings = replace(
+                settings,
+                receiver_host=host,
+                receiver_port=port,
+                receiver_server_name=settings.receiver_server_name
+                or ("localhost" if receiver is None else None),
+                receiver_ca_file=ca_file,
+            )
+            db = await open_database(settings)
+            try:
+                maker, checker = await _prepare(db)
+                yield Bench(settings, db.pool, maker, checker)
+            finally:
+                await db.close()
+        shutil.rmtree(work / "pgdata", ignore_errors=True)
+
+
+async def _prepare(db: Database) -> tuple[Operator, Operator]:
+    async with db.pool.acquire() as conn:
+        await migrator.upgrade(conn, migrator.load())
+    seed = {
+        "operators": [
+            {"username": name, "password": secrets.token_urlsafe(16), "roles": [role]}
+            for name, role in ((MAKER, "MAKER"), (CHECKER, "CHECKER"))
+        ],
+        "accounts": [
+            {
+                "account": DEBTOR,
+                "name": "paywire bench debtor",
+                "currency": "EUR",
+                "balance": str(Decimal(10) ** 12),
+                "overdraft": True,
+            }
+        ],
+    }
+    await seeding.seed_file(db.pool, seed)
+    async with db.pool.acquire() as conn:
+        found = {o.username: o for o in await operators.all_operators(conn)}
+    return found[MAKER], found[CHECKER]
+
+
+@contextlib.asynccontextmanager
+async def _receiver(
+    work: Path, address: str | None, ca_file: Path | None
+) -> AsyncIterator[tuple[str, int, Path | None]]:
+    if address is not None:
+        host, _, port = address.rpartition(":")
+        yield host, int(port), ca_file
+        return
+    async with receiver_process(
+        "--data-dir", str(work), "--dedup-capacity", "2000000"
+    ) as receiver:  # fmt: skip
+        yield receiver.host, receiver.port, Path(receiver.printed["ca-file"])

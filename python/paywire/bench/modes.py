@@ -1,0 +1,270 @@
+"""The three bench modes, each measured as throughput, latency, CPU and peak memory.
+
+e2e and db run the pipeline exactly as `serve` does; db swaps the TLS pool for one that
+answers every message at once, so what remains is the database work. transport sends stored
+messages through the pool and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import resource
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+from paywire.bench.environment import DEBTOR, Bench
+from paywire.bench.progress import Progress
+from paywire.pipeline.runner import Pipeline
+from paywire.pipeline.settler import Settler
+from paywire.services import payments
+from paywire.services.screening import load_rules
+from paywire.store.ledger import PostgresLedger
+from paywire.transport.breaker import BreakerState
+from paywire.transport.pool import ConnectionPool
+from paywire.wire import Answer, build_pacs002, build_pacs008, parse_answer
+
+CREATE_WORKERS = 8
+APPROVE_BATCH = 250
+POLL_S = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    mode: str
+    payments: int
+    seconds: float
+    latencies_ms: Sequence[float]
+    cpu_s: float
+    peak_rss_mb: float
+
+    def as_dict(self) -> dict[str, Any]:
+        ordered = sorted(self.latencies_ms)
+        return {
+            "mode": self.mode,
+            "payments": self.payments,
+            "seconds": round(self.seconds, 3),
+            "payments_per_s": round(self.payments / self.seconds, 1) if self.seconds else 0.0,
+            "latency_ms": {
+                name: round(_percentile(ordered, q), 2)
+                for name, q in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
+            },
+            "cpu_s_per_1000": round(1000 * self.cpu_s / max(self.payments, 1), 4),
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+        }
+
+
+class ImmediatePool:
+    """Stands in for the TLS pool in db mode: every message is ACKed at once with a real
+    pacs.002, parsed as the pool would parse it."""
+
+    open_connections = 1
+
+    class _Breaker:
+        state = BreakerState.CLOSED
+
+    breaker = _Breaker()
+
+    async def submit(
+        self, msg_id: str, payload: bytes, *, uetr: str | None = None
+    ) -> asyncio.Future[Answer]:
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        future.set_result(_ack(msg_id, uetr))
+        return future
+
+
+def _ack(msg_id: str, uetr: str | None) -> Answer:
+    return parse_answer(
+        build_pacs002(
+            msg_id="ACK" + msg_id[3:],
+            created_at=datetime.now(UTC),
+            original_msg_id=msg_id,
+            original_uetr=uetr,
+            status="ACSP",
+        )
+    )
+
+
+async def run_pipeline(
+    bench: Bench, ids: Sequence[UUID], rate: float | None, *, immediate: bool
+) -> Result:
+    """e2e (or db, with `immediate`): entered payments approved in batches — as fast as
+    possible or at `rate` per second — and driven by the pipeline until all are settled."""
+    n = len(ids)
+    ledger = PostgresLedger()
+    settler = Settler(bench.db, ledger)
+    pool: Any = (
+        ImmediatePool()
+        if immediate
+        else ConnectionPool(bench.settings, on_orphan=lambda answer, _p: settler.add(answer))
+    )
+    pipeline = Pipeline(bench.settings, bench.db, pool, settler, ledger, load_rules(bench.settings))
+    if not immediate:
+        await pool.start()
+    pipeline.start()
+    progress = Progress("settled", n)
+    try:
+        started, cpu = time.monotonic(), _cpu()
+        feeding = asyncio.create_task(approve(bench, ids, rate, pipeline.wake))
+        done = 0
+        while done < n:
+            await asyncio.sleep(POLL_S)
+            done = await _settled(bench, ids)
+            progress.update(done)
+            if feeding.done():
+                feeding.result()
+        seconds, cpu_s = time.monotonic() - started, _cpu() - cpu
+    finally:
+        progress.close()
+        await pipeline.drain(5.0)
+        if not immediate:
+            await pool.close(deadline_s=0)
+    latencies = await _approval_to_settlement_ms(bench, ids)
+    return Result("db" if immediate else "e2e", n, seconds, latencies, cpu_s, _peak_rss_mb())
+
+
+async def run_transport(bench: Bench, n: int, rate: float | None) -> Result:
+    """N stored-style messages through the pool only: submit each, wait for every answer."""
+    payloads = [_message(i) for i in range(n)]
+    pool = ConnectionPool(bench.settings)
+    await pool.start()
+    latencies: list[float] = []
+    progress = Progress("answered", n)
+    answered = asyncio.Event()
+
+    def answered_after(sent_at: float) -> Callable[[asyncio.Future[Answer]], None]:
+        def on_answer(future: asyncio.Future[Answer]) -> None:
+            if not future.cancelled() and future.exception() is None:
+                latencies.append(1000 * (time.monotonic() - sent_at))
+            progress.update(len(latencies))
+            if len(latencies) == n:
+                answered.set()
+
+        return on_answer
+
+    try:
+        started, cpu = time.monotonic(), _cpu()
+        interval = 1 / rate if rate else 0.0
+        for i, (msg_id, payload) in enumerate(payloads):
+            if interval:
+                await _pace(started + i * interval)
+            future = await pool.submit(msg_id, payload)
+            future.add_done_callback(answered_after(time.monotonic()))
+        await answered.wait()
+        seconds, cpu_s = time.monotonic() - started, _cpu() - cpu
+    finally:
+        progress.close()
+        await pool.close(deadline_s=5)
+    return Result("transport", n, seconds, latencies, cpu_s, _peak_rss_mb())
+
+
+async def create_payments(bench: Bench, n: int) -> list[UUID]:
+    """N INITIATED payments through the real creation service (not timed)."""
+    progress = Progress("entering", n)
+    ids: list[UUID] = []
+    body = {
+        "amount": "10.00",
+        "currency": "EUR",
+        "value_date": date.today().isoformat(),
+        "debtor": {"name": "paywire bench debtor", "account": DEBTOR},
+        "creditor": {
+            "name": "Globex SA",
+            "account": "FR1420041010050500013M02606",
+            "agent_bic": "BNPAFRPPXXX",
+        },
+    }
+
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            created = await payments.create_payment(bench.db, body, bench.maker)
+            ids.append(created.payment.id)
+            progress.update(len(ids))
+
+    shares = [n // CREATE_WORKERS + (i < n % CREATE_WORKERS) for i in range(CREATE_WORKERS)]
+    try:
+        await asyncio.gather(*(worker(share) for share in shares if share))
+    finally:
+        progress.close()
+    return ids
+
+
+async def approve(
+    bench: Bench, ids: Sequence[UUID], rate: float | None, wake: Callable[[], None]
+) -> None:
+    """Approve in batches: back to back, or paced to `rate` payments per second (open loop)."""
+    started = time.monotonic()
+    batch = APPROVE_BATCH if rate is None else max(1, math.ceil(rate / 100))
+    for offset in range(0, len(ids), batch):
+        if rate:
+            await _pace(started + offset / rate)
+        await payments.approve_many(bench.db, ids[offset : offset + batch], bench.checker)
+        wake()
+
+
+async def _pace(at: float) -> None:
+    delay = at - time.monotonic()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+async def _settled(bench: Bench, ids: Sequence[UUID]) -> int:
+    value = await bench.db.fetchval(
+        "SELECT count(*) FROM payments WHERE id = ANY($1::uuid[])"
+        " AND status IN ('COMPLETED', 'FAILED', 'REJECTED')",
+        ids,
+    )
+    return int(value)
+
+
+async def _approval_to_settlement_ms(bench: Bench, ids: Sequence[UUID]) -> list[float]:
+    rows = await bench.db.fetch(
+        """
+        SELECT 1000 * extract(epoch FROM m.answered_at - p.approved_at) AS ms
+        FROM payments p JOIN messages m ON m.payment_id = p.id
+        WHERE p.id = ANY($1::uuid[]) AND m.answered_at IS NOT NULL
+        """,
+        ids,
+    )
+    return [float(row["ms"]) for row in rows]
+
+
+def _message(i: int) -> tuple[str, bytes]:
+    msg_id = f"PWB{i:016d}"
+    return msg_id, build_pacs008(
+        msg_id=msg_id,
+        created_at=datetime.now(UTC),
+        instr_id=msg_id,
+        end_to_end_id="NOTPROVIDED",
+        uetr=str(uuid.uuid4()),
+        amount="10.00",
+        currency="EUR",
+        value_date=date.today(),
+        instructing_bic="PAYWDEFFXXX",
+        instructed_bic="RCVRGB2LXXX",
+        debtor_name="paywire bench debtor",
+        debtor_account=DEBTOR,
+        debtor_agent_bic="PAYWDEFFXXX",
+        creditor_name="Globex SA",
+        creditor_account="FR1420041010050500013M02606",
+        creditor_agent_bic="BNPAFRPPXXX",
+    )
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _percentile(ordered: Sequence[float], q: float) -> float:
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]

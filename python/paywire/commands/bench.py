@@ -1,0 +1,110 @@
+"""`paywire bench`: end-to-end load, self-contained or against a database and receiver of yours.
+
+Prints payments, seconds, payments/s, approval → settlement latency percentiles, CPU seconds per
+1,000 payments and peak RSS; `--json` prints the same as one JSON object per mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvloop
+
+from paywire.bench import dbprofile
+from paywire.bench.environment import bench_environment
+from paywire.bench.modes import Result, create_payments, run_pipeline, run_transport
+from paywire.config import Settings, load_settings
+from paywire.errors import ConfigError
+
+MODES = ("e2e", "transport", "db")
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "bench", help="end-to-end load test", description=__doc__
+    )
+    parser.add_argument(
+        "--mode",
+        choices=(*MODES, "all"),
+        default="e2e",
+        help="e2e: the whole pipeline; db: the network replaced by immediate answers; "
+        "transport: messages through the TLS pool only; all: the three, side by side",
+    )
+    parser.add_argument("--payments", type=int, default=10_000, metavar="N")
+    parser.add_argument(
+        "--rate", type=float, metavar="R", help="offered load per second (default: flat out)"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per mode")
+    parser.add_argument(
+        "--db-profile",
+        action="store_true",
+        help="after each mode, the statements that took the database's time (pg_stat_statements)",
+    )
+    parser.add_argument("--database-url", help="use this PostgreSQL instead of an embedded one")
+    parser.add_argument("--receiver", metavar="HOST:PORT", help="use this receiver")
+    parser.add_argument("--receiver-ca", type=Path, help="CA file that verifies --receiver")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    if args.payments < 1:
+        raise ConfigError("--payments must be at least 1")
+    if args.rate is not None and args.rate <= 0:
+        raise ConfigError("--rate must be positive")
+    settings = load_settings(config_file=args.config, database_url=args.database_url)
+    modes = MODES if args.mode == "all" else (args.mode,)
+    results = uvloop.run(run(settings, args, modes))
+    for result in results:
+        if args.json:
+            print(orjson.dumps(result.as_dict()).decode())
+    if not args.json:
+        print(table(results))
+    return 0
+
+
+async def run(settings: Settings, args: argparse.Namespace, modes: tuple[str, ...]) -> list[Result]:
+    results = []
+    async with bench_environment(
+        settings, receiver=args.receiver, receiver_ca=args.receiver_ca
+    ) as bench:
+        for mode in modes:
+            print(f"bench: {mode}, {args.payments:,} payments", file=sys.stderr)
+            ids = [] if mode == "transport" else await create_payments(bench, args.payments)
+            profiling = args.db_profile and await dbprofile.reset(bench.db)
+            if mode == "transport":
+                results.append(await run_transport(bench, args.payments, args.rate))
+            else:
+                results.append(await run_pipeline(bench, ids, args.rate, immediate=mode == "db"))
+            if profiling:
+                profile = await dbprofile.report(bench.db)
+                print(f"bench: {mode}: database time by statement\n{profile}", file=sys.stderr)
+    return results
+
+
+LABELS = (
+    ("payments", "payments"),
+    ("seconds", "seconds"),
+    ("payments/s", "payments_per_s"),
+    ("p50 ms", "p50"),
+    ("p95 ms", "p95"),
+    ("p99 ms", "p99"),
+    ("CPU s / 1,000", "cpu_s_per_1000"),
+    ("peak RSS MB", "peak_rss_mb"),
+)
+
+
+def table(results: list[Result]) -> str:
+    """The results side by side, one column per mode."""
+    flat = [{**(d := r.as_dict()), **d["latency_ms"]} for r in results]
+    rows = [["", *(r.mode for r in results)]]
+    rows += [[label, *(f"{f[key]:,}" for f in flat)] for label, key in LABELS]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for label, *cells in rows:
+        padded = (cell.rjust(width) for cell, width in zip(cells, widths[1:], strict=True))
+        lines.append("  ".join([label.ljust(widths[0]), *padded]))
+    return "\n".join(lines)

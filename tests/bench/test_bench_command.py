@@ -1,0 +1,45 @@
+"""`paywire bench` as a user runs it, on a small load: self-contained, every mode, JSON out.
+
+A smoke run only: the figures themselves belong in benches/RESULTS.md, never in assertions.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import orjson
+
+KEYS = {
+    "mode",
+    "payments",
+    "seconds",
+    "payments_per_s",
+    "latency_ms",
+    "cpu_s_per_1000",
+    "peak_rss_mb",
+}
+
+
+def test_bench_runs_every_mode_self_contained_and_reports_json() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "paywire.cli", "bench", "--mode", "all", "--payments", "60",
+         "--json", "--db-profile"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    reports = [orjson.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [r["mode"] for r in reports] == ["e2e", "transport", "db"]
+    for report in reports:
+        assert set(report) == KEYS
+        assert report["payments"] == 60
+        assert report["payments_per_s"] > 0
+        assert set(report["latency_ms"]) == {"p50", "p95", "p99"}
+        assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p99"]
+    assert "database time by statement" in result.stderr
+    statements = re.findall(r"^ +\d+\.\d +\d+ +\d+  (\S.*)$", result.stderr, re.MULTILINE)
+    assert any("INSERT INTO audit_logs" in s for s in statements), result.stderr
