@@ -1,0 +1,36 @@
+"""Where the deployment files live, and the tools the deploy tests drive.
+
+A tool the suite installs (`scripts/system-deps.sh`, the dev extras) that is missing fails the
+test that needs it: a check that silently skips is no check.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+PROMETHEUS_DIR = DEPLOY / "prometheus"
+K8S_DIR = DEPLOY / "k8s"
+RUNBOOK = ROOT / "docs" / "RUNBOOK.md"
+VENV_BIN = Path(sys.executable).parent
+
+
+def tool(name: str) -> str:
+    """The path of `name` (the virtualenv's first, then PATH); fails the test when absent."""
+    found = shutil.which(name, path=str(VENV_BIN)) or shutil.which(name)
+    assert found, f"{name} is not installed: `make pytest` installs it (scripts/system-deps.sh)"
+    return found
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def load_yaml_documents(path: Path) -> list[Any]:
+    return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]

@@ -1,0 +1,155 @@
+"""deploy/k8s: every manifest valid against the Kubernetes schemas (kubernetes-validate, strict:
+unknown fields are errors), and the properties operations rely on: probes on /health, drain time,
+non-root with a read-only root, resources, secrets by reference, selectors that match."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import kubernetes_validate
+import pytest
+
+from paywire.config import Settings
+from tests.deploy.paths import K8S_DIR, load_yaml, load_yaml_documents
+
+KUBERNETES_VERSION = "1.30.0"
+MANIFESTS = sorted(path for path in K8S_DIR.glob("*.yaml") if path.name != "kustomization.yaml")
+
+
+def resources() -> dict[tuple[str, str], dict]:
+    return {
+        (doc["kind"], doc["metadata"]["name"]): doc
+        for path in MANIFESTS
+        for doc in load_yaml_documents(path)
+    }
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
+def test_valid_against_the_kubernetes_schema(path) -> None:
+    for doc in load_yaml_documents(path):
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def test_kinds_and_kustomization() -> None:
+    assert set(resources()) == {
+        ("ConfigMap", "paywire-config"),
+        ("Deployment", "paywire"),
+        ("Service", "paywire"),
+        ("PodDisruptionBudget", "paywire"),
+        ("Deployment", "paywire-receiver"),
+        ("Service", "paywire-receiver"),
+    }
+    kustomization = load_yaml(K8S_DIR / "kustomization.yaml")
+    for name in kustomization["resources"]:
+        assert (K8S_DIR / name).is_file()
+    assert "receiver.yaml" not in kustomization["resources"], "the receiver is for staging"
+
+
+def gateway_pod() -> dict:
+    return resources()[("Deployment", "paywire")]["spec"]["template"]["spec"]
+
+
+def container(pod: dict, name: str) -> dict:
+    (found,) = [c for c in pod["containers"] if c["name"] == name]
+    return found
+
+
+def test_probes_ask_health() -> None:
+    gateway = container(gateway_pod(), "gateway")
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert gateway[probe]["httpGet"]["path"] == "/health"
+        assert gateway[probe]["httpGet"]["port"] in ("http", 3000)
+    assert gateway["ports"] == [{"name": "http", "containerPort": 3000}]
+    # Liveness is more patient than readiness: a database outage should not restart the fleet.
+    live, ready = gateway["livenessProbe"], gateway["readinessProbe"]
+    assert live["periodSeconds"] * live["failureThreshold"] >= 60
+    assert ready["periodSeconds"] * ready["failureThreshold"] <= 15
+
+
+def test_stopping_leaves_time_to_drain() -> None:
+    pod = gateway_pod()
+    gateway = container(pod, "gateway")
+    sleep = gateway["lifecycle"]["preStop"]["exec"]["command"]
+    assert sleep[0] == "sleep"
+    assert pod["terminationGracePeriodSeconds"] > int(sleep[1]) + 30
+
+
+@pytest.mark.parametrize("name", ["paywire", "paywire-receiver"])
+def test_non_root_with_a_read_only_root_and_resources(name: str) -> None:
+    pod = resources()[("Deployment", name)]["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 10001  # the image's user (deploy/Dockerfile)
+    assert pod["automountServiceAccountToken"] is False
+    for each in pod["containers"] + pod.get("initContainers", []):
+        security = each["securityContext"]
+        assert security["readOnlyRootFilesystem"] is True
+        assert security["allowPrivilegeEscalation"] is False
+        assert security["capabilities"]["drop"] == ["ALL"]
+        for kind in ("requests", "limits"):
+            assert set(each["resources"][kind]) == {"cpu", "memory"}, f"{each['name']} {kind}"
+        mounts = {m["mountPath"] for m in each["volumeMounts"]}
+        assert "/tmp" in mounts, "a writable /tmp on a read-only root"
+
+
+def test_the_gateway_can_write_its_logs_and_migrates_first() -> None:
+    pod = gateway_pod()
+    gateway = container(pod, "gateway")
+    assert "/var/log/paywire" in {m["mountPath"] for m in gateway["volumeMounts"]}
+    (migrate,) = pod["initContainers"]
+    assert migrate["args"] == ["migrate"]
+    assert migrate["image"] == gateway["image"]
+
+
+def test_secrets_are_referenced_never_written() -> None:
+    assert not [key for key in resources() if key[0] == "Secret"]
+    pod = gateway_pod()
+    refs = {
+        source["secretRef"]["name"]
+        for each in pod["containers"] + pod["initContainers"]
+        for source in each.get("envFrom", [])
+        if "secretRef" in source
+    }
+    assert refs == {"paywire-secrets"}
+    config = resources()[("ConfigMap", "paywire-config")]["data"]
+    assert not {"DATABASE_URL", "REDIS_URL"} & set(config)
+
+
+def test_config_map_keys_are_real_settings() -> None:
+    known = {f"PAYWIRE_{field.name.upper()}" for field in dataclasses.fields(Settings)}
+    config = resources()[("ConfigMap", "paywire-config")]["data"]
+    assert set(config) <= known, set(config) - known
+    # The CA file the gateway is told to use is where the Secret is mounted.
+    gateway = container(gateway_pod(), "gateway")
+    mounts = {m["mountPath"] for m in gateway["volumeMounts"]}
+    assert config["PAYWIRE_RECEIVER_CA_FILE"].rsplit("/", 1)[0] in mounts
+
+
+@pytest.mark.parametrize(
+    ("service", "target"),
+    [
+        (("Service", "paywire"), ("Deployment", "paywire")),
+        (("Service", "paywire-receiver"), ("Deployment", "paywire-receiver")),
+        (("PodDisruptionBudget", "paywire"), ("Deployment", "paywire")),
+    ],
+)
+def test_selectors_match_the_pods(service, target) -> None:
+    everything = resources()
+    selector = everything[service]["spec"]["selector"]
+    selector = selector.get("matchLabels", selector)
+    pod_labels = everything[target]["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= pod_labels.items()
+    others = [
+        key
+        for key, doc in everything.items()
+        if key[0] == "Deployment"
+        and key != target
+        and selector.items() <= doc["spec"]["template"]["metadata"]["labels"].items()
+    ]
+    assert others == [], f"{service} also selects {others}"
+
+
+def test_replicas_survive_a_disruption() -> None:
+    everything = resources()
+    replicas = everything[("Deployment", "paywire")]["spec"]["replicas"]
+    budget = everything[("PodDisruptionBudget", "paywire")]["spec"]["minAvailable"]
+    assert 1 <= budget < replicas
