@@ -1,0 +1,3 @@
+DROP INDEX exceptions_orphan_idx;
+DROP INDEX exceptions_payment_idx;
+DROP INDEX answers_orphan_idx;
