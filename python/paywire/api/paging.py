@@ -49,9 +49,16 @@ def parse_time_and_uuid(parts: list[str]) -> tuple[dt.datetime, uuid.UUID]:
     return at, uuid.UUID(ident)
 
 
+# Keyset ids are PostgreSQL bigints; a larger number is no position of ours.
+_BIGINT = range(-(2**63), 2**63)
+
+
 def parse_int(parts: list[str]) -> int:
     (value,) = parts
-    return int(value)
+    number = int(value)
+    if number not in _BIGINT:
+        raise ValueError("out of bigint range")
+    return number
 
 
 def page(

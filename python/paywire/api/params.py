@@ -39,9 +39,12 @@ def day_start(value: str | None) -> dt.datetime | None:
 
 
 def day_after(value: str | None) -> dt.datetime | None:
-    """Midnight UTC closing the day `value`: the exclusive end of an inclusive date range."""
+    """Midnight UTC closing the day `value`: the exclusive end of an inclusive date range. The
+    last representable day has no day after it, and bounds nothing."""
     start = day_start(value)
-    return None if start is None else start + dt.timedelta(days=1)
+    if start is None or start.date() == dt.date.max:
+        return None
+    return start + dt.timedelta(days=1)
 
 
 def uuid_path(value: str, what: str) -> uuid.UUID:

@@ -15,6 +15,7 @@ from paywire.api import security
 from paywire.api.jsonio import read_json
 from paywire.api.keys import BODY, OPERATOR, QUERY
 from paywire.api.validation import Schema, compile_validator
+from paywire.errors import NotFound
 from paywire.store.operators import Operator
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -140,6 +141,9 @@ def _guard(endpoint: Endpoint, components: Mapping[str, Schema]) -> Handler:
             operator = await security.authenticate(request)
             security.require_any_role(operator, endpoint.roles)
             request[OPERATOR] = operator
+        if any("\x00" in value for value in request.match_info.values()):
+            # No resource has a NUL in its name, and PostgreSQL could not even look one up.
+            raise NotFound("no such resource")
         check_headers(
             {p.name: request.headers[p.name] for p in header_params if p.name in request.headers}
         )

@@ -46,27 +46,50 @@ def compile_validator(
 
     def validate(value: Any) -> Any:
         problems = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
-        if problems:
-            details = [_detail(e, where) for e in problems]
-            raise ValidationError(f"invalid {where}", details=details)
+        details = [d for e in problems for d in _details(e, where)]
+        details += [
+            {"field": _field(path, where), "message": "must not contain the NUL character"}
+            for path in _nul_paths(value, [])
+        ]
+        if details:
+            # One problem can be reported by several schema branches; name it once.
+            unique = list({(d["field"], d["message"]): d for d in details}.values())
+            raise ValidationError(f"invalid {where}", details=unique)
         return value
 
     return validate
 
 
-def _detail(error: jsonschema.ValidationError, where: str) -> dict[str, str]:
+def _nul_paths(value: Any, path: list[str]) -> list[list[str]]:
+    """Where `value` holds a string with U+0000: PostgreSQL cannot store one in `text`, and no
+    field of ours has a use for it, so it is refused here rather than failing in the database."""
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    if isinstance(value, Mapping):
+        return [p for k, v in value.items() for p in _nul_paths(v, [*path, str(k)])]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _nul_paths(v, [*path, str(i)])]
+    return []
+
+
+def _details(error: jsonschema.ValidationError, where: str) -> list[dict[str, str]]:
     path = [str(p) for p in error.absolute_path]
     kind, expected = str(error.validator), error.validator_value
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     if kind == "required" and isinstance(expected, list):
         present = error.instance if isinstance(error.instance, Mapping) else {}
         missing = [name for name in expected if name not in present]
-        return {"field": _field([*path, missing[0]], where), "message": "is required"}
+        return [
+            {"field": _field([*path, name], where), "message": "is required"} for name in missing
+        ]
     if kind == "additionalProperties":
         known = set(schema.get("properties", {}))
         extra = sorted(set(error.instance) - known) if isinstance(error.instance, Mapping) else []
-        return {"field": _field([*path, *extra[:1]], where), "message": "is not a known field"}
-    return {"field": _field(path, where), "message": _message(kind, expected)}
+        return [
+            {"field": _field([*path, name], where), "message": "is not a known field"}
+            for name in extra
+        ]
+    return [{"field": _field(path, where), "message": _message(kind, expected)}]
 
 
 def _field(path: list[str], where: str) -> str:
