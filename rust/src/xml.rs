@@ -1,7 +1,7 @@
 //! XML on both sides of the wire: an escaping writer into one buffer, and a guarded reader.
 //!
-//! The reader walks untrusted bytes with quick-xml and hands over leaf values by element path;
-//! it refuses DTDs, undeclared entities, oversize input and deep nesting before anything else.
+//! The reader walks untrusted bytes with quick-xml and hands over the leaf values a schema
+//! asks for; it refuses DTDs, undeclared entities, oversize input and deep nesting.
 
 use std::borrow::Cow;
 
@@ -401,13 +401,13 @@ impl<'i> Scope<'i> {
 }
 
 /// Text gathered for the current element; borrowed unless entities or comments split it.
-enum Gathered<'i> {
+enum LeafText<'i> {
     Nothing,
     Borrowed(Cow<'i, str>),
     Owned(String),
 }
 
-impl<'i> Gathered<'i> {
+impl<'i> LeafText<'i> {
     fn push(&mut self, piece: Cow<'i, str>) {
         *self = match std::mem::replace(self, Self::Nothing) {
             Self::Nothing => Self::Borrowed(piece),
@@ -530,7 +530,7 @@ pub fn read_fields<'i, F: Copy>(
     let mut root_closed = false;
     // The innermost open element, while it has no child element.
     let mut leaf: Option<BytesStart<'i>> = None;
-    let mut gathered = Gathered::Nothing;
+    let mut gathered = LeafText::Nothing;
 
     loop {
         let event = reader.read_event().map_err(malformed)?;
@@ -573,7 +573,7 @@ pub fn read_fields<'i, F: Copy>(
                     Candidates::NONE
                 };
                 leaf = Some(start);
-                gathered = Gathered::Nothing;
+                gathered = LeafText::Nothing;
             }
             Event::End(_) => {
                 if let (Some(start), Some(doc)) = (leaf.take(), document) {
@@ -591,7 +591,7 @@ pub fn read_fields<'i, F: Copy>(
                 scope.leave(level);
                 level -= 1;
                 root_closed = level == 0;
-                gathered = Gathered::Nothing;
+                gathered = LeafText::Nothing;
             }
             Event::Text(piece) => {
                 check_chars(&piece)?;
