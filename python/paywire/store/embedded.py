@@ -365,7 +365,12 @@ def _free_port() -> int:
 
 
 def _port_free(port: int) -> bool:
+    """Whether PostgreSQL could listen on `port`. It binds with SO_REUSEADDR, and so does this
+    probe: connections of a server stopped a moment ago linger in TIME_WAIT on its port, and
+    without the option the probe would refuse the recorded port and move the server to another
+    one, out of reach of every process that knows the old one (a restart, not a move)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
