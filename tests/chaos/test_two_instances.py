@@ -1,0 +1,60 @@
+"""Two gateways on one database and one receiver; one is SIGKILLed mid-run and stays dead.
+
+The survivor must take over everything the dead one had claimed or leased (once the leases
+run out) and settle every payment exactly once; it must never have resent a live message early.
+"""
+
+from __future__ import annotations
+
+import signal
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from tests.chaos.run import strike_after, timeout_for, wait_finished
+from tests.chaos.scale import seeded, size
+from tests.fixtures.bulk import NACK_OVER, add_rich_debtor, approve_many, mixed_amounts
+from tests.fixtures.invariants import check_invariants
+from tests.fixtures.tls import TLSFiles
+from tests.fixtures.world import World
+from tests.pipeline.processes import Process, gateway_env, kill, start_gateway, start_receiver
+
+
+async def test_one_of_two_gateways_killed_mid_run_the_other_finishes_the_work(
+    world: World, database: str, tls_files: TLSFiles, tmp_path: Path
+) -> None:
+    rng = seeded("two instances")
+    payments = size(800, 5000)
+    await add_rich_debtor(world.pool)
+    log = tmp_path / "receiver.jsonl"
+    async with AsyncExitStack() as stack:
+        receiver, port = await start_receiver(
+            tls_files, log, "--nack-amount-over", str(NACK_OVER), "--ack-delay-ms", "30",
+            "--shuffle", "--seed", str(rng.randrange(2**32)),
+        )  # fmt: skip
+        stack.push_async_callback(receiver.stop)
+        env = gateway_env(
+            database, tls_files, port, tmp_path, ack_timeout_s=2, pool_size=1, max_inflight=32
+        )
+        gateways: list[Process] = []
+        for _ in range(2):
+            gateway, _ = await start_gateway(env)
+            stack.push_async_callback(gateway.stop)
+            gateways.append(gateway)
+        # Approved while both run, so both claim from the start.
+        ids = await approve_many(world, mixed_amounts(payments))
+        victim, survivor = rng.sample(gateways, 2)
+        await strike_after(world.pool, ids, rng.uniform(0.2, 0.7), rng, timeout_for(payments))
+        await kill(victim)
+        await wait_finished(world.pool, ids, timeout_for(payments))
+        survivor.signal(signal.SIGTERM)
+        assert await survivor.wait() == 0
+    summary = await check_invariants(world.pool, ids, log, nack_over=NACK_OVER)
+    print(summary)
+    assert summary.completed + summary.failed == payments
+    senders = await world.pool.fetch(
+        "SELECT split_part(sent_by, ':', 2)::int AS pid, count(*) AS n FROM messages"
+        " WHERE payment_id = ANY($1::uuid[]) GROUP BY 1",
+        ids,
+    )
+    # Both transmitted; what the dead one left in flight was settled all the same (above).
+    assert {row["pid"] for row in senders} == {g.process.pid for g in gateways}
