@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 from uuid import UUID
 
 import asyncpg
@@ -24,6 +24,7 @@ from paywire.domain.payment import utc_iso
 from paywire.domain.roles import Actor, Role, parse_roles, require_role
 from paywire.domain.validation import Problems
 from paywire.errors import AuthenticationError, Conflict, NotFound, Throttled
+from paywire.services.auth_state import AttemptCounter, PostgresAttempts, SessionCache
 from paywire.store import audit
 from paywire.store import operators as store
 from paywire.store.operators import Operator
@@ -74,11 +75,15 @@ async def login(
     token_ttl_s: int,
     request_id: str | None = None,
     hasher: PasswordHasher = DEFAULT_HASHER,
+    attempts: AttemptCounter | None = None,
 ) -> Login:
     """A session for valid credentials of an active operator.
 
     Five failures for one user name within fifteen minutes lock that name for fifteen minutes
     (Throttled), whether or not an operator has it; while locked even the right password fails.
+    Each attempt is counted before its password is checked, so concurrent guesses cannot slip
+    past the limit while the first ones are still being verified. `attempts` counts them
+    (default: the name's `login_throttle` row); the lock itself is always kept in PostgreSQL.
     """
     if not isinstance(username, str) or not isinstance(password, str):
         raise AuthenticationError("invalid user name or password")
@@ -87,22 +92,29 @@ async def login(
         # No operator can have this name: nothing to count or lock, but take as long as a check.
         await verify_password(_DUMMY_HASH, password)
         raise AuthenticationError("invalid user name or password")
+    counter = attempts or PostgresAttempts(db, LOCKOUT_WINDOW)
     now = datetime.now(UTC)
     async with connection(db) as conn:
         until = await store.locked_until(conn, name, now)
-        if until is not None:
-            raise _locked(until)
+    if until is not None:
+        raise _locked(until)
+    counted = await counter.count(name, now)
+    if counted > LOCKOUT_FAILURES:
+        # More attempts than allowed are under way at once: none of them gets a guess.
+        await _lock(db, name, now, request_id)
+    async with connection(db) as conn:
         found = await store.credentials(conn, name)
     valid = await verify_password(found[1] if found else _DUMMY_HASH, password)
     if found is None or not valid or not found[0].active:
-        await _failed(db, name, now, request_id)
+        if counted >= LOCKOUT_FAILURES:
+            await _lock(db, name, now, request_id)
         raise AuthenticationError("invalid user name or password")
     operator, stored_hash = found
     token = secrets.token_urlsafe(32)
     expires_at = now + timedelta(seconds=token_ttl_s)
     rehashed = await _rehash(stored_hash, password, hasher)
+    await counter.clear(name)
     async with transaction(db) as conn:
-        await store.clear_failures(conn, name)
         await store.insert_session(conn, token_digest(token), operator.id, now, expires_at)
         if rehashed is not None:
             await store.update(conn, operator.id, password_hash=rehashed)
@@ -110,23 +122,38 @@ async def login(
     return Login(token, expires_at, operator)
 
 
-async def authenticate(db: Db, token: str) -> Operator:
-    """The operator of a live (unexpired, unrevoked) session of an active operator."""
+async def authenticate(db: Db, token: str, *, cache: SessionCache | None = None) -> Operator:
+    """The operator of a live (unexpired, unrevoked) session of an active operator; from
+    `cache` when it holds the session, else from PostgreSQL (and then cached)."""
+    digest = token_digest(token)
+    ticket = None
+    if cache is not None:
+        cached, ticket = await cache.lookup(digest)
+        if cached is not None:
+            return cached
     async with connection(db) as conn:
-        operator = await store.session_operator(conn, token_digest(token), datetime.now(UTC))
-    if operator is None:
+        found = await store.session_operator(conn, digest, datetime.now(UTC))
+    if found is None:
         raise AuthenticationError("invalid or expired token")
+    operator, expires_at = found
+    if cache is not None:
+        await cache.store(digest, operator, expires_at, ticket)
     return operator
 
 
-async def logout(db: Db, token: str, *, request_id: str | None = None) -> None:
+async def logout(
+    db: Db, token: str, *, request_id: str | None = None, cache: SessionCache | None = None
+) -> None:
     """Revoke the session of `token`; revoking an unknown or dead token changes nothing."""
     now = datetime.now(UTC)
+    digest = token_digest(token)
     async with transaction(db) as conn:
-        operator_id = await store.revoke_session(conn, token_digest(token), now)
+        operator_id = await store.revoke_session(conn, digest, now)
         operator = await store.get(conn, operator_id) if operator_id else None
         if operator is not None:
             await audit.append(conn, [_entry(operator, "auth.logout", operator, request_id)], now)
+    if cache is not None:
+        await cache.forget_token(digest)
 
 
 async def create_operator(
@@ -162,9 +189,11 @@ async def update_operator(
     password: object = None,
     request_id: str | None = None,
     hasher: PasswordHasher = DEFAULT_HASHER,
+    cache: SessionCache | None = None,
 ) -> Operator:
     """Change roles, active flag or password (ADMIN); deactivation or a new password ends the
-    operator's sessions."""
+    operator's sessions. Any change drops the operator's cached sessions, so new roles count
+    from the next request on."""
     require_role(actor, Role.ADMIN)
     async with connection(db) as conn:
         current = await store.get(conn, operator_id)
@@ -208,6 +237,8 @@ async def update_operator(
             request_id=request_id,
         )
         await audit.append(conn, [entry], now)
+    if cache is not None:
+        await cache.forget_operator(operator_id)
     return after
 
 
@@ -262,17 +293,12 @@ async def _rehash(stored: str, password: str, hasher: PasswordHasher) -> str | N
     return await hash_password(password, hasher) if hasher.check_needs_rehash(stored) else None
 
 
-async def _failed(db: Db, name: str, now: datetime, request_id: str | None) -> None:
+async def _lock(db: Db, name: str, now: datetime, request_id: str | None) -> NoReturn:
+    """Lock `name` (audited once, however many attempts hit the limit together) and refuse."""
+    until = now + LOCKOUT_DURATION
     async with transaction(db) as conn:
-        until = await store.record_failure(
-            conn,
-            name,
-            now,
-            window=LOCKOUT_WINDOW,
-            limit=LOCKOUT_FAILURES,
-            lock_for=LOCKOUT_DURATION,
-        )
-        if until is not None:
+        earlier = await store.lock(conn, name, now, until)
+        if earlier is None:
             entry = AuditEntry(
                 operator=name,
                 action="auth.lockout",
@@ -282,8 +308,7 @@ async def _failed(db: Db, name: str, now: datetime, request_id: str | None) -> N
                 request_id=request_id,
             )
             await audit.append(conn, [entry], now)
-    if until is not None:
-        raise _locked(until)
+    raise _locked(earlier or until)
 
 
 def _locked(until: datetime) -> Throttled:

@@ -123,36 +123,56 @@ async def locked_until(conn: Conn, username: str, now: datetime) -> datetime | N
     return until
 
 
-async def record_failure(
-    conn: Conn, username: str, now: datetime, *, window: timedelta, limit: int, lock_for: timedelta
-) -> datetime | None:
-    """Count a failed login; when it is the `limit`-th within `window`, lock the name until
-    `now + lock_for` (and start counting afresh). Returns the lock's end if this locked it."""
-    until: datetime | None = await conn.fetchval(
+# What `count_attempt` returns for a name locked meanwhile: more than any limit.
+OVER_ANY_LIMIT = 2**31 - 1
+
+
+async def count_attempt(conn: Conn, username: str, now: datetime, *, window: timedelta) -> int:
+    """Count a login attempt for `username` before its password is checked, and return how many
+    fall within `window` up to `now`, this one included; `OVER_ANY_LIMIT` when the name is
+    locked at `now`. Counting first, in one atomic statement, is what stops concurrent guesses
+    from all passing the lockout check while the first ones are still being verified."""
+    count: int = await conn.fetchval(
         """
         INSERT INTO login_throttle AS t (username, failures) VALUES ($1, ARRAY[$2::timestamptz])
-        ON CONFLICT (username) DO UPDATE SET failures = ARRAY(
-            SELECT f FROM unnest(t.failures || $2::timestamptz) AS f WHERE f > $2 - $3::interval
-        )
-        RETURNING CASE WHEN cardinality(failures) >= $4 THEN $2 + $5::interval END
+        ON CONFLICT (username) DO UPDATE SET failures = CASE
+            WHEN t.locked_until > $2 THEN t.failures
+            ELSE ARRAY(
+                SELECT f FROM unnest(t.failures || $2::timestamptz) AS f WHERE f > $2 - $3::interval
+            )
+        END
+        RETURNING CASE WHEN locked_until > $2 THEN $4 ELSE cardinality(failures) END
         """,
         username,
         now,
         window,
-        limit,
-        lock_for,
+        OVER_ANY_LIMIT,
     )
-    if until is not None:
-        await conn.execute(
-            "UPDATE login_throttle SET failures = '{}', locked_until = $2 WHERE username = $1",
-            username,
-            until,
-        )
-    return until
+    return count
+
+
+async def lock(conn: Conn, username: str, now: datetime, until: datetime) -> datetime | None:
+    """Lock `username` until `until` and start counting afresh, unless it is locked at `now`
+    already: then the end of that lock."""
+    current: datetime | None = await conn.fetchval(
+        "SELECT locked_until FROM login_throttle WHERE username = $1 FOR UPDATE", username
+    )
+    if current is not None and current > now:
+        return current
+    await conn.execute(
+        """
+        INSERT INTO login_throttle (username, locked_until) VALUES ($1, $2)
+        ON CONFLICT (username) DO UPDATE SET failures = '{}', locked_until = $2
+        """,
+        username,
+        until,
+    )
+    return None
 
 
 async def clear_failures(conn: Conn, username: str) -> None:
-    await conn.execute("DELETE FROM login_throttle WHERE username = $1", username)
+    """Forget the attempts counted for `username`, but never a lock set meanwhile."""
+    await conn.execute("UPDATE login_throttle SET failures = '{}' WHERE username = $1", username)
 
 
 async def insert_session(
@@ -168,18 +188,21 @@ async def insert_session(
     )
 
 
-async def session_operator(conn: Conn, token_hash: bytes, now: datetime) -> Operator | None:
-    """The active operator of a session that is neither expired nor revoked."""
+async def session_operator(
+    conn: Conn, token_hash: bytes, now: datetime
+) -> tuple[Operator, datetime] | None:
+    """The active operator of a session that is neither expired nor revoked, and when the
+    session expires."""
     row = await conn.fetchrow(
         f"""
-        SELECT {", ".join(f"o.{c}" for c in _COLUMNS.split(", "))}
+        SELECT {", ".join(f"o.{c}" for c in _COLUMNS.split(", "))}, s.expires_at
         FROM sessions s JOIN operators o ON o.id = s.operator_id
         WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND o.active
         """,
         token_hash,
         now,
     )
-    return to_operator(row) if row else None
+    return (to_operator(row), row["expires_at"]) if row else None
 
 
 async def revoke_session(conn: Conn, token_hash: bytes, now: datetime) -> UUID | None:
