@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real: chromium (the UI test), prometheus
-# (promtool rule tests and the scrape test) and redis-server (shared state across instances).
+# (promtool rule tests and the scrape test), redis-server (shared state across instances), and
+# curl, jq and openssl (the runbook's commands, run by tests/deploy/test_runbook.py).
 # Idempotent: does nothing when every tool is already on PATH.
 set -euo pipefail
 
-declare -A tools=([chromium]=chromium [promtool]=prometheus [prometheus]=prometheus [redis-server]=redis-server)
+declare -A tools=([chromium]=chromium [promtool]=prometheus [prometheus]=prometheus [redis-server]=redis-server
+  [curl]=curl [jq]=jq [openssl]=openssl)
 missing=()
 for tool in "${!tools[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${tools[$tool]}")

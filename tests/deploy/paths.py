@@ -6,6 +6,7 @@ test that needs it: a check that silently skips is no check.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -34,3 +35,19 @@ def load_yaml(path: Path) -> Any:
 
 def load_yaml_documents(path: Path) -> list[Any]:
     return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
+
+
+_FENCE = re.compile(r"^```.*?^```$", re.S | re.M)
+_HEADING = re.compile(r"^#+ (.+)$", re.M)
+
+
+def headings(markdown: str) -> list[tuple[int, str]]:
+    """(offset, text) of each Markdown heading, in order; `#` lines inside fenced code are
+    shell comments, not headings."""
+    blanked = _FENCE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), markdown)
+    return [(m.start(), m.group(1).strip()) for m in _HEADING.finditer(blanked)]
+
+
+def anchor(heading: str) -> str:
+    """The anchor GitHub makes of a heading: lower case, punctuation dropped, spaces to dashes."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
