@@ -30,7 +30,7 @@ from paywire.services import pipeline as services
 from paywire.services.ledger import LedgerAdapter
 from paywire.store import delivery
 from paywire.store import payments as payments_store
-from paywire.store.tx import Conn, Pool, transaction
+from paywire.store.tx import Conn, Db, Pool, transaction
 from paywire.transport.pool import ConnectionPool
 
 log = logging.getLogger(__name__)
@@ -113,10 +113,15 @@ class Pipeline:
         for loop in self._loops.values():
             loop.wake()
 
-    async def retry(self, payment_id: UUID) -> None:
+    @property
+    def ledger(self) -> LedgerAdapter:
+        return self._ledger
+
+    async def retry(self, payment_id: UUID, db: Db | None = None) -> None:
         """An operator's retry: drive a payment on now. A TRANSMITTED one gets one more
-        transmission; one in an earlier processing status is taken out of quarantine."""
-        async with transaction(self._db) as conn:
+        transmission; one in an earlier processing status is taken out of quarantine. With `db`
+        the grant joins the caller's transaction (an exception resolved with a resend)."""
+        async with transaction(db if db is not None else self._db) as conn:
             payment = await payments_store.get(conn, payment_id)
             if payment is None:
                 raise NotFound(f"payment {payment_id} does not exist")

@@ -1,56 +1,203 @@
-"""The exception queue as ADMINs work it: list the items, resolve one with a note.
+"""The exception queue as ADMINs work it: list the items, resolve one with a note and, for an
+unanswered payment, an action: resend it, or settle it with the receiver's own confirmation.
 
-The pipeline opens exceptions through `paywire.services.pipeline.open_exceptions`.
+The pipeline and the reconciliation sweep open exceptions (`paywire.services.pipeline`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+from uuid import UUID
+
+import orjson
 
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.roles import Actor, Role, require_role
+from paywire.domain.statuses import Status
 from paywire.domain.validation import Problems, text
 from paywire.errors import Conflict, NotFound
+from paywire.services import gauges
+from paywire.services import pipeline as pipeline_services
+from paywire.services.ledger import LedgerAdapter
 from paywire.store import audit, exception_queue
+from paywire.store import payments as payment_store
 from paywire.store.exception_queue import ExceptionItem
-from paywire.store.tx import Db, connection, transaction
+from paywire.store.messages import IncomingAnswer
+from paywire.store.tx import Conn, Db, connection, transaction
 
 NOTE_MAX = 1000
+CONFIRMATION_MAX = 140
+REASON_CODE_MAX = 35
+# answers.status of an answer an operator recorded from the receiver's confirmation.
+MANUAL = "MANUAL"
+
+
+class Driver(Protocol):
+    """What the actions need of the pipeline (`paywire.pipeline.runner.Pipeline`)."""
+
+    @property
+    def ledger(self) -> LedgerAdapter: ...
+
+    async def retry(self, payment_id: UUID, db: Db | None = None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Resend:
+    """Grant the payment's message one more transmission."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": "resend"}
+
+
+@dataclass(frozen=True, slots=True)
+class MarkSettled:
+    """Settle the payment as the receiver confirmed outside the wire: with its ACK, or with its
+    NACK and reason code. `confirmation` is the receiver's reference for what it said."""
+
+    outcome: Literal["ACK", "NACK"]
+    confirmation: str
+    reason_code: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": "mark_settled",
+            "outcome": self.outcome,
+            "confirmation": self.confirmation,
+            "reason_code": self.reason_code,
+        }
+
+
+Action = Resend | MarkSettled
+
+
+def parse_action(body: Mapping[str, Any]) -> Action | None:
+    """The action a resolve body asks for, if any; ValidationError naming each problem."""
+    problems = Problems()
+    name = body.get("action")
+    settle_fields = ("outcome", "confirmation", "reason_code")
+    if name != "mark_settled":
+        for field in settle_fields:
+            if field in body:
+                problems.add(field, "is only for the action mark_settled")
+    if name not in (None, "resend", "mark_settled"):
+        problems.add("action", 'must be "resend" or "mark_settled"')
+    if name != "mark_settled":
+        problems.raise_any("invalid resolution")
+        return Resend() if name == "resend" else None
+    outcome = body.get("outcome")
+    if outcome not in ("ACK", "NACK"):
+        problems.add("outcome", 'must be "ACK" or "NACK", as the receiver answered')
+    confirmation = text(body.get("confirmation"), "confirmation", CONFIRMATION_MAX, problems)
+    reason_code = None
+    if outcome == "NACK":
+        reason_code = text(body.get("reason_code"), "reason_code", REASON_CODE_MAX, problems)
+    elif "reason_code" in body:
+        problems.add("reason_code", "is only for a NACK")
+    problems.raise_any("invalid resolution")
+    assert confirmation is not None
+    return MarkSettled(outcome, confirmation, reason_code)  # type: ignore[arg-type]
 
 
 async def list_exceptions(
-    db: Db, *, limit: int, state: str | None = None, after: int | None = None
+    db: Db,
+    *,
+    limit: int,
+    state: str | None = None,
+    kind: str | None = None,
+    after: int | None = None,
 ) -> list[ExceptionItem]:
     """Newest first; `after` is the id of the previous page's last item."""
     async with connection(db) as conn:
-        return await exception_queue.page(conn, limit=limit, state=state, after=after)
+        return await exception_queue.page(conn, limit=limit, state=state, kind=kind, after=after)
 
 
 async def resolve_exception(
-    db: Db, exception_id: int, actor: Actor, note: object, *, request_id: str | None = None
+    db: Db,
+    exception_id: int,
+    actor: Actor,
+    note: object,
+    action: Action | None = None,
+    *,
+    driver: Driver | None = None,
+    request_id: str | None = None,
 ) -> ExceptionItem:
-    """OPEN → RESOLVED by an ADMIN, with a note saying what was done."""
+    """OPEN → RESOLVED by an ADMIN, with a note saying what was done, and the action taken with
+    it in the same transaction; `driver` is needed for an action."""
     require_role(actor, Role.ADMIN)
     problems = Problems()
     why = text(note, "note", NOTE_MAX, problems)
     problems.raise_any("a note is required")
     assert why is not None
+    if action is not None and driver is None:
+        raise ValueError("an action needs the pipeline")
     now = datetime.now(UTC)
     async with transaction(db) as conn:
         before = await exception_queue.get(conn, exception_id, lock=True)
         if before is None:
             raise NotFound(f"no exception {exception_id}")
-        after = await exception_queue.resolve(conn, exception_id, actor.username, why, now)
-        if after is None:
+        if before.state != "OPEN":
             raise Conflict(f"exception {exception_id} is {before.state}, not OPEN")
+        if action is not None:
+            assert driver is not None
+            await _act(conn, before, actor, why, action, driver, request_id)
+        after = await exception_queue.resolve(conn, exception_id, actor.username, why, now)
+        assert after is not None  # locked and OPEN above
+        record = after.as_dict()
+        if action is not None:
+            record["action"] = action.as_dict()
         entry = AuditEntry(
             operator=actor.username,
             action="exception.resolve",
             entity="exception",
             entity_id=str(exception_id),
             before=before.as_dict(),
-            after=after.as_dict(),
+            after=record,
             request_id=request_id,
         )
         await audit.append(conn, [entry], now)
+        await gauges.refresh_exceptions_open(conn)
     return after
+
+
+async def _act(
+    conn: Conn,
+    item: ExceptionItem,
+    actor: Actor,
+    note: str,
+    action: Action,
+    driver: Driver,
+    request_id: str | None,
+) -> None:
+    if item.payment_id is None:
+        raise Conflict(f"exception {item.id} names no payment to act on")
+    if isinstance(action, Resend):
+        await driver.retry(item.payment_id, conn)
+        return
+    (payment,) = await payment_store.lock(conn, [item.payment_id])
+    if payment.status is not Status.TRANSMITTED:
+        raise Conflict(f"the payment is {payment.status}: only a TRANSMITTED one is settled")
+    # Recorded as an answer like any other, marked MANUAL, so the payment is settled the one
+    # way every payment is: a NACK still reverses the posting, and nothing fails without one.
+    answer = IncomingAnswer(
+        msg_id=payment.msg_id,
+        kind=action.outcome,
+        status=MANUAL,
+        reason_code=action.reason_code,
+        reason_text=action.confirmation,
+        uetr=None,
+        payload=orjson.dumps(
+            {
+                "manual": True,
+                "exception_id": item.id,
+                "operator": actor.username,
+                "note": note,
+                **action.as_dict(),
+            },
+            option=orjson.OPT_SORT_KEYS,
+        ),
+        received_at=datetime.now(UTC),
+    )
+    await pipeline_services.settle(conn, [answer], driver.ledger, request_id=request_id)

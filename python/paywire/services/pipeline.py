@@ -25,6 +25,7 @@ from paywire.observability.metrics import (
     payments_completed_total,
     payments_failed_total,
 )
+from paywire.services import gauges
 from paywire.services.ledger import LedgerAdapter
 from paywire.services.transitions import Move, move
 from paywire.store import audit, delivery, exception_queue, messages
@@ -126,10 +127,17 @@ async def transmit(
         return await delivery.start(conn, [p.id for p in ready], at=at, lease=lease, by=by)
 
 
-async def settle(db: Db, answers: Sequence[IncomingAnswer], ledger: LedgerAdapter) -> Settlement:
+async def settle(
+    db: Db,
+    answers: Sequence[IncomingAnswer],
+    ledger: LedgerAdapter,
+    *,
+    request_id: str | None = None,
+) -> Settlement:
     """Apply answers: the first for a TRANSMITTED payment settles it, ACK → COMPLETED, NACK →
     FAILED with its posting reversed. Every answer is kept; one naming no message opens an
-    ORPHAN_ACK exception, one whose UETR differs from the message's a PROCESSING_ERROR."""
+    ORPHAN_ACK exception, one whose UETR differs from the message's a PROCESSING_ERROR.
+    `request_id` ties the audit rows to the operator's request that recorded an answer."""
     result = Settlement()
     settled: list[tuple[Payment, IncomingAnswer]] = []
     async with transaction(db) as conn:
@@ -169,7 +177,7 @@ async def settle(db: Db, answers: Sequence[IncomingAnswer], ledger: LedgerAdapte
             for pid in failed
             if pid not in reversed_ids
         ]
-        await move(conn, moves, SYSTEM_ACTOR)
+        await move(conn, moves, SYSTEM_ACTOR, request_id=request_id)
         await messages.mark_answered(
             conn, [p.id for p, _ in settled], [a.received_at for _, a in settled]
         )
@@ -194,6 +202,8 @@ async def _open(conn: Conn, items: Sequence[NewException]) -> list[ExceptionItem
     if not items:
         return []
     opened = await exception_queue.open_many(conn, items)
+    if opened:
+        await gauges.refresh_exceptions_open(conn)
     await audit.append(
         conn,
         [

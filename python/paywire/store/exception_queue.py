@@ -108,18 +108,30 @@ async def resolve(
 
 
 async def page(
-    conn: Conn, *, limit: int, state: str | None = None, after: int | None = None
+    conn: Conn,
+    *,
+    limit: int,
+    state: str | None = None,
+    kind: str | None = None,
+    after: int | None = None,
 ) -> list[ExceptionItem]:
     """Exceptions newest first; `after` is the id of the previous page's last one."""
     rows = await conn.fetch(
         f"""
         SELECT {_COLUMNS} FROM exceptions
-        WHERE ($1::text IS NULL OR state = $1) AND ($2::bigint IS NULL OR id < $2)
+        WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR kind = $2)
+          AND ($3::bigint IS NULL OR id < $3)
         ORDER BY id DESC
-        LIMIT $3
+        LIMIT $4
         """,
         state,
+        kind,
         after,
         limit,
     )
     return [to_item(row) for row in rows]
+
+
+async def count_open(conn: Conn) -> int:
+    count: int = await conn.fetchval("SELECT count(*) FROM exceptions WHERE state = 'OPEN'")
+    return count

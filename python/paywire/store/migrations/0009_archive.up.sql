@@ -10,8 +10,8 @@ BEGIN
        AND (to_jsonb(OLD) ->> TG_ARGV[0])::timestamptz < now() - interval '7 years' THEN
         RETURN OLD;
     END IF;
-    RAISE EXCEPTION 'DELETE on % refused: rows leave only for the archive, after seven years',
-        TG_TABLE_NAME
+    RAISE EXCEPTION 'DELETE on % refused: the table is append-only; its rows leave only for '
+                    'the archive, after seven years', TG_TABLE_NAME
         USING ERRCODE = 'integrity_constraint_violation',
               HINT = 'finished payments older than seven years are moved with archive_payments()';
 END

@@ -1,0 +1,143 @@
+"""Reconciliation: the daily report, the aging list, and the sweep a running gateway repeats.
+
+A report is read in one repeatable-read snapshot, so its totals agree with its list; the sweep
+opens an exception for every unmatched item that has none and sets the reconciliation gauge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from paywire.config import Settings
+from paywire.domain.payment import utc_iso
+from paywire.domain.reconciliation import COLUMNS, Unmatched
+from paywire.observability.metrics import reconciliation_unmatched_items
+from paywire.services import gauges, streaming
+from paywire.services.pipeline import open_exceptions
+from paywire.store import reconciliation as store
+from paywire.store.exception_queue import NewException
+from paywire.store.reconciliation import Day, Outstanding
+from paywire.store.tx import Pool, connection
+
+# Exceptions opened per transaction by the sweep.
+OPEN_BATCH = 1000
+
+
+def answer_window(settings: Settings) -> timedelta:
+    """How long after its first transmission a payment may wait for its answer before it is
+    MISSING_ACK: every attempt's timeout, when the pipeline too gives up (ACK_MISSING)."""
+    return timedelta(seconds=settings.ack_timeout_s * settings.max_attempts)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A report's `head` and its unmatched items, streamed as they are read; `unmatched` is the
+    number of items when it is known beforehand (a daily report's totals)."""
+
+    head: Mapping[str, Any]
+    items: AsyncIterator[Unmatched]
+    unmatched: int | None = None
+
+    def json(self) -> AsyncIterator[bytes]:
+        """The head with the items under `unmatched`: the SPEC §7 representation."""
+        return streaming.json_chunks(self.head, "unmatched", _dicts(self.items))
+
+    def csv(self) -> AsyncIterator[bytes]:
+        """The unmatched items alone, one row each, under a header row."""
+        return streaming.csv_chunks(COLUMNS, _rows(self.items))
+
+
+@asynccontextmanager
+async def daily(
+    db: Pool, day: date, *, answer_window: timedelta, as_of: datetime | None = None
+) -> AsyncIterator[Report]:
+    """The report of the payments created on `day` (UTC) and the orphan answers received on
+    it, as of `as_of` (now); read it inside the block."""
+    moment = as_of or datetime.now(UTC)
+    async with (
+        connection(db) as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        summary = await store.day_summary(conn, day, as_of=moment, answer_window=answer_window)
+        items = store.unmatched(conn, Day(day), as_of=moment, answer_window=answer_window)
+        async with aclosing(items):
+            yield Report(summary.as_dict(), items, summary.unmatched)
+
+
+@asynccontextmanager
+async def aging(
+    db: Pool, days: int, *, answer_window: timedelta, as_of: datetime | None = None
+) -> AsyncIterator[Report]:
+    """The outstanding items unmatched for more than `days` days, whatever their day."""
+    moment = as_of or datetime.now(UTC)
+    async with (
+        connection(db) as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        items = store.unmatched(
+            conn,
+            Outstanding(),
+            as_of=moment,
+            answer_window=answer_window,
+            since_before=moment - timedelta(days=days),
+        )
+        async with aclosing(items):
+            yield Report({"days": days, "as_of": utc_iso(moment)}, items)
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """What one sweep found unmatched, and how many exceptions it opened for those items."""
+
+    unmatched: int
+    opened: int
+
+
+async def sweep(db: Pool, *, answer_window: timedelta, as_of: datetime | None = None) -> Sweep:
+    """Reconcile today, yesterday and what is outstanding from before; open the exceptions
+    missing; set `reconciliation_unmatched_items` and `exceptions_open`."""
+    moment = as_of or datetime.now(UTC)
+    today = moment.date()
+    yesterday = today - timedelta(days=1)
+    scopes: tuple[store.Scope, ...] = (
+        Day(today),
+        Day(yesterday),
+        Outstanding(before=datetime.combine(yesterday, time(), UTC)),
+    )
+    found, opened, pending = 0, 0, []
+    async with (
+        connection(db) as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        for scope in scopes:
+            items = store.unmatched(conn, scope, as_of=moment, answer_window=answer_window)
+            async with aclosing(items):
+                async for item in items:
+                    found += 1
+                    if item.exception_id is None:
+                        pending.append(
+                            NewException(
+                                item.exception_kind, item.payment_id, item.msg_id, item.detail
+                            )
+                        )
+                    if len(pending) >= OPEN_BATCH:
+                        opened += len(await open_exceptions(db, pending))
+                        pending = []
+    opened += len(await open_exceptions(db, pending))
+    reconciliation_unmatched_items.set(found)
+    await gauges.refresh_exceptions_open(db)
+    return Sweep(found, opened)
+
+
+async def _dicts(items: AsyncIterator[Unmatched]) -> AsyncIterator[dict[str, Any]]:
+    async for item in items:
+        yield item.as_dict()
+
+
+async def _rows(items: AsyncIterator[Unmatched]) -> AsyncIterator[list[str]]:
+    async for item in items:
+        yield item.csv_row()

@@ -1,0 +1,194 @@
+"""Reconciliation against a real database: each category made on purpose and found by the daily
+report, by aging and by the sweep, which opens its exceptions once and sets the gauges."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from prometheus_client import REGISTRY
+
+from paywire.domain.statuses import Status
+from paywire.services import exceptions, reconciliation
+from paywire.store.tx import Pool
+from tests.fixtures.breaks import Breaks, one_of_each, tamper
+from tests.fixtures.world import World
+
+NOW = timedelta(0)  # an answer window of nothing: every unanswered payment is overdue
+
+
+async def approved(world: World, count: int) -> list[UUID]:
+    return [
+        (await world.drive(await world.create(amount=f"{100 + i}.00"), Status.APPROVED)).id
+        for i in range(count)
+    ]
+
+
+async def daily(pool: Pool, **kw: Any) -> dict[str, Any]:
+    async with reconciliation.daily(
+        pool, datetime.now(UTC).date(), answer_window=kw.pop("window", NOW), **kw
+    ) as report:
+        return json.loads(b"".join([chunk async for chunk in report.json()]))
+
+
+async def daily_csv(pool: Pool) -> list[dict[str, str]]:
+    async with reconciliation.daily(
+        pool, datetime.now(UTC).date(), answer_window=NOW
+    ) as report:
+        text = b"".join([chunk async for chunk in report.csv()]).decode()
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+async def aging(pool: Pool, days: int, as_of: datetime | None = None) -> list[dict[str, Any]]:
+    async with reconciliation.aging(pool, days, answer_window=NOW, as_of=as_of) as report:
+        body = json.loads(b"".join([chunk async for chunk in report.json()]))
+    assert body["days"] == days
+    items: list[dict[str, Any]] = body["unmatched"]
+    return items
+
+
+def by_category(items: list[dict[str, Any]]) -> dict[str, str]:
+    """category -> the payment id (or, for an orphan, the MsgId) of each item."""
+    return {i["category"]: i["payment_id"] or i["msg_id"] for i in items}
+
+
+def expected(breaks: Breaks) -> dict[str, str]:
+    return {
+        "MISSING_ACK": str(breaks.missing_ack),
+        "LEDGER_MISMATCH": str(breaks.ledger_mismatch),
+        "MISSING_REVERSAL": str(breaks.missing_reversal),
+        "ORPHAN_ACK": breaks.orphan_msg_id,
+    }
+
+
+def gauge(name: str) -> float | None:
+    return REGISTRY.get_sample_value(name)
+
+
+async def test_the_daily_report_finds_one_item_of_each_category(world: World) -> None:
+    breaks = await one_of_each(world.pool, await approved(world, 4))
+    report = await daily(world.pool)
+    assert report["date"] == datetime.now(UTC).date().isoformat()
+    assert report["totals"] == {"payments": 4, "matched": 1, "unmatched": 4}
+    assert report["by_currency"] == [
+        {"currency": "EUR", "payments": 4, "amount": "406.00", "matched": 1, "unmatched": 3}
+    ]
+    assert by_category(report["unmatched"]) == expected(breaks)
+    details = {i["category"]: i["detail"] for i in report["unmatched"]}
+    assert details["LEDGER_MISMATCH"] == "posted 100.00 EUR, the payment is for 101.00"
+    assert details["MISSING_ACK"].startswith("no answer to 1 transmission(s) since ")
+    # The orphan's exception was opened by the settler; the others have none yet.
+    assert [i["exception_id"] is None for i in report["unmatched"]].count(False) == 1
+
+    # The CSV form is the same list.
+    rows = await daily_csv(world.pool)
+    assert rows == [
+        {k: "" if v is None else str(v) for k, v in item.items()} for item in report["unmatched"]
+    ]
+
+
+async def test_an_answer_due_later_is_not_missing_yet(world: World) -> None:
+    breaks = await one_of_each(world.pool, await approved(world, 4))
+    report = await daily(world.pool, window=timedelta(minutes=5))
+    assert "MISSING_ACK" not in by_category(report["unmatched"])
+    assert report["totals"] == {"payments": 4, "matched": 2, "unmatched": 3}
+    assert str(breaks.missing_ack) not in {i["payment_id"] for i in report["unmatched"]}
+
+
+async def test_a_day_without_payments_is_empty(world: World) -> None:
+    async with reconciliation.daily(
+        world.pool, datetime(2001, 2, 3).date(), answer_window=NOW
+    ) as report:
+        body = json.loads(b"".join([chunk async for chunk in report.json()]))
+    assert body["date"] == "2001-02-03"
+    assert body["totals"] == {"payments": 0, "matched": 0, "unmatched": 0}
+    assert body["by_currency"] == []
+    assert body["unmatched"] == []
+
+
+async def test_ledger_rules_beyond_the_amount(world: World) -> None:
+    first, second = [
+        (await world.drive(await world.create(), Status.COMPLETED)).id for _ in range(2)
+    ]
+    # A COMPLETED payment without its posting; a reversal on a COMPLETED one.
+    await tamper(
+        world.pool,
+        "WITH gone AS (DELETE FROM postings WHERE payment_id = $1 RETURNING id) "
+        "DELETE FROM ledger_entries WHERE posting_id IN (SELECT id FROM gone)",
+        second,
+    )
+    await world.ledger.reverse(world.pool, [first])
+    details = {
+        i["payment_id"]: i["detail"]
+        for i in (await daily(world.pool))["unmatched"]
+        if i["category"] == "LEDGER_MISMATCH"
+    }
+    assert details[str(second)] == "no posting for a COMPLETED payment"
+    assert details[str(first)] == "reversed although the payment is COMPLETED"
+
+
+async def test_aging_lists_what_is_outstanding_by_age(world: World) -> None:
+    breaks = await one_of_each(world.pool, await approved(world, 4))
+    await reconciliation.sweep(world.pool, answer_window=NOW)
+    assert by_category(await aging(world.pool, 0)) == expected(breaks)
+    assert await aging(world.pool, 1) == []
+    later = datetime.now(UTC) + timedelta(days=3)
+    assert by_category(await aging(world.pool, 2, as_of=later)) == expected(breaks)
+
+
+async def test_the_sweep_opens_each_exception_once_and_sets_the_gauges(world: World) -> None:
+    breaks = await one_of_each(world.pool, await approved(world, 4))
+    first = await reconciliation.sweep(world.pool, answer_window=NOW)
+    assert (first.unmatched, first.opened) == (4, 3)  # the orphan's was open already
+    assert gauge("reconciliation_unmatched_items") == 4
+    assert gauge("exceptions_open") == 4
+    again = await reconciliation.sweep(world.pool, answer_window=NOW)
+    assert (again.unmatched, again.opened) == (4, 0)
+
+    queue = await exceptions.list_exceptions(world.pool, limit=10, state="OPEN")
+    kinds = {e.kind: e.payment_id or e.msg_id for e in queue}
+    assert kinds == {
+        "ACK_MISSING": breaks.missing_ack,
+        "LEDGER_MISMATCH": breaks.ledger_mismatch,
+        "MISSING_REVERSAL": breaks.missing_reversal,
+        "ORPHAN_ACK": breaks.orphan_msg_id,
+    }
+    report = await daily(world.pool)
+    assert {i["exception_id"] for i in report["unmatched"]} == {e.id for e in queue}
+
+
+async def test_a_resolved_exception_reconciles_its_item_by_hand(world: World) -> None:
+    breaks = await one_of_each(world.pool, await approved(world, 4))
+    await reconciliation.sweep(world.pool, answer_window=NOW)
+    (orphan,) = await exceptions.list_exceptions(world.pool, limit=10, kind="ORPHAN_ACK")
+    await exceptions.resolve_exception(
+        world.pool, orphan.id, world.admin, "receiver confirms: a test message of theirs"
+    )
+    report = await daily(world.pool)
+    assert "ORPHAN_ACK" not in by_category(report["unmatched"])
+    assert report["totals"]["unmatched"] == 3
+    swept = await reconciliation.sweep(world.pool, answer_window=NOW)
+    assert (swept.unmatched, swept.opened) == (3, 0)  # not opened again
+    assert gauge("exceptions_open") == 3
+    assert breaks.orphan_msg_id not in {i["msg_id"] for i in await aging(world.pool, 0)}
+
+
+async def test_amounts_per_currency_keep_their_minor_digits(world: World) -> None:
+    from tests.fixtures.world import YANKEE
+
+    for amount, currency, account in (("10.50", "EUR", None), ("7.25", "USD", YANKEE)):
+        changes: dict[str, Any] = {"amount": amount, "currency": currency}
+        if account:
+            changes["debtor"] = {"name": "Yankee", "account": account}
+        await world.drive(await world.create(**changes), Status.COMPLETED)
+    report = await daily(world.pool)
+    assert report["by_currency"] == [
+        {"currency": "EUR", "payments": 1, "amount": "10.50", "matched": 1, "unmatched": 0},
+        {"currency": "USD", "payments": 1, "amount": "7.25", "matched": 1, "unmatched": 0},
+    ]
+    assert Decimal(report["by_currency"][0]["amount"]) == Decimal("10.5")
