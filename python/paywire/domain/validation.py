@@ -85,16 +85,18 @@ def text(value: object, name: str, max_length: int, problems: Problems) -> str |
     if not isinstance(value, str):
         problems.add(name, "is required" if value is None else "must be a string")
         return None
+    # Checked before stripping: str.strip() also removes controls such as U+0085 and U+001C,
+    # which must be refused, not silently dropped from the ends.
+    bad = next((ch for ch in value if unicodedata.category(ch) in _REFUSED_CATEGORIES), None)
+    if bad is not None:
+        problems.add(name, f"must be printable text; U+{ord(bad):04X} is not")
+        return None
     stripped = value.strip()
     if not stripped:
         problems.add(name, "must not be empty")
         return None
     if len(stripped) > max_length:
         problems.add(name, f"must be at most {max_length} characters, not {len(stripped)}")
-        return None
-    bad = next((ch for ch in stripped if unicodedata.category(ch) in _REFUSED_CATEGORIES), None)
-    if bad is not None:
-        problems.add(name, f"must be printable text; U+{ord(bad):04X} is not")
         return None
     return stripped
 

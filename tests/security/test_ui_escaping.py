@@ -1,0 +1,32 @@
+"""Stored markup in the browser: the terminal page writes payment fields with textContent, so a
+hostile name shows as the text it is and never becomes an element or runs."""
+
+from __future__ import annotations
+
+from tests.api.world import PASSWORD, World
+from tests.ui.conftest import Console, browser, chromium  # noqa: F401
+from tests.ui.terminal import TerminalPage
+
+MARKUP = '<img src=x onerror="window.__pwned=1"><b>bold</b><script>window.__pwned=2</script>'
+
+
+async def test_markup_in_a_payment_is_shown_as_text(world: World, browser) -> None:  # noqa: F811
+    created = await world.create_payment(
+        creditor={"name": MARKUP, "account": "ACCT-<svg/onload=1>", "agent_bic": "BNPAFRPPXXX"},
+        remittance_info="</div><iframe src=javascript:window.__pwned=3>",
+    )
+    page = await browser.new_page()
+    console = Console(page)
+    await page.goto(str(world.client.make_url("/")))
+    term = TerminalPage(page)
+    await term.login("auditor", PASSWORD)
+    await term.enter(f"pay show {created['reference']}")
+    await term.wait_for_text(MARKUP)
+    lines = await term.lines()
+    assert any(f"{MARKUP} ACCT-<svg/onload=1> BNPAFRPPXXX" in line for line in lines)
+    assert any("</div><iframe src=javascript:window.__pwned=3>" in line for line in lines)
+    output = page.locator("#output")
+    assert await output.locator("img, b, script, svg, iframe").count() == 0
+    assert await page.evaluate("window.__pwned") is None
+    await page.context.close()
+    assert console.errors == []
