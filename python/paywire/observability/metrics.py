@@ -43,9 +43,7 @@ http_request_duration_seconds = Histogram(
     ["method", "route", "status"],
 )
 
-db_pool_connections = Gauge(
-    "db_pool_connections", "Database pool connections by state", ["state"]
-)
+db_pool_connections = Gauge("db_pool_connections", "Database pool connections by state", ["state"])
 reconciliation_unmatched_items = Gauge(
     "reconciliation_unmatched_items", "Unmatched items in the latest reconciliation"
 )
