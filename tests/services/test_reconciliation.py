@@ -17,7 +17,7 @@ from paywire.domain.statuses import Status
 from paywire.services import exceptions, reconciliation
 from paywire.store.tx import Pool
 from tests.fixtures.breaks import Breaks, one_of_each, tamper
-from tests.fixtures.world import World
+from tests.fixtures.world import YANKEE, World
 
 NOW = timedelta(0)  # an answer window of nothing: every unanswered payment is overdue
 
@@ -37,9 +37,7 @@ async def daily(pool: Pool, **kw: Any) -> dict[str, Any]:
 
 
 async def daily_csv(pool: Pool) -> list[dict[str, str]]:
-    async with reconciliation.daily(
-        pool, datetime.now(UTC).date(), answer_window=NOW
-    ) as report:
+    async with reconciliation.daily(pool, datetime.now(UTC).date(), answer_window=NOW) as report:
         text = b"".join([chunk async for chunk in report.csv()]).decode()
     return list(csv.DictReader(io.StringIO(text)))
 
@@ -179,8 +177,6 @@ async def test_a_resolved_exception_reconciles_its_item_by_hand(world: World) ->
 
 
 async def test_amounts_per_currency_keep_their_minor_digits(world: World) -> None:
-    from tests.fixtures.world import YANKEE
-
     for amount, currency, account in (("10.50", "EUR", None), ("7.25", "USD", YANKEE)):
         changes: dict[str, Any] = {"amount": amount, "currency": currency}
         if account:
