@@ -16,6 +16,7 @@ from aiohttp import web
 
 from paywire.api.app import create_app
 from paywire.config import Settings
+from paywire.pipeline.housekeeping import Housekeeping
 from paywire.pipeline.runner import Pipeline
 from paywire.pipeline.settler import Settler
 from paywire.services.screening import load_rules
@@ -55,6 +56,7 @@ async def run_gateway(
         # the settler tells them apart against the database.
         pool = ConnectionPool(settings, on_orphan=lambda answer, _payload: settler.add(answer))
         pipeline = Pipeline(settings, db.pool, pool, settler, ledger, rules)
+        housekeeping = Housekeeping(settings, db.pool)
         draining = asyncio.Event()
         app = create_app(settings, db.pool, transport=pool, draining=draining, pipeline=pipeline)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -64,6 +66,7 @@ async def run_gateway(
             await site.start()
             await pool.start()
             pipeline.start()
+            housekeeping.start()
             url = f"http://{settings.http_host}:{_bound_port(runner, settings.http_port)}"
             log.info("gateway ready", extra={"url": url, "settings": settings.redacted()})
             if on_ready is not None:
@@ -71,6 +74,7 @@ async def run_gateway(
             await stop.wait()
             log.info("stop requested: draining")
             draining.set()
+            await housekeeping.stop()
             await pipeline.drain(settings.drain_timeout_s)
             await pool.close(deadline_s=0)
         finally:

@@ -174,9 +174,9 @@ async def test_an_export_can_be_reverified_with_the_standard_library_alone(
     db_pool: Pool,
 ) -> None:
     await write(db_pool, 3)
-    out = io.StringIO()
+    out = io.BytesIO()
     assert await audit_service.export_csv(db_pool, datetime.now(UTC).date(), out) == 3
-    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    rows = list(csv.DictReader(io.StringIO(out.getvalue().decode())))
     prev = "0" * 64
     for row in rows:
         content = {
@@ -194,4 +194,4 @@ async def test_an_export_can_be_reverified_with_the_standard_library_alone(
         assert row["prev_hash"] == prev
         assert hashlib.sha256(prev.encode() + canonical.encode()).hexdigest() == row["hash"]
         prev = row["hash"]
-    assert await audit_service.export_csv(db_pool, datetime(2000, 1, 1).date(), io.StringIO()) == 0
+    assert await audit_service.export_csv(db_pool, datetime(2000, 1, 1).date(), io.BytesIO()) == 0

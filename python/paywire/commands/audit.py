@@ -4,15 +4,15 @@ writes one UTC day of it as CSV, with the hashes, so it can be verified outside 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 import uvloop
 
+from paywire.commands.output import write_report
 from paywire.config import Settings, load_settings
 from paywire.services import audit as service
 from paywire.store import migrator
@@ -40,16 +40,7 @@ def handle_verify(args: argparse.Namespace) -> int:
 
 def handle_export(args: argparse.Namespace) -> int:
     settings = load_settings(config_file=args.config)
-    if args.output is None:
-        try:
-            return uvloop.run(export(settings, args.date, sys.stdout))
-        except BrokenPipeError:
-            # The reader stopped early (`| head`): not an error. Point stdout at /dev/null so
-            # the interpreter's final flush does not fail too (as the Python docs advise).
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return 0
-    with args.output.open("w", encoding="utf-8", newline="") as out:
-        return uvloop.run(export(settings, args.date, out))
+    return write_report(args.output, lambda out: export(settings, args.date, out))
 
 
 async def verify(settings: Settings) -> int:
@@ -61,7 +52,7 @@ async def verify(settings: Settings) -> int:
     return 0 if result.ok else 1
 
 
-async def export(settings: Settings, day: date, out: Any) -> int:
+async def export(settings: Settings, day: date, out: BinaryIO) -> int:
     async with database(settings) as db:
         async with db.pool.acquire() as conn:
             await migrator.require_current(conn)

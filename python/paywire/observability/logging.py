@@ -171,16 +171,24 @@ class DailyFileHandler(logging.Handler):
         return self._stream
 
     def prune(self, today: dt.date) -> None:
-        """Delete day files dated more than `retention_days` before `today`."""
-        oldest_kept = today - dt.timedelta(days=self.retention_days)
-        for path in self.directory.glob(f"{FILE_PREFIX}*{FILE_SUFFIX}"):
-            stem = path.name[len(FILE_PREFIX) : -len(FILE_SUFFIX)]
-            try:
-                day = dt.date.fromisoformat(stem)
-            except ValueError:
-                continue
-            if day < oldest_kept:
-                path.unlink(missing_ok=True)
+        prune_log_files(self.directory, today, self.retention_days)
+
+
+def prune_log_files(directory: Path, today: dt.date, retention_days: int = RETENTION_DAYS) -> int:
+    """Delete day files dated more than `retention_days` before `today`; returns how many. The
+    handler prunes when it opens a day's file; the retention job also for quiet processes."""
+    removed = 0
+    oldest_kept = today - dt.timedelta(days=retention_days)
+    for path in directory.glob(f"{FILE_PREFIX}*{FILE_SUFFIX}"):
+        stem = path.name[len(FILE_PREFIX) : -len(FILE_SUFFIX)]
+        try:
+            day = dt.date.fromisoformat(stem)
+        except ValueError:
+            continue
+        if day < oldest_kept:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def configure_logging(

@@ -5,16 +5,19 @@ Verification and export stream rows through a cursor, so a log of any size fits 
 
 from __future__ import annotations
 
-import csv
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing, asynccontextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
 import orjson
 
 from paywire.domain.payment import utc_iso
+from paywire.domain.retention import years_before
+from paywire.services import streaming
 from paywire.store import audit
 from paywire.store.audit import VerifyResult
-from paywire.store.tx import Db, connection, transaction
+from paywire.store.tx import Conn, Db, connection, transaction
 
 EXPORT_COLUMNS = (
     "id", "timestamp", "operator", "action", "entity", "entity_id",
@@ -23,7 +26,7 @@ EXPORT_COLUMNS = (
 
 
 class Writable(Protocol):
-    def write(self, text: str, /) -> Any: ...
+    def write(self, data: bytes, /) -> Any: ...
 
 
 async def verify(db: Db) -> VerifyResult:
@@ -32,48 +35,58 @@ async def verify(db: Db) -> VerifyResult:
         return await audit.verify(conn)
 
 
-async def export_csv(db: Db, day: date, out: Writable) -> int:
-    """Write the rows stamped on `day` (UTC) as CSV with a header; returns how many.
-
-    before/after are JSON with sorted keys, timestamps as in the hash, so the chain can be
-    re-verified from the file alone.
-    """
+@asynccontextmanager
+async def export(db: Db, day: date) -> AsyncIterator[AsyncIterator[list[object]]]:
+    """The rows stamped on `day` (UTC), oldest first, as CSV rows of `EXPORT_COLUMNS`, read
+    from a cursor inside the block. before/after are JSON with sorted keys and timestamps are
+    as in the hash, so the chain can be re-verified from the file alone."""
     since = datetime.combine(day, time(), UTC)
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
-    rows = 0
-    async with connection(db) as conn:
-        async for row in audit.stream(conn, since, since + timedelta(days=1)):
-            writer.writerow(
-                [
-                    row["id"],
-                    utc_iso(row["timestamp"]),
-                    row["operator"],
-                    row["action"],
-                    row["entity"],
-                    row["entity_id"],
-                    _json(row["before"]),
-                    _json(row["after"]),
-                    row["request_id"] or "",
-                    row["prev_hash"],
-                    row["hash"],
-                ]
-            )
-            rows += 1
-    return rows
+    until = since + timedelta(days=1) if day < date.max else datetime.max.replace(tzinfo=UTC)
+    async with connection(db) as conn, aclosing(_rows(conn, since, until)) as rows:
+        yield rows
+
+
+async def export_csv(db: Db, day: date, out: Writable) -> int:
+    """Write `day`'s rows to `out` as UTF-8 CSV with a header; returns how many."""
+    written = 0
+
+    async def counted(rows: AsyncIterator[list[object]]) -> AsyncIterator[list[object]]:
+        nonlocal written
+        async for row in rows:
+            written += 1
+            yield row
+
+    async with export(db, day) as rows:
+        async for chunk in streaming.csv_chunks(EXPORT_COLUMNS, counted(rows)):
+            out.write(chunk)
+    return written
 
 
 async def purge_expired(db: Db, retention_years: int, now: datetime | None = None) -> int:
     """Remove the rows older than the retention (7 to 10 years); returns how many. The database
     refuses anything younger than seven years whatever is asked."""
-    moment = now or datetime.now(UTC)
-    try:
-        cutoff = moment.replace(year=moment.year - retention_years)
-    except ValueError:  # 29 February, in a year that has none
-        cutoff = moment.replace(year=moment.year - retention_years, day=28)
+    cutoff = years_before(now or datetime.now(UTC), retention_years)
     async with transaction(db) as conn:
-        purged: int = await conn.fetchval("SELECT audit_purge($1)", cutoff)
-    return purged
+        return await audit.purge(conn, cutoff)
+
+
+async def _rows(conn: Conn, since: datetime, until: datetime) -> AsyncGenerator[list[object], None]:
+    # Closed explicitly: its transaction must end before the connection goes back to the pool.
+    async with aclosing(audit.stream(conn, since, until)) as stored:
+        async for row in stored:
+            yield [
+                row["id"],
+                utc_iso(row["timestamp"]),
+                row["operator"],
+                row["action"],
+                row["entity"],
+                row["entity_id"],
+                _json(row["before"]),
+                _json(row["after"]),
+                row["request_id"] or "",
+                row["prev_hash"],
+                row["hash"],
+            ]
 
 
 def _json(value: object) -> str:

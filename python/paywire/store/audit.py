@@ -6,7 +6,7 @@ caller's transaction, so an audit row commits exactly when the change it records
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -156,7 +156,7 @@ async def page(
 
 async def stream(
     conn: Conn, since: datetime, until: datetime, *, prefetch: int = 2000
-) -> AsyncIterator[Record]:
+) -> AsyncGenerator[Record, None]:
     """Rows stamped in [since, until), oldest first, through a cursor (for exports)."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         query = (
@@ -164,3 +164,10 @@ async def stream(
         )
         async for row in conn.cursor(query, since, until, prefetch=prefetch):
             yield row
+
+
+async def purge(conn: Conn, before: datetime) -> int:
+    """The oldest rows, all stamped before `before`, removed through `audit_purge`, the one
+    DELETE the database allows (and only of rows older than seven years); returns how many."""
+    purged: int = await conn.fetchval("SELECT audit_purge($1)", before)
+    return purged

@@ -1,0 +1,68 @@
+"""The periodic jobs of a running gateway: the reconciliation sweep every minute, retention at
+start and then daily.
+
+Each job is a StepLoop whose step makes one run and reports nothing taken, so the loop rests for
+the job's period; a failed run is retried with the loop's backoff. Both jobs are idempotent, so
+every gateway process on a database may run them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from paywire.config import Settings
+from paywire.pipeline.loop import StepLoop
+from paywire.services import reconciliation, retention
+from paywire.store.tx import Pool
+
+log = logging.getLogger(__name__)
+
+SWEEP_EVERY_S = 60.0
+RETENTION_EVERY_S = 24 * 3600.0
+
+
+class Housekeeping:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Pool,
+        *,
+        sweep_every_s: float = SWEEP_EVERY_S,
+        retention_every_s: float = RETENTION_EVERY_S,
+    ) -> None:
+        self._settings = settings
+        self._db = db
+        self._loops = (
+            StepLoop("reconcile", self._sweep, batch=1, idle_s=sweep_every_s),
+            StepLoop("retention", self._retention, batch=1, idle_s=retention_every_s),
+        )
+
+    def start(self) -> None:
+        for loop in self._loops:
+            loop.start()
+
+    async def stop(self) -> None:
+        """Let a run under way finish, then stop."""
+        for loop in self._loops:
+            await loop.stop()
+
+    async def _sweep(self, _limit: int) -> int:
+        swept = await reconciliation.sweep(
+            self._db, answer_window=reconciliation.answer_window(self._settings)
+        )
+        if swept.opened:
+            log.warning(
+                "reconciliation opened %d exceptions; %d items unmatched",
+                swept.opened,
+                swept.unmatched,
+            )
+        return 0
+
+    async def _retention(self, _limit: int) -> int:
+        run = await retention.run(
+            self._db,
+            retention_years=self._settings.audit_retention_years,
+            log_dir=self._settings.log_dir,
+        )
+        log.info("retention run", extra=run.as_dict())
+        return 0

@@ -1,0 +1,77 @@
+"""Retention, run daily by a gateway: audit rows past PAYWIRE_AUDIT_RETENTION_YEARS purged,
+payments past seven years archived, application logs past thirty days removed; each run audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from paywire.domain.audit_chain import AuditEntry
+from paywire.domain.payment import utc_iso
+from paywire.domain.retention import ARCHIVE_AFTER_YEARS, years_before
+from paywire.domain.roles import SYSTEM_ACTOR
+from paywire.observability.logging import prune_log_files
+from paywire.services.audit import purge_expired
+from paywire.store import archive, audit
+from paywire.store.tx import Pool, transaction
+
+# Payments moved per transaction: short transactions, however much is due.
+ARCHIVE_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionRun:
+    at: datetime
+    audit_rows_purged: int
+    payments_archived: int
+    log_files_removed: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "at": utc_iso(self.at),
+            "audit_rows_purged": self.audit_rows_purged,
+            "payments_archived": self.payments_archived,
+            "log_files_removed": self.log_files_removed,
+        }
+
+
+async def archive_expired(db: Pool, now: datetime | None = None) -> int:
+    """Move every payment due for the archive, a batch per transaction; returns how many."""
+    before = years_before(now or datetime.now(UTC), ARCHIVE_AFTER_YEARS)
+    total = 0
+    while True:
+        async with transaction(db) as conn:
+            moved = await archive.archive_payments(conn, before, ARCHIVE_BATCH)
+        total += moved
+        if moved < ARCHIVE_BATCH:
+            return total
+
+
+async def run(
+    db: Pool, *, retention_years: int, log_dir: Path, now: datetime | None = None
+) -> RetentionRun:
+    """One retention run as of `now`, recorded in the audit log (as `system`) once done."""
+    moment = now or datetime.now(UTC)
+    result = RetentionRun(
+        at=moment,
+        audit_rows_purged=await purge_expired(db, retention_years, moment),
+        payments_archived=await archive_expired(db, moment),
+        log_files_removed=prune_log_files(log_dir, moment.date()),
+    )
+    async with transaction(db) as conn:
+        await audit.append(
+            conn,
+            [
+                AuditEntry(
+                    operator=SYSTEM_ACTOR.username,
+                    action="retention.run",
+                    entity="retention",
+                    entity_id=moment.date().isoformat(),
+                    after={**result.as_dict(), "audit_retention_years": retention_years},
+                )
+            ],
+        )
+    return result
