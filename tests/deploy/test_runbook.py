@@ -44,6 +44,7 @@ COVERED = {
     "TLS diagnosis",
     "Circuit breaker reset",
     "Database issues",
+    "Data retention",
 }
 
 
