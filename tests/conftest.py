@@ -5,4 +5,5 @@ pytest_plugins: list[str] = [
     "tests.fixtures.postgres",
     "tests.fixtures.world",
     "tests.fixtures.gateway",
+    "tests.fixtures.redis",
 ]

@@ -20,9 +20,11 @@ from paywire.pipeline.housekeeping import Housekeeping
 from paywire.pipeline.runner import Pipeline
 from paywire.pipeline.settler import Settler
 from paywire.services.screening import load_rules
+from paywire.shared_state import SharedState
 from paywire.store import migrator
 from paywire.store.database import open_database
 from paywire.store.ledger import PostgresLedger
+from paywire.transport.breaker import SharedBreaker
 from paywire.transport.pool import ConnectionPool
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ async def run_gateway(
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
     db = await open_database(settings)
+    shared = SharedState.from_settings(settings)
     try:
         async with db.pool.acquire() as conn:
             await migrator.require_current(conn)
@@ -54,11 +57,22 @@ async def run_gateway(
         settler = Settler(db.pool, ledger)
         # Answers the pool no longer waits for (late ones, orphans) are settled like the others;
         # the settler tells them apart against the database.
-        pool = ConnectionPool(settings, on_orphan=lambda answer, _payload: settler.add(answer))
+        pool = ConnectionPool(
+            settings,
+            on_orphan=lambda answer, _payload: settler.add(answer),
+            shared=_shared_breaker(shared, settings),
+        )
         pipeline = Pipeline(settings, db.pool, pool, settler, ledger, rules)
         housekeeping = Housekeeping(settings, db.pool)
         draining = asyncio.Event()
-        app = create_app(settings, db.pool, transport=pool, draining=draining, pipeline=pipeline)
+        app = create_app(
+            settings,
+            db.pool,
+            transport=pool,
+            draining=draining,
+            pipeline=pipeline,
+            shared=shared,
+        )
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         try:
@@ -80,11 +94,19 @@ async def run_gateway(
         finally:
             await runner.cleanup()
     finally:
+        if shared is not None:
+            await shared.close()
         await db.close()
         for signum in STOP_SIGNALS:
             with contextlib.suppress(ValueError, RuntimeError):
                 loop.remove_signal_handler(signum)
     log.info("gateway stopped")
+
+
+def _shared_breaker(shared: SharedState | None, settings: Settings) -> SharedBreaker | None:
+    if shared is None or settings.receiver_host is None or settings.receiver_port is None:
+        return None
+    return shared.breaker(settings.receiver_host, settings.receiver_port)
 
 
 def _bound_port(runner: web.AppRunner, configured: int) -> int:

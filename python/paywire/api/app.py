@@ -28,8 +28,10 @@ from paywire.api.jsonio import dumps
 from paywire.api.keys import (
     DB_POOL,
     DRAINING,
+    LOGIN_ATTEMPTS,
     OPENAPI_DOCUMENT,
     PIPELINE,
+    SESSION_CACHE,
     SETTINGS,
     TRANSPORT,
     PipelineView,
@@ -39,6 +41,7 @@ from paywire.api.middlewares import MAX_BODY_BYTES, MIDDLEWARES
 from paywire.api.openapi import build_document
 from paywire.api.routes import Endpoint, install
 from paywire.config import Settings
+from paywire.shared_state import SharedState
 from paywire.store.tx import Pool
 
 # Each resource module contributes its `routes`; later parts add theirs to this list.
@@ -68,16 +71,20 @@ def create_app(
     transport: TransportView | None = None,
     pipeline: PipelineView | None = None,
     draining: asyncio.Event | None = None,
+    shared: SharedState | None = None,
 ) -> web.Application:
     """The admin surface. Without `transport` the TLS endpoints answer 503 and /health reports
     the TLS checks as degraded; without `pipeline` approvals wait for a pipeline elsewhere to
-    poll and retry answers 503; `draining`, once set, turns /health into 503."""
+    poll and retry answers 503; `draining`, once set, turns /health into 503; `shared` (from
+    REDIS_URL) counts login attempts and caches sessions in Redis."""
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[DB_POOL] = db_pool
     app[TRANSPORT] = transport
     app[PIPELINE] = pipeline
     app[DRAINING] = draining if draining is not None else asyncio.Event()
+    app[LOGIN_ATTEMPTS] = shared.attempts(db_pool) if shared is not None else None
+    app[SESSION_CACHE] = shared.sessions if shared is not None else None
     registered = list(endpoints())
     install(app, registered, schemas.COMPONENTS)
     app[OPENAPI_DOCUMENT] = dumps(build_document(registered, schemas.COMPONENTS))

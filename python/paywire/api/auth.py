@@ -9,7 +9,7 @@ from aiohttp import web
 
 from paywire.api import schemas
 from paywire.api.jsonio import json_response
-from paywire.api.keys import DB_POOL, REQUEST_ID, SETTINGS
+from paywire.api.keys import DB_POOL, LOGIN_ATTEMPTS, REQUEST_ID, SESSION_CACHE, SETTINGS
 from paywire.api.routes import ANY_OPERATOR, PUBLIC, Reply, Routes, body, operator
 from paywire.api.security import bearer_token
 from paywire.services import operators
@@ -35,6 +35,7 @@ async def login(request: web.Request) -> web.Response:
         credentials["password"],
         token_ttl_s=request.app[SETTINGS].token_ttl_s,
         request_id=request[REQUEST_ID],
+        attempts=request.app[LOGIN_ATTEMPTS],
     )
     return json_response(session.as_dict())
 
@@ -47,7 +48,10 @@ async def login(request: web.Request) -> web.Response:
 )
 async def logout(request: web.Request) -> web.Response:
     await operators.logout(
-        request.app[DB_POOL], bearer_token(request), request_id=request[REQUEST_ID]
+        request.app[DB_POOL],
+        bearer_token(request),
+        request_id=request[REQUEST_ID],
+        cache=request.app[SESSION_CACHE],
     )
     return web.Response(status=204)
 

@@ -14,6 +14,7 @@ from uuid import UUID
 from aiohttp import web
 
 from paywire.config import Settings
+from paywire.services.auth_state import AttemptCounter, SessionCache
 from paywire.store.operators import Operator
 from paywire.store.tx import Pool
 
@@ -50,6 +51,9 @@ PIPELINE: web.AppKey[PipelineView | None] = web.AppKey("pipeline")
 # Set by `paywire serve` on SIGTERM: /health answers 503 so balancers stop sending traffic.
 DRAINING = web.AppKey("draining", asyncio.Event)
 OPENAPI_DOCUMENT = web.AppKey("openapi_document", bytes)
+# Shared through Redis when REDIS_URL is set; None: PostgreSQL alone (see paywire.shared_state).
+LOGIN_ATTEMPTS: web.AppKey[AttemptCounter | None] = web.AppKey("login_attempts")
+SESSION_CACHE: web.AppKey[SessionCache | None] = web.AppKey("session_cache")
 
 REQUEST_ID = web.RequestKey("request_id", str)
 OPERATOR = web.RequestKey("operator", Operator)

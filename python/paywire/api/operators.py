@@ -12,7 +12,7 @@ from aiohttp import web
 
 from paywire.api import params, schemas
 from paywire.api.jsonio import json_response
-from paywire.api.keys import DB_POOL, REQUEST_ID
+from paywire.api.keys import DB_POOL, REQUEST_ID, SESSION_CACHE
 from paywire.api.routes import Reply, Routes, body, operator
 from paywire.domain.roles import Role
 from paywire.errors import Conflict
@@ -80,6 +80,7 @@ async def update_operator(request: web.Request) -> web.Response:
         active=change.get("active"),
         password=change.get("password"),
         request_id=request[REQUEST_ID],
+        cache=request.app[SESSION_CACHE],
     )
     return json_response(updated.as_dict())
 

@@ -10,7 +10,7 @@ from collections.abc import Collection
 
 from aiohttp import web
 
-from paywire.api.keys import DB_POOL
+from paywire.api.keys import DB_POOL, SESSION_CACHE
 from paywire.errors import AuthenticationError, PermissionDenied
 from paywire.services import operators
 from paywire.store.operators import Operator
@@ -27,7 +27,9 @@ def bearer_token(request: web.Request) -> str:
 
 
 async def authenticate(request: web.Request) -> Operator:
-    return await operators.authenticate(request.app[DB_POOL], bearer_token(request))
+    return await operators.authenticate(
+        request.app[DB_POOL], bearer_token(request), cache=request.app[SESSION_CACHE]
+    )
 
 
 def require_any_role(operator: Operator, roles: Collection[str]) -> None:

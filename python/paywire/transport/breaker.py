@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 
 class BreakerState(enum.IntEnum):
@@ -94,7 +95,37 @@ class CircuitBreaker:
         """Close the breaker by hand (the admin surface's reset)."""
         self.record_success()
 
+    def trip(self, for_s: float) -> None:
+        """Open the breaker for `for_s` seconds on another process's verdict (shared state)."""
+        self._probing = False
+        self._opened_at = self._clock() - self._reset_s + for_s
+        if self._state is not BreakerState.OPEN:
+            self._set(BreakerState.OPEN)
+
+    def release_probe(self) -> None:
+        """Give back the HALF_OPEN probe `allow_attempt` granted, unused: another process
+        probes the receiver for everyone."""
+        self._probing = False
+
     def _set(self, state: BreakerState) -> None:
         self._state = state
         if self._on_change is not None:
             self._on_change(state)
+
+
+class SharedBreaker(Protocol):
+    """One receiver's breaker verdict as all gateway processes see it (REDIS_URL): a process
+    whose breaker opens publishes it, the others stop dialling for the rest of the period, and
+    one probe at a time tries the receiver again. Implemented in `paywire.shared_state`."""
+
+    async def open_for(self) -> float:
+        """Seconds the receiver stays OPEN by some process's verdict; 0 when none holds."""
+        ...
+
+    async def publish_open(self, reset_s: float) -> None: ...
+
+    async def claim_probe(self, ttl_s: float) -> bool:
+        """Whether this process may make the HALF_OPEN probe (no other process is making it)."""
+        ...
+
+    async def publish_closed(self) -> None: ...

@@ -11,14 +11,15 @@ import collections
 import contextlib
 import enum
 import logging
+import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from paywire.config import Settings
 from paywire.observability.metrics import tls_circuit_breaker_state, tls_connections_active
-from paywire.transport.breaker import BreakerState, CircuitBreaker
+from paywire.transport.breaker import BreakerState, CircuitBreaker, SharedBreaker
 from paywire.transport.connection import (
     Connection,
     ConnectionOptions,
@@ -36,6 +37,8 @@ from paywire.wire import Answer
 log = logging.getLogger("paywire.transport")
 
 _OPEN = ConnectionState.OPEN
+# How long a slot waits before asking again while another process probes the receiver.
+SHARED_PROBE_POLL_S = 0.25
 
 
 class PoolState(enum.Enum):
@@ -76,12 +79,14 @@ class ConnectionPool:
         backoff_max_s: float = 10.0,
         tick_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedBreaker | None = None,
     ) -> None:
         """`connect_timeout_s` bounds one attempt (TCP, TLS, opening heartbeat);
         `close_timeout_s` how long a closing connection may take to say goodbye; reconnects wait
         a jittered `backoff_base_s * 2**n` capped at `backoff_max_s`; `tick_s` is the period of
         the deadline sweep (default: a tenth of the ACK timeout, at most 1 s); `clock` drives
-        the circuit breaker."""
+        the circuit breaker; `shared` (REDIS_URL) lets the breakers of all gateway processes
+        agree on this receiver."""
         settings.require("receiver_host", "receiver_port")
         assert settings.receiver_host is not None
         assert settings.receiver_port is not None
@@ -132,6 +137,9 @@ class ConnectionPool:
             clock=clock,
             on_change=self._on_breaker_change,
         )
+        self._shared = shared
+        self._background: set[asyncio.Task[None]] = set()
+        self._clearing: asyncio.Task[None] | None = None
         tls_circuit_breaker_state.set(BreakerState.CLOSED.value)
 
     # -- life cycle -----------------------------------------------------------------------------
@@ -193,6 +201,7 @@ class ConnectionPool:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._background, return_exceptions=True)
         self._state = PoolState.CLOSED
         self._closed.set()
 
@@ -297,9 +306,10 @@ class ConnectionPool:
         """Keep one connection up in `slot` while the pool is OPEN."""
         failures = 0
         while self._state is PoolState.OPEN:
-            if not self._breaker.allow_attempt():
+            wait_s = await self._may_dial()
+            if wait_s is not None:
                 self._attempted(slot)
-                await self._wait_for_breaker()
+                await self._wait_for_breaker(wait_s)
                 continue
             conn = Connection(
                 f"{slot.index}.{slot.connects + 1}",
@@ -317,7 +327,7 @@ class ConnectionPool:
                 slot.last_error = exc.message
                 count_error(exc.reason, slot.stats)
                 log.warning("connection %s failed: %s", conn.conn_id, exc.message)
-                self._breaker.record_failure()
+                await self._record_failure()
                 self._attempted(slot)
                 failures += 1
                 await asyncio.sleep(self._backoff(failures))
@@ -327,12 +337,13 @@ class ConnectionPool:
             failure = await self._run(slot, conn)
             if failure is not None:
                 slot.last_error = failure.message
-                self._breaker.record_failure()
+                await self._record_failure()
                 failures = 1
                 await asyncio.sleep(self._backoff(failures))
 
     async def _run(self, slot: _Slot, conn: Connection) -> TransportError | None:
         """Offer an established connection to senders until it ends."""
+        was_closed = self._breaker.state is BreakerState.CLOSED
         self._breaker.record_success()
         self._open.append(conn)
         tls_connections_active.inc()
@@ -340,6 +351,8 @@ class ConnectionPool:
         self._attempted(slot)
         self._wake(self._max_inflight)
         try:
+            if not was_closed and self._shared is not None:
+                await self._shared.publish_closed()  # the probe worked: for everyone
             return await conn.wait_closed()
         finally:
             self._open.remove(conn)
@@ -359,12 +372,42 @@ class ConnectionPool:
             if not self._unattempted:
                 self._first_round.set()
 
-    async def _wait_for_breaker(self) -> None:
-        """Until the breaker changes state or its OPEN period ends, whichever comes first."""
+    async def _may_dial(self) -> float | None:
+        """None when a connection attempt may start now, else the longest wait before asking
+        again (inf: until the breaker changes). With shared state, another process's OPEN
+        verdict holds here too, and only the process that claims the probe makes it."""
+        shared = self._shared
+        if shared is not None:
+            if self._clearing is not None and not self._clearing.done():
+                await asyncio.wait([self._clearing])  # an admin reset clears the verdict first
+            remaining = await shared.open_for()
+            if remaining > 0:
+                if not self._open:
+                    # Nothing is up here either: take the verdict, so senders fail fast too.
+                    self._breaker.trip(remaining)
+                return remaining
+        probing = self._breaker.state is BreakerState.HALF_OPEN
+        if not self._breaker.allow_attempt():
+            return self._breaker.retry_in() or math.inf
+        if probing and shared is not None and not await shared.claim_probe(self._probe_ttl_s()):
+            self._breaker.release_probe()
+            return SHARED_PROBE_POLL_S
+        return None
+
+    def _probe_ttl_s(self) -> float:
+        """How long a claimed probe excludes other processes: one attempt and its answer."""
+        return self._connect_timeout_s + self._close_timeout_s
+
+    async def _record_failure(self) -> None:
+        self._breaker.record_failure()
+        if self._shared is not None and self._breaker.state is BreakerState.OPEN:
+            await self._shared.publish_open(self._breaker.retry_in())
+
+    async def _wait_for_breaker(self, delay_s: float) -> None:
+        """Until the breaker changes state or `delay_s` pass, whichever comes first."""
         changed = self._breaker_changed
-        delay = self._breaker.retry_in()
         try:
-            async with asyncio.timeout(delay or None):
+            async with asyncio.timeout(None if math.isinf(delay_s) else delay_s):
                 await changed.wait()
         except TimeoutError:
             pass
@@ -382,8 +425,17 @@ class ConnectionPool:
     # -- admin ----------------------------------------------------------------------------------
 
     def reset_breaker(self) -> None:
-        """Close the circuit breaker by hand; waiting slots dial at once."""
+        """Close the circuit breaker by hand; waiting slots dial at once. With shared state the
+        reset clears the verdict for every process, before any slot here asks for it again."""
         self._breaker.reset()
+        if self._shared is not None:
+            self._clearing = self._spawn(self._shared.publish_closed())
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
 
     def stats(self) -> dict[str, Any]:
         """The admin surface's view: each connection slot, the breaker, and totals."""

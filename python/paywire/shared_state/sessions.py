@@ -1,0 +1,137 @@
+"""Live sessions cached in Redis for every gateway process, so most token checks skip
+PostgreSQL, which stays the source of truth: it is read on a miss, and every revocation is made
+there first and then dropped from the cache.
+
+Entries live at most `CACHE_TTL` and never past their session's expiry. A revocation bumps a
+generation counter; an entry read from PostgreSQL is cached only if the counter has not moved
+since before that read, so a check racing a logout cannot put the revoked session back.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import orjson
+
+from paywire.domain.roles import Role
+from paywire.shared_state.link import Down, RedisLink
+from paywire.store.operators import Operator
+
+log = logging.getLogger("paywire.shared_state")
+
+CACHE_TTL = timedelta(seconds=30)
+
+# KEYS: generation, entry, the operator's index; ARGV: ticket, entry, ttl ms, token, index ttl ms.
+_STORE = """
+if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+redis.call('SADD', KEYS[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[3], ARGV[5])
+return 1
+"""
+# KEYS: generation, entry.
+_DROP_ONE = """
+redis.call('INCR', KEYS[1])
+return redis.call('DEL', KEYS[2])
+"""
+# KEYS: generation, the operator's index; ARGV: the entries' key prefix. One Redis server (or
+# one slot): the entry keys are derived inside the script.
+_DROP_OPERATOR = """
+redis.call('INCR', KEYS[1])
+for _, token in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  redis.call('DEL', ARGV[1] .. token)
+end
+return redis.call('DEL', KEYS[2])
+"""
+
+
+class RedisSessionCache:
+    """A `SessionCache` on Redis. While Redis is down every check reads PostgreSQL."""
+
+    def __init__(self, link: RedisLink) -> None:
+        self._link = link
+        self._generation = link.key("sessions", "generation")
+        self._store = link.script(_STORE)
+        self._forget_token = link.script(_DROP_ONE)
+        self._forget_operator = link.script(_DROP_OPERATOR)
+
+    async def lookup(self, token_hash: bytes) -> tuple[Operator | None, object]:
+        found = await self._link.call(
+            "session lookup",
+            lambda client: client.mget([self._entry(token_hash.hex()), self._generation]),
+        )
+        if isinstance(found, Down):
+            return None, None
+        entry, generation = found
+        ticket = generation or b"0"
+        return (_decode(entry) if entry is not None else None), ticket
+
+    async def store(
+        self, token_hash: bytes, operator: Operator, expires_at: datetime, ticket: object
+    ) -> None:
+        if not isinstance(ticket, bytes):
+            return  # looked up while Redis was down: nothing to compare against
+        ttl = min(CACHE_TTL, expires_at - datetime.now(UTC))
+        ttl_ms = int(ttl.total_seconds() * 1000)
+        if ttl_ms <= 0:
+            return
+        await self._link.run_script(
+            "session store",
+            self._store,
+            [self._generation, self._entry(token_hash.hex()), self._index(operator.id)],
+            [
+                ticket,
+                orjson.dumps(operator.as_dict()),
+                ttl_ms,
+                token_hash.hex(),
+                int(CACHE_TTL.total_seconds() * 1000),
+            ],
+        )
+
+    async def forget_token(self, token_hash: bytes) -> None:
+        done = await self._link.run_script(
+            "session revoke",
+            self._forget_token,
+            [self._generation, self._entry(token_hash.hex())],
+            [],
+        )
+        if isinstance(done, Down):
+            _not_propagated()
+
+    async def forget_operator(self, operator_id: UUID) -> None:
+        done = await self._link.run_script(
+            "operator sessions revoke",
+            self._forget_operator,
+            [self._generation, self._index(operator_id)],
+            [self._entry("")],
+        )
+        if isinstance(done, Down):
+            _not_propagated()
+
+    def _entry(self, token_hex: str) -> str:
+        return self._link.key("session", token_hex)
+
+    def _index(self, operator_id: UUID) -> str:
+        return self._link.key("operator-sessions", str(operator_id))
+
+
+def _decode(raw: bytes | str) -> Operator:
+    data = orjson.loads(raw)
+    return Operator(
+        username=data["username"],
+        roles=frozenset(Role(r) for r in data["roles"]),
+        id=UUID(data["id"]),
+        active=data["active"],
+        created_at=datetime.fromisoformat(data["created_at"]),
+        updated_at=datetime.fromisoformat(data["updated_at"]),
+    )
+
+
+def _not_propagated() -> None:
+    # PostgreSQL has the revocation; a copy another process cached may live out its TTL.
+    log.error(
+        "a revocation could not reach redis: cached sessions expire within %d s",
+        CACHE_TTL.total_seconds(),
+    )

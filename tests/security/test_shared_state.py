@@ -1,0 +1,294 @@
+"""REDIS_URL: two gateway processes (two apps, two pools, one database, one real Redis) share
+login lockout, session revocation and the circuit breaker's verdict; with Redis killed
+mid-test everything still works, each process on its own."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from paywire.api import create_app
+from paywire.config import Settings
+from paywire.services.operators import token_digest
+from paywire.shared_state import SharedState
+from paywire.shared_state.link import RedisLink
+from paywire.store.tx import Pool
+from paywire.transport import BreakerState, ConnectionPool
+from tests.api.conftest import Serve
+from tests.api.world import PASSWORD, World, make_world
+from tests.fixtures.redis import RedisServer
+from tests.fixtures.tls import LOOPBACK, StartReceiver, TLSFiles, gateway_settings, pacs008
+
+LOGIN = "/api/v1/auth/login"
+WRONG = "not the password"
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 10.0) -> None:
+    """Poll `check` until it holds; fail after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def shared(redis_server: RedisServer) -> AsyncIterator[Callable[[], SharedState]]:
+    """`shared()` is one process's handle on the test's Redis; all are closed after."""
+    made: list[SharedState] = []
+
+    def make() -> SharedState:
+        made.append(SharedState(RedisLink(redis_server.url, pause_s=0.2)))
+        return made[-1]
+
+    yield make
+    for state in made:
+        await state.close()
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    """A plain client, to look at what the gateway keeps in Redis."""
+    client = Redis.from_url(redis_server.url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def two(
+    serve: Serve, settings: Settings, db_pool: Pool, shared: Callable[[], SharedState]
+) -> tuple[World, World]:
+    """Two gateway apps on one database and one Redis; every operator signed in on the first."""
+    first = await make_world(await serve(create_app(settings, db_pool, shared=shared())), db_pool)
+    client = await serve(create_app(settings, db_pool, shared=shared()))
+    second = World(client, db_pool, first.operators, first.tokens)
+    return first, second
+
+
+async def attempt(world: World, username: str, password: str = WRONG) -> int:
+    response = await world.client.post(LOGIN, json={"username": username, "password": password})
+    return response.status
+
+
+async def test_lockout_is_shared_and_counted_in_redis(
+    two: tuple[World, World], redis: Redis
+) -> None:
+    a, b = two
+    assert [await attempt(a, "checker") for _ in range(3)] == [401] * 3
+    assert await attempt(b, "checker") == 401
+    # Counted in Redis: PostgreSQL has not seen a single failed attempt.
+    assert await redis.zcard("paywire:login-attempts:checker") == 4
+    assert await a.pool.fetchval("SELECT count(*) FROM login_throttle") == 0
+    assert await attempt(b, "checker") == 429
+    assert await attempt(a, "checker", PASSWORD) == 429  # the lock is in PostgreSQL
+    assert await attempt(b, "maker", PASSWORD) == 200
+
+
+async def test_concurrent_guesses_across_processes_get_five_tries(two: tuple[World, World]) -> None:
+    a, b = two
+    guesses = [attempt(world, "auditor") for world in (a, b) * 10]
+    statuses = Counter(await asyncio.gather(*guesses))
+    assert statuses[401] <= 4, statuses
+    assert set(statuses) <= {401, 429}
+
+
+async def test_a_logout_on_one_process_ends_the_token_on_the_other(
+    two: tuple[World, World], redis: Redis
+) -> None:
+    a, b = two
+    token = await a.login("maker")
+    headers = {"Authorization": f"Bearer {token}"}
+    for world in (a, b):  # both processes have checked it: it is cached
+        assert (await world.client.get("/api/v1/auth/me", headers=headers)).status == 200
+    cached = f"paywire:session:{token_digest(token).hex()}"
+    assert await redis.exists(cached)
+    assert (await b.client.post("/api/v1/auth/logout", headers=headers)).status == 204
+    assert not await redis.exists(cached)
+    assert (await a.client.get("/api/v1/auth/me", headers=headers)).status == 401
+
+
+async def test_role_changes_and_deactivation_reach_the_other_process_at_once(
+    two: tuple[World, World],
+) -> None:
+    a, b = two
+    created = await a.create_payment()
+    for world in (a, b):
+        me = await world.client.get("/api/v1/auth/me", headers=a.auth("checker"))
+        assert (await me.json())["roles"] == ["CHECKER"]
+    demote = await b.client.patch(
+        f"/api/v1/operators/{a.operators['checker'].id}",
+        json={"roles": ["AUDITOR"]},
+        headers=a.auth("admin"),
+    )
+    assert demote.status == 200
+    approve = await a.client.post(
+        f"/api/v1/payments/{created['id']}/approve", json={}, headers=a.auth("checker")
+    )
+    assert approve.status == 403
+    deactivate = await a.client.patch(
+        f"/api/v1/operators/{a.operators['checker'].id}",
+        json={"active": False},
+        headers=a.auth("admin"),
+    )
+    assert deactivate.status == 200
+    assert (await b.client.get("/api/v1/auth/me", headers=a.auth("checker"))).status == 401
+
+
+async def test_a_check_racing_a_revocation_cannot_cache_the_revoked_session(
+    two: tuple[World, World], shared: Callable[[], SharedState], redis: Redis
+) -> None:
+    """A process that read the session before the logout must not store it after."""
+    a, _ = two
+    token = await a.login("maker")
+    digest = token_digest(token)
+    cache = shared().sessions
+    missing, ticket = await cache.lookup(digest)  # 1. a check starts: not cached
+    assert missing is None
+    await a.client.post("/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"})
+    in_an_hour = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    await cache.store(digest, a.operators["maker"], in_an_hour, ticket)  # 2. a stale write
+    assert not await redis.exists(f"paywire:session:{digest.hex()}")
+    assert (
+        await a.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    ).status == 401
+
+
+async def test_with_redis_killed_logins_tokens_and_lockout_still_work(
+    two: tuple[World, World], redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b = two
+    token = await a.login("maker")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await b.client.get("/api/v1/auth/me", headers=headers)).status == 200
+    redis_server.stop()
+    started = time.monotonic()
+    # Sessions come from PostgreSQL: checks work, and a logout is seen everywhere.
+    assert (await b.client.get("/api/v1/auth/me", headers=headers)).status == 200
+    assert (await a.client.post("/api/v1/auth/logout", headers=headers)).status == 204
+    assert (await b.client.get("/api/v1/auth/me", headers=headers)).status == 401
+    assert await attempt(b, "compliance", PASSWORD) == 200
+    # Attempts are counted in PostgreSQL meanwhile: the lockout holds across both processes.
+    statuses = [await attempt(world, "auditor") for world in (a, b, a, b, a)]
+    assert statuses == [401, 401, 401, 401, 429]
+    assert await attempt(b, "auditor", PASSWORD) == 429
+    assert time.monotonic() - started < 10, "an outage must not stall every request"
+    warnings = [r for r in caplog.records if "redis unreachable" in r.getMessage()]
+    assert warnings
+    assert all(redis_server.url not in f"{r.getMessage()} {r.__dict__}" for r in warnings)
+
+    redis_server.start()  # back, empty: sharing resumes after the pause
+    await eventually(lambda: _counted_in_redis(b, redis_server))
+
+
+async def _counted_in_redis(world: World, server: RedisServer) -> bool:
+    await attempt(world, "compliance")
+    client = Redis.from_url(server.url)
+    try:
+        return bool(await client.exists("paywire:login-attempts:compliance"))
+    finally:
+        await client.aclose()
+
+
+class DeadReceiver:
+    """A TCP listener that hangs up on every connection, counting the dials it receives."""
+
+    def __init__(self) -> None:
+        self.dials = 0
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        async def hang_up(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.dials += 1
+            writer.close()
+
+        self.server = await asyncio.start_server(hang_up, LOOPBACK, 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+@pytest.fixture
+async def dead_receiver() -> AsyncIterator[DeadReceiver]:
+    receiver = DeadReceiver()
+    yield receiver
+    await receiver.stop()
+
+
+@pytest.fixture
+async def make_pool(tls_files: TLSFiles) -> AsyncIterator[Callable[..., Awaitable[ConnectionPool]]]:
+    pools: list[ConnectionPool] = []
+
+    async def make(port: int, state: SharedState, **settings: Any) -> ConnectionPool:
+        values = {"pool_size": 2, "cb_failure_threshold": 1, "cb_reset_s": 1.0, **settings}
+        pool = ConnectionPool(
+            gateway_settings(tls_files, port, **values),
+            backoff_base_s=0.01,
+            backoff_max_s=0.05,
+            connect_timeout_s=2.0,
+            shared=state.breaker(LOOPBACK, port),
+        )
+        pools.append(pool)
+        await pool.start()
+        return pool
+
+    yield make
+    for pool in pools:
+        await pool.close(deadline_s=0.5)
+
+
+async def test_an_open_breaker_stops_the_other_process_dialling_and_one_probe_serves_all(
+    dead_receiver: DeadReceiver,
+    make_pool: Callable[..., Awaitable[ConnectionPool]],
+    shared: Callable[[], SharedState],
+    redis: Redis,
+) -> None:
+    port = await dead_receiver.start()
+    first = await make_pool(port, shared())
+    assert first.breaker.state is BreakerState.OPEN
+    dialled = dead_receiver.dials
+    assert 1 <= dialled <= 2
+    open_key = f"paywire:breaker:{LOOPBACK}:{port}:open"
+    assert await redis.pttl(open_key) > 0
+
+    second = await make_pool(port, shared())
+    assert second.breaker.state is BreakerState.OPEN  # the other process's verdict
+    assert dead_receiver.dials == dialled, "the second process dialled a receiver known dead"
+    assert second.stats()["totals"]["errors"] == 0
+
+    # The period ends for both at once; four slots in two processes make one probe.
+    await eventually(lambda: _dialled_more_than(dead_receiver, dialled))
+    await eventually(lambda: _is_open(redis, open_key))
+    assert dead_receiver.dials == dialled + 1
+
+
+async def _dialled_more_than(receiver: DeadReceiver, count: int) -> bool:
+    return receiver.dials > count
+
+
+async def _is_open(redis: Redis, key: str) -> bool:
+    return bool(await redis.pttl(key) > 0)
+
+
+async def test_with_redis_killed_the_pool_sends_and_its_breaker_works_alone(
+    start_receiver: StartReceiver,
+    dead_receiver: DeadReceiver,
+    make_pool: Callable[..., Awaitable[ConnectionPool]],
+    shared: Callable[[], SharedState],
+    redis_server: RedisServer,
+) -> None:
+    redis_server.stop()
+    receiver = await start_receiver()
+    pool = await make_pool(receiver.port, shared())
+    answer = await pool.send("REDIS-DOWN-1", pacs008("REDIS-DOWN-1"))
+    assert answer.kind == "ACK"
+    broken = await make_pool(await dead_receiver.start(), shared())
+    assert broken.breaker.state is BreakerState.OPEN  # its own failures still open it
