@@ -14,7 +14,16 @@ from pathlib import Path
 from paywire.errors import PaywireError
 
 # Sub-command modules, in the order `paywire --help` lists them.
-COMMANDS: tuple[str, ...] = ("serve", "demo", "migrate", "seed", "receiver", "audit", "bench")
+COMMANDS: tuple[str, ...] = (
+    "serve",
+    "demo",
+    "migrate",
+    "seed",
+    "receiver",
+    "audit",
+    "recon",
+    "bench",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

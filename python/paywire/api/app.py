@@ -17,10 +17,12 @@ from paywire.api import (
     audit,
     auth,
     docs,
+    exceptions,
     health,
     metrics,
     operators,
     payments,
+    reconciliation,
     schemas,
     ui,
 )
@@ -44,18 +46,21 @@ from paywire.config import Settings
 from paywire.shared_state import SharedState
 from paywire.store.tx import Pool
 
-# Each resource module contributes its `routes`; later parts add theirs to this list.
+# Each resource module contributes its `routes`; later parts add theirs to this list. aiohttp
+# matches in this order: fixed paths under /api/v1/payments/ come before `payments`' {id}.
 RESOURCES = (
     health,
     metrics,
     docs,
     ui,
     auth,
+    reconciliation,
     payments,
     accounts,
     operators,
     admin_tls,
     audit,
+    exceptions,
 )
 
 

@@ -9,12 +9,12 @@ import asyncio
 import enum
 from collections.abc import Mapping
 from typing import Any, Protocol
-from uuid import UUID
 
 from aiohttp import web
 
 from paywire.config import Settings
 from paywire.services.auth_state import AttemptCounter, SessionCache
+from paywire.services.exceptions import Driver
 from paywire.store.operators import Operator
 from paywire.store.tx import Pool
 
@@ -37,11 +37,11 @@ class TransportView(Protocol):
     def stats(self) -> Mapping[str, Any]: ...
 
 
-class PipelineView(Protocol):
-    """The processing pipeline (`paywire.pipeline.runner.Pipeline`) as the admin surface uses it."""
+class PipelineView(Driver, Protocol):
+    """The processing pipeline (`paywire.pipeline.runner.Pipeline`) as the admin surface uses
+    it: `retry` and `ledger` for operators' retries and exception actions."""
 
     def wake(self) -> None: ...
-    async def retry(self, payment_id: UUID) -> None: ...
 
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -88,6 +88,13 @@ def route_template(request: web.Request) -> str:
 @web.middleware
 async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
+    add_security_headers(request, response)
+    return response
+
+
+def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """The headers every response carries, unless the handler set its own; a streamed
+    response needs them before it starts, which is before this middleware sees it."""
     headers = response.headers
     is_data = request.path.startswith(DATA_PREFIXES)
     headers.setdefault("Content-Security-Policy", DATA_CSP if is_data else UI_CSP)
@@ -97,7 +104,6 @@ async def security_headers_middleware(request: web.Request, handler: Handler) ->
     # Static assets may be revalidated from cache; anything carrying data never is stored.
     static = request.path.startswith(STATIC_PREFIXES)
     headers.setdefault("Cache-Control", "no-cache" if static else "no-store")
-    return response
 
 
 @web.middleware

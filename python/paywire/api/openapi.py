@@ -92,6 +92,8 @@ def _responses(endpoint: Endpoint) -> dict[str, Any]:
         entry: dict[str, Any] = {"description": reply.description}
         if reply.schema is not None:
             entry["content"] = {reply.content_type: {"schema": reply.schema}}
+        for content_type, schema in reply.alternatives.items():
+            entry.setdefault("content", {})[content_type] = {"schema": schema}
         responses[str(status)] = entry
     for status in sorted(error_statuses(endpoint)):
         responses[str(status)] = {

@@ -9,7 +9,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from paywire.api.paging import DEFAULT_LIMIT, MAX_LIMIT
+from paywire.api.paging import DEFAULT_LIMIT, MAX_LIMIT, parse_int
 from paywire.api.routes import Param
 from paywire.errors import NotFound
 
@@ -53,3 +53,13 @@ def uuid_path(value: str, what: str) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         raise NotFound(f"no {what} {value}") from None
+
+
+def int_path(value: str, what: str) -> int:
+    """A path id that is not a positive bigint in ASCII digits names nothing: 404."""
+    if value.isascii() and value.isdigit():
+        try:
+            return parse_int([value])
+        except ValueError:
+            pass
+    raise NotFound(f"no {what} {value}")

@@ -37,11 +37,13 @@ class Param:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Reply:
-    """One documented success response."""
+    """One documented success response; `alternatives` are the other media types it may come
+    in (a query parameter chooses), each with its schema."""
 
     description: str
     schema: Schema | None = None
     content_type: str = "application/json"
+    alternatives: Mapping[str, Schema] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from paywire.api.validation import Schema
+from paywire.domain.reconciliation import CATEGORIES
+from paywire.store.exception_queue import KINDS
 
 ROLES = ("MAKER", "CHECKER", "COMPLIANCE", "ADMIN", "AUDITOR")
 STATUSES = (
@@ -70,6 +72,12 @@ PASSWORD: Schema = _text(256, min_length=12)
 REASON: Schema = _text(140)
 COUNT: Schema = {"type": "integer", "minimum": 0}
 BREAKER: Schema = {"type": "string", "enum": ["CLOSED", "HALF_OPEN", "OPEN"]}
+# A sum of amounts may need more integer digits than one payment's amount.
+AMOUNT_SUM: Schema = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,3})?$"}
+EXCEPTION_KIND: Schema = {"type": "string", "enum": list(KINDS)}
+EXCEPTION_STATE: Schema = {"type": "string", "enum": ["OPEN", "RESOLVED"]}
+# The CSV form of a report or an export: a header row, then one row per item.
+CSV: Schema = {"type": "string"}
 
 HEALTH = ref("Health")
 ERROR = ref("Error")
@@ -314,5 +322,86 @@ COMPONENTS: dict[str, Schema] = {
     "AuditVerify": _object(
         {"ok": {"type": "boolean"}, "rows": COUNT, "first_bad_id": _nullable({"type": "integer"})},
         required=("ok", "rows", "first_bad_id"),
+    ),
+    "Unmatched": _object(
+        {
+            "payment_id": _nullable(STRING),
+            "msg_id": _nullable(STRING),
+            "category": {"type": "string", "enum": list(CATEGORIES)},
+            "detail": STRING,
+            "since": DATE_TIME,
+            "exception_id": _nullable({"type": "integer"}),
+        },
+        required=("payment_id", "msg_id", "category", "detail", "since"),
+    ),
+    "ReconciliationDaily": _object(
+        {
+            "date": DATE,
+            "as_of": DATE_TIME,
+            "totals": _object(
+                {"payments": COUNT, "matched": COUNT, "unmatched": COUNT},
+                required=("payments", "matched", "unmatched"),
+            ),
+            "by_currency": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "currency": CURRENCY,
+                        "payments": COUNT,
+                        "amount": AMOUNT_SUM,
+                        "matched": COUNT,
+                        "unmatched": COUNT,
+                    },
+                    required=("currency", "payments", "amount", "matched", "unmatched"),
+                ),
+            },
+            "unmatched": {"type": "array", "items": ref("Unmatched")},
+        },
+        required=("date", "totals", "by_currency", "unmatched"),
+    ),
+    "ReconciliationAging": _object(
+        {
+            "days": COUNT,
+            "as_of": DATE_TIME,
+            "unmatched": {"type": "array", "items": ref("Unmatched")},
+        },
+        required=("days", "unmatched"),
+    ),
+    "Exception": _object(
+        {
+            "id": {"type": "integer"},
+            "kind": EXCEPTION_KIND,
+            "payment_id": _nullable(STRING),
+            "msg_id": _nullable(STRING),
+            "detail": STRING,
+            "state": EXCEPTION_STATE,
+            "opened_at": DATE_TIME,
+            "resolved_at": _nullable(DATE_TIME),
+            "resolved_by": _nullable(STRING),
+            "note": _nullable(STRING),
+        },
+        required=(
+            "id",
+            "kind",
+            "payment_id",
+            "msg_id",
+            "state",
+            "opened_at",
+            "resolved_at",
+            "resolved_by",
+            "note",
+        ),
+    ),
+    "ExceptionList": _list_of("Exception"),
+    "ExceptionResolve": _object(
+        {
+            "note": _text(1000),
+            "action": {"type": "string", "enum": ["resend", "mark_settled"]},
+            "outcome": {"type": "string", "enum": ["ACK", "NACK"]},
+            "confirmation": _text(140),
+            "reason_code": _text(35),
+        },
+        required=("note",),
+        closed=True,
     ),
 }

@@ -1,0 +1,256 @@
+"""The exception queue over HTTP: list with filters and paging, resolve with a mandatory note,
+the resend and mark_settled actions through a (not started) pipeline, audited, ADMIN only."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import pytest
+from prometheus_client import REGISTRY
+
+from paywire.api import create_app
+from paywire.config import Settings
+from paywire.domain.screening import ScreeningRules
+from paywire.pipeline.runner import Pipeline
+from paywire.pipeline.settler import Settler
+from paywire.services import pipeline, reconciliation
+from paywire.store import audit
+from paywire.store.exception_queue import ORPHAN_ACK, NewException
+from paywire.store.ledger import PostgresLedger
+from paywire.store.tx import Pool
+from paywire.transport.pool import ConnectionPool
+from tests.api.conftest import Serve
+from tests.api.world import DISCARD_PORT, World, make_world
+from tests.fixtures.breaks import Breaks, one_of_each
+from tests.fixtures.tls import TLSFiles, gateway_settings
+
+QUEUE = "/api/v1/exceptions"
+
+
+@pytest.fixture
+def settings(tls_files: TLSFiles, tmp_path) -> Settings:
+    return gateway_settings(
+        tls_files,
+        DISCARD_PORT,
+        sender_bic="PAYWDEFFXXX",
+        receiver_bic="RCVRGB2LXXX",
+        log_dir=tmp_path / "logs",
+        ack_timeout_s=0.001,
+        max_attempts=1,
+    )
+
+
+@pytest.fixture
+async def world(serve: Serve, settings: Settings, db_pool: Pool) -> World:
+    """The app with a pipeline that is never started: actions reach the database through it,
+    nothing is sent."""
+    ledger = PostgresLedger()
+    pipeline = Pipeline(
+        settings,
+        db_pool,
+        ConnectionPool(settings),
+        Settler(db_pool, ledger),
+        ledger,
+        ScreeningRules(),
+    )
+    return await make_world(await serve(create_app(settings, db_pool, pipeline=pipeline)), db_pool)
+
+
+@pytest.fixture
+async def breaks(world: World, settings: Settings) -> Breaks:
+    ids = []
+    for amount in ("100.00", "101.00", "102.00", "103.00"):
+        payment = await world.create_payment(amount=amount)
+        approved = await world.client.post(
+            f"/api/v1/payments/{payment['id']}/approve", headers=world.auth("checker")
+        )
+        assert approved.status == 200
+        ids.append(UUID(payment["id"]))
+    made = await one_of_each(world.pool, ids)
+    window = reconciliation.answer_window(settings)
+    await reconciliation.sweep(world.pool, answer_window=window)
+    return made
+
+
+async def queue(world: World, who: str = "admin", **query: str) -> Any:
+    response = await world.client.get(QUEUE, params=query, headers=world.auth(who))
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+async def the_open(world: World, kind: str) -> dict[str, Any]:
+    (item,) = (await queue(world, state="OPEN", kind=kind))["items"]
+    return item
+
+
+async def resolve(world: World, exception_id: object, body: Any, who: str = "admin") -> Any:
+    return await world.client.post(
+        f"{QUEUE}/{exception_id}/resolve", json=body, headers=world.auth(who)
+    )
+
+
+async def test_the_queue_lists_filters_and_pages(world: World, breaks: Breaks) -> None:
+    everything = (await queue(world))["items"]
+    assert {e["kind"] for e in everything} == {
+        "ACK_MISSING", "LEDGER_MISMATCH", "MISSING_REVERSAL", "ORPHAN_ACK",
+    }  # fmt: skip
+    assert set(everything[0]) >= {
+        "id", "kind", "payment_id", "msg_id", "state", "opened_at", "resolved_at",
+        "resolved_by", "note",
+    }  # fmt: skip
+    assert [e["id"] for e in everything] == sorted((e["id"] for e in everything), reverse=True)
+    first = await queue(world, limit="3")
+    rest = await queue(world, limit="3", cursor=first["next_cursor"])
+    assert [e["id"] for e in first["items"] + rest["items"]] == [e["id"] for e in everything]
+    assert rest["next_cursor"] is None
+    assert (await the_open(world, "LEDGER_MISMATCH"))["payment_id"] == str(breaks.ledger_mismatch)
+    assert (await queue(world, state="RESOLVED"))["items"] == []
+    for who, status in (("auditor", 403), ("maker", 403)):
+        assert (await world.client.get(QUEUE, headers=world.auth(who))).status == status
+    assert (
+        await world.client.get(QUEUE, params={"kind": "NOPE"}, headers=world.auth("admin"))
+    ).status == 400
+
+
+async def test_a_note_is_mandatory(world: World, breaks: Breaks) -> None:
+    item = await the_open(world, "ORPHAN_ACK")
+    for body in ({}, {"note": ""}, {"note": "   "}, {"note": "x", "colour": "red"}):
+        response = await resolve(world, item["id"], body)
+        assert response.status == 400, body
+        assert (await response.json())["error"]["code"] == "VALIDATION"
+    assert (await resolve(world, item["id"], {"note": "ok"}, who="auditor")).status == 403
+    done = await resolve(world, item["id"], {"note": "receiver: their test message"})
+    assert done.status == 200
+    body = await done.json()
+    assert (body["state"], body["resolved_by"], body["note"]) == (
+        "RESOLVED",
+        "admin",
+        "receiver: their test message",
+    )
+    assert (await resolve(world, item["id"], {"note": "again"})).status == 409
+    for missing in ("999999", "x", "-1", str(2**70)):
+        assert (await resolve(world, missing, {"note": "n"})).status == 404
+    assert REGISTRY.get_sample_value("exceptions_open") == 3
+    async with world.pool.acquire() as conn:
+        (row,) = await audit.page(conn, limit=1, action="exception.resolve")
+    assert row["operator"] == "admin"
+    assert row["after"]["note"] == "receiver: their test message"
+
+
+async def test_resend_grants_one_more_transmission(world: World, breaks: Breaks) -> None:
+    item = await the_open(world, "ACK_MISSING")
+    response = await resolve(world, item["id"], {"note": "receiver was down", "action": "resend"})
+    assert response.status == 200, await response.text()
+    message = await world.pool.fetchrow(
+        "SELECT attempts, attempt_limit, next_attempt_at FROM messages WHERE payment_id = $1",
+        breaks.missing_ack,
+    )
+    assert (message["attempts"], message["attempt_limit"]) == (1, 2)
+    assert message["next_attempt_at"] is not None
+    async with world.pool.acquire() as conn:
+        (row,) = await audit.page(conn, limit=1, action="exception.resolve")
+    assert row["after"]["action"] == {"name": "resend"}
+    # The resolved exception reconciles the item by hand until a new one opens.
+    report = await world.client.get(
+        "/api/v1/payments/reconciliation/aging", params={"days": "0"}, headers=world.auth("admin")
+    )
+    categories = {i["category"] for i in (await report.json())["unmatched"]}
+    assert "MISSING_ACK" not in categories
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"action": "mark_settled"},
+        {"action": "mark_settled", "outcome": "ACK"},
+        {"action": "mark_settled", "outcome": "NACK", "confirmation": "call 12"},
+        {"action": "mark_settled", "outcome": "ACK", "confirmation": "c", "reason_code": "AC04"},
+        {"action": "resend", "outcome": "ACK"},
+        {"outcome": "ACK", "confirmation": "c"},
+    ],
+)
+async def test_mark_settled_needs_the_receivers_answer(
+    world: World, breaks: Breaks, body: dict[str, str]
+) -> None:
+    item = await the_open(world, "ACK_MISSING")
+    response = await resolve(world, item["id"], {"note": "n", **body})
+    assert response.status == 400, await response.text()
+    assert (await the_open(world, "ACK_MISSING"))["state"] == "OPEN"
+
+
+async def test_mark_settled_with_the_receivers_ack(world: World, breaks: Breaks) -> None:
+    item = await the_open(world, "ACK_MISSING")
+    response = await resolve(
+        world,
+        item["id"],
+        {"note": "confirmed by phone", "action": "mark_settled", "outcome": "ACK",
+         "confirmation": "RCVR ops ticket 4711"},
+    )  # fmt: skip
+    assert response.status == 200, await response.text()
+    request_id = response.headers["X-Request-Id"]
+    payment = await (
+        await world.client.get(
+            f"/api/v1/payments/{breaks.missing_ack}", headers=world.auth("admin")
+        )
+    ).json()
+    assert payment["status"] == "COMPLETED"
+    assert payment["message"]["answer"]["kind"] == "ACK"
+    assert payment["message"]["answer"]["status"] == "MANUAL"
+    actions = await world.pool.fetch(
+        "SELECT operator, action FROM audit_logs WHERE request_id = $1 ORDER BY id", request_id
+    )
+    assert [tuple(r) for r in actions] == [
+        ("system", "payment.complete"),
+        ("admin", "exception.resolve"),
+    ]
+    report = await world.client.get(
+        "/api/v1/payments/reconciliation/daily",
+        params={"date": payment["created_at"][:10]},
+        headers=world.auth("admin"),
+    )
+    assert str(breaks.missing_ack) not in {
+        i["payment_id"] for i in (await report.json())["unmatched"]
+    }
+
+
+async def test_mark_settled_with_the_receivers_nack_reverses(world: World, breaks: Breaks) -> None:
+    item = await the_open(world, "ACK_MISSING")
+    response = await resolve(
+        world,
+        item["id"],
+        {"note": "receiver rejected it", "action": "mark_settled", "outcome": "NACK",
+         "confirmation": "RCVR ops ticket 4712", "reason_code": "AC04"},
+    )  # fmt: skip
+    assert response.status == 200, await response.text()
+    row = await world.pool.fetchrow(
+        "SELECT status, reason_code, reason_text FROM payments WHERE id = $1", breaks.missing_ack
+    )
+    assert tuple(row) == ("FAILED", "AC04", "RCVR ops ticket 4712")
+    kinds = await world.pool.fetch(
+        "SELECT kind FROM postings WHERE payment_id = $1 ORDER BY kind", breaks.missing_ack
+    )
+    assert [r["kind"] for r in kinds] == ["POSTING", "REVERSAL"]
+
+
+async def test_actions_need_a_transmitted_payment(world: World, breaks: Breaks) -> None:
+    for kind, action in (("MISSING_REVERSAL", "resend"), ("ORPHAN_ACK", "resend")):
+        item = await the_open(world, kind)
+        response = await resolve(world, item["id"], {"note": "n", "action": action})
+        assert response.status == 409, await response.text()
+    item = await the_open(world, "LEDGER_MISMATCH")  # its payment is COMPLETED
+    settle = {"action": "mark_settled", "outcome": "ACK", "confirmation": "c"}
+    assert (await resolve(world, item["id"], {"note": "n", **settle})).status == 409
+    assert (await the_open(world, "LEDGER_MISMATCH"))["state"] == "OPEN"
+    answers = await world.pool.fetchval("SELECT count(*) FROM answers WHERE status = 'MANUAL'")
+    assert answers == 0
+
+
+async def test_actions_need_a_pipeline(serve: Serve, settings: Settings, db_pool: Pool) -> None:
+    world = await make_world(await serve(create_app(settings, db_pool)), db_pool)
+    (item,) = await pipeline.open_exceptions(
+        db_pool, [NewException(ORPHAN_ACK, None, "PWMSOMEONEELSES", "an answer")]
+    )
+    response = await resolve(world, item.id, {"note": "n", "action": "resend"})
+    assert response.status == 503
+    assert (await resolve(world, item.id, {"note": "theirs"})).status == 200

@@ -1,0 +1,159 @@
+"""The reconciliation and audit-export endpoints: shapes of SPEC §7, CSV that parses back to the
+JSON (and to the database), roles, and routing next to /api/v1/payments/{id}."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from paywire.config import Settings
+from paywire.services.audit import EXPORT_COLUMNS
+from tests.api.world import World
+from tests.fixtures.breaks import Breaks, one_of_each
+
+DAILY = "/api/v1/payments/reconciliation/daily"
+AGING = "/api/v1/payments/reconciliation/aging"
+EXPORT = "/api/v1/audit-logs/export"
+TODAY = datetime.now(UTC).date().isoformat()
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    """An answer is due a millisecond after the only transmission: unanswered means missing."""
+    return Settings(
+        log_dir=tmp_path / "logs", data_dir=tmp_path / "data", ack_timeout_s=0.001, max_attempts=1
+    )
+
+
+@pytest.fixture
+async def breaks(world: World) -> Breaks:
+    ids = []
+    for amount in ("100.00", "101.00", "102.00", "103.00"):
+        payment = await world.create_payment(amount=amount)
+        response = await world.client.post(
+            f"/api/v1/payments/{payment['id']}/approve", headers=world.auth("checker")
+        )
+        assert response.status == 200, await response.text()
+        ids.append(UUID(payment["id"]))
+    return await one_of_each(world.pool, ids)
+
+
+async def get(world: World, path: str, who: str = "auditor", **query: str) -> Any:
+    response = await world.client.get(path, params=query, headers=world.auth(who))
+    assert response.status == 200, await response.text()
+    return response
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def as_csv(items: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [{k: "" if v is None else str(v) for k, v in item.items()} for item in items]
+
+
+async def test_the_daily_report_has_the_documented_shape(world: World, breaks: Breaks) -> None:
+    response = await get(world, DAILY, date=TODAY)
+    assert response.content_type == "application/json"
+    assert response.headers["X-Request-Id"]
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    body = await response.json()
+    assert set(body) == {"date", "as_of", "totals", "by_currency", "unmatched"}
+    assert body["date"] == TODAY
+    assert body["totals"] == {"payments": 4, "matched": 1, "unmatched": 4}
+    assert body["by_currency"] == [
+        {"currency": "EUR", "payments": 4, "amount": "406.00", "matched": 1, "unmatched": 3}
+    ]
+    items = {i["category"]: i for i in body["unmatched"]}
+    assert set(items) == {"MISSING_ACK", "LEDGER_MISMATCH", "MISSING_REVERSAL", "ORPHAN_ACK"}
+    assert items["MISSING_ACK"]["payment_id"] == str(breaks.missing_ack)
+    assert items["ORPHAN_ACK"]["payment_id"] is None
+    assert items["ORPHAN_ACK"]["msg_id"] == breaks.orphan_msg_id
+    for item in body["unmatched"]:
+        assert set(item) == {"payment_id", "msg_id", "category", "detail", "since", "exception_id"}
+
+
+async def test_the_daily_csv_is_the_unmatched_list(world: World, breaks: Breaks) -> None:
+    body = await (await get(world, DAILY, date=TODAY)).json()
+    response = await get(world, DAILY, "admin", date=TODAY, format="csv")
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="reconciliation-{TODAY}.csv"'
+    )
+    assert response.headers["X-Request-Id"]
+    text = await response.text()
+    assert text.splitlines()[0] == "payment_id,msg_id,category,detail,since,exception_id"
+    assert csv_rows(text) == as_csv(body["unmatched"])
+
+
+async def test_aging_lists_outstanding_items_older_than_n_days(
+    world: World, breaks: Breaks
+) -> None:
+    body = await (await get(world, AGING, days="0")).json()
+    assert body["days"] == 0
+    assert {i["category"] for i in body["unmatched"]} == {"MISSING_ACK", "ORPHAN_ACK"}
+    assert (await (await get(world, AGING, "admin", days="1")).json())["unmatched"] == []
+    text = await (await get(world, AGING, days="0", format="csv")).text()
+    assert csv_rows(text) == as_csv(body["unmatched"])
+
+
+async def test_reconciliation_is_routed_before_payment_ids(world: World, breaks: Breaks) -> None:
+    payment = await world.create_payment()
+    for key in (payment["id"], payment["reference"]):
+        response = await world.client.get(f"/api/v1/payments/{key}", headers=world.auth("maker"))
+        assert response.status == 200
+        assert (await response.json())["id"] == payment["id"]
+    assert (await get(world, DAILY, date=TODAY)).status == 200
+    missing = await world.client.get(
+        "/api/v1/payments/reconciliation", headers=world.auth("auditor")
+    )
+    assert missing.status == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [(DAILY, {"date": TODAY}), (AGING, {"days": "1"}), (EXPORT, {"date": TODAY})],
+)
+async def test_admin_and_auditor_only(world: World, path: str, query: dict[str, str]) -> None:
+    for who, status in (("admin", 200), ("auditor", 200), ("maker", 403), ("checker", 403)):
+        response = await world.client.get(path, params=query, headers=world.auth(who))
+        assert response.status == status, who
+    assert (await world.client.get(path, params=query)).status == 401
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        (DAILY, {}),
+        (DAILY, {"date": "2026-02-30"}),
+        (DAILY, {"date": TODAY, "format": "xml"}),
+        (AGING, {}),
+        (AGING, {"days": "-1"}),
+        (AGING, {"days": "a week"}),
+        (EXPORT, {}),
+        (EXPORT, {"date": "yesterday"}),
+    ],
+)
+async def test_invalid_queries_are_refused(world: World, path: str, query: dict[str, str]) -> None:
+    response = await world.client.get(path, params=query, headers=world.auth("admin"))
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "VALIDATION"
+
+
+async def test_the_audit_export_streams_the_days_rows(world: World, breaks: Breaks) -> None:
+    response = await get(world, EXPORT, date=TODAY)
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.headers["Content-Disposition"] == f'attachment; filename="audit-{TODAY}.csv"'
+    rows = csv_rows(await response.text())
+    stored = await world.pool.fetch("SELECT id, hash, action FROM audit_logs ORDER BY id")
+    assert [(int(r["id"]), r["hash"], r["action"]) for r in rows] == [
+        (r["id"], r["hash"], r["action"]) for r in stored
+    ]
+    assert list(rows[0]) == list(EXPORT_COLUMNS)
+    empty = await get(world, EXPORT, date="2001-01-01")
+    assert await empty.text() == ",".join(EXPORT_COLUMNS) + "\r\n"

@@ -1,0 +1,121 @@
+"""Reconciliation of a running pipeline and a real receiver: silence and orphans found by the
+report, the exception queue worked with resend and mark_settled, the housekeeping sweep keeping
+the gauges current."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import REGISTRY
+
+from paywire.config import load_settings
+from paywire.domain.statuses import Status
+from paywire.observability.metrics import reconciliation_unmatched_items
+from paywire.pipeline.housekeeping import Housekeeping
+from paywire.receiver import Faults
+from paywire.services import exceptions, reconciliation
+from paywire.services.exceptions import MarkSettled, Resend
+from tests.fixtures.gateway import StartGateway
+from tests.fixtures.world import World
+
+WINDOW = timedelta(seconds=0.4)  # ack_timeout_s times max_attempts, as set below
+
+
+async def daily_items(world: World) -> list[dict[str, Any]]:
+    async with reconciliation.daily(
+        world.pool, datetime.now(UTC).date(), answer_window=WINDOW
+    ) as report:
+        items: list[dict[str, Any]] = json.loads(b"".join([c async for c in report.json()]))[
+            "unmatched"
+        ]
+    return items
+
+
+async def poll(check: Any, timeout_s: float = 30.0) -> Any:
+    """Call `check` until it returns something true; fail after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not (found := await check()):
+        assert time.monotonic() < deadline, f"nothing after {timeout_s} s"
+        await asyncio.sleep(0.02)
+    return found
+
+
+async def test_silence_is_reconciled_resent_then_settled_by_hand(
+    world: World, start_gateway: StartGateway
+) -> None:
+    gateway = await start_gateway(
+        faults=Faults(no_answer_rate=1.0), ack_timeout_s=0.2, max_attempts=2
+    )
+    payment = await world.drive(await world.create(amount="10.00"), Status.APPROVED)
+    gateway.pipeline.wake()
+    opened = await gateway.row(
+        "SELECT id FROM exceptions WHERE payment_id = $1 AND kind = 'ACK_MISSING'"
+        " AND state = 'OPEN'",
+        payment.id,
+    )
+    (item,) = await daily_items(world)
+    assert (item["category"], item["payment_id"]) == ("MISSING_ACK", str(payment.id))
+    assert item["exception_id"] == opened["id"]
+
+    await exceptions.resolve_exception(
+        world.pool, opened["id"], world.admin, "receiver restarted", Resend(),
+        driver=gateway.pipeline,
+    )  # fmt: skip
+    gateway.pipeline.wake()
+    # The third transmission goes unanswered too: the pipeline opens a new exception.
+    reopened = await gateway.row(
+        "SELECT id FROM exceptions WHERE payment_id = $1 AND state = 'OPEN'", payment.id
+    )
+    assert reopened["id"] != opened["id"]
+    assert gateway.receiver.stats.received == 3
+    (item,) = await daily_items(world)
+    assert item["exception_id"] == reopened["id"]
+
+    await exceptions.resolve_exception(
+        world.pool, reopened["id"], world.admin, "confirmed by the receiver's desk",
+        MarkSettled("ACK", "desk ref 991"), driver=gateway.pipeline,
+    )  # fmt: skip
+    assert (await gateway.statuses([payment.id]))[payment.id] == "COMPLETED"
+    assert await daily_items(world) == []
+
+
+async def test_the_housekeeping_sweep_keeps_the_gauges_current(
+    world: World, start_gateway: StartGateway, tmp_path: Path
+) -> None:
+    gateway = await start_gateway(faults=Faults(orphan_rate=1.0))
+    ids = [
+        (await world.drive(await world.create(amount="3.00"), Status.APPROVED)).id for _ in range(3)
+    ]
+    gateway.pipeline.wake()
+    await gateway.wait_for(ids)
+    await poll(lambda: world.pool.fetchval("SELECT count(*) FROM answers WHERE payment_id IS NULL"))
+    settings = load_settings(environ={}, log_dir=tmp_path, ack_timeout_s=0.2, max_attempts=2)
+    reconciliation_unmatched_items.set(-1)  # not a count: whatever a sweep sets differs
+    housekeeping = Housekeeping(settings, world.pool, sweep_every_s=0.05)
+    housekeeping.start()
+    try:
+
+        async def swept() -> bool:
+            unmatched = REGISTRY.get_sample_value("reconciliation_unmatched_items")
+            return unmatched == await world.pool.fetchval(
+                "SELECT count(DISTINCT msg_id) FROM answers WHERE payment_id IS NULL"
+            )
+
+        await poll(swept)
+        assert REGISTRY.get_sample_value("exceptions_open") == await world.pool.fetchval(
+            "SELECT count(*) FROM exceptions WHERE state = 'OPEN'"
+        )
+        categories = {i["category"] for i in await daily_items(world)}
+        assert categories == {"ORPHAN_ACK"}
+        await poll(
+            lambda: world.pool.fetchval(
+                "SELECT count(*) FROM audit_logs WHERE action = 'retention.run'"
+            )
+        )
+    finally:
+        await housekeeping.stop()

@@ -1,0 +1,59 @@
+"""`paywire recon daily --date D` as a real subprocess against the test's database: the report
+as JSON or CSV, and an exit code that says whether everything matched."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from paywire.domain.statuses import Status
+from tests.fixtures.breaks import one_of_each
+from tests.fixtures.world import World
+from tests.services.test_commands import base_env, paywire
+
+TODAY = datetime.now(UTC).date().isoformat()
+
+
+async def test_recon_daily_prints_the_report_and_fails_on_unmatched_items(
+    world: World, database: str, tmp_path: Path
+) -> None:
+    ids = [
+        (await world.drive(await world.create(amount=f"{10 + i}.00"), Status.APPROVED)).id
+        for i in range(4)
+    ]
+    breaks = await one_of_each(world.pool, ids)
+    env = {
+        **base_env(tmp_path),
+        "DATABASE_URL": database,
+        "PAYWIRE_ACK_TIMEOUT_S": "0.001",
+        "PAYWIRE_MAX_ATTEMPTS": "1",
+    }
+
+    done = paywire(env, tmp_path, "recon", "daily", "--date", TODAY)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == f"{TODAY}: 4 unmatched item(s)"
+    report = json.loads(done.stdout)
+    assert report["totals"] == {"payments": 4, "matched": 1, "unmatched": 4}
+    assert {i["category"]: i["payment_id"] or i["msg_id"] for i in report["unmatched"]} == {
+        "MISSING_ACK": str(breaks.missing_ack),
+        "LEDGER_MISMATCH": str(breaks.ledger_mismatch),
+        "MISSING_REVERSAL": str(breaks.missing_reversal),
+        "ORPHAN_ACK": breaks.orphan_msg_id,
+    }
+
+    out = tmp_path / "recon.csv"
+    as_csv = paywire(env, tmp_path, "recon", "daily", "--date", TODAY, "--format", "csv",
+                     "--output", str(out))  # fmt: skip
+    assert as_csv.returncode == 1
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert [r["category"] for r in rows] == [i["category"] for i in report["unmatched"]]
+
+    quiet_day = paywire(env, tmp_path, "recon", "daily", "--date", "2001-02-03")
+    assert quiet_day.returncode == 0
+    assert json.loads(quiet_day.stdout)["totals"] == {"payments": 0, "matched": 0, "unmatched": 0}
+
+    bad = paywire(env, tmp_path, "recon", "daily", "--date", "tomorrow")
+    assert bad.returncode == 2
