@@ -18,6 +18,21 @@ mod status;
 mod summary;
 mod xml;
 
+/// The pure-Rust cores behind the Python functions, for the fuzz targets in `rust/fuzz`; not an
+/// interface of the extension, which Python reaches only through the module below.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::answer::{parse as parse_answer, Kind, Parsed, Status};
+    pub use crate::dates::{IsoDate, UtcDateTime};
+    pub use crate::error::{FieldError, FrameError, ReadError};
+    pub use crate::framing::{Decoder, Framing};
+    pub use crate::pacs008::{build as build_pacs008, Payment};
+    pub use crate::status::{
+        build_message_reject, build_status_report, MessageReject, StatusReport,
+    };
+    pub use crate::summary::{parse as parse_pacs008_summary, Summary};
+}
+
 #[pymodule]
 fn _wire(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();

@@ -39,10 +39,13 @@ that may call it (`x-roles`); an empty list means any signed-in operator.
 def build_document(
     endpoints: Iterable[Endpoint], components: Mapping[str, Schema]
 ) -> dict[str, Any]:
+    documented = [endpoint for endpoint in endpoints if endpoint.documented]
     paths: dict[str, dict[str, Any]] = {}
-    for endpoint in endpoints:
-        if endpoint.documented:
-            paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint)
+    for endpoint in documented:
+        operation = _operation(endpoint)
+        for status, links in _links(endpoint, documented, components).items():
+            operation["responses"][str(status)]["links"] = links
+        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = operation
     return {
         "openapi": "3.0.3",
         "info": {"title": "paywire admin API", "version": __version__, "description": _DESCRIPTION},
@@ -101,6 +104,59 @@ def _responses(endpoint: Endpoint) -> dict[str, Any]:
             "content": {"application/json": {"schema": ERROR_REF}},
         }
     return responses
+
+
+def _links(
+    source: Endpoint, endpoints: list[Endpoint], components: Mapping[str, Schema]
+) -> dict[int, dict[str, Any]]:
+    """OpenAPI links, derived rather than declared: a reply that carries a resource with an `id`
+    (or, from the collection path itself, a list of them) links to every operation on
+    `<collection>/{id}` and below, fed with that id. Clients, and stateful testing, follow them
+    from a created payment to its approval, from a listed operator to its change."""
+    collection = source.path.split("/{", 1)[0]
+    targets = [
+        (target, target.path_params[0])
+        for target in endpoints
+        if target.path_params and target.path.split("/{", 1)[0] == collection
+    ]
+    found: dict[int, dict[str, Any]] = {}
+    for status, reply in source.replies.items():
+        pointer = _id_pointer(reply.schema, components)
+        # A list under an item's path is another resource's (an account's entries).
+        if pointer is None or not targets or (source.path_params and pointer != "/id"):
+            continue
+        found[status] = {
+            target.operation_id: {
+                "operationId": target.operation_id,
+                "parameters": {param: f"$response.body#{pointer}"},
+            }
+            for target, param in targets
+        }
+    return found
+
+
+def _id_pointer(schema: Schema | None, components: Mapping[str, Schema]) -> str | None:
+    """Where a reply of `schema` holds a resource id: `/id`, `/items/0/id` for a list, or None."""
+    schema = _resolve(schema, components)
+    if schema is None:
+        return None
+    for part in schema.get("allOf", ()):
+        pointer = _id_pointer(part, components)
+        if pointer is not None:
+            return pointer
+    properties = schema.get("properties", {})
+    if "id" in properties:
+        return "/id"
+    items = _resolve(properties.get("items", {}).get("items"), components)
+    if items is not None and "id" in items.get("properties", {}):
+        return "/items/0/id"
+    return None
+
+
+def _resolve(schema: Schema | None, components: Mapping[str, Schema]) -> Schema | None:
+    if schema is not None and "$ref" in schema:
+        return components.get(str(schema["$ref"]).rsplit("/", 1)[-1])
+    return schema
 
 
 def error_statuses(endpoint: Endpoint) -> set[int]:

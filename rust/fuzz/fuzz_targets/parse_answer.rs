@@ -1,0 +1,4 @@
+//! libFuzzer entry point; the check itself is `paywire_wire_fuzz::targets::parse_answer`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| paywire_wire_fuzz::targets::parse_answer(data));

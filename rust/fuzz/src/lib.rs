@@ -1,0 +1,126 @@
+//! Fuzzing the wire core: the targets, their seeds, and a driver for stable Rust.
+//!
+//! `fuzz_targets/*.rs` hand each target to libFuzzer (`cargo fuzz run NAME`); the tests below run
+//! the same targets through `driver` for `PAYWIRE_FUZZ_SECONDS` each (default 2) and replay every
+//! saved regression. docs/TESTING.md has the commands.
+
+pub mod corpus;
+pub mod driver;
+pub mod targets;
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use crate::{corpus, driver, targets};
+
+    fn target(name: &str) -> fn(&[u8]) {
+        targets::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| *f)
+            .unwrap()
+    }
+
+    fn env_number(name: &str) -> Option<u64> {
+        std::env::var(name).ok().and_then(|v| v.parse().ok())
+    }
+
+    /// Fuzzes `name` for the configured time; the seed is printed so a failure can be replayed
+    /// (PAYWIRE_FUZZ_SEED), and the failing input is saved under `artifacts/`.
+    fn fuzz(name: &str) {
+        let seconds = env_number("PAYWIRE_FUZZ_SECONDS").unwrap_or(2);
+        let seed = env_number("PAYWIRE_FUZZ_SEED").unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
+        let seeds = corpus::seeds(name);
+        match driver::run(
+            name,
+            target(name),
+            &seeds,
+            seed,
+            Duration::from_secs(seconds),
+            u64::MAX,
+        ) {
+            Ok(report) => println!(
+                "{name}: {} executions in {seconds} s, PAYWIRE_FUZZ_SEED={}",
+                report.executions, report.seed
+            ),
+            Err(crash) => panic!(
+                "{name} failed (PAYWIRE_FUZZ_SEED={seed}): {}\ninput saved to {:?}; \
+                 once fixed, move it to regressions/{name}/",
+                crash.message, crash.saved
+            ),
+        }
+    }
+
+    #[test]
+    fn every_target_has_a_cargo_fuzz_entry_point() {
+        for (name, _) in targets::ALL {
+            assert!(corpus::root()
+                .join("fuzz_targets")
+                .join(format!("{name}.rs"))
+                .is_file());
+        }
+    }
+
+    #[test]
+    fn regressions_pass() {
+        for (name, check) in targets::ALL {
+            for (path, input) in corpus::regressions(name) {
+                if let Err(crash) = driver::execute(name, check, &input) {
+                    panic!("{} fails again: {}", path.display(), crash.message);
+                }
+            }
+        }
+    }
+
+    /// Writes every target's seeds into `corpus/<target>/`, where cargo-fuzz starts from
+    /// (scripts/fuzz.sh runs it first).
+    #[test]
+    #[ignore = "writes files; run by scripts/fuzz.sh"]
+    fn export_seeds() {
+        for (name, _) in targets::ALL {
+            let directory = corpus::root().join("corpus").join(name);
+            std::fs::create_dir_all(&directory).unwrap();
+            for (index, seed) in corpus::initial_seeds(name).iter().enumerate() {
+                std::fs::write(directory.join(format!("seed-{index:03}")), seed).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn samples_are_found() {
+        assert!(
+            corpus::samples().len() >= 4,
+            "tests/data/iso20022 samples missing"
+        );
+    }
+
+    #[test]
+    fn fuzz_frame_decoder() {
+        fuzz("frame_decoder");
+    }
+
+    #[test]
+    fn fuzz_parse_answer() {
+        fuzz("parse_answer");
+    }
+
+    #[test]
+    fn fuzz_parse_pacs008_summary() {
+        fuzz("parse_pacs008_summary");
+    }
+
+    #[test]
+    fn fuzz_answer_round_trip() {
+        fuzz("answer_round_trip");
+    }
+
+    #[test]
+    fn fuzz_pacs008_round_trip() {
+        fuzz("pacs008_round_trip");
+    }
+}
