@@ -1,19 +1,34 @@
-"""TLS settings end to end on loopback: trust, host name, pinning, protocol version, mutual TLS."""
+"""TLS settings end to end on loopback: trust, host name, expiry, pinning, protocol version,
+mutual TLS."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
 import ssl
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from prometheus_client import REGISTRY
 
 from paywire.errors import ConfigError
 from paywire.transport import ConnectionPool, TransportError, client_context
 from paywire.transport.tls import check_pin
-from tests.fixtures.tls import LOOPBACK, StartReceiver, TLSFiles, gateway_settings, pacs008
+from tests.fixtures.tls import (
+    LOOPBACK,
+    SERVER_NAME,
+    StartReceiver,
+    TLSFiles,
+    gateway_settings,
+    pacs008,
+)
 
 
 def errors(reason: str) -> float:
@@ -124,10 +139,13 @@ async def test_server_below_minimum_version_is_refused(
     assert ok["connects"] == 1
 
 
-async def test_tls_11_server_is_refused(tls_files: TLSFiles) -> None:
+@pytest.mark.parametrize("offered", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1])
+async def test_tls_10_and_11_servers_are_refused(
+    tls_files: TLSFiles, offered: ssl.TLSVersion
+) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        server = await _server_with_max_version(tls_files, ssl.TLSVersion.TLSv1_1)
+        server = await _server_with_max_version(tls_files, offered)
     async with server:
         port = server.sockets[0].getsockname()[1]
         slot = await first_attempt(tls_files, port)
@@ -165,6 +183,68 @@ async def test_client_without_certificate_is_refused_by_mtls_receiver(
     assert slot["connects"] == 0
     assert slot["last_error"].startswith("TLS")
     assert "certificate" in slot["last_error"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [("expired", "certificate has expired"), ("self-signed", "self-signed certificate")],
+)
+async def test_expired_or_self_signed_receiver_certificate_is_refused(
+    tls_files: TLSFiles, start_receiver: StartReceiver, tmp_path: Path, kind: str, reason: str
+) -> None:
+    """Trusted issuer and right name, but expired; or right name, but signed by itself."""
+    ca_file, cert_file, key_file = _issue_localhost(tmp_path, kind)
+    receiver = await start_receiver(cert_file=cert_file, key_file=key_file)
+    slot = await first_attempt(tls_files, receiver.port, receiver_ca_file=ca_file)
+    assert slot["connects"] == 0
+    assert reason in slot["last_error"]
+
+
+def _issue_localhost(directory: Path, kind: str) -> tuple[Path, Path, Path]:
+    """A CA file the gateway trusts and a receiver certificate for localhost that is either
+    expired (issued by that CA) or self-signed (the CA file holds an unrelated CA)."""
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "paywire test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=30))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, SERVER_NAME)])
+    expired = kind == "expired"
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(leaf_name)
+        .issuer_name(ca_name if expired else leaf_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=10))
+        .not_valid_after(
+            now - datetime.timedelta(days=1) if expired else now + datetime.timedelta(days=1)
+        )
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName(SERVER_NAME), x509.IPAddress(ipaddress.ip_address(LOOPBACK))]
+            ),
+            critical=False,
+        )
+        .sign(ca_key if expired else key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    ca_file, cert_file, key_file = (directory / n for n in ("ca.pem", "cert.pem", "key.pem"))
+    ca_file.write_bytes(ca.public_bytes(pem))
+    cert_file.write_bytes(leaf.public_bytes(pem))
+    key_file.write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return ca_file, cert_file, key_file
 
 
 async def _server_with_max_version(tls_files: TLSFiles, version: ssl.TLSVersion) -> asyncio.Server:
