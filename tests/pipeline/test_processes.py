@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 from uuid import UUID
 
@@ -68,26 +69,25 @@ async def test_sigkill_mid_run_then_restart_settles_every_payment_exactly_once(
     world: World, database: str, tls_files: TLSFiles, tmp_path: Path
 ) -> None:
     log = tmp_path / "receiver.jsonl"
-    receiver, port = await start_receiver(
-        tls_files, log, "--nack-amount-over", str(NACK_OVER), "--ack-delay-ms", "100"
-    )
-    # A narrow window and slow answers keep the run going long enough to be cut in the middle;
-    # a short ACK timeout lets the restarted process take over the dead one's leases soon.
-    env = gateway_env(
-        database, tls_files, port, tmp_path, ack_timeout_s=1, pool_size=2, max_inflight=8
-    )
-    ids = await approved(world, 300)
-    try:
-        gateway, _ = await start_gateway(env)
+    async with AsyncExitStack() as stack:
+        receiver, port = await start_receiver(
+            tls_files, log, "--nack-amount-over", str(NACK_OVER), "--ack-delay-ms", "100"
+        )
+        stack.push_async_callback(receiver.stop)
+        # A narrow window and slow answers keep the run going long enough to be cut in the
+        # middle; a short ACK timeout lets the restarted process take over the dead one's leases.
+        env = gateway_env(
+            database, tls_files, port, tmp_path, ack_timeout_s=1, pool_size=2, max_inflight=8
+        )
+        ids = await approved(world, 300)
+        gateway = await started(stack, env)
         await wait_until(world, ids, 60, "COMPLETED", "FAILED")
         await kill(gateway)
         assert await count_status(world, ids, "COMPLETED", "FAILED") < len(ids)
-        gateway, _ = await start_gateway(env)
+        gateway = await started(stack, env)
         await wait_until(world, ids, len(ids), "COMPLETED", "FAILED")
         gateway.signal(signal.SIGTERM)
         assert await gateway.wait() == 0
-    finally:
-        await receiver.stop()
     await check_invariants(world.pool, ids, log, nack_over=NACK_OVER)
 
 
@@ -95,25 +95,24 @@ async def test_sigterm_drains_in_flight_answers_and_exits_zero(
     world: World, database: str, tls_files: TLSFiles, tmp_path: Path
 ) -> None:
     log = tmp_path / "receiver.jsonl"
-    receiver, port = await start_receiver(
-        tls_files, log, "--nack-amount-over", str(NACK_OVER), "--ack-delay-ms", "500"
-    )
-    env = gateway_env(database, tls_files, port, tmp_path)
-    ids = await approved(world, 40)
-    try:
-        gateway, _ = await start_gateway(env)
+    async with AsyncExitStack() as stack:
+        receiver, port = await start_receiver(
+            tls_files, log, "--nack-amount-over", str(NACK_OVER), "--ack-delay-ms", "500"
+        )
+        stack.push_async_callback(receiver.stop)
+        env = gateway_env(database, tls_files, port, tmp_path)
+        ids = await approved(world, 40)
+        gateway = await started(stack, env)
         await wait_until(world, ids, 1, "TRANSMITTED")
         gateway.signal(signal.SIGTERM)
         assert await gateway.wait() == 0
         # Every transmission that was in flight got its answer before the process ended.
         assert await count_status(world, ids, "TRANSMITTED") == 0
         assert "stop requested: draining" in "\n".join(gateway.lines)
-        gateway, _ = await start_gateway(env)
+        gateway = await started(stack, env)
         await wait_until(world, ids, len(ids), "COMPLETED", "FAILED")
         gateway.signal(signal.SIGTERM)
         assert await gateway.wait() == 0
-    finally:
-        await receiver.stop()
     await check_invariants(world.pool, ids, log, nack_over=NACK_OVER)
 
 
@@ -121,21 +120,18 @@ async def test_two_instances_share_one_queue_and_settle_each_payment_once(
     world: World, database: str, tls_files: TLSFiles, tmp_path: Path
 ) -> None:
     log = tmp_path / "receiver.jsonl"
-    receiver, port = await start_receiver(
-        tls_files, log, "--nack-amount-over", str(NACK_OVER), "--ack-delay-ms", "50"
-    )
-    env = gateway_env(database, tls_files, port, tmp_path, pool_size=1, max_inflight=16)
-    gateways: list[Process] = []
-    try:
-        for _ in range(2):
-            gateways.append((await start_gateway(env))[0])
+    async with AsyncExitStack() as stack:
+        receiver, port = await start_receiver(
+            tls_files, log, "--nack-amount-over", str(NACK_OVER), "--ack-delay-ms", "50"
+        )
+        stack.push_async_callback(receiver.stop)
+        env = gateway_env(database, tls_files, port, tmp_path, pool_size=1, max_inflight=16)
+        gateways = [await started(stack, env) for _ in range(2)]
         ids = await approved(world, 400)
         await wait_until(world, ids, len(ids), "COMPLETED", "FAILED")
         for gateway in gateways:
             gateway.signal(signal.SIGTERM)
         assert [await g.wait() for g in gateways] == [0, 0]
-    finally:
-        await receiver.stop()
     senders = await world.pool.fetch(
         "SELECT split_part(sent_by, ':', 2) AS pid, count(*) AS n FROM messages GROUP BY 1"
     )
@@ -148,30 +144,38 @@ async def test_a_receiver_outage_opens_the_breaker_payments_wait_then_flow(
 ) -> None:
     log = tmp_path / "receiver.jsonl"
     port = free_port()
-    receiver, _ = await start_receiver(
-        tls_files, log, "--nack-amount-over", str(NACK_OVER), port=port
-    )
-    env = gateway_env(
-        database, tls_files, port, tmp_path, cb_failure_threshold=2, cb_reset_s=1, ack_timeout_s=2
-    )
-    gateway, url = await start_gateway(env)
-    try:
+    async with AsyncExitStack() as stack:
+        receiver, _ = await start_receiver(
+            tls_files, log, "--nack-amount-over", str(NACK_OVER), port=port
+        )
+        stack.push_async_callback(receiver.stop)
+        env = gateway_env(
+            database, tls_files, port, tmp_path, cb_failure_threshold=2, cb_reset_s=1,
+            ack_timeout_s=2,
+        )  # fmt: skip
+        gateway, url = await start_gateway(env)
+        stack.push_async_callback(gateway.stop)
         await receiver.stop()
-        async with aiohttp.ClientSession() as http:
-            await _wait_health(http, url, "OPEN")
-            ids = await approved(world, 20)
-            await wait_until(world, ids, len(ids), "POSTED")
-            receiver, _ = await start_receiver(
-                tls_files, log, "--nack-amount-over", str(NACK_OVER), port=port
-            )
-            await wait_until(world, ids, len(ids), "COMPLETED", "FAILED")
-            await _wait_health(http, url, "CLOSED")
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        await _wait_health(http, url, "OPEN")
+        ids = await approved(world, 20)
+        await wait_until(world, ids, len(ids), "POSTED")
+        receiver, _ = await start_receiver(
+            tls_files, log, "--nack-amount-over", str(NACK_OVER), port=port
+        )
+        stack.push_async_callback(receiver.stop)
+        await wait_until(world, ids, len(ids), "COMPLETED", "FAILED")
+        await _wait_health(http, url, "CLOSED")
         gateway.signal(signal.SIGTERM)
         assert await gateway.wait() == 0
-    finally:
-        await gateway.stop()
-        await receiver.stop()
     await check_invariants(world.pool, ids, log, nack_over=NACK_OVER)
+
+
+async def started(stack: AsyncExitStack, env: dict[str, str]) -> Process:
+    """`paywire serve`, stopped (killed if still running) when `stack` closes."""
+    gateway, _ = await start_gateway(env)
+    stack.push_async_callback(gateway.stop)
+    return gateway
 
 
 async def _wait_health(http: aiohttp.ClientSession, url: str, breaker: str) -> None:
