@@ -13,27 +13,7 @@ import yaml
 
 from tests.deploy.dashboard import load, panels, queries
 from tests.deploy.paths import PROMETHEUS_DIR, load_yaml, tool
-
-SPEC_METRICS = (
-    "payments_initiated_total",
-    "payments_approved_total",
-    "payments_completed_total",
-    "payments_failed_total",
-    "payment_processing_duration_seconds",
-    "tls_connections_active",
-    "tls_connection_errors_total",
-    "tls_acks_received_total",
-    "tls_nacks_received_total",
-    "http_request_duration_seconds",
-    "process_cpu_user_seconds_total",
-    "process_resident_memory_bytes",
-    "tls_circuit_breaker_state",
-    "tls_messages_inflight",
-    "tls_ack_latency_seconds",
-    "db_pool_connections",
-    "reconciliation_unmatched_items",
-    "exceptions_open",
-)
+from tests.fixtures.spec import SPEC_METRICS
 
 # Each alert, the metric its panel shows, and the threshold when the expression does not end
 # with one (the pool alert compares two series: the panel shows their ratio).
