@@ -55,7 +55,7 @@ async def strike_after(
     """Return at a random moment once `fraction` of the payments are settled: the moment to
     kill something, chosen by the seeded `rng` so that a run can be replayed."""
     await wait_count(db, SETTLED, ids, max(1, int(len(ids) * fraction)), timeout_s)
-    await asyncio.sleep(rng.uniform(0.0, 0.25))  # a random instant, not a wait for anything
+    await asyncio.sleep(rng.uniform(0.0, 0.1))  # a random instant, not a wait for anything
 
 
 def timeout_for(payments: int, per_second: float = 20.0, floor_s: float = 60.0) -> float:
