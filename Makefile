@@ -7,12 +7,15 @@ BIN := $(VENV)/bin
 VENV_STAMP := $(VENV)/.installed
 CARGO := cargo --quiet
 CARGO_MANIFEST := --manifest-path rust/Cargo.toml
+# The fuzz targets are a crate of their own (own workspace, own target dir): rust/fuzz.
+FUZZ_MANIFEST := --manifest-path rust/fuzz/Cargo.toml
+FUZZ_SECONDS ?= 60
 # pyo3 links the test binaries against the venv's interpreter; the loader must find libpython.
 PYO3_ENV = PYO3_PYTHON=$(abspath $(BIN)/python) \
 	LD_LIBRARY_PATH=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
 PYTEST_ARGS ?=
 
-.PHONY: build test lint fmt cargo-test pytest bench demo clean system-deps
+.PHONY: build test lint fmt cargo-test pytest chaos fuzz bench demo clean system-deps
 
 $(VENV_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,14 +31,20 @@ lint: build
 	$(BIN)/mypy
 	$(CARGO) fmt $(CARGO_MANIFEST) --check
 	$(PYO3_ENV) $(CARGO) clippy $(CARGO_MANIFEST) --all-targets -- -D warnings
+	$(CARGO) fmt $(FUZZ_MANIFEST) --check
+	$(PYO3_ENV) $(CARGO) clippy $(FUZZ_MANIFEST) --all-targets -- -D warnings
 
 fmt: $(VENV_STAMP)
 	$(BIN)/ruff check --fix python tests benches
 	$(BIN)/ruff format python tests benches
 	$(CARGO) fmt $(CARGO_MANIFEST)
+	$(CARGO) fmt $(FUZZ_MANIFEST)
 
+# The crate's tests, then every fuzz target for a few seconds (stable driver) and every saved
+# fuzz regression.
 cargo-test: build
 	$(PYO3_ENV) $(CARGO) test $(CARGO_MANIFEST)
+	$(PYO3_ENV) $(CARGO) test $(FUZZ_MANIFEST) --release --lib
 
 system-deps:
 	scripts/system-deps.sh
@@ -45,6 +54,15 @@ pytest: build system-deps
 
 test: lint cargo-test pytest
 
+# The chaos scenarios at full size (tests/chaos; `make test` runs them bounded). PAYWIRE_CHAOS_SEED
+# replays a run.
+chaos: build system-deps
+	PAYWIRE_CHAOS_SCALE=full $(BIN)/python -m pytest tests/chaos -v -s $(PYTEST_ARGS)
+
+# Each fuzz target for FUZZ_SECONDS: cargo-fuzz when installed, else the stable driver.
+fuzz: $(VENV_STAMP)
+	$(PYO3_ENV) scripts/fuzz.sh $(FUZZ_SECONDS)
+
 demo: build
 	$(BIN)/paywire demo
 
@@ -52,4 +70,4 @@ bench: build
 	$(BIN)/python -m pytest benches --benchmark-only --benchmark-columns=median,mean,ops,rounds
 
 clean:
-	rm -rf $(VENV) rust/target .pytest_cache .mypy_cache .ruff_cache .hypothesis .benchmarks
+	rm -rf $(VENV) rust/target rust/fuzz/target .pytest_cache .mypy_cache .ruff_cache .hypothesis .benchmarks
