@@ -188,3 +188,26 @@ async def test_amounts_per_currency_keep_their_minor_digits(world: World) -> Non
         {"currency": "USD", "payments": 1, "amount": "7.25", "matched": 1, "unmatched": 0},
     ]
     assert Decimal(report["by_currency"][0]["amount"]) == Decimal("10.5")
+
+
+async def test_the_sweep_looks_back_an_hour_and_closes_a_whole_day(world: World) -> None:
+    payment = await world.drive(await world.create(), Status.COMPLETED)
+    await tamper(
+        world.pool,
+        "WITH gone AS (DELETE FROM postings WHERE payment_id = $1 RETURNING id) "
+        "DELETE FROM ledger_entries WHERE posting_id IN (SELECT id FROM gone)",
+        payment.id,
+    )
+    await tamper(
+        world.pool,
+        "UPDATE payments SET created_at = created_at - interval '1 day' WHERE id = $1",
+        payment.id,
+    )
+    assert await reconciliation.sweep(world.pool, answer_window=NOW) == reconciliation.Sweep(0, 0)
+    yesterday = payment.created_at.date() - timedelta(days=1)
+    closed = await reconciliation.sweep(world.pool, answer_window=NOW, close_day=yesterday)
+    assert closed == reconciliation.Sweep(1, 1)
+    (item,) = await exceptions.list_exceptions(world.pool, limit=10, kind="LEDGER_MISMATCH")
+    assert (item.payment_id, item.detail) == (payment.id, "no posting for a COMPLETED payment")
+    # Open now, the item is outstanding: every later sweep counts it.
+    assert await reconciliation.sweep(world.pool, answer_window=NOW) == reconciliation.Sweep(1, 0)

@@ -34,15 +34,14 @@ COLUMNS = ("payment_id", "msg_id", "category", "detail", "since", "exception_id"
 
 @dataclass(frozen=True, slots=True)
 class Unmatched:
-    """One item a reconciliation could not match. An orphan answer has no payment (nor
-    currency); `exception_id` is the item's OPEN exception, if one is open."""
+    """One item a reconciliation could not match; an orphan answer has no payment.
+    `exception_id` is the item's OPEN exception, if one is open."""
 
     payment_id: UUID | None
     msg_id: str | None
     category: str
     detail: str
     since: datetime
-    currency: str | None = None
     exception_id: int | None = None
 
     @property

@@ -1,5 +1,5 @@
-"""The periodic jobs of a running gateway: the reconciliation sweep every minute, retention at
-start and then daily.
+"""The periodic jobs of a running gateway: the reconciliation sweep every minute (closing the
+previous day in full once a day), retention at start and then daily.
 
 Each job is a StepLoop whose step makes one run and reports nothing taken, so the loop rests for
 the job's period; a failed run is retried with the loop's backoff. Both jobs are idempotent, so
@@ -9,6 +9,7 @@ every gateway process on a database may run them.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, date, datetime, timedelta
 
 from paywire.config import Settings
 from paywire.pipeline.loop import StepLoop
@@ -32,6 +33,7 @@ class Housekeeping:
     ) -> None:
         self._settings = settings
         self._db = db
+        self._closed: date | None = None
         self._loops = (
             StepLoop("reconcile", self._sweep, batch=1, idle_s=sweep_every_s),
             StepLoop("retention", self._retention, batch=1, idle_s=retention_every_s),
@@ -47,9 +49,14 @@ class Housekeeping:
             await loop.stop()
 
     async def _sweep(self, _limit: int) -> int:
+        # The first sweep of each UTC day (and of the process) closes the day before: all of it.
+        yesterday = datetime.now(UTC).date() - timedelta(days=1)
         swept = await reconciliation.sweep(
-            self._db, answer_window=reconciliation.answer_window(self._settings)
+            self._db,
+            answer_window=reconciliation.answer_window(self._settings),
+            close_day=yesterday if self._closed != yesterday else None,
         )
+        self._closed = yesterday
         if swept.opened:
             log.warning(
                 "reconciliation opened %d exceptions; %d items unmatched",

@@ -87,8 +87,8 @@ def parse_action(body: Mapping[str, Any]) -> Action | None:
     if name != "mark_settled":
         problems.raise_any("invalid resolution")
         return Resend() if name == "resend" else None
-    outcome = body.get("outcome")
-    if outcome not in ("ACK", "NACK"):
+    outcome: Literal["ACK", "NACK"] = "NACK" if body.get("outcome") == "NACK" else "ACK"
+    if body.get("outcome") not in ("ACK", "NACK"):
         problems.add("outcome", 'must be "ACK" or "NACK", as the receiver answered')
     confirmation = text(body.get("confirmation"), "confirmation", CONFIRMATION_MAX, problems)
     reason_code = None
@@ -98,7 +98,7 @@ def parse_action(body: Mapping[str, Any]) -> Action | None:
         problems.add("reason_code", "is only for a NACK")
     problems.raise_any("invalid resolution")
     assert confirmation is not None
-    return MarkSettled(outcome, confirmation, reason_code)  # type: ignore[arg-type]
+    return MarkSettled(outcome, confirmation, reason_code)
 
 
 async def list_exceptions(

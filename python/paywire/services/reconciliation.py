@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from paywire.config import Settings
 from paywire.domain.payment import utc_iso
@@ -20,11 +21,14 @@ from paywire.services import gauges, streaming
 from paywire.services.pipeline import open_exceptions
 from paywire.store import reconciliation as store
 from paywire.store.exception_queue import NewException
-from paywire.store.reconciliation import Day, Outstanding
+from paywire.store.reconciliation import Created, Outstanding
 from paywire.store.tx import Pool, connection
 
 # Exceptions opened per transaction by the sweep.
 OPEN_BATCH = 1000
+# How far back the sweep looks at new payments every time: breaks appear when payments are
+# posted and settled, which is soon after they are created; the rest waits for the day's close.
+RECENT = timedelta(hours=1)
 
 
 def answer_window(settings: Settings) -> timedelta:
@@ -62,8 +66,9 @@ async def daily(
         connection(db) as conn,
         conn.transaction(isolation="repeatable_read", readonly=True),
     ):
-        summary = await store.day_summary(conn, day, as_of=moment, answer_window=answer_window)
-        items = store.unmatched(conn, Day(day), as_of=moment, answer_window=answer_window)
+        summary, items = await store.day_report(
+            conn, day, as_of=moment, answer_window=answer_window
+        )
         async with aclosing(items):
             yield Report(summary.as_dict(), items, summary.unmatched)
 
@@ -97,18 +102,22 @@ class Sweep:
     opened: int
 
 
-async def sweep(db: Pool, *, answer_window: timedelta, as_of: datetime | None = None) -> Sweep:
-    """Reconcile today, yesterday and what is outstanding from before; open the exceptions
-    missing; set `reconciliation_unmatched_items` and `exceptions_open`."""
+async def sweep(
+    db: Pool,
+    *,
+    answer_window: timedelta,
+    as_of: datetime | None = None,
+    close_day: date | None = None,
+) -> Sweep:
+    """Reconcile the payments created in the last hour (where new breaks appear), everything
+    outstanding, and the whole of `close_day` when given; open the exceptions missing; set
+    `reconciliation_unmatched_items` to the items found and `exceptions_open`."""
     moment = as_of or datetime.now(UTC)
-    today = moment.date()
-    yesterday = today - timedelta(days=1)
-    scopes: tuple[store.Scope, ...] = (
-        Day(today),
-        Day(yesterday),
-        Outstanding(before=datetime.combine(yesterday, time(), UTC)),
-    )
-    found, opened, pending = 0, 0, []
+    scopes: list[store.Scope] = [Created(moment - RECENT), Outstanding()]
+    if close_day is not None:
+        scopes.append(Created.day(close_day))
+    found: set[tuple[str, UUID | None, str | None]] = set()
+    opened, pending = 0, []
     async with (
         connection(db) as conn,
         conn.transaction(isolation="repeatable_read", readonly=True),
@@ -117,7 +126,10 @@ async def sweep(db: Pool, *, answer_window: timedelta, as_of: datetime | None = 
             items = store.unmatched(conn, scope, as_of=moment, answer_window=answer_window)
             async with aclosing(items):
                 async for item in items:
-                    found += 1
+                    key = (item.category, item.payment_id, item.msg_id)
+                    if key in found:
+                        continue
+                    found.add(key)
                     if item.exception_id is None:
                         pending.append(
                             NewException(
@@ -128,9 +140,9 @@ async def sweep(db: Pool, *, answer_window: timedelta, as_of: datetime | None = 
                         opened += len(await open_exceptions(db, pending))
                         pending = []
     opened += len(await open_exceptions(db, pending))
-    reconciliation_unmatched_items.set(found)
+    reconciliation_unmatched_items.set(len(found))
     await gauges.refresh_exceptions_open(db)
-    return Sweep(found, opened)
+    return Sweep(len(found), opened)
 
 
 async def _dicts(items: AsyncIterator[Unmatched]) -> AsyncIterator[dict[str, Any]]:

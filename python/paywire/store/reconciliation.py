@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+
+from asyncpg.cursor import Cursor
 
 from paywire.domain.reconciliation import (
     EXCEPTION_KIND,
@@ -16,14 +18,21 @@ from paywire.domain.reconciliation import (
     DaySummary,
     Unmatched,
 )
-from paywire.store.tx import Conn
+from paywire.store.tx import Conn, Record
 
 
 @dataclass(frozen=True, slots=True)
-class Day:
-    """The payments created on a UTC day, and the orphan answers received on it."""
+class Created:
+    """The payments created in [start, end), and the orphan answers received in it; no `end`
+    means up to now."""
 
-    day: date
+    start: datetime
+    end: datetime | None = None
+
+    @classmethod
+    def day(cls, day: date) -> Created:
+        start = datetime.combine(day, time(), UTC)
+        return cls(start, start + timedelta(days=1) if day < date.max else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,116 +44,114 @@ class Outstanding:
     before: datetime | None = None
 
 
-Scope = Day | Outstanding
+Scope = Created | Outstanding
 
-# $1 is the scope's parameter, $2 the moment the report is made, $3 how long an answer may take.
-_DAY_START = "$1::date::timestamp AT TIME ZONE 'UTC'"
-_DAY_END = "($1::date + 1)::timestamp AT TIME ZONE 'UTC'"
-
+# $1 is the moment the report is made, $2 how long an answer may take; $3 and $4 bound the
+# scope's creation (or receipt) times, either may be null.
+_BOUNDS = (
+    "({column} >= $3 OR $3::timestamptz IS NULL) AND ({column} < $4 OR $4::timestamptz IS NULL)"
+)
 _PAYMENTS = {
-    Day: f"""
+    Created: f"""
         SELECT id, status, amount, currency, msg_id, updated_at FROM payments_all
-        WHERE created_at >= {_DAY_START} AND created_at < {_DAY_END}
+        WHERE {_BOUNDS.format(column="created_at")}
     """,
-    Outstanding: """
+    Outstanding: f"""
         SELECT id, status, amount, currency, msg_id, updated_at FROM payments
         WHERE id IN (SELECT id FROM payments WHERE status = 'TRANSMITTED'
                      UNION
                      SELECT payment_id FROM exceptions
                      WHERE state = 'OPEN' AND payment_id IS NOT NULL)
-          AND ($1::timestamptz IS NULL OR created_at < $1)
+          AND {_BOUNDS.format(column="created_at")}
     """,
 }
-_ORPHANS = {
-    Day: f"""
-        SELECT msg_id, count(*) AS answers, min(received_at) AS since FROM answers
-        WHERE payment_id IS NULL AND received_at >= {_DAY_START} AND received_at < {_DAY_END}
-        GROUP BY msg_id
-    """,
-    Outstanding: """
-        SELECT msg_id, count(*) AS answers, min(received_at) AS since FROM answers
-        WHERE payment_id IS NULL AND ($1::timestamptz IS NULL OR received_at < $1)
-        GROUP BY msg_id
-    """,
-}
+# Answers naming no message, one row per MsgId: the same for both scopes.
+_ORPHANS = f"""
+    SELECT msg_id, count(*) AS answers, min(received_at) AS since FROM answers
+    WHERE payment_id IS NULL AND {_BOUNDS.format(column="received_at")}
+    GROUP BY msg_id
+"""
 _KIND_OF_CATEGORY = " ".join(f"WHEN '{c}' THEN '{k}'" for c, k in EXCEPTION_KIND.items())
 _POSTED = "('POSTED', 'TRANSMITTED', 'COMPLETED', 'FAILED')"
 _UTC_TEXT = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 _UNMATCHED = f"""
 WITH scope AS MATERIALIZED ({{payments}}),
--- A posting's amount is the sum of its credit legs (its debits mirror them).
+-- Each payment with its ledger, aggregated by payment rather than joined back to it, so no plan
+-- can pair every payment with every aggregate. A posting's amount is the sum of its credit legs
+-- (its debits mirror them).
 ledger AS (
-    SELECT g.payment_id,
+    SELECT s.id, s.status, s.amount, s.currency, s.msg_id, s.updated_at,
            sum(e.amount) FILTER (WHERE g.kind = 'POSTING' AND e.amount > 0) AS posted,
            min(g.created_at) FILTER (WHERE g.kind = 'POSTING') AS posted_at,
            sum(e.amount) FILTER (WHERE g.kind = 'REVERSAL' AND e.amount > 0) AS reversed,
-           bool_or(e.currency <> s.currency) AS foreign_currency
+           coalesce(bool_or(e.currency <> s.currency), false) AS foreign_currency
     FROM scope s
-    JOIN postings_all g ON g.payment_id = s.id
-    JOIN ledger_entries_all e ON e.posting_id = g.id
-    GROUP BY g.payment_id
+    LEFT JOIN postings_all g ON g.payment_id = s.id
+    LEFT JOIN ledger_entries_all e ON e.posting_id = g.id
+    GROUP BY s.id, s.status, s.amount, s.currency, s.msg_id, s.updated_at
 ),
-answered AS (
-    SELECT a.payment_id, bool_or(a.kind = 'ACK') AS acked, bool_or(a.kind = 'NACK') AS nacked
-    FROM scope s JOIN answers_all a ON a.payment_id = s.id
-    GROUP BY a.payment_id
-),
--- Each payment against each rule: a rule that finds nothing gives a null detail.
-breaks AS (
-    SELECT s.id AS payment_id, s.msg_id, s.currency, b.category, b.detail, b.since
-    FROM scope s
-    LEFT JOIN ledger l ON l.payment_id = s.id
-    LEFT JOIN answered a ON a.payment_id = s.id
-    LEFT JOIN messages_all m ON m.payment_id = s.id
-    CROSS JOIN LATERAL (VALUES
+-- Each payment against each rule, one column per category: null when the rule finds nothing.
+checked AS (
+    SELECT s.id, s.msg_id, s.updated_at,
         -- Sent and unanswered once an answer was due; or settled without the answer it needs.
-        ('MISSING_ACK',
-         CASE
-             WHEN s.status = 'TRANSMITTED'
-                  AND coalesce(m.first_sent_at, s.updated_at) <= $2::timestamptz - $3::interval
-                 THEN 'no answer to ' || coalesce(m.attempts, 0) || ' transmission(s) since '
-                      || {_UTC_TEXT.format("coalesce(m.first_sent_at, s.updated_at)")}
-             WHEN s.status = 'COMPLETED' AND NOT coalesce(a.acked, false)
-                 THEN 'COMPLETED without an ACK on record'
-             WHEN s.status = 'FAILED' AND NOT coalesce(a.nacked, false)
-                 THEN 'FAILED without a NACK on record'
-         END,
-         CASE WHEN s.status = 'TRANSMITTED' THEN coalesce(m.first_sent_at, s.updated_at)
-              ELSE s.updated_at END),
+        CASE
+            WHEN s.status = 'TRANSMITTED'
+                 AND coalesce(m.first_sent_at, s.updated_at) <= $1::timestamptz - $2::interval
+                THEN 'no answer to ' || coalesce(m.attempts, 0) || ' transmission(s) since '
+                     || {_UTC_TEXT.format("coalesce(m.first_sent_at, s.updated_at)")}
+            WHEN s.status = 'COMPLETED' AND NOT coalesce(a.acked, false)
+                THEN 'COMPLETED without an ACK on record'
+            WHEN s.status = 'FAILED' AND NOT coalesce(a.nacked, false)
+                THEN 'FAILED without a NACK on record'
+        END AS missing_ack,
+        CASE WHEN s.status = 'TRANSMITTED' THEN coalesce(m.first_sent_at, s.updated_at)
+             ELSE s.updated_at END AS unanswered_since,
         -- The ledger disagrees with the payment: posting missing, unexpected, or of another
         -- amount or currency; a reversal without a NACK, or of another amount.
-        ('LEDGER_MISMATCH',
-         CASE
-             WHEN s.status IN {_POSTED} AND l.posted IS NULL
-                 THEN 'no posting for a ' || s.status || ' payment'
-             WHEN s.status NOT IN {_POSTED} AND l.posted IS NOT NULL
-                 THEN 'posted although the payment is ' || s.status
-             WHEN l.posted <> s.amount
-                 THEN 'posted ' || l.posted || ' ' || s.currency || ', the payment is for '
-                      || s.amount
-             WHEN l.foreign_currency
-                 THEN 'ledger entries in a currency other than ' || s.currency
-             WHEN l.reversed IS NOT NULL AND s.status <> 'FAILED'
-                 THEN 'reversed although the payment is ' || s.status
-             WHEN l.reversed <> s.amount
-                 THEN 'reversed ' || l.reversed || ' ' || s.currency || ', the payment is for '
-                      || s.amount
-         END,
-         coalesce(l.posted_at, s.updated_at)),
-        ('MISSING_REVERSAL',
-         CASE WHEN s.status = 'FAILED' AND l.reversed IS NULL
-              THEN 'FAILED by a NACK and its posting not reversed' END,
-         s.updated_at)
+        CASE
+            WHEN s.status IN {_POSTED} AND s.posted IS NULL
+                THEN 'no posting for a ' || s.status || ' payment'
+            WHEN s.status NOT IN {_POSTED} AND s.posted IS NOT NULL
+                THEN 'posted although the payment is ' || s.status
+            WHEN s.posted <> s.amount
+                THEN 'posted ' || s.posted || ' ' || s.currency || ', the payment is for '
+                     || s.amount
+            WHEN s.foreign_currency
+                THEN 'ledger entries in a currency other than ' || s.currency
+            WHEN s.reversed IS NOT NULL AND s.status <> 'FAILED'
+                THEN 'reversed although the payment is ' || s.status
+            WHEN s.reversed <> s.amount
+                THEN 'reversed ' || s.reversed || ' ' || s.currency || ', the payment is for '
+                     || s.amount
+        END AS ledger_mismatch,
+        coalesce(s.posted_at, s.updated_at) AS posted_at,
+        CASE WHEN s.status = 'FAILED' AND s.reversed IS NULL
+             THEN 'FAILED by a NACK and its posting not reversed' END AS missing_reversal
+    FROM ledger s
+    CROSS JOIN LATERAL (
+        SELECT bool_or(kind = 'ACK') AS acked, bool_or(kind = 'NACK') AS nacked
+        FROM answers_all WHERE payment_id = s.id
+    ) AS a
+    LEFT JOIN messages_all m ON m.payment_id = s.id
+),
+breaks AS (
+    SELECT c.id AS payment_id, c.msg_id, b.category, b.detail, b.since
+    FROM checked c
+    CROSS JOIN LATERAL (VALUES
+        ('MISSING_ACK', c.missing_ack, c.unanswered_since),
+        ('LEDGER_MISMATCH', c.ledger_mismatch, c.posted_at),
+        ('MISSING_REVERSAL', c.missing_reversal, c.updated_at)
     ) AS b(category, detail, since)
-    WHERE b.detail IS NOT NULL
+    WHERE coalesce(c.missing_ack, c.ledger_mismatch, c.missing_reversal) IS NOT NULL
+      AND b.detail IS NOT NULL
     UNION ALL
     -- Answers naming no message we sent, one item per MsgId.
-    SELECT NULL::uuid, o.msg_id, NULL::text, 'ORPHAN_ACK',
+    SELECT NULL::uuid, o.msg_id, 'ORPHAN_ACK',
            CASE WHEN o.answers = 1 THEN 'an answer naming no message of ours'
                 ELSE o.answers || ' answers naming no message of ours' END,
            o.since
-    FROM ({{orphans}}) AS o
+    FROM ({_ORPHANS}) AS o
 ),
 -- An item whose exception an operator resolved (and none is open again) was reconciled by hand.
 flagged AS (
@@ -160,57 +167,89 @@ flagged AS (
     ) AS x
 ),
 unmatched AS (
-    SELECT payment_id, msg_id, currency, category, detail, since, open_id AS exception_id
+    SELECT payment_id, msg_id, category, detail, since, open_id AS exception_id
     FROM flagged WHERE open_id IS NOT NULL OR NOT resolved
 )
 """
 
 _ITEMS = """
-SELECT payment_id, msg_id, currency, category, detail, since, exception_id FROM unmatched
-WHERE ($4::timestamptz IS NULL OR since < $4)
+SELECT payment_id, msg_id, category, detail, since, exception_id FROM unmatched
+WHERE (since < $5 OR $5::timestamptz IS NULL)
 ORDER BY since, category, payment_id, msg_id
 """
 
-# One row per currency, then one (currency null) counting the orphans.
-_TOTALS = """
+# A day's report in one statement: first its totals (`total`), one row per currency and one
+# (currency null) counting the orphans; then its items, as _ITEMS orders them.
+_DAY = """
 , items_per_payment AS (
     SELECT payment_id, count(*) AS items FROM unmatched
     WHERE payment_id IS NOT NULL GROUP BY payment_id
+),
+totals AS (
+    SELECT s.currency, count(*) AS payments, sum(s.amount) AS amount,
+           count(*) FILTER (WHERE i.items IS NULL) AS matched,
+           coalesce(sum(i.items), 0)::bigint AS unmatched
+    FROM scope s LEFT JOIN items_per_payment i ON i.payment_id = s.id
+    GROUP BY s.currency
+    UNION ALL
+    SELECT NULL, 0, 0, 0, count(*) FROM unmatched WHERE payment_id IS NULL
 )
-SELECT s.currency, count(*) AS payments, sum(s.amount) AS amount,
-       count(*) FILTER (WHERE i.items IS NULL) AS matched,
-       coalesce(sum(i.items), 0)::bigint AS unmatched
-FROM scope s LEFT JOIN items_per_payment i ON i.payment_id = s.id
-GROUP BY s.currency
+SELECT true AS total, currency, payments, amount, matched, unmatched,
+       NULL::uuid AS payment_id, NULL::text AS msg_id, NULL::text AS category,
+       NULL::text AS detail, NULL::timestamptz AS since, NULL::bigint AS exception_id
+FROM totals
 UNION ALL
-SELECT NULL, 0, 0, 0, count(*) FROM unmatched WHERE payment_id IS NULL
-ORDER BY currency NULLS LAST
+SELECT false, NULL, NULL, NULL, NULL, NULL,
+       payment_id, msg_id, category, detail, since, exception_id
+FROM unmatched
+ORDER BY total DESC, currency NULLS LAST, since, category, payment_id, msg_id
 """
 
 
-def _statement(scope: type[Day] | type[Outstanding], tail: str) -> str:
-    return _UNMATCHED.format(payments=_PAYMENTS[scope], orphans=_ORPHANS[scope]) + tail
+def _statement(scope: type[Created] | type[Outstanding], tail: str) -> str:
+    return _UNMATCHED.format(payments=_PAYMENTS[scope]) + tail
 
 
-_ITEMS_SQL = {scope: _statement(scope, _ITEMS) for scope in (Day, Outstanding)}
-_TOTALS_SQL = _statement(Day, _TOTALS)
+_ITEMS_SQL = {scope: _statement(scope, _ITEMS) for scope in (Created, Outstanding)}
+_DAY_SQL = _statement(Created, _DAY)
 
 
-async def day_summary(
-    conn: Conn, day: date, *, as_of: datetime, answer_window: timedelta
-) -> DaySummary:
-    """Per currency: the day's payments, their sum, how many matched, their unmatched items."""
-    rows = await conn.fetch(_TOTALS_SQL, day, as_of, answer_window)
-    return DaySummary(
+def _bounds(scope: Scope) -> tuple[datetime | None, datetime | None]:
+    return (scope.start, scope.end) if isinstance(scope, Created) else (None, scope.before)
+
+
+async def day_report(
+    conn: Conn, day: date, *, as_of: datetime, answer_window: timedelta, prefetch: int = 1000
+) -> tuple[DaySummary, AsyncGenerator[Unmatched, None]]:
+    """A day's totals, and its unmatched items to read after them, from one statement through a
+    cursor (the caller holds a transaction): per currency the day's payments, their sum, how
+    many matched and how many items they gave."""
+    cursor = await conn.cursor(_DAY_SQL, as_of, answer_window, *_bounds(Created.day(day)))
+    totals: list[Record] = []
+    while (row := await cursor.fetchrow()) is not None and row["total"]:
+        totals.append(row)
+    summary = DaySummary(
         day=day,
         as_of=as_of,
         by_currency=tuple(
             CurrencyTotals(r["currency"], r["payments"], r["amount"], r["matched"], r["unmatched"])
-            for r in rows
+            for r in totals
             if r["currency"] is not None
         ),
-        orphans=sum(r["unmatched"] for r in rows if r["currency"] is None),
+        orphans=sum(r["unmatched"] for r in totals if r["currency"] is None),
     )
+    return summary, _items(cursor, row, prefetch)
+
+
+async def _items(
+    cursor: Cursor[Record], first: Record | None, prefetch: int
+) -> AsyncGenerator[Unmatched, None]:
+    if first is None:
+        return
+    yield _item(first)
+    while rows := await cursor.fetch(prefetch):
+        for row in rows:
+            yield _item(row)
 
 
 async def unmatched(
@@ -225,17 +264,19 @@ async def unmatched(
     """The scope's unmatched items, oldest first, through a cursor: the caller holds a
     transaction (repeatable read, to agree with a summary made in it). `since_before` keeps
     only items unmatched since before then (aging)."""
-    parameter = scope.day if isinstance(scope, Day) else scope.before
     query = _ITEMS_SQL[type(scope)]
     async for row in conn.cursor(
-        query, parameter, as_of, answer_window, since_before, prefetch=prefetch
+        query, as_of, answer_window, *_bounds(scope), since_before, prefetch=prefetch
     ):
-        yield Unmatched(
-            payment_id=row["payment_id"],
-            msg_id=row["msg_id"],
-            category=row["category"],
-            detail=row["detail"],
-            since=row["since"],
-            currency=row["currency"],
-            exception_id=row["exception_id"],
-        )
+        yield _item(row)
+
+
+def _item(row: Record) -> Unmatched:
+    return Unmatched(
+        payment_id=row["payment_id"],
+        msg_id=row["msg_id"],
+        category=row["category"],
+        detail=row["detail"],
+        since=row["since"],
+        exception_id=row["exception_id"],
+    )
