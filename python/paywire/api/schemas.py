@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from paywire.api.validation import Schema
+from paywire.domain.credentials import PASSWORD_MAX, PASSWORD_MIN
 from paywire.domain.reconciliation import CATEGORIES
 from paywire.store.exception_queue import KINDS
 
@@ -68,7 +69,7 @@ BIC: Schema = {"type": "string", "pattern": "^[A-Z0-9]{8}([A-Z0-9]{3})?$"}
 ROLE: Schema = {"type": "string", "enum": list(ROLES)}
 STATUS: Schema = {"type": "string", "enum": list(STATUSES)}
 ROLE_LIST: Schema = {"type": "array", "items": ROLE, "minItems": 1, "uniqueItems": True}
-PASSWORD: Schema = _text(256, min_length=12)
+PASSWORD: Schema = _text(PASSWORD_MAX, min_length=PASSWORD_MIN)
 REASON: Schema = _text(140)
 COUNT: Schema = {"type": "integer", "minimum": 0}
 BREAKER: Schema = {"type": "string", "enum": ["CLOSED", "HALF_OPEN", "OPEN"]}

@@ -10,7 +10,7 @@ import re
 from paywire.domain.roles import SYSTEM
 
 USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-PASSWORD_MIN = 10
+PASSWORD_MIN = 12
 PASSWORD_MAX = 1024
 
 
