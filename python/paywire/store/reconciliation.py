@@ -1,7 +1,7 @@
 """SQL for reconciliation: every payment of a scope against its ledger entries and its answer.
 
-One statement finds all unmatched items of a scope, set-based, so a day of a million payments is
-one pass; the rules are spelled out in docs/RECONCILIATION.md and in the comments below.
+One statement per scope, no round trip per payment, with plans linear in the scope's size; the
+rules are spelled out in docs/RECONCILIATION.md and in the comments below.
 """
 
 from __future__ import annotations
