@@ -76,18 +76,21 @@ class Transmitter:
             return 0
         now = datetime.now(UTC)
         async with transaction(self._db) as conn:
-            fresh = await services.claim(conn, Status.POSTED, room)
-            sends = await services.transmit(
-                conn, fresh, at=now, lease=self._lease, by=self._instance
+            # Resends first: they are the older messages. Behind a backlog of fresh payments a
+            # message lost with a connection or a dead process would otherwise wait for the
+            # whole backlog, past its answer window (reconciliation's MISSING_ACK).
+            sends = await delivery.claim_due(
+                conn,
+                room,
+                at=now,
+                lease=self._lease,
+                by=self._instance,
+                max_attempts=self._max_attempts,
             )
             if len(sends) < room:
-                sends += await delivery.claim_due(
-                    conn,
-                    room - len(sends),
-                    at=now,
-                    lease=self._lease,
-                    by=self._instance,
-                    max_attempts=self._max_attempts,
+                fresh = await services.claim(conn, Status.POSTED, room - len(sends))
+                sends += await services.transmit(
+                    conn, fresh, at=now, lease=self._lease, by=self._instance
                 )
         await self._send(sends)
         return len(sends)
