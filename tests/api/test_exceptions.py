@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 from paywire.api import create_app
 from paywire.config import Settings
 from paywire.domain.screening import ScreeningRules
+from paywire.pipeline.recovery import AckMissing
 from paywire.pipeline.runner import Pipeline
 from paywire.pipeline.settler import Settler
 from paywire.services import pipeline, reconciliation
@@ -68,8 +69,8 @@ async def breaks(world: World, settings: Settings) -> Breaks:
         assert approved.status == 200
         ids.append(UUID(payment["id"]))
     made = await one_of_each(world.pool, ids)
-    window = reconciliation.answer_window(settings)
-    await reconciliation.sweep(world.pool, answer_window=window)
+    await AckMissing(world.pool, max_attempts=settings.max_attempts).step(10)
+    await reconciliation.sweep(world.pool, answer_window=reconciliation.answer_window(settings))
     return made
 
 

@@ -130,7 +130,7 @@ async def sweep(
                     if key in found:
                         continue
                     found.add(key)
-                    if item.exception_id is None:
+                    if item.needs_exception:
                         pending.append(
                             NewException(
                                 item.exception_kind, item.payment_id, item.msg_id, item.detail

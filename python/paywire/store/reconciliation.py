@@ -93,7 +93,7 @@ ledger AS (
 ),
 -- Each payment against each rule, one column per category: null when the rule finds nothing.
 checked AS (
-    SELECT s.id, s.msg_id, s.updated_at,
+    SELECT s.id, s.msg_id, s.updated_at, s.status = 'TRANSMITTED' AS awaiting_answer,
         -- Sent and unanswered once an answer was due; or settled without the answer it needs.
         CASE
             WHEN s.status = 'TRANSMITTED'
@@ -136,7 +136,7 @@ checked AS (
     LEFT JOIN messages_all m ON m.payment_id = s.id
 ),
 breaks AS (
-    SELECT c.id AS payment_id, c.msg_id, b.category, b.detail, b.since
+    SELECT c.id AS payment_id, c.msg_id, b.category, b.detail, b.since, c.awaiting_answer
     FROM checked c
     CROSS JOIN LATERAL (VALUES
         ('MISSING_ACK', c.missing_ack, c.unanswered_since),
@@ -150,7 +150,7 @@ breaks AS (
     SELECT NULL::uuid, o.msg_id, 'ORPHAN_ACK',
            CASE WHEN o.answers = 1 THEN 'an answer naming no message of ours'
                 ELSE o.answers || ' answers naming no message of ours' END,
-           o.since
+           o.since, false
     FROM ({_ORPHANS}) AS o
 ),
 -- An item whose exception an operator resolved (and none is open again) was reconciled by hand.
@@ -167,13 +167,14 @@ flagged AS (
     ) AS x
 ),
 unmatched AS (
-    SELECT payment_id, msg_id, category, detail, since, open_id AS exception_id
+    SELECT payment_id, msg_id, category, detail, since, open_id AS exception_id, awaiting_answer
     FROM flagged WHERE open_id IS NOT NULL OR NOT resolved
 )
 """
 
 _ITEMS = """
-SELECT payment_id, msg_id, category, detail, since, exception_id FROM unmatched
+SELECT payment_id, msg_id, category, detail, since, exception_id, awaiting_answer
+FROM unmatched
 WHERE (since < $5 OR $5::timestamptz IS NULL)
 ORDER BY since, category, payment_id, msg_id
 """
@@ -196,11 +197,12 @@ totals AS (
 )
 SELECT true AS total, currency, payments, amount, matched, unmatched,
        NULL::uuid AS payment_id, NULL::text AS msg_id, NULL::text AS category,
-       NULL::text AS detail, NULL::timestamptz AS since, NULL::bigint AS exception_id
+       NULL::text AS detail, NULL::timestamptz AS since, NULL::bigint AS exception_id,
+       NULL::boolean AS awaiting_answer
 FROM totals
 UNION ALL
 SELECT false, NULL, NULL, NULL, NULL, NULL,
-       payment_id, msg_id, category, detail, since, exception_id
+       payment_id, msg_id, category, detail, since, exception_id, awaiting_answer
 FROM unmatched
 ORDER BY total DESC, currency NULLS LAST, since, category, payment_id, msg_id
 """
@@ -279,4 +281,5 @@ def _item(row: Record) -> Unmatched:
         detail=row["detail"],
         since=row["since"],
         exception_id=row["exception_id"],
+        awaiting_answer=row["awaiting_answer"],
     )
