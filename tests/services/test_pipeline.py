@@ -280,13 +280,10 @@ async def test_orphans_and_foreign_uetrs_open_exceptions(world: World) -> None:
         assert await conn.fetchval("SELECT count(*) FROM exceptions") == 2
 
 
-async def test_stuck_payments_are_claimed_by_age(world: World) -> None:
-    payment = await world.drive(await world.create(), Status.APPROVED)
+async def test_claims_take_the_oldest_first_and_leave_excluded_ones(world: World) -> None:
+    first, second = [await world.drive(await world.create(), Status.APPROVED) for _ in range(2)]
     async with world.pool.acquire() as conn, conn.transaction():
-        assert (
-            await payment_store.claim(conn, Status.APPROVED, 10, updated_before=payment.updated_at)
-            == []
-        )
-        assert await payment_store.claim(
-            conn, Status.APPROVED, 10, updated_before=payment.updated_at.replace(year=2100)
-        ) == [payment.id]
+        assert await payment_store.claim(conn, Status.APPROVED, 1) == [first.id]
+        assert await payment_store.claim(conn, Status.APPROVED, 10, exclude=[first.id]) == [
+            second.id
+        ]

@@ -127,25 +127,21 @@ async def claim(
     status: Status,
     limit: int,
     *,
-    updated_before: datetime | None = None,
     exclude: Sequence[UUID] = (),
 ) -> list[UUID]:
     """Up to `limit` payments in `status`, oldest first, locked; rows other workers hold are
-    skipped, and so are those in `exclude`. `updated_before` picks only those idle since then
-    (to drive stuck ones on)."""
+    skipped, and so are those in `exclude` (quarantined by the pipeline)."""
     rows = await conn.fetch(
         f"""
         SELECT id FROM payments
         WHERE status = $1 AND status IN {WORK_STATUSES}
-          AND ($3::timestamptz IS NULL OR updated_at < $3)
-          AND NOT (id = ANY($4::uuid[]))
+          AND NOT (id = ANY($3::uuid[]))
         ORDER BY updated_at
         LIMIT $2
         FOR UPDATE SKIP LOCKED
         """,
         status.value,
         limit,
-        updated_before,
         exclude,
     )
     return [row["id"] for row in rows]
