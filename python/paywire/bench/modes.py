@@ -31,6 +31,8 @@ from paywire.wire import Answer, build_pacs002, build_pacs008, parse_answer
 
 CREATE_WORKERS = 8
 APPROVE_BATCH = 250
+# How often an open-loop run approves the payments offered since the last time.
+PACE_S = 0.02
 POLL_S = 0.05
 
 
@@ -196,14 +198,23 @@ async def create_payments(bench: Bench, n: int) -> list[UUID]:
 async def approve(
     bench: Bench, ids: Sequence[UUID], rate: float | None, wake: Callable[[], None]
 ) -> None:
-    """Approve in batches: back to back, or paced to `rate` payments per second (open loop)."""
-    started = time.monotonic()
-    batch = APPROVE_BATCH if rate is None else max(1, math.ceil(rate / 100))
-    for offset in range(0, len(ids), batch):
-        if rate:
-            await _pace(started + offset / rate)
-        await payments.approve_many(bench.db, ids[offset : offset + batch], bench.checker)
+    """Approve in batches: back to back, or at `rate` payments per second (open loop: each
+    batch is approved on its schedule, whether or not the ones before it are done)."""
+
+    async def approve_batch(batch: Sequence[UUID]) -> None:
+        await payments.approve_many(bench.db, batch, bench.checker)
         wake()
+
+    if rate is None:
+        for offset in range(0, len(ids), APPROVE_BATCH):
+            await approve_batch(ids[offset : offset + APPROVE_BATCH])
+        return
+    started = time.monotonic()
+    size = max(1, math.ceil(rate * PACE_S))
+    async with asyncio.TaskGroup() as group:
+        for offset in range(0, len(ids), size):
+            await _pace(started + offset / rate)
+            group.create_task(approve_batch(ids[offset : offset + size]))
 
 
 async def _pace(at: float) -> None:
