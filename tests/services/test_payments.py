@@ -115,6 +115,8 @@ async def test_approval_records_the_approver(world: World) -> None:
     assert approved.approved_by == "checker"
     assert approved.approved_at is not None
     assert payments_approved_total._value.get() == before + 1
+    # What a status change returns is derived, not read back: it must be what was stored.
+    assert approved == await world.reload(payment)
 
 
 async def test_four_eyes_whatever_the_roles(world: World) -> None:
@@ -148,6 +150,7 @@ async def test_reject_needs_a_reason_and_records_it(world: World) -> None:
     assert rejected.status is Status.REJECTED
     assert rejected.reason is not None
     assert (rejected.reason.code, rejected.reason.text) == ("CHECKER_REJECTED", "duplicate invoice")
+    assert rejected == await world.reload(payment)
     with pytest.raises(Conflict):
         await payments.approve(world.pool, payment.id, world.checker)
 

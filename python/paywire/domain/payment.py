@@ -5,7 +5,7 @@ Plain frozen data: the store builds these from rows, the API renders them with `
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -79,6 +79,19 @@ class Payment:
     updated_at: datetime
     approved_at: datetime | None
     reason: Reason | None
+
+    def entered(self, status: Status, reason: Reason | None, at: datetime, by: str) -> Payment:
+        """The payment after it entered `status` at `at` (what the status change writes): the
+        reason replaced, and the approver recorded when the status is APPROVED."""
+        approved = status is Status.APPROVED
+        return replace(
+            self,
+            status=status,
+            reason=reason,
+            updated_at=at,
+            approved_by=by if approved else self.approved_by,
+            approved_at=at if approved else self.approved_at,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -2,7 +2,8 @@
 
 The pipeline claims work with `claim` (FOR UPDATE SKIP LOCKED) and passes the claiming
 connection, so claim and step commit together; a payment no longer in the step's status is
-skipped, never failed.
+skipped, never failed. Each step makes its status change last: the audit append in it holds the
+chain head until the commit, and every other transaction that audits waits for that lock.
 """
 
 from __future__ import annotations
@@ -123,8 +124,9 @@ async def transmit(
     message falls due again once `lease` has passed."""
     async with transaction(db) as conn:
         ready, _ = await _lock(conn, payment_ids, Status.POSTED)
+        sends = await delivery.start(conn, [p.id for p in ready], at=at, lease=lease, by=by)
         await move(conn, [Move(p, Status.TRANSMITTED) for p in ready], SYSTEM_ACTOR)
-        return await delivery.start(conn, [p.id for p in ready], at=at, lease=lease, by=by)
+        return sends
 
 
 async def settle(
@@ -177,10 +179,10 @@ async def settle(
             for pid in failed
             if pid not in reversed_ids
         ]
-        await move(conn, moves, SYSTEM_ACTOR, request_id=request_id)
         await messages.mark_answered(
             conn, [p.id for p, _ in settled], [a.received_at for _, a in settled]
         )
+        await move(conn, moves, SYSTEM_ACTOR, request_id=request_id)
         await _open(conn, problems)
     for payment, answer in settled:
         (result.completed if answer.kind == "ACK" else result.failed).append(payment.id)

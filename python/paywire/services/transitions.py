@@ -59,8 +59,8 @@ async def move(
     changes = [
         store.StatusChange(m.payment.id, m.payment.status, m.target, m.reason) for m in moves
     ]
-    updated = await store.apply(conn, changes, actor.username, at)
-    if len(updated) != len(moves):
+    moved = await store.apply(conn, changes, actor.username, at)
+    if len(moved) != len(moves):
         # Only reachable when a caller did not lock the payments it moves.
         raise Conflict("a payment changed while it was being moved; nothing was changed")
     await audit.append(
@@ -82,4 +82,4 @@ async def move(
         ],
         at,
     )
-    return updated
+    return [m.payment.entered(m.target, m.reason, at, actor.username) for m in moves]

@@ -147,7 +147,7 @@ async def claim(
     return [row["id"] for row in rows]
 
 
-_APPLY = f"""
+_APPLY = """
 WITH ch AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
         AS ch(id, source, target, reason_code, reason_text)
@@ -161,21 +161,19 @@ WITH ch AS (
         approved_at = CASE WHEN ch.target = 'APPROVED' THEN $6 ELSE p.approved_at END
     FROM ch
     WHERE p.id = ch.id AND p.status = ch.source
-    RETURNING {", ".join(f"p.{c.strip()}" for c in COLUMNS.split(","))}
+    RETURNING p.id, p.status, p.reason_code, p.reason_text
 ), ev AS (
     INSERT INTO payment_events (payment_id, status, at, by, reason_code, reason_text)
     SELECT id, status, $6, $7, reason_code, reason_text FROM upd
 )
-SELECT {COLUMNS} FROM upd
+SELECT id FROM upd
 """
 
 
-async def apply(
-    conn: Conn, changes: Sequence[StatusChange], by: str, at: datetime
-) -> list[Payment]:
-    """Move each payment from `source` to `target` and append to its history, in one statement.
-
-    A payment no longer in `source` is left alone and missing from the result.
+async def apply(conn: Conn, changes: Sequence[StatusChange], by: str, at: datetime) -> list[UUID]:
+    """Move each payment from `source` to `target` and append to its history, in one statement;
+    returns the ids moved. A payment no longer in `source` is left alone and missing from them.
+    The row's new columns are known to the caller (`Payment.entered`), so none are sent back.
     """
     rows = await conn.fetch(
         _APPLY,
@@ -187,7 +185,7 @@ async def apply(
         at,
         by,
     )
-    return [to_payment(row) for row in rows]
+    return [row["id"] for row in rows]
 
 
 async def history(conn: Conn, payment_id: UUID) -> list[HistoryEntry]:
