@@ -24,9 +24,26 @@ def test_matches_observe_including_bounds_and_overflow() -> None:
     batched = Histogram("lat", "x", buckets=BUCKETS, registry=batched_registry)
     single = Histogram("lat", "x", buckets=BUCKETS, registry=single_registry)
     recorder = LatencyRecorder(batched)
-    recorder.record(values[:4])
-    recorder.record(values[4:])
-    recorder.record([])
+    # Latencies since time 0 of starts before it: exactly the values, bounds included.
+    recorder.record_since(0.0, [-v for v in values[:4]])
+    recorder.record_since(0.0, [-v for v in values[4:]])
+    recorder.record_since(0.0, [])
     for value in values:
         single.observe(value)
+    assert samples(batched, batched_registry) == samples(single, single_registry)
+
+
+def test_record_since_matches_observe_of_each_latency() -> None:
+    # Start times repeat as they do within one write batch; dyadic values keep the sums exact.
+    now = 8.0
+    starts = [8.0, 7.5, 7.5, 8.0 - 1 / 128, 5.0, 5.0, 7.0, 8.0 - 1 / 1024]
+    batched_registry, single_registry = CollectorRegistry(), CollectorRegistry()
+    batched = Histogram("lat", "x", buckets=BUCKETS, registry=batched_registry)
+    single = Histogram("lat", "x", buckets=BUCKETS, registry=single_registry)
+    recorder = LatencyRecorder(batched)
+    recorder.record_since(now, starts[:3])
+    recorder.record_since(now, starts[3:])
+    recorder.record_since(now, [])
+    for start in starts:
+        single.observe(now - start)
     assert samples(batched, batched_registry) == samples(single, single_registry)

@@ -7,65 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from prometheus_client import REGISTRY
 
 from paywire.receiver import Faults, Rules
-from paywire.transport import BreakerState, ConnectionPool, PoolState, Unanswered
+from paywire.transport import BreakerState, PoolState, Unanswered
 from paywire.wire import Answer
-from tests.fixtures.tls import StartReceiver, TLSFiles, gateway_settings, pacs008
-
-MakePool = Callable[..., "asyncio.Future[ConnectionPool]"]
-
-
-def metric(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-async def until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    """Poll `predicate` until it holds; fail after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.005)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest_asyncio.fixture
-async def make_pool(tls_files: TLSFiles) -> AsyncIterator[Callable[..., Any]]:
-    """`await make_pool(port, on_orphan=..., clock=..., **settings)`; closed after the test."""
-    pools: list[ConnectionPool] = []
-
-    async def make(port: int, *, start: bool = True, **settings: Any) -> ConnectionPool:
-        options = {k: settings.pop(k) for k in ("on_orphan", "clock", "tick_s") if k in settings}
-        pool = ConnectionPool(
-            gateway_settings(tls_files, port, **settings),
-            backoff_base_s=0.01,
-            backoff_max_s=0.05,
-            connect_timeout_s=5.0,
-            **options,
-        )
-        pools.append(pool)
-        if start:
-            await pool.start()
-        return pool
-
-    yield make
-    for pool in pools:
-        await pool.close(deadline_s=0.5)
+from tests.fixtures.tls import StartReceiver, pacs008
+from tests.transport.support import FakeClock, metric, until
 
 
 async def outcome(future: asyncio.Future[Answer]) -> Answer | str:

@@ -1,11 +1,11 @@
 """The TLS transport to the receiver: contexts, pipelined connections, the pool, the breaker.
 
-The pipeline needs only `ConnectionPool` and `Unanswered`; the rest is exported for the admin
-surface and tests.
+The pipeline needs only `ConnectionPool` and `Unanswered` (and, for `submit_many`, the `Message`
+and `OutcomeHandler` types); the rest is exported for the admin surface and tests.
 """
 
 from paywire.transport.breaker import BreakerState, CircuitBreaker
-from paywire.transport.connection import ConnectionState
+from paywire.transport.connection import ConnectionState, Message, OutcomeHandler
 from paywire.transport.errors import TransportError, Unanswered, UnansweredReason
 from paywire.transport.pool import ConnectionPool, PoolState
 from paywire.transport.tls import client_context, fingerprint_sha256
@@ -15,6 +15,8 @@ __all__ = [
     "CircuitBreaker",
     "ConnectionPool",
     "ConnectionState",
+    "Message",
+    "OutcomeHandler",
     "PoolState",
     "TransportError",
     "Unanswered",

@@ -13,8 +13,8 @@ import enum
 import logging
 import ssl
 import time
-from collections.abc import Callable, Collection
-from typing import Final, cast
+from collections.abc import Callable, Collection, Sequence
+from typing import Final, TypeAlias, cast
 
 from paywire.observability.metrics import (
     tls_ack_latency_seconds,
@@ -42,10 +42,17 @@ log = logging.getLogger("paywire.transport")
 _ACK_LATENCY = LatencyRecorder(tls_ack_latency_seconds)
 
 OrphanHandler = Callable[[Answer, bytes], None]
+# Told the outcome of one message sent through `ConnectionPool.submit_many`: (msg_id, outcome).
+OutcomeHandler: TypeAlias = Callable[[str, Answer | Unanswered], None]
+# One message for `submit_many`: (msg_id, payload, uetr to check the answer against or None).
+Message: TypeAlias = tuple[str, bytes, str | None]
+# Who is told a message's outcome: the future of a `submit`, or the handler of a `submit_many`.
+Sink: TypeAlias = asyncio.Future[Answer] | OutcomeHandler
 # Called after a read or a sweep freed slots: (slots freed, of which answered).
 ProgressHandler = Callable[[int, int], None]
 
 _HEARTBEAT: Final = b""
+_Future = asyncio.Future
 
 
 class ConnectionState(enum.Enum):
@@ -91,7 +98,7 @@ def count_error(reason: FailureReason, stats: ConnectionStats) -> None:
 
 
 class Connection(asyncio.Protocol):
-    """A connection's in-flight table maps msg_id to (future, sent_at, uetr).
+    """A connection's in-flight table maps msg_id to (sink, sent_at, uetr).
 
     Entries are inserted in send order with one timeout for all, so the dict's insertion order is
     also deadline order: the sweep stops at the first entry still in time, and no message needs a
@@ -111,7 +118,7 @@ class Connection(asyncio.Protocol):
         self.state = ConnectionState.CONNECTING
         self.stats = stats
         self.connected_since: datetime.datetime | None = None
-        self.inflight: dict[str, tuple[asyncio.Future[Answer], float, str | None]] = {}
+        self.inflight: dict[str, tuple[Sink, float, str | None]] = {}
         self._options = options
         self._framing = options.framing
         self._decoder = FrameDecoder(options.framing, options.max_frame_bytes)
@@ -192,6 +199,19 @@ class Connection(asyncio.Protocol):
         self._pending.append(payload)
         self._pending_messages += 1
 
+    def submit_many(self, messages: Sequence[Message], on_outcome: OutcomeHandler) -> None:
+        """Queue messages the pool has checked: distinct msg_ids, none in flight, room for all."""
+        if self._flush_handle is None:
+            self._batch_time = time.monotonic()
+            self._flush_handle = self._loop.call_soon(self._flush)
+        sent_at = self._batch_time
+        inflight = self.inflight
+        append = self._pending.append
+        for msg_id, payload, uetr in messages:
+            inflight[msg_id] = (on_outcome, sent_at, uetr)
+            append(payload)
+        self._pending_messages += len(messages)
+
     def _queue(self, payload: bytes) -> None:
         if self._flush_handle is None:
             self._batch_time = time.monotonic()
@@ -231,7 +251,7 @@ class Connection(asyncio.Protocol):
             self._confirmed.set_result(None)
         inflight = self.inflight
         settled: list[str] = []
-        latencies: list[float] = []
+        sent: list[float] = []
         nacks = 0
         for payload in payloads:
             if not payload:
@@ -247,7 +267,7 @@ class Connection(asyncio.Protocol):
             if entry is None:
                 self._unmatched(answer, payload, settled)
                 continue
-            future, sent_at, uetr = entry
+            sink, sent_at, uetr = entry
             if uetr is not None and answer.uetr not in (None, uetr):
                 # Settling on a mismatching answer could settle the wrong payment; the message
                 # stays in flight and times out, so it is resent and the pipeline decides.
@@ -255,14 +275,20 @@ class Connection(asyncio.Protocol):
                 continue
             del inflight[msg_id]
             settled.append(msg_id)
-            latencies.append(now - sent_at)
-            if not future.done():
-                future.set_result(answer)
+            sent.append(sent_at)
             if answer.kind == "NACK":
                 nacks += 1
+            if isinstance(sink, _Future):
+                if not sink.done():
+                    sink.set_result(answer)
+            else:
+                try:
+                    sink(msg_id, answer)
+                except Exception:
+                    log.exception("outcome handler failed", extra={"msg_id": msg_id})
         if settled:
             self._settled.update(settled)
-            _ACK_LATENCY.record(latencies)
+            _ACK_LATENCY.record_since(now, sent)
             self._answered(len(settled) - nacks, nacks)
 
     def _answered(self, acks: int, nacks: int) -> None:
@@ -337,9 +363,7 @@ class Connection(asyncio.Protocol):
                 break
             expired.append(msg_id)
         for msg_id in expired:
-            future = inflight.pop(msg_id)[0]
-            if not future.done():
-                future.set_exception(Unanswered("timeout", msg_id))
+            _tell(inflight.pop(msg_id)[0], msg_id, Unanswered("timeout", msg_id))
         return len(expired)
 
     # -- closing --------------------------------------------------------------------------------
@@ -404,9 +428,8 @@ class Connection(asyncio.Protocol):
         self._pending = []
         reason = self._unanswered_reason
         inflight, self.inflight = self.inflight, {}
-        for msg_id, (future, _, _) in inflight.items():
-            if not future.done():
-                future.set_exception(Unanswered(reason, msg_id))
+        for msg_id, (sink, _, _) in inflight.items():
+            _tell(sink, msg_id, Unanswered(reason, msg_id))
         if inflight:
             tls_messages_inflight.dec(len(inflight))
         if not self._confirmed.done():
@@ -419,6 +442,18 @@ class Connection(asyncio.Protocol):
             self._closed.set_result(failure)
         if inflight:
             self._on_progress(len(inflight), 0)
+
+
+def _tell(sink: Sink, msg_id: str, outcome: Unanswered) -> None:
+    """Tell a sink a message ended unanswered; a failing handler must not stop the others."""
+    if isinstance(sink, _Future):
+        if not sink.done():
+            sink.set_exception(outcome)
+        return
+    try:
+        sink(msg_id, outcome)
+    except Exception:
+        log.exception("outcome handler failed", extra={"msg_id": msg_id})
 
 
 def _refusal(

@@ -7,6 +7,7 @@ second is a noticeable share of a core; one update per bucket per read is not.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import Counter
 
 from prometheus_client import Histogram
 
@@ -22,14 +23,18 @@ class LatencyRecorder:
         self._histogram = histogram
         self._bounds: tuple[float, ...] = tuple(histogram._upper_bounds)
 
-    def record(self, seconds: list[float]) -> None:
+    def record_since(self, now: float, starts: list[float]) -> None:
+        """Adds `now - start` for every start; the starts of one write batch are one value, so
+        each distinct start is bucketed once, however many answers share it."""
         bounds = self._bounds
         counts = [0] * len(bounds)
-        for value in seconds:
-            # The first bucket whose upper bound is >= value, as observe() picks it.
-            counts[bisect_left(bounds, value)] += 1
+        total = 0.0
+        for start, n in Counter(starts).items():
+            value = now - start
+            counts[bisect_left(bounds, value)] += n
+            total += value * n
         histogram = self._histogram
         for index, count in enumerate(counts):
             if count:
                 histogram._buckets[index].inc(count)
-        histogram._sum.inc(sum(seconds))
+        histogram._sum.inc(total)

@@ -14,7 +14,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from paywire.config import Settings
@@ -26,7 +26,9 @@ from paywire.transport.connection import (
     ConnectionState,
     ConnectionStats,
     Endpoint,
+    Message,
     OrphanHandler,
+    OutcomeHandler,
     count_error,
 )
 from paywire.transport.errors import TransportError, Unanswered, UnansweredReason
@@ -66,7 +68,8 @@ def _ignore_orphan(answer: Answer, payload: bytes) -> None:
 
 
 class ConnectionPool:
-    """`await start()`, then `await send(...)` (or `submit` for many at once), `await close()`."""
+    """`await start()`, then `await send(...)` (`submit`, `submit_many` to pipeline many messages
+    from one task), `await close()`."""
 
     def __init__(
         self,
@@ -245,6 +248,101 @@ class ConnectionPool:
         future: asyncio.Future[Answer] = self._loop.create_future()
         conn.submit(msg_id, payload, uetr, future)
         return future
+
+    async def submit_many(self, messages: Sequence[Message], on_outcome: OutcomeHandler) -> None:
+        """Queue many messages, `(msg_id, payload, uetr or None)` each; tell every one's outcome
+        to `on_outcome(msg_id, outcome)`, exactly once.
+
+        The outcome is the `Answer` (ACK or NACK) or an `Unanswered` whose reason says why not:
+        "timeout", "connection_lost", "closed" (the pool closed, before or after the message was
+        written, or this call was cancelled before it was), "breaker_open". The handler is called
+        from the connection's read (no future, no task, no loop callback per message), or from
+        this call for messages it could not queue; it must not block, and what it raises is
+        logged and dropped.
+
+        Returns once every message is queued or told: it waits while all connections are full,
+        and fills them as answers free room, a read's worth at a time. msg_ids must be distinct
+        and not in flight (`ValueError`, nothing queued); payloads fit PAYWIRE_MAX_FRAME_BYTES.
+        """
+        self._check_batch(messages)
+        total = len(messages)
+        done = 0
+        reason = self._refusal()
+        try:
+            if reason is None and total:
+                # Queue behind senders already waiting rather than overtake them.
+                conns = None if self._waiters else self._with_room()
+                overtaken = False
+                while True:
+                    if conns:
+                        done = self._spread(messages, done, conns, on_outcome)
+                        if done == total:
+                            return
+                        overtaken = False
+                    else:
+                        # Woken but overtaken before it ran, it keeps its place at the front.
+                        await self._wait_for_room(overtaken)
+                        overtaken = True
+                    reason = self._refusal()
+                    if reason is not None:
+                        break
+                    conns = self._with_room()
+        except Unanswered as exc:  # failed with all waiters
+            reason = exc.reason
+        except asyncio.CancelledError:
+            _tell_rest(messages, done, "closed", on_outcome)
+            raise
+        if reason is not None:
+            _tell_rest(messages, done, reason, on_outcome)
+
+    def _check_batch(self, messages: Sequence[Message]) -> None:
+        max_bytes = self._max_frame_bytes
+        msg_ids = set()
+        for msg_id, payload, _ in messages:
+            if len(payload) > max_bytes:
+                raise ValueError(f"{msg_id}: {len(payload)} bytes exceed PAYWIRE_MAX_FRAME_BYTES")
+            msg_ids.add(msg_id)
+        if len(msg_ids) != len(messages):
+            raise ValueError("msg_ids repeat within the batch")
+        for slot in self._slots:
+            conn = slot.conn
+            if conn is not None and not msg_ids.isdisjoint(conn.inflight):
+                already = sorted(msg_ids & conn.inflight.keys())
+                raise ValueError(f"msg_ids already in flight: {already}")
+
+    def _refusal(self) -> UnansweredReason | None:
+        """Why nothing can be queued now, if so."""
+        if self._state is not PoolState.OPEN:
+            return "closed"
+        if self._breaker_open and self._breaker.state is BreakerState.OPEN:
+            return "breaker_open"
+        return None
+
+    def _with_room(self) -> list[Connection]:
+        """The open connections with room, the least loaded first."""
+        room = self._max_inflight
+        conns = [c for c in self._open if len(c.inflight) < room and c.state is _OPEN]
+        if len(conns) > 1:
+            conns.sort(key=_load)
+        return conns
+
+    def _spread(
+        self,
+        messages: Sequence[Message],
+        done: int,
+        conns: list[Connection],
+        on_outcome: OutcomeHandler,
+    ) -> int:
+        """Queue what fits from `messages[done:]`, shared evenly; the new `done`."""
+        total = len(messages)
+        for index, conn in enumerate(conns):
+            share = -(-(total - done) // (len(conns) - index))
+            take = min(share, self._max_inflight - len(conn.inflight))
+            conn.submit_many(messages[done : done + take], on_outcome)
+            done += take
+            if done == total:
+                break
+        return done
 
     def _least_loaded(self) -> Connection | None:
         best = None
@@ -471,6 +569,20 @@ class ConnectionPool:
                 "errors": sum(slot.stats.errors for slot in self._slots),
             },
         }
+
+
+def _load(conn: Connection) -> int:
+    return len(conn.inflight)
+
+
+def _tell_rest(
+    messages: Sequence[Message], done: int, reason: UnansweredReason, on_outcome: OutcomeHandler
+) -> None:
+    for msg_id, _, _ in messages[done:]:
+        try:
+            on_outcome(msg_id, Unanswered(reason, msg_id))
+        except Exception:
+            log.exception("outcome handler failed", extra={"msg_id": msg_id})
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:
