@@ -233,3 +233,42 @@ async def test_mutual_tls(
     anonymous = await connect(receiver)
     with pytest.raises((ConnectionError, OSError)):
         await ask(anonymous, pacs008("T2"))
+
+
+async def test_duplicates_are_remembered_for_two_generations(
+    start_receiver: StartReceiver, connect: Connect
+) -> None:
+    receiver = await start_receiver(dedup_capacity=3)
+    client = await connect(receiver)
+    await client.send(pacs008("G0"))
+    [original] = await client.read(1)
+    # Three more fill the first generation and rotate it out of the current one.
+    await client.send(*(pacs008(f"G{i}") for i in range(1, 4)))
+    await client.read(3)
+    await client.send(pacs008("G0"))
+    assert await client.read(1) == [original], "still remembered in the older generation"
+    await client.send(*(pacs008(f"H{i}") for i in range(6)))
+    await client.read(6)
+    await client.send(pacs008("G0"))
+    [answered_again] = await client.read(1)
+    assert answered_again != original, "forgotten after two rotations"
+    assert receiver.stats.duplicates == 1
+
+
+async def test_answers_are_the_same_with_the_log_on(
+    tmp_path: Path, start_receiver: StartReceiver, connect: Connect
+) -> None:
+    # The log sends reads down the general path; faults off, the answers must not change.
+    rules = Rules(nack_amount_over=Decimal(100), nack_rate=0.3)
+    payloads = [pacs008(f"P{i}", amount="150.00" if i % 5 == 0 else "1.00") for i in range(30)]
+    seen = []
+    for log_file in (None, tmp_path / "receiver.jsonl"):
+        receiver = await start_receiver(rules=rules, seed=9, log_file=log_file)
+        client = await connect(receiver)
+        answers = await ask(client, *payloads, payloads[3], b"\x00junk")
+        seen.append([(a.msg_id, a.kind, a.status, a.reason_code, a.uetr) for a in answers])
+        assert (receiver.stats.received, receiver.stats.duplicates) == (31, 1)
+        assert receiver.stats.malformed == 1
+        assert receiver.stats.answers_sent == 32
+    assert seen[0] == seen[1]
+    assert {reason for _, _, _, reason, _ in seen[0]} == {None, "AM04", "MS03", "FF01"}

@@ -13,22 +13,22 @@ import datetime
 import logging
 import random
 import re
-import secrets
 import uuid
 from types import TracebackType
 from typing import NamedTuple, cast
 
-from paywire.receiver.config import ReceiverConfig
+from paywire.receiver.answers import StatusReports
+from paywire.receiver.config import Faults, ReceiverConfig
 from paywire.receiver.log import MessageLog
-from paywire.receiver.rules import Decision
+from paywire.receiver.rules import ACCEPTED, Rules
 from paywire.receiver.tls import server_context
 from paywire.wire import (
     FrameDecoder,
     FramingError,
     build_admi002,
-    build_pacs002,
     encode_frame,
     encode_frames,
+    parse_answer,
     parse_pacs008_summary,
 )
 
@@ -51,6 +51,14 @@ class _Answer(NamedTuple):
     @property
     def kind(self) -> str:
         return "NACK" if self.doc == "admi.002" or self.status == "RJCT" else "ACK"
+
+    @classmethod
+    def sent_before(cls, payload: bytes) -> _Answer:
+        """A remembered answer, read back from the bytes sent."""
+        answer = parse_answer(payload)
+        return cls(
+            payload, answer.msg_id, answer.uetr, answer.status, answer.reason_code, "pacs.002"
+        )
 
 
 @dataclasses.dataclass(slots=True)
@@ -79,12 +87,17 @@ class Receiver:
         )
         self._rng = random.Random(config.seed)
         self._log = MessageLog(config.log_file) if config.log_file is not None else None
-        # Two generations bound the memory of answers, as in the gateway's RecentlySettled.
-        self._answers: dict[str, _Answer] = {}
-        self._older_answers: dict[str, _Answer] = {}
-        self._answer_prefix = f"PWR{secrets.token_hex(4).upper()}"
-        self._answer_seq = 0
+        # The pacs.002 sent for each MsgId, so a resend gets the same bytes; two generations bound
+        # the memory, as in the gateway's RecentlySettled.
+        self._answers: dict[str, bytes] = {}
+        self._older_answers: dict[str, bytes] = {}
+        self._reports = StatusReports()
         self._orphan_seq = 0
+        # Without faults (heartbeats aside) and log, reads take the short path of respond.
+        faults = dataclasses.replace(config.faults, heartbeat_s=0.0)
+        self._plain = config.log_file is None and faults == Faults()
+        # Default rules accept everything without drawing from the generator.
+        self._rules = config.rules if config.rules != Rules() else None
         self._answers_until_garbage = config.faults.garbage_every
         self._garbage = _garbage_frame(config.framing, config.faults.garbage_kind)
         self._server: asyncio.Server | None = None
@@ -141,6 +154,9 @@ class Receiver:
 
     def respond(self, session: _Session, payloads: list[bytes]) -> None:
         """Answer the frames of one read: heartbeats at once, messages after the ack delay."""
+        if self._plain:
+            self._respond_plainly(session, payloads)
+            return
         faults = self.config.faults
         rng = self._rng
         now = datetime.datetime.now(datetime.UTC)
@@ -191,6 +207,56 @@ class Receiver:
         else:
             session.write(data, close_after)
 
+    def _respond_plainly(self, session: _Session, payloads: list[bytes]) -> None:
+        """`respond` with no fault to play and no log to write: the same answers, per message
+        only what they need."""
+        now = datetime.datetime.now(datetime.UTC)
+        build = self._reports.build
+        rules = self._rules
+        rng = self._rng
+        capacity = self.config.dedup_capacity
+        answers = self._answers
+        older = self._older_answers
+        out: list[bytes] = []
+        heartbeats = malformed = duplicates = 0
+        for payload in payloads:
+            if not payload:
+                heartbeats += 1
+                continue
+            try:
+                summary = parse_pacs008_summary(payload)
+            except ValueError as exc:
+                malformed += 1
+                out.append(self._malformed(payload, now, str(exc)).payload)
+                continue
+            msg_id = summary.msg_id
+            known = answers.get(msg_id)
+            if known is None and older:
+                known = older.get(msg_id)
+            if known is not None:
+                duplicates += 1
+                out.append(known)
+                continue
+            decision = ACCEPTED if rules is None else rules.decide(summary, rng)
+            answer = answers[msg_id] = build(now, msg_id, summary.uetr, decision)
+            out.append(answer)
+            if len(answers) >= capacity:
+                older, answers = answers, {}
+                self._older_answers, self._answers = older, answers
+        stats = self.stats
+        messages = len(payloads) - heartbeats
+        session.messages += messages
+        stats.received += messages - malformed
+        stats.malformed += malformed
+        stats.duplicates += duplicates
+        if heartbeats:
+            stats.heartbeats_received += heartbeats
+            stats.heartbeats_sent += heartbeats
+            session.send([_HEARTBEAT] * heartbeats)
+        if out:
+            stats.answers_sent += len(out)
+            session.write(encode_frames(out, self.config.framing), False)
+
     def _frames(self, answers: list[bytes]) -> bytes:
         """The answers of one read as one buffer, shuffled and garbled as the faults say."""
         if not answers:
@@ -220,35 +286,15 @@ class Receiver:
         known = self._answers.get(msg_id) or self._older_answers.get(msg_id)
         if known is not None:
             self.stats.duplicates += 1
-            return known, True
+            return _Answer.sent_before(known), True
         decision = self.config.rules.decide(summary, self._rng)
-        answer = _Answer(
-            self._pacs002(now, msg_id, summary.uetr, decision),
-            msg_id,
-            summary.uetr,
-            decision.status,
-            decision.reason_code,
-            "pacs.002",
-        )
+        body = self._reports.build(now, msg_id, summary.uetr, decision)
         answers = self._answers
-        answers[msg_id] = answer
+        answers[msg_id] = body
         if len(answers) >= self.config.dedup_capacity:
             self._older_answers, self._answers = answers, {}
-        return answer, False
-
-    def _pacs002(
-        self, now: datetime.datetime, msg_id: str, uetr: str | None, decision: Decision
-    ) -> bytes:
-        self._answer_seq += 1
-        return build_pacs002(
-            msg_id=f"{self._answer_prefix}{self._answer_seq:012d}",
-            created_at=now,
-            original_msg_id=msg_id,
-            original_uetr=uetr,
-            status=decision.status,
-            reason_code=decision.reason_code,
-            reason_text=decision.reason_text,
-        )
+        status, reason_code = decision.status, decision.reason_code
+        return _Answer(body, msg_id, summary.uetr, status, reason_code, "pacs.002"), False
 
     def _malformed(self, payload: bytes, now: datetime.datetime, why: str) -> _Answer:
         found = _MSG_ID.search(payload)
@@ -262,14 +308,9 @@ class Receiver:
         self._orphan_seq += 1
         msg_id = f"ORPHAN{self._orphan_seq:010d}"
         uetr = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
-        return _Answer(
-            self._pacs002(now, msg_id, uetr, Decision("ACSP")),
-            msg_id,
-            uetr,
-            "ACSP",
-            None,
-            "pacs.002",
-        )
+        reports = self._reports
+        payload = reports.write(now, reports.next_msg_id(), msg_id, uetr, ACCEPTED)
+        return _Answer(payload, msg_id, uetr, ACCEPTED.status, None, "pacs.002")
 
 
 class _Session(asyncio.Protocol):
