@@ -115,9 +115,10 @@ async def approve_many(
         if len(locked) != len(set(payment_ids)):
             missing = set(payment_ids) - {p.id for p in locked}
             raise NotFound(f"no payment {', '.join(sorted(map(str, missing)))}")
-        approved = await move(
+        moved = await move(
             conn, [Move(p, Status.APPROVED) for p in locked], actor, request_id=request_id
         )
+    approved = moved.payments()
     payments_approved_total.inc(len(approved))
     return approved
 
@@ -207,9 +208,10 @@ async def _move_one(
         locked = await store.lock(conn, [payment_id])
         if not locked:
             raise NotFound(f"no payment {payment_id}")
-        (payment,) = await move(
+        moved = await move(
             conn, [Move(locked[0], target, reason)], actor, action=action, request_id=request_id
         )
+    (payment,) = moved.payments()
     return payment
 
 

@@ -41,6 +41,19 @@ class Move:
     reason: Reason | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """What `move` did. The pipeline moves thousands of payments a second and never looks at
+    them again, so the payments as they are now are derived only for a caller that asks."""
+
+    moves: Sequence[Move]
+    at: datetime
+    by: str
+
+    def payments(self) -> list[Payment]:
+        return [m.payment.entered(m.target, m.reason, self.at, self.by) for m in self.moves]
+
+
 async def move(
     conn: Conn,
     moves: Sequence[Move],
@@ -48,14 +61,14 @@ async def move(
     *,
     action: str | None = None,
     request_id: str | None = None,
-) -> list[Payment]:
-    """Apply `moves` in the caller's transaction, the payments being locked by it; returns the
-    payments as they are now. Conflict or PermissionDenied refuse the whole batch."""
+) -> Moved:
+    """Apply `moves` in the caller's transaction, the payments being locked by it. Conflict or
+    PermissionDenied refuse the whole batch."""
+    at = datetime.now(UTC)
     if not moves:
-        return []
+        return Moved(moves, at, actor.username)
     for m in moves:
         authorize(m.payment.status, m.target, actor, m.payment.created_by)
-    at = datetime.now(UTC)
     changes = [
         store.StatusChange(m.payment.id, m.payment.status, m.target, m.reason) for m in moves
     ]
@@ -82,4 +95,4 @@ async def move(
         ],
         at,
     )
-    return [m.payment.entered(m.target, m.reason, at, actor.username) for m in moves]
+    return Moved(moves, at, actor.username)
