@@ -125,7 +125,7 @@ fn non_empty(value: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
 
 /// The leaves an answer is read for; admi.002 fills the same slots as a group-level reject.
 #[derive(Debug, Clone, Copy)]
-enum Field {
+pub(crate) enum Field {
     MsgId,
     GroupStatus,
     GroupReasonCode,
@@ -137,7 +137,7 @@ enum Field {
     TxReasonText,
 }
 
-const PACS002: Schema<Field> = Schema {
+pub(crate) const PACS002: Schema<Field> = Schema {
     namespace: PACS002_NAMESPACE,
     fields: &[
         (
@@ -215,7 +215,7 @@ const PACS002: Schema<Field> = Schema {
     ],
 };
 
-const ADMI002: Schema<Field> = Schema {
+pub(crate) const ADMI002: Schema<Field> = Schema {
     namespace: ADMI002_NAMESPACE,
     fields: &[
         (&["admi.002.001.01", "RltdRef", "Ref"], Field::MsgId),

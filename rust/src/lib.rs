@@ -16,6 +16,7 @@ mod pacs008;
 mod scan;
 mod status;
 mod summary;
+mod tokenizer;
 mod xml;
 
 /// The pure-Rust cores behind the Python functions, for the fuzz targets in `rust/fuzz`; not an

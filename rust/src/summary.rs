@@ -69,7 +69,7 @@ fn check_amount(value: &str) -> Result<(), FieldError> {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Field {
+pub(crate) enum Field {
     MsgId,
     EndToEndId,
     Uetr,
@@ -77,7 +77,7 @@ enum Field {
     CreditorAgentBic,
 }
 
-const PACS008: Schema<Field> = Schema {
+pub(crate) const PACS008: Schema<Field> = Schema {
     namespace: NAMESPACE,
     fields: &[
         (
