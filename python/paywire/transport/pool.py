@@ -297,12 +297,13 @@ class ConnectionPool:
 
     def _check_batch(self, messages: Sequence[Message]) -> None:
         max_bytes = self._max_frame_bytes
-        msg_ids = set()
-        for msg_id, payload, _ in messages:
-            if len(payload) > max_bytes:
-                raise ValueError(f"{msg_id}: {len(payload)} bytes exceed PAYWIRE_MAX_FRAME_BYTES")
-            msg_ids.add(msg_id)
+        msg_ids = {msg_id for msg_id, payload, _ in messages if len(payload) <= max_bytes}
         if len(msg_ids) != len(messages):
+            for msg_id, payload, _ in messages:
+                if len(payload) > max_bytes:
+                    raise ValueError(
+                        f"{msg_id}: {len(payload)} bytes exceed PAYWIRE_MAX_FRAME_BYTES"
+                    )
             raise ValueError("msg_ids repeat within the batch")
         for slot in self._slots:
             conn = slot.conn
