@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from paywire import runtime
 from paywire.errors import PaywireError
 
 # Sub-command modules, in the order `paywire --help` lists them.
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    runtime.tune_gc()
     try:
         code: int = args.handler(args)
     except PaywireError as exc:
