@@ -218,16 +218,54 @@ impl<'i> Attributes<'i> {
     pub fn iter(self) -> impl Iterator<Item = (&'i str, &'i str)> {
         let mut rest = self.0;
         std::iter::from_fn(move || {
-            // The tokenizer has checked the syntax: a name holds no `=`, and a value no quote
-            // of the kind around it.
-            let (name, after) = rest.split_once('=')?;
-            let after = after.trim_start_matches(is_xml_space);
-            let quote = after.chars().next()?;
-            let (value, after) = after.get(1..)?.split_once(quote)?;
-            rest = after.trim_start_matches(is_xml_space);
-            Some((name.trim_matches(is_xml_space), value))
+            // The tokenizer has checked the syntax: `name S? = S? quote value quote S?`, where
+            // a name holds no `=` and a value no quote of the kind around it.
+            let bytes = rest.as_bytes();
+            let equals = bytes.iter().position(|&b| b == b'=')?;
+            let name_end = bytes
+                .get(..equals)?
+                .iter()
+                .rposition(|&b| class(b) & SPACE == 0)?;
+            let quote_at = equals + 1 + spaces(bytes.get(equals + 1..)?);
+            let quote = *bytes.get(quote_at)?;
+            let value_len = bytes
+                .get(quote_at + 1..)?
+                .iter()
+                .position(|&b| b == quote)?;
+            let value_end = quote_at + 1 + value_len;
+            let item = (rest.get(..=name_end)?, rest.get(quote_at + 1..value_end)?);
+            let next = value_end + 1 + spaces(bytes.get(value_end + 1..)?);
+            rest = rest.get(next..)?;
+            Some(item)
         })
     }
+}
+
+/// Where the run of bytes from `at` that are all of class `of` ends.
+#[inline(always)]
+fn run_end(bytes: &[u8], mut at: usize, of: u8) -> usize {
+    while at < bytes.len() && class(bytes[at]) & of != 0 {
+        at += 1;
+    }
+    at
+}
+
+/// The first byte from `at` of class `stop`, or the end.
+#[inline(always)]
+fn stop_at(bytes: &[u8], mut at: usize, stop: u8) -> usize {
+    while at < bytes.len() && class(bytes[at]) & stop == 0 {
+        at += 1;
+    }
+    at
+}
+
+/// How many XML whitespace bytes `bytes` starts with.
+#[inline(always)]
+fn spaces(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .position(|&b| class(b) & SPACE == 0)
+        .unwrap_or(bytes.len())
 }
 
 /// An element's start; `<a/>` comes as a `Start` directly followed by an `End`.
@@ -294,11 +332,8 @@ impl<'i> Tokenizer<'i> {
     }
 
     #[inline(always)]
-    fn skip_spaces(&self, mut at: usize) -> usize {
-        while self.byte(at).is_some_and(|b| class(b) & SPACE != 0) {
-            at += 1;
-        }
-        at
+    fn skip_spaces(&self, at: usize) -> usize {
+        at + spaces(self.input.as_bytes().get(at..).unwrap_or_default())
     }
 
     /// The next event.
@@ -343,11 +378,7 @@ impl<'i> Tokenizer<'i> {
         let mut at = start;
         let mut cr = false;
         loop {
-            let rest = bytes.get(at..).unwrap_or_default();
-            at += rest
-                .iter()
-                .position(|&b| class(b) & TEXT_STOP != 0)
-                .unwrap_or(rest.len());
+            at = stop_at(bytes, at, TEXT_STOP);
             match bytes.get(at) {
                 None | Some(b'<' | b'&') => break,
                 Some(b'\r') => cr = true,
@@ -411,11 +442,7 @@ impl<'i> Tokenizer<'i> {
     /// Where the run of name characters from `at` ends.
     #[inline(always)]
     fn name_chars(&self, at: usize) -> usize {
-        let rest = self.input.as_bytes().get(at..).unwrap_or_default();
-        at + rest
-            .iter()
-            .position(|&b| class(b) & NAME == 0)
-            .unwrap_or(rest.len())
+        run_end(self.input.as_bytes(), at, NAME)
     }
 
     /// A name at `at`: `local` or `prefix:local`, each part starting with a letter, `_` or a
@@ -446,17 +473,11 @@ impl<'i> Tokenizer<'i> {
     fn start_tag(&mut self) -> Result<Event<'i>, ReadError> {
         let (name, colon) = self.name(self.pos + 1)?;
         let name_end = self.pos + 1 + name.len();
-        let mut at = name_end;
-        let mut attributes_end = name_end;
-        if self.byte(at) != Some(b'>') {
-            attributes_end = self.attributes(at)?;
-            at = self.skip_spaces(attributes_end);
-        }
-        let empty = match (self.byte(at), self.byte(at + 1)) {
-            (Some(b'>'), _) => false,
-            (Some(b'/'), Some(b'>')) => true,
-            (None, _) | (Some(b'/'), None) => return Err(malformed("the input ends in a tag", at)),
-            _ => return Err(malformed("unexpected character in a tag", at)),
+        // `<name>` is by far the most common start tag: no attributes, not empty.
+        let (attributes, at, empty) = if self.byte(name_end) == Some(b'>') {
+            (Attributes::default(), name_end, false)
+        } else {
+            self.rest_of_start_tag(name_end)?
         };
         self.pos = at + 1 + usize::from(empty);
         let Some(slot) = self.open.get_mut(self.level) else {
@@ -474,19 +495,31 @@ impl<'i> Tokenizer<'i> {
                 name.get(colon + 1..).unwrap_or_default(),
             ),
         };
-        let attributes = if attributes_end == name_end {
-            Attributes::default()
-        } else {
-            Attributes(
-                self.slice(name_end, attributes_end)?
-                    .trim_start_matches(is_xml_space),
-            )
-        };
         Ok(Event::Start(Start {
             prefix,
             local,
             attributes,
         }))
+    }
+
+    /// The attributes and the end of a start tag from `name_end`: the attributes, where the
+    /// closing `>` or `/>` is, and whether it is `/>`.
+    fn rest_of_start_tag(
+        &self,
+        name_end: usize,
+    ) -> Result<(Attributes<'i>, usize, bool), ReadError> {
+        let attributes_end = self.attributes(name_end)?;
+        let at = self.skip_spaces(attributes_end);
+        let empty = match (self.byte(at), self.byte(at + 1)) {
+            (Some(b'>'), _) => false,
+            (Some(b'/'), Some(b'>')) => true,
+            (None, _) | (Some(b'/'), None) => return Err(malformed("the input ends in a tag", at)),
+            _ => return Err(malformed("unexpected character in a tag", at)),
+        };
+        let attributes = self
+            .slice(name_end, attributes_end)?
+            .trim_start_matches(is_xml_space);
+        Ok((Attributes(attributes), at, empty))
     }
 
     /// Checks the attributes from `at` (just after the element name); returns where the last
@@ -533,9 +566,7 @@ impl<'i> Tokenizer<'i> {
         let start = next + 1;
         let mut end = start;
         loop {
-            while self.byte(end).is_some_and(|b| class(b) & VALUE_STOP == 0) {
-                end += 1;
-            }
+            end = stop_at(self.input.as_bytes(), end, VALUE_STOP);
             match self.byte(end) {
                 Some(b) if b == quote => break,
                 Some(b'\'' | b'"') => end += 1,
@@ -564,7 +595,10 @@ impl<'i> Tokenizer<'i> {
             .as_bytes()
             .get(name_at..name_end)
             .is_some_and(|name| same_bytes(name, open.as_bytes()));
-        let at = self.skip_spaces(name_end);
+        let at = match self.byte(name_end) {
+            Some(b'>') => name_end,
+            _ => self.skip_spaces(name_end),
+        };
         if !same_name || self.byte(at) != Some(b'>') {
             return Err(malformed(&format!("expected </{open}>"), self.pos));
         }
