@@ -27,9 +27,6 @@ COLUMNS = """
     creditor_name, creditor_account, creditor_agent_bic, end_to_end_id, remittance_info, uetr,
     msg_id, created_by, approved_by, created_at, updated_at, approved_at, reason_code, reason_text
 """
-# The statuses the pipeline works on. Spelled out in every claim so the planner can use the
-# partial index payments_work_idx even with a generic plan for a prepared statement.
-WORK_STATUSES = "('APPROVED', 'SCREENED', 'HELD', 'POSTED', 'TRANSMITTED')"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,14 +128,17 @@ async def claim(
 ) -> list[UUID]:
     """Up to `limit` payments in `status`, oldest first, locked; rows other workers hold are
     skipped, and so are those in `exclude` (quarantined by the pipeline)."""
+    # The work list names the candidates (payment_work, see its migration); the lock is on the
+    # payment. The status is checked on the payment too: a row another worker changed and
+    # committed since this statement's snapshot is re-read when locked, and must still qualify.
     rows = await conn.fetch(
-        f"""
-        SELECT id FROM payments
-        WHERE status = $1 AND status IN {WORK_STATUSES}
-          AND NOT (id = ANY($3::uuid[]))
-        ORDER BY updated_at
+        """
+        SELECT p.id FROM payment_work w JOIN payments p ON p.id = w.payment_id
+        WHERE w.status = $1 AND p.status = $1
+          AND NOT (w.payment_id = ANY($3::uuid[]))
+        ORDER BY w.since
         LIMIT $2
-        FOR UPDATE SKIP LOCKED
+        FOR UPDATE OF p SKIP LOCKED
         """,
         status.value,
         limit,

@@ -58,7 +58,7 @@ _PAYMENTS = {
     """,
     Outstanding: f"""
         SELECT id, status, amount, currency, msg_id, updated_at FROM payments
-        WHERE id IN (SELECT id FROM payments WHERE status = 'TRANSMITTED'
+        WHERE id IN (SELECT payment_id FROM payment_work WHERE status = 'TRANSMITTED'
                      UNION
                      SELECT payment_id FROM exceptions
                      WHERE state = 'OPEN' AND payment_id IS NOT NULL)
