@@ -180,7 +180,7 @@ async def test_a_waiting_batch_ends_closed_when_the_pool_closes(
 async def test_a_cancelled_batch_tells_what_it_did_not_send(
     start_receiver: StartReceiver, make_pool: Callable[..., Any]
 ) -> None:
-    receiver = await start_receiver(faults=Faults(ack_delay_ms=300))
+    receiver = await start_receiver(faults=Faults(ack_delay_ms=1000))
     pool = await make_pool(receiver.port, pool_size=1, max_inflight=4)
     told = Outcomes()
     waiting = asyncio.ensure_future(pool.submit_many(messages("X", 10), told))
