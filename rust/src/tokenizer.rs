@@ -226,11 +226,7 @@ impl<'i> Attributes<'i> {
                 .rposition(|&b| class(b) & SPACE == 0)?;
             let quote_at = equals + 1 + spaces(bytes.get(equals + 1..)?);
             let quote = *bytes.get(quote_at)?;
-            let value_len = bytes
-                .get(quote_at + 1..)?
-                .iter()
-                .position(|&b| b == quote)?;
-            let value_end = quote_at + 1 + value_len;
+            let value_end = scan(bytes, quote_at + 1, value_stops, |b| b == quote);
             let item = (rest.get(..=name_end)?, rest.get(quote_at + 1..value_end)?);
             let next = value_end + 1 + spaces(bytes.get(value_end + 1..)?);
             rest = rest.get(next..)?;
@@ -278,6 +274,18 @@ fn text_stops(word: u64) -> u64 {
         | within(x, b'&', b'&')
 }
 
+/// The lanes of eight bytes that may end a run of attribute value: every `VALUE_STOP` byte,
+/// and also tab, line feed, carriage return and non-ASCII bytes.
+#[inline(always)]
+fn value_stops(word: u64) -> u64 {
+    let high = word & HIGH;
+    let x = word & !HIGH;
+    high | (!at_least(x, 0x20) & HIGH)
+        | within(x, b'<', b'<')
+        | within(x, b'"', b'"')
+        | within(x, b'&', b'\'')
+}
+
 /// The first byte from `at` for which `ends` holds, or the end of `bytes`. Eight bytes at a
 /// time: `word_stops` flags the lanes that may end the run (at least those that do), and the
 /// first flagged lane is found by counting zero bits, not by a branch per byte. It executes
@@ -319,15 +327,6 @@ fn name_end(bytes: &[u8], at: usize) -> usize {
 #[inline(always)]
 fn text_end(bytes: &[u8], at: usize) -> usize {
     scan(bytes, at, text_stops, |b| class(b) & TEXT_STOP != 0)
-}
-
-/// The first byte from `at` of class `stop`, or the end.
-#[inline(always)]
-fn stop_at(bytes: &[u8], mut at: usize, stop: u8) -> usize {
-    while at < bytes.len() && class(bytes[at]) & stop == 0 {
-        at += 1;
-    }
-    at
 }
 
 /// How many XML whitespace bytes `bytes` starts with.
@@ -637,7 +636,9 @@ impl<'i> Tokenizer<'i> {
         let start = next + 1;
         let mut end = start;
         loop {
-            end = stop_at(self.input.as_bytes(), end, VALUE_STOP);
+            end = scan(self.input.as_bytes(), end, value_stops, |b| {
+                class(b) & VALUE_STOP != 0
+            });
             match self.byte(end) {
                 Some(b) if b == quote => break,
                 Some(b'\'' | b'"') => end += 1,
@@ -997,6 +998,11 @@ mod tests {
                 assert_eq!(
                     flagged(name_stops(word)),
                     class(byte) & NAME == 0,
+                    "{byte:#x} in lane {lane}"
+                );
+                let value_stop = class(byte) & VALUE_STOP != 0;
+                assert!(
+                    flagged(value_stops(word)) || !value_stop,
                     "{byte:#x} in lane {lane}"
                 );
                 let text_stop = class(byte) & TEXT_STOP != 0;
