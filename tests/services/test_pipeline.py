@@ -15,6 +15,7 @@ from paywire.domain.statuses import Status
 from paywire.errors import PermissionDenied, ValidationError
 from paywire.observability.metrics import payments_completed_total, payments_failed_total
 from paywire.services import payments, pipeline
+from paywire.store import delivery
 from paywire.store import payments as payment_store
 from paywire.wire import parse_pacs008_summary
 from tests.fixtures.world import ACME, COMPOSE, LEASE, POOR, World, answer
@@ -187,6 +188,19 @@ async def test_posting_stores_the_message_and_transmitting_counts_the_first_send
             await conn.execute(
                 "UPDATE messages SET payload = 'x' WHERE payment_id = $1", payment.id
             )
+
+
+async def test_a_resend_falls_due_with_its_lease_unless_still_on_its_way(world: World) -> None:
+    """A transmitter excludes what it still awaits: a lease can run out a moment before the pool
+    gives the message up."""
+    waiting = await world.drive(await world.create(), Status.TRANSMITTED)
+    lost = await world.drive(await world.create(), Status.TRANSMITTED)
+    later = datetime.now(UTC) + LEASE + LEASE
+    async with world.pool.acquire() as conn, conn.transaction():
+        due = await delivery.claim_due(
+            conn, 10, at=later, lease=LEASE, by="t", max_attempts=5, exclude=[waiting.id]
+        )
+    assert [(t.payment_id, t.attempt) for t in due] == [(lost.id, 2)]
 
 
 async def test_an_ack_completes_and_later_answers_are_ignored(world: World) -> None:

@@ -11,7 +11,6 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from uuid import UUID
 
 from paywire.domain.statuses import Status
@@ -25,6 +24,8 @@ from paywire.transport.pool import ConnectionPool
 from paywire.wire import Answer
 
 log = logging.getLogger(__name__)
+
+_SEND_AGAIN_NOW = frozenset({"connection_lost", "breaker_open", "closed"})
 
 
 class Transmitter:
@@ -50,14 +51,15 @@ class Transmitter:
         self._lease = timedelta(seconds=ack_timeout_s)
         self._max_attempts = max_attempts
         self._wake = wake
-        self._inflight = 0
+        # This process's transmissions awaiting their outcome, msg_id → payment_id.
+        self._sending: dict[str, UUID] = {}
         self._lost: list[UUID] = []
         self._idle = asyncio.Event()
         self._idle.set()
 
     @property
     def inflight(self) -> int:
-        return self._inflight
+        return len(self._sending)
 
     async def wait_idle(self) -> None:
         """Return once no transmission of this process awaits its answer."""
@@ -69,7 +71,7 @@ class Transmitter:
 
     async def step(self, limit: int) -> int:
         """Claim up to `limit` transmissions, as many as the window has room for, and send them."""
-        room = min(limit, self._window - self._inflight)
+        room = min(limit, self._window - len(self._sending))
         if self._lost:
             await self._make_due(self._lost)
         if room <= 0 or not self.ready():
@@ -86,6 +88,9 @@ class Transmitter:
                 lease=self._lease,
                 by=self._instance,
                 max_attempts=self._max_attempts,
+                # A lease can run out a moment before the pool gives the message up; it is
+                # still on its way here, and its outcome comes first.
+                exclude=list(self._sending.values()),
             )
             if len(sends) < room:
                 fresh = await services.claim(conn, Status.POSTED, room - len(sends))
@@ -96,33 +101,37 @@ class Transmitter:
         return len(sends)
 
     async def _send(self, sends: Sequence[Transmission]) -> None:
-        unsent: list[UUID] = []
-        for index, t in enumerate(sends):
-            try:
-                future = await self._pool.submit(t.msg_id, t.payload, uetr=str(t.uetr))
-            except Unanswered as exc:
-                log.warning("transmissions held back: %s", exc.reason)
-                unsent.extend(s.payment_id for s in sends[index:])
-                break
-            self._inflight += 1
-            self._idle.clear()
-            future.add_done_callback(partial(self._answered, t.payment_id))
-        if unsent:
-            # Never left this process: due again now, once the pool can take them.
-            await self._make_due(unsent)
-
-    def _answered(self, payment_id: UUID, future: asyncio.Future[Answer]) -> None:
-        self._inflight -= 1
-        if not self._inflight:
-            self._idle.set()
-        if future.cancelled():
+        if not sends:
             return
-        exc = future.exception()
-        if exc is None:
-            self._on_answer(future.result())
-        elif isinstance(exc, Unanswered) and exc.reason == "connection_lost":
-            # The receiver may or may not have it; resending at once is safe (it de-duplicates
-            # by MsgId) and quicker than waiting out the lease.
+        self._sending.update((t.msg_id, t.payment_id) for t in sends)
+        self._idle.clear()
+        try:
+            await self._pool.submit_many(
+                [(t.msg_id, t.payload, str(t.uetr)) for t in sends], self._outcome
+            )
+        except ValueError:
+            # Refused whole (a bug, not the network): nothing was queued. The leases bring
+            # them back; the loop logs the error.
+            for t in sends:
+                del self._sending[t.msg_id]
+            if not self._sending:
+                self._idle.set()
+            raise
+        if self._lost:
+            # Those the pool could not even queue: due again now, once it can take them.
+            log.warning("%d transmissions held back or lost; due again now", len(self._lost))
+            await self._make_due(self._lost)
+
+    def _outcome(self, msg_id: str, outcome: Answer | Unanswered) -> None:
+        payment_id = self._sending.pop(msg_id)
+        if not self._sending:
+            self._idle.set()
+        if not isinstance(outcome, Unanswered):
+            self._on_answer(outcome)
+        elif outcome.reason in _SEND_AGAIN_NOW:
+            # Lost with its connection, or never written: the receiver may or may not have it;
+            # resending at once is safe (it de-duplicates by MsgId) and quicker than waiting out
+            # the lease.
             self._lost.append(payment_id)
         # A timeout needs nothing: the lease runs out with it and the message falls due.
         self._wake()

@@ -47,10 +47,18 @@ async def start(
 
 
 async def claim_due(
-    conn: Conn, limit: int, *, at: datetime, lease: timedelta, by: str, max_attempts: int
+    conn: Conn,
+    limit: int,
+    *,
+    at: datetime,
+    lease: timedelta,
+    by: str,
+    max_attempts: int,
+    exclude: Sequence[UUID] = (),
 ) -> list[Transmission]:
     """Take up to `limit` unanswered messages whose lease has run out and that have attempts
-    left, and record their resend; rows another process holds are skipped."""
+    left, and record their resend; rows another process holds are skipped, and so are the
+    payments in `exclude`."""
     rows = await conn.fetch(
         """
         WITH due AS (
@@ -58,6 +66,7 @@ async def claim_due(
             JOIN payments p ON p.id = m.payment_id AND p.status = 'TRANSMITTED'
             WHERE m.answered_at IS NULL AND m.next_attempt_at <= $2
               AND m.attempts < coalesce(m.attempt_limit, $5)
+              AND NOT (m.payment_id = ANY($6::uuid[]))
             ORDER BY m.next_attempt_at
             LIMIT $1
             FOR UPDATE OF m SKIP LOCKED
@@ -74,6 +83,7 @@ async def claim_due(
         lease,
         by,
         max_attempts,
+        exclude,
     )
     return [Transmission(*row) for row in rows]
 
