@@ -22,11 +22,13 @@ from prometheus_client import REGISTRY
 
 from paywire.bench.environment import DEBTOR, Bench
 from paywire.bench.progress import Progress
+from paywire.errors import PaywireError
 from paywire.pipeline.runner import Pipeline
 from paywire.pipeline.settler import Settler
 from paywire.services import payments
 from paywire.services.screening import load_rules
 from paywire.store.ledger import PostgresLedger
+from paywire.transport import Message, OutcomeHandler, Unanswered
 from paywire.transport.breaker import BreakerState
 from paywire.transport.pool import ConnectionPool
 from paywire.wire import Answer, build_pacs002, build_pacs008, parse_answer
@@ -37,6 +39,8 @@ APPROVE_BATCH = 250
 PACE_S = 0.02
 POLL_S = 0.05
 CHECK_S = 1.0
+# Messages per submit_many in transport mode: the transmitter's batch.
+TRANSPORT_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +79,9 @@ class ImmediatePool:
 
     breaker = _Breaker()
 
-    async def submit(
-        self, msg_id: str, payload: bytes, *, uetr: str | None = None
-    ) -> asyncio.Future[Answer]:
-        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        future.set_result(_ack(msg_id, uetr))
-        return future
+    async def submit_many(self, messages: Sequence[Message], on_outcome: OutcomeHandler) -> None:
+        for msg_id, _, uetr in messages:
+            on_outcome(msg_id, _ack(msg_id, uetr))
 
 
 def _ack(msg_id: str, uetr: str | None) -> Answer:
@@ -139,37 +140,48 @@ async def run_pipeline(
 
 
 async def run_transport(bench: Bench, n: int, rate: float | None) -> Result:
-    """N stored-style messages through the pool only: submit each, wait for every answer."""
+    """N stored-style messages through the pool only, in batches as the transmitter sends them;
+    waits for every answer. A message left unanswered fails the run."""
     payloads = [_message(i) for i in range(n)]
     pool = ConnectionPool(bench.settings)
     await pool.start()
     latencies: list[float] = []
+    unanswered: list[Unanswered] = []
+    sent_at: dict[str, float] = {}
     progress = Progress("answered", n)
-    answered = asyncio.Event()
+    finished = asyncio.Event()
 
-    def answered_after(sent_at: float) -> Callable[[asyncio.Future[Answer]], None]:
-        def on_answer(future: asyncio.Future[Answer]) -> None:
-            if not future.cancelled() and future.exception() is None:
-                latencies.append(1000 * (time.monotonic() - sent_at))
-            progress.update(len(latencies))
-            if len(latencies) == n:
-                answered.set()
+    def on_outcome(msg_id: str, outcome: Answer | Unanswered) -> None:
+        if isinstance(outcome, Unanswered):
+            unanswered.append(outcome)
+        else:
+            latencies.append(1000 * (time.monotonic() - sent_at.pop(msg_id)))
+        progress.update(len(latencies))
+        if len(latencies) + len(unanswered) == n:
+            finished.set()
 
-        return on_answer
-
+    size = max(1, math.ceil(rate * PACE_S)) if rate else TRANSPORT_BATCH
     try:
         started, cpu = time.monotonic(), _cpu()
-        interval = 1 / rate if rate else 0.0
-        for i, (msg_id, payload) in enumerate(payloads):
-            if interval:
-                await _pace(started + i * interval)
-            future = await pool.submit(msg_id, payload)
-            future.add_done_callback(answered_after(time.monotonic()))
-        await answered.wait()
+        for offset in range(0, n, size):
+            if rate:
+                await _pace(started + offset / rate)
+            batch = payloads[offset : offset + size]
+            now = time.monotonic()
+            sent_at.update((msg_id, now) for msg_id, _ in batch)
+            await pool.submit_many(
+                [(msg_id, payload, None) for msg_id, payload in batch], on_outcome
+            )
+        await finished.wait()
         seconds, cpu_s = time.monotonic() - started, _cpu() - cpu
     finally:
         progress.close()
         await pool.close(deadline_s=5)
+    if unanswered:
+        raise PaywireError(
+            f"{len(unanswered)} of {n} messages went unanswered, e.g. {unanswered[0]}; "
+            "is the receiver overloaded or refusing them?"
+        )
     return Result("transport", n, seconds, latencies, cpu_s, _peak_rss_mb())
 
 
