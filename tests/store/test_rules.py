@@ -93,7 +93,7 @@ async def test_every_illegal_transition_is_refused_by_the_database(
         # a change that also breaks one of them (approved_before_processing, say) is refused
         # under that name.
         with pytest.raises(
-            asyncpg.CheckViolationError, match="not an allowed transition|violates check"
+            asyncpg.CheckViolationError, match=r"not an allowed transition|violates check"
         ):
             async with conn.transaction():
                 await _set_status(conn, payment_id, target)
