@@ -18,15 +18,7 @@ COLUMNS = (
     "id, timestamp, operator, action, entity, entity_id, before, after, request_id, prev_hash, hash"
 )
 
-_APPEND = """
-WITH rows AS (
-    INSERT INTO audit_logs (id, timestamp, operator, action, entity, entity_id, before, after,
-                            request_id, prev_hash, hash)
-    SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
-                         $6::text[], $7::jsonb[], $8::jsonb[], $9::text[], $10::text[], $11::text[])
-)
-UPDATE audit_chain SET last_id = $12, last_hash = $13
-"""
+_COPY_COLUMNS = tuple(column.strip() for column in COLUMNS.split(","))
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +34,7 @@ class VerifyResult:
 
 
 async def append(conn: Conn, entries: Sequence[AuditEntry], at: datetime | None = None) -> None:
-    """Chain and insert `entries` in order, stamped `at` (now by default), in one statement."""
+    """Chain and insert `entries` in order, stamped `at` (now by default), and move the head."""
     if not entries:
         return
     if not conn.is_in_transaction():
@@ -50,30 +42,29 @@ async def append(conn: Conn, entries: Sequence[AuditEntry], at: datetime | None 
     head = await conn.fetchrow("SELECT last_id, last_hash FROM audit_chain FOR UPDATE")
     assert head is not None
     stamp = at or datetime.now(UTC)
-    ids, hashes, prevs = [], [], []
+    rows = []
     last_id, last_hash = head["last_id"], head["last_hash"]
     for entry in entries:
         last_id += 1
-        prevs.append(last_hash)
-        last_hash = chain_hash(last_hash, last_id, stamp, entry)
-        ids.append(last_id)
-        hashes.append(last_hash)
-    await conn.execute(
-        _APPEND,
-        ids,
-        [stamp] * len(entries),
-        [e.operator for e in entries],
-        [e.action for e in entries],
-        [e.entity for e in entries],
-        [e.entity_id for e in entries],
-        [e.before for e in entries],
-        [e.after for e in entries],
-        [e.request_id for e in entries],
-        prevs,
-        hashes,
-        last_id,
-        last_hash,
-    )
+        prev_hash, last_hash = last_hash, chain_hash(last_hash, last_id, stamp, entry)
+        rows.append(
+            (
+                last_id,
+                stamp,
+                entry.operator,
+                entry.action,
+                entry.entity,
+                entry.entity_id,
+                entry.before,
+                entry.after,
+                entry.request_id,
+                prev_hash,
+                last_hash,
+            )
+        )
+    # COPY: the server inserts the rows in bulk, and no column travels as an array.
+    await conn.copy_records_to_table("audit_logs", records=rows, columns=_COPY_COLUMNS)
+    await conn.execute("UPDATE audit_chain SET last_id = $1, last_hash = $2", last_id, last_hash)
 
 
 async def verify(conn: Conn, *, prefetch: int = 2000) -> VerifyResult:

@@ -81,11 +81,20 @@ async def create_pool(
 
 
 async def init_connection(conn: Conn) -> None:
-    """jsonb travels as Python values, encoded and decoded by orjson."""
+    """jsonb travels as Python values, encoded and decoded by orjson, in the binary format, so
+    that it can also be written with COPY (the audit rows are)."""
     await conn.set_type_codec(
-        "jsonb", schema="pg_catalog", encoder=_encode_json, decoder=orjson.loads, format="text"
+        "jsonb", schema="pg_catalog", encoder=_encode_json, decoder=_decode_json, format="binary"
     )
 
 
-def _encode_json(value: Any) -> str:
-    return orjson.dumps(value).decode()
+# Binary jsonb is a version byte, then the JSON text.
+_JSONB_VERSION = b"\x01"
+
+
+def _encode_json(value: Any) -> bytes:
+    return _JSONB_VERSION + orjson.dumps(value)
+
+
+def _decode_json(data: bytes) -> Any:
+    return orjson.loads(memoryview(data)[1:])
