@@ -15,7 +15,7 @@ from paywire.domain.statuses import Status
 from paywire.errors import PermissionDenied, ValidationError
 from paywire.observability.metrics import payments_completed_total, payments_failed_total
 from paywire.services import payments, pipeline
-from paywire.store import delivery
+from paywire.store import audit, delivery
 from paywire.store import payments as payment_store
 from paywire.wire import parse_pacs008_summary
 from tests.fixtures.world import ACME, COMPOSE, LEASE, POOR, World, answer
@@ -110,6 +110,39 @@ async def test_posting_moves_money_to_the_clearing_account_in_balanced_entries(
             payment.id,
         )
     assert sorted(e["amount"] for e in entries) == [Decimal("-1250.00"), Decimal("1250.00")]
+
+
+async def test_screening_and_posting_together_make_both_changes_and_audit_both(
+    world: World,
+) -> None:
+    clean = await world.drive(await world.create(amount="10.00"), Status.APPROVED)
+    poor = await world.drive(
+        await world.create(amount="500.00", debtor={"name": "P", "account": POOR}),
+        Status.APPROVED,
+    )
+    large = await world.drive(await world.create(amount="600000.00"), Status.APPROVED)
+    outcome = await pipeline.screen_and_post(
+        world.pool, [clean.id, poor.id, large.id], world.rules, world.ledger, COMPOSE
+    )
+    assert outcome.moved == {
+        Status.POSTED: [clean.id],
+        Status.REJECTED: [poor.id],
+        Status.HELD: [large.id],
+    }
+    histories = {
+        p.id: [h.status for h in (await payments.get_payment(world.pool, p.id)).history]
+        for p in (clean, poor, large)
+    }
+    assert histories[clean.id][-2:] == [Status.SCREENED, Status.POSTED]
+    assert histories[poor.id][-2:] == [Status.SCREENED, Status.REJECTED]
+    assert histories[large.id][-1] == Status.HELD
+    assert (await payments.get_payment(world.pool, clean.id)).message is not None
+    async with world.pool.acquire() as conn:
+        actions = await conn.fetch(
+            "SELECT action FROM audit_logs WHERE entity_id = $1 ORDER BY id", str(clean.id)
+        )
+        assert (await audit.verify(conn)).ok
+    assert [a["action"] for a in actions][-2:] == ["payment.screen", "payment.post"]
 
 
 async def test_insufficient_funds_end_in_rejected(world: World) -> None:

@@ -157,14 +157,14 @@ class Pipeline:
     # -- stage hooks ----------------------------------------------------------------------------
 
     async def _screen(self, conn: Conn, ids: Sequence[UUID]) -> services.Outcome:
-        return await services.screen(conn, ids, self._rules)
+        return await services.screen_and_post(conn, ids, self._rules, self._ledger, self._compose)
 
     async def _post(self, conn: Conn, ids: Sequence[UUID]) -> services.Outcome:
         return await services.post(conn, ids, self._ledger, self._compose)
 
     def _after_screen(self, outcome: services.Outcome) -> None:
-        if outcome.moved.get(Status.SCREENED):
-            self._loops["post"].wake()
+        if outcome.moved.get(Status.POSTED):
+            self._loops["transmit"].wake()
 
     def _after_post(self, outcome: services.Outcome) -> None:
         if outcome.moved.get(Status.POSTED):

@@ -61,9 +61,11 @@ async def move(
     *,
     action: str | None = None,
     request_id: str | None = None,
+    journal: audit.Journal | None = None,
 ) -> Moved:
     """Apply `moves` in the caller's transaction, the payments being locked by it. Conflict or
-    PermissionDenied refuse the whole batch."""
+    PermissionDenied refuse the whole batch. The audit rows are appended now, or left in
+    `journal` for the caller to write at the end of its transaction."""
     at = datetime.now(UTC)
     if not moves:
         return Moved(moves, at, actor.username)
@@ -76,23 +78,23 @@ async def move(
     if len(moved) != len(moves):
         # Only reachable when a caller did not lock the payments it moves.
         raise Conflict("a payment changed while it was being moved; nothing was changed")
-    await audit.append(
-        conn,
-        [
-            AuditEntry(
-                operator=actor.username,
-                action=action or ACTIONS[m.target],
-                entity="payment",
-                entity_id=str(m.payment.id),
-                before={"status": m.payment.status.value},
-                after={
-                    "status": m.target.value,
-                    "reason": m.reason.as_dict() if m.reason else None,
-                },
-                request_id=request_id,
-            )
-            for m in moves
-        ],
-        at,
-    )
+    entries = [
+        AuditEntry(
+            operator=actor.username,
+            action=action or ACTIONS[m.target],
+            entity="payment",
+            entity_id=str(m.payment.id),
+            before={"status": m.payment.status.value},
+            after={
+                "status": m.target.value,
+                "reason": m.reason.as_dict() if m.reason else None,
+            },
+            request_id=request_id,
+        )
+        for m in moves
+    ]
+    if journal is None:
+        await audit.append(conn, entries, at)
+    else:
+        journal.add(entries, at)
     return Moved(moves, at, actor.username)

@@ -35,36 +35,58 @@ class VerifyResult:
 
 async def append(conn: Conn, entries: Sequence[AuditEntry], at: datetime | None = None) -> None:
     """Chain and insert `entries` in order, stamped `at` (now by default), and move the head."""
-    if not entries:
+    await append_groups(conn, [(entries, at or datetime.now(UTC))])
+
+
+async def append_groups(
+    conn: Conn, groups: Sequence[tuple[Sequence[AuditEntry], datetime]]
+) -> None:
+    """Chain and insert groups of entries, each group with its own stamp, in one go."""
+    if not any(entries for entries, _ in groups):
         return
     if not conn.is_in_transaction():
         raise RuntimeError("audit rows are written inside the transaction of the change")
     head = await conn.fetchrow("SELECT last_id, last_hash FROM audit_chain FOR UPDATE")
     assert head is not None
-    stamp = at or datetime.now(UTC)
     rows = []
     last_id, last_hash = head["last_id"], head["last_hash"]
-    for entry in entries:
-        last_id += 1
-        prev_hash, last_hash = last_hash, chain_hash(last_hash, last_id, stamp, entry)
-        rows.append(
-            (
-                last_id,
-                stamp,
-                entry.operator,
-                entry.action,
-                entry.entity,
-                entry.entity_id,
-                entry.before,
-                entry.after,
-                entry.request_id,
-                prev_hash,
-                last_hash,
+    for entries, stamp in groups:
+        for entry in entries:
+            last_id += 1
+            prev_hash, last_hash = last_hash, chain_hash(last_hash, last_id, stamp, entry)
+            rows.append(
+                (
+                    last_id,
+                    stamp,
+                    entry.operator,
+                    entry.action,
+                    entry.entity,
+                    entry.entity_id,
+                    entry.before,
+                    entry.after,
+                    entry.request_id,
+                    prev_hash,
+                    last_hash,
+                )
             )
-        )
     # COPY: the server inserts the rows in bulk, and no column travels as an array.
     await conn.copy_records_to_table("audit_logs", records=rows, columns=_COPY_COLUMNS)
     await conn.execute("UPDATE audit_chain SET last_id = $1, last_hash = $2", last_id, last_hash)
+
+
+class Journal:
+    """Audit rows held back and appended together at the end of a transaction that takes other
+    locks after its changes (the ledger's accounts): the chain head is always locked last."""
+
+    def __init__(self) -> None:
+        self._groups: list[tuple[Sequence[AuditEntry], datetime]] = []
+
+    def add(self, entries: Sequence[AuditEntry], at: datetime) -> None:
+        self._groups.append((entries, at))
+
+    async def write(self, conn: Conn) -> None:
+        await append_groups(conn, self._groups)
+        self._groups = []
 
 
 async def verify(conn: Conn, *, prefetch: int = 2000) -> VerifyResult:
