@@ -278,14 +278,7 @@ class Connection(asyncio.Protocol):
             sent.append(sent_at)
             if answer.kind == "NACK":
                 nacks += 1
-            if isinstance(sink, _Future):
-                if not sink.done():
-                    sink.set_result(answer)
-            else:
-                try:
-                    sink(msg_id, answer)
-                except Exception:
-                    log.exception("outcome handler failed", extra={"msg_id": msg_id})
+            tell(sink, msg_id, answer)
         if settled:
             self._settled.update(settled)
             _ACK_LATENCY.record_since(now, sent)
@@ -363,7 +356,7 @@ class Connection(asyncio.Protocol):
                 break
             expired.append(msg_id)
         for msg_id in expired:
-            _tell(inflight.pop(msg_id)[0], msg_id, Unanswered("timeout", msg_id))
+            tell(inflight.pop(msg_id)[0], msg_id, Unanswered("timeout", msg_id))
         return len(expired)
 
     # -- closing --------------------------------------------------------------------------------
@@ -429,7 +422,7 @@ class Connection(asyncio.Protocol):
         reason = self._unanswered_reason
         inflight, self.inflight = self.inflight, {}
         for msg_id, (sink, _, _) in inflight.items():
-            _tell(sink, msg_id, Unanswered(reason, msg_id))
+            tell(sink, msg_id, Unanswered(reason, msg_id))
         if inflight:
             tls_messages_inflight.dec(len(inflight))
         if not self._confirmed.done():
@@ -444,11 +437,15 @@ class Connection(asyncio.Protocol):
             self._on_progress(len(inflight), 0)
 
 
-def _tell(sink: Sink, msg_id: str, outcome: Unanswered) -> None:
-    """Tell a sink a message ended unanswered; a failing handler must not stop the others."""
+def tell(sink: Sink, msg_id: str, outcome: Answer | Unanswered) -> None:
+    """Tell a sink how a message ended; a failing handler must not stop the others."""
     if isinstance(sink, _Future):
-        if not sink.done():
+        if sink.done():
+            return
+        if isinstance(outcome, Unanswered):
             sink.set_exception(outcome)
+        else:
+            sink.set_result(outcome)
         return
     try:
         sink(msg_id, outcome)

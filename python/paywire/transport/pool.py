@@ -30,6 +30,7 @@ from paywire.transport.connection import (
     OrphanHandler,
     OutcomeHandler,
     count_error,
+    tell,
 )
 from paywire.transport.errors import TransportError, Unanswered, UnansweredReason
 from paywire.transport.settled import RecentlySettled
@@ -226,13 +227,11 @@ class ConnectionPool:
         `Unanswered("timeout" | "connection_lost" | "closed")`. Raises `Unanswered("closed")` or
         `Unanswered("breaker_open")` when the message cannot be queued at all.
         """
-        if self._state is not PoolState.OPEN:
-            raise Unanswered("closed", msg_id)
         if len(payload) > self._max_frame_bytes:
             raise ValueError(f"{msg_id}: {len(payload)} bytes exceed PAYWIRE_MAX_FRAME_BYTES")
-        # The flag spares the hot path a property call; the property may turn OPEN to HALF_OPEN.
-        if self._breaker_open and self._breaker.state is BreakerState.OPEN:
-            raise Unanswered("breaker_open", msg_id)
+        reason = self._refusal()
+        if reason is not None:
+            raise Unanswered(reason, msg_id)
         # Queue behind senders already waiting rather than overtake them.
         conn = None if self._waiters else self._least_loaded()
         front = False
@@ -241,8 +240,9 @@ class ConnectionPool:
                 await self._wait_for_room(front)
             except Unanswered as exc:  # failed with all waiters, which carry no msg_id
                 raise Unanswered(exc.reason, msg_id) from None
-            if self._state is not PoolState.OPEN:
-                raise Unanswered("closed", msg_id)
+            reason = self._refusal()
+            if reason is not None:
+                raise Unanswered(reason, msg_id)
             conn = self._least_loaded()
             front = True
         future: asyncio.Future[Answer] = self._loop.create_future()
@@ -315,6 +315,7 @@ class ConnectionPool:
         """Why nothing can be queued now, if so."""
         if self._state is not PoolState.OPEN:
             return "closed"
+        # The flag spares the hot path a property call; the property may turn OPEN to HALF_OPEN.
         if self._breaker_open and self._breaker.state is BreakerState.OPEN:
             return "breaker_open"
         return None
@@ -580,10 +581,7 @@ def _tell_rest(
     messages: Sequence[Message], done: int, reason: UnansweredReason, on_outcome: OutcomeHandler
 ) -> None:
     for msg_id, _, _ in messages[done:]:
-        try:
-            on_outcome(msg_id, Unanswered(reason, msg_id))
-        except Exception:
-            log.exception("outcome handler failed", extra={"msg_id": msg_id})
+        tell(on_outcome, msg_id, Unanswered(reason, msg_id))
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:
