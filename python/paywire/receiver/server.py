@@ -214,9 +214,8 @@ class Receiver:
         build = self._reports.build
         rules = self._rules
         rng = self._rng
-        capacity = self.config.dedup_capacity
-        answers = self._answers
-        older = self._older_answers
+        known_answer = self._known
+        remember = self._remember
         out: list[bytes] = []
         heartbeats = malformed = duplicates = 0
         for payload in payloads:
@@ -230,19 +229,15 @@ class Receiver:
                 out.append(self._malformed(payload, now, str(exc)).payload)
                 continue
             msg_id = summary.msg_id
-            known = answers.get(msg_id)
-            if known is None and older:
-                known = older.get(msg_id)
+            known = known_answer(msg_id)
             if known is not None:
                 duplicates += 1
                 out.append(known)
                 continue
             decision = ACCEPTED if rules is None else rules.decide(summary, rng)
-            answer = answers[msg_id] = build(now, msg_id, summary.uetr, decision)
+            answer = build(now, msg_id, summary.uetr, decision)
+            remember(msg_id, answer)
             out.append(answer)
-            if len(answers) >= capacity:
-                older, answers = answers, {}
-                self._older_answers, self._answers = older, answers
         stats = self.stats
         messages = len(payloads) - heartbeats
         session.messages += messages
@@ -283,18 +278,28 @@ class Receiver:
             return self._malformed(payload, now, str(exc)), False
         self.stats.received += 1
         msg_id = summary.msg_id
-        known = self._answers.get(msg_id) or self._older_answers.get(msg_id)
+        known = self._known(msg_id)
         if known is not None:
             self.stats.duplicates += 1
             return _Answer.sent_before(known), True
         decision = self.config.rules.decide(summary, self._rng)
         body = self._reports.build(now, msg_id, summary.uetr, decision)
-        answers = self._answers
-        answers[msg_id] = body
-        if len(answers) >= self.config.dedup_capacity:
-            self._older_answers, self._answers = answers, {}
+        self._remember(msg_id, body)
         status, reason_code = decision.status, decision.reason_code
         return _Answer(body, msg_id, summary.uetr, status, reason_code, "pacs.002"), False
+
+    def _known(self, msg_id: str) -> bytes | None:
+        """The answer already sent for `msg_id`, if it is still remembered."""
+        known = self._answers.get(msg_id)
+        if known is None and self._older_answers:
+            known = self._older_answers.get(msg_id)
+        return known
+
+    def _remember(self, msg_id: str, answer: bytes) -> None:
+        answers = self._answers
+        answers[msg_id] = answer
+        if len(answers) >= self.config.dedup_capacity:
+            self._older_answers, self._answers = answers, {}
 
     def _malformed(self, payload: bytes, now: datetime.datetime, why: str) -> _Answer:
         found = _MSG_ID.search(payload)
