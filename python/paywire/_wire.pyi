@@ -153,5 +153,32 @@ def build_admi002(
 ) -> bytes:
     """An admi.002.001.01 rejecting message `related_ref`; `InvalidMessage` names a bad field."""
 
+@final
+class AnswerBook:
+    """The reference receiver's answers: numbered, remembered per MsgId, and, for a read of
+    messages that are all to be accepted, written in one call.
+
+    MsgIds of answers are `prefix` plus a 12-digit sequence. At least `capacity` answers are
+    remembered, at most twice as many (two generations), so a resend gets the same bytes.
+    """
+
+    def __init__(self, prefix: str, capacity: int, framing: str = "u32be") -> None: ...
+    def next_msg_id(self) -> str:
+        """The MsgId of the next answer, for one built with `build_pacs002`."""
+
+    def known(self, msg_id: str) -> bytes | None:
+        """The answer already sent for `msg_id`, while it is remembered."""
+
+    def remember(self, msg_id: str, answer: bytes) -> None: ...
+    def accept(
+        self, payloads: list[bytes], created_at: datetime.datetime
+    ) -> tuple[bytes, int, list[tuple[bytes, str]]]:
+        """Answers every pacs.008 in `payloads` with a pacs.002 `ACSP`, or with the answer sent
+        before for its MsgId, framed into one buffer; heartbeats (`b""`) are left to the caller.
+
+        Returns the framed answers, how many were answers sent before, and each payload that
+        is not a readable pacs.008 with the reason `parse_pacs008_summary` would give.
+        """
+
 def minor_digits(currency: str) -> int:
     """ISO 4217 minor digits of an active currency (EUR 2, JPY 0, BHD 3); `ValueError` otherwise."""

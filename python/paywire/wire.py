@@ -5,6 +5,7 @@ One import point for the whole gateway; the types are in `_wire.pyi`, which mypy
 
 from paywire._wire import (
     Answer,
+    AnswerBook,
     AnswerError,
     FrameDecoder,
     FramingError,
@@ -22,6 +23,7 @@ from paywire._wire import (
 
 __all__ = [
     "Answer",
+    "AnswerBook",
     "AnswerError",
     "FrameDecoder",
     "FramingError",

@@ -94,6 +94,14 @@ impl Framing {
         self.write_header(payload.len(), out);
         out[header..].copy_from_slice(payload);
     }
+
+    /// Frames `payload` onto the end of `out`.
+    pub fn append(self, payload: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
+        let start = out.len();
+        out.resize(start + self.framed_len(payload.len())?, 0);
+        self.encode_into(payload, &mut out[start..]);
+        Ok(())
+    }
 }
 
 /// Incremental de-framer: feed it chunks as they arrive, get back every complete payload.
@@ -274,9 +282,7 @@ mod tests {
     fn encode(framing: Framing, payloads: &[&[u8]]) -> Vec<u8> {
         let mut out = Vec::new();
         for payload in payloads {
-            let start = out.len();
-            out.resize(start + framing.framed_len(payload.len()).unwrap(), 0);
-            framing.encode_into(payload, &mut out[start..]);
+            framing.append(payload, &mut out).unwrap();
         }
         out
     }

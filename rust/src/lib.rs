@@ -6,6 +6,7 @@
 use pyo3::prelude::*;
 
 mod answer;
+mod answer_book;
 mod convert;
 mod currency;
 mod dates;
@@ -52,6 +53,7 @@ fn _wire(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(summary::parse_pacs008_summary, m)?)?;
     m.add_function(wrap_pyfunction!(status::build_pacs002, m)?)?;
     m.add_function(wrap_pyfunction!(status::build_admi002, m)?)?;
+    m.add_class::<answer_book::AnswerBook>()?;
     m.add_function(wrap_pyfunction!(currency::minor_digits, m)?)?;
     Ok(())
 }

@@ -183,16 +183,21 @@ impl Pacs008Summary {
     }
 }
 
-/// Reads a pacs.008.001.08 for the reference receiver; `InvalidMessage` names what is wrong.
-#[pyfunction]
-pub fn parse_pacs008_summary(py: Python<'_>, payload: &[u8]) -> PyResult<Pacs008Summary> {
-    // As in parse_answer: a reader bug must surface as InvalidMessage, never a panic.
-    let summary = catch_unwind(|| parse(payload)).unwrap_or_else(|_| {
+/// `parse` for input from the network: a reader bug must surface as a field error (and so as
+/// `InvalidMessage` and an admi.002), never as a panic, as in `parse_answer`.
+pub fn parse_guarded(payload: &[u8]) -> Result<Summary<'_>, FieldError> {
+    catch_unwind(|| parse(payload)).unwrap_or_else(|_| {
         Err(FieldError::new(
             "document",
             "internal error while reading the document",
         ))
-    })?;
+    })
+}
+
+/// Reads a pacs.008.001.08 for the reference receiver; `InvalidMessage` names what is wrong.
+#[pyfunction]
+pub fn parse_pacs008_summary(py: Python<'_>, payload: &[u8]) -> PyResult<Pacs008Summary> {
+    let summary = parse_guarded(payload)?;
     Ok(Pacs008Summary {
         msg_id: convert::py_str(py, &summary.msg_id),
         uetr: convert::py_str(py, &summary.uetr),

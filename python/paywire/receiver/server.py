@@ -13,19 +13,21 @@ import datetime
 import logging
 import random
 import re
+import secrets
 import uuid
 from types import TracebackType
 from typing import NamedTuple, cast
 
-from paywire.receiver.answers import StatusReports
 from paywire.receiver.config import Faults, ReceiverConfig
 from paywire.receiver.log import MessageLog
-from paywire.receiver.rules import ACCEPTED, Rules
+from paywire.receiver.rules import ACCEPTED, Decision, Rules
 from paywire.receiver.tls import server_context
 from paywire.wire import (
+    AnswerBook,
     FrameDecoder,
     FramingError,
     build_admi002,
+    build_pacs002,
     encode_frame,
     encode_frames,
     parse_answer,
@@ -87,17 +89,16 @@ class Receiver:
         )
         self._rng = random.Random(config.seed)
         self._log = MessageLog(config.log_file) if config.log_file is not None else None
-        # The pacs.002 sent for each MsgId, so a resend gets the same bytes; two generations bound
-        # the memory, as in the gateway's RecentlySettled.
-        self._answers: dict[str, bytes] = {}
-        self._older_answers: dict[str, bytes] = {}
-        self._reports = StatusReports()
+        # Numbers the answers and keeps the one sent for each MsgId, so a resend gets the same
+        # bytes; the prefix tells this run's answers from another's.
+        self._book = AnswerBook(
+            f"PWR{secrets.token_hex(4).upper()}", config.dedup_capacity, config.framing
+        )
         self._orphan_seq = 0
-        # Without faults (heartbeats aside) and log, reads take the short path of respond.
+        # Without faults (heartbeats aside), log or rules, every message is accepted: the wire
+        # core answers a whole read in one call.
         faults = dataclasses.replace(config.faults, heartbeat_s=0.0)
-        self._plain = config.log_file is None and faults == Faults()
-        # Default rules accept everything without drawing from the generator.
-        self._rules = config.rules if config.rules != Rules() else None
+        self._plain = config.log_file is None and faults == Faults() and config.rules == Rules()
         self._answers_until_garbage = config.faults.garbage_every
         self._garbage = _garbage_frame(config.framing, config.faults.garbage_kind)
         self._server: asyncio.Server | None = None
@@ -208,49 +209,26 @@ class Receiver:
             session.write(data, close_after)
 
     def _respond_plainly(self, session: _Session, payloads: list[bytes]) -> None:
-        """`respond` with no fault to play and no log to write: the same answers, per message
-        only what they need."""
+        """`respond` with every message accepted: the same answers, none of them built here."""
         now = datetime.datetime.now(datetime.UTC)
-        build = self._reports.build
-        rules = self._rules
-        rng = self._rng
-        known_answer = self._known
-        remember = self._remember
-        out: list[bytes] = []
-        heartbeats = malformed = duplicates = 0
-        for payload in payloads:
-            if not payload:
-                heartbeats += 1
-                continue
-            try:
-                summary = parse_pacs008_summary(payload)
-            except ValueError as exc:
-                malformed += 1
-                out.append(self._malformed(payload, now, str(exc)).payload)
-                continue
-            msg_id = summary.msg_id
-            known = known_answer(msg_id)
-            if known is not None:
-                duplicates += 1
-                out.append(known)
-                continue
-            decision = ACCEPTED if rules is None else rules.decide(summary, rng)
-            answer = build(now, msg_id, summary.uetr, decision)
-            remember(msg_id, answer)
-            out.append(answer)
-        stats = self.stats
+        data, duplicates, refused = self._book.accept(payloads, now)
+        if refused:
+            rejects = [self._malformed(payload, now, why).payload for payload, why in refused]
+            data += encode_frames(rejects, self.config.framing)
+        heartbeats = payloads.count(_HEARTBEAT)
         messages = len(payloads) - heartbeats
+        stats = self.stats
         session.messages += messages
-        stats.received += messages - malformed
-        stats.malformed += malformed
+        stats.received += messages - len(refused)
+        stats.malformed += len(refused)
         stats.duplicates += duplicates
         if heartbeats:
             stats.heartbeats_received += heartbeats
             stats.heartbeats_sent += heartbeats
             session.send([_HEARTBEAT] * heartbeats)
-        if out:
-            stats.answers_sent += len(out)
-            session.write(encode_frames(out, self.config.framing), False)
+        if data:
+            stats.answers_sent += messages
+            session.write(data, False)
 
     def _frames(self, answers: list[bytes]) -> bytes:
         """The answers of one read as one buffer, shuffled and garbled as the faults say."""
@@ -278,28 +256,30 @@ class Receiver:
             return self._malformed(payload, now, str(exc)), False
         self.stats.received += 1
         msg_id = summary.msg_id
-        known = self._known(msg_id)
+        known = self._book.known(msg_id)
         if known is not None:
             self.stats.duplicates += 1
             return _Answer.sent_before(known), True
-        decision = self.config.rules.decide(summary, self._rng)
-        body = self._reports.build(now, msg_id, summary.uetr, decision)
-        self._remember(msg_id, body)
-        status, reason_code = decision.status, decision.reason_code
-        return _Answer(body, msg_id, summary.uetr, status, reason_code, "pacs.002"), False
+        answer = self._status_report(
+            now, msg_id, summary.uetr, self.config.rules.decide(summary, self._rng)
+        )
+        self._book.remember(msg_id, answer.payload)
+        return answer, False
 
-    def _known(self, msg_id: str) -> bytes | None:
-        """The answer already sent for `msg_id`, if it is still remembered."""
-        known = self._answers.get(msg_id)
-        if known is None and self._older_answers:
-            known = self._older_answers.get(msg_id)
-        return known
-
-    def _remember(self, msg_id: str, answer: bytes) -> None:
-        answers = self._answers
-        answers[msg_id] = answer
-        if len(answers) >= self.config.dedup_capacity:
-            self._older_answers, self._answers = answers, {}
+    def _status_report(
+        self, now: datetime.datetime, msg_id: str, uetr: str, decision: Decision
+    ) -> _Answer:
+        """A new pacs.002 answering `msg_id` as decided, under the book's next number."""
+        body = build_pacs002(
+            msg_id=self._book.next_msg_id(),
+            created_at=now,
+            original_msg_id=msg_id,
+            original_uetr=uetr,
+            status=decision.status,
+            reason_code=decision.reason_code,
+            reason_text=decision.reason_text,
+        )
+        return _Answer(body, msg_id, uetr, decision.status, decision.reason_code, "pacs.002")
 
     def _malformed(self, payload: bytes, now: datetime.datetime, why: str) -> _Answer:
         found = _MSG_ID.search(payload)
@@ -313,9 +293,7 @@ class Receiver:
         self._orphan_seq += 1
         msg_id = f"ORPHAN{self._orphan_seq:010d}"
         uetr = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
-        reports = self._reports
-        payload = reports.write(now, reports.next_msg_id(), msg_id, uetr, ACCEPTED)
-        return _Answer(payload, msg_id, uetr, ACCEPTED.status, None, "pacs.002")
+        return self._status_report(now, msg_id, uetr, ACCEPTED)
 
 
 class _Session(asyncio.Protocol):
