@@ -133,12 +133,12 @@ def env() -> dict[str, str]:
     return values
 
 
-def test_environment_listens_on_all_interfaces_with_tuned_malloc() -> None:
+def test_environment_listens_on_all_interfaces_with_default_malloc() -> None:
     values = env()
     # Inside the container: 127.0.0.1 would be unreachable from the published port and probes.
     assert values["PAYWIRE_HTTP_HOST"] == "0.0.0.0"  # noqa: S104
-    assert values["MALLOC_MMAP_THRESHOLD_"] == "1048576"
-    assert values["MALLOC_TRIM_THRESHOLD_"] == "134217728"
+    # glibc's defaults measured faster than raised thresholds (benches/RESULTS.md, Transport).
+    assert not [name for name in values if name.startswith("MALLOC_")]
     assert "3000" in [args for name, args in instructions() if name == "EXPOSE"]
 
 
