@@ -25,6 +25,7 @@ mod xml;
 #[doc(hidden)]
 pub mod fuzzing {
     pub use crate::answer::{parse as parse_answer, Kind, Parsed, Status};
+    pub use crate::answer_book::Book as AnswerBook;
     pub use crate::dates::{IsoDate, UtcDateTime};
     pub use crate::error::{FieldError, FrameError, ReadError};
     pub use crate::framing::{Decoder, Framing};

@@ -7,7 +7,7 @@
 use arbitrary::{Result, Unstructured};
 use wire::fuzzing::{
     build_message_reject, build_pacs008, build_status_report, parse_answer as read_answer,
-    parse_pacs008_summary as read_summary, Decoder, FrameError, Framing, IsoDate, Kind,
+    parse_pacs008_summary as read_summary, AnswerBook, Decoder, FrameError, Framing, IsoDate, Kind,
     MessageReject, Payment, Status, StatusReport, UtcDateTime,
 };
 
@@ -105,9 +105,25 @@ pub fn parse_answer(data: &[u8]) {
     }
 }
 
-/// `parse_pacs008_summary` on arbitrary bytes: whatever it accepts has the checked shapes.
+/// `parse_pacs008_summary` on arbitrary bytes: whatever it accepts has the checked shapes, and
+/// the receiver's answer book accepts it with a pacs.002 the gateway reads back to its ids.
 pub fn parse_pacs008_summary(data: &[u8]) {
+    let mut book = AnswerBook::new("PWR", 4).unwrap();
+    let mut out = Vec::new();
+    let now = UtcDateTime {
+        date: IsoDate {
+            year: 2026,
+            month: 11,
+            day: 26,
+        },
+        hour: 22,
+        minute: 0,
+        second: 0,
+        microsecond: 0,
+    };
+    let accepted = book.accept(data, now, Framing::U32Be, &mut out);
     let Ok(s) = read_summary(data) else {
+        assert!(accepted.is_err() && out.is_empty());
         return;
     };
     assert!((1..=35).contains(&s.msg_id.chars().count()));
@@ -116,6 +132,12 @@ pub fn parse_pacs008_summary(data: &[u8]) {
     assert!(s.currency.len() == 3 && s.currency.bytes().all(|b| b.is_ascii_uppercase()));
     assert!(matches!(s.creditor_agent_bic.len(), 8 | 11));
     assert!(s.amount.bytes().all(|b| b.is_ascii_digit() || b == b'.'));
+
+    accepted.unwrap();
+    let answer = read_answer(&out[4..]).unwrap();
+    assert_eq!(answer.msg_id, s.msg_id);
+    assert_eq!(answer.uetr.as_deref(), Some(&*s.uetr));
+    assert_eq!(answer.status, Status::Acsp);
 }
 
 const STATUSES: [&str; 8] = [
