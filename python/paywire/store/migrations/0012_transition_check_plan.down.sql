@@ -1,0 +1,1 @@
+ALTER FUNCTION payments_check_transitions() RESET enable_nestloop;
