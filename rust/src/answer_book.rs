@@ -194,21 +194,9 @@ impl AnswerBook {
 mod tests {
     use super::*;
     use crate::answer;
-    use crate::dates::IsoDate;
     use crate::framing::Decoder;
     use crate::pacs008;
-
-    const NOW: UtcDateTime = UtcDateTime {
-        date: IsoDate {
-            year: 2026,
-            month: 11,
-            day: 26,
-        },
-        hour: 21,
-        minute: 40,
-        second: 7,
-        microsecond: 250_000,
-    };
+    use crate::status::tests::NOW;
 
     fn message(msg_id: &'static str) -> Vec<u8> {
         let mut payment = pacs008::tests::sample();

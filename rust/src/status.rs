@@ -182,12 +182,13 @@ pub fn build_admi002<'py>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::answer::{self, Kind, Status};
     use crate::dates::IsoDate;
 
-    const NOW: UtcDateTime = UtcDateTime {
+    /// The creation time of the test documents, shared by the modules that build answers.
+    pub(crate) const NOW: UtcDateTime = UtcDateTime {
         date: IsoDate {
             year: 2026,
             month: 11,

@@ -110,17 +110,8 @@ pub fn parse_answer(data: &[u8]) {
 pub fn parse_pacs008_summary(data: &[u8]) {
     let mut book = AnswerBook::new("PWR", 4).unwrap();
     let mut out = Vec::new();
-    let now = UtcDateTime {
-        date: IsoDate {
-            year: 2026,
-            month: 11,
-            day: 26,
-        },
-        hour: 22,
-        minute: 0,
-        second: 0,
-        microsecond: 0,
-    };
+    // Any instant will do; with no data to draw from, `instant` gives the earliest.
+    let now = instant(&mut Unstructured::new(&[])).unwrap();
     let accepted = book.accept(data, now, Framing::U32Be, &mut out);
     let Ok(s) = read_summary(data) else {
         assert!(accepted.is_err() && out.is_empty());

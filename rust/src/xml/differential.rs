@@ -402,22 +402,10 @@ fn leaves_before<F: Copy + std::fmt::Debug>(
 mod tests {
     use super::*;
     use crate::answer::{ADMI002, PACS002};
-    use crate::dates::{IsoDate, UtcDateTime};
     use crate::pacs008;
+    use crate::status::tests::NOW;
     use crate::status::{build_message_reject, build_status_report, MessageReject, StatusReport};
     use crate::summary::PACS008;
-
-    const NOW: UtcDateTime = UtcDateTime {
-        date: IsoDate {
-            year: 2026,
-            month: 11,
-            day: 26,
-        },
-        hour: 16,
-        minute: 30,
-        second: 0,
-        microsecond: 412_000,
-    };
 
     /// Documents both readers accept: the official samples, what paywire builds, and
     /// hand-written ones with prefixes, references, CDATA, comments and every kind of line end.
