@@ -350,3 +350,38 @@ async def test_the_work_list_follows_a_batch_in_one_statement(conn: asyncpg.Conn
     )
     rows = await conn.fetch("SELECT payment_id, status FROM payment_work ORDER BY payment_id")
     assert {(r["payment_id"], r["status"]) for r in rows} == {(i, "SCREENED") for i in ids[:3]}
+
+
+async def test_one_illegal_change_refuses_a_whole_batch(conn: asyncpg.Connection) -> None:
+    """The transition check runs once per statement (a hash join of old and new rows, 0012):
+    in a batch the size the pipeline claims, one illegal change still refuses every change."""
+    ids = await conn.fetchval(
+        """
+        WITH p AS (
+            INSERT INTO payments (amount, currency, value_date, debtor_name, debtor_account,
+                                  creditor_name, creditor_account, creditor_agent_bic, created_by)
+            SELECT 10, 'EUR', current_date, 'ACME', $1, 'Globex',
+                   'FR1420041010050500013M02606', 'BNPAFRPP', 'mia'
+            FROM generate_series(1, 500)
+            RETURNING id
+        )
+        SELECT array_agg(id) FROM p
+        """,
+        ACME,
+    )
+    await conn.execute(
+        "UPDATE payments SET status = 'APPROVED', approved_by = 'carol', approved_at = now()"
+        " WHERE id = ANY($1::uuid[])",
+        ids,
+    )
+    odd_one = ids[250]
+    await _set_status(conn, odd_one, Status.SCREENED)
+    with pytest.raises(asyncpg.CheckViolationError, match=f"payment {odd_one}: SCREENED -> HELD"):
+        await conn.execute(
+            "UPDATE payments SET status = 'HELD', reason_code = 'X' WHERE id = ANY($1::uuid[])",
+            ids,
+        )
+    statuses = await conn.fetch(
+        "SELECT status, count(*) FROM payments WHERE id = ANY($1::uuid[]) GROUP BY status", ids
+    )
+    assert {(r["status"], r["count"]) for r in statuses} == {("APPROVED", 499), ("SCREENED", 1)}
