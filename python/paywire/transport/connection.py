@@ -191,20 +191,13 @@ class Connection(asyncio.Protocol):
         inflight = self.inflight
         if msg_id in inflight:
             raise ValueError(f"msg_id {msg_id!r} is already in flight")
-        if self._flush_handle is None:
-            # Everything queued before the flush leaves in the same write: one clock reading.
-            self._batch_time = time.monotonic()
-            self._flush_handle = self._loop.call_soon(self._flush)
-        inflight[msg_id] = (future, self._batch_time, uetr)
+        inflight[msg_id] = (future, self._write_soon(), uetr)
         self._pending.append(payload)
         self._pending_messages += 1
 
     def submit_many(self, messages: Sequence[Message], on_outcome: OutcomeHandler) -> None:
         """Queue messages the pool has checked: distinct msg_ids, none in flight, room for all."""
-        if self._flush_handle is None:
-            self._batch_time = time.monotonic()
-            self._flush_handle = self._loop.call_soon(self._flush)
-        sent_at = self._batch_time
+        sent_at = self._write_soon()
         inflight = self.inflight
         append = self._pending.append
         for msg_id, payload, uetr in messages:
@@ -213,10 +206,16 @@ class Connection(asyncio.Protocol):
         self._pending_messages += len(messages)
 
     def _queue(self, payload: bytes) -> None:
+        self._write_soon()
+        self._pending.append(payload)
+
+    def _write_soon(self) -> float:
+        """Schedules the write of what this loop iteration queues, unless it is already; returns
+        its time stamp: everything queued before it leaves in the same write, one clock reading."""
         if self._flush_handle is None:
             self._batch_time = time.monotonic()
             self._flush_handle = self._loop.call_soon(self._flush)
-        self._pending.append(payload)
+        return self._batch_time
 
     def _flush(self) -> None:
         self._flush_handle = None
