@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
 from paywire.transport.latency import LatencyRecorder
@@ -9,7 +10,7 @@ from paywire.transport.latency import LatencyRecorder
 BUCKETS = (0.001, 0.01, 0.1, 1.0)
 
 
-def samples(histogram: Histogram, registry: CollectorRegistry) -> dict[str, float]:
+def samples(registry: CollectorRegistry) -> dict[str, float]:
     return {
         f"{s.name}{sorted(s.labels.items())}": s.value
         for metric in registry.collect()
@@ -18,25 +19,17 @@ def samples(histogram: Histogram, registry: CollectorRegistry) -> dict[str, floa
     }
 
 
-def test_matches_observe_including_bounds_and_overflow() -> None:
-    values = [0.0, 0.0005, 0.001, 0.0011, 0.01, 0.5, 1.0, 3.0, 3.0]
-    batched_registry, single_registry = CollectorRegistry(), CollectorRegistry()
-    batched = Histogram("lat", "x", buckets=BUCKETS, registry=batched_registry)
-    single = Histogram("lat", "x", buckets=BUCKETS, registry=single_registry)
-    recorder = LatencyRecorder(batched)
-    # Latencies since time 0 of starts before it: exactly the values, bounds included.
-    recorder.record_since(0.0, [-v for v in values[:4]])
-    recorder.record_since(0.0, [-v for v in values[4:]])
-    recorder.record_since(0.0, [])
-    for value in values:
-        single.observe(value)
-    assert samples(batched, batched_registry) == samples(single, single_registry)
-
-
-def test_record_since_matches_observe_of_each_latency() -> None:
-    # Start times repeat as they do within one write batch; dyadic values keep the sums exact.
-    now = 8.0
-    starts = [8.0, 7.5, 7.5, 8.0 - 1 / 128, 5.0, 5.0, 7.0, 8.0 - 1 / 1024]
+@pytest.mark.parametrize(
+    ("now", "starts"),
+    [
+        # Latencies since time 0 of starts before it: exactly the values, bucket bounds included.
+        (0.0, [-v for v in (0.0, 0.0005, 0.001, 0.0011, 0.01, 0.5, 1.0, 3.0, 3.0)]),
+        # Start times repeat as they do within one write batch; dyadic values keep sums exact.
+        (8.0, [8.0, 7.5, 7.5, 8.0 - 1 / 128, 5.0, 5.0, 7.0, 8.0 - 1 / 1024]),
+    ],
+    ids=["bounds-and-overflow", "repeated-starts"],
+)
+def test_record_since_matches_observe_of_each_latency(now: float, starts: list[float]) -> None:
     batched_registry, single_registry = CollectorRegistry(), CollectorRegistry()
     batched = Histogram("lat", "x", buckets=BUCKETS, registry=batched_registry)
     single = Histogram("lat", "x", buckets=BUCKETS, registry=single_registry)
@@ -46,4 +39,4 @@ def test_record_since_matches_observe_of_each_latency() -> None:
     recorder.record_since(now, [])
     for start in starts:
         single.observe(now - start)
-    assert samples(batched, batched_registry) == samples(single, single_registry)
+    assert samples(batched_registry) == samples(single_registry)

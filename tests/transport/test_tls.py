@@ -16,7 +16,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from prometheus_client import REGISTRY
 
 from paywire.errors import ConfigError
 from paywire.transport import ConnectionPool, TransportError, client_context
@@ -29,10 +28,7 @@ from tests.fixtures.tls import (
     gateway_settings,
     pacs008,
 )
-
-
-def errors(reason: str) -> float:
-    return REGISTRY.get_sample_value("tls_connection_errors_total", {"reason": reason}) or 0.0
+from tests.transport.support import metric
 
 
 async def first_attempt(tls_files: TLSFiles, port: int, **settings: Any) -> dict[str, Any]:
@@ -95,21 +91,21 @@ async def test_connects_with_matching_pin(
 
 async def test_pin_mismatch_is_refused(tls_files: TLSFiles, start_receiver: StartReceiver) -> None:
     receiver = await start_receiver()
-    before = errors("pin")
+    before = metric("tls_connection_errors_total", reason="pin")
     slot = await first_attempt(tls_files, receiver.port, receiver_pin_sha256="00" * 32)
     assert slot["connects"] == 0
     assert "certificate pin mismatch" in slot["last_error"]
     assert tls_files.pin in slot["last_error"]
-    assert errors("pin") == before + 1
+    assert metric("tls_connection_errors_total", reason="pin") == before + 1
 
 
 async def test_unknown_ca_is_refused(tls_files: TLSFiles, start_receiver: StartReceiver) -> None:
     receiver = await start_receiver()
-    before = errors("tls")
+    before = metric("tls_connection_errors_total", reason="tls")
     slot = await first_attempt(tls_files, receiver.port, receiver_ca_file=tls_files.other_ca_file)
     assert slot["connects"] == 0
     assert "certificate verify failed" in slot["last_error"]
-    assert errors("tls") == before + 1
+    assert metric("tls_connection_errors_total", reason="tls") == before + 1
 
 
 async def test_wrong_host_name_is_refused(
