@@ -22,15 +22,13 @@ async def test_a_due_resend_is_sent_before_fresh_payments(
     world: World, start_gateway: StartGateway
 ) -> None:
     # A message whose sender died: transmitted once, its lease already run out.
-    lost = await world.drive(await world.create(amount="10.00"), Status.SCREENED)
-    await pipeline.post(world.pool, [lost.id], world.ledger, COMPOSE)
+    lost = await world.drive(await world.create(amount="10.00"), Status.POSTED)
     await pipeline.transmit(
         world.pool, [lost.id], at=datetime.now(UTC), lease=timedelta(0), by="dead:1:gateway"
     )
     await add_rich_debtor(world.pool)
     backlog = await approve_many(world, ["1.00"] * BACKLOG)
-    await pipeline.screen(world.pool, backlog, world.rules)
-    await pipeline.post(world.pool, backlog, world.ledger, COMPOSE)
+    await pipeline.screen_and_post(world.pool, backlog, world.rules, world.ledger, COMPOSE)
     # One message in flight at a time: the order of sending is the order of claiming.
     gateway = await start_gateway(pool_size=1, max_inflight=1)
     await gateway.wait_for([lost.id, *backlog])

@@ -48,10 +48,14 @@ async def test_clean_payments_are_screened_hits_are_held_with_reasons(world: Wor
     large = await world.drive(await world.create(amount="500000.01"), Status.APPROVED)
     waiting = await world.create()
 
-    outcome = await pipeline.screen(
-        world.pool, [clean.id, sanctioned.id, bad_bank.id, large.id, waiting.id], world.rules
+    outcome = await pipeline.screen_and_post(
+        world.pool,
+        [clean.id, sanctioned.id, bad_bank.id, large.id, waiting.id],
+        world.rules,
+        world.ledger,
+        COMPOSE,
     )
-    assert outcome.moved[Status.SCREENED] == [clean.id]
+    assert outcome.moved[Status.POSTED] == [clean.id]
     assert sorted(outcome.moved[Status.HELD]) == sorted([sanctioned.id, bad_bank.id, large.id])
     assert outcome.skipped == [waiting.id]
     reasons = {p.id: (await world.reload(p)).reason for p in (sanctioned, bad_bank, large)}
@@ -63,7 +67,7 @@ async def test_clean_payments_are_screened_hits_are_held_with_reasons(world: Wor
 
 async def _held(world: World) -> object:
     payment = await world.drive(await world.create(amount="600000.00"), Status.APPROVED)
-    await pipeline.screen(world.pool, [payment.id], world.rules)
+    await pipeline.screen_and_post(world.pool, [payment.id], world.rules, world.ledger, COMPOSE)
     return await world.reload(payment)
 
 

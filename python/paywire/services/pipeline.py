@@ -49,7 +49,6 @@ __all__ = [
     "claim",
     "open_exceptions",
     "post",
-    "screen",
     "screen_and_post",
     "settle",
     "transmit",
@@ -79,24 +78,15 @@ class Settlement:
     refused: list[str] = field(default_factory=list)
 
 
-async def screen(db: Db, payment_ids: Sequence[UUID], rules: ScreeningRules) -> Outcome:
-    """APPROVED → SCREENED, or HELD with the reason of every rule hit."""
-    async with transaction(db) as conn:
-        ready, skipped = await _lock(conn, payment_ids, Status.APPROVED)
-        moves = _screening(ready, rules)
-        await move(conn, moves, SYSTEM_ACTOR)
-    return _outcome(moves, skipped)
-
-
 async def post(
     db: Db,
     payment_ids: Sequence[UUID],
     ledger: LedgerAdapter,
     compose: Callable[[Payment], OutgoingMessage],
 ) -> Outcome:
-    """SCREENED → POSTED through the ledger, with each posted payment's message composed and
-    stored in the same transaction; or REJECTED with the ledger's reason (for one,
-    INSUFFICIENT_FUNDS)."""
+    """SCREENED → POSTED (the payments compliance released) through the ledger, with each posted
+    payment's message composed and stored in the same transaction; or REJECTED with the ledger's
+    reason (for one, INSUFFICIENT_FUNDS)."""
     async with transaction(db) as conn:
         ready, skipped = await _lock(conn, payment_ids, Status.SCREENED)
         moves = await _posting(conn, ready, ledger, compose)
@@ -111,7 +101,8 @@ async def screen_and_post(
     ledger: LedgerAdapter,
     compose: Callable[[Payment], OutgoingMessage],
 ) -> Outcome:
-    """`screen`, then `post` what screening cleared, in one transaction: one step less on every
+    """APPROVED → SCREENED, or HELD with the reason of every rule hit; then what screening
+    cleared is posted as `post` posts it, in the same transaction: one step less on every
     payment's way. The audit rows of both changes are written last, after the ledger has locked
     its accounts, so the chain head stays the last lock taken."""
     async with transaction(db) as conn:
