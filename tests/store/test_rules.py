@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from paywire.domain.statuses import TRANSITIONS, Status
+from paywire.store import payments as payments_store
 from paywire.store.tx import Pool
 
 ACME = "DE89370400440532013000"
@@ -75,6 +76,31 @@ async def _set_status(conn: asyncpg.Connection, payment_id: uuid.UUID, status: S
         payment_id,
         status.value,
     )
+
+
+async def _approved(conn: asyncpg.Connection, n: int) -> list[uuid.UUID]:
+    """N payments entered and approved in two statements, in the order of their ids."""
+    ids: list[uuid.UUID] = await conn.fetchval(
+        """
+        WITH p AS (
+            INSERT INTO payments (amount, currency, value_date, debtor_name, debtor_account,
+                                  creditor_name, creditor_account, creditor_agent_bic, created_by)
+            SELECT 10, 'EUR', current_date, 'ACME', $1, 'Globex',
+                   'FR1420041010050500013M02606', 'BNPAFRPP', 'mia'
+            FROM generate_series(1, $2)
+            RETURNING id
+        )
+        SELECT array_agg(id ORDER BY id) FROM p
+        """,
+        ACME,
+        n,
+    )
+    await conn.execute(
+        "UPDATE payments SET status = 'APPROVED', approved_by = 'carol', approved_at = now()"
+        " WHERE id = ANY($1::uuid[])",
+        ids,
+    )
+    return ids
 
 
 async def test_the_database_knows_exactly_the_domains_transitions(conn: asyncpg.Connection) -> None:
@@ -355,25 +381,7 @@ async def test_the_work_list_follows_a_batch_in_one_statement(conn: asyncpg.Conn
 async def test_one_illegal_change_refuses_a_whole_batch(conn: asyncpg.Connection) -> None:
     """The transition check runs once per statement (a hash join of old and new rows, 0012):
     in a batch the size the pipeline claims, one illegal change still refuses every change."""
-    ids = await conn.fetchval(
-        """
-        WITH p AS (
-            INSERT INTO payments (amount, currency, value_date, debtor_name, debtor_account,
-                                  creditor_name, creditor_account, creditor_agent_bic, created_by)
-            SELECT 10, 'EUR', current_date, 'ACME', $1, 'Globex',
-                   'FR1420041010050500013M02606', 'BNPAFRPP', 'mia'
-            FROM generate_series(1, 500)
-            RETURNING id
-        )
-        SELECT array_agg(id) FROM p
-        """,
-        ACME,
-    )
-    await conn.execute(
-        "UPDATE payments SET status = 'APPROVED', approved_by = 'carol', approved_at = now()"
-        " WHERE id = ANY($1::uuid[])",
-        ids,
-    )
+    ids = await _approved(conn, 500)
     odd_one = ids[250]
     await _set_status(conn, odd_one, Status.SCREENED)
     with pytest.raises(asyncpg.CheckViolationError, match=f"payment {odd_one}: SCREENED -> HELD"):
@@ -385,3 +393,28 @@ async def test_one_illegal_change_refuses_a_whole_batch(conn: asyncpg.Connection
         "SELECT status, count(*) FROM payments WHERE id = ANY($1::uuid[]) GROUP BY status", ids
     )
     assert {(r["status"], r["count"]) for r in statuses} == {("APPROVED", 499), ("SCREENED", 1)}
+
+
+async def test_a_claim_reads_the_work_list_only_as_far_as_it_takes(
+    conn: asyncpg.Connection,
+) -> None:
+    """Under a backlog a claim walks the list in order and stops (0013): the work a claim
+    costs the database is its batch, not the backlog."""
+    oldest = await _approved(conn, 5)
+    await _approved(conn, 2000)
+
+    async def entries_read() -> int:
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        return int(
+            await conn.fetchval(
+                "SELECT idx_tup_read FROM pg_stat_user_indexes"
+                " WHERE indexrelname = 'payment_work_claim_idx'"
+            )
+        )
+
+    before = await entries_read()
+    async with conn.transaction():
+        claimed = await payments_store.claim(conn, Status.APPROVED, 5)
+    assert sorted(claimed) == oldest
+    assert await entries_read() - before <= 10

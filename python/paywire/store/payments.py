@@ -129,20 +129,9 @@ async def claim(
     """Up to `limit` payments in `status`, oldest first, locked; rows other workers hold are
     skipped, and so are those in `exclude` (quarantined by the pipeline)."""
     # The work list names the candidates (payment_work, see its migration); the lock is on the
-    # payment. The status is checked on the payment too: a row another worker changed and
-    # committed since this statement's snapshot is re-read when locked, and must still qualify.
+    # payment. The function walks the list in order and stops at `limit` (migration 0013).
     rows = await conn.fetch(
-        """
-        SELECT p.id FROM payment_work w JOIN payments p ON p.id = w.payment_id
-        WHERE w.status = $1 AND p.status = $1
-          AND NOT (w.payment_id = ANY($3::uuid[]))
-        ORDER BY w.since
-        LIMIT $2
-        FOR UPDATE OF p SKIP LOCKED
-        """,
-        status.value,
-        limit,
-        exclude,
+        "SELECT id FROM payment_work_claim($1, $2, $3::uuid[]) AS id", status.value, limit, exclude
     )
     return [row["id"] for row in rows]
 

@@ -1,0 +1,1 @@
+DROP FUNCTION payment_work_claim(text, integer, uuid[]);
