@@ -10,7 +10,6 @@ import asyncpg
 import pytest
 
 from paywire.domain.statuses import TRANSITIONS, Status
-from paywire.store import payments as payments_store
 from paywire.store.tx import Pool
 
 ACME = "DE89370400440532013000"
@@ -415,6 +414,6 @@ async def test_a_claim_reads_the_work_list_only_as_far_as_it_takes(
 
     before = await entries_read()
     async with conn.transaction():
-        claimed = await payments_store.claim(conn, Status.APPROVED, 5)
-    assert sorted(claimed) == oldest
+        claimed = await conn.fetch("SELECT id FROM payment_work_claim('APPROVED', 5, '{}') AS id")
+    assert sorted(row["id"] for row in claimed) == oldest
     assert await entries_read() - before <= 10
