@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from paywire.domain.audit_chain import AuditEntry, chain_hash
+from paywire.domain.payment import utc_iso
 from paywire.store.tx import Conn, Record
 
 COLUMNS = (
@@ -51,9 +52,10 @@ async def append_groups(
     rows = []
     last_id, last_hash = head["last_id"], head["last_hash"]
     for entries, stamp in groups:
+        text = utc_iso(stamp)
         for entry in entries:
             last_id += 1
-            prev_hash, last_hash = last_hash, chain_hash(last_hash, last_id, stamp, entry)
+            prev_hash, last_hash = last_hash, chain_hash(last_hash, last_id, text, entry)
             rows.append(
                 (
                     last_id,
@@ -108,7 +110,7 @@ async def verify(conn: Conn, *, prefetch: int = 2000) -> VerifyResult:
                 row["id"] != expected_id
                 or row["prev_hash"] != prev_hash
                 or row["hash"]
-                != (chain_hash(prev_hash, row["id"], row["timestamp"], to_entry(row)))
+                != chain_hash(prev_hash, row["id"], utc_iso(row["timestamp"]), to_entry(row))
             ):
                 return VerifyResult(False, rows, row["id"])
             expected_id, prev_hash = expected_id + 1, row["hash"]
