@@ -11,7 +11,7 @@ from uuid import UUID
 
 from paywire.store import operators as store
 from paywire.store.operators import Operator
-from paywire.store.tx import Db, transaction
+from paywire.store.tx import Db, connection, transaction
 
 
 class AttemptCounter(Protocol):
@@ -55,6 +55,11 @@ class PostgresAttempts:
     async def count(self, username: str, now: datetime) -> int:
         async with transaction(self._db) as conn:
             return await store.count_attempt(conn, username, now, window=self._window)
+
+    async def recent(self, username: str, now: datetime) -> int:
+        """The attempts within the window, without counting one more."""
+        async with connection(self._db) as conn:
+            return await store.recent_attempts(conn, username, now, window=self._window)
 
     async def clear(self, username: str) -> None:
         async with transaction(self._db) as conn:

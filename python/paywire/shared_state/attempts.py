@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from paywire.services.auth_state import AttemptCounter
+from paywire.services.auth_state import PostgresAttempts
 from paywire.shared_state.link import Down, RedisLink
 
 # Drop attempts older than the window, add this one, keep the set no longer than the window.
@@ -22,9 +22,10 @@ return redis.call('ZCARD', KEYS[1])
 
 class RedisAttempts:
     """An `AttemptCounter` shared by every gateway process on one Redis; while Redis is down,
-    `fallback` (the PostgreSQL counter) counts instead."""
+    `fallback` (the PostgreSQL counter) counts instead, and what it counted still counts once
+    Redis is back: an outage, even a blip of one slow call, must not hand out fresh tries."""
 
-    def __init__(self, link: RedisLink, fallback: AttemptCounter, window: timedelta) -> None:
+    def __init__(self, link: RedisLink, fallback: PostgresAttempts, window: timedelta) -> None:
         self._link = link
         self._fallback = fallback
         self._window = window
@@ -45,7 +46,8 @@ class RedisAttempts:
         )
         if isinstance(counted, Down):
             return await self._fallback.count(username, now)
-        return int(counted)
+        # Attempts made during an outage are in PostgreSQL (normally none: one indexed read).
+        return int(counted) + await self._fallback.recent(username, now)
 
     async def clear(self, username: str) -> None:
         await self._link.call("login attempts", lambda client: client.delete(self._key(username)))

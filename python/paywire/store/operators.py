@@ -151,6 +151,23 @@ async def count_attempt(conn: Conn, username: str, now: datetime, *, window: tim
     return count
 
 
+async def recent_attempts(conn: Conn, username: str, now: datetime, *, window: timedelta) -> int:
+    """The attempts `count_attempt` counted for `username` within `window` up to `now`, without
+    counting one more."""
+    count: int | None = await conn.fetchval(
+        """
+        SELECT cardinality(ARRAY(
+            SELECT f FROM unnest(failures) AS f WHERE f > $2::timestamptz - $3::interval
+        ))
+        FROM login_throttle WHERE username = $1
+        """,
+        username,
+        now,
+        window,
+    )
+    return count or 0
+
+
 async def lock(conn: Conn, username: str, now: datetime, until: datetime) -> datetime | None:
     """Lock `username` until `until` and start counting afresh, unless it is locked at `now`
     already: then the end of that lock."""
