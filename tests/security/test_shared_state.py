@@ -44,8 +44,8 @@ async def shared(redis_server: RedisServer) -> AsyncIterator[Callable[[], Shared
     made: list[SharedState] = []
 
     def make() -> SharedState:
-        # Both apps share this test's event loop: a stall of it (twenty Argon2 checks at once on
-        # a busy machine) must not pass for an outage, which the 0.5 s default once let happen.
+        # Both apps share this test's event loop, and a stall of it must not pass for an outage:
+        # once, in a full run, both links timed out together at the 0.5 s default.
         made.append(SharedState(RedisLink(redis_server.url, timeout_s=2.0, pause_s=0.2)))
         return made[-1]
 
