@@ -12,7 +12,7 @@ import contextlib
 import secrets
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -43,10 +43,14 @@ class Bench:
 
 @contextlib.asynccontextmanager
 async def bench_environment(
-    settings: Settings, *, receiver: str | None, receiver_ca: Path | None
+    settings: Settings,
+    *,
+    receiver: str | None,
+    receiver_ca: Path | None,
+    embedded_settings: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Bench]:
     """Settings, database and operators for a run; `receiver` is `HOST:PORT` or None to start
-    the reference receiver."""
+    the reference receiver; `embedded_settings` configure the embedded server, if one starts."""
     with tempfile.TemporaryDirectory(prefix="paywire-bench-") as scratch:
         work = Path(scratch)
         # PostgreSQL runs as an unprivileged account when we are root: let it in.
@@ -66,7 +70,7 @@ async def bench_environment(
                 or ("localhost" if receiver is None else None),
                 receiver_ca_file=ca_file,
             )
-            db = await open_database(settings)
+            db = await open_database(settings, embedded_settings=embedded_settings)
             try:
                 maker, checker = await _prepare(db)
                 yield Bench(settings, db.pool, maker, checker)

@@ -42,7 +42,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--db-profile",
         action="store_true",
-        help="after each mode, the statements that took the database's time (pg_stat_statements)",
+        help="after each mode, the statements that took the database's time "
+        "(pg_stat_statements; on the embedded server, those run by triggers too)",
     )
     parser.add_argument("--database-url", help="use this PostgreSQL instead of an embedded one")
     parser.add_argument("--receiver", metavar="HOST:PORT", help="use this receiver")
@@ -69,7 +70,10 @@ def handle(args: argparse.Namespace) -> int:
 async def run(settings: Settings, args: argparse.Namespace, modes: tuple[str, ...]) -> list[Result]:
     results = []
     async with bench_environment(
-        settings, receiver=args.receiver, receiver_ca=args.receiver_ca
+        settings,
+        receiver=args.receiver,
+        receiver_ca=args.receiver_ca,
+        embedded_settings=dbprofile.SERVER_SETTINGS if args.db_profile else None,
     ) as bench:
         for mode in modes:
             print(f"bench: {mode}, {args.payments:,} payments", file=sys.stderr)

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -35,12 +35,15 @@ class Database:
             await self.server.stop()
 
 
-async def open_database(settings: Settings) -> Database:
-    """Start or join the embedded server unless DATABASE_URL is set, then open the pool."""
+async def open_database(
+    settings: Settings, *, embedded_settings: Mapping[str, str] | None = None
+) -> Database:
+    """Start or join the embedded server unless DATABASE_URL is set, then open the pool.
+    `embedded_settings` are server settings for an embedded server this call starts."""
     server = None
     dsn = settings.database_url
     if dsn is None:
-        server = EmbeddedPostgres(settings.data_dir)
+        server = EmbeddedPostgres(settings.data_dir, embedded_settings)
         dsn = (await server.start()).dsn()
     try:
         pool = await create_pool(
