@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 
 import pytest
 
@@ -162,3 +164,30 @@ async def test_names_no_operator_can_have_are_refused_without_a_trace(world: Wor
             await _login(world, name, "whatever")
     async with world.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM login_throttle") == 0
+
+
+# Eight logins at once, each verifying a password against a hash with the default parameters
+# (64 MiB), in a fresh process so its peak memory is the burst's own.
+_BURST = """
+import asyncio, resource
+from paywire.services import operators
+
+async def burst():
+    stored = operators.DEFAULT_HASHER.hash("the operator's password")
+    resource_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    await asyncio.gather(*(operators.verify_password(stored, "a guess") for _ in range(8)))
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - resource_before)
+
+asyncio.run(burst())
+"""
+
+
+def test_a_burst_of_logins_hashes_two_at_a_time() -> None:
+    """Unbounded, eight verifications would hold eight times 64 MiB at once."""
+    grown = subprocess.run(
+        [sys.executable, "-c", _BURST], capture_output=True, text=True, check=True, timeout=60
+    )
+    grown_mib = int(grown.stdout) / 1024
+    # The hash made before the burst already raised the peak by one hash's 64 MiB, so two at a
+    # time add one more (three would add two).
+    assert grown_mib < 1.5 * 64, grown_mib

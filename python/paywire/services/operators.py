@@ -1,7 +1,7 @@
 """Operators: login with lockout, bearer tokens, logout, and their management by an ADMIN.
 
-argon2 runs in a worker thread, so a login never blocks the event loop; tokens are opaque and
-only their SHA-256 is stored.
+argon2 runs in worker threads of its own, so a login never blocks the event loop, and at most
+two at a time (`HASHING_WORKERS`); tokens are opaque and only their SHA-256 is stored.
 """
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -40,6 +42,14 @@ _DUMMY_HASH = (
     "$argon2id$v=19$m=65536,t=3,p=4$BlbNxZaxq6ErzVDjZsQepA"
     "$8yJf5kFARPLqWJFGGAvNPHPokm+az59YpTJ3zZr0mag"
 )
+# Each hash takes 64 MiB and four lanes for ~0.12 s. Two at a time keep two cores busy; more would
+# only add 64 MiB each, which a burst of logins can ask for before any is authenticated. Measured
+# with 20 concurrent logins: asyncio's default pool (6 threads here) peaked at 412 MB and took
+# 2.0 s, two workers 156 MB and 1.8 s (docs/SECURITY.md).
+HASHING_WORKERS = 2
+_HASHING = ThreadPoolExecutor(max_workers=HASHING_WORKERS, thread_name_prefix="paywire-argon2")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +69,16 @@ class Login:
 
 
 async def hash_password(password: str, hasher: PasswordHasher = DEFAULT_HASHER) -> str:
-    return await asyncio.to_thread(hasher.hash, password)
+    return await _hashing(hasher.hash, password)
 
 
 async def verify_password(password_hash: str, password: str) -> bool:
     """Whether `password` matches; the hash carries its own parameters."""
-    return await asyncio.to_thread(_verify, password_hash, password)
+    return await _hashing(_verify, password_hash, password)
+
+
+async def _hashing(work: Callable[..., T], *args: str) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, work, *args)
 
 
 async def login(
