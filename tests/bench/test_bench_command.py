@@ -40,6 +40,9 @@ def test_bench_runs_every_mode_self_contained_and_reports_json() -> None:
         assert report["payments_per_s"] > 0
         assert set(report["latency_ms"]) == {"p50", "p95", "p99"}
         assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p99"]
+        # The run's own peak: the set-up hashed the bench operators' passwords with argon2
+        # (64 MiB), which put every run's peak at ~130 MB while 60 payments need ~75.
+        assert report["peak_rss_mb"] < 110, report
     assert "database time by statement" in result.stderr
     statements = re.findall(
         r"^ +\d+\.\d +\d+ +\d+  (top|nested) +(\S.*)$", result.stderr, re.MULTILINE

@@ -1,7 +1,8 @@
 """`paywire bench`: end-to-end load, self-contained or against a database and receiver of yours.
 
 Prints payments, seconds, payments/s, approval → settlement latency percentiles, CPU seconds per
-1,000 payments and peak RSS; `--json` prints the same as one JSON object per mode.
+1,000 payments and peak RSS (of the timed part, not the set-up before it); `--json` prints the
+same as one JSON object per mode.
 """
 
 from __future__ import annotations
