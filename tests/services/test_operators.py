@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import subprocess
 import sys
 
 import pytest
+from argon2 import PasswordHasher
 
 from paywire.errors import (
     AuthenticationError,
@@ -17,6 +19,9 @@ from paywire.errors import (
 )
 from paywire.services import operators
 from tests.fixtures.world import CHEAP_HASHER, PASSWORD, World
+
+# Cheap, but with other parameters than the stored hashes': a login with it re-hashes.
+REHASHING = PasswordHasher(time_cost=2, memory_cost=8, parallelism=1)
 
 
 async def _login(
@@ -191,3 +196,41 @@ def test_a_burst_of_logins_hashes_two_at_a_time() -> None:
     # The hash made before the burst already raised the peak by one hash's 64 MiB, so two at a
     # time add one more (three would add two).
     assert grown_mib < 1.5 * 64, grown_mib
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"password": "a brand new password"}, {"active": False}],
+    ids=["password", "deactivation"],
+)
+async def test_a_login_under_way_when_the_credentials_change_gets_no_session(
+    world: World, monkeypatch: pytest.MonkeyPatch, change: dict[str, object]
+) -> None:
+    """The admin's change lands while argon2 is checking the old password. The login hashes
+    with other parameters than the stored hash's, so it would also write a re-hash of the old
+    password over the new one."""
+    checked, go_on = asyncio.Event(), asyncio.Event()
+    verify = operators.verify_password
+
+    async def verify_then_wait(password_hash: str, password: str) -> bool:
+        valid = await verify(password_hash, password)
+        checked.set()
+        await go_on.wait()
+        return valid
+
+    monkeypatch.setattr(operators, "verify_password", verify_then_wait)
+    login = asyncio.create_task(
+        operators.login(world.pool, "maker", PASSWORD, token_ttl_s=3600, hasher=REHASHING)
+    )
+    await checked.wait()
+    await operators.update_operator(
+        world.pool, world.admin, world.maker.id, hasher=CHEAP_HASHER, **change
+    )
+    go_on.set()
+    with pytest.raises(AuthenticationError):
+        await login
+    monkeypatch.setattr(operators, "verify_password", verify)
+    async with world.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM sessions WHERE revoked_at IS NULL") == 0
+    if "password" in change:
+        assert (await _login(world, password="a brand new password")).operator.id == world.maker.id

@@ -123,16 +123,24 @@ async def login(
         if counted >= LOCKOUT_FAILURES:
             await _lock(db, name, now, request_id)
         raise AuthenticationError("invalid user name or password")
-    operator, stored_hash = found
+    stored_hash = found[1]
     token = secrets.token_urlsafe(32)
     expires_at = now + timedelta(seconds=token_ttl_s)
     rehashed = await _rehash(stored_hash, password, hasher)
-    await counter.clear(name)
     async with transaction(db) as conn:
+        # While argon2 checked the password, an admin may have changed it or deactivated the
+        # operator, and ended their sessions: a session (or a re-hash of the old password) is
+        # only for credentials that are still the operator's. The row lock orders this against
+        # `update_operator`, which then ends this session too.
+        current = await store.credentials(conn, name, lock=True)
+        if current is None or current[1] != stored_hash or not current[0].active:
+            raise AuthenticationError("invalid user name or password")
+        operator = current[0]
         await store.insert_session(conn, token_digest(token), operator.id, now, expires_at)
         if rehashed is not None:
             await store.update(conn, operator.id, password_hash=rehashed)
         await audit.append(conn, [_entry(operator, "auth.login", operator, request_id)], now)
+    await counter.clear(name)
     return Login(token, expires_at, operator)
 
 

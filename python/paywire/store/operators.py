@@ -105,10 +105,14 @@ async def all_operators(conn: Conn) -> list[Operator]:
     return [to_operator(row) for row in rows]
 
 
-async def credentials(conn: Conn, username: str) -> tuple[Operator, str] | None:
-    """The operator of `username` and its password hash."""
+async def credentials(
+    conn: Conn, username: str, *, lock: bool = False
+) -> tuple[Operator, str] | None:
+    """The operator of `username` and its password hash; `lock` holds the row until commit."""
     row = await conn.fetchrow(
-        f"SELECT {_COLUMNS}, password_hash FROM operators WHERE username = $1", username
+        f"SELECT {_COLUMNS}, password_hash FROM operators WHERE username = $1"
+        + (" FOR UPDATE" if lock else ""),
+        username,
     )
     return (to_operator(row), row["password_hash"]) if row else None
 
