@@ -135,6 +135,17 @@ def test_an_iban_shaped_account_must_be_a_valid_iban() -> None:
     assert "27 characters" in found["creditor.account"]
 
 
+@pytest.mark.parametrize("space", ["\u00a0", "\u3000", "\u2003"])
+def test_an_iban_behind_any_space_is_still_checked_as_one(space: str) -> None:
+    def creditor(account: str) -> dict[str, Any]:
+        return body(creditor={"name": "G", "account": account, "agent_bic": "BNPAFRPP"})
+
+    assert "creditor.account" in problems(creditor(f"{space}DE00370400440532013000"))
+    assert "creditor.account" in problems(creditor(f"XX12{space}ABCDEF"))
+    spaced = parse_payment(creditor(f"{space}DE89{space}3704 0044 0532 0130 00"), today=TODAY)
+    assert spaced.creditor.account == "DE89370400440532013000"
+
+
 def test_text_keeps_unicode_letters_and_trims_outer_space() -> None:
     new = parse_payment(
         body(creditor={**body()["creditor"], "name": "  Société Générale  "}), today=TODAY

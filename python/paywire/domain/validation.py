@@ -87,9 +87,7 @@ def text(value: object, name: str, max_length: int, problems: Problems) -> str |
         return None
     # Checked before stripping: str.strip() also removes controls such as U+0085 and U+001C,
     # which must be refused, not silently dropped from the ends.
-    bad = next((ch for ch in value if unicodedata.category(ch) in _REFUSED_CATEGORIES), None)
-    if bad is not None:
-        problems.add(name, f"must be printable text; U+{ord(bad):04X} is not")
+    if not _printable(value, name, problems):
         return None
     stripped = value.strip()
     if not stripped:
@@ -113,7 +111,11 @@ def account(value: object, name: str, problems: Problems) -> str | None:
     if not isinstance(value, str):
         problems.add(name, "is required" if value is None else "must be a string")
         return None
-    compact = value.replace(" ", "").upper()
+    # Spacing of every kind goes before the shape test: text() strips Unicode spaces too, so
+    # an IBAN behind a no-break space would otherwise be taken as another id, unchecked.
+    if not _printable(value, name, problems):
+        return None
+    compact = "".join(value.split()).upper()
     if IBAN_SHAPE.match(compact):
         problem = iban_problem(compact)
         if problem is not None:
@@ -121,6 +123,13 @@ def account(value: object, name: str, problems: Problems) -> str | None:
             return None
         return compact
     return text(value, name, OTHER_ID_MAX, problems)
+
+
+def _printable(value: str, name: str, problems: Problems) -> bool:
+    bad = next((ch for ch in value if unicodedata.category(ch) in _REFUSED_CATEGORIES), None)
+    if bad is not None:
+        problems.add(name, f"must be printable text; U+{ord(bad):04X} is not")
+    return bad is None
 
 
 def bic(value: object, name: str, problems: Problems) -> str | None:
