@@ -6,6 +6,7 @@ import datetime as dt
 
 from paywire.api import create_app
 from paywire.config import Settings
+from paywire.domain.credentials import PASSWORD_MAX
 from tests.api.conftest import Serve
 from tests.api.world import PASSWORD, World, seed
 
@@ -49,6 +50,20 @@ async def test_login_body_is_validated(world: World) -> None:
     assert response.status == 400
     details = (await response.json())["error"]["details"]
     assert {"field": "password", "message": "is required"} in details
+
+
+async def test_the_longest_password_an_operator_may_have_logs_in(world: World) -> None:
+    longest = "p" * PASSWORD_MAX
+    created = await world.client.post(
+        "/api/v1/operators",
+        json={"username": "long", "password": longest, "roles": ["AUDITOR"]},
+        headers=world.auth("admin"),
+    )
+    assert created.status == 201, await created.text()
+    login = await world.client.post(
+        "/api/v1/auth/login", json={"username": "long", "password": longest}
+    )
+    assert login.status == 200, await login.text()
 
 
 async def test_no_token_malformed_or_unknown_token_is_401(world: World) -> None:

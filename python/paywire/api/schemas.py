@@ -118,7 +118,7 @@ COMPONENTS: dict[str, Schema] = {
         required=("status", "checks"),
     ),
     "LoginRequest": _object(
-        {"username": _text(64), "password": _text(256)},
+        {"username": _text(64), "password": _text(PASSWORD_MAX)},
         required=("username", "password"),
         closed=True,
     ),
