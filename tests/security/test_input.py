@@ -69,6 +69,9 @@ async def test_the_limit_is_64_kib_exactly(world: World) -> None:
         pytest.param(b'{"amount": NaN}', id="nan"),
         pytest.param(b"[" * 10_000 + b"]" * 10_000, id="nested-arrays"),
         pytest.param(b'{"a":' * 5_000 + b"1" + b"}" * 5_000, id="nested-objects"),
+        # Within what the JSON parser takes, but deep enough to exhaust a recursive walk.
+        pytest.param(b'{"remittance_info":' + b"[" * 600 + b"]" * 600 + b"}", id="nested-600"),
+        pytest.param(b'{"a":' * 1_000 + b"1" + b"}" * 1_000, id="nested-1000"),
     ],
 )
 async def test_bodies_that_are_not_json_are_400_naming_the_body(world: World, raw: bytes) -> None:

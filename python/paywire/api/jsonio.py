@@ -15,6 +15,9 @@ from aiohttp import web
 from paywire.errors import ValidationError
 
 JSON_CONTENT_TYPE = "application/json"
+# No body of ours nests deeper than 3. orjson accepts 1,024 levels, and the code after it (the
+# schema check, the NUL scan) walks a body recursively: ~500 levels exhausted Python's stack.
+MAX_DEPTH = 32
 
 
 def _default(value: Any) -> Any:
@@ -43,11 +46,32 @@ async def read_json(request: web.Request) -> Any:
     if not raw:
         raise ValidationError("a JSON body is required", details=[_body_detail("is required")])
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise ValidationError(
             "the body is not valid JSON", details=[_body_detail("is not valid JSON")]
         ) from None
+    if _deeper_than(body, MAX_DEPTH):
+        raise ValidationError(
+            "the body is nested too deeply",
+            details=[_body_detail(f"must not nest deeper than {MAX_DEPTH} levels")],
+        )
+    return body
+
+
+def _deeper_than(value: Any, depth: int) -> bool:
+    """Level by level, without recursion: the check must not fail the way it guards against."""
+    level = [value]
+    for _ in range(depth):
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return False
+    return any(isinstance(item, dict | list) for item in level)
 
 
 def _body_detail(message: str) -> dict[str, str]:
