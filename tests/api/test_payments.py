@@ -3,6 +3,7 @@ and the actions with their role, four-eyes and state rules."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -118,6 +119,26 @@ async def test_list_pages_with_an_opaque_cursor(world: World) -> None:
             break
     assert pages == 3
     assert seen == list(reversed(made))
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        "0001-01-01T00:00:00+14:00|4c1e3b0e-0d6a-4f4e-9a51-6f1d5d0c2a10",
+        "9999-12-31T23:59:59-14:00|4c1e3b0e-0d6a-4f4e-9a51-6f1d5d0c2a10",
+        "2026-11-26T10:00:00|4c1e3b0e-0d6a-4f4e-9a51-6f1d5d0c2a10",
+        "2026-11-26T10:00:00+00:00|not-a-uuid",
+        "2026-11-26T10:00:00+00:00",
+    ],
+)
+async def test_a_cursor_we_did_not_issue_is_400(world: World, position: str) -> None:
+    cursor = base64.urlsafe_b64encode(position.encode()).rstrip(b"=").decode()
+    response = await world.client.get(
+        PAYMENTS, params={"cursor": cursor}, headers=world.auth("auditor")
+    )
+    assert response.status == 400, await response.text()
+    details = (await response.json())["error"]["details"]
+    assert details == [{"field": "cursor", "message": "is not a cursor we issued"}]
 
 
 async def test_list_filters_by_status_and_day(world: World) -> None:

@@ -46,7 +46,12 @@ def parse_time_and_uuid(parts: list[str]) -> tuple[dt.datetime, uuid.UUID]:
     at = dt.datetime.fromisoformat(created_at)
     if at.tzinfo is None:
         raise ValueError("naive timestamp")
-    return at, uuid.UUID(ident)
+    try:
+        # Ours are in UTC. An offset can carry year 1 or 9999 past the range a timestamp has,
+        # which the database driver would only find when it sends the query.
+        return at.astimezone(dt.UTC), uuid.UUID(ident)
+    except OverflowError:
+        raise ValueError("timestamp out of range") from None
 
 
 # Keyset ids are PostgreSQL bigints; a larger number is no position of ours.
