@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date, timedelta
 from uuid import uuid4
 
 import pytest
@@ -78,6 +79,24 @@ async def test_same_key_and_body_replay_the_original(world: World) -> None:
     assert first.created
     assert not again.created
     assert again.payment.id == first.payment.id
+
+
+async def test_a_replay_after_the_value_date_has_passed_returns_the_original(
+    world: World,
+) -> None:
+    today = date(2026, 11, 26)
+    dated = body(value_date=today.isoformat())
+    first = await payments.create_payment(
+        world.pool, dated, world.maker, idempotency_key="k1", today=today
+    )
+    again = await payments.create_payment(
+        world.pool, dated, world.maker, idempotency_key="k1", today=today + timedelta(days=1)
+    )
+    assert (again.created, again.payment.id) == (False, first.payment.id)
+    with pytest.raises(ValidationError, match="invalid payment"):
+        await payments.create_payment(
+            world.pool, dated, world.maker, idempotency_key="k2", today=today + timedelta(days=1)
+        )
 
 
 async def test_same_key_with_another_body_is_a_conflict(world: World) -> None:

@@ -58,13 +58,15 @@ async def create_payment(
     is a Conflict; two concurrent requests with one key create one payment.
     """
     require_role(actor, Role.MAKER)
-    new = parse_payment(body, today=today or datetime.now(UTC).date())
     request_hash = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
     if idempotency_key is not None:
+        # Before the body is validated: a retry of a request that was accepted returns its
+        # payment even when a rule would refuse the body today (its value date has passed).
         _check_key(idempotency_key)
         replay = await _replay(db, actor, idempotency_key, request_hash)
         if replay is not None:
             return Created(replay, False)
+    new = parse_payment(body, today=today or datetime.now(UTC).date())
     try:
         async with transaction(db) as conn:
             await _check_debtor(conn, new.debtor.account, new.currency)
