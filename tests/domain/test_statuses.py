@@ -69,6 +69,16 @@ def test_compliance_decides_on_held_payments_only() -> None:
         authorize(Status.HELD, Status.SCREENED, actor("carol", Role.CHECKER), created_by="mia")
 
 
+@pytest.mark.parametrize("decision", [Status.SCREENED, Status.REJECTED])
+def test_neither_initiator_nor_approver_decides_on_a_screening_hit(decision: Status) -> None:
+    officer = actor("cora", *Role)
+    assert authorize(Status.HELD, decision, officer, created_by="mia", approved_by="carol")
+    with pytest.raises(PermissionDenied, match="four eyes: the initiator"):
+        authorize(Status.HELD, decision, officer, created_by="cora", approved_by="carol")
+    with pytest.raises(PermissionDenied, match="four eyes: the approver"):
+        authorize(Status.HELD, decision, officer, created_by="mia", approved_by="cora")
+
+
 @pytest.mark.parametrize("step", [t for t in TRANSITIONS if t.system_only], ids=str)
 def test_pipeline_steps_are_the_gateways_alone(step: Transition) -> None:
     assert authorize(step.source, step.target, SYSTEM_ACTOR, created_by="mia")

@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from paywire.domain.accounts import clearing_account
+from paywire.domain.roles import Role
 from paywire.domain.statuses import Status
 from paywire.errors import PermissionDenied, ValidationError
 from paywire.observability.metrics import payments_completed_total, payments_failed_total
@@ -18,7 +19,7 @@ from paywire.services import payments, pipeline
 from paywire.store import audit, delivery
 from paywire.store import payments as payment_store
 from paywire.wire import parse_pacs008_summary
-from tests.fixtures.world import ACME, COMPOSE, LEASE, POOR, World, answer
+from tests.fixtures.world import ACME, COMPOSE, LEASE, POOR, World, add_operator, answer, body
 
 CLEARING_EUR = clearing_account("EUR")
 
@@ -97,6 +98,27 @@ async def test_compliance_decisions_need_the_role_a_decision_and_a_reason(world:
     with pytest.raises(ValidationError) as raised:
         await payments.compliance_decision(world.pool, held.id, world.compliance, "maybe", "")
     assert {d["field"] for d in raised.value.details} == {"decision", "reason"}
+
+
+async def test_who_created_or_approved_a_held_payment_cannot_decide_on_it(world: World) -> None:
+    everything = await add_operator(world.pool, "everything", *Role)
+    own = await payments.create_payment(world.pool, body(amount="600000.00"), everything)
+    await payments.approve(world.pool, own.payment.id, world.checker)
+    approved = await world.create(amount="600000.00")
+    await payments.approve(world.pool, approved.id, everything)
+    await pipeline.screen_and_post(
+        world.pool, [own.payment.id, approved.id], world.rules, world.ledger, COMPOSE
+    )
+    for held in (own.payment.id, approved.id):
+        for decision in ("release", "reject"):
+            with pytest.raises(PermissionDenied, match="four eyes"):
+                await payments.compliance_decision(
+                    world.pool, held, everything, decision, "my own payment"
+                )
+        done = await payments.compliance_decision(
+            world.pool, held, world.compliance, "release", "checked by someone else"
+        )
+        assert done.status is Status.SCREENED
 
 
 async def test_posting_moves_money_to_the_clearing_account_in_balanced_entries(

@@ -187,7 +187,7 @@ _action(
         request_id=r[REQUEST_ID],
     ),
     body=schemas.ref("ComplianceDecision"),
-    description=BY_ID_OR_REFERENCE,
+    description=f"{BY_ID_OR_REFERENCE} Not by the payment's initiator or approver (four eyes).",
 )
 
 

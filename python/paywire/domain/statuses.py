@@ -34,7 +34,9 @@ class Transition:
     """One allowed change of status and who may make it.
 
     `roles` may make it on any payment, `initiator_roles` only on payments they created; with
-    neither, only the gateway (`SYSTEM`) makes it. `four_eyes` bars the payment's initiator.
+    neither, only the gateway (`SYSTEM`) makes it. `four_eyes` bars the payment's initiator,
+    `not_the_approver` its approver: a compliance decision on a screening hit is a control of
+    its own, so neither of the two who let the payment through may clear it.
     """
 
     source: Status
@@ -42,6 +44,7 @@ class Transition:
     roles: frozenset[Role] = frozenset()
     initiator_roles: frozenset[Role] = frozenset()
     four_eyes: bool = False
+    not_the_approver: bool = False
 
     @property
     def system_only(self) -> bool:
@@ -55,8 +58,11 @@ def _t(
     *,
     initiator_roles: tuple[Role, ...] = (),
     four_eyes: bool = False,
+    not_the_approver: bool = False,
 ) -> Transition:
-    return Transition(source, target, frozenset(roles), frozenset(initiator_roles), four_eyes)
+    return Transition(
+        source, target, frozenset(roles), frozenset(initiator_roles), four_eyes, not_the_approver
+    )
 
 
 S, R = Status, Role
@@ -66,8 +72,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t(S.INITIATED, S.CANCELLED, (R.ADMIN,), initiator_roles=(R.MAKER,)),
     _t(S.APPROVED, S.SCREENED),
     _t(S.APPROVED, S.HELD),
-    _t(S.HELD, S.SCREENED, (R.COMPLIANCE,)),
-    _t(S.HELD, S.REJECTED, (R.COMPLIANCE,)),
+    _t(S.HELD, S.SCREENED, (R.COMPLIANCE,), four_eyes=True, not_the_approver=True),
+    _t(S.HELD, S.REJECTED, (R.COMPLIANCE,), four_eyes=True, not_the_approver=True),
     _t(S.SCREENED, S.POSTED),
     _t(S.SCREENED, S.REJECTED),  # insufficient funds
     _t(S.POSTED, S.TRANSMITTED),
@@ -82,8 +88,11 @@ def transition(source: Status, target: Status) -> Transition | None:
     return _BY_PAIR.get((source, target))
 
 
-def authorize(source: Status, target: Status, actor: Actor, created_by: str) -> Transition:
-    """The transition, once `actor` may take it on a payment created by `created_by`.
+def authorize(
+    source: Status, target: Status, actor: Actor, created_by: str, approved_by: str | None = None
+) -> Transition:
+    """The transition, once `actor` may take it on a payment created by `created_by` and
+    approved by `approved_by`.
 
     Conflict when the payment's status does not allow it; PermissionDenied when the actor may not.
     """
@@ -99,7 +108,9 @@ def authorize(source: Status, target: Status, actor: Actor, created_by: str) -> 
     ):
         raise PermissionDenied(f"{source} -> {target} needs {_who(found)}")
     if found.four_eyes and actor.username == created_by:
-        raise PermissionDenied("four eyes: the initiator of a payment may not approve it")
+        raise PermissionDenied(f"four eyes: the initiator of a payment may not make it {target}")
+    if found.not_the_approver and actor.username == approved_by:
+        raise PermissionDenied(f"four eyes: the approver of a payment may not make it {target}")
     return found
 
 

@@ -70,7 +70,7 @@ async def move(
     if not moves:
         return Moved(moves, at, actor.username)
     for m in moves:
-        authorize(m.payment.status, m.target, actor, m.payment.created_by)
+        authorize(m.payment.status, m.target, actor, m.payment.created_by, m.payment.approved_by)
     changes = [
         store.StatusChange(m.payment.id, m.payment.status, m.target, m.reason) for m in moves
     ]
