@@ -20,6 +20,9 @@ _PREFIX = "PAYWIRE_"
 _UNPREFIXED = ("DATABASE_URL", "REDIS_URL")
 _FRAMINGS = ("u32be", "u16be", "ascii4")
 _FRAMING_LIMITS = {"u32be": 0xFFFF_FFFF, "u16be": 0xFFFF, "ascii4": 9999}
+# Twice the largest pacs.008 paywire composes (every field at its longest and escaped: 4,005
+# bytes). Below it some payments could never be sent, and each try would hold up its batch.
+MIN_FRAME_BYTES = 8192
 
 T = TypeVar("T")
 
@@ -193,7 +196,11 @@ def _validate(s: Settings) -> None:
 
     check(s.tls_min_version in ("1.2", "1.3"), "tls_min_version", "must be 1.2 or 1.3")
     check(s.framing in _FRAMINGS, "framing", f"must be one of {', '.join(_FRAMINGS)}")
-    check(s.max_frame_bytes > 0, "max_frame_bytes", "must be positive")
+    check(
+        s.max_frame_bytes >= MIN_FRAME_BYTES,
+        "max_frame_bytes",
+        f"must be at least {MIN_FRAME_BYTES}: a pacs.008 paywire composes can take 4,005 bytes",
+    )
     check(
         s.max_frame_bytes <= _FRAMING_LIMITS.get(s.framing, 0),
         "max_frame_bytes",

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from paywire.config import MIN_FRAME_BYTES
 from paywire.receiver import Faults, Rules
 from paywire.transport import BreakerState, Unanswered
 from paywire.wire import Answer
@@ -244,12 +245,12 @@ async def test_bad_batches_are_refused_whole(
     start_receiver: StartReceiver, make_pool: Callable[..., Any]
 ) -> None:
     receiver = await start_receiver(faults=Faults(ack_delay_ms=200))
-    pool = await make_pool(receiver.port, pool_size=1, max_frame_bytes=4096)
+    pool = await make_pool(receiver.port, pool_size=1, max_frame_bytes=MIN_FRAME_BYTES)
     told = Outcomes()
     with pytest.raises(ValueError, match="repeat"):
         await pool.submit_many(messages("R", 2) + messages("R", 1), told)
     with pytest.raises(ValueError, match="exceed"):
-        await pool.submit_many([("BIG", b"x" * 5000, None)], told)
+        await pool.submit_many([("BIG", b"x" * (MIN_FRAME_BYTES + 1), None)], told)
     await pool.submit_many(messages("F", 2), told)
     with pytest.raises(ValueError, match="in flight"):
         await pool.submit_many(messages("G", 1) + messages("F", 1), told)
