@@ -88,8 +88,9 @@ async def run_gateway(
             await stop.wait()
             log.info("stop requested: draining")
             draining.set()
-            await housekeeping.stop()
-            await pipeline.drain(settings.drain_timeout_s)
+            # Together: a reconciliation run under way must not keep the stages claiming
+            # new work, nor delay the drain's deadline.
+            await asyncio.gather(housekeeping.stop(), pipeline.drain(settings.drain_timeout_s))
             await pool.close(deadline_s=0)
         finally:
             await runner.cleanup()
