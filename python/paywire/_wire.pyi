@@ -81,11 +81,13 @@ class Answer:
     def kind(self) -> Literal["ACK", "NACK"]: ...
     @property
     def msg_id(self) -> str:
-        """The `MsgId` of the pacs.008 the answer is about."""
+        """The `MsgId` of the pacs.008 the answer is about: 1 to 35 characters, as every MsgId
+        paywire sends (ISO 20022 `Max35Text`)."""
 
     @property
     def uetr(self) -> str | None:
-        """`OrgnlUETR` when present; the caller checks it against the message's UETR."""
+        """`OrgnlUETR` when present, in lower case (as `str(uuid)` writes it, whatever case the
+        receiver used); the caller checks it against the message's UETR."""
 
     @property
     def status(self) -> str:
@@ -100,7 +102,11 @@ class Answer:
         """The payload it was read from, the same object: answers are stored as received."""
 
 def parse_answer(payload: bytes) -> Answer:
-    """Reads one answer frame; anything that is not a usable answer raises `AnswerError`."""
+    """Reads one answer frame; anything that is not a usable answer raises `AnswerError`.
+
+    Unusable includes an original MsgId that is not a `Max35Text` (it names no message paywire
+    could have sent) and an `OrgnlUETR` that is not a version-4 UUID.
+    """
 
 @final
 class Pacs008Summary:

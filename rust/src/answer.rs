@@ -1,7 +1,9 @@
 //! The receiver's answers (SPEC §4): pacs.002.001.10 and admi.002.001.01 read into an `Answer`.
 //!
 //! Values are borrowed from the payload until the last step, which makes the Python strings;
-//! anything that is not one of the two documents with a known status is an `AnswerError`.
+//! anything that is not one of the two documents with a known status, a `Max35Text` original
+//! MsgId and (when present) a version-4 `OrgnlUETR` is an `AnswerError`. The UETR is handed over
+//! in lower case, the form paywire writes and compares.
 
 use std::borrow::Cow;
 use std::panic::catch_unwind;
@@ -12,10 +14,16 @@ use pyo3::types::{PyBytes, PyString};
 
 use crate::convert;
 use crate::error::ReadError;
+use crate::fields;
 use crate::xml::{read_fields, set_once, Schema};
 
 pub const PACS002_NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10";
 pub const ADMI002_NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:admi.002.001.01";
+
+/// Every MsgId paywire sends is an ISO 20022 `Max35Text`; an answer naming anything else names
+/// no message of ours, and is refused like any other malformed answer rather than carried on to
+/// the settler (and the database's indexes) as an orphan.
+const MSG_ID_MAX_CHARS: usize = 35;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -252,6 +260,7 @@ pub fn parse(payload: &[u8]) -> Result<Parsed<'_>, ReadError> {
     if document == 1 {
         let msg_id =
             non_empty(g.msg_id).ok_or_else(|| ReadError::new("admi.002 without RltdRef/Ref"))?;
+        fields::text("RltdRef/Ref", &msg_id, MSG_ID_MAX_CHARS)?;
         return Ok(Parsed {
             kind: Kind::Nack,
             msg_id,
@@ -264,6 +273,10 @@ pub fn parse(payload: &[u8]) -> Result<Parsed<'_>, ReadError> {
     let msg_id = non_empty(g.msg_id)
         .or(non_empty(g.tx_msg_id))
         .ok_or_else(|| ReadError::new("pacs.002 without OrgnlGrpInfAndSts/OrgnlMsgId"))?;
+    fields::text("OrgnlMsgId", &msg_id, MSG_ID_MAX_CHARS)?;
+    let uetr = non_empty(g.uetr)
+        .map(|uetr| fields::read_uetr("OrgnlUETR", uetr))
+        .transpose()?;
     let status = non_empty(g.tx_status)
         .or(non_empty(g.group_status))
         .ok_or_else(|| {
@@ -279,7 +292,7 @@ pub fn parse(payload: &[u8]) -> Result<Parsed<'_>, ReadError> {
     Ok(Parsed {
         kind: status.kind(),
         msg_id,
-        uetr: non_empty(g.uetr),
+        uetr,
         status,
         reason_code: reason.code,
         reason_text: reason.text,
@@ -295,7 +308,7 @@ pub struct Answer {
     /// The `MsgId` of the pacs.008 this answer is about.
     #[pyo3(get)]
     msg_id: Py<PyString>,
-    /// `OrgnlUETR` when the answer carries one.
+    /// `OrgnlUETR` when the answer carries one, in lower case.
     #[pyo3(get)]
     uetr: Option<Py<PyString>>,
     /// The ISO 20022 status code (`RJCT` for every NACK).
@@ -442,6 +455,87 @@ mod tests {
         assert_eq!(
             parse(doc.as_bytes()).unwrap(),
             parse(ACCEPT.as_bytes()).unwrap()
+        );
+    }
+
+    #[test]
+    fn message_ids_are_max35text() {
+        let ack = |group: &str, tx: &str| {
+            pacs002(&format!(
+                "{group}<TxInfAndSts>{tx}<TxSts>ACSP</TxSts></TxInfAndSts>"
+            ))
+        };
+        let in_group = |id: &str| {
+            ack(
+                &format!("<OrgnlGrpInfAndSts><OrgnlMsgId>{id}</OrgnlMsgId></OrgnlGrpInfAndSts>"),
+                "",
+            )
+        };
+        let in_tx = |id: &str| {
+            ack(
+                "",
+                &format!("<OrgnlGrpInf><OrgnlMsgId>{id}</OrgnlMsgId></OrgnlGrpInf>"),
+            )
+        };
+        let in_admi = |id: &str| ADMI.replace("MSG-20250115-0001", id);
+        let documents: [&dyn Fn(&str) -> String; 3] = [&in_group, &in_tx, &in_admi];
+        for document in documents {
+            for id in [
+                "M".repeat(35),
+                "é".repeat(35),
+                format!(" {} ", "😀".repeat(35)),
+            ] {
+                let doc = document(&id);
+                assert_eq!(parse(doc.as_bytes()).unwrap().msg_id, id.trim(), "{id}");
+            }
+            for (id, expected) in [
+                ("M".repeat(36), "at most 35 characters, got 36"),
+                ("é".repeat(36), "at most 35 characters, got 36"),
+                ("0".repeat(8000), "at most 35 characters, got 8000"),
+                ("a&#9;b".to_owned(), "control character U+0009"),
+                ("a&#x85;b".to_owned(), "control character U+0085"),
+            ] {
+                let err = parse(document(&id).as_bytes()).unwrap_err();
+                assert!(err.0.contains(expected), "{id}: {err}");
+                assert!(err.0.len() < 100, "the error does not echo the id: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn uetrs_are_read_in_lower_case() {
+        const LOWER: &str = "8a562c67-ca16-48ba-b074-65581be6f011";
+        let parsed = parse(ACCEPT.as_bytes()).unwrap();
+        assert!(
+            matches!(parsed.uetr, Some(Cow::Borrowed(LOWER))),
+            "no copy when the UETR is lower case already"
+        );
+        for written in [
+            LOWER.to_ascii_uppercase(),
+            "8A562c67-Ca16-48bA-B074-65581be6F011".to_owned(),
+        ] {
+            let doc = ACCEPT.replace(LOWER, &written);
+            let parsed = parse(doc.as_bytes()).unwrap();
+            assert_eq!(parsed.uetr.as_deref(), Some(LOWER), "{written}");
+        }
+        for bad in [
+            "not-a-uuid",
+            "8a562c67ca1648bab07465581be6f011",
+            "{8a562c67-ca16-48ba-b074-65581be6f011}",
+            "urn:uuid:8a562c67-ca16-48ba-b074-65581be6f011",
+            "8a562c67-ca16-18ba-b074-65581be6f011",
+            "8a562c67-ca16-48ba-c074-65581be6f011",
+            "8a562c67-ca16-48ba-b074-65581be6f0111",
+            "8a562c67-ca16-48ba-b074-65581be6f01g",
+            "8a562c67-ca16-48ba-b074-65581be6f01\u{e9}",
+        ] {
+            let err = parse(ACCEPT.replace(LOWER, bad).as_bytes()).unwrap_err();
+            assert!(err.0.contains("OrgnlUETR"), "{bad}: {err}");
+        }
+        let err = parse(ACCEPT.replace(LOWER, &"a".repeat(8000)).as_bytes()).unwrap_err();
+        assert!(
+            err.0.len() < 100,
+            "the error does not echo a long value: {err}"
         );
     }
 

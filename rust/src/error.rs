@@ -150,6 +150,13 @@ impl fmt::Display for ReadError {
     }
 }
 
+/// A field of a document that was read but holds a value paywire cannot use.
+impl From<FieldError> for ReadError {
+    fn from(err: FieldError) -> Self {
+        Self::new(err.to_string())
+    }
+}
+
 impl From<ReadError> for PyErr {
     fn from(err: ReadError) -> PyErr {
         AnswerError::new_err(err.0.into_owned())

@@ -1,7 +1,10 @@
-//! Checks for the ISO 20022 simple types paywire writes: texts, BIC, UETR, account ids.
+//! Checks for the ISO 20022 simple types paywire writes and reads back: texts, BIC, UETR, ids.
 //!
 //! Each check refuses what the schema (or SPEC §5) would refuse and names the field, so bad
-//! input is caught at entry instead of producing a message the receiver rejects.
+//! input is caught at entry instead of producing a message the receiver rejects, and an answer
+//! naming an id paywire could never have written is refused as malformed.
+
+use std::borrow::Cow;
 
 use crate::error::FieldError;
 use crate::scan::{is_printable_ascii, word_at};
@@ -83,24 +86,51 @@ pub fn bic<'a>(field: &'static str, value: &'a str) -> Result<Token<'a>, FieldEr
     Ok(Token::new(value))
 }
 
+/// `UUIDv4Identifier`'s shape, `xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx`, with the hex digits
+/// `hex` allows.
+fn is_uuid_v4(b: &[u8], hex: impl Fn(u8) -> bool) -> bool {
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            14 => c == b'4',
+            19 => hex(c) && matches!(c.to_ascii_lowercase(), b'8' | b'9' | b'a' | b'b'),
+            _ => hex(c),
+        })
+}
+
 /// `UUIDv4Identifier`: lower-case `xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx`.
 pub fn uetr<'a>(field: &'static str, value: &'a str) -> Result<Token<'a>, FieldError> {
-    let b = value.as_bytes();
-    let hex = |c: &u8| c.is_ascii_digit() || (b'a'..=b'f').contains(c);
-    let valid = b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            14 => *c == b'4',
-            19 => matches!(c, b'8' | b'9' | b'a' | b'b'),
-            _ => hex(c),
-        });
-    if !valid {
+    if !is_uuid_v4(value.as_bytes(), |c| {
+        c.is_ascii_digit() || (b'a'..=b'f').contains(&c)
+    }) {
         return Err(FieldError::new(
             field,
             format!("{value:?} is not a lower-case version-4 UUID"),
         ));
     }
     Ok(Token::new(value))
+}
+
+/// A UETR read back from the receiver, in the one form paywire writes and compares it in:
+/// lower case. Hex digits are case-insensitive (RFC 9562), so an upper-case UETR names the same
+/// payment and is lowered, the only case that copies; anything else is refused, its value
+/// echoed only while short, since it comes from the network.
+pub fn read_uetr<'a>(field: &'static str, value: Cow<'a, str>) -> Result<Cow<'a, str>, FieldError> {
+    if !is_uuid_v4(value.as_bytes(), |c| c.is_ascii_hexdigit()) {
+        let shown = if value.len() <= 36 {
+            format!("{value:?}")
+        } else {
+            format!("a {}-byte value", value.len())
+        };
+        return Err(FieldError::new(
+            field,
+            format!("{shown} is not a version-4 UUID"),
+        ));
+    }
+    if value.bytes().any(|c| c.is_ascii_uppercase()) {
+        return Ok(Cow::Owned(value.to_ascii_lowercase()));
+    }
+    Ok(value)
 }
 
 /// How an account is identified in `CashAccount38/Id`.

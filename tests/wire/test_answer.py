@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import re
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -219,6 +220,61 @@ def test_elements_in_another_namespace_are_ignored() -> None:
 def test_unusable_payloads_raise_answer_error(payload: bytes, message: str) -> None:
     with pytest.raises(AnswerError, match=re.escape(message)):
         parse_answer(payload)
+
+
+def admi002(related_ref: str) -> bytes:
+    return sample("admi.002-sample.xml").replace(b"MSG-20250115-0001", related_ref.encode())
+
+
+def tx_level(msg_id: str) -> bytes:
+    """A pacs.002 naming its message only in `TxInfAndSts/OrgnlGrpInf/OrgnlMsgId`."""
+    return pacs002(
+        f"<TxInfAndSts><OrgnlGrpInf><OrgnlMsgId>{msg_id}</OrgnlMsgId>"
+        "<OrgnlMsgNmId>pacs.008.001.08</OrgnlMsgNmId></OrgnlGrpInf><TxSts>ACSP</TxSts></TxInfAndSts>"
+    )
+
+
+def group_level(msg_id: str) -> bytes:
+    return pacs002(GROUP.replace("M1", msg_id) + "<GrpSts>RJCT</GrpSts></OrgnlGrpInfAndSts>")
+
+
+@pytest.mark.parametrize("document", [group_level, tx_level, admi002])
+def test_message_ids_are_max35text(document: Callable[[str], bytes]) -> None:
+    """Every MsgId paywire sends has 1 to 35 characters; an answer naming a longer one names no
+    message of ours and must not reach the settler, whose indexes cannot hold it."""
+    assert parse_answer(document("é" * 35)).msg_id == "é" * 35
+    for msg_id, message in [
+        ("M" * 36, "at most 35 characters, got 36"),
+        ("0" * 8000, "at most 35 characters, got 8000"),
+        ("a&#9;b", "control character U+0009"),
+    ]:
+        with pytest.raises(AnswerError, match=re.escape(message)):
+            parse_answer(document(msg_id))
+
+
+def test_uetr_is_handed_over_in_lower_case() -> None:
+    accept = sample("pacs.002-accept-sample.xml")
+    for written in (UETR.upper(), UETR[:9] + UETR[9:].upper()):
+        assert parse_answer(accept.replace(UETR.encode(), written.encode())).uetr == UETR
+
+
+@pytest.mark.parametrize(
+    "uetr",
+    [
+        "not-a-uuid",
+        UETR.replace("-", ""),
+        f"{{{UETR}}}",
+        f"urn:uuid:{UETR}",
+        UETR.replace("-48ba-", "-18ba-"),
+        UETR + "0",
+        "a" * 8000,
+    ],
+)
+def test_malformed_uetr_is_refused(uetr: str) -> None:
+    accept = sample("pacs.002-accept-sample.xml")
+    with pytest.raises(AnswerError, match="OrgnlUETR") as raised:
+        parse_answer(accept.replace(UETR.encode(), uetr.encode()))
+    assert len(str(raised.value)) < 100, "a long value is not echoed into the logs"
 
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>

@@ -8,7 +8,6 @@ chain head until the commit, and every other transaction that audits waits for t
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -168,7 +167,9 @@ async def settle(
 ) -> Settlement:
     """Apply answers: the first for a TRANSMITTED payment settles it, ACK → COMPLETED, NACK →
     FAILED with its posting reversed. Every answer is kept; one naming no message opens an
-    ORPHAN_ACK exception, one whose UETR differs from the message's a PROCESSING_ERROR.
+    ORPHAN_ACK exception, one whose UETR differs from the message's a PROCESSING_ERROR. UETRs
+    are compared as the connection compares them: as text, in the lower case `parse_answer`
+    hands over and `str(UUID)` writes, so an answer settles the same on either path.
     `request_id` ties the audit rows to the operator's request that recorded an answer."""
     result = Settlement()
     settled: list[tuple[Payment, IncomingAnswer]] = []
@@ -188,7 +189,7 @@ async def settle(
                 )
             elif payment.id in taken or payment.status is not Status.TRANSMITTED:
                 result.ignored.append(answer.msg_id)
-            elif answer.uetr is not None and _uuid(answer.uetr) != payment.uetr:
+            elif answer.uetr is not None and answer.uetr != str(payment.uetr):
                 result.refused.append(answer.msg_id)
                 problems.append(
                     NewException(
@@ -281,10 +282,3 @@ def _settling_move(payment: Payment, answer: IncomingAnswer) -> Move:
 def _payment_id(by_msg_id: dict[str, Payment], msg_id: str) -> UUID | None:
     payment = by_msg_id.get(msg_id)
     return payment.id if payment else None
-
-
-def _uuid(value: str) -> UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None

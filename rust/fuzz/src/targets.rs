@@ -89,13 +89,21 @@ fn frame_setup(u: &mut Unstructured<'_>) -> Result<(Framing, usize, Vec<usize>)>
     Ok((framing, max, cuts))
 }
 
-/// `parse_answer` on arbitrary bytes: refuses or returns a consistent answer.
+/// `parse_answer` on arbitrary bytes: refuses or returns a consistent answer, naming a MsgId
+/// paywire could have sent (`Max35Text`) and a UETR in the form paywire compares (lower case).
 pub fn parse_answer(data: &[u8]) {
     let Ok(answer) = read_answer(data) else {
         return;
     };
-    assert!(!answer.msg_id.is_empty(), "an answer naming no message");
+    assert!(
+        (1..=35).contains(&answer.msg_id.chars().count()),
+        "an answer naming no message paywire could have sent"
+    );
+    assert!(!answer.msg_id.chars().any(char::is_control));
     assert_eq!(answer.msg_id.trim_matches(is_xml_space), answer.msg_id);
+    if let Some(uetr) = &answer.uetr {
+        assert!(is_lower_case_uetr(uetr), "UETR {uetr:?} not in lower case");
+    }
     assert_eq!(answer.kind, answer.status.kind());
     for value in [&answer.uetr, &answer.reason_code, &answer.reason_text]
         .into_iter()
@@ -178,6 +186,17 @@ fn report_round_trip(u: &mut Unstructured<'_>) -> Result<()> {
     assert_eq!(answer.msg_id, trimmed(&original_msg_id));
     assert_eq!(Some(answer.status), known);
     assert_eq!(answer.uetr.as_deref(), original_uetr.as_deref());
+    if let Some(uetr) = &original_uetr {
+        // A receiver writing the UETR in upper case names the same payment (RFC 9562); the
+        // writer only makes lower case, so the document is changed after the fact.
+        let shouted = String::from_utf8(document.clone()).unwrap().replace(
+            &format!("<OrgnlUETR>{uetr}<"),
+            &format!("<OrgnlUETR>{}<", uetr.to_ascii_uppercase()),
+        );
+        let again = read_answer(shouted.as_bytes())
+            .unwrap_or_else(|e| panic!("{shouted:?} did not read back: {e}"));
+        assert_eq!(again.uetr.as_deref(), Some(uetr.as_str()));
+    }
     assert_eq!(
         answer.reason_code.as_deref(),
         non_blank(reason_code.as_deref())
@@ -414,6 +433,17 @@ fn instant(u: &mut Unstructured<'_>) -> Result<UtcDateTime> {
 
 fn is_xml_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+/// `UUIDv4Identifier` as the schema spells it: lower-case hex only.
+fn is_lower_case_uetr(value: &str) -> bool {
+    let groups: Vec<&str> = value.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')))
+        && groups[2].starts_with('4')
+        && groups[3].starts_with(['8', '9', 'a', 'b'])
 }
 
 /// What a reader hands over for a written text: XML whitespace trimmed at both ends.
