@@ -1,7 +1,8 @@
 """A worker loop: run one batch step after another while there is work, rest when there is none.
 
 Steps are woken in-process by the stage before them and poll the database for work that other
-processes made; a step that fails waits with backoff and runs again, it never ends the loop.
+processes made; a step that fails waits with backoff and runs again, it never ends the loop. A
+batch that fails for a reason other than the database is split with `one_by_one`.
 """
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 import asyncpg
 
 log = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
 
 # Failures that say nothing about the work itself: the database went away or was busy.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -28,6 +32,26 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 Step = Callable[[int], Awaitable[int]]
+
+
+async def one_by_one(
+    items: Iterable[Item],
+    process: Callable[[Item], Awaitable[None]],
+    on_failure: Callable[[Item, Exception], Awaitable[None]],
+) -> None:
+    """Process the items of a failed batch one at a time, so one bad item cannot take the good
+    ones down with it: an item that fails goes to `on_failure` and the next one is tried.
+
+    A transient error says nothing about the item: it ends the run and propagates, and the
+    caller retries as it would have retried the batch.
+    """
+    for item in items:
+        try:
+            await process(item)
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as exc:
+            await on_failure(item, exc)
 
 
 class StepLoop:

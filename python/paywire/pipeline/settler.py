@@ -1,7 +1,9 @@
 """Collects the receiver's answers and settles them in batches, one transaction per batch.
 
 Answers arrive one by one from the transport; while a batch is being written the next one
-gathers, so batches grow with the load and an idle gateway settles a lone answer at once.
+gathers, so batches grow with the load and an idle gateway settles a lone answer at once. A
+batch that fails for a reason other than the database being away is settled answer by answer,
+so one answer the database refuses cannot hold up the genuine ones beside it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import logging
 import random
 from datetime import UTC, datetime
 
-from paywire.pipeline.loop import TRANSIENT_ERRORS
+from paywire.observability.metrics import tls_protocol_anomalies_total
+from paywire.pipeline.loop import TRANSIENT_ERRORS, one_by_one
 from paywire.services import pipeline as services
 from paywire.services.ledger import LedgerAdapter
 from paywire.store.messages import IncomingAnswer
@@ -19,6 +22,9 @@ from paywire.store.tx import Pool
 from paywire.wire import Answer
 
 log = logging.getLogger(__name__)
+
+# How much of a refused answer's MsgId is logged: every MsgId paywire sends fits (Max35Text).
+_LOGGED_MSG_ID_CHARS = 35
 
 
 def incoming(answer: Answer) -> IncomingAnswer:
@@ -40,7 +46,8 @@ class Settler:
 
     An answer that cannot be written (the database is away) stays queued and is retried; if the
     process dies first, the message is still unanswered in the database, so it is resent and the
-    receiver answers again.
+    receiver answers again. An answer that fails to settle on its own is dropped, logged and
+    counted (`tls_protocol_anomalies_total{kind="unsettleable"}`): retrying it cannot help.
     """
 
     def __init__(
@@ -91,7 +98,7 @@ class Settler:
                 continue
             batch = self._queue[: self._batch]
             try:
-                await services.settle(self._db, batch, self._ledger)
+                await self._settle(batch)
             except TRANSIENT_ERRORS as exc:
                 if self._stopping:
                     log.error("settler stopping with %d answers unwritten: %s", self.pending, exc)
@@ -101,9 +108,44 @@ class Settler:
                 log.warning("settling failed, retrying in %.2f s: %s", delay, exc)
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))
                 continue
-            except Exception:
-                # Unreachable by design (settle stores every answer it can parse); drop the batch
-                # rather than loop on it: its messages are resent and answered again.
-                log.exception("settling a batch of %d answers failed; dropped", len(batch))
             failures = 0
+
+    async def _settle(self, batch: list[IncomingAnswer]) -> None:
+        """Settle `batch`, the head of the queue, and take it off the queue; when it fails for a
+        reason other than the database, settle its answers one by one instead."""
+        try:
+            await services.settle(self._db, batch, self._ledger)
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception:
+            log.exception("settling a batch of %d answers failed; settling one by one", len(batch))
+        else:
             del self._queue[: len(batch)]
+            return
+        await one_by_one(batch, self._settle_one, self._refuse)
+
+    async def _settle_one(self, answer: IncomingAnswer) -> None:
+        await services.settle(self._db, [answer], self._ledger)
+        self._done()
+
+    async def _refuse(self, answer: IncomingAnswer, exc: Exception) -> None:
+        """Drop an answer that cannot be settled even alone; its payment, if it names one, stays
+        TRANSMITTED and is resent, so nothing is settled on an answer paywire did not keep."""
+        self._done()
+        tls_protocol_anomalies_total.labels(kind="unsettleable").inc()
+        # The answer's bytes and texts stay out of the log; a MsgId may be of any length here.
+        log.error(
+            "answer could not be settled; dropped",
+            exc_info=exc,
+            extra={
+                "msg_id": answer.msg_id[:_LOGGED_MSG_ID_CHARS],
+                "msg_id_chars": len(answer.msg_id),
+                "kind": answer.kind,
+                "status": answer.status,
+            },
+        )
+
+    def _done(self) -> None:
+        """One by one, each answer leaves the queue (whose head it is) as soon as it is settled
+        or refused, so a database failure half-way resumes with the next, not the first."""
+        del self._queue[0]

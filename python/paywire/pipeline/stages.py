@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID
 
 from paywire.domain.statuses import Status
-from paywire.pipeline.loop import TRANSIENT_ERRORS
+from paywire.pipeline.loop import TRANSIENT_ERRORS, one_by_one
 from paywire.services import pipeline as services
 from paywire.store.exception_queue import PROCESSING_ERROR, NewException
 from paywire.store.tx import Conn, Pool, transaction
@@ -80,31 +80,27 @@ class Stage:
             if not claimed:
                 raise
             log.exception("%s: batch of %d failed; processing one by one", self.name, len(claimed))
-            await self._one_by_one(claimed)
+            await one_by_one(claimed, self._process_one, self._quarantine_one)
             return len(claimed)
         self._on_moved(outcome)
         return len(claimed)
 
-    async def _one_by_one(self, payment_ids: Sequence[UUID]) -> None:
-        for payment_id in payment_ids:
-            try:
-                async with transaction(self._db) as conn:
-                    outcome = await self._process(conn, [payment_id])
-            except TRANSIENT_ERRORS:
-                raise
-            except Exception as exc:
-                log.exception("%s: payment failed", self.name, extra={"payment_id": payment_id})
-                self._quarantine.add(payment_id)
-                await services.open_exceptions(
-                    self._db,
-                    [
-                        NewException(
-                            PROCESSING_ERROR,
-                            payment_id,
-                            None,
-                            f"{self.name}: {type(exc).__name__}: {exc}"[:1000],
-                        )
-                    ],
+    async def _process_one(self, payment_id: UUID) -> None:
+        async with transaction(self._db) as conn:
+            outcome = await self._process(conn, [payment_id])
+        self._on_moved(outcome)
+
+    async def _quarantine_one(self, payment_id: UUID, exc: Exception) -> None:
+        log.error("%s: payment failed", self.name, exc_info=exc, extra={"payment_id": payment_id})
+        self._quarantine.add(payment_id)
+        await services.open_exceptions(
+            self._db,
+            [
+                NewException(
+                    PROCESSING_ERROR,
+                    payment_id,
+                    None,
+                    f"{self.name}: {type(exc).__name__}: {exc}"[:1000],
                 )
-            else:
-                self._on_moved(outcome)
+            ],
+        )

@@ -1,0 +1,109 @@
+"""The settler on a real database: batches, and an answer that poisons its batch."""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from paywire.domain.payment import Payment
+from paywire.domain.statuses import Status
+from paywire.pipeline import settler as settler_module
+from paywire.pipeline.settler import Settler
+from paywire.wire import Answer, build_pacs002, parse_answer
+from tests.fixtures.world import World
+from tests.transport.support import metric
+
+# A MsgId over the b-tree row limit of the indexes on answers and exceptions (random, as
+# PostgreSQL compresses index entries: 8,000 repeated characters would fit).
+POISON = secrets.token_hex(4000)
+
+
+@dataclass(frozen=True)
+class Unchecked:
+    """What `Settler.add` reads from an `Answer`, for one the wire core refuses to make: the
+    settler must not rely on the parser to keep poison out."""
+
+    msg_id: str
+    kind: str = "ACK"
+    status: str = "ACSP"
+    uetr: str | None = None
+    reason_code: str | None = None
+    reason_text: str | None = None
+    payload: bytes = b"<answer/>"
+
+
+def wire_answer(payment: Payment, status: str) -> Answer:
+    """The receiver's answer to `payment`'s message, read as the connection reads it; its UETR
+    in upper case, which settles like the lower case paywire wrote."""
+    uetr = str(payment.uetr)
+    document = build_pacs002(
+        msg_id="PWR1",
+        created_at=datetime.datetime.now(datetime.UTC),
+        original_msg_id=payment.msg_id,
+        original_uetr=uetr,
+        status=status,
+        reason_code="AC04" if status == "RJCT" else None,
+    )
+    return parse_answer(document.replace(uetr.encode(), uetr.upper().encode()))
+
+
+async def settle(world: World, answers: list[Any]) -> Settler:
+    """Queue `answers` before the settler starts, so they make one batch; wait until written."""
+    settler = Settler(world.pool, world.ledger, backoff_max_s=0.01)
+    for answer in answers:
+        settler.add(answer)
+    settler.start()
+    await settler.drain()
+    await settler.stop()
+    return settler
+
+
+async def stored(world: World, payment: Payment) -> list[str]:
+    rows = await world.pool.fetch(
+        "SELECT kind FROM answers WHERE payment_id = $1 ORDER BY id", payment.id
+    )
+    return [row["kind"] for row in rows]
+
+
+async def test_a_poisonous_answer_does_not_take_its_batch_down(world: World) -> None:
+    acked, nacked = [await world.drive(await world.create(), Status.TRANSMITTED) for _ in "12"]
+    unsettleable = metric("tls_protocol_anomalies_total", kind="unsettleable")
+    poison = Unchecked(msg_id=POISON)
+
+    settler = await settle(world, [wire_answer(acked, "ACSP"), poison, wire_answer(nacked, "RJCT")])
+
+    assert (await world.reload(acked)).status is Status.COMPLETED
+    assert (await world.reload(nacked)).status is Status.FAILED
+    assert await stored(world, acked) == ["ACK"]
+    assert await stored(world, nacked) == ["NACK"]
+    assert await world.pool.fetchval("SELECT count(*) FROM answers") == 2
+    assert metric("tls_protocol_anomalies_total", kind="unsettleable") == unsettleable + 1
+    assert settler.pending == 0
+
+
+async def test_a_database_failure_one_by_one_resumes_with_the_next_answer(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = [await world.drive(await world.create(), Status.TRANSMITTED) for _ in "12"]
+    real_settle = settler_module.services.settle
+    calls: list[int] = []
+
+    async def flaky(db: Any, answers: Any, ledger: Any) -> Any:
+        calls.append(len(answers))
+        if calls == [3, 1, 1]:  # the batch, the first alone, then the poison alone
+            raise ConnectionResetError("database went away")
+        return await real_settle(db, answers, ledger)
+
+    monkeypatch.setattr(settler_module.services, "settle", flaky)
+    poison = Unchecked(msg_id=POISON)
+
+    await settle(world, [wire_answer(first, "ACSP"), poison, wire_answer(second, "ACSP")])
+
+    assert calls[3] == 2, "after the failure: the two answers not yet settled, not the first"
+    assert await stored(world, first) == ["ACK"], "settled once, stored once"
+    assert await stored(world, second) == ["ACK"]
+    assert (await world.reload(second)).status is Status.COMPLETED
