@@ -262,6 +262,27 @@ async def test_a_resend_falls_due_with_its_lease_unless_still_on_its_way(world: 
     assert [(t.payment_id, t.attempt) for t in due] == [(lost.id, 2)]
 
 
+async def test_a_lost_transmission_brings_forward_only_its_own_lease(world: World) -> None:
+    """Process a lost its connection with attempt 1 on it; by then b had claimed attempt 2."""
+    payment = await world.drive(await world.create(), Status.POSTED)
+    first = datetime.now(UTC)
+    await pipeline.transmit(world.pool, [payment.id], at=first, lease=LEASE, by="a")
+    later = first + LEASE + LEASE
+    async with world.pool.acquire() as conn, conn.transaction():
+        await delivery.claim_due(conn, 1, at=later, lease=LEASE, by="b", max_attempts=5)
+
+    async def due_at() -> datetime:
+        return await world.pool.fetchval(
+            "SELECT next_attempt_at FROM messages WHERE payment_id = $1", payment.id
+        )
+
+    async with world.pool.acquire() as conn:
+        await delivery.due_now(conn, [(payment.id, 1)], at=later, by="a")
+        assert await due_at() == later + LEASE
+        await delivery.due_now(conn, [(payment.id, 2)], at=later, by="b")
+        assert await due_at() == later
+
+
 async def test_an_ack_completes_and_later_answers_are_ignored(world: World) -> None:
     before = payments_completed_total._value.get()
     payment = await world.drive(await world.create(), Status.TRANSMITTED)

@@ -51,9 +51,9 @@ class Transmitter:
         self._lease = timedelta(seconds=ack_timeout_s)
         self._max_attempts = max_attempts
         self._wake = wake
-        # This process's transmissions awaiting their outcome, msg_id → payment_id.
-        self._sending: dict[str, UUID] = {}
-        self._lost: list[UUID] = []
+        # This process's transmissions awaiting their outcome, msg_id → (payment_id, attempt).
+        self._sending: dict[str, tuple[UUID, int]] = {}
+        self._lost: list[tuple[UUID, int]] = []
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -73,7 +73,7 @@ class Transmitter:
         """Claim up to `limit` transmissions, as many as the window has room for, and send them."""
         room = min(limit, self._window - len(self._sending))
         if self._lost:
-            await self._make_due(self._lost)
+            await self._make_due()
         if room <= 0 or not self.ready():
             return 0
         now = datetime.now(UTC)
@@ -90,7 +90,7 @@ class Transmitter:
                 max_attempts=self._max_attempts,
                 # A lease can run out a moment before the pool gives the message up; it is
                 # still on its way here, and its outcome comes first.
-                exclude=list(self._sending.values()),
+                exclude=[payment_id for payment_id, _ in self._sending.values()],
             )
             if len(sends) < room:
                 fresh = await services.claim(conn, Status.POSTED, room - len(sends))
@@ -103,7 +103,7 @@ class Transmitter:
     async def _send(self, sends: Sequence[Transmission]) -> None:
         if not sends:
             return
-        self._sending.update((t.msg_id, t.payment_id) for t in sends)
+        self._sending.update((t.msg_id, (t.payment_id, t.attempt)) for t in sends)
         self._idle.clear()
         try:
             await self._pool.submit_many(
@@ -120,10 +120,10 @@ class Transmitter:
         if self._lost:
             # Those the pool could not even queue: due again now, once it can take them.
             log.warning("%d transmissions held back or lost; due again now", len(self._lost))
-            await self._make_due(self._lost)
+            await self._make_due()
 
     def _outcome(self, msg_id: str, outcome: Answer | Unanswered) -> None:
-        payment_id = self._sending.pop(msg_id)
+        transmission = self._sending.pop(msg_id)
         if not self._sending:
             self._idle.set()
         if not isinstance(outcome, Unanswered):
@@ -132,13 +132,12 @@ class Transmitter:
             # Lost with its connection, or never written: the receiver may or may not have it;
             # resending at once is safe (it de-duplicates by MsgId) and quicker than waiting out
             # the lease.
-            self._lost.append(payment_id)
+            self._lost.append(transmission)
         # A timeout needs nothing: the lease runs out with it and the message falls due.
         self._wake()
 
-    async def _make_due(self, payment_ids: list[UUID]) -> None:
-        batch = list(payment_ids)
+    async def _make_due(self) -> None:
+        batch = list(self._lost)
         async with transaction(self._db) as conn:
-            await delivery.due_now(conn, batch, at=datetime.now(UTC))
-        if payment_ids is self._lost:
-            del self._lost[: len(batch)]
+            await delivery.due_now(conn, batch, at=datetime.now(UTC), by=self._instance)
+        del self._lost[: len(batch)]

@@ -114,16 +114,21 @@ async def exhausted(
     return [(row["payment_id"], row["msg_id"]) for row in rows]
 
 
-async def due_now(conn: Conn, payment_ids: Sequence[UUID], *, at: datetime) -> None:
-    """Make these messages due at `at`: their transmission was lost with its connection."""
+async def due_now(conn: Conn, lost: Sequence[tuple[UUID, int]], *, at: datetime, by: str) -> None:
+    """Make these messages due at `at`: the transmissions `by` made of them, (payment, attempt),
+    were lost with their connection. A message claimed again since, by this process or
+    another, keeps the lease of that later transmission."""
     await conn.execute(
         """
-        UPDATE messages SET next_attempt_at = $2
-        WHERE payment_id = ANY($1::uuid[]) AND answered_at IS NULL
-          AND next_attempt_at IS NOT NULL
+        UPDATE messages m SET next_attempt_at = $3
+        FROM unnest($1::uuid[], $2::int[]) AS lost(payment_id, attempt)
+        WHERE m.payment_id = lost.payment_id AND m.attempts = lost.attempt
+          AND m.sent_by = $4 AND m.answered_at IS NULL AND m.next_attempt_at IS NOT NULL
         """,
-        payment_ids,
+        [payment_id for payment_id, _ in lost],
+        [attempt for _, attempt in lost],
         at,
+        by,
     )
 
 
