@@ -136,15 +136,19 @@ async def run_pipeline(
     try:
         meter = Meter()
         feeding = asyncio.create_task(approve(bench, ids, rate, pipeline.wake))
-        answered_before, checked, done = _answered_here(), meter.started, 0
+        answered_before, answered_then, quiet_since, done = _answered_here(), 0, meter.started, 0
         while done < n:
             await asyncio.sleep(POLL_S)
             answered = _answered_here() - answered_before
             progress.update(min(answered, n))
-            # Counting in the database costs it as much as a stage; the process's own counters
-            # say when a count is worth it, and a count every CHECK_S catches rejections.
-            if answered >= n or time.monotonic() - checked >= CHECK_S:
-                done, checked = await _settled(bench, ids), time.monotonic()
+            now = time.monotonic()
+            if answered != answered_then:
+                answered_then, quiet_since = answered, now
+            # A count in the database looks up every payment of the run, so it is made only when
+            # the process's own counters have nothing more to say: all answered, or no answer
+            # for CHECK_S (what they cannot see: payments rejected before they were sent).
+            if answered >= n or now - quiet_since >= CHECK_S:
+                done, quiet_since = await _settled(bench, ids), time.monotonic()
                 progress.update(done)
             if feeding.done():
                 feeding.result()
