@@ -13,7 +13,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyString};
 
 use crate::convert;
-use crate::error::ReadError;
+use crate::error::{shown, ReadError};
 use crate::fields;
 use crate::xml::{read_fields, set_once, Schema};
 
@@ -282,8 +282,14 @@ pub fn parse(payload: &[u8]) -> Result<Parsed<'_>, ReadError> {
         .ok_or_else(|| {
             ReadError::new("pacs.002 without TxInfAndSts/TxSts or OrgnlGrpInfAndSts/GrpSts")
         })?;
-    let status = Status::parse(&status)
-        .ok_or_else(|| ReadError::new(format!("pacs.002 with unsupported status {status:?}")))?;
+    let status = Status::parse(&status).ok_or_else(|| {
+        // Status codes are four letters (ExternalPaymentTransactionStatus1Code); a longer value
+        // is shown by its length only.
+        ReadError::new(format!(
+            "pacs.002 with unsupported status {}",
+            shown(&status, 35)
+        ))
+    })?;
     let reason = if g.tx_reason.is_empty() {
         g.group_reason
     } else {
@@ -543,10 +549,12 @@ mod tests {
     fn anomalies_are_errors() {
         let cases = [
             (pacs002("<OrgnlGrpInfAndSts><OrgnlMsgId>M</OrgnlMsgId></OrgnlGrpInfAndSts><TxInfAndSts><TxSts>PDNG</TxSts></TxInfAndSts>"), "unsupported status \"PDNG\""),
+            (pacs002(&format!("<OrgnlGrpInfAndSts><OrgnlMsgId>M</OrgnlMsgId></OrgnlGrpInfAndSts><TxInfAndSts><TxSts>{}</TxSts></TxInfAndSts>", "X".repeat(8000))), "unsupported status a 8000-byte value"),
             (pacs002("<TxInfAndSts><TxSts>ACSP</TxSts></TxInfAndSts>"), "without OrgnlGrpInfAndSts/OrgnlMsgId"),
             (pacs002("<OrgnlGrpInfAndSts><OrgnlMsgId>M</OrgnlMsgId></OrgnlGrpInfAndSts>"), "without TxInfAndSts/TxSts"),
             (pacs002("<OrgnlGrpInfAndSts><OrgnlMsgId>M</OrgnlMsgId></OrgnlGrpInfAndSts><TxInfAndSts><TxSts>ACSP</TxSts></TxInfAndSts><TxInfAndSts><TxSts>ACSP</TxSts></TxInfAndSts>"), "more than one"),
             (ACCEPT.replace("pacs.002.001.10", "pacs.002.001.12"), "unexpected namespace"),
+            (ACCEPT.replace("pacs.002.001.10", &"9".repeat(8000)), "unexpected namespace a 8031-byte value"),
             ("not xml at all".to_owned(), "outside the root"),
         ];
         for (doc, expected) in cases {

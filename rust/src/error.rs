@@ -150,6 +150,16 @@ impl fmt::Display for ReadError {
     }
 }
 
+/// A value read from the network, for an error message: quoted while it is at most `max_bytes`
+/// long, else only its length, so a hostile peer cannot fill the log through our errors.
+pub fn shown(value: &str, max_bytes: usize) -> String {
+    if value.len() <= max_bytes {
+        format!("{value:?}")
+    } else {
+        format!("a {}-byte value", value.len())
+    }
+}
+
 /// A field of a document that was read but holds a value paywire cannot use.
 impl From<FieldError> for ReadError {
     fn from(err: FieldError) -> Self {

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use crate::error::FieldError;
+use crate::error::{shown, FieldError};
 use crate::scan::{is_printable_ascii, word_at};
 use crate::xml::Token;
 
@@ -117,14 +117,9 @@ pub fn uetr<'a>(field: &'static str, value: &'a str) -> Result<Token<'a>, FieldE
 /// echoed only while short, since it comes from the network.
 pub fn read_uetr<'a>(field: &'static str, value: Cow<'a, str>) -> Result<Cow<'a, str>, FieldError> {
     if !is_uuid_v4(value.as_bytes(), |c| c.is_ascii_hexdigit()) {
-        let shown = if value.len() <= 36 {
-            format!("{value:?}")
-        } else {
-            format!("a {}-byte value", value.len())
-        };
         return Err(FieldError::new(
             field,
-            format!("{shown} is not a version-4 UUID"),
+            format!("{} is not a version-4 UUID", shown(&value, 36)),
         ));
     }
     if value.bytes().any(|c| c.is_ascii_uppercase()) {

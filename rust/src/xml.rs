@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use crate::error::ReadError;
+use crate::error::{shown, ReadError};
 use crate::scan::{has_zero_byte, repeat, word_at};
 pub use crate::tokenizer::MAX_DEPTH;
 use crate::tokenizer::{is_xml_space, same_bytes, Attributes, Event, Text, Tokenizer};
@@ -196,6 +196,8 @@ pub(crate) use {end, leaf, start};
 pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;
 /// Namespace declarations in scope at once; real messages have one or two.
 const MAX_BINDINGS: usize = 16;
+/// Longest URI or prefix an error quotes (a schema's namespace is 46 bytes).
+const MAX_SHOWN: usize = 100;
 
 /// One document kind to read: its namespace and the leaves wanted from it.
 pub struct Schema<F: 'static> {
@@ -318,7 +320,8 @@ impl<'i> Scope<'i> {
             };
             if uri.contains('&') || (uri.is_empty() && !prefix.is_empty()) {
                 return Err(ReadError::new(format!(
-                    "unsupported namespace declaration {key}={uri:?}"
+                    "unsupported namespace declaration {key}={}",
+                    shown(uri, MAX_SHOWN)
                 )));
             }
             if self.len == MAX_BINDINGS {
@@ -372,7 +375,8 @@ impl<'i> Scope<'i> {
             // No default namespace, or the predefined `xml` one: not a schema's.
             (None, "" | "xml") => Ok(None),
             (None, _) => Err(ReadError::new(format!(
-                "undeclared namespace prefix {prefix:?}"
+                "undeclared namespace prefix {}",
+                shown(prefix, MAX_SHOWN)
             ))),
         }
     }
@@ -490,7 +494,10 @@ pub fn read_fields<'i, F: Copy>(
                         return Err(ReadError::new("the root element is not Document"));
                     }
                     document = Some(schema.ok_or_else(|| match scope.uri(start.prefix) {
-                        Some(uri) => ReadError::new(format!("unexpected namespace {uri:?}")),
+                        Some(uri) => ReadError::new(format!(
+                            "unexpected namespace {}",
+                            shown(uri, MAX_SHOWN)
+                        )),
                         None => ReadError::new("the root element has no namespace"),
                     })?);
                     continue;
