@@ -26,6 +26,7 @@ from paywire.wire import (
     AnswerBook,
     FrameDecoder,
     FramingError,
+    InvalidMessage,
     build_admi002,
     build_pacs002,
     encode_frame,
@@ -38,6 +39,7 @@ log = logging.getLogger("paywire.receiver")
 
 _HEARTBEAT = b""
 _MSG_ID = re.compile(rb"<MsgId>([^<]{1,35})</MsgId>")
+_NOT_PROVIDED = "NOTPROVIDED"
 
 
 class _Answer(NamedTuple):
@@ -283,11 +285,18 @@ class Receiver:
 
     def _malformed(self, payload: bytes, now: datetime.datetime, why: str) -> _Answer:
         found = _MSG_ID.search(payload)
-        related = found.group(1).decode("utf-8", "replace") if found else "NOTPROVIDED"
-        body = build_admi002(
-            related_ref=related, created_at=now, reason_code="FF01", reason_text=why[:105]
-        )
-        return _Answer(body, related, None, "RJCT", "FF01", "admi.002")
+        guessed = [found.group(1).decode("utf-8", "replace")] if found else []
+        # What looks like the MsgId of a payload that did not parse may be nothing an admi.002
+        # can carry (a raw tab, say): then the reject names no message rather than failing.
+        for related in (*guessed, _NOT_PROVIDED):
+            try:
+                body = build_admi002(
+                    related_ref=related, created_at=now, reason_code="FF01", reason_text=why[:105]
+                )
+            except InvalidMessage:
+                continue
+            return _Answer(body, related, None, "RJCT", "FF01", "admi.002")
+        raise AssertionError("an admi.002 naming no message is always valid")
 
     def _orphan(self, now: datetime.datetime) -> _Answer:
         self._orphan_seq += 1
