@@ -25,17 +25,10 @@ from tests.api.conftest import Serve
 from tests.api.world import PASSWORD, World, make_world
 from tests.fixtures.redis import RedisServer
 from tests.fixtures.tls import LOOPBACK, StartReceiver, TLSFiles, gateway_settings, pacs008
+from tests.fixtures.waiting import eventually
 
 LOGIN = "/api/v1/auth/login"
 WRONG = "not the password"
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 10.0) -> None:
-    """Poll `check` until it holds; fail after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

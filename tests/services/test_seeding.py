@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from paywire.domain.accounts import PostingRequest
 from paywire.domain.identifiers import iban_problem
 from paywire.domain.statuses import Status
 from paywire.errors import Conflict, ValidationError
 from paywire.services import operators, seeding
 from paywire.store import ledger
 from paywire.store.tx import Pool
-from tests.fixtures.world import CHEAP_HASHER, World
+from tests.fixtures.waiting import eventually
+from tests.fixtures.world import ACME, CHEAP_HASHER, World
 
 
 def seed_file(**changes: Any) -> dict[str, Any]:
@@ -98,6 +101,53 @@ async def test_balances_of_posted_accounts_are_not_overwritten(world: World) -> 
     with pytest.raises(Conflict, match="only through postings"):
         await seeding.seed_file(world.pool, data, hasher=CHEAP_HASHER)
     assert await world.balance("DE89370400440532013000") == Decimal("999990.00")
+
+
+def acme(**changes: Any) -> dict[str, Any]:
+    """The seed file of the world's ACME account as it was opened, with `changes`."""
+    account = {"account": ACME, "name": f"Account {ACME}", "currency": "EUR"}
+    return {"operators": [], "accounts": [{**account, "balance": "1000000.00", **changes}]}
+
+
+async def test_a_file_of_opening_balances_stays_idempotent_after_postings(world: World) -> None:
+    assert not (await seeding.seed_file(world.pool, acme(), hasher=CHEAP_HASHER)).changed
+    await world.drive(await world.create(amount="10.00"), Status.POSTED)
+    again = await seeding.seed_file(world.pool, acme(), hasher=CHEAP_HASHER)
+    assert (again.changed, again.unchanged) == (False, [f"account {ACME}"])
+    renamed = await seeding.seed_file(world.pool, acme(name="ACME AG"), hasher=CHEAP_HASHER)
+    assert renamed.updated == [f"account {ACME}"]
+    assert (await world.account(ACME)).name == "ACME AG"
+    assert await world.balance(ACME) == Decimal("999990.00")
+    with pytest.raises(Conflict, match=r"opening balance is 1000000\.00"):
+        await seeding.seed_file(world.pool, acme(balance="5.00"), hasher=CHEAP_HASHER)
+
+
+async def test_a_seed_waiting_on_a_posting_keeps_what_the_posting_moved(world: World) -> None:
+    """The seed locks the account while a posting holds it, and reads it once it is committed."""
+    payment = await world.create(amount="10.00")
+    async with world.pool.acquire() as conn:
+        posting = conn.transaction()
+        await posting.start()
+        await world.ledger.post(conn, [PostingRequest(payment.id, ACME, Decimal("10.00"), "EUR")])
+        seed = asyncio.create_task(
+            seeding.seed_file(world.pool, acme(name="ACME AG"), hasher=CHEAP_HASHER)
+        )
+        await eventually(
+            lambda: world.pool.fetchval(
+                "SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            )
+        )
+        await posting.commit()
+    assert (await seed).updated == [f"account {ACME}"]
+    assert await world.balance(ACME) == Decimal("999990.00")
+
+
+def test_clearing_account_ids_are_kept_for_paywire() -> None:
+    data = seed_file(operators=[])
+    data["accounts"][0]["account"] = "CLEARING-EUR"
+    with pytest.raises(ValidationError) as raised:
+        seeding.parse_seed_file(data)
+    assert raised.value.details[0]["field"] == "accounts[0].account"
 
 
 async def test_a_currency_cannot_change(db_pool: Pool) -> None:

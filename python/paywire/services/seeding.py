@@ -13,7 +13,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from paywire.domain.accounts import CUSTOMER
+from paywire.domain.accounts import CLEARING_PREFIX, CUSTOMER
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.identifiers import iban_check_digits
 from paywire.domain.money import currency_digits, parse_amount
@@ -224,9 +224,8 @@ async def _apply_account(
 ) -> list[AuditEntry]:
     label = f"account {acc.account}"
     row = await conn.fetchrow(
-        "SELECT a.id, a.name, a.currency, a.balance, a.overdraft, a.kind,"
-        " EXISTS (SELECT 1 FROM ledger_entries e WHERE e.account_id = a.id) AS posted"
-        " FROM accounts a WHERE a.account = $1 FOR UPDATE",
+        "SELECT id, name, currency, balance, overdraft, kind FROM accounts"
+        " WHERE account = $1 FOR UPDATE",
         acc.account,
     )
     wanted = {"name": acc.name, "balance": acc.balance, "overdraft": acc.overdraft}
@@ -245,18 +244,33 @@ async def _apply_account(
         return [_entry("account.create", "account", str(account_id), None, _acc_view(acc))]
     if row["currency"] != acc.currency or row["kind"] != CUSTOMER:
         raise _conflict(label, f"exists as a {row['kind']} account in {row['currency']}")
-    current = {"name": row["name"], "balance": row["balance"], "overdraft": row["overdraft"]}
+    # The file's balance is the opening balance: what the account held before its entries. Read
+    # in a statement of its own, after the lock: a posting committed while the lock was awaited
+    # is seen, and none can commit while it is held.
+    ledger = await conn.fetchrow(
+        "SELECT count(*) AS entries, coalesce(sum(amount), 0) AS posted"
+        " FROM ledger_entries_all WHERE account_id = $1",
+        row["id"],
+    )
+    assert ledger is not None  # an aggregate has a row
+    entries, posted = ledger["entries"], ledger["posted"]
+    opening = row["balance"] - posted
+    current = {"name": row["name"], "balance": opening, "overdraft": row["overdraft"]}
     if current == wanted or keep_existing:
         report.unchanged.append(label)
         return []
-    if current["balance"] != acc.balance and row["posted"]:
-        raise _conflict(label, "has ledger entries; its balance changes only through postings")
+    if opening != acc.balance and entries:
+        raise _conflict(
+            label,
+            f"has ledger entries; its opening balance is {opening}, and its balance changes"
+            " only through postings",
+        )
     await conn.execute(
         "UPDATE accounts SET name = $2, balance = $3, overdraft = $4, updated_at = now()"
         " WHERE id = $1",
         row["id"],
         acc.name,
-        acc.balance,
+        acc.balance + posted,
         acc.overdraft,
     )
     report.updated.append(label)
@@ -296,6 +310,10 @@ def _seed_account(item: object, where: str, problems: Problems) -> SeedAccount |
     for extra in sorted(set(item) - {"account", "name", "currency", "balance", "overdraft"}):
         problems.add(f"{where}.{extra}", "unknown field")
     number = account(item.get("account"), f"{where}.account", problems)
+    if number is not None and number.upper().startswith(CLEARING_PREFIX):
+        # paywire opens these itself on a currency's first posting, and finds them by this id.
+        problems.add(f"{where}.account", f"{CLEARING_PREFIX}… is kept for the clearing accounts")
+        number = None
     name = text(item.get("name"), f"{where}.name", NAME_MAX, problems)
     currency, balance = item.get("currency"), None
     try:
