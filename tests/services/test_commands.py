@@ -72,6 +72,14 @@ def test_migrate_status_and_rollback(env: dict[str, str], tmp_path: Path) -> Non
     assert "up to date" in paywire(env, tmp_path, "migrate").stdout
 
 
+def test_migrate_is_not_bound_by_the_statement_timeout(env: dict[str, str], tmp_path: Path) -> None:
+    """A step of a migration may rightly run for minutes on a big database; here every step
+    takes longer than the timeout the gateway's statements have."""
+    done = paywire({**env, "PAYWIRE_DB_COMMAND_TIMEOUT_S": "0.000001"}, tmp_path, "migrate")
+    assert done.returncode == 0, done.stderr
+    assert "database migrated at" in done.stdout
+
+
 def test_commands_refuse_an_unmigrated_database(env: dict[str, str], tmp_path: Path) -> None:
     refused = paywire(env, tmp_path, "seed")
     assert refused.returncode == 2

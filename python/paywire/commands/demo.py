@@ -48,7 +48,7 @@ def handle(args: argparse.Namespace) -> int:
 async def run_demo(settings: Settings) -> None:
     step("preparing the database in " + str(settings.data_dir.resolve()))
     credentials = demo_credentials(settings.data_dir)
-    async with database(settings) as db:
+    async with database(settings, bounded=False) as db:
         async with db.pool.acquire() as conn:
             applied = await migrator.upgrade(conn, migrator.load())
         step(f"schema up to date ({len(applied)} migrations applied now)")

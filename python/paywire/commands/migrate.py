@@ -40,7 +40,7 @@ def handle(args: argparse.Namespace) -> int:
 
 async def run(settings: Settings, action: str) -> int:
     migrations = migrator.load()
-    async with database(settings) as db, db.pool.acquire() as conn:
+    async with database(settings, bounded=False) as db, db.pool.acquire() as conn:
         if action == "status":
             return _print_status(await migrator.status(conn, migrations))
         if action == "rollback":

@@ -36,10 +36,15 @@ class Database:
 
 
 async def open_database(
-    settings: Settings, *, embedded_settings: Mapping[str, str] | None = None
+    settings: Settings,
+    *,
+    embedded_settings: Mapping[str, str] | None = None,
+    bounded: bool = True,
 ) -> Database:
     """Start or join the embedded server unless DATABASE_URL is set, then open the pool.
-    `embedded_settings` are server settings for an embedded server this call starts."""
+    `embedded_settings` are server settings for an embedded server this call starts. Statements
+    time out after PAYWIRE_DB_COMMAND_TIMEOUT_S unless `bounded` is false: for a migration, whose
+    step may rightly run for minutes on a big database, a timeout would only roll it back."""
     server = None
     dsn = settings.database_url
     if dsn is None:
@@ -50,7 +55,7 @@ async def open_database(
             dsn,
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
-            command_timeout=settings.db_command_timeout_s,
+            command_timeout=settings.db_command_timeout_s if bounded else None,
         )
     except BaseException:
         if server is not None:
@@ -60,8 +65,8 @@ async def open_database(
 
 
 @asynccontextmanager
-async def database(settings: Settings) -> AsyncIterator[Database]:
-    db = await open_database(settings)
+async def database(settings: Settings, *, bounded: bool = True) -> AsyncIterator[Database]:
+    db = await open_database(settings, bounded=bounded)
     try:
         yield db
     finally:
