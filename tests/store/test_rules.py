@@ -234,6 +234,32 @@ async def test_history_and_ledger_are_append_only(conn: asyncpg.Connection) -> N
         )
 
 
+@pytest.mark.parametrize(
+    "table",
+    [
+        "payments",
+        "payment_events",
+        "idempotency_keys",
+        "payment_work",
+        "accounts",
+        "postings",
+        "ledger_entries",
+        "messages",
+        "answers",
+        "exceptions",
+        "audit_chain",
+        "operators",  # no rule of its own: the cascade reaches the payments
+    ],
+)
+async def test_records_cannot_be_truncated_even_by_cascade(
+    conn: asyncpg.Connection, table: str
+) -> None:
+    await _payment(conn)
+    with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="are records"):
+        await conn.execute(f"TRUNCATE {table} CASCADE")
+    assert await conn.fetchval("SELECT count(*) FROM payments") == 1
+
+
 async def test_an_unbalanced_posting_is_refused_at_commit(conn: asyncpg.Connection) -> None:
     payment_id = await _payment(conn)
     account_id = await conn.fetchval("SELECT id FROM accounts WHERE account = $1", ACME)
