@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from paywire.store import migrator
+from paywire.domain.audit_chain import AuditEntry
+from paywire.domain.roles import Role
+from paywire.store import audit, migrator, operators
+from paywire.store.database import init_connection
 from paywire.store.migrator import MigrationError
+from tests.fixtures.world import PASSWORD_HASH
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -73,6 +78,25 @@ async def test_up_down_up_from_an_empty_database(conn: asyncpg.Connection) -> No
     assert len(await migrator.upgrade(conn, migrations)) == len(migrations)
     assert await _objects(conn) == schema
     assert await migrator.upgrade(conn, migrations) == []
+
+
+async def test_rolling_back_past_records_is_refused(conn: asyncpg.Connection) -> None:
+    """Rolling back stops at the first step that would drop what the database holds: here the
+    audit log, before operators, accounts and the ledger would go with it."""
+    migrations = migrator.load()
+    await migrator.upgrade(conn, migrations)
+    await init_connection(conn)
+    olga = await operators.insert(conn, "olga", PASSWORD_HASH, [Role.MAKER])
+    entry = AuditEntry("system", "operator.create", "operator", str(olga.id), after={"u": "olga"})
+    async with conn.transaction():
+        await audit.append(conn, [entry], datetime.now(UTC))
+    for _ in range(len(migrations) - 6):  # down to 0007, which has nothing to lose here
+        assert await migrator.rollback(conn, migrations) is not None
+    with pytest.raises(asyncpg.RaiseError, match="audit log holds rows: rolling back 0006"):
+        await migrator.rollback(conn, migrations)
+    assert await conn.fetchval("SELECT count(*) FROM audit_logs") == 1
+    states = {s.version: s.state for s in await migrator.status(conn, migrations)}
+    assert (states[6], states[7]) == ("applied", "pending")
 
 
 async def test_status_lists_applied_and_pending(conn: asyncpg.Connection) -> None:

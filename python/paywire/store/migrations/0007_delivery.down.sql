@@ -1,3 +1,9 @@
+-- Refused while there is something to lose: restore a backup taken before the migration.
+DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM messages WHERE answered_at IS NULL) THEN
+        RAISE EXCEPTION 'unanswered messages are scheduled: rolling back 0007 would drop their schedule';
+    END IF;
+END $$;
 DROP INDEX messages_due_idx;
 ALTER TABLE messages DROP COLUMN sent_by;
 ALTER TABLE messages DROP COLUMN attempt_limit;
