@@ -9,7 +9,7 @@ import hashlib
 import io
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -170,14 +170,16 @@ async def test_the_retention_purge_removes_only_old_rows_and_keeps_the_chain(
             await conn.execute("SELECT audit_purge(now() - interval '6 years')")
 
 
-async def test_an_export_can_be_reverified_with_the_standard_library_alone(
-    db_pool: Pool,
-) -> None:
-    await write(db_pool, 3)
+async def exported(pool: Pool, day: date) -> list[dict[str, str]]:
     out = io.BytesIO()
-    assert await audit_service.export_csv(db_pool, datetime.now(UTC).date(), out) == 3
-    rows = list(csv.DictReader(io.StringIO(out.getvalue().decode())))
-    prev = "0" * 64
+    await audit_service.export_csv(pool, day, out)
+    return list(csv.DictReader(io.StringIO(out.getvalue().decode())))
+
+
+def reverify(rows: list[dict[str, str]]) -> None:
+    """What a third party does with a day's file: the standard library and the file alone, the
+    chain followed from the first row's prev_hash."""
+    prev = rows[0]["prev_hash"]
     for row in rows:
         content = {
             "id": int(row["id"]),
@@ -194,4 +196,28 @@ async def test_an_export_can_be_reverified_with_the_standard_library_alone(
         assert row["prev_hash"] == prev
         assert hashlib.sha256(prev.encode() + canonical.encode()).hexdigest() == row["hash"]
         prev = row["hash"]
+
+
+async def test_an_export_can_be_reverified_with_the_standard_library_alone(
+    db_pool: Pool,
+) -> None:
+    await write(db_pool, 3)
+    rows = await exported(db_pool, datetime.now(UTC).date())
+    assert [row["prev_hash"] for row in rows][:1] == ["0" * 64]
+    assert len(rows) == 3
+    reverify(rows)
     assert await audit_service.export_csv(db_pool, datetime(2000, 1, 1).date(), io.BytesIO()) == 0
+
+
+async def test_stamps_never_go_back_so_each_day_exports_whole(db_pool: Pool) -> None:
+    """A writer that took its stamp before midnight gets the head after one that took it after
+    (a login's stamp is taken before argon2): its row is stamped as late as the row before it."""
+    midnight = datetime(2026, 11, 27, tzinfo=UTC)
+    await write(db_pool, 1, midnight + timedelta(milliseconds=50))
+    await write(db_pool, 2, midnight - timedelta(milliseconds=50))
+    await write(db_pool, 1, midnight + timedelta(seconds=1))
+    assert await exported(db_pool, date(2026, 11, 26)) == []
+    rows = await exported(db_pool, date(2026, 11, 27))
+    assert [int(row["id"]) for row in rows] == [1, 2, 3, 4]
+    reverify(rows)
+    assert (await audit_service.verify(db_pool)).ok

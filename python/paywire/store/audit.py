@@ -47,11 +47,20 @@ async def append_groups(
         return
     if not conn.is_in_transaction():
         raise RuntimeError("audit rows are written inside the transaction of the change")
-    head = await conn.fetchrow("SELECT last_id, last_hash FROM audit_chain FOR UPDATE")
+    head = await conn.fetchrow(
+        "SELECT last_id, last_hash,"
+        " (SELECT timestamp FROM audit_logs WHERE id = last_id) AS last_at"
+        " FROM audit_chain FOR UPDATE"
+    )
     assert head is not None
     rows = []
-    last_id, last_hash = head["last_id"], head["last_hash"]
-    for entries, stamp in groups:
+    last_id, last_hash, floor = head["last_id"], head["last_hash"], head["last_at"]
+    for entries, given in groups:
+        # Stamps never go back along the chain, whatever the clocks of the processes that
+        # write it, or the time a writer took its stamp before it got the head (a login, before
+        # argon2): a day's rows are then one run of ids, so each day's export checks on its own.
+        stamp = given if floor is None else max(given, floor)
+        floor = stamp
         text = utc_iso(stamp)
         for entry in entries:
             last_id += 1
