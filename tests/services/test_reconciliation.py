@@ -15,10 +15,10 @@ from prometheus_client import REGISTRY
 
 from paywire.domain.statuses import Status
 from paywire.pipeline.recovery import AckMissing
-from paywire.services import exceptions, reconciliation
+from paywire.services import exceptions, pipeline, reconciliation
 from paywire.store.tx import Pool
 from tests.fixtures.breaks import Breaks, one_of_each, tamper
-from tests.fixtures.world import YANKEE, World
+from tests.fixtures.world import YANKEE, World, answer
 
 NOW = timedelta(0)  # an answer window of nothing: every unanswered payment is overdue
 
@@ -129,6 +129,37 @@ async def test_ledger_rules_beyond_the_amount(world: World) -> None:
     }
     assert details[str(second)] == "no posting for a COMPLETED payment"
     assert details[str(first)] == "reversed although the payment is COMPLETED"
+
+
+async def test_the_ledger_must_move_the_money_out_of_the_debtor_and_back(world: World) -> None:
+    """Amounts that match, on the wrong side: a posting that credits the debtor, and a reversal
+    that debits the debtor a second time (the payment taken twice)."""
+    wrong_way = (await world.drive(await world.create(), Status.COMPLETED)).id
+    failed = await world.drive(await world.create(), Status.TRANSMITTED)
+    await pipeline.settle(world.pool, [answer(failed, "NACK", reason_code="AC04")], world.ledger)
+    await tamper(
+        world.pool,
+        "UPDATE ledger_entries e SET amount = -e.amount FROM postings g"
+        " WHERE g.id = e.posting_id AND g.payment_id = ANY($1::uuid[]) AND g.kind = $2",
+        [wrong_way],
+        "POSTING",
+    )
+    await tamper(
+        world.pool,
+        "UPDATE ledger_entries e SET amount = -e.amount FROM postings g"
+        " WHERE g.id = e.posting_id AND g.payment_id = ANY($1::uuid[]) AND g.kind = $2",
+        [failed.id],
+        "REVERSAL",
+    )
+    details = {
+        i["payment_id"]: i["detail"]
+        for i in (await daily(world.pool))["unmatched"]
+        if i["category"] == "LEDGER_MISMATCH"
+    }
+    assert details == {
+        str(wrong_way): "the posting moved 1250.00 EUR on the debtor's account, not -1250.00",
+        str(failed.id): "the reversal moved -1250.00 EUR on the debtor's account, not 1250.00",
+    }
 
 
 async def test_aging_lists_what_is_outstanding_by_age(world: World) -> None:

@@ -53,11 +53,11 @@ _BOUNDS = (
 )
 _PAYMENTS = {
     Created: f"""
-        SELECT id, status, amount, currency, msg_id, updated_at FROM payments_all
+        SELECT id, status, amount, currency, msg_id, updated_at, debtor_account FROM payments_all
         WHERE {_BOUNDS.format(column="created_at")}
     """,
     Outstanding: f"""
-        SELECT id, status, amount, currency, msg_id, updated_at FROM payments
+        SELECT id, status, amount, currency, msg_id, updated_at, debtor_account FROM payments
         WHERE id IN (SELECT payment_id FROM payment_work WHERE status = 'TRANSMITTED'
                      UNION
                      SELECT payment_id FROM exceptions
@@ -79,14 +79,20 @@ _UNMATCHED = f"""
 WITH scope AS MATERIALIZED ({{payments}}),
 -- Each payment with its ledger, aggregated by payment rather than joined back to it, so no plan
 -- can pair every payment with every aggregate. A posting's amount is the sum of its credit legs
--- (its debits mirror them).
+-- (its debits mirror them); what it did to the debtor's account is summed apart, so a posting
+-- that moved the money the wrong way, or a reversal that took it again, does not pass for one.
 ledger AS (
     SELECT s.id, s.status, s.amount, s.currency, s.msg_id, s.updated_at,
            sum(e.amount) FILTER (WHERE g.kind = 'POSTING' AND e.amount > 0) AS posted,
            min(g.created_at) FILTER (WHERE g.kind = 'POSTING') AS posted_at,
            sum(e.amount) FILTER (WHERE g.kind = 'REVERSAL' AND e.amount > 0) AS reversed,
+           coalesce(sum(e.amount) FILTER (WHERE g.kind = 'POSTING' AND e.account_id = d.id), 0)
+               AS debtor_posted,
+           coalesce(sum(e.amount) FILTER (WHERE g.kind = 'REVERSAL' AND e.account_id = d.id), 0)
+               AS debtor_reversed,
            coalesce(bool_or(e.currency <> s.currency), false) AS foreign_currency
     FROM scope s
+    LEFT JOIN accounts d ON d.account = s.debtor_account AND d.currency = s.currency
     LEFT JOIN postings_all g ON g.payment_id = s.id
     LEFT JOIN ledger_entries_all e ON e.posting_id = g.id
     GROUP BY s.id, s.status, s.amount, s.currency, s.msg_id, s.updated_at
@@ -119,11 +125,17 @@ checked AS (
                      || s.amount
             WHEN s.foreign_currency
                 THEN 'ledger entries in a currency other than ' || s.currency
+            WHEN s.posted IS NOT NULL AND s.debtor_posted <> -s.amount
+                THEN 'the posting moved ' || s.debtor_posted || ' ' || s.currency
+                     || ' on the debtor''s account, not -' || s.amount
             WHEN s.reversed IS NOT NULL AND s.status <> 'FAILED'
                 THEN 'reversed although the payment is ' || s.status
             WHEN s.reversed <> s.amount
                 THEN 'reversed ' || s.reversed || ' ' || s.currency || ', the payment is for '
                      || s.amount
+            WHEN s.reversed IS NOT NULL AND s.debtor_reversed <> s.amount
+                THEN 'the reversal moved ' || s.debtor_reversed || ' ' || s.currency
+                     || ' on the debtor''s account, not ' || s.amount
         END AS ledger_mismatch,
         coalesce(s.posted_at, s.updated_at) AS posted_at,
         CASE WHEN s.status = 'FAILED' AND s.reversed IS NULL
