@@ -225,18 +225,39 @@ async def test_amounts_per_currency_keep_their_minor_digits(world: World) -> Non
     assert Decimal(report["by_currency"][0]["amount"]) == Decimal("10.5")
 
 
-async def test_the_sweep_looks_back_an_hour_and_closes_a_whole_day(world: World) -> None:
-    payment = await world.drive(await world.create(), Status.COMPLETED)
+async def _without_posting(world: World, payment_id: UUID, *, entered_ago: timedelta) -> None:
+    """A COMPLETED payment's posting removed, and the payment entered `entered_ago`."""
     await tamper(
         world.pool,
         "WITH gone AS (DELETE FROM postings WHERE payment_id = $1 RETURNING id) "
         "DELETE FROM ledger_entries WHERE posting_id IN (SELECT id FROM gone)",
-        payment.id,
+        payment_id,
     )
     await tamper(
         world.pool,
-        "UPDATE payments SET created_at = created_at - interval '1 day' WHERE id = $1",
-        payment.id,
+        "UPDATE payments SET created_at = created_at - $2::interval WHERE id = $1",
+        payment_id,
+        entered_ago,
+    )
+
+
+async def test_the_sweep_sees_an_old_payment_that_moved_within_the_hour(world: World) -> None:
+    """Entered days ago, approved and settled now: the break is new, whatever the payment's day
+    of entry, whose close has long run."""
+    payment = await world.drive(await world.create(), Status.COMPLETED)
+    await _without_posting(world, payment.id, entered_ago=timedelta(days=3))
+    assert await reconciliation.sweep(world.pool, answer_window=NOW) == reconciliation.Sweep(1, 1)
+
+
+async def test_the_sweep_closes_a_whole_day(world: World) -> None:
+    payment = await world.drive(await world.create(), Status.COMPLETED)
+    await _without_posting(world, payment.id, entered_ago=timedelta(days=1))
+    # Its changes too are older than the sweep's hour.
+    await tamper(
+        world.pool,
+        "UPDATE audit_logs SET timestamp = timestamp - interval '1 day'"
+        " WHERE entity = 'payment' AND entity_id = $1",
+        str(payment.id),
     )
     assert await reconciliation.sweep(world.pool, answer_window=NOW) == reconciliation.Sweep(0, 0)
     yesterday = payment.created_at.date() - timedelta(days=1)

@@ -21,13 +21,13 @@ from paywire.services import gauges, streaming
 from paywire.services.pipeline import open_exceptions
 from paywire.store import reconciliation as store
 from paywire.store.exception_queue import NewException
-from paywire.store.reconciliation import Created, Outstanding
+from paywire.store.reconciliation import Changed, Created, Outstanding
 from paywire.store.tx import Pool, connection
 
 # Exceptions opened per transaction by the sweep.
 OPEN_BATCH = 1000
-# How far back the sweep looks at new payments every time: breaks appear when payments are
-# posted and settled, which is soon after they are created; the rest waits for the day's close.
+# How far back the sweep looks at payments that were created or moved, every time: breaks
+# appear when payments are posted and settled, whenever that is; the rest waits for the close.
 RECENT = timedelta(hours=1)
 
 
@@ -109,11 +109,11 @@ async def sweep(
     as_of: datetime | None = None,
     close_day: date | None = None,
 ) -> Sweep:
-    """Reconcile the payments created in the last hour (where new breaks appear), everything
-    outstanding, and the whole of `close_day` when given; open the exceptions missing; set
-    `reconciliation_unmatched_items` to the items found and `exceptions_open`."""
+    """Reconcile the payments created or moved in the last hour (where new breaks appear),
+    everything outstanding, and the whole of `close_day` when given; open the exceptions
+    missing; set `reconciliation_unmatched_items` to the items found and `exceptions_open`."""
     moment = as_of or datetime.now(UTC)
-    scopes: list[store.Scope] = [Created(moment - RECENT), Outstanding()]
+    scopes: list[store.Scope] = [Changed(moment - RECENT), Outstanding()]
     if close_day is not None:
         scopes.append(Created.day(close_day))
     found: set[tuple[str, UUID | None, str | None]] = set()

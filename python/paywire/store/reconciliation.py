@@ -36,6 +36,16 @@ class Created:
 
 
 @dataclass(frozen=True, slots=True)
+class Changed:
+    """The payments created or moved in [start, end) (by their audit rows, which every change
+    writes, on the log's time index), and the orphan answers received in it: a payment entered
+    days ago and posted now is where a new break appears."""
+
+    start: datetime
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Outstanding:
     """What may still be unmatched, whatever its day: TRANSMITTED payments, payments with an
     OPEN exception, and every orphan answer; with `before`, only those created (received)
@@ -44,7 +54,7 @@ class Outstanding:
     before: datetime | None = None
 
 
-Scope = Created | Outstanding
+Scope = Created | Changed | Outstanding
 
 # $1 is the moment the report is made, $2 how long an answer may take; $3 and $4 bound the
 # scope's creation (or receipt) times, either may be null.
@@ -55,6 +65,11 @@ _PAYMENTS = {
     Created: f"""
         SELECT id, status, amount, currency, msg_id, updated_at, debtor_account FROM payments_all
         WHERE {_BOUNDS.format(column="created_at")}
+    """,
+    Changed: f"""
+        SELECT id, status, amount, currency, msg_id, updated_at, debtor_account FROM payments
+        WHERE id IN (SELECT entity_id::uuid FROM audit_logs
+                     WHERE entity = 'payment' AND {_BOUNDS.format(column="timestamp")})
     """,
     Outstanding: f"""
         SELECT id, status, amount, currency, msg_id, updated_at, debtor_account FROM payments
@@ -220,16 +235,18 @@ ORDER BY total DESC, currency NULLS LAST, since, category, payment_id, msg_id
 """
 
 
-def _statement(scope: type[Created] | type[Outstanding], tail: str) -> str:
+def _statement(scope: type[Scope], tail: str) -> str:
     return _UNMATCHED.format(payments=_PAYMENTS[scope]) + tail
 
 
-_ITEMS_SQL = {scope: _statement(scope, _ITEMS) for scope in (Created, Outstanding)}
+_ITEMS_SQL = {scope: _statement(scope, _ITEMS) for scope in (Created, Changed, Outstanding)}
 _DAY_SQL = _statement(Created, _DAY)
 
 
 def _bounds(scope: Scope) -> tuple[datetime | None, datetime | None]:
-    return (scope.start, scope.end) if isinstance(scope, Created) else (None, scope.before)
+    if isinstance(scope, Outstanding):
+        return None, scope.before
+    return scope.start, scope.end
 
 
 async def day_report(
