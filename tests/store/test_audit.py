@@ -165,6 +165,8 @@ async def test_the_retention_purge_removes_only_old_rows_and_keeps_the_chain(
     assert result.as_dict() == {"ok": True, "rows": 5, "first_bad_id": None}
     assert await audit_service.purge_expired(db_pool, 7, now) == 3
     assert (await audit_service.verify(db_pool)).as_dict()["rows"] == 2
+    # A gateway whose clock runs ahead of the database's asks for a moment past the floor.
+    assert await audit_service.purge_expired(db_pool, 7, now + timedelta(minutes=1)) == 0
     async with db_pool.acquire() as conn:
         with pytest.raises(asyncpg.InvalidParameterValueError, match="seven years"):
             await conn.execute("SELECT audit_purge(now() - interval '6 years')")

@@ -192,6 +192,10 @@ async def stream(
 
 async def purge(conn: Conn, before: datetime) -> int:
     """The oldest rows, all stamped before `before`, removed through `audit_purge`, the one
-    DELETE the database allows (and only of rows older than seven years); returns how many."""
-    purged: int = await conn.fetchval("SELECT audit_purge($1)", before)
+    DELETE the database allows (and only of rows older than seven years); returns how many.
+    `before` is held to the database's own seven-year floor: with a seven-year retention, a
+    gateway clock a moment ahead of the server's would otherwise be refused on every run."""
+    purged: int = await conn.fetchval(
+        "SELECT audit_purge(least($1::timestamptz, now() - interval '7 years'))", before
+    )
     return purged
