@@ -19,6 +19,7 @@ from paywire.services import payments, pipeline
 from paywire.store import audit, delivery
 from paywire.store import payments as payment_store
 from paywire.wire import parse_pacs008_summary
+from tests.fixtures.waiting import eventually
 from tests.fixtures.world import ACME, COMPOSE, LEASE, POOR, World, add_operator, answer, body
 
 CLEARING_EUR = clearing_account("EUR")
@@ -372,6 +373,44 @@ async def test_orphans_and_foreign_uetrs_open_exceptions(world: World) -> None:
     )
     async with world.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM exceptions") == 2
+
+
+async def test_settling_beside_an_operator_resolving_the_same_orphan_cannot_deadlock(
+    world: World,
+) -> None:
+    """The operator's transaction holds the orphan's exception and then asks for the chain
+    head; the settler, opening the same orphan again, waits for that exception, so it must not
+    hold the head yet."""
+    orphan = "PWMNOSUCHMESSAGE"
+    payment = await world.drive(await world.create(), Status.TRANSMITTED)
+    await pipeline.settle(world.pool, [answer(payment, "ACK", msg_id=orphan)], world.ledger)
+    async with world.pool.acquire() as operator:
+        resolving = operator.transaction()
+        await resolving.start()
+        await operator.execute(
+            "UPDATE exceptions SET state = 'RESOLVED', resolved_at = now(), resolved_by = $2,"
+            " note = 'known' WHERE msg_id = $1",
+            orphan,
+            world.admin.username,
+        )
+        settling = asyncio.create_task(
+            pipeline.settle(
+                world.pool,
+                [answer(payment, "ACK"), answer(payment, "ACK", msg_id=orphan)],
+                world.ledger,
+            )
+        )
+        await eventually(
+            lambda: world.pool.fetchval(
+                "SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            )
+        )
+        await operator.execute("SELECT 1 FROM audit_chain FOR UPDATE")
+        await resolving.commit()
+    assert (await settling).completed == [payment.id]
+    async with world.pool.acquire() as conn:
+        states = await conn.fetch("SELECT state FROM exceptions WHERE msg_id = $1", orphan)
+    assert sorted(r["state"] for r in states) == ["OPEN", "RESOLVED"]
 
 
 async def test_claims_take_the_oldest_first_and_leave_excluded_ones(world: World) -> None:

@@ -213,8 +213,10 @@ async def settle(
         await messages.mark_answered(
             conn, [p.id for p, _ in settled], [a.received_at for _, a in settled]
         )
-        await move(conn, moves, SYSTEM_ACTOR, request_id=request_id)
+        # Exceptions before the status changes: opening one may wait for an operator resolving
+        # the same item, who in turn waits for the chain head, which `move` would hold by then.
         await _open(conn, problems)
+        await move(conn, moves, SYSTEM_ACTOR, request_id=request_id)
     for payment, answer in settled:
         (result.completed if answer.kind == "ACK" else result.failed).append(payment.id)
         if payment.approved_at is not None:
