@@ -1,12 +1,11 @@
-DO $$
-DECLARE
-    kept text[] := ARRAY['payments', 'payment_events', 'idempotency_keys', 'payment_work',
-                         'accounts', 'postings', 'ledger_entries', 'messages', 'answers',
-                         'exceptions', 'audit_chain'];
-    t text;
-BEGIN
-    FOREACH t IN ARRAY kept LOOP
-        EXECUTE format('DROP TRIGGER %I ON %I', t || '_no_truncate', t);
-    END LOOP;
-END
-$$;
+DROP TRIGGER payments_no_truncate ON payments;
+DROP TRIGGER payment_events_no_truncate ON payment_events;
+DROP TRIGGER idempotency_keys_no_truncate ON idempotency_keys;
+DROP TRIGGER payment_work_no_truncate ON payment_work;
+DROP TRIGGER accounts_no_truncate ON accounts;
+DROP TRIGGER postings_no_truncate ON postings;
+DROP TRIGGER ledger_entries_no_truncate ON ledger_entries;
+DROP TRIGGER messages_no_truncate ON messages;
+DROP TRIGGER answers_no_truncate ON answers;
+DROP TRIGGER exceptions_no_truncate ON exceptions;
+DROP TRIGGER audit_chain_no_truncate ON audit_chain;
