@@ -107,3 +107,22 @@ async def test_a_database_failure_one_by_one_resumes_with_the_next_answer(
     assert await stored(world, first) == ["ACK"], "settled once, stored once"
     assert await stored(world, second) == ["ACK"]
     assert (await world.reload(second)).status is Status.COMPLETED
+
+
+async def test_answers_past_the_queue_limit_are_dropped_and_counted(world: World) -> None:
+    """A flood (or a database away for long) cannot grow the queue past its bytes; what is
+    dropped stays unanswered in the database, to be resent."""
+    payments = [await world.drive(await world.create(), Status.TRANSMITTED) for _ in range(3)]
+    answers = [wire_answer(p, "ACSP") for p in payments]
+    room = sum(settler_module._size(a.payload) for a in answers[:2])
+    before = metric("tls_protocol_anomalies_total", kind="overflow")
+    settler = Settler(world.pool, world.ledger, max_queued_bytes=room)
+    for answer in answers:
+        settler.add(answer)
+    assert settler.pending == 2
+    assert metric("tls_protocol_anomalies_total", kind="overflow") == before + 1
+    settler.start()
+    await settler.drain()
+    await settler.stop()
+    statuses = [(await world.reload(p)).status for p in payments]
+    assert statuses == [Status.COMPLETED, Status.COMPLETED, Status.TRANSMITTED]

@@ -25,6 +25,13 @@ log = logging.getLogger(__name__)
 
 # How much of a refused answer's MsgId is logged: every MsgId paywire sends fits (Max35Text).
 _LOGGED_MSG_ID_CHARS = 35
+# Answers waiting to be written, by their bytes. A receiver that floods answers naming no
+# message of ours (each up to the frame limit), or a database away for long, must not grow the
+# gateway without end: ~180,000 answers of a usual size. Past it an answer is dropped and
+# counted; its message, if it is ours, stays unanswered in the database and is resent.
+QUEUE_BYTES = 128 * 1024 * 1024
+# What an answer costs beside its payload: the Python objects that carry it.
+_ANSWER_OVERHEAD = 512
 
 
 def incoming(answer: Answer) -> IncomingAnswer:
@@ -47,17 +54,27 @@ class Settler:
     An answer that cannot be written (the database is away) stays queued and is retried; if the
     process dies first, the message is still unanswered in the database, so it is resent and the
     receiver answers again. An answer that fails to settle on its own is dropped, logged and
-    counted (`tls_protocol_anomalies_total{kind="unsettleable"}`): retrying it cannot help.
+    counted (`tls_protocol_anomalies_total{kind="unsettleable"}`): retrying it cannot help. At
+    most `max_queued_bytes` of answers wait; past it one is dropped and counted (`overflow`).
     """
 
     def __init__(
-        self, db: Pool, ledger: LedgerAdapter, *, batch: int = 1000, backoff_max_s: float = 5.0
+        self,
+        db: Pool,
+        ledger: LedgerAdapter,
+        *,
+        batch: int = 1000,
+        backoff_max_s: float = 5.0,
+        max_queued_bytes: int = QUEUE_BYTES,
     ) -> None:
         self._db = db
         self._ledger = ledger
         self._batch = batch
         self._backoff_max_s = backoff_max_s
+        self._max_queued_bytes = max_queued_bytes
         self._queue: list[IncomingAnswer] = []
+        self._queued_bytes = 0
+        self._overflowing = False
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -69,7 +86,21 @@ class Settler:
         return len(self._queue)
 
     def add(self, answer: Answer) -> None:
+        size = _size(answer.payload)
+        if self._queued_bytes + size > self._max_queued_bytes:
+            tls_protocol_anomalies_total.labels(kind="overflow").inc()
+            if not self._overflowing:
+                self._overflowing = True
+                log.warning(
+                    "%d answers (%d bytes) wait to be written; answers are dropped until they"
+                    " are (their messages are resent): is the database away, or the receiver"
+                    " flooding answers?",
+                    len(self._queue),
+                    self._queued_bytes,
+                )
+            return
         self._queue.append(incoming(answer))
+        self._queued_bytes += size
         self._idle.clear()
         self._ready.set()
 
@@ -120,7 +151,7 @@ class Settler:
         except Exception:
             log.exception("settling a batch of %d answers failed; settling one by one", len(batch))
         else:
-            del self._queue[: len(batch)]
+            self._take(len(batch))
             return
         await one_by_one(batch, self._settle_one, self._refuse)
 
@@ -148,4 +179,16 @@ class Settler:
     def _done(self) -> None:
         """One by one, each answer leaves the queue (whose head it is) as soon as it is settled
         or refused, so a database failure half-way resumes with the next, not the first."""
-        del self._queue[0]
+        self._take(1)
+
+    def _take(self, count: int) -> None:
+        """The first `count` answers, written, leave the queue and its byte count."""
+        self._queued_bytes -= sum(_size(a.payload) for a in self._queue[:count])
+        del self._queue[:count]
+        if self._overflowing and self._queued_bytes <= self._max_queued_bytes // 2:
+            self._overflowing = False
+            log.warning("the answers waiting to be written are back under half the limit")
+
+
+def _size(payload: bytes) -> int:
+    return len(payload) + _ANSWER_OVERHEAD
