@@ -29,3 +29,18 @@ def test_a_frame_limit_below_the_largest_message_is_refused() -> None:
     with pytest.raises(ConfigError, match="PAYWIRE_MAX_FRAME_BYTES=4096: must be at least 8192"):
         load_settings(environ={"PAYWIRE_MAX_FRAME_BYTES": "4096"})
     assert load_settings(environ={"PAYWIRE_MAX_FRAME_BYTES": "8192"}).max_frame_bytes == 8192
+
+
+def test_settings_are_logged_without_any_secret_of_their_urls() -> None:
+    settings = load_settings(
+        environ={
+            "DATABASE_URL": "postgresql://paywire:db-pass@db/paywire"
+            "?sslkey=/k.pem&sslpassword=key-pass&application_name=gw",
+            "REDIS_URL": "redis://:redis-pass@cache:6379/0",
+        }
+    )
+    shown = settings.redacted()
+    assert shown["database_url"] == (
+        "postgresql://paywire:***@db/paywire?sslkey=***&sslpassword=***&application_name=gw"
+    )
+    assert shown["redis_url"] == "redis://:***@cache:6379/0"

@@ -20,6 +20,8 @@ _PREFIX = "PAYWIRE_"
 _UNPREFIXED = ("DATABASE_URL", "REDIS_URL")
 _FRAMINGS = ("u32be", "u16be", "ascii4")
 _FRAMING_LIMITS = {"u32be": 0xFFFF_FFFF, "u16be": 0xFFFF, "ascii4": 9999}
+# Query parameters of DATABASE_URL / REDIS_URL whose values are masked in logs.
+_SECRET_PARAMETER = re.compile(r"(?i)pass|secret|token|key")
 # Twice the largest pacs.008 paywire composes (every field at its longest and escaped: 4,005
 # bytes). Below it some payments could never be sent, and each try would hold up its batch.
 MIN_FRAME_BYTES = 8192
@@ -231,9 +233,18 @@ def _validate(s: Settings) -> None:
 
 
 def _mask_url(url: str) -> str:
+    """The URL with its password and any secret-like query value (`password=`,
+    `sslpassword=`, …) masked."""
     scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
+    if not sep:
         return url
-    creds, _, host = rest.rpartition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"
+    if "@" in rest:
+        creds, _, host = rest.rpartition("@")
+        rest = f"{creds.split(':', 1)[0]}:***@{host}"
+    address, question, query = rest.partition("?")
+    if question:
+        query = "&".join(
+            f"{name}=***" if _SECRET_PARAMETER.search(name) else f"{name}{eq}{value}"
+            for name, eq, value in (part.partition("=") for part in query.split("&"))
+        )
+    return f"{scheme}://{address}{question}{query}"

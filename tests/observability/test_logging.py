@@ -86,7 +86,8 @@ def test_secrets_never_reach_the_log(capture) -> None:
     logger, stream = capture
     logger.info(
         "login password=hunter2-secret with Authorization: Bearer tok_abcdef123 to "
-        "postgresql://paywire:db-pass-42@localhost/paywire",
+        "postgresql://paywire:db-pass-42@localhost/paywire?sslpassword=key-pass-7"
+        " client_secret=cs-99",
         extra={
             "password": "hunter2-secret",
             "headers": {"Authorization": "Bearer tok_abcdef123", "Accept": "json"},
@@ -98,7 +99,7 @@ def test_secrets_never_reach_the_log(capture) -> None:
     except RuntimeError:
         logger.exception("boom")
     text = stream.getvalue()
-    for secret in ("hunter2-secret", "tok_abcdef123", "db-pass-42"):
+    for secret in ("hunter2-secret", "tok_abcdef123", "db-pass-42", "key-pass-7", "cs-99"):
         assert secret not in text
     first = lines(stream)[0]
     assert first["headers"] == {"Authorization": "***", "Accept": "json"}

@@ -32,8 +32,10 @@ FILE_SUFFIX = ".log"
 _ACCOUNT_RE = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
 _BEARER_RE = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
 _URL_PASSWORD_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*):[^@\s]*@")
+# Also when the word ends a longer name: `sslpassword=` in a DSN, `client_secret=`.
 _KEY_VALUE_SECRET_RE = re.compile(
-    r"(?i)\b(password|passwd|secret|token|api[_-]?key)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
+    r"(?i)\b(\w*(?:password|passwd|secret|token|api[_-]?key))(\s*[=:]\s*)"
+    r"(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
 )
 # Field names whose values are never written, whatever they hold.
 _SECRET_KEY_RE = re.compile(r"(?i)pass(word|wd)?|secret|token|authori[sz]ation|cookie|api[_-]?key")
