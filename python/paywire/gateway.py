@@ -30,6 +30,7 @@ from paywire.transport.pool import ConnectionPool
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+HTTP_SHUTDOWN_S = 5.0
 
 
 async def run_gateway(
@@ -73,7 +74,11 @@ async def run_gateway(
             pipeline=pipeline,
             shared=shared,
         )
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # Requests still running when the drain ends get a few seconds, not aiohttp's 60: the
+        # whole stop must fit the 45 s grace of the deployments (5 s pre-stop, 30 s drain).
+        runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=HTTP_SHUTDOWN_S
+        )
         await runner.setup()
         try:
             site = web.TCPSite(runner, settings.http_host, settings.http_port)

@@ -3,6 +3,7 @@ JSON (and to the database), roles, and routing next to /api/v1/payments/{id}."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import UTC, datetime
@@ -11,8 +12,11 @@ from uuid import UUID
 
 import pytest
 
+from paywire.api import streams
 from paywire.config import Settings
+from paywire.domain.audit_chain import AuditEntry
 from paywire.services.audit import EXPORT_COLUMNS
+from paywire.store import audit
 from tests.api.world import World
 from tests.fixtures.breaks import Breaks, one_of_each
 
@@ -157,3 +161,27 @@ async def test_the_audit_export_streams_the_days_rows(world: World, breaks: Brea
     assert list(rows[0]) == list(EXPORT_COLUMNS)
     empty = await get(world, EXPORT, date="2001-01-01")
     assert await empty.text() == ",".join(EXPORT_COLUMNS) + "\r\n"
+
+
+async def test_an_export_to_a_client_that_stops_reading_gives_its_connection_back(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export holds a database connection while it streams; a client that sends its
+    request and never reads must not hold it for ever."""
+    monkeypatch.setattr(streams, "WRITE_TIMEOUT_S", 0.5)
+    padding = "x" * 1500  # ~15 MB of CSV: more than the sockets' buffers hold
+    async with world.pool.acquire() as conn, conn.transaction():
+        await audit.append(
+            conn,
+            [
+                AuditEntry("system", "test", "row", str(n), after={"p": padding})
+                for n in range(10_000)
+            ],
+        )
+    in_use = world.pool.get_size() - world.pool.get_idle_size()
+    response = await world.client.get(EXPORT, params={"date": TODAY}, headers=world.auth("auditor"))
+    assert response.status == 200
+    await asyncio.sleep(3)  # not reading: the server's writes wait, then it gives up
+    # ... and the export's database connection is back in the pool.
+    assert world.pool.get_size() - world.pool.get_idle_size() == in_use
+    response.close()

@@ -5,6 +5,7 @@ The headers the middlewares add to ordinary responses are set here, before the f
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterable
 
@@ -17,6 +18,9 @@ from paywire.api.middlewares import REQUEST_ID_HEADER, add_security_headers
 log = logging.getLogger(__name__)
 
 CSV_CONTENT_TYPE = "text/csv"
+# How long one chunk may wait for the client to take it. A stream holds a database connection
+# (and its snapshot) until it ends: a client that stops reading must not hold it for ever.
+WRITE_TIMEOUT_S = 30.0
 
 
 async def stream(
@@ -38,7 +42,8 @@ async def stream(
     await response.prepare(request)
     try:
         async for chunk in chunks:
-            await response.write(chunk)
+            async with asyncio.timeout(WRITE_TIMEOUT_S):
+                await response.write(chunk)
     except Exception:
         transport = request.transport
         if transport is not None and not transport.is_closing():
