@@ -126,3 +126,23 @@ async def test_answers_past_the_queue_limit_are_dropped_and_counted(world: World
     await settler.stop()
     statuses = [(await world.reload(p)).status for p in payments]
     assert statuses == [Status.COMPLETED, Status.COMPLETED, Status.TRANSMITTED]
+
+
+async def test_a_reason_cannot_draw_lines_in_the_operators_terminal(world: World) -> None:
+    """A line break and a right-to-left override in a NACK's text, as the receiver may send
+    them (XML character references), are kept as U+FFFD: the NACK still fails its payment."""
+    payment = await world.drive(await world.create(), Status.TRANSMITTED)
+    document = build_pacs002(
+        msg_id="PWR1",
+        created_at=datetime.datetime.now(datetime.UTC),
+        original_msg_id=payment.msg_id,
+        original_uetr=str(payment.uetr),
+        status="RJCT",
+        reason_code="AC04",
+        reason_text="closed",
+    ).replace(b"closed", b"closed&#10;status   COMPLETED&#x202E;x")
+    await settle(world, [parse_answer(document)])
+    failed = await world.reload(payment)
+    assert failed.status is Status.FAILED
+    assert failed.reason is not None
+    assert failed.reason.text == "closed\ufffdstatus   COMPLETED\ufffdx"

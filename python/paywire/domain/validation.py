@@ -125,6 +125,16 @@ def account(value: object, name: str, problems: Problems) -> str | None:
     return text(value, name, OTHER_ID_MAX, problems)
 
 
+def defanged(value: str) -> str:
+    """Text a counterparty sent (a NACK's reason), as safe to show as entered text: what entry
+    validation refuses (line breaks, bidirectional overrides, other controls) becomes U+FFFD,
+    so it cannot draw lines of its own in the operator's terminal. Kept, not refused: the
+    answer itself must still settle its payment."""
+    return "".join(
+        "\ufffd" if unicodedata.category(ch) in _REFUSED_CATEGORIES else ch for ch in value
+    )
+
+
 def _printable(value: str, name: str, problems: Problems) -> bool:
     bad = next((ch for ch in value if unicodedata.category(ch) in _REFUSED_CATEGORIES), None)
     if bad is not None:

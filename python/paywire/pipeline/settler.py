@@ -13,6 +13,7 @@ import logging
 import random
 from datetime import UTC, datetime
 
+from paywire.domain.validation import defanged
 from paywire.observability.metrics import tls_protocol_anomalies_total
 from paywire.pipeline.loop import TRANSIENT_ERRORS, one_by_one
 from paywire.services import pipeline as services
@@ -40,8 +41,8 @@ def incoming(answer: Answer) -> IncomingAnswer:
         msg_id=answer.msg_id,
         kind=answer.kind,
         status=answer.status,
-        reason_code=answer.reason_code,
-        reason_text=answer.reason_text,
+        reason_code=answer.reason_code and defanged(answer.reason_code),
+        reason_text=answer.reason_text and defanged(answer.reason_text),
         uetr=answer.uetr,
         payload=answer.payload,
         received_at=datetime.now(UTC),
