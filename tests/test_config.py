@@ -44,3 +44,31 @@ def test_settings_are_logged_without_any_secret_of_their_urls() -> None:
         "postgresql://paywire:***@db/paywire?sslkey=***&sslpassword=***&application_name=gw"
     )
     assert shown["redis_url"] == "redis://:***@cache:6379/0"
+
+
+@pytest.mark.parametrize(
+    ("environ", "variable"),
+    [
+        ({"PAYWIRE_ACK_TIMEOUT_S": "inf"}, "PAYWIRE_ACK_TIMEOUT_S"),
+        ({"PAYWIRE_ACK_TIMEOUT_S": "nan"}, "PAYWIRE_ACK_TIMEOUT_S"),
+        ({"PAYWIRE_ACK_TIMEOUT_S": "1e12"}, "PAYWIRE_ACK_TIMEOUT_S"),
+        ({"PAYWIRE_CB_RESET_S": "0"}, "PAYWIRE_CB_RESET_S"),
+        ({"PAYWIRE_STUCK_AFTER_S": "-5"}, "PAYWIRE_STUCK_AFTER_S"),
+        ({"PAYWIRE_DRAIN_TIMEOUT_S": "-1"}, "PAYWIRE_DRAIN_TIMEOUT_S"),
+        ({"PAYWIRE_DB_COMMAND_TIMEOUT_S": "0"}, "PAYWIRE_DB_COMMAND_TIMEOUT_S"),
+        ({"PAYWIRE_DB_POOL_MAX": "0"}, "PAYWIRE_DB_POOL_MAX"),
+        ({"PAYWIRE_DB_POOL_MIN": "5", "PAYWIRE_DB_POOL_MAX": "2"}, "PAYWIRE_DB_POOL_MIN"),
+        ({"PAYWIRE_SENDER_BIC": "bogus"}, "PAYWIRE_SENDER_BIC"),
+        ({"PAYWIRE_RECEIVER_BIC": "rcvrgb2lxxx"}, "PAYWIRE_RECEIVER_BIC"),
+    ],
+)
+def test_settings_that_would_misbehave_later_are_refused_at_start(
+    environ: dict[str, str], variable: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"^{variable}="):
+        load_settings(environ=environ)
+
+
+def test_zero_turns_off_what_may_be_off() -> None:
+    settings = load_settings(environ={"PAYWIRE_HEARTBEAT_S": "0", "PAYWIRE_DRAIN_TIMEOUT_S": "0"})
+    assert (settings.heartbeat_s, settings.drain_timeout_s) == (0, 0)

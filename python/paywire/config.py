@@ -6,6 +6,7 @@ Every knob of SPEC §3 lives here with its default, so the rest of the code neve
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -14,15 +15,27 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
+from paywire.domain.identifiers import bic_problem
 from paywire.errors import ConfigError
 
 _PREFIX = "PAYWIRE_"
 _UNPREFIXED = ("DATABASE_URL", "REDIS_URL")
 _FRAMINGS = ("u32be", "u16be", "ascii4")
 _FRAMING_LIMITS = {"u32be": 0xFFFF_FFFF, "u16be": 0xFFFF, "ascii4": 9999}
+# Every duration setting, and what it may be besides positive. A day bounds them all: longer
+# is no timeout a receiver or database needs, and overflows the date arithmetic of leases.
+_DURATIONS = {
+    "ack_timeout_s": "",
+    "heartbeat_s": "0 (off) or more than 0",
+    "cb_reset_s": "",
+    "db_command_timeout_s": "",
+    "stuck_after_s": "",
+    "drain_timeout_s": "0 or more",
+}
+MAX_SECONDS = 86_400.0
 # Query parameters of DATABASE_URL / REDIS_URL whose values are masked in logs.
 _SECRET_PARAMETER = re.compile(r"(?i)pass|secret|token|key")
-# Twice the largest pacs.008 paywire composes (every field at its longest and escaped: 4,005
+# Twice the largest pacs.008 paywire composes (every field at its longest and escaped: 4,029
 # bytes). Below it some payments could never be sent, and each try would hold up its batch.
 MIN_FRAME_BYTES = 8192
 
@@ -201,7 +214,7 @@ def _validate(s: Settings) -> None:
     check(
         s.max_frame_bytes >= MIN_FRAME_BYTES,
         "max_frame_bytes",
-        f"must be at least {MIN_FRAME_BYTES}: a pacs.008 paywire composes can take 4,005 bytes",
+        f"must be at least {MIN_FRAME_BYTES}: a pacs.008 paywire composes can take 4,029 bytes",
     )
     check(
         s.max_frame_bytes <= _FRAMING_LIMITS.get(s.framing, 0),
@@ -210,11 +223,25 @@ def _validate(s: Settings) -> None:
     )
     check(s.pool_size >= 1, "pool_size", "must be at least 1")
     check(s.max_inflight >= 1, "max_inflight", "must be at least 1")
-    check(s.ack_timeout_s > 0, "ack_timeout_s", "must be positive")
     check(s.max_attempts >= 1, "max_attempts", "must be at least 1")
-    check(s.heartbeat_s >= 0, "heartbeat_s", "must be 0 (off) or positive")
     check(s.cb_failure_threshold >= 1, "cb_failure_threshold", "must be at least 1")
-    check(s.cb_reset_s > 0, "cb_reset_s", "must be positive")
+    for name, zero in _DURATIONS.items():
+        value = getattr(s, name)
+        check(
+            math.isfinite(value) and (value >= 0 if zero else value > 0) and value <= MAX_SECONDS,
+            name,
+            f"must be {zero or 'more than 0'} seconds and at most {MAX_SECONDS:,.0f} (a day)",
+        )
+    check(s.db_pool_max >= 1, "db_pool_max", "must be at least 1")
+    check(
+        0 <= s.db_pool_min <= s.db_pool_max,
+        "db_pool_min",
+        f"must be 0 to PAYWIRE_DB_POOL_MAX ({s.db_pool_max})",
+    )
+    for name in ("sender_bic", "receiver_bic"):
+        bic = getattr(s, name)
+        problem = None if bic is None else bic_problem(bic)
+        check(problem is None, name, problem or "")
     check(s.token_ttl_s > 0, "token_ttl_s", "must be positive")
     check(7 <= s.audit_retention_years <= 10, "audit_retention_years", "must be 7 to 10")
     check(s.receiver_port is None or 0 < s.receiver_port < 65536, "receiver_port", "not a port")
