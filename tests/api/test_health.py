@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from paywire.api import create_app
+from paywire.api import create_app, health
 from tests.api.conftest import Serve
 
 
@@ -39,3 +39,20 @@ async def test_draining_is_503_error(serve: Serve, settings, db_pool) -> None:
     body = await response.json()
     assert body["status"] == "error"
     assert body["checks"]["draining"]["status"] == "error"
+
+
+async def test_a_pool_with_every_connection_busy_is_degraded_not_down(
+    serve: Serve, settings, db_pool, monkeypatch
+) -> None:
+    """Ready and alive: the database is there, only busy; the pool's own alert says so."""
+    monkeypatch.setattr(health, "DB_CHECK_TIMEOUT_S", 0.2)
+    client = await serve(create_app(settings, db_pool))
+    held = [await db_pool.acquire() for _ in range(db_pool.get_max_size())]
+    try:
+        response = await client.get("/health")
+    finally:
+        for conn in held:
+            await db_pool.release(conn)
+    assert response.status == 200
+    database = (await response.json())["checks"]["database"]
+    assert database == {"status": "degraded", "detail": f"all {len(held)} connections in use"}
