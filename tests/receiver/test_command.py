@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from paywire.wire import parse_answer
 from tests.fixtures.tls import pacs008
@@ -70,3 +71,26 @@ async def test_cli_receiver_refuses_to_start_without_certificates() -> None:
         _, stderr = await process.communicate()
     assert process.returncode == 2
     assert b"--cert and --key, or --data-dir" in stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--heartbeat-s", "-1", "--heartbeat-s must not be negative"),
+        ("--ack-delay-ms", "nan", "--ack-delay-ms must not be negative"),
+        ("--max-frame-bytes", "0", "--max-frame-bytes must be at least 8192"),
+    ],
+)
+async def test_cli_receiver_refuses_options_it_would_misbehave_with(
+    tmp_path: Path, option: str, value: str, says: str
+) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "paywire.cli", "receiver", "--data-dir", str(tmp_path),
+        option, value,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(20):
+        _, stderr = await process.communicate()
+    assert process.returncode == 2
+    assert says.encode() in stderr

@@ -16,6 +16,7 @@ from typing import Any
 
 import uvloop
 
+from paywire.config import MIN_FRAME_BYTES
 from paywire.errors import ConfigError
 from paywire.receiver import Faults, Receiver, ReceiverConfig, Rules, ensure_certificates
 from paywire.receiver.rules import normalise_bic
@@ -103,9 +104,14 @@ def _config(args: argparse.Namespace) -> ReceiverConfig:
         cert, key = args.cert, args.key
     else:
         raise ConfigError("the receiver needs --cert and --key, or --data-dir to generate them")
-    for name in ("drop_after", "garbage_every", "dedup_capacity", "max_frame_bytes"):
-        if getattr(args, name) < 0:
+    for name in ("drop_after", "garbage_every", "dedup_capacity", "ack_delay_ms", "heartbeat_s"):
+        if not getattr(args, name) >= 0:  # NaN too
             raise ConfigError(f"--{name.replace('_', '-')} must not be negative")
+    if args.max_frame_bytes < MIN_FRAME_BYTES:
+        raise ConfigError(
+            f"--max-frame-bytes must be at least {MIN_FRAME_BYTES}, as the gateway's limit:"
+            " a pacs.008 can take 4,029 bytes"
+        )
     return ReceiverConfig(
         cert_file=cert,
         key_file=key,
