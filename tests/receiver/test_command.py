@@ -61,16 +61,21 @@ async def test_cli_receiver_runs_answers_and_stops_on_sigterm(tmp_path: Path) ->
     assert events.count("answer") == 2
 
 
-async def test_cli_receiver_refuses_to_start_without_certificates() -> None:
+async def refused(*options: str) -> bytes:
+    """What `paywire receiver` says on stderr when it refuses to start (exit status 2)."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "paywire.cli", "receiver",
+        sys.executable, "-m", "paywire.cli", "receiver", *options,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     async with asyncio.timeout(20):
         _, stderr = await process.communicate()
-    assert process.returncode == 2
-    assert b"--cert and --key, or --data-dir" in stderr
+    assert process.returncode == 2, stderr
+    return stderr
+
+
+async def test_cli_receiver_refuses_to_start_without_certificates() -> None:
+    assert b"--cert and --key, or --data-dir" in await refused()
 
 
 @pytest.mark.parametrize(
@@ -84,13 +89,4 @@ async def test_cli_receiver_refuses_to_start_without_certificates() -> None:
 async def test_cli_receiver_refuses_options_it_would_misbehave_with(
     tmp_path: Path, option: str, value: str, says: str
 ) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "paywire.cli", "receiver", "--data-dir", str(tmp_path),
-        option, value,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    async with asyncio.timeout(20):
-        _, stderr = await process.communicate()
-    assert process.returncode == 2
-    assert says.encode() in stderr
+    assert says.encode() in await refused("--data-dir", str(tmp_path), option, value)
