@@ -72,3 +72,29 @@ def test_settings_that_would_misbehave_later_are_refused_at_start(
 def test_zero_turns_off_what_may_be_off() -> None:
     settings = load_settings(environ={"PAYWIRE_HEARTBEAT_S": "0", "PAYWIRE_DRAIN_TIMEOUT_S": "0"})
     assert (settings.heartbeat_s, settings.drain_timeout_s) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("variable", "url"),
+    [
+        ("DATABASE_URL", "postgresql://paywire:Zx9/q+w@db:5432/paywire"),
+        ("DATABASE_URL", "postgresql://paywire:Zx9#q@db/paywire"),
+        ("REDIS_URL", "redis://:Zx9?q@cache:6379/0"),
+    ],
+)
+def test_a_password_that_breaks_its_url_is_refused_without_being_shown(
+    variable: str, url: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"^{variable}: .*percent-encode") as raised:
+        load_settings(environ={variable: url})
+    assert "Zx9" not in str(raised.value)
+
+
+def test_urls_with_encoded_passwords_and_at_signs_in_queries_are_taken() -> None:
+    settings = load_settings(
+        environ={
+            "DATABASE_URL": "postgresql://paywire:Zx9%2Fq@db:5432/paywire?options=a@b",
+            "REDIS_URL": "redis://cache:6379/0",
+        }
+    )
+    assert settings.database_url is not None

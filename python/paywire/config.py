@@ -238,6 +238,13 @@ def _validate(s: Settings) -> None:
         "db_pool_min",
         f"must be 0 to PAYWIRE_DB_POOL_MAX ({s.db_pool_max})",
     )
+    for name in ("database_url", "redis_url"):
+        if _unencoded_userinfo(getattr(s, name)):
+            # Not `check`: the message must not echo a URL that holds a password.
+            raise ConfigError(
+                f"{_env_name(name)}: the part before '@' holds '/', '?' or '#', so the URL is"
+                " cut inside the password; percent-encode them there (%2F, %3F, %23)"
+            )
     for name in ("sender_bic", "receiver_bic"):
         bic = getattr(s, name)
         problem = None if bic is None else bic_problem(bic)
@@ -257,6 +264,16 @@ def _validate(s: Settings) -> None:
             "receiver_pin_sha256",
             "each pin is a SHA-256 fingerprint: 64 hex digits (colons allowed)",
         )
+
+
+def _unencoded_userinfo(url: str | None) -> bool:
+    """Whether `user:password@` is broken by a raw '/', '?' or '#' in it: then drivers read the
+    password as a host and port, and their errors quote its first characters."""
+    if not url:
+        return False
+    rest = url.partition("://")[2]
+    userinfo, at, _ = rest.partition("@")
+    return bool(at) and ":" in userinfo and any(c in userinfo for c in "/?#")
 
 
 def _mask_url(url: str) -> str:
