@@ -3,7 +3,6 @@ JSON (and to the database), roles, and routing next to /api/v1/payments/{id}."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from paywire.services.audit import EXPORT_COLUMNS
 from paywire.store import audit
 from tests.api.world import World
 from tests.fixtures.breaks import Breaks, one_of_each
+from tests.fixtures.waiting import eventually
 
 DAILY = "/api/v1/payments/reconciliation/daily"
 AGING = "/api/v1/payments/reconciliation/aging"
@@ -181,7 +181,10 @@ async def test_an_export_to_a_client_that_stops_reading_gives_its_connection_bac
     in_use = world.pool.get_size() - world.pool.get_idle_size()
     response = await world.client.get(EXPORT, params={"date": TODAY}, headers=world.auth("auditor"))
     assert response.status == 200
-    await asyncio.sleep(3)  # not reading: the server's writes wait, then it gives up
-    # ... and the export's database connection is back in the pool.
-    assert world.pool.get_size() - world.pool.get_idle_size() == in_use
+
+    async def given_back() -> bool:
+        return world.pool.get_size() - world.pool.get_idle_size() == in_use
+
+    # Not reading: the server's writes wait, it gives up, and the connection is back in the pool.
+    await eventually(given_back, timeout_s=10)
     response.close()
