@@ -157,13 +157,15 @@ class Settler:
         await one_by_one(batch, self._settle_one, self._refuse)
 
     async def _settle_one(self, answer: IncomingAnswer) -> None:
+        # One by one, each answer leaves the queue (whose head it is) as soon as it is settled
+        # or refused, so a database failure half-way resumes with the next, not the first.
         await services.settle(self._db, [answer], self._ledger)
-        self._done()
+        self._take(1)
 
     async def _refuse(self, answer: IncomingAnswer, exc: Exception) -> None:
         """Drop an answer that cannot be settled even alone; its payment, if it names one, stays
         TRANSMITTED and is resent, so nothing is settled on an answer paywire did not keep."""
-        self._done()
+        self._take(1)
         tls_protocol_anomalies_total.labels(kind="unsettleable").inc()
         # The answer's bytes and texts stay out of the log; a MsgId may be of any length here.
         log.error(
@@ -176,11 +178,6 @@ class Settler:
                 "status": answer.status,
             },
         )
-
-    def _done(self) -> None:
-        """One by one, each answer leaves the queue (whose head it is) as soon as it is settled
-        or refused, so a database failure half-way resumes with the next, not the first."""
-        self._take(1)
 
     def _take(self, count: int) -> None:
         """The first `count` answers, written, leave the queue and its byte count."""
