@@ -211,6 +211,28 @@ async def test_a_resolved_exception_reconciles_its_item_by_hand(world: World) ->
     assert breaks.orphan_msg_id not in {i["msg_id"] for i in await aging(world.pool, 0)}
 
 
+async def test_a_resolution_covers_the_ledger_as_it_stood(world: World) -> None:
+    """An operator resolved a payment's ledger break; a reversal made for it afterwards takes
+    the money back from a COMPLETED payment, a new break the old resolution must not hide."""
+    breaks = await one_of_each(world.pool, await approved(world, 4))
+    await reconciliation.sweep(world.pool, answer_window=NOW)
+    (mismatch,) = await exceptions.list_exceptions(world.pool, limit=10, kind="LEDGER_MISMATCH")
+    await exceptions.resolve_exception(
+        world.pool, mismatch.id, world.admin, "posting corrected with the debtor's bank"
+    )
+    assert "LEDGER_MISMATCH" not in by_category((await daily(world.pool))["unmatched"])
+
+    await world.ledger.reverse(world.pool, [breaks.ledger_mismatch])
+    items = (await daily(world.pool))["unmatched"]
+    assert by_category(items)["LEDGER_MISMATCH"] == str(breaks.ledger_mismatch)
+    swept = await reconciliation.sweep(world.pool, answer_window=NOW)
+    assert swept.opened == 1
+    (reopened,) = await exceptions.list_exceptions(
+        world.pool, limit=10, kind="LEDGER_MISMATCH", state="OPEN"
+    )
+    assert (reopened.payment_id, reopened.id != mismatch.id) == (breaks.ledger_mismatch, True)
+
+
 async def test_amounts_per_currency_keep_their_minor_digits(world: World) -> None:
     for amount, currency, account in (("10.50", "EUR", None), ("7.25", "USD", YANKEE)):
         changes: dict[str, Any] = {"amount": amount, "currency": currency}

@@ -100,6 +100,7 @@ ledger AS (
     SELECT s.id, s.status, s.amount, s.currency, s.msg_id, s.updated_at,
            sum(e.amount) FILTER (WHERE g.kind = 'POSTING' AND e.amount > 0) AS posted,
            min(g.created_at) FILTER (WHERE g.kind = 'POSTING') AS posted_at,
+           max(g.created_at) AS ledger_changed_at,
            sum(e.amount) FILTER (WHERE g.kind = 'REVERSAL' AND e.amount > 0) AS reversed,
            coalesce(sum(e.amount) FILTER (WHERE g.kind = 'POSTING' AND e.account_id = d.id), 0)
                AS debtor_posted,
@@ -114,7 +115,8 @@ ledger AS (
 ),
 -- Each payment against each rule, one column per category: null when the rule finds nothing.
 checked AS (
-    SELECT s.id, s.msg_id, s.updated_at, s.status = 'TRANSMITTED' AS awaiting_answer,
+    SELECT s.id, s.msg_id, s.updated_at, s.ledger_changed_at,
+        s.status = 'TRANSMITTED' AS awaiting_answer,
         -- Sent and unanswered once an answer was due; or settled without the answer it needs.
         CASE
             WHEN s.status = 'TRANSMITTED'
@@ -163,7 +165,8 @@ checked AS (
     LEFT JOIN messages_all m ON m.payment_id = s.id
 ),
 breaks AS (
-    SELECT c.id AS payment_id, c.msg_id, b.category, b.detail, b.since, c.awaiting_answer
+    SELECT c.id AS payment_id, c.msg_id, b.category, b.detail, b.since, c.awaiting_answer,
+           c.ledger_changed_at
     FROM checked c
     CROSS JOIN LATERAL (VALUES
         ('MISSING_ACK', c.missing_ack, c.unanswered_since),
@@ -177,16 +180,20 @@ breaks AS (
     SELECT NULL::uuid, o.msg_id, 'ORPHAN_ACK',
            CASE WHEN o.answers = 1 THEN 'an answer naming no message of ours'
                 ELSE o.answers || ' answers naming no message of ours' END,
-           o.since, false
+           o.since, false, NULL
     FROM ({_ORPHANS}) AS o
 ),
--- An item whose exception an operator resolved (and none is open again) was reconciled by hand.
+-- An item whose exception an operator resolved (and none is open again) was reconciled by hand,
+-- as the ledger stood then: a posting or reversal made for the payment since is a new break.
 flagged AS (
     SELECT b.*, x.open_id, x.resolved
     FROM breaks b
     CROSS JOIN LATERAL (
         SELECT max(e.id) FILTER (WHERE e.state = 'OPEN') AS open_id,
-               coalesce(bool_or(e.state = 'RESOLVED'), false) AS resolved
+               coalesce(bool_or(e.state = 'RESOLVED'
+                                AND (b.ledger_changed_at IS NULL
+                                     OR e.resolved_at >= b.ledger_changed_at)), false)
+                   AS resolved
         FROM exceptions_all e
         WHERE e.kind = CASE b.category {_KIND_OF_CATEGORY} END
           AND ((b.payment_id IS NOT NULL AND e.payment_id = b.payment_id)
