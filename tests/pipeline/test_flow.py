@@ -6,12 +6,16 @@ Each test ends by checking the ledger and the audit chain, not only the statuses
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
+
+import pytest
 
 from paywire.domain.accounts import clearing_account
 from paywire.domain.statuses import Status
 from paywire.receiver import Faults, Rules
-from paywire.services import audit
+from paywire.services import audit, pipeline
+from paywire.store.delivery import Transmission
 from tests.fixtures.gateway import Gateway, StartGateway
 from tests.fixtures.world import ACME, POOR, World
 
@@ -158,4 +162,37 @@ async def test_answers_for_unknown_messages_are_kept_for_reconciliation(
     )
     orphans = await world.pool.fetchval("SELECT count(*) FROM answers WHERE payment_id IS NULL")
     assert orphans >= row["n"]
+    await assert_books_balance(gateway, ids)
+
+
+async def test_messages_the_breaker_refused_keep_their_attempts(
+    world: World, start_gateway: StartGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The breaker opens between the recording of four transmissions and their sending: the
+    pool refuses them before a byte is written, so they go out later without having used up
+    an attempt. With one attempt allowed, an attempt spent on the refusal would leave them
+    unsent with ACK_MISSING."""
+    gateway = await start_gateway(max_attempts=1, ack_timeout_s=0.5)
+    record = pipeline.transmit
+
+    async def record_then_trip(*args: Any, **kwargs: Any) -> list[Transmission]:
+        sends = await record(*args, **kwargs)
+        if sends:
+            monkeypatch.setattr(pipeline, "transmit", record)
+            gateway.pool.breaker.trip(for_s=0.2)
+        return sends
+
+    monkeypatch.setattr(pipeline, "transmit", record_then_trip)
+    ids = await approved(world, ["4.00"] * 4)
+    gateway.pipeline.wake()
+    final = await gateway.wait_for(ids, timeout_s=10)
+    assert set(final.values()) == {"COMPLETED"}
+    messages = await world.pool.fetch(
+        "SELECT attempts, first_sent_at <= last_sent_at AS ordered FROM messages"
+        " WHERE payment_id = ANY($1::uuid[])",
+        ids,
+    )
+    assert [(m["attempts"], m["ordered"]) for m in messages] == [(1, True)] * 4
+    assert (gateway.receiver.stats.received, gateway.receiver.stats.duplicates) == (4, 0)
+    assert await world.pool.fetchval("SELECT count(*) FROM exceptions") == 0
     await assert_books_balance(gateway, ids)

@@ -25,7 +25,7 @@ from paywire.wire import Answer
 
 log = logging.getLogger(__name__)
 
-_SEND_AGAIN_NOW = frozenset({"connection_lost", "breaker_open", "closed"})
+_SEND_AGAIN_NOW = frozenset({"connection_lost", "closed"})
 
 
 class Transmitter:
@@ -54,6 +54,7 @@ class Transmitter:
         # This process's transmissions awaiting their outcome, msg_id → (payment_id, attempt).
         self._sending: dict[str, tuple[UUID, int]] = {}
         self._lost: list[tuple[UUID, int]] = []
+        self._unsent: list[tuple[UUID, int]] = []
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -72,7 +73,7 @@ class Transmitter:
     async def step(self, limit: int) -> int:
         """Claim up to `limit` transmissions, as many as the window has room for, and send them."""
         room = min(limit, self._window - len(self._sending))
-        if self._lost:
+        if self._lost or self._unsent:
             await self._make_due()
         if room <= 0 or not self.ready():
             return 0
@@ -117,9 +118,10 @@ class Transmitter:
             if not self._sending:
                 self._idle.set()
             raise
-        if self._lost:
+        if self._lost or self._unsent:
             # Those the pool could not even queue: due again now, once it can take them.
-            log.warning("%d transmissions held back or lost; due again now", len(self._lost))
+            held = len(self._lost) + len(self._unsent)
+            log.warning("%d transmissions held back or lost; due again now", held)
             await self._make_due()
 
     def _outcome(self, msg_id: str, outcome: Answer | Unanswered) -> None:
@@ -128,6 +130,9 @@ class Transmitter:
             self._idle.set()
         if not isinstance(outcome, Unanswered):
             self._on_answer(outcome)
+        elif outcome.reason == "breaker_open":
+            # Refused before a byte was written: due again, and the attempt given back.
+            self._unsent.append(transmission)
         elif outcome.reason in _SEND_AGAIN_NOW:
             # Lost with its connection, or never written: the receiver may or may not have it;
             # resending at once is safe (it de-duplicates by MsgId) and quicker than waiting out
@@ -137,7 +142,12 @@ class Transmitter:
         self._wake()
 
     async def _make_due(self) -> None:
-        batch = list(self._lost)
+        lost, unsent = list(self._lost), list(self._unsent)
+        now = datetime.now(UTC)
         async with transaction(self._db) as conn:
-            await delivery.due_now(conn, batch, at=datetime.now(UTC), by=self._instance)
-        del self._lost[: len(batch)]
+            if lost:
+                await delivery.due_now(conn, lost, at=now, by=self._instance)
+            if unsent:
+                await delivery.due_now(conn, unsent, at=now, by=self._instance, written=False)
+        del self._lost[: len(lost)]
+        del self._unsent[: len(unsent)]

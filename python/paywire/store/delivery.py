@@ -72,6 +72,7 @@ async def claim_due(
             FOR UPDATE OF m SKIP LOCKED
         )
         UPDATE messages m SET attempts = m.attempts + 1,
+                              first_sent_at = coalesce(m.first_sent_at, $2),
                               last_sent_at = $2,
                               next_attempt_at = $2 + $3::interval,
                               sent_by = $4
@@ -114,13 +115,26 @@ async def exhausted(
     return [(row["payment_id"], row["msg_id"]) for row in rows]
 
 
-async def due_now(conn: Conn, lost: Sequence[tuple[UUID, int]], *, at: datetime, by: str) -> None:
+async def due_now(
+    conn: Conn,
+    lost: Sequence[tuple[UUID, int]],
+    *,
+    at: datetime,
+    by: str,
+    written: bool = True,
+) -> None:
     """Make these messages due at `at`: the transmissions `by` made of them, (payment, attempt),
-    were lost with their connection. A message claimed again since, by this process or
-    another, keeps the lease of that later transmission."""
+    were lost with their connection. Not `written` (the pool refused them before a byte left,
+    because the breaker opened), their attempts are given back too: they count against no
+    limit and record no send. A message claimed again since, by this process or another, keeps
+    the lease of that later transmission."""
     await conn.execute(
         """
-        UPDATE messages m SET next_attempt_at = $3
+        UPDATE messages m
+        SET next_attempt_at = $3,
+            attempts = m.attempts - CASE WHEN $5 THEN 0 ELSE 1 END,
+            first_sent_at = CASE WHEN $5 OR m.attempts > 1 THEN m.first_sent_at END,
+            last_sent_at = CASE WHEN $5 OR m.attempts > 1 THEN m.last_sent_at END
         FROM unnest($1::uuid[], $2::int[]) AS lost(payment_id, attempt)
         WHERE m.payment_id = lost.payment_id AND m.attempts = lost.attempt
           AND m.sent_by = $4 AND m.answered_at IS NULL AND m.next_attempt_at IS NOT NULL
@@ -129,6 +143,7 @@ async def due_now(conn: Conn, lost: Sequence[tuple[UUID, int]], *, at: datetime,
         [attempt for _, attempt in lost],
         at,
         by,
+        written,
     )
 
 
