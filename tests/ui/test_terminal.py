@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.async_api import expect
 
 from paywire.api import create_app
+from tests.api.world import PASSWORD, seed
 from tests.ui.conftest import Console
 from tests.ui.terminal import TIMEOUT_MS, TerminalPage
 
@@ -51,3 +54,33 @@ async def test_help_history_and_cancelled_login(browser, serve, settings, db_poo
     await term.wait_for_text("unknown command: frobnicate")
     assert await page.locator("#output b").count() == 0
     assert console.errors == [] or all("401" in e for e in console.errors)
+
+
+async def test_signing_in_again_revokes_the_previous_session(
+    browser, serve, settings, db_pool
+) -> None:
+    await seed(db_pool, ["maker", "checker"])
+    client = await serve(create_app(settings, db_pool))
+    page = await browser.new_page()
+    await page.goto(str(client.make_url("/")))
+    term = TerminalPage(page)
+    await term.login("maker", PASSWORD)
+    await term.login("checker", PASSWORD)
+
+    async def live_sessions() -> dict[str, int]:
+        rows = await db_pool.fetch(
+            "SELECT o.username, count(*) FILTER (WHERE s.revoked_at IS NULL) AS live"
+            " FROM sessions s JOIN operators o ON o.id = s.operator_id GROUP BY o.username"
+        )
+        return {row["username"]: row["live"] for row in rows}
+
+    assert await live_sessions() == {"maker": 0, "checker": 1}
+    # A failed sign-in keeps the session the page has.
+    await term.enter("login maker")
+    await expect(term.label).to_have_text("password:", timeout=TIMEOUT_MS)
+    await term.enter("wrong password")
+    await term.wait_for_text("error 401")
+    await term.enter("whoami")
+    await expect(term.output).to_contain_text(re.compile(r"username +checker"), timeout=TIMEOUT_MS)
+    assert await live_sessions() == {"maker": 0, "checker": 1}
+    await page.close()

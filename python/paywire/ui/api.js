@@ -37,6 +37,28 @@ export class Api {
     this.operator = null;
   }
 
+  // Sign in. A session this page already holds is revoked once the new one is granted, so
+  // signing in again (as someone else, say) leaves no live token behind; if the new sign-in
+  // fails, the old session stays as it was.
+  async signIn(username, password) {
+    const previous = this.token;
+    this.token = null;
+    let result;
+    try {
+      result = await this.post("/api/v1/auth/login", { username, password });
+    } catch (error) {
+      this.token = previous;
+      throw error;
+    }
+    if (previous) {
+      const revoke = { Authorization: `Bearer ${previous}` };
+      await this.post("/api/v1/auth/logout", undefined, revoke).catch(() => undefined);
+    }
+    this.token = result.token;
+    this.operator = result.operator;
+    return result;
+  }
+
   async request(method, path, { body, headers } = {}) {
     const sent = { Accept: "application/json", ...headers };
     if (this.token) sent.Authorization = `Bearer ${this.token}`;

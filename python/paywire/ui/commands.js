@@ -75,9 +75,7 @@ const COMMANDS = [
     run: async (ctx, args) => {
       const username = args[0] || (await ctx.ask("username:"));
       const password = await ctx.ask("password:", { secret: true });
-      const result = await ctx.api.post("/api/v1/auth/login", { username, password });
-      ctx.api.token = result.token;
-      ctx.api.operator = result.operator;
+      const result = await ctx.api.signIn(username, password);
       ctx.ok(`signed in as ${result.operator.username} (${result.operator.roles.join(", ")}); session ends ${result.expires_at}`);
     },
   },
