@@ -5,6 +5,9 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
 from paywire.config import load_settings
 from paywire.receiver import Receiver, ReceiverConfig, ensure_certificates
 from paywire.transport import ConnectionPool
@@ -51,3 +54,22 @@ async def test_gateway_and_receiver_agree_with_generated_certificates(tmp_path: 
             assert (await pool.send("G1", pacs008("G1"))).kind == "ACK"
         finally:
             await pool.close()
+
+
+def test_a_set_left_half_written_is_made_afresh(tmp_path: Path) -> None:
+    """A run killed between writing a certificate and its key left the key of an older set."""
+    old = ensure_certificates(tmp_path / "old")
+    files = ensure_certificates(tmp_path / "tls")
+    first_ca = files.ca_file.read_bytes()
+    files.client_key_file.write_bytes(old.client_key_file.read_bytes())
+    ensure_certificates(tmp_path / "tls")
+    second_ca = files.ca_file.read_bytes()
+    assert second_ca != first_ca
+    client_key = serialization.load_pem_private_key(files.client_key_file.read_bytes(), None)
+    client_cert = x509.load_pem_x509_certificate(files.client_cert_file.read_bytes())
+    assert client_key.public_key() == client_cert.public_key()
+    # A receiver certificate and key from another CA are no better.
+    files.cert_file.write_bytes(old.cert_file.read_bytes())
+    files.key_file.write_bytes(old.key_file.read_bytes())
+    ensure_certificates(tmp_path / "tls")
+    assert files.ca_file.read_bytes() != second_ca

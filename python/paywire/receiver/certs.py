@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -140,16 +141,29 @@ def _names(hostnames: Sequence[str]) -> list[x509.GeneralName]:
 
 
 def _usable(files: CertificateFiles, hostnames: Sequence[str]) -> bool:
-    paths = dataclasses.astuple(files)
-    if not all(Path(p).is_file() for p in paths):
-        return False
+    """All files there, each key the one of its certificate, both certificates issued by the CA,
+    the receiver's naming `hostnames` and valid for another week. A run killed while writing
+    them leaves a set that fails one of these, and the next run makes a fresh set."""
     try:
-        cert = x509.load_pem_x509_certificate(files.cert_file.read_bytes())
-        covered = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (ValueError, x509.ExtensionNotFound):
+        ca = x509.load_pem_x509_certificate(files.ca_file.read_bytes())
+        server = _pair(files.cert_file, files.key_file)
+        client = _pair(files.client_cert_file, files.client_key_file)
+        for cert in (server, client):
+            cert.verify_directly_issued_by(ca)
+        covered = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
         return False
-    fresh = cert.not_valid_after_utc - _RENEW_BEFORE > datetime.datetime.now(datetime.UTC)
+    fresh = server.not_valid_after_utc - _RENEW_BEFORE > datetime.datetime.now(datetime.UTC)
     return fresh and all(name in covered for name in _names(hostnames))
+
+
+def _pair(cert_file: Path, key_file: Path) -> x509.Certificate:
+    """The certificate in `cert_file`, once the key in `key_file` is shown to be its own."""
+    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    if key.public_key() != cert.public_key():
+        raise ValueError(f"{key_file.name} is not the key of {cert_file.name}")
+    return cert
 
 
 def _write_cert(path: Path, cert: x509.Certificate) -> None:
