@@ -71,6 +71,20 @@ def test_missing_ca_file_is_a_config_error(tls_files: TLSFiles) -> None:
         client_context(settings)
 
 
+@pytest.mark.parametrize("mode", [0o604, 0o602])
+def test_a_client_key_open_to_every_account_is_refused(
+    tls_files: TLSFiles, tmp_path: Path, mode: int
+) -> None:
+    key = tmp_path / "client-key.pem"
+    key.write_bytes(tls_files.client_key_file.read_bytes())
+    mutual = {"client_cert_file": tls_files.client_cert_file, "client_key_file": key}
+    key.chmod(mode)
+    with pytest.raises(ConfigError, match=f"PAYWIRE_CLIENT_KEY_FILE=.*mode {mode:04o}.*chmod 600"):
+        client_context(gateway_settings(tls_files, 1, **mutual))
+    key.chmod(0o640)
+    assert client_context(gateway_settings(tls_files, 1, **mutual)).verify_mode is ssl.CERT_REQUIRED
+
+
 def test_check_pin_without_pins_accepts_anything() -> None:
     check_pin(None, ())
 

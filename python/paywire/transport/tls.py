@@ -6,8 +6,11 @@ Verification is not configurable: a context from here always checks the chain an
 from __future__ import annotations
 
 import hashlib
+import os
 import ssl
+import stat
 from collections.abc import Collection
+from pathlib import Path
 
 from paywire.config import Settings
 from paywire.errors import ConfigError
@@ -31,6 +34,7 @@ def client_context(settings: Settings) -> ssl.SSLContext:
     context.verify_mode = ssl.CERT_REQUIRED
     context.minimum_version = _MIN_VERSIONS[settings.tls_min_version]
     if settings.client_cert_file is not None and settings.client_key_file is not None:
+        _check_private(settings.client_key_file)
         try:
             context.load_cert_chain(settings.client_cert_file, settings.client_key_file)
         except (OSError, ssl.SSLError) as exc:
@@ -39,6 +43,21 @@ def client_context(settings: Settings) -> ssl.SSLContext:
                 f"certificate and key: {exc}"
             ) from None
     return context
+
+
+def _check_private(key_file: Path) -> None:
+    """Refuse a client key any account on the machine may read or change: whoever reads it can
+    present themselves to the receiver as this bank. A group may read it (a volume shared with
+    a pod's fsGroup), as ssh allows for its keys."""
+    try:
+        mode = stat.S_IMODE(os.stat(key_file).st_mode)
+    except OSError as exc:
+        raise ConfigError(f"PAYWIRE_CLIENT_KEY_FILE={key_file}: cannot read: {exc}") from None
+    if mode & 0o007:
+        raise ConfigError(
+            f"PAYWIRE_CLIENT_KEY_FILE={key_file} is open to every account on the machine (mode "
+            f"{mode:04o}); restrict it to the gateway's account: chmod 600 {key_file}"
+        )
 
 
 def fingerprint_sha256(der: bytes) -> str:
