@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from paywire.api import create_app
 from paywire.config import Settings
@@ -22,7 +23,11 @@ async def test_login_returns_token_expiry_and_operator(world: World) -> None:
     assert body["operator"]["roles"] == ["CHECKER"]
     assert "password" not in str(body["operator"])
     expires = dt.datetime.fromisoformat(body["expires_at"])
-    assert dt.timedelta(minutes=59) < expires - dt.datetime.now(dt.UTC) <= dt.timedelta(hours=1)
+    created = await world.pool.fetchval(
+        "SELECT created_at FROM sessions WHERE token_hash = $1",
+        hashlib.sha256(body["token"].encode()).digest(),
+    )
+    assert expires - created == dt.timedelta(seconds=Settings().token_ttl_s)
 
 
 async def test_me_shows_the_operator_and_roles(world: World) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
+
 from paywire.api import create_app, health
 from tests.api.conftest import Serve
 
@@ -27,6 +29,36 @@ async def test_unreachable_database_is_503_error(serve: Serve, settings, unreach
     assert body["status"] == "error"
     assert body["checks"]["database"]["status"] == "error"
     assert "nobody" not in await response.text()
+
+
+async def test_a_database_that_never_answers_is_503_error_within_the_check_timeout(
+    serve: Serve, settings, monkeypatch
+) -> None:
+    """A server that accepts and then says nothing (hung, or a route that drops packets): the
+    check gives up after DB_CHECK_TIMEOUT_S and says so, rather than holding the probe until
+    the balancer's own timeout."""
+    monkeypatch.setattr(health, "DB_CHECK_TIMEOUT_S", 0.2)
+    hung: list[asyncio.StreamWriter] = []
+
+    async def accept_and_say_nothing(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        hung.append(writer)
+
+    server = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    pool = await asyncpg.create_pool(f"postgresql://nobody:x@127.0.0.1:{port}/none", min_size=0)
+    try:
+        client = await serve(create_app(settings, pool))
+        response = await client.get("/health")
+    finally:
+        pool.terminate()
+        for writer in hung:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    assert response.status == 503
+    body = await response.json()
+    assert body["checks"]["database"] == {"status": "error", "detail": "TimeoutError"}
+    assert hung, "the check reached the server"
 
 
 async def test_draining_is_503_error(serve: Serve, settings, db_pool) -> None:

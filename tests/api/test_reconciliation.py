@@ -23,7 +23,14 @@ from tests.fixtures.waiting import eventually
 DAILY = "/api/v1/payments/reconciliation/daily"
 AGING = "/api/v1/payments/reconciliation/aging"
 EXPORT = "/api/v1/audit-logs/export"
-TODAY = datetime.now(UTC).date().isoformat()
+# Any valid day, where only the request's shape matters.
+SOME_DAY = "2026-01-15"
+
+
+def today() -> str:
+    """Asked when a test needs it, not once when the module is collected: the suite may run
+    past midnight (UTC) before it gets here."""
+    return datetime.now(UTC).date().isoformat()
 
 
 @pytest.fixture
@@ -62,13 +69,14 @@ def as_csv(items: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 async def test_the_daily_report_has_the_documented_shape(world: World, breaks: Breaks) -> None:
-    response = await get(world, DAILY, date=TODAY)
+    day = today()
+    response = await get(world, DAILY, date=day)
     assert response.content_type == "application/json"
     assert response.headers["X-Request-Id"]
     assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
     body = await response.json()
     assert set(body) == {"date", "as_of", "totals", "by_currency", "unmatched"}
-    assert body["date"] == TODAY
+    assert body["date"] == day
     assert body["totals"] == {"payments": 4, "matched": 1, "unmatched": 4}
     assert body["by_currency"] == [
         {"currency": "EUR", "payments": 4, "amount": "406.00", "matched": 1, "unmatched": 3}
@@ -83,11 +91,12 @@ async def test_the_daily_report_has_the_documented_shape(world: World, breaks: B
 
 
 async def test_the_daily_csv_is_the_unmatched_list(world: World, breaks: Breaks) -> None:
-    body = await (await get(world, DAILY, date=TODAY)).json()
-    response = await get(world, DAILY, "admin", date=TODAY, format="csv")
+    day = today()
+    body = await (await get(world, DAILY, date=day)).json()
+    response = await get(world, DAILY, "admin", date=day, format="csv")
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert response.headers["Content-Disposition"] == (
-        f'attachment; filename="reconciliation-{TODAY}.csv"'
+        f'attachment; filename="reconciliation-{day}.csv"'
     )
     assert response.headers["X-Request-Id"]
     text = await response.text()
@@ -107,12 +116,13 @@ async def test_aging_lists_outstanding_items_older_than_n_days(
 
 
 async def test_reconciliation_is_routed_before_payment_ids(world: World, breaks: Breaks) -> None:
+    day = today()
     payment = await world.create_payment()
     for key in (payment["id"], payment["reference"]):
         response = await world.client.get(f"/api/v1/payments/{key}", headers=world.auth("maker"))
         assert response.status == 200
         assert (await response.json())["id"] == payment["id"]
-    assert (await get(world, DAILY, date=TODAY)).status == 200
+    assert (await get(world, DAILY, date=day)).status == 200
     missing = await world.client.get(
         "/api/v1/payments/reconciliation", headers=world.auth("auditor")
     )
@@ -121,7 +131,7 @@ async def test_reconciliation_is_routed_before_payment_ids(world: World, breaks:
 
 @pytest.mark.parametrize(
     ("path", "query"),
-    [(DAILY, {"date": TODAY}), (AGING, {"days": "1"}), (EXPORT, {"date": TODAY})],
+    [(DAILY, {"date": SOME_DAY}), (AGING, {"days": "1"}), (EXPORT, {"date": SOME_DAY})],
 )
 async def test_admin_and_auditor_only(world: World, path: str, query: dict[str, str]) -> None:
     for who, status in (("admin", 200), ("auditor", 200), ("maker", 403), ("checker", 403)):
@@ -135,7 +145,7 @@ async def test_admin_and_auditor_only(world: World, path: str, query: dict[str, 
     [
         (DAILY, {}),
         (DAILY, {"date": "2026-02-30"}),
-        (DAILY, {"date": TODAY, "format": "xml"}),
+        (DAILY, {"date": SOME_DAY, "format": "xml"}),
         (AGING, {}),
         (AGING, {"days": "-1"}),
         (AGING, {"days": "a week"}),
@@ -150,9 +160,10 @@ async def test_invalid_queries_are_refused(world: World, path: str, query: dict[
 
 
 async def test_the_audit_export_streams_the_days_rows(world: World, breaks: Breaks) -> None:
-    response = await get(world, EXPORT, date=TODAY)
+    day = today()
+    response = await get(world, EXPORT, date=day)
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert response.headers["Content-Disposition"] == f'attachment; filename="audit-{TODAY}.csv"'
+    assert response.headers["Content-Disposition"] == f'attachment; filename="audit-{day}.csv"'
     rows = csv_rows(await response.text())
     stored = await world.pool.fetch("SELECT id, hash, action FROM audit_logs ORDER BY id")
     assert [(int(r["id"]), r["hash"], r["action"]) for r in rows] == [
@@ -168,6 +179,7 @@ async def test_an_export_to_a_client_that_stops_reading_gives_its_connection_bac
 ) -> None:
     """The export holds a database connection while it streams; a client that sends its
     request and never reads must not hold it for ever."""
+    day = today()
     monkeypatch.setattr(streams, "WRITE_TIMEOUT_S", 0.5)
     padding = "x" * 1500  # ~15 MB of CSV: more than the sockets' buffers hold
     async with world.pool.acquire() as conn, conn.transaction():
@@ -179,7 +191,7 @@ async def test_an_export_to_a_client_that_stops_reading_gives_its_connection_bac
             ],
         )
     in_use = world.pool.get_size() - world.pool.get_idle_size()
-    response = await world.client.get(EXPORT, params={"date": TODAY}, headers=world.auth("auditor"))
+    response = await world.client.get(EXPORT, params={"date": day}, headers=world.auth("auditor"))
     assert response.status == 200
 
     async def given_back() -> bool:

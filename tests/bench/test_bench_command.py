@@ -1,6 +1,8 @@
 """`paywire bench` as a user runs it, on a small load: self-contained, every mode, JSON out.
 
 A smoke run only: the figures themselves belong in benches/RESULTS.md, never in assertions.
+The one bound here guards what `peak_rss_mb` measures (the timed part, not the set-up's argon2
+hashes, 64 MiB each), which is far from any figure a run of 60 payments could reach.
 """
 
 from __future__ import annotations

@@ -32,9 +32,6 @@ from tests.fixtures.tls import TLSFiles
 from tests.fixtures.world import build_world
 from tests.pipeline.processes import gateway_env, start_gateway, start_receiver
 
-# /health gives the database two seconds; the answer must come well before a balancer gives up.
-HEALTH_ANSWER_S = 4.0
-
 
 @asynccontextmanager
 async def own_server() -> AsyncIterator[EmbeddedPostgres]:
@@ -111,14 +108,13 @@ async def test_postgres_restarted_mid_run_health_503_then_every_payment_settles_
 
 
 async def _outage(http: aiohttp.ClientSession, url: str, seconds: float) -> None:
-    """/health answers 503 `error` promptly as soon as the database is gone, for as long as
-    it is gone (`seconds`: how long the outage lasts)."""
+    """/health answers 503 `error` as soon as the database is gone, for as long as it is gone
+    (`seconds`: how long the outage lasts). That the answer is bounded by the check's timeout
+    is tests/api/test_health.py's, against a server that never answers."""
     until = time.monotonic() + seconds
     answers = 0
     while answers == 0 or time.monotonic() < until:
-        started = time.monotonic()
         status, body = await health(http, url)
-        assert time.monotonic() - started < HEALTH_ANSWER_S
         assert status == 503, body
         assert body["status"] == "error"
         assert body["checks"]["database"]["status"] == "error"  # type: ignore[index]

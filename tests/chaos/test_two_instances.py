@@ -1,7 +1,8 @@
 """Two gateways on one database and one receiver; one is SIGKILLed mid-run and stays dead.
 
 The survivor must take over everything the dead one had claimed or leased (once the leases
-run out) and settle every payment exactly once; it must never have resent a live message early.
+run out) and settle every payment exactly once. That a live process's lease is never taken over
+early is the lease's own test (tests/services/test_pipeline.py), where the clock is given.
 """
 
 from __future__ import annotations

@@ -141,6 +141,12 @@ async def test_answers_arriving_after_the_timeout_still_settle_once(
     gateway.pipeline.wake()
     final = await gateway.wait_for(ids)
     assert set(final.values()) == {"COMPLETED"}
+    # The timeout did run out before the answers came: each message went out again.
+    attempts = await world.pool.fetch(
+        "SELECT attempts FROM messages WHERE payment_id = ANY($1::uuid[])", ids
+    )
+    assert all(row["attempts"] > 1 for row in attempts), attempts
+    assert gateway.receiver.stats.duplicates > 0
     events = await world.pool.fetchval(
         "SELECT count(*) FROM payment_events WHERE status = 'COMPLETED'"
         " AND payment_id = ANY($1::uuid[])",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -213,12 +212,12 @@ async def test_garbage_every_n_answers(start_receiver: StartReceiver, connect: C
     assert [parse_answer(f).msg_id for f in frames] == ["Z1", "Z2"], "answers, then garbage"
 
 
-async def test_ack_delay_and_shuffle(start_receiver: StartReceiver, connect: Connect) -> None:
+async def test_held_answers_leave_shuffled(start_receiver: StartReceiver, connect: Connect) -> None:
+    """Held answers leave together, in random order. That the delay holds them is shown by
+    cause, not by the clock: tests/transport/test_pool.py's answer later than the timeout."""
     receiver = await start_receiver(faults=Faults(ack_delay_ms=100, shuffle=True), seed=5)
     client = await connect(receiver)
-    started = time.monotonic()
     answers = await ask(client, *(pacs008(f"S{i:02d}") for i in range(30)))
-    assert time.monotonic() - started >= 0.1
     ids = [a.msg_id for a in answers]
     assert sorted(ids) == [f"S{i:02d}" for i in range(30)]
     assert ids != sorted(ids)

@@ -257,6 +257,11 @@ async def test_a_resend_falls_due_with_its_lease_unless_still_on_its_way(world: 
     lost = await world.drive(await world.create(), Status.TRANSMITTED)
     later = datetime.now(UTC) + LEASE + LEASE
     async with world.pool.acquire() as conn, conn.transaction():
+        # Within their leases, neither is anyone's to resend.
+        early = datetime.now(UTC) + LEASE / 2
+        assert (
+            await delivery.claim_due(conn, 10, at=early, lease=LEASE, by="t", max_attempts=5) == []
+        )
         due = await delivery.claim_due(
             conn, 10, at=later, lease=LEASE, by="t", max_attempts=5, exclude=[waiting.id]
         )
@@ -402,7 +407,8 @@ async def test_settling_beside_an_operator_resolving_the_same_orphan_cannot_dead
         )
         await eventually(
             lambda: world.pool.fetchval(
-                "SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                "SELECT count(*) > 0 FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
             )
         )
         await operator.execute("SELECT 1 FROM audit_chain FOR UPDATE")

@@ -6,15 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 
 from paywire.domain.statuses import Status
 from tests.fixtures.breaks import one_of_each
 from tests.fixtures.world import World
 from tests.services.test_commands import base_env, paywire
-
-TODAY = datetime.now(UTC).date().isoformat()
 
 
 async def test_recon_daily_prints_the_report_and_fails_on_unmatched_items(
@@ -25,6 +23,9 @@ async def test_recon_daily_prints_the_report_and_fails_on_unmatched_items(
         for i in range(4)
     ]
     breaks = await one_of_each(world.pool, ids)
+    # The day the payments were made, which is not "today" if the suite ran past midnight.
+    made = await world.pool.fetchval("SELECT min(created_at) FROM payments")
+    day = made.astimezone(UTC).date().isoformat()
     env = {
         **base_env(tmp_path),
         "DATABASE_URL": database,
@@ -32,9 +33,9 @@ async def test_recon_daily_prints_the_report_and_fails_on_unmatched_items(
         "PAYWIRE_MAX_ATTEMPTS": "1",
     }
 
-    done = paywire(env, tmp_path, "recon", "daily", "--date", TODAY)
+    done = paywire(env, tmp_path, "recon", "daily", "--date", day)
     assert done.returncode == 1, done.stderr
-    assert done.stderr.strip() == f"{TODAY}: 4 unmatched item(s)"
+    assert done.stderr.strip() == f"{day}: 4 unmatched item(s)"
     report = json.loads(done.stdout)
     assert report["totals"] == {"payments": 4, "matched": 1, "unmatched": 4}
     assert {i["category"]: i["payment_id"] or i["msg_id"] for i in report["unmatched"]} == {
@@ -45,7 +46,7 @@ async def test_recon_daily_prints_the_report_and_fails_on_unmatched_items(
     }
 
     out = tmp_path / "recon.csv"
-    as_csv = paywire(env, tmp_path, "recon", "daily", "--date", TODAY, "--format", "csv",
+    as_csv = paywire(env, tmp_path, "recon", "daily", "--date", day, "--format", "csv",
                      "--output", str(out))  # fmt: skip
     assert as_csv.returncode == 1
     rows = list(csv.DictReader(io.StringIO(out.read_text())))

@@ -134,7 +134,8 @@ async def test_a_seed_waiting_on_a_posting_keeps_what_the_posting_moved(world: W
         )
         await eventually(
             lambda: world.pool.fetchval(
-                "SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                "SELECT count(*) > 0 FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
             )
         )
         await posting.commit()

@@ -6,7 +6,6 @@ Pipelining, faults (drops, delays, garbage), the breaker, heartbeats, draining a
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -86,12 +85,10 @@ async def test_answer_later_than_the_timeout(
         heartbeat_s=0,
         on_orphan=lambda a, raw: orphans.append((a, raw)),
     )
-    started = time.monotonic()
     with pytest.raises(Unanswered) as caught:
         await pool.send("SLOW1", pacs008("SLOW1"))
     assert caught.value.reason == "timeout"
     assert caught.value.msg_id == "SLOW1"
-    assert time.monotonic() - started >= 0.1
     # The late answer names a message no longer in flight: the pipeline gets it to reconcile.
     await until(lambda: bool(orphans))
     assert orphans[0][0].msg_id == "SLOW1"

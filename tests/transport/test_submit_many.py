@@ -101,7 +101,8 @@ async def test_connection_drop_tells_every_message_once(
     again = Outcomes()
     await pool.submit_many([(m, pacs008(m), None) for m in lost[:5]], again)
     await until(lambda: len(again) == 5)
-    assert set(again.reasons().values()) <= {"ACK", "connection_lost"}
+    # On fresh connections, well short of drop_after: every resend is answered.
+    assert set(again.reasons().values()) == {"ACK"}
 
 
 async def test_answers_later_than_the_timeout(

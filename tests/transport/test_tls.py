@@ -54,10 +54,22 @@ def test_client_context_always_verifies(tls_files: TLSFiles) -> None:
     assert len(context.get_ca_certs()) == 1, "only the configured CA, not the system store"
 
 
-def test_client_context_without_ca_file_uses_the_system_store(tls_files: TLSFiles) -> None:
-    context = client_context(gateway_settings(tls_files, 1, receiver_ca_file=""))
-    assert context.verify_mode is ssl.CERT_REQUIRED
-    assert context.cert_store_stats()["x509_ca"] >= 0  # whatever the system holds, never off
+async def test_client_context_without_ca_file_uses_the_system_store(
+    tls_files: TLSFiles, start_receiver: StartReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenSSL's system store, pointed (as an operator's trust store would be) at the CA that
+    issued the receiver's certificate: the handshake is verified against it."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_files.ca_file))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    receiver = await start_receiver()
+    settings = gateway_settings(tls_files, receiver.port, pool_size=1, receiver_ca_file="")
+    assert client_context(settings).verify_mode is ssl.CERT_REQUIRED
+    pool = ConnectionPool(settings)
+    await pool.start()
+    try:
+        assert (await pool.send("STORE-1", pacs008("STORE-1"))).kind == "ACK"
+    finally:
+        await pool.close()
 
 
 def test_client_context_minimum_13(tls_files: TLSFiles) -> None:
