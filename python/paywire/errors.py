@@ -60,3 +60,10 @@ class Throttled(PaywireError):
     """Too many attempts; the caller must wait."""
 
     code = "THROTTLED"
+
+
+class DatabaseUnavailable(PaywireError):
+    """The database could not be opened: not running, unreachable, or refusing these credentials.
+    A command ends with exit code 2 on it, never with 1, which says what it found in the data."""
+
+    code = "DATABASE_UNAVAILABLE"

@@ -86,6 +86,25 @@ def test_commands_refuse_an_unmigrated_database(env: dict[str, str], tmp_path: P
     assert "run `paywire migrate`" in refused.stderr
 
 
+@pytest.mark.parametrize(
+    "command", [("recon", "daily", "--date", "2026-01-15"), ("audit", "verify"), ("migrate",)]
+)
+def test_a_database_that_cannot_be_reached_is_exit_2_not_a_finding(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """Exit 1 means unmatched items or a broken audit chain; a cron job must not read an
+    outage as either. Port 9 on loopback refuses connections."""
+    env = {**base_env(tmp_path), "DATABASE_URL": "postgresql://ops:s3cret-pw@127.0.0.1:9/paywire"}
+    done = paywire(env, tmp_path, *command)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(
+        "paywire: cannot open the database at 127.0.0.1:9/paywire: ConnectionRefusedError"
+    ), done.stderr
+    assert "check DATABASE_URL" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "s3cret-pw" not in done.stderr + done.stdout
+
+
 def test_seed_demo_then_file(env: dict[str, str], tmp_path: Path) -> None:
     assert paywire(env, tmp_path, "migrate").returncode == 0
     demo = paywire(env, tmp_path, "seed")

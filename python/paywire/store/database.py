@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import orjson
 
 from paywire.config import Settings
+from paywire.errors import DatabaseUnavailable
 from paywire.store.embedded import EmbeddedPostgres
 from paywire.store.tx import Conn, Pool
 
@@ -57,11 +59,29 @@ async def open_database(
             max_size=settings.db_pool_max,
             command_timeout=settings.db_command_timeout_s if bounded else None,
         )
-    except BaseException:
+    except BaseException as exc:
         if server is not None:
             await server.stop()
+        if isinstance(exc, _UNREACHABLE):
+            raise DatabaseUnavailable(_unreachable(dsn, server is not None, exc)) from None
         raise
     return Database(pool, dsn, server)
+
+
+# What opening a pool raises when the server is not there, refuses us, or has no such database.
+_UNREACHABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def _unreachable(dsn: str, embedded: bool, exc: BaseException) -> str:
+    """Where paywire tried and why it failed, without the URL's password, and what to check."""
+    parts = urlsplit(dsn)
+    where = f"{parts.hostname}:{parts.port or 5432}{parts.path}"
+    check = (
+        "the embedded server under PAYWIRE_DATA_DIR"
+        if embedded
+        else "DATABASE_URL and that the server is running and accepts this user"
+    )
+    return f"cannot open the database at {where}: {type(exc).__name__}: {exc}; check {check}"
 
 
 @asynccontextmanager
