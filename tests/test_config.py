@@ -31,6 +31,20 @@ def test_a_frame_limit_below_the_largest_message_is_refused() -> None:
     assert load_settings(environ={"PAYWIRE_MAX_FRAME_BYTES": "8192"}).max_frame_bytes == 8192
 
 
+@pytest.mark.parametrize(
+    ("framing", "limit"), [("u32be", 1_048_576), ("u16be", 65_535), ("ascii4", 9_999)]
+)
+def test_each_framing_works_with_the_default_frame_limit(framing: str, limit: int) -> None:
+    """Unset, the limit is 1 MiB or what the framing can express, whichever is less; set above
+    what it can express, it is refused."""
+    settings = load_settings(environ={"PAYWIRE_FRAMING": framing})
+    assert settings.max_frame_bytes == limit
+    if framing != "u32be":
+        too_big = {"PAYWIRE_FRAMING": framing, "PAYWIRE_MAX_FRAME_BYTES": str(limit + 1)}
+        with pytest.raises(ConfigError, match=f"cannot exceed what {framing} framing can express"):
+            load_settings(environ=too_big)
+
+
 def test_settings_are_logged_without_any_secret_of_their_urls() -> None:
     settings = load_settings(
         environ={

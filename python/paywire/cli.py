@@ -27,26 +27,39 @@ COMMANDS: tuple[str, ...] = (
 )
 
 
+_CONFIG_HELP = "TOML file with settings (lower-case keys without PAYWIRE_); the environment wins"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="paywire",
         description="Payment transmission gateway: ISO 20022 pacs.008 over pipelined TLS.",
     )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        help="TOML file with settings (lower-case keys without PAYWIRE_); the environment wins",
-    )
+    parser.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"paywire.commands.{name}").register(subparsers)
     return parser
 
 
+def _config_first(argv: Sequence[str]) -> list[str]:
+    """The line with `--config FILE` moved before the command, wherever it was given: operators
+    write `paywire serve --config x.toml` as often as `paywire --config x.toml serve`."""
+    args, moved = list(argv), []
+    for index, arg in enumerate(args):
+        if arg == "--config" and index + 1 < len(args):
+            moved = args[index : index + 2]
+            del args[index : index + 2]
+            break
+        if arg.startswith("--config="):
+            moved = [args.pop(index)]
+            break
+    return moved + args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_config_first(sys.argv[1:] if argv is None else argv))
     runtime.tune_gc()
     try:
         code: int = args.handler(args)

@@ -38,6 +38,8 @@ _SECRET_PARAMETER = re.compile(r"(?i)pass|secret|token|key")
 # Twice the largest pacs.008 paywire composes (every field at its longest and escaped: 4,029
 # bytes). Below it some payments could never be sent, and each try would hold up its batch.
 MIN_FRAME_BYTES = 8192
+# The limit when none is set, unless the framing expresses less (`load_settings`).
+DEFAULT_MAX_FRAME_BYTES = 1_048_576
 
 T = TypeVar("T")
 
@@ -63,7 +65,7 @@ class Settings:
     ack_timeout_s: float = 30.0
     max_attempts: int = 5
     framing: str = "u32be"
-    max_frame_bytes: int = 1_048_576
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
     heartbeat_s: float = 30.0
     cb_failure_threshold: int = 5
     cb_reset_s: float = 30.0
@@ -131,6 +133,11 @@ def load_settings(
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
     values = {name: _coerce(name, value) for name, value in raw.items()}
+    if "max_frame_bytes" not in values and values.get("framing") in _FRAMING_LIMITS:
+        # Unset, the limit is 1 MiB or what the framing can express, whichever is less: u16be
+        # and ascii4 must work without a second setting.
+        framing_limit = _FRAMING_LIMITS[values["framing"]]
+        values["max_frame_bytes"] = min(DEFAULT_MAX_FRAME_BYTES, framing_limit)
     settings = Settings(**values)
     _validate(settings)
     return settings

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from typing import get_args
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from paywire.api import create_app
+from paywire.transport.errors import FailureReason
 from tests.api.conftest import Serve
 from tests.fixtures.spec import SPEC_METRICS
 
@@ -34,6 +38,19 @@ async def test_every_spec_metric_is_exported(serve: Serve, settings, db_pool) ->
     assert "/health" in http
     cpu = [s for s in families["process_cpu_user_seconds_total"] if s.name.endswith("_total")]
     assert cpu[0].value > 0
+
+
+def test_a_fresh_process_exports_every_connection_error_reason_at_zero() -> None:
+    """Before the first error, not only after it: in a process of its own, as a fresh gateway,
+    since this one's counters carry what other tests did."""
+    exported = subprocess.run(
+        [sys.executable, "-c", "import paywire.gateway, prometheus_client as p;"
+         " print(p.generate_latest().decode())"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    samples = _families(exported)["tls_connection_errors_total"]
+    totals = {s.labels["reason"]: s.value for s in samples if s.name.endswith("_total")}
+    assert totals == dict.fromkeys(get_args(FailureReason), 0.0)
 
 
 async def test_db_pool_gauge_is_read_at_scrape_time(serve: Serve, settings, db_pool) -> None:

@@ -105,6 +105,23 @@ def test_a_database_that_cannot_be_reached_is_exit_2_not_a_finding(
     assert "s3cret-pw" not in done.stderr + done.stdout
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        ("--config", "{file}", "migrate", "status"),
+        ("migrate", "status", "--config", "{file}"),
+        ("recon", "daily", "--date", "2026-01-15", "--config={file}"),
+    ],
+)
+def test_config_is_read_before_or_after_the_command(tmp_path: Path, line: tuple[str, ...]) -> None:
+    """The file's database (a port that refuses) is the one the command tries to open."""
+    config = tmp_path / "paywire.toml"
+    config.write_text('database_url = "postgresql://ops:pw@127.0.0.1:9/from_the_file"\n')
+    done = paywire(base_env(tmp_path), tmp_path, *(a.format(file=config) for a in line))
+    assert done.returncode == 2, done.stderr
+    assert "cannot open the database at 127.0.0.1:9/from_the_file" in done.stderr
+
+
 def test_seed_demo_then_file(env: dict[str, str], tmp_path: Path) -> None:
     assert paywire(env, tmp_path, "migrate").returncode == 0
     demo = paywire(env, tmp_path, "seed")

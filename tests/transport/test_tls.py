@@ -269,6 +269,17 @@ def _issue_localhost(directory: Path, kind: str) -> tuple[Path, Path, Path]:
     return ca_file, cert_file, key_file
 
 
+async def test_with_heartbeats_off_a_receiver_need_not_answer_one(tls_files: TLSFiles) -> None:
+    """PAYWIRE_HEARTBEAT_S=0 sends no heartbeat, the opening one included: a receiver that
+    never answers them (here, one that never says anything) still gets its connection."""
+    server = await _server_with_max_version(tls_files, ssl.TLSVersion.TLSv1_3)
+    try:
+        slot = await first_attempt(tls_files, server.sockets[0].getsockname()[1], heartbeat_s=0)
+    finally:
+        server.close()
+    assert (slot["state"], slot["connects"], slot["last_error"]) == ("OPEN", 1, None)
+
+
 async def _server_with_max_version(tls_files: TLSFiles, version: ssl.TLSVersion) -> asyncio.Server:
     """A bare TLS server (no protocol) that offers nothing newer than `version`."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -14,7 +14,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Collection, Sequence
-from typing import Final, TypeAlias, cast
+from typing import Final, TypeAlias, cast, get_args
 
 from paywire.observability.metrics import (
     tls_ack_latency_seconds,
@@ -78,7 +78,7 @@ class ConnectionOptions:
     framing: str
     max_frame_bytes: int
     ack_timeout_s: float
-    heartbeat_s: float  # 0: no idle heartbeats (the opening heartbeat is still sent)
+    heartbeat_s: float  # 0: no heartbeats at all, not even the opening one
     tick_s: float  # period of the deadline sweep and heartbeat check
 
 
@@ -95,6 +95,12 @@ class ConnectionStats:
 def count_error(reason: FailureReason, stats: ConnectionStats) -> None:
     stats.errors += 1
     tls_connection_errors_total.labels(reason=reason).inc()
+
+
+# Every reason exported from the start, at 0: a series that appears only with its first error
+# reads as "no data" on a dashboard, and `increase()` misses that first error.
+for _reason in get_args(FailureReason):
+    tls_connection_errors_total.labels(reason=_reason)
 
 
 class Connection(asyncio.Protocol):
@@ -165,10 +171,13 @@ class Connection(asyncio.Protocol):
                 )
                 assert self._transport is not None
                 check_pin(self._transport.get_extra_info("ssl_object"), endpoint.pins)
-                confirming = True
-                self._probe_sent_at = time.monotonic()
-                self._queue(_HEARTBEAT)
-                await asyncio.shield(self._confirmed)
+                if self._options.heartbeat_s:
+                    # The opening heartbeat; with heartbeats off (for a receiver that does not
+                    # answer them) the connection is open once the handshake is done.
+                    confirming = True
+                    self._probe_sent_at = time.monotonic()
+                    self._queue(_HEARTBEAT)
+                    await asyncio.shield(self._confirmed)
         except BaseException as exc:
             self.abort()
             if isinstance(exc, TransportError) or not isinstance(exc, Exception):
