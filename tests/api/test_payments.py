@@ -36,9 +36,10 @@ async def test_same_idempotency_key_and_body_replays_the_payment(world: World) -
     headers = {**world.auth("maker"), "Idempotency-Key": "inv-42"}
     first = await world.client.post(PAYMENTS, json=payment_body(), headers=headers)
     again = await world.client.post(PAYMENTS, json=payment_body(), headers=headers)
-    assert first.status == 201
-    assert again.status == 200
-    assert (await again.json())["id"] == (await first.json())["id"]
+    assert (first.status, again.status) == (201, 201)
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert await again.json() == await first.json()
     clash = await world.client.post(PAYMENTS, json=payment_body(amount="99.00"), headers=headers)
     assert clash.status == 409
     assert (await clash.json())["error"]["code"] == "CONFLICT"

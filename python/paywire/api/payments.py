@@ -38,6 +38,8 @@ IDEMPOTENCY_KEY = Param(
     "Repeat the key to retry safely: the same key and body return the original payment",
     location="header",
 )
+# Set on the answer to a request that repeated an earlier one's Idempotency-Key and body.
+REPLAYED = "Idempotent-Replayed"
 BY_ID_OR_REFERENCE = "`id` is the payment's id or its reference (PW-YYYYMMDD-XXXXXXXX)."
 CONFLICT = (409,)
 
@@ -63,9 +65,10 @@ async def resolve(request: web.Request) -> UUID:
     params=(IDEMPOTENCY_KEY,),
     body=schemas.ref("PaymentCreate"),
     replies={
-        201: Reply("Created, INITIATED", schemas.PAYMENT),
-        200: Reply(
-            "The payment an earlier request with this Idempotency-Key created", schemas.PAYMENT
+        201: Reply(
+            "Created, INITIATED; or, repeated with an Idempotency-Key and the same body, the "
+            "payment the first request created, with `Idempotent-Replayed: true`",
+            schemas.PAYMENT,
         ),
     },
     errors=CONFLICT,
@@ -80,7 +83,10 @@ async def create_payment(request: web.Request) -> web.Response:
         idempotency_key=request.headers.get("Idempotency-Key"),
         request_id=request[REQUEST_ID],
     )
-    return json_response(created.payment.as_dict(), status=201 if created.created else 200)
+    # A replay answers as the first request did (a client retrying after a lost response gets
+    # what it would have got), and says that it is one.
+    replayed = {} if created.created else {REPLAYED: "true"}
+    return json_response(created.payment.as_dict(), status=201, headers=replayed)
 
 
 @routes.get(
