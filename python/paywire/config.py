@@ -1,6 +1,7 @@
 """One frozen `Settings`, read once from the environment and an optional TOML file.
 
-Every knob of SPEC §3 lives here with its default, so the rest of the code never reads `os.environ`.
+Every setting (docs/CONFIGURATION.md) lives here with its default, so the rest of the code
+never reads `os.environ`.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ T = TypeVar("T")
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
-    """Configuration of one gateway process; see SPEC §3 for the meaning of each field."""
+    """Configuration of one gateway process; docs/CONFIGURATION.md says what each field means."""
 
     database_url: str | None = None
     data_dir: Path = Path(".paywire")
@@ -95,7 +96,7 @@ class Settings:
 
     def require(self, *names: str) -> None:
         """Refuse to go on when a setting a command needs is absent, naming its variable."""
-        missing = [_env_name(n) for n in names if getattr(self, n) in (None, "")]
+        missing = [env_name(n) for n in names if getattr(self, n) in (None, "")]
         if missing:
             raise ConfigError(
                 f"missing required setting(s): {', '.join(missing)}; "
@@ -119,13 +120,13 @@ def load_settings(
     **overrides: Any,
 ) -> Settings:
     """Settings from a TOML file (lower-case keys without prefix), then the environment, then
-    explicit overrides; the environment wins over the file as SPEC §3 says."""
+    explicit overrides; the environment wins over the file."""
     env = os.environ if environ is None else environ
     raw: dict[str, Any] = {}
     if config_file is not None:
         raw.update(_read_toml(config_file))
     for field in dataclasses.fields(Settings):
-        name = _env_name(field.name)
+        name = env_name(field.name)
         if name in env:
             raw[field.name] = env[name]
     raw.update({k: v for k, v in overrides.items() if v is not None})
@@ -143,7 +144,8 @@ def load_settings(
     return settings
 
 
-def _env_name(field: str) -> str:
+def env_name(field: str) -> str:
+    """The variable that sets a `Settings` field (`ack_timeout_s` → `PAYWIRE_ACK_TIMEOUT_S`)."""
     upper = field.upper()
     return upper if upper in _UNPREFIXED else _PREFIX + upper
 
@@ -162,7 +164,7 @@ def _parse(name: str, value: Any, parse: Callable[[Any], T]) -> T:
     try:
         return parse(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{_env_name(name)}={value!r} is not a valid value") from None
+        raise ConfigError(f"{env_name(name)}={value!r} is not a valid value") from None
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -214,7 +216,7 @@ def _normalise_pin(pin: Any) -> str:
 def _validate(s: Settings) -> None:
     def check(ok: bool, name: str, why: str) -> None:
         if not ok:
-            raise ConfigError(f"{_env_name(name)}={getattr(s, name)!r}: {why}")
+            raise ConfigError(f"{env_name(name)}={getattr(s, name)!r}: {why}")
 
     check(s.tls_min_version in ("1.2", "1.3"), "tls_min_version", "must be 1.2 or 1.3")
     check(s.framing in _FRAMINGS, "framing", f"must be one of {', '.join(_FRAMINGS)}")
@@ -249,7 +251,7 @@ def _validate(s: Settings) -> None:
         if _unencoded_userinfo(getattr(s, name)):
             # Not `check`: the message must not echo a URL that holds a password.
             raise ConfigError(
-                f"{_env_name(name)}: the part before '@' holds '/', '?' or '#', so the URL is"
+                f"{env_name(name)}: the part before '@' holds '/', '?' or '#', so the URL is"
                 " cut inside the password; percent-encode them there (%2F, %3F, %23)"
             )
     for name in ("sender_bic", "receiver_bic"):
