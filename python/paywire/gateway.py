@@ -50,7 +50,7 @@ async def run_gateway(
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
     db = await open_database(settings)
-    shared = SharedState.from_settings(settings)
+    shared = SharedState.from_settings(settings, db.pool)
     try:
         async with db.pool.acquire() as conn:
             await migrator.require_current(conn)

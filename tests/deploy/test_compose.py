@@ -4,15 +4,23 @@ in uncommitted env files, ports on the host's loopback, time to drain."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.resources
 import json
+import os
 import re
 import subprocess
+import uuid
+from urllib.parse import unquote, urlsplit
 
+import asyncpg
 import jsonschema
 import pytest
 
+from paywire.store import migrator
+from paywire.store.embedded import binaries
 from tests.deploy.paths import DEPLOY, PROMETHEUS_DIR, ROOT, load_yaml
+from tests.fixtures.postgres import PostgresServer
 
 COMPOSE = DEPLOY / "docker-compose.yml"
 
@@ -85,7 +93,7 @@ def test_secrets_come_from_env_files_that_are_never_committed(compose: dict) -> 
         for service in compose["services"].values()
         for entry in service.get("env_file", [])
     }
-    assert files == {"postgres.env", "paywire.env"}
+    assert files == {"postgres.env", "paywire.env", "redis.env"}
     for name in files:
         assert (DEPLOY / f"{name}.example").is_file(), f"no template for {name}"
         ignored = subprocess.run(
@@ -99,18 +107,36 @@ def test_secrets_come_from_env_files_that_are_never_committed(compose: dict) -> 
     assert "postgresql://" not in text
 
 
-def test_env_templates_agree_on_the_database_credentials() -> None:
-    postgres = dict(
+def env_template(name: str) -> dict[str, str]:
+    return dict(
         line.split("=", 1)
-        for line in (DEPLOY / "postgres.env.example").read_text().splitlines()
+        for line in (DEPLOY / f"{name}.env.example").read_text().splitlines()
         if line and not line.startswith("#")
     )
-    paywire = (DEPLOY / "paywire.env.example").read_text()
-    url = re.search(r"^DATABASE_URL=(\S+)$", paywire, re.M).group(1)
-    assert url == (
-        f"postgresql://{postgres['POSTGRES_USER']}:{postgres['POSTGRES_PASSWORD']}"
-        f"@postgres:5432/{postgres['POSTGRES_DB']}"
-    )
+
+
+def test_the_gateway_is_its_own_database_role_not_the_superuser(compose: dict) -> None:
+    postgres = env_template("postgres")
+    url = env_template("paywire")["DATABASE_URL"]
+    assert url == f"postgresql://paywire:{postgres['PAYWIRE_DB_PASSWORD']}@postgres:5432/paywire"
+    assert postgres["POSTGRES_USER"] != "paywire"
+    assert "./postgres:/docker-entrypoint-initdb.d:ro" in compose["services"]["postgres"]["volumes"]
+    assert (DEPLOY / "postgres" / "10-paywire-owner.sh").stat().st_mode & 0o111
+
+
+def test_redis_wants_a_password_and_shares_a_network_with_the_gateway_only(
+    compose: dict,
+) -> None:
+    services = compose["services"]
+    assert "--requirepass" in services["redis"]["command"][-1]
+    assert "REDISCLI_AUTH" in services["redis"]["healthcheck"]["test"][-1]
+    assert compose["networks"]["sessions"] == {"internal": True}
+    on_it = {name for name, s in services.items() if "sessions" in s.get("networks", [])}
+    assert on_it == {"redis", "gateway"}
+    assert services["redis"]["networks"] == ["sessions"]
+    password = env_template("redis")["REDIS_PASSWORD"]
+    example = (DEPLOY / "paywire.env.example").read_text()
+    assert f"# REDIS_URL=redis://:{password}@redis:6379/0" in example
 
 
 def test_published_ports_bind_loopback_only(compose: dict) -> None:
@@ -135,3 +161,40 @@ def test_prometheus_mounts_the_rules_it_is_configured_with(compose: dict) -> Non
     assert paywire["static_configs"][0]["targets"] == ["gateway:3000"]
     for rule_file in config["rule_files"]:
         assert (PROMETHEUS_DIR / rule_file).is_file()
+
+
+async def test_the_init_script_makes_a_role_that_migrates_and_cannot_turn_triggers_off(
+    postgres: PostgresServer,
+) -> None:
+    """The script as the postgres image runs it (psql as the superuser), against a real server;
+    then paywire's whole schema is migrated by the role it made, which holds no superuser
+    rights: it cannot switch off the triggers that keep the records append-only."""
+    server = urlsplit(postgres.url)
+    suffix = uuid.uuid4().hex[:8]
+    role, database, password = f"paywire_{suffix}", f"paywire_{suffix}", f"pw-{suffix}"
+    env = {
+        "PATH": f"{binaries()}:{os.environ['PATH']}",
+        "POSTGRES_USER": server.username or "",
+        "PGHOST": server.hostname or "",
+        "PGPORT": str(server.port),
+        "PGPASSWORD": unquote(server.password or ""),
+        "PAYWIRE_DB_USER": role,
+        "PAYWIRE_DB_NAME": database,
+        "PAYWIRE_DB_PASSWORD": password,
+    }
+    script = DEPLOY / "postgres" / "10-paywire-owner.sh"
+    done = await asyncio.to_thread(
+        subprocess.run, ["sh", str(script)], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    owner_url = f"postgresql://{role}:{password}@{server.hostname}:{server.port}/{database}"
+    conn = await asyncpg.connect(owner_url)
+    try:
+        assert not await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = $1", role)
+        await migrator.upgrade(conn, migrator.load())
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("SET session_replication_role = replica")
+    finally:
+        await conn.close()
+        await postgres.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
+        await postgres.execute(f'DROP ROLE "{role}"')

@@ -10,13 +10,15 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import orjson
 import pytest
 from redis.asyncio import Redis
 
 from paywire.api import create_app
 from paywire.config import Settings
+from paywire.domain.roles import Role
 from paywire.services.operators import token_digest
-from paywire.shared_state import SharedState
+from paywire.shared_state import SharedState, sessions
 from paywire.shared_state.link import DOWN, RedisLink
 from paywire.store.tx import Pool
 from paywire.transport import BreakerState, ConnectionPool
@@ -31,14 +33,17 @@ WRONG = "not the password"
 
 
 @pytest.fixture
-async def shared(redis_server: RedisServer) -> AsyncIterator[Callable[[], SharedState]]:
+async def shared(
+    redis_server: RedisServer, db_pool: Pool
+) -> AsyncIterator[Callable[[], SharedState]]:
     """`shared()` is one process's handle on the test's Redis; all are closed after."""
     made: list[SharedState] = []
 
     def make() -> SharedState:
         # Both apps share this test's event loop, and a stall of it must not pass for an outage:
         # once, in a full run, both links timed out together at the 0.5 s default.
-        made.append(SharedState(RedisLink(redis_server.url, timeout_s=2.0, pause_s=0.2)))
+        link = RedisLink(redis_server.url, timeout_s=2.0, pause_s=0.2)
+        made.append(SharedState(link, db_pool))
         return made[-1]
 
     yield make
@@ -104,6 +109,54 @@ async def test_a_logout_on_one_process_ends_the_token_on_the_other(
     assert await redis.exists(cached)
     assert (await b.client.post("/api/v1/auth/logout", headers=headers)).status == 204
     assert not await redis.exists(cached)
+    assert (await a.client.get("/api/v1/auth/me", headers=headers)).status == 401
+
+
+async def test_a_session_written_into_redis_without_the_key_is_not_believed(
+    two: tuple[World, World], redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whoever can write to Redis stores an entry naming an operator of their own, with every
+    role, under a token of their choosing: as plain JSON (the entry's old form), and in the
+    signed form with a signature made without the key. Neither is a session."""
+    a, _ = two
+    token = "not-a-token-anyone-was-given-0123456789abcdef"
+    mallory = {
+        **a.operators["admin"].as_dict(),
+        "username": "mallory",
+        "roles": [r.value for r in Role],
+    }
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+    payload = orjson.dumps({"operator": mallory, "until": until})
+    key = f"paywire:session:{token_digest(token).hex()}"
+    headers = {"Authorization": f"Bearer {token}"}
+    for forged in (orjson.dumps(mallory), bytes(32) + payload):
+        await redis.set(key, forged, px=60_000)
+        assert (await a.client.get("/api/v1/auth/me", headers=headers)).status == 401
+        assert (await a.client.get("/api/v1/admin/tls", headers=headers)).status == 401
+    assert "a cached session failed its signature check" in caplog.text
+
+
+async def test_a_signed_session_replayed_after_its_logout_is_not_believed(
+    two: tuple[World, World], redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry the gateway signed, copied out of Redis and written back after the session's
+    logout: it vouches only until its own end, which has passed."""
+    monkeypatch.setattr(sessions, "CACHE_TTL", dt.timedelta(milliseconds=300))
+    a, _ = two
+    token = await a.login("maker")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await a.client.get("/api/v1/auth/me", headers=headers)).status == 200
+    key = f"paywire:session:{token_digest(token).hex()}"
+    copied = await redis.get(key)
+    assert copied is not None
+    until = dt.datetime.fromisoformat(orjson.loads(copied[32:])["until"])
+    assert (await a.client.post("/api/v1/auth/logout", headers=headers)).status == 204
+
+    async def over() -> bool:
+        return dt.datetime.now(dt.UTC) > until
+
+    await eventually(over)
+    await redis.set(key, copied, px=60_000)
     assert (await a.client.get("/api/v1/auth/me", headers=headers)).status == 401
 
 

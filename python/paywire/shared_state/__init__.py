@@ -20,17 +20,18 @@ from paywire.store.tx import Db
 class SharedState:
     """One process's handle on the shared state; `close()` it when the process stops."""
 
-    def __init__(self, link: RedisLink) -> None:
+    def __init__(self, link: RedisLink, db: Db) -> None:
         self.link = link
-        self.sessions = RedisSessionCache(link)
+        self.sessions = RedisSessionCache(link, db)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SharedState | None:
-        """The shared state REDIS_URL names, or None without it. Nothing is dialled yet: an
-        unreachable Redis shows on first use, as a logged fallback, never as a failed start."""
+    def from_settings(cls, settings: Settings, db: Db) -> SharedState | None:
+        """The shared state REDIS_URL names, or None without it; `db` holds the key that signs
+        what is cached. Nothing is dialled yet: an unreachable Redis shows on first use, as a
+        logged fallback, never as a failed start."""
         if not settings.redis_url:
             return None
-        return cls(RedisLink(settings.redis_url))
+        return cls(RedisLink(settings.redis_url), db)
 
     def attempts(self, db: Db) -> AttemptCounter:
         return RedisAttempts(self.link, PostgresAttempts(db, LOCKOUT_WINDOW), LOCKOUT_WINDOW)

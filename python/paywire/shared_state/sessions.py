@@ -5,23 +5,34 @@ there first and then dropped from the cache.
 Entries live at most `CACHE_TTL` and never past their session's expiry. A revocation bumps a
 generation counter; an entry read from PostgreSQL is cached only if the counter has not moved
 since before that read, so a check racing a logout cannot put the revoked session back.
+
+Redis is not trusted with who an operator is: each entry is signed (HMAC-SHA256, over the token
+hash, the operator and the entry's end) with a key kept in PostgreSQL (migration 0015). An entry
+someone wrote into Redis without the key, or one replayed past its end, is a miss, logged.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import orjson
 
 from paywire.domain.roles import Role
 from paywire.shared_state.link import Down, RedisLink
+from paywire.store import operators as store
 from paywire.store.operators import Operator
+from paywire.store.tx import Db, connection
 
 log = logging.getLogger("paywire.shared_state")
 
 CACHE_TTL = timedelta(seconds=30)
+_SIGNATURE_BYTES = hashlib.sha256().digest_size
 
 # KEYS: generation, entry, the operator's index; ARGV: ticket, entry, ttl ms, token, index ttl ms.
 _STORE = """
@@ -48,10 +59,14 @@ return redis.call('DEL', KEYS[2])
 
 
 class RedisSessionCache:
-    """A `SessionCache` on Redis. While Redis is down every check reads PostgreSQL."""
+    """A `SessionCache` on Redis, its entries signed with the key in `db`. While Redis is down
+    every check reads PostgreSQL."""
 
-    def __init__(self, link: RedisLink) -> None:
+    def __init__(self, link: RedisLink, db: Db) -> None:
         self._link = link
+        self._db = db
+        self._key: bytes | None = None
+        self._key_lock = asyncio.Lock()
         self._generation = link.key("sessions", "generation")
         self._store = link.script(_STORE)
         self._forget_token = link.script(_DROP_ONE)
@@ -66,7 +81,10 @@ class RedisSessionCache:
             return None, None
         entry, generation = found
         ticket = generation or b"0"
-        return (_decode(entry) if entry is not None else None), ticket
+        if entry is None:
+            return None, ticket
+        raw = entry if isinstance(entry, bytes) else entry.encode()
+        return _verified(await self._signing_key(), token_hash, raw), ticket
 
     async def store(
         self, token_hash: bytes, operator: Operator, expires_at: datetime, ticket: object
@@ -77,13 +95,16 @@ class RedisSessionCache:
         ttl_ms = int(ttl.total_seconds() * 1000)
         if ttl_ms <= 0:
             return
+        until = datetime.now(UTC) + timedelta(milliseconds=ttl_ms)
+        payload = orjson.dumps({"operator": operator.as_dict(), "until": until.isoformat()})
+        signed = _signature(await self._signing_key(), token_hash, payload) + payload
         await self._link.run_script(
             "session store",
             self._store,
             [self._generation, self._entry(token_hash.hex()), self._index(operator.id)],
             [
                 ticket,
-                orjson.dumps(operator.as_dict()),
+                signed,
                 ttl_ms,
                 token_hash.hex(),
                 int(CACHE_TTL.total_seconds() * 1000),
@@ -110,6 +131,14 @@ class RedisSessionCache:
         if isinstance(done, Down):
             _not_propagated()
 
+    async def _signing_key(self) -> bytes:
+        if self._key is None:
+            async with self._key_lock:
+                if self._key is None:
+                    async with connection(self._db) as conn:
+                        self._key = await store.session_cache_key(conn)
+        return self._key
+
     def _entry(self, token_hex: str) -> str:
         return self._link.key("session", token_hex)
 
@@ -117,8 +146,25 @@ class RedisSessionCache:
         return self._link.key("operator-sessions", str(operator_id))
 
 
-def _decode(raw: bytes | str) -> Operator:
-    data = orjson.loads(raw)
+def _signature(key: bytes, token_hash: bytes, payload: bytes) -> bytes:
+    return hmac.new(key, token_hash + payload, hashlib.sha256).digest()
+
+
+def _verified(key: bytes, token_hash: bytes, entry: bytes) -> Operator | None:
+    """The operator of a cache entry that carries this process's signature for this token and
+    has not outlived its end; None (a miss, PostgreSQL decides) for anything else."""
+    signature, payload = entry[:_SIGNATURE_BYTES], entry[_SIGNATURE_BYTES:]
+    if not hmac.compare_digest(signature, _signature(key, token_hash, payload)):
+        log.warning("a cached session failed its signature check: written without the key")
+        return None
+    data = orjson.loads(payload)
+    if datetime.fromisoformat(data["until"]) <= datetime.now(UTC):
+        log.warning("a cached session was replayed past its end")
+        return None
+    return _decode(data["operator"])
+
+
+def _decode(data: dict[str, Any]) -> Operator:
     return Operator(
         username=data["username"],
         roles=frozenset(Role(r) for r in data["roles"]),

@@ -243,3 +243,9 @@ async def revoke_all_sessions(conn: Conn, operator_id: UUID, now: datetime) -> N
         operator_id,
         now,
     )
+
+
+async def session_cache_key(conn: Conn) -> bytes:
+    """The key that signs cached sessions (migration 0015); Redis never holds it."""
+    key: bytes = await conn.fetchval("SELECT secret FROM session_cache_key")
+    return key
