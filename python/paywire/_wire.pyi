@@ -8,7 +8,12 @@ from decimal import Decimal
 from typing import Literal, final
 
 class FramingError(ValueError):
-    """A frame header that is oversize or malformed: the stream cannot be trusted any more."""
+    """A frame header that is oversize or malformed: the stream cannot be trusted any more.
+
+    From `FrameDecoder.feed`, `frames` holds the frames completed before the bad header in that
+    same call (empty when it came first, or when the decoder had already failed)."""
+
+    frames: list[bytes]
 
 class InvalidMessage(ValueError):
     """A field that cannot be represented in a valid pacs.008; `field` names it."""
@@ -33,8 +38,8 @@ class FrameDecoder:
     """Incremental de-framer for one connection's byte stream.
 
     A header announcing more than `max_frame_bytes`, or an `ascii4` header with a non-digit,
-    raises `FramingError`; the decoder then refuses all further input (raises again), and
-    frames completed earlier in that same `feed` call are dropped with the connection.
+    raises `FramingError`, whose `frames` are those completed earlier in that same call; the
+    decoder then refuses all further input (raises again).
     """
 
     def __init__(self, framing: str = "u32be", max_frame_bytes: int = 1048576) -> None: ...

@@ -86,7 +86,14 @@ pub struct Parsed<'i> {
     pub reason_text: Option<Cow<'i, str>>,
 }
 
-/// The first status reason: its code (`Cd` or `Prtry`) and its `AddtlInf` lines, joined.
+/// How much of a reason code or text is kept, in bytes (cut at a character boundary). The
+/// answer itself is stored as received; what an operator reads of it need not be longer, and a
+/// receiver sending thousands of `AddtlInf` lines in one frame must cost a linear read, not a
+/// quadratic join, on the gateway's event loop.
+pub const REASON_MAX_BYTES: usize = 1024;
+
+/// The status reason: the first code (`Cd` or `Prtry`) and the `AddtlInf` lines, joined by
+/// spaces, each at most `REASON_MAX_BYTES`.
 #[derive(Default)]
 struct Reason<'i> {
     code: Option<Cow<'i, str>>,
@@ -96,7 +103,7 @@ struct Reason<'i> {
 impl<'i> Reason<'i> {
     fn set_code(&mut self, code: Cow<'i, str>) {
         if self.code.is_none() && !code.is_empty() {
-            self.code = Some(code);
+            self.code = Some(cut(code, REASON_MAX_BYTES));
         }
     }
 
@@ -104,14 +111,38 @@ impl<'i> Reason<'i> {
         if line.is_empty() {
             return;
         }
-        self.text = Some(match self.text.take() {
-            None => line,
-            Some(text) => Cow::Owned(format!("{text} {line}")),
-        });
+        match &mut self.text {
+            None => self.text = Some(cut(line, REASON_MAX_BYTES)),
+            Some(text) => {
+                let room = REASON_MAX_BYTES.saturating_sub(text.len() + 1);
+                if room > 0 {
+                    let text = text.to_mut();
+                    text.push(' ');
+                    text.push_str(prefix(&line, room));
+                }
+            }
+        }
     }
 
     fn is_empty(&self) -> bool {
         self.code.is_none() && self.text.is_none()
+    }
+}
+
+/// The longest start of `s` of at most `max` bytes that ends on a character boundary.
+fn prefix(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn cut(value: Cow<'_, str>, max: usize) -> Cow<'_, str> {
+    match value {
+        Cow::Borrowed(s) => Cow::Borrowed(prefix(s, max)),
+        Cow::Owned(s) if s.len() > max => Cow::Owned(prefix(&s, max).to_owned()),
+        owned => owned,
     }
 }
 
@@ -424,6 +455,22 @@ mod tests {
             parsed.reason_text.as_deref(),
             Some("Incorrect account number: creditor IBAN unknown")
         );
+    }
+
+    #[test]
+    fn reason_text_and_code_are_cut_at_a_character_boundary() {
+        // Thousands of lines, each of three-byte characters: joined up to the limit, no more.
+        let lines = "<AddtlInf>ééé</AddtlInf>".repeat(20_000);
+        let code = "X".repeat(5_000);
+        let doc = pacs002(&format!(
+            "<OrgnlGrpInfAndSts><OrgnlMsgId>M1</OrgnlMsgId><OrgnlMsgNmId>pacs.008.001.08</OrgnlMsgNmId><GrpSts>RJCT</GrpSts><StsRsnInf><Rsn><Prtry>{code}</Prtry></Rsn>{lines}</StsRsnInf></OrgnlGrpInfAndSts>"
+        ));
+        let parsed = parse(doc.as_bytes()).unwrap();
+        let text = parsed.reason_text.unwrap();
+        assert!(text.len() <= REASON_MAX_BYTES && text.len() > REASON_MAX_BYTES - 8);
+        assert!(text.starts_with("ééé ééé "));
+        assert!(text.split(' ').all(|w| "ééé".starts_with(w)));
+        assert_eq!(parsed.reason_code.unwrap().len(), REASON_MAX_BYTES);
     }
 
     #[test]

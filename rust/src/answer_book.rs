@@ -23,6 +23,10 @@ pub const ACCEPTED: &str = "ACSP";
 const SEQ_DIGITS: usize = 12;
 /// `Max35Text`, the limit of a MsgId.
 const MAX_MSG_ID: usize = 35;
+/// Room reserved per answer in a read's output: a framed pacs.002 runs to about 700 bytes.
+const ANSWER_BYTES: usize = 1024;
+/// Answers reserved for up front; a read with more grows its buffer as it goes.
+const MAX_RESERVED_ANSWERS: usize = 4096;
 
 /// What became of one message given to [`Book::accept`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,8 +181,10 @@ impl AnswerBook {
                 continue; // a heartbeat: the caller answers those
             }
             if out.is_empty() {
-                // Answers run to a little under the size of the messages they answer.
-                out.reserve(payloads.len() * (bytes.len() + 16));
+                // An answer is a fixed shape of under a kilobyte, whatever it answers: reserve
+                // for this read's items at that size (never from the size of what a client
+                // sent, which with many heartbeats beside one large frame asked for gigabytes).
+                out.reserve(payloads.len().min(MAX_RESERVED_ANSWERS) * ANSWER_BYTES);
             }
             match self.book.accept(bytes, created_at, self.framing, &mut out) {
                 Ok(Accepted::New) => {}

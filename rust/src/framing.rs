@@ -258,12 +258,22 @@ impl FrameDecoder {
         })
     }
 
-    /// Every frame completed by `data`, in order; `b""` is a heartbeat.
+    /// Every frame completed by `data`, in order; `b""` is a heartbeat. On a bad header the
+    /// `FramingError` carries, as `frames`, those completed before it: they are real answers.
     fn feed<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
         let mut frames = Vec::new();
-        self.inner
-            .feed(data, |payload| frames.push(PyBytes::new(py, payload)))?;
-        PyList::new(py, frames)
+        let fed = self
+            .inner
+            .feed(data, |payload| frames.push(PyBytes::new(py, payload)));
+        let frames = PyList::new(py, frames)?;
+        match fed {
+            Ok(()) => Ok(frames),
+            Err(err) => {
+                let err = PyErr::from(err);
+                err.value(py).setattr("frames", frames)?;
+                Err(err)
+            }
+        }
     }
 
     /// Bytes held back waiting for the rest of a frame.

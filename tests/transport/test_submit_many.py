@@ -285,3 +285,18 @@ async def test_empty_batch(start_receiver: StartReceiver, make_pool: Callable[..
     told = Outcomes()
     await pool.submit_many([], told)
     assert not told.told
+
+
+async def test_answers_read_together_with_a_bad_header_still_settle(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    """The receiver writes five answers and, behind them, a broken header, in one write: the
+    answers are real and settle their messages; only then does the connection close."""
+    receiver = await start_receiver(faults=Faults(garbage_every=5))
+    pool = await make_pool(receiver.port, pool_size=1, cb_failure_threshold=50)
+    told = Outcomes()
+    await pool.submit_many(messages("BAD", 5), told)
+    await until(lambda: len(told) == 5)
+    assert set(told.reasons().values()) == {"ACK"}
+    await until(lambda: pool.stats()["connections"][0]["connects"] == 2)
+    assert "framing error" in (pool.stats()["connections"][0]["last_error"] or "")

@@ -99,3 +99,11 @@ def test_bad_construction_is_refused(prefix: str, framing: str, error: str) -> N
 def test_naive_time_stamps_are_refused() -> None:
     with pytest.raises(InvalidMessage, match="created_at"):
         AnswerBook("PWR", 10).accept([pacs008("M1")], NOW.replace(tzinfo=None))
+
+
+def test_a_large_frame_among_many_heartbeats_is_answered_without_a_huge_reservation() -> None:
+    """One read of a frame of a megabyte and 30,000 heartbeats: the output was once reserved at
+    their product (31 GB), and the failed allocation aborted the reference receiver."""
+    book = AnswerBook("PWR", 100)
+    data, again, refused = book.accept([b"x" * 1_048_576] + [b""] * 30_000, NOW)
+    assert (data, again, len(refused)) == (b"", 0, 1)

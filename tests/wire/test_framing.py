@@ -135,6 +135,17 @@ def test_oversize_header_raises_and_poisons() -> None:
     assert_poisoned(decoder)
 
 
+def test_frames_completed_before_a_bad_header_come_with_the_error() -> None:
+    """They are answers the receiver really sent: the connection settles them, then closes."""
+    decoder = FrameDecoder("u32be")
+    with pytest.raises(FramingError) as refused:
+        decoder.feed(encode_frames([b"<a/>", b"", b"<b/>"]) + b"\xff\xff\xff\xff")
+    assert refused.value.frames == [b"<a/>", b"", b"<b/>"]
+    with pytest.raises(FramingError) as again:
+        decoder.feed(encode_frame(b"<c/>"))
+    assert again.value.frames == []
+
+
 def test_huge_u32_header_is_refused_before_anything_is_buffered() -> None:
     decoder = FrameDecoder("u32be")
     with pytest.raises(FramingError):

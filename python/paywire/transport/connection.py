@@ -250,8 +250,13 @@ class Connection(asyncio.Protocol):
         try:
             payloads = self._decoder.feed(data)
         except FramingError as exc:
+            # The answers completed before the bad header are real: settle them, then close.
+            self._take(exc.frames)
             self._fail("protocol", f"framing error from the receiver: {exc}")
             return
+        self._take(payloads)
+
+    def _take(self, payloads: list[bytes]) -> None:
         if not payloads:
             return
         now = self._last_rx = time.monotonic()
