@@ -29,6 +29,9 @@ async def test_unreachable_database_is_503_error(serve: Serve, settings, unreach
     assert body["status"] == "error"
     assert body["checks"]["database"]["status"] == "error"
     assert "nobody" not in await response.text()
+    # Not ready, but alive: a liveness probe must not restart a process the database left.
+    live = await client.get("/health/live")
+    assert (live.status, await live.json()) == (200, {"status": "alive"})
 
 
 async def test_a_database_that_never_answers_is_503_error_within_the_check_timeout(

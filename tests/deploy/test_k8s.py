@@ -36,6 +36,7 @@ def test_kinds_and_kustomization() -> None:
         ("Deployment", "paywire"),
         ("Service", "paywire"),
         ("PodDisruptionBudget", "paywire"),
+        ("NetworkPolicy", "paywire"),
         ("Deployment", "paywire-receiver"),
         ("Service", "paywire-receiver"),
     }
@@ -54,13 +55,14 @@ def container(pod: dict, name: str) -> dict:
     return found
 
 
-def test_probes_ask_health() -> None:
+def test_probes_ask_health_and_liveness_asks_nothing_of_the_database() -> None:
     gateway = container(gateway_pod(), "gateway")
-    for probe in ("readinessProbe", "livenessProbe"):
-        assert gateway[probe]["httpGet"]["path"] == "/health"
+    paths = {"readinessProbe": "/health", "livenessProbe": "/health/live"}
+    for probe, path in paths.items():
+        assert gateway[probe]["httpGet"]["path"] == path
         assert gateway[probe]["httpGet"]["port"] in ("http", 3000)
     assert gateway["ports"] == [{"name": "http", "containerPort": 3000}]
-    # Liveness is more patient than readiness: a database outage should not restart the fleet.
+    # A stuck process is restarted after a minute; a pod out of work leaves the Service sooner.
     live, ready = gateway["livenessProbe"], gateway["readinessProbe"]
     assert live["periodSeconds"] * live["failureThreshold"] >= 60
     assert ready["periodSeconds"] * ready["failureThreshold"] <= 15
@@ -130,11 +132,13 @@ def test_config_map_keys_are_real_settings() -> None:
         (("Service", "paywire"), ("Deployment", "paywire")),
         (("Service", "paywire-receiver"), ("Deployment", "paywire-receiver")),
         (("PodDisruptionBudget", "paywire"), ("Deployment", "paywire")),
+        (("NetworkPolicy", "paywire"), ("Deployment", "paywire")),
     ],
 )
 def test_selectors_match_the_pods(service, target) -> None:
     everything = resources()
-    selector = everything[service]["spec"]["selector"]
+    spec = everything[service]["spec"]
+    selector = spec.get("selector", spec.get("podSelector"))
     selector = selector.get("matchLabels", selector)
     pod_labels = everything[target]["spec"]["template"]["metadata"]["labels"]
     assert selector.items() <= pod_labels.items()
@@ -153,3 +157,16 @@ def test_replicas_survive_a_disruption() -> None:
     replicas = everything[("Deployment", "paywire")]["spec"]["replicas"]
     budget = everything[("PodDisruptionBudget", "paywire")]["spec"]["minAvailable"]
     assert 1 <= budget < replicas
+
+
+def test_the_gateway_talks_only_to_what_it_needs() -> None:
+    """In: the admin port from the ingress and monitoring namespaces. Out: the database, the
+    receiver and DNS; nothing else leaves the pod."""
+    policy = resources()[("NetworkPolicy", "paywire")]["spec"]
+    assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    (ingress,) = policy["ingress"]
+    assert [p["port"] for p in ingress["ports"]] == ["http"]
+    sources = [s["namespaceSelector"]["matchLabels"] for s in ingress["from"]]
+    assert sources == [{"paywire.io/ingress": "true"}, {"paywire.io/monitoring": "true"}]
+    egress = sorted(p["port"] for rule in policy["egress"] for p in rule["ports"])
+    assert egress == [53, 53, 5432, 7000]

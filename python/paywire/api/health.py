@@ -1,4 +1,5 @@
-"""GET /health: can this process do its job right now, for load balancers and alerts.
+"""GET /health: can this process do its job right now, for load balancers and alerts; and
+GET /health/live: is it running at all, for a liveness probe.
 
 503 when the database is unreachable or the process is draining; `degraded` when payments
 cannot leave (breaker not CLOSED, no TLS connection up) but the API still works.
@@ -39,6 +40,18 @@ async def health(request: web.Request) -> web.Response:
     return json_response(
         {"status": overall, "checks": checks}, status=503 if overall == "error" else 200
     )
+
+
+@routes.get(
+    "/health/live",
+    summary="Whether this process still answers, whatever the database says",
+    roles=PUBLIC,
+    replies={200: Reply("The event loop runs and serves requests", schemas.LIVE)},
+    description="For a liveness probe. `/health` (readiness) fails while the database is away, "
+    "and a restart would not bring it back; this fails only when the process itself is stuck.",
+)
+async def live(request: web.Request) -> web.Response:
+    return json_response({"status": "alive"})
 
 
 async def refresh_health_gauge(app: web.Application) -> None:

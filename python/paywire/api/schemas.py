@@ -81,6 +81,7 @@ EXCEPTION_STATE: Schema = {"type": "string", "enum": ["OPEN", "RESOLVED"]}
 CSV: Schema = {"type": "string"}
 
 HEALTH = ref("Health")
+LIVE = _object({"status": {"type": "string", "enum": ["alive"]}}, required=("status",))
 ERROR = ref("Error")
 PAYMENT = ref("Payment")
 PAYMENT_DETAIL = ref("PaymentDetail")
