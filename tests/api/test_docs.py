@@ -81,3 +81,19 @@ async def test_terminal_page_and_its_scripts_are_served(client) -> None:
         assert script.status == 200, name
         assert "javascript" in script.headers["Content-Type"]
         assert "innerHTML" not in await script.text()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/ui/__init__.py",
+        "/ui/index.html",
+        "/ui/..%2Fapi%2Fapp.py",
+        "/api-docs/assets/index.html",
+        "/api-docs/assets/oauth2-redirect.html",
+        "/api-docs/assets/swagger-ui.js.map",
+    ],
+)
+async def test_only_the_files_the_pages_load_are_served(client, path: str) -> None:
+    """Not the UI package's Python, not the Swagger bundle's own pages with inline scripts."""
+    assert (await client.get(path)).status == 404

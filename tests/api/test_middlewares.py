@@ -114,6 +114,10 @@ async def test_security_headers(client) -> None:
     for response in (page, api):
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+        assert response.headers["Cross-Origin-Resource-Policy"] == "same-origin"
+        assert "camera=()" in response.headers["Permissions-Policy"]
+        assert response.headers["Server"] == "paywire"  # no versions to look up
     assert api.headers["Cache-Control"] == "no-store"
     missing = await client.get("/api/v1/nothing")
     assert missing.headers["Cache-Control"] == "no-store"

@@ -146,3 +146,19 @@ async def test_a_reason_cannot_draw_lines_in_the_operators_terminal(world: World
     assert failed.status is Status.FAILED
     assert failed.reason is not None
     assert failed.reason.text == "closed\ufffdstatus   COMPLETED\ufffdx"
+
+
+async def test_an_orphans_msg_id_cannot_reorder_the_operators_lines(world: World) -> None:
+    """An answer naming no message of ours, its MsgId holding a right-to-left override and a
+    line separator: kept as an orphan, with those characters as U+FFFD."""
+    document = build_pacs002(
+        msg_id="PWR2",
+        created_at=datetime.datetime.now(datetime.UTC),
+        original_msg_id="\u202eLIAF-0001\u2028x",
+        original_uetr=None,
+        status="ACSP",
+    )
+    await settle(world, [parse_answer(document)])
+    stored = await world.pool.fetchval("SELECT msg_id FROM answers WHERE payment_id IS NULL")
+    opened = await world.pool.fetchval("SELECT msg_id FROM exceptions WHERE kind = 'ORPHAN_ACK'")
+    assert stored == opened == "\ufffdLIAF-0001\ufffdx"

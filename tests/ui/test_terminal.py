@@ -83,4 +83,9 @@ async def test_signing_in_again_revokes_the_previous_session(
     await term.enter("whoami")
     await expect(term.output).to_contain_text(re.compile(r"username +checker"), timeout=TIMEOUT_MS)
     assert await live_sessions() == {"maker": 0, "checker": 1}
+    # Signing out revokes the token and takes what the operator saw off the screen.
+    await term.enter("logout")
+    await term.wait_for_text("signed out")
+    assert not [line for line in await term.lines() if "checker" in line]
+    assert await live_sessions() == {"maker": 0, "checker": 0}
     await page.close()

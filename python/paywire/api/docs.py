@@ -11,6 +11,7 @@ from pathlib import Path
 from aiohttp import web
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
+from paywire.api.assets import add_files
 from paywire.api.keys import OPENAPI_DOCUMENT
 from paywire.api.routes import PUBLIC, Reply, Routes
 from paywire.ui import DIR as UI_DIR
@@ -19,6 +20,8 @@ routes = Routes("docs")
 
 ASSETS_PREFIX = "/api-docs/assets"
 SWAGGER_UI_DIR = Path(str(swagger_ui_path))
+# What api-docs.html loads; the bundle's own index.html and OAuth page are not served.
+SWAGGER_UI_ASSETS = ("swagger-ui.css", "swagger-ui-bundle.js")
 
 
 @routes.get(
@@ -44,4 +47,4 @@ async def openapi_document(request: web.Request) -> web.Response:
 
 
 def add_static(app: web.Application) -> None:
-    app.router.add_static(ASSETS_PREFIX, SWAGGER_UI_DIR, append_version=False)
+    add_files(app, ASSETS_PREFIX, SWAGGER_UI_DIR, SWAGGER_UI_ASSETS)

@@ -101,6 +101,11 @@ def add_security_headers(request: web.Request, response: web.StreamResponse) -> 
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), usb=()")
+    # aiohttp would name itself and Python with their versions.
+    headers["Server"] = "paywire"
     # Static assets may be revalidated from cache; anything carrying data never is stored.
     static = request.path.startswith(STATIC_PREFIXES)
     headers.setdefault("Cache-Control", "no-cache" if static else "no-store")

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from paywire.api.assets import add_files
 from paywire.api.routes import PUBLIC, Reply, Routes
 from paywire.ui import DIR as UI_DIR
 
 routes = Routes("ui")
 
 STATIC_PREFIX = "/ui"
+# What the pages load from the UI's own directory: its scripts and styles, not its Python.
+_ASSET_SUFFIXES = (".js", ".css")
 
 
 @routes.get(
@@ -27,4 +30,5 @@ async def terminal_page(request: web.Request) -> web.FileResponse:
 
 
 def add_static(app: web.Application) -> None:
-    app.router.add_static(STATIC_PREFIX, UI_DIR, append_version=False)
+    names = sorted(p.name for p in UI_DIR.iterdir() if p.suffix in _ASSET_SUFFIXES)
+    add_files(app, STATIC_PREFIX, UI_DIR, names)

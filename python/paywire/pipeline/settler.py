@@ -36,9 +36,11 @@ _ANSWER_OVERHEAD = 512
 
 
 def incoming(answer: Answer) -> IncomingAnswer:
-    """The answer as the store keeps it, stamped with the time it was received."""
+    """The answer as the store keeps it, stamped with the time it was received. What the
+    receiver wrote as text is defanged, the MsgId too: one naming no message of ours is shown to
+    operators as an orphan, and ours never hold such characters, so matching is unchanged."""
     return IncomingAnswer(
-        msg_id=answer.msg_id,
+        msg_id=defanged(answer.msg_id),
         kind=answer.kind,
         status=answer.status,
         reason_code=answer.reason_code and defanged(answer.reason_code),

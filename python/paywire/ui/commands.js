@@ -90,6 +90,8 @@ const COMMANDS = [
       } finally {
         ctx.api.forget();
         ctx.watcher.stop();
+        // What the operator saw (payments, accounts, audit rows) leaves the screen with them.
+        ctx.terminal.clear();
       }
       ctx.ok("signed out");
     },

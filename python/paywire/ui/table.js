@@ -2,10 +2,15 @@
 
 const EMPTY = "-";
 
+// Controls, format characters (bidirectional overrides among them) and line or paragraph
+// separators could reorder or break a line; the server refuses them at entry, and this keeps
+// whatever else comes from it (a counterparty's text) on its own line, in its own order.
+const UNSHOWABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
 function cell(value) {
   if (value === null || value === undefined || value === "") return EMPTY;
-  if (Array.isArray(value)) return value.join(",");
-  return String(value);
+  if (Array.isArray(value)) return value.join(",").replace(UNSHOWABLE, "\ufffd");
+  return String(value).replace(UNSHOWABLE, "\ufffd");
 }
 
 // columns: [{title, key, right}] where key is a property name or a function of the row.
