@@ -16,7 +16,8 @@ class FramingError(ValueError):
     frames: list[bytes]
 
 class InvalidMessage(ValueError):
-    """A field that cannot be represented in a valid pacs.008; `field` names it."""
+    """A field that cannot be represented in a valid ISO 20022 message (a pacs.008, or an
+    answer the reference receiver builds); `field` names it."""
 
     field: str
 

@@ -14,12 +14,10 @@ class PaywireError(Exception):
 
     code = "INTERNAL"
 
-    def __init__(self, message: str, *, details: Sequence[Any] = (), code: str | None = None):
+    def __init__(self, message: str, *, details: Sequence[Any] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.details = list(details)
-        if code is not None:
-            self.code = code
 
 
 class ConfigError(PaywireError):

@@ -18,7 +18,6 @@ from paywire.observability.logging import (
     configure_logging,
     log_file_name,
     mask_account,
-    payment_context,
     request_id_var,
 )
 
@@ -46,8 +45,7 @@ def test_line_has_time_level_logger_message_and_context_ids(capture) -> None:
     logger, stream = capture
     token = request_id_var.set("req-123")
     try:
-        with payment_context("pay-9"):
-            logger.warning("hello %s", "world")
+        logger.warning("hello %s", "world", extra={"payment_id": "pay-9"})
         logger.info("outside")
     finally:
         request_id_var.reset(token)

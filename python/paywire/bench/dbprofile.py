@@ -6,6 +6,8 @@ enabled by its administrator), reset just before the measured run.
 
 from __future__ import annotations
 
+import sys
+
 from paywire.store.tx import Pool
 
 TOP = 20
@@ -23,7 +25,11 @@ async def reset(db: Pool) -> bool:
             await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             await conn.execute("SELECT pg_stat_statements_reset()")
         except Exception as exc:
-            print(f"bench: no database profile: {exc}")
+            print(
+                f"bench: no database profile: {exc}; on this server, add pg_stat_statements"
+                " to shared_preload_libraries, or run without --db-profile",
+                file=sys.stderr,
+            )
             return False
     return True
 

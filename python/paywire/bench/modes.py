@@ -41,6 +41,9 @@ APPROVE_BATCH = 250
 PACE_S = 0.02
 POLL_S = 0.05
 CHECK_S = 1.0
+# A run whose count has not moved for this long is stuck (payments HELD by screening, or left
+# TRANSMITTED by a receiver that stopped answering): it ends with what is left, not for ever.
+STALL_S = 120.0
 # Messages per submit_many in transport mode: the transmitter's batch.
 TRANSPORT_BATCH = 500
 
@@ -137,21 +140,26 @@ async def run_pipeline(
         meter = Meter()
         feeding = asyncio.create_task(approve(bench, ids, rate, pipeline.wake))
         answered_before, answered_then, quiet_since, done = _answered_here(), 0, meter.started, 0
+        moved_at = meter.started
         while done < n:
             await asyncio.sleep(POLL_S)
             answered = _answered_here() - answered_before
             progress.update(min(answered, n))
             now = time.monotonic()
             if answered != answered_then:
-                answered_then, quiet_since = answered, now
+                answered_then, quiet_since, moved_at = answered, now, now
             # A count in the database looks up every payment of the run, so it is made only when
             # the process's own counters have nothing more to say: all answered, or no answer
             # for CHECK_S (what they cannot see: payments rejected before they were sent).
             if answered >= n or now - quiet_since >= CHECK_S:
-                done, quiet_since = await _settled(bench, ids), time.monotonic()
+                counted, quiet_since = await _settled(bench, ids), time.monotonic()
+                if counted != done:
+                    done, moved_at = counted, quiet_since
                 progress.update(done)
             if feeding.done():
                 feeding.result()
+                if done < n and now - moved_at >= STALL_S:
+                    raise PaywireError(await _stuck(bench, ids, n - done))
         measured = meter.read()
     finally:
         progress.close()
@@ -281,6 +289,20 @@ async def _settled(bench: Bench, ids: Sequence[UUID]) -> int:
         ids,
     )
     return int(value)
+
+
+async def _stuck(bench: Bench, ids: Sequence[UUID], left: int) -> str:
+    rows = await bench.db.fetch(
+        "SELECT status, count(*) AS n FROM payments WHERE id = ANY($1::uuid[])"
+        " AND status NOT IN ('COMPLETED', 'FAILED', 'REJECTED') GROUP BY status ORDER BY status",
+        ids,
+    )
+    statuses = ", ".join(f"{row['n']} {row['status']}" for row in rows)
+    return (
+        f"{left} payments did not settle and nothing moved for {STALL_S:.0f} s ({statuses}): "
+        "HELD ones wait for a compliance decision (PAYWIRE_AMOUNT_LIMITS, "
+        "PAYWIRE_SANCTIONS_FILE), TRANSMITTED ones for the receiver"
+    )
 
 
 async def _approval_to_settlement_ms(bench: Bench, ids: Sequence[UUID]) -> list[float]:

@@ -15,8 +15,7 @@ import uvloop
 from paywire.commands.output import write_report
 from paywire.config import Settings, load_settings
 from paywire.services import audit as service
-from paywire.store import migrator
-from paywire.store.database import database
+from paywire.store.database import current_database
 
 
 def register(subparsers: Any) -> None:
@@ -44,18 +43,14 @@ def handle_export(args: argparse.Namespace) -> int:
 
 
 async def verify(settings: Settings) -> int:
-    async with database(settings) as db:
-        async with db.pool.acquire() as conn:
-            await migrator.require_current(conn)
+    async with current_database(settings) as db:
         result = await service.verify(db.pool)
     print(orjson.dumps(result.as_dict()).decode())
     return 0 if result.ok else 1
 
 
 async def export(settings: Settings, day: date, out: BinaryIO) -> int:
-    async with database(settings) as db:
-        async with db.pool.acquire() as conn:
-            await migrator.require_current(conn)
+    async with current_database(settings) as db:
         rows = await service.export_csv(db.pool, day, out)
     print(f"exported {rows} audit rows of {day.isoformat()}", file=sys.stderr)
     return 0

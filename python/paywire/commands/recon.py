@@ -13,8 +13,7 @@ from typing import Any, BinaryIO
 from paywire.commands.output import write_report
 from paywire.config import Settings, load_settings
 from paywire.services import reconciliation as service
-from paywire.store import migrator
-from paywire.store.database import database
+from paywire.store.database import current_database
 
 
 def register(subparsers: Any) -> None:
@@ -39,9 +38,7 @@ def handle_daily(args: argparse.Namespace) -> int:
 
 
 async def daily(settings: Settings, day: date, form: str, out: BinaryIO) -> int:
-    async with database(settings) as db:
-        async with db.pool.acquire() as conn:
-            await migrator.require_current(conn)
+    async with current_database(settings) as db:
         window = service.answer_window(settings)
         async with service.daily(db.pool, day, answer_window=window) as report:
             async for chunk in report.csv() if form == "csv" else report.json():

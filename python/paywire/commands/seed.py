@@ -16,8 +16,7 @@ import uvloop
 from paywire.config import Settings, load_settings
 from paywire.errors import ConfigError, ValidationError
 from paywire.services import seeding
-from paywire.store import migrator
-from paywire.store.database import database
+from paywire.store.database import current_database
 
 
 def register(subparsers: Any) -> None:
@@ -46,9 +45,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def run(settings: Settings, data: object, *, from_file: bool) -> int:
-    async with database(settings) as db:
-        async with db.pool.acquire() as conn:
-            await migrator.require_current(conn)
+    async with current_database(settings) as db:
         if from_file:
             report = await seeding.seed_file(db.pool, data)
         else:

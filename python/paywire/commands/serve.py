@@ -21,7 +21,8 @@ def register(subparsers: Any) -> None:
         help="run the gateway",
         description="Run the gateway: claim approved payments, transmit them to the receiver "
         "and serve the admin surface. SIGTERM drains: no new work is claimed, answers in flight "
-        "get up to 30 s, then everything closes; the next start resumes.",
+        "get up to PAYWIRE_DRAIN_TIMEOUT_S (30 s), then everything closes; the next start "
+        "resumes.",
     )
     parser.set_defaults(handler=handle)
 

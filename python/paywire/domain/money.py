@@ -22,7 +22,7 @@ def currency_digits(currency: str) -> int:
         raise ValueError("must be an ISO 4217 code of three capital letters")
     try:
         return minor_digits(currency)
-    except (ValueError, KeyError):
+    except ValueError:
         raise ValueError(f"{currency} is not an ISO 4217 currency") from None
 
 

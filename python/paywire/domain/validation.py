@@ -1,4 +1,6 @@
-"""Entry validation of a payment creation body; every problem is reported, not just the first.
+"""Entry validation of a payment creation body, every problem reported, not just the first; the
+field checks it is made of, shared with seeding and operator decisions; and `defanged`, which
+makes a counterparty's text safe to show.
 
 Refused input is refused whole: nothing is truncated or silently changed beyond the spacing and
 letter case of an IBAN.

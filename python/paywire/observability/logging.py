@@ -1,7 +1,7 @@
 """Structured application logs: one JSON object per line, to stdout and a file per UTC day.
 
-Request and payment ids come from context variables; account numbers and secrets are masked here,
-once, so no caller has to remember to.
+The request id comes from a context variable, a payment id from the record's `extra`; account
+numbers and secrets are masked here, once, so no caller has to remember to.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ import datetime as dt
 import logging
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import IO, Any
@@ -21,7 +20,6 @@ import orjson
 from paywire.config import Settings
 
 request_id_var: ContextVar[str | None] = ContextVar("paywire_request_id", default=None)
-payment_id_var: ContextVar[str | None] = ContextVar("paywire_payment_id", default=None)
 
 RETENTION_DAYS = 30
 FILE_PREFIX = "application-"
@@ -79,16 +77,6 @@ def scrub_value(key: str, value: Any) -> Any:
     return scrub_text(str(value))
 
 
-@contextmanager
-def payment_context(payment_id: str | None) -> Iterator[None]:
-    """Tag every line logged inside the block with `payment_id`."""
-    token = payment_id_var.set(payment_id)
-    try:
-        yield
-    finally:
-        payment_id_var.reset(token)
-
-
 class JsonFormatter(logging.Formatter):
     """One JSON object per record with time, level, logger, message and the context ids."""
 
@@ -102,7 +90,7 @@ class JsonFormatter(logging.Formatter):
             "message": scrub_text(record.getMessage()),
             "request_id": request_id_var.get(),
         }
-        payment_id = getattr(record, "payment_id", None) or payment_id_var.get()
+        payment_id = getattr(record, "payment_id", None)
         if payment_id is not None:
             line["payment_id"] = str(payment_id)
         for key, value in record.__dict__.items():
@@ -138,10 +126,6 @@ class DailyFileHandler(logging.Handler):
         self._today = today
         self._day: dt.date | None = None
         self._stream: IO[str] | None = None
-
-    @property
-    def current_path(self) -> Path | None:
-        return None if self._day is None else self.directory / log_file_name(self._day)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:

@@ -29,14 +29,13 @@ class Housekeeping:
         db: Pool,
         *,
         sweep_every_s: float = SWEEP_EVERY_S,
-        retention_every_s: float = RETENTION_EVERY_S,
     ) -> None:
         self._settings = settings
         self._db = db
         self._closed: date | None = None
         self._loops = (
             StepLoop("reconcile", self._sweep, batch=1, idle_s=sweep_every_s),
-            StepLoop("retention", self._retention, batch=1, idle_s=retention_every_s),
+            StepLoop("retention", self._retention, batch=1, idle_s=RETENTION_EVERY_S),
         )
 
     def start(self) -> None:

@@ -35,6 +35,12 @@ from paywire.transport.pool import ConnectionPool
 
 log = logging.getLogger(__name__)
 
+# Payments a stage step claims at most, and how long an idle stage rests before looking again
+# (it is woken as soon as work reaches it); the give-up sweep looks once a second.
+BATCH = 500
+IDLE_S = 0.05
+SWEEP_S = 1.0
+
 
 class PipelineState(enum.Enum):
     NEW = "new"
@@ -60,10 +66,6 @@ class Pipeline:
         settler: Settler,
         ledger: LedgerAdapter,
         rules: ScreeningRules,
-        *,
-        batch: int = 500,
-        idle_s: float = 0.05,
-        sweep_s: float = 1.0,
     ) -> None:
         self.state = PipelineState.NEW
         self._db = db
@@ -84,18 +86,18 @@ class Pipeline:
             wake=self._wake_transmit,
         )
         screen = Stage(
-            "screen", db, Status.APPROVED, self._screen, self._quarantine, self._after_screen
+            "screen", db, Status.APPROVED, self._screen, self._quarantine, self._after_posting
         )
-        post = Stage("post", db, Status.SCREENED, self._post, self._quarantine, self._after_post)
+        post = Stage("post", db, Status.SCREENED, self._post, self._quarantine, self._after_posting)
         self._loops = {
-            "screen": StepLoop("screen", screen.step, batch=batch, idle_s=idle_s),
-            "post": StepLoop("post", post.step, batch=batch, idle_s=idle_s),
-            "transmit": StepLoop("transmit", self.transmitter.step, batch=batch, idle_s=idle_s),
+            "screen": StepLoop("screen", screen.step, batch=BATCH, idle_s=IDLE_S),
+            "post": StepLoop("post", post.step, batch=BATCH, idle_s=IDLE_S),
+            "transmit": StepLoop("transmit", self.transmitter.step, batch=BATCH, idle_s=IDLE_S),
             "ack-missing": StepLoop(
                 "ack-missing",
                 AckMissing(db, max_attempts=settings.max_attempts).step,
-                batch=batch,
-                idle_s=sweep_s,
+                batch=BATCH,
+                idle_s=SWEEP_S,
             ),
         }
 
@@ -162,11 +164,8 @@ class Pipeline:
     async def _post(self, conn: Conn, ids: Sequence[UUID]) -> services.Outcome:
         return await services.post(conn, ids, self._ledger, self._compose)
 
-    def _after_screen(self, outcome: services.Outcome) -> None:
-        if outcome.moved.get(Status.POSTED):
-            self._loops["transmit"].wake()
-
-    def _after_post(self, outcome: services.Outcome) -> None:
+    def _after_posting(self, outcome: services.Outcome) -> None:
+        """Screening and posting both end in POSTED: the transmitter has work."""
         if outcome.moved.get(Status.POSTED):
             self._loops["transmit"].wake()
 

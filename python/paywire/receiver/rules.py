@@ -19,10 +19,6 @@ class Decision:
     reason_code: str | None = None
     reason_text: str | None = None
 
-    @property
-    def kind(self) -> str:
-        return "NACK" if self.status == "RJCT" else "ACK"
-
 
 ACCEPTED = Decision("ACSP")
 # ISO 20022 external status reason codes.

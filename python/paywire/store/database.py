@@ -16,6 +16,7 @@ import orjson
 
 from paywire.config import Settings
 from paywire.errors import DatabaseUnavailable
+from paywire.store import migrator
 from paywire.store.embedded import EmbeddedPostgres
 from paywire.store.tx import Conn, Pool
 
@@ -28,7 +29,6 @@ class Database:
     """An open pool and, when paywire runs its own PostgreSQL, the handle that keeps it running."""
 
     pool: Pool
-    dsn: str
     server: EmbeddedPostgres | None = None
 
     async def close(self) -> None:
@@ -65,7 +65,7 @@ async def open_database(
         if isinstance(exc, _UNREACHABLE):
             raise DatabaseUnavailable(_unreachable(dsn, server is not None, exc)) from None
         raise
-    return Database(pool, dsn, server)
+    return Database(pool, server)
 
 
 # What opening a pool raises when the server is not there, refuses us, or has no such database.
@@ -91,6 +91,16 @@ async def database(settings: Settings, *, bounded: bool = True) -> AsyncIterator
         yield db
     finally:
         await db.close()
+
+
+@asynccontextmanager
+async def current_database(settings: Settings) -> AsyncIterator[Database]:
+    """`database`, refused with what to run (`paywire migrate`) unless its schema is the
+    latest: the commands that read or write records."""
+    async with database(settings) as db:
+        async with db.pool.acquire() as conn:
+            await migrator.require_current(conn)
+        yield db
 
 
 async def create_pool(

@@ -1,7 +1,7 @@
 """The TLS transport to the receiver: contexts, pipelined connections, the pool, the breaker.
 
-The pipeline needs only `ConnectionPool` and `Unanswered` (and, for `submit_many`, the `Message`
-and `OutcomeHandler` types); the rest is exported for the admin surface and tests.
+What the rest of paywire uses of it is exported here: the pool, its outcome types and the
+breaker's states.
 """
 
 from paywire.transport.breaker import BreakerState, CircuitBreaker

@@ -29,8 +29,9 @@ class TransportError(PaywireError):
 class Unanswered(PaywireError):
     """A message got no ACK or NACK; the caller may resend the same bytes with the same MsgId.
 
-    For "timeout" and "connection_lost" the receiver may have seen the message; for
-    "breaker_open" and "closed" it was never written.
+    For "timeout" and "connection_lost" the receiver may have seen the message, and for
+    "closed" too (the pool or connection closed, before or after it was written); only for
+    "breaker_open" was it certainly never written.
     """
 
     code = "UNANSWERED"
