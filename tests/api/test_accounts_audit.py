@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.api.world import DEBTOR, World
+from tests.fixtures.breaks import tamper
 
 
 async def test_accounts_with_decimal_string_balances(world: World) -> None:
@@ -55,6 +58,17 @@ async def test_audit_log_query_pages_and_filters(world: World) -> None:
     assert row["action"] == "payment.create"
     assert row["operator"] == "maker"
     assert len(row["hash"]) == 64
+    # As the chain hashes it and the export writes it, even when the microseconds are zero.
+    await tamper(
+        world.pool,
+        "UPDATE audit_logs SET timestamp = date_trunc('second', timestamp) WHERE id = $1",
+        row["id"],
+    )
+    again = await world.client.get(
+        "/api/v1/audit-logs", params={"entity": "payment", "limit": "1"}, headers=auditor
+    )
+    stamp = (await again.json())["items"][0]["timestamp"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000000Z", stamp), stamp
 
 
 async def test_audit_verify_and_roles(world: World) -> None:

@@ -298,3 +298,19 @@ async def test_idempotency_key_is_validated_against_its_declaration(world: World
     assert details == [
         {"field": "Idempotency-Key", "message": "must be at most 255 characters long"}
     ]
+
+
+async def test_the_largest_amount_iso_20022_allows_is_taken_and_a_bad_currency_says_why(
+    world: World,
+) -> None:
+    """18 digits, 16 before the point in EUR: what the message format carries, so the API
+    takes it (it once stopped at 15). A refused shape names the pattern it must match."""
+    headers = world.auth("maker")
+    largest = payment_body(amount="9999999999999999.99")
+    created = await world.client.post(PAYMENTS, json=largest, headers=headers)
+    assert created.status == 201, await created.text()
+    assert (await created.json())["amount"] == "9999999999999999.99"
+    refused = await world.client.post(PAYMENTS, json=payment_body(currency="eur"), headers=headers)
+    assert (await refused.json())["error"]["details"] == [
+        {"field": "currency", "message": "must match the pattern ^[A-Z]{3}$"}
+    ]

@@ -6,6 +6,7 @@ The export streams from a server-side cursor, so a day of any size never sits in
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from aiohttp import web
 
@@ -14,11 +15,12 @@ from paywire.api.jsonio import json_response
 from paywire.api.keys import DB_POOL
 from paywire.api.paging import decode_cursor, page, parse_int
 from paywire.api.routes import Param, Reply, Routes, query
+from paywire.domain.payment import utc_iso
 from paywire.domain.roles import Role
 from paywire.services import audit as service
 from paywire.services.streaming import csv_chunks
 from paywire.store import audit
-from paywire.store.tx import connection
+from paywire.store.tx import Record, connection
 
 routes = Routes("audit")
 
@@ -56,7 +58,13 @@ async def list_audit_logs(request: web.Request) -> web.Response:
             since=params.day_start(q.get("from")),
             until=params.day_after(q.get("to")),
         )
-    return json_response(page(rows, limit, dict, lambda r: (r["id"],)))
+    return json_response(page(rows, limit, _shown, lambda r: (r["id"],)))
+
+
+def _shown(row: Record) -> dict[str, Any]:
+    """A row as the export writes it: its timestamp always with microseconds, as the chain
+    hashes it (orjson would drop `.000000`)."""
+    return {**row, "timestamp": utc_iso(row["timestamp"])}
 
 
 @routes.get(

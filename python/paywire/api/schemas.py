@@ -11,21 +11,13 @@ from typing import Any
 from paywire.api.validation import Schema
 from paywire.domain.credentials import PASSWORD_MAX, PASSWORD_MIN
 from paywire.domain.reconciliation import CATEGORIES
+from paywire.domain.roles import Role
+from paywire.domain.statuses import Status
 from paywire.store.exception_queue import KINDS
+from paywire.transport.breaker import BreakerState
 
-ROLES = ("MAKER", "CHECKER", "COMPLIANCE", "ADMIN", "AUDITOR")
-STATUSES = (
-    "INITIATED",
-    "APPROVED",
-    "SCREENED",
-    "POSTED",
-    "TRANSMITTED",
-    "COMPLETED",
-    "CANCELLED",
-    "REJECTED",
-    "HELD",
-    "FAILED",
-)
+ROLES = tuple(role.value for role in Role)
+STATUSES = tuple(status.value for status in Status)
 
 
 def ref(name: str) -> Schema:
@@ -61,8 +53,9 @@ def _list_of(item: str) -> Schema:
 STRING: Schema = {"type": "string"}
 DATE: Schema = {"type": "string", "format": "date"}
 DATE_TIME: Schema = {"type": "string", "format": "date-time"}
-# Amounts are decimal strings; the currency decides how many fraction digits are allowed.
-AMOUNT: Schema = {"type": "string", "pattern": r"^[0-9]{1,15}(\.[0-9]{1,3})?$", "maxLength": 19}
+# Amounts are decimal strings of at most 18 digits (ISO 20022's ActiveCurrencyAndAmount); the
+# currency decides how many of them may follow the point (domain.money checks both).
+AMOUNT: Schema = {"type": "string", "pattern": r"^[0-9]{1,18}(\.[0-9]{1,3})?$", "maxLength": 19}
 SIGNED_AMOUNT: Schema = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
 CURRENCY: Schema = {"type": "string", "pattern": "^[A-Z]{3}$"}
 BIC: Schema = {"type": "string", "pattern": "^[A-Z0-9]{8}([A-Z0-9]{3})?$"}
@@ -72,7 +65,7 @@ ROLE_LIST: Schema = {"type": "array", "items": ROLE, "minItems": 1, "uniqueItems
 PASSWORD: Schema = _text(PASSWORD_MAX, min_length=PASSWORD_MIN)
 REASON: Schema = _text(140)
 COUNT: Schema = {"type": "integer", "minimum": 0}
-BREAKER: Schema = {"type": "string", "enum": ["CLOSED", "HALF_OPEN", "OPEN"]}
+BREAKER: Schema = {"type": "string", "enum": [state.name for state in BreakerState]}
 # A sum of amounts may need more integer digits than one payment's amount.
 AMOUNT_SUM: Schema = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,3})?$"}
 EXCEPTION_KIND: Schema = {"type": "string", "enum": list(KINDS)}

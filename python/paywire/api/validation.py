@@ -103,7 +103,7 @@ def _message(kind: str, expected: Any) -> str:
         "type": lambda: f"must be of type {_types(expected)}",
         "minLength": lambda: f"must be at least {expected} characters long",
         "maxLength": lambda: f"must be at most {expected} characters long",
-        "pattern": lambda: "has an invalid format",
+        "pattern": lambda: f"must match the pattern {expected}",
         "format": lambda: f"must be a valid {expected}",
         "enum": lambda: "must be one of " + ", ".join(str(v) for v in expected if v is not None),
         "minimum": lambda: f"must be at least {expected}",
