@@ -301,18 +301,43 @@ pub fn parse(payload: &[u8]) -> Result<Parsed<'_>, ReadError> {
             reason_text: g.group_reason.text,
         });
     }
-    let msg_id = non_empty(g.msg_id)
-        .or(non_empty(g.tx_msg_id))
+    let (group_msg_id, tx_msg_id) = (non_empty(g.msg_id), non_empty(g.tx_msg_id));
+    if let (Some(group), Some(tx)) = (&group_msg_id, &tx_msg_id) {
+        // The answer would name two messages; settling either could settle the wrong one.
+        if group != tx {
+            return Err(ReadError::new(format!(
+                "pacs.002 naming two messages: OrgnlGrpInfAndSts/OrgnlMsgId {} and \
+                 TxInfAndSts/OrgnlGrpInf/OrgnlMsgId {}",
+                shown(group, 35),
+                shown(tx, 35)
+            )));
+        }
+    }
+    let msg_id = group_msg_id
+        .or(tx_msg_id)
         .ok_or_else(|| ReadError::new("pacs.002 without OrgnlGrpInfAndSts/OrgnlMsgId"))?;
     fields::text("OrgnlMsgId", &msg_id, MSG_ID_MAX_CHARS)?;
     let uetr = non_empty(g.uetr)
         .map(|uetr| fields::read_uetr("OrgnlUETR", uetr))
         .transpose()?;
-    let status = non_empty(g.tx_status)
-        .or(non_empty(g.group_status))
-        .ok_or_else(|| {
-            ReadError::new("pacs.002 without TxInfAndSts/TxSts or OrgnlGrpInfAndSts/GrpSts")
-        })?;
+    let (tx_status, group_status) = (non_empty(g.tx_status), non_empty(g.group_status));
+    if let (Some(tx), Some(group)) = (&tx_status, &group_status) {
+        // A group rejected whose one transaction was accepted, or the other way round: the
+        // receiver contradicts itself, and neither reading may settle the payment.
+        let kinds = (Status::parse(tx), Status::parse(group));
+        if let (Some(tx), Some(group)) = kinds {
+            if tx.kind() != group.kind() {
+                return Err(ReadError::new(format!(
+                    "pacs.002 whose TxSts {} contradicts its GrpSts {}",
+                    tx.as_str(),
+                    group.as_str()
+                )));
+            }
+        }
+    }
+    let status = tx_status.or(group_status).ok_or_else(|| {
+        ReadError::new("pacs.002 without TxInfAndSts/TxSts or OrgnlGrpInfAndSts/GrpSts")
+    })?;
     let status = Status::parse(&status).ok_or_else(|| {
         // Status codes are four letters (ExternalPaymentTransactionStatus1Code); a longer value
         // is shown by its length only.
@@ -471,6 +496,26 @@ mod tests {
         assert!(text.starts_with("ééé ééé "));
         assert!(text.split(' ').all(|w| "ééé".starts_with(w)));
         assert_eq!(parsed.reason_code.unwrap().len(), REASON_MAX_BYTES);
+    }
+
+    #[test]
+    fn an_answer_that_contradicts_itself_is_refused() {
+        let group = |grp: &str, tx: &str, tx_msg_id: &str| {
+            pacs002(&format!(
+                "<OrgnlGrpInfAndSts><OrgnlMsgId>M1</OrgnlMsgId><OrgnlMsgNmId>pacs.008.001.08</OrgnlMsgNmId><GrpSts>{grp}</GrpSts></OrgnlGrpInfAndSts><TxInfAndSts><OrgnlGrpInf><OrgnlMsgId>{tx_msg_id}</OrgnlMsgId><OrgnlMsgNmId>pacs.008.001.08</OrgnlMsgNmId></OrgnlGrpInf><TxSts>{tx}</TxSts></TxInfAndSts>"
+            ))
+        };
+        let refused = parse(group("RJCT", "ACSC", "M1").as_bytes()).unwrap_err();
+        assert!(refused
+            .to_string()
+            .contains("TxSts ACSC contradicts its GrpSts RJCT"));
+        assert!(parse(group("ACCP", "RJCT", "M1").as_bytes()).is_err());
+        let two = parse(group("ACCP", "ACSC", "M2").as_bytes()).unwrap_err();
+        assert!(two.to_string().contains("naming two messages"));
+        // Agreeing statuses of the same kind, and one message named twice, are an answer.
+        let agreeing = group("ACCP", "ACSC", "M1");
+        let parsed = parse(agreeing.as_bytes()).unwrap();
+        assert_eq!((parsed.kind, parsed.status), (Kind::Ack, Status::Acsc));
     }
 
     #[test]

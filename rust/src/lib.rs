@@ -24,7 +24,7 @@ mod xml;
 /// interface of the extension, which Python reaches only through the module below.
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use crate::answer::{parse as parse_answer, Kind, Parsed, Status};
+    pub use crate::answer::{parse as parse_answer, Kind, Parsed, Status, REASON_MAX_BYTES};
     pub use crate::answer_book::Book as AnswerBook;
     pub use crate::dates::{IsoDate, UtcDateTime};
     pub use crate::error::{FieldError, FrameError, ReadError};

@@ -34,6 +34,22 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 Step = Callable[[int], Awaitable[int]]
 
 
+def backoff_s(failures: int, cap_s: float) -> float:
+    """How long to wait after `failures` failures in a row: doubling from 0.1 s up to `cap_s`,
+    with up to half of it taken off at random so that retrying workers spread out."""
+    doubled: float = 0.05 * 2.0 ** min(failures, 10)
+    return min(cap_s, doubled) * random.uniform(0.5, 1.0)
+
+
+async def rest(event: asyncio.Event, seconds: float) -> None:
+    """Wait `seconds`, or less if `event` is set meanwhile (work arrived, or a stop)."""
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        pass
+
+
 async def one_by_one(
     items: Iterable[Item],
     process: Callable[[Item], Awaitable[None]],
@@ -98,7 +114,7 @@ class StepLoop:
                 taken = await self._step(self._batch)
             except TRANSIENT_ERRORS as exc:
                 self.failures += 1
-                delay = min(self._backoff_max_s, 0.05 * 2 ** min(self.failures, 10))
+                delay = backoff_s(self.failures, self._backoff_max_s)
                 log.warning(
                     "%s step failed, retrying in %.2f s: %s: %s",
                     self.name,
@@ -106,7 +122,7 @@ class StepLoop:
                     type(exc).__name__,
                     exc,
                 )
-                await self._rest(delay * random.uniform(0.5, 1.0))
+                await self._rest(delay)
                 continue
             except Exception:
                 # A bug or a constraint the step did not expect: keep the loop alive, slowly.
@@ -119,10 +135,5 @@ class StepLoop:
                 await self._rest(self._idle_s)
 
     async def _rest(self, seconds: float) -> None:
-        if self._stopping:
-            return
-        try:
-            async with asyncio.timeout(seconds):
-                await self._wake.wait()
-        except TimeoutError:
-            pass
+        if not self._stopping:
+            await rest(self._wake, seconds)

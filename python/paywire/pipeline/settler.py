@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from datetime import UTC, datetime
 
 from paywire.domain.validation import defanged
 from paywire.observability.metrics import tls_protocol_anomalies_total
-from paywire.pipeline.loop import TRANSIENT_ERRORS, one_by_one
+from paywire.pipeline.loop import TRANSIENT_ERRORS, backoff_s, one_by_one, rest
 from paywire.services import pipeline as services
 from paywire.services.ledger import LedgerAdapter
 from paywire.store.messages import IncomingAnswer
@@ -52,7 +51,8 @@ def incoming(answer: Answer) -> IncomingAnswer:
 
 
 class Settler:
-    """`add` answers from any callback; `run` writes them; `drain` waits until all are written.
+    """`add` answers from any callback; once `start`ed it writes them; `stop` writes what is
+    queued and ends.
 
     An answer that cannot be written (the database is away) stays queued and is retried; if the
     process dies first, the message is still unanswered in the database, so it is resent and the
@@ -82,6 +82,7 @@ class Settler:
         self._idle = asyncio.Event()
         self._idle.set()
         self._stopping = False
+        self._stopped = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -116,6 +117,7 @@ class Settler:
 
     async def stop(self) -> None:
         self._stopping = True
+        self._stopped.set()
         self._ready.set()
         if self._task is not None:
             await self._task
@@ -138,9 +140,10 @@ class Settler:
                     log.error("settler stopping with %d answers unwritten: %s", self.pending, exc)
                     return
                 failures += 1
-                delay = min(self._backoff_max_s, 0.05 * 2 ** min(failures, 10))
+                delay = backoff_s(failures, self._backoff_max_s)
                 log.warning("settling failed, retrying in %.2f s: %s", delay, exc)
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                # A stop does not wait the delay out: it tries once more, then gives up.
+                await rest(self._stopped, delay)
                 continue
             failures = 0
 

@@ -8,7 +8,7 @@ use arbitrary::{Result, Unstructured};
 use wire::fuzzing::{
     build_message_reject, build_pacs008, build_status_report, parse_answer as read_answer,
     parse_pacs008_summary as read_summary, AnswerBook, Decoder, FrameError, Framing, IsoDate, Kind,
-    MessageReject, Payment, Status, StatusReport, UtcDateTime,
+    MessageReject, Payment, Status, StatusReport, UtcDateTime, REASON_MAX_BYTES,
 };
 
 /// A fuzz target: panics when the wire core is wrong about `data`.
@@ -199,11 +199,11 @@ fn report_round_trip(u: &mut Unstructured<'_>) -> Result<()> {
     }
     assert_eq!(
         answer.reason_code.as_deref(),
-        non_blank(reason_code.as_deref())
+        as_read(reason_code.as_deref())
     );
     assert_eq!(
         answer.reason_text.as_deref(),
-        non_blank(reason_text.as_deref())
+        as_read(reason_text.as_deref())
     );
     Ok(())
 }
@@ -229,12 +229,24 @@ fn reject_round_trip(u: &mut Unstructured<'_>) -> Result<()> {
     let answer = read.unwrap_or_else(|e| panic!("{reject:?} did not read back: {e}"));
     assert_eq!(answer.kind, Kind::Nack);
     assert_eq!(answer.msg_id, trimmed(&related_ref));
-    assert_eq!(answer.reason_code.as_deref(), non_blank(Some(&reason_code)));
+    assert_eq!(answer.reason_code.as_deref(), as_read(Some(&reason_code)));
     assert_eq!(
         answer.reason_text.as_deref(),
-        non_blank(reason_text.as_deref())
+        as_read(reason_text.as_deref())
     );
     Ok(())
+}
+
+/// A reason as the reader hands it over: trimmed, none when blank, cut to `REASON_MAX_BYTES`
+/// at a character boundary.
+fn as_read(value: Option<&str>) -> Option<&str> {
+    non_blank(value).map(|text| {
+        let mut end = text.len().min(REASON_MAX_BYTES);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        &text[..end]
+    })
 }
 
 /// Currencies with each count of minor digits, and one that ISO 4217 no longer has.
