@@ -10,8 +10,7 @@ from cryptography.hazmat.primitives import serialization
 
 from paywire.config import load_settings
 from paywire.receiver import Receiver, ReceiverConfig, ensure_certificates
-from paywire.transport import ConnectionPool
-from tests.fixtures.tls import LOOPBACK, pacs008
+from tests.fixtures.tls import LOOPBACK, assert_acked
 
 
 def test_files_are_written_with_private_keys_owner_only(tmp_path: Path) -> None:
@@ -48,12 +47,7 @@ async def test_gateway_and_receiver_agree_with_generated_certificates(tmp_path: 
             client_key_file=files.client_key_file,
             pool_size=1,
         )
-        pool = ConnectionPool(settings)
-        await pool.start()
-        try:
-            assert (await pool.send("G1", pacs008("G1"))).kind == "ACK"
-        finally:
-            await pool.close()
+        await assert_acked(settings, "G1")
 
 
 def test_a_set_left_half_written_is_made_afresh(tmp_path: Path) -> None:

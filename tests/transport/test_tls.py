@@ -25,8 +25,8 @@ from tests.fixtures.tls import (
     SERVER_NAME,
     StartReceiver,
     TLSFiles,
+    assert_acked,
     gateway_settings,
-    pacs008,
 )
 from tests.transport.support import metric
 
@@ -64,12 +64,7 @@ async def test_client_context_without_ca_file_uses_the_system_store(
     receiver = await start_receiver()
     settings = gateway_settings(tls_files, receiver.port, pool_size=1, receiver_ca_file="")
     assert client_context(settings).verify_mode is ssl.CERT_REQUIRED
-    pool = ConnectionPool(settings)
-    await pool.start()
-    try:
-        assert (await pool.send("STORE-1", pacs008("STORE-1"))).kind == "ACK"
-    finally:
-        await pool.close()
+    await assert_acked(settings, "STORE-1")
 
 
 def test_client_context_minimum_13(tls_files: TLSFiles) -> None:
@@ -177,21 +172,14 @@ async def test_tls_10_and_11_servers_are_refused(
 
 async def test_mutual_tls(tls_files: TLSFiles, start_receiver: StartReceiver) -> None:
     receiver = await start_receiver(client_ca_file=tls_files.ca_file)
-    pool = ConnectionPool(
-        gateway_settings(
-            tls_files,
-            receiver.port,
-            pool_size=1,
-            client_cert_file=tls_files.client_cert_file,
-            client_key_file=tls_files.client_key_file,
-        )
+    settings = gateway_settings(
+        tls_files,
+        receiver.port,
+        pool_size=1,
+        client_cert_file=tls_files.client_cert_file,
+        client_key_file=tls_files.client_key_file,
     )
-    await pool.start()
-    try:
-        answer = await pool.send("MTLS-1", pacs008("MTLS-1"))
-        assert answer.kind == "ACK"
-    finally:
-        await pool.close()
+    await assert_acked(settings, "MTLS-1")
 
 
 @pytest.mark.parametrize("tls_min_version", ["1.2", "1.3"])
