@@ -112,3 +112,18 @@ def test_urls_with_encoded_passwords_and_at_signs_in_queries_are_taken() -> None
         }
     )
     assert settings.database_url is not None
+
+
+def test_a_value_of_the_wrong_form_is_refused_saying_what_form_is_wanted(tmp_path) -> None:
+    for variable, value, wanted in (
+        ("PAYWIRE_POOL_SIZE", "four", "a whole number"),
+        ("PAYWIRE_ACK_TIMEOUT_S", "30s", "a number"),
+        ("PAYWIRE_AMOUNT_LIMITS", "EUR:100", "CURRENCY=AMOUNT pairs: EUR=1000000,USD=500000"),
+    ):
+        with pytest.raises(ConfigError) as refused:
+            load_settings(environ={variable: value})
+        assert refused.value.message == f"{variable}={value!r} is not {wanted}"
+    config = tmp_path / "paywire.toml"
+    config.write_text("pool_size = 2\nack_timout_s = 10\n")
+    with pytest.raises(ConfigError, match=rf"unknown setting\(s\) in {config}: ack_timout_s; "):
+        load_settings(environ={}, config_file=config)

@@ -132,7 +132,11 @@ def load_settings(
     raw.update({k: v for k, v in overrides.items() if v is not None})
     unknown = set(raw) - {f.name for f in dataclasses.fields(Settings)}
     if unknown:
-        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        where = f" in {config_file}" if config_file is not None else ""
+        raise ConfigError(
+            f"unknown setting(s){where}: {', '.join(sorted(unknown))}; the keys are the variables"
+            " of docs/CONFIGURATION.md in lower case, without PAYWIRE_"
+        )
     values = {name: _coerce(name, value) for name, value in raw.items()}
     if "max_frame_bytes" not in values and values.get("framing") in _FRAMING_LIMITS:
         # Unset, the limit is 1 MiB or what the framing can express, whichever is less: u16be
@@ -160,28 +164,28 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 
 
-def _parse(name: str, value: Any, parse: Callable[[Any], T]) -> T:
+def _parse(name: str, value: Any, parse: Callable[[Any], T], expected: str) -> T:
     try:
         return parse(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{env_name(name)}={value!r} is not a valid value") from None
+        raise ConfigError(f"{env_name(name)}={value!r} is not {expected}") from None
 
 
 def _coerce(name: str, value: Any) -> Any:
     field_type = {f.name: f.type for f in dataclasses.fields(Settings)}[name]
     if name == "amount_limits":
-        return _parse(name, value, _parse_limits)
+        return _parse(name, value, _parse_limits, "CURRENCY=AMOUNT pairs: EUR=1000000,USD=500000")
     if value == "" and "None" in str(field_type):
         return None
     if "Path" in str(field_type):
         return Path(value)
-    if "tuple" in str(field_type):
+    if name == "receiver_pin_sha256":
         items = value if isinstance(value, list | tuple) else str(value).split(",")
         return tuple(_normalise_pin(p) for p in items if str(p).strip())
     if "float" in str(field_type):
-        return _parse(name, value, float)
+        return _parse(name, value, float, "a number")
     if "int" in str(field_type):
-        return _parse(name, value, int)
+        return _parse(name, value, int, "a whole number")
     return str(value)
 
 

@@ -11,13 +11,14 @@ from prometheus_client import REGISTRY
 
 from paywire.api import create_app
 from paywire.config import Settings
+from paywire.domain.exception_kinds import ORPHAN_ACK
 from paywire.domain.screening import ScreeningRules
 from paywire.pipeline.recovery import AckMissing
 from paywire.pipeline.runner import Pipeline
 from paywire.pipeline.settler import Settler
 from paywire.services import pipeline, reconciliation
 from paywire.store import audit
-from paywire.store.exception_queue import ORPHAN_ACK, NewException
+from paywire.store.exception_queue import NewException
 from paywire.store.ledger import PostgresLedger
 from paywire.store.tx import Pool
 from paywire.transport.pool import ConnectionPool

@@ -139,6 +139,14 @@ def test_redis_wants_a_password_and_shares_a_network_with_the_gateway_only(
     assert f"# REDIS_URL=redis://:{password}@redis:6379/0" in example
 
 
+def test_what_runs_unprivileged_holds_no_capability_and_gains_none(compose: dict) -> None:
+    """PostgreSQL's image switches to its own user at start, so it keeps what that needs."""
+    for name in ("receiver", "migrate", "gateway", "prometheus"):
+        service = compose["services"][name]
+        assert service["cap_drop"] == ["ALL"], name
+        assert service["security_opt"] == ["no-new-privileges:true"], name
+
+
 def test_published_ports_bind_loopback_only(compose: dict) -> None:
     for name, service in compose["services"].items():
         for port in service.get("ports", []):

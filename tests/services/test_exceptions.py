@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from paywire.domain.exception_kinds import ACK_MISSING
 from paywire.domain.statuses import Status
 from paywire.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from paywire.services import exceptions, pipeline
 from paywire.store import audit
-from paywire.store.exception_queue import ACK_MISSING, NewException
+from paywire.store.exception_queue import NewException
 from tests.fixtures.world import World
 
 

@@ -14,13 +14,14 @@ import asyncpg
 import pytest
 
 from paywire.domain.audit_chain import AuditEntry
+from paywire.domain.exception_kinds import PROCESSING_ERROR
 from paywire.domain.retention import years_before
 from paywire.domain.statuses import Status
 from paywire.observability.logging import log_file_name
 from paywire.services import audit as audit_service
 from paywire.services import payments, pipeline, reconciliation, retention
 from paywire.store import audit
-from paywire.store.exception_queue import PROCESSING_ERROR, NewException
+from paywire.store.exception_queue import NewException
 from paywire.store.tx import Pool
 from tests.fixtures.breaks import answer, tamper
 from tests.fixtures.world import World, body

@@ -10,10 +10,10 @@ from typing import Any
 
 from paywire.api.validation import Schema
 from paywire.domain.credentials import PASSWORD_MAX, PASSWORD_MIN
+from paywire.domain.exception_kinds import KINDS
 from paywire.domain.reconciliation import CATEGORIES
 from paywire.domain.roles import Role
 from paywire.domain.statuses import Status
-from paywire.store.exception_queue import KINDS
 from paywire.transport.breaker import BreakerState
 
 ROLES = tuple(role.value for role in Role)

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from paywire.domain import exception_kinds as kinds
 from paywire.domain.money import format_amount
 from paywire.domain.payment import utc_iso
 
@@ -22,10 +23,10 @@ CATEGORIES = (MISSING_ACK, LEDGER_MISMATCH, MISSING_REVERSAL, ORPHAN_ACK)
 
 # The exception each category opens; SPEC names the missing answer ACK_MISSING in the queue.
 EXCEPTION_KIND = {
-    MISSING_ACK: "ACK_MISSING",
-    LEDGER_MISMATCH: "LEDGER_MISMATCH",
-    MISSING_REVERSAL: "MISSING_REVERSAL",
-    ORPHAN_ACK: "ORPHAN_ACK",
+    MISSING_ACK: kinds.ACK_MISSING,
+    LEDGER_MISMATCH: kinds.LEDGER_MISMATCH,
+    MISSING_REVERSAL: kinds.MISSING_REVERSAL,
+    ORPHAN_ACK: kinds.ORPHAN_ACK,
 }
 
 # The columns of the CSV form of an unmatched list, in order.

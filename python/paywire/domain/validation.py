@@ -101,6 +101,16 @@ def text(value: object, name: str, max_length: int, problems: Problems) -> str |
     return stripped
 
 
+def required_text(value: object, name: str, max_length: int, summary: str) -> str:
+    """One required text field on its own: the text, or a ValidationError saying `summary` with
+    the field's problem."""
+    problems = Problems()
+    checked = text(value, name, max_length, problems)
+    problems.raise_any(summary)
+    assert checked is not None
+    return checked
+
+
 def optional_text(
     body: Mapping[str, object], name: str, max_length: int, problems: Problems
 ) -> str | None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from paywire.domain.exception_kinds import ACK_MISSING
 from paywire.services import pipeline as services
 from paywire.store import delivery
-from paywire.store.exception_queue import ACK_MISSING, NewException
+from paywire.store.exception_queue import NewException
 from paywire.store.tx import Pool, transaction
 
 log = logging.getLogger(__name__)

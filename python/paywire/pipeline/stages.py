@@ -12,10 +12,11 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID
 
+from paywire.domain.exception_kinds import PROCESSING_ERROR
 from paywire.domain.statuses import Status
 from paywire.pipeline.loop import TRANSIENT_ERRORS, one_by_one
 from paywire.services import pipeline as services
-from paywire.store.exception_queue import PROCESSING_ERROR, NewException
+from paywire.store.exception_queue import NewException
 from paywire.store.tx import Conn, Pool, transaction
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import orjson
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.roles import Actor, Role, require_role
 from paywire.domain.statuses import Status
-from paywire.domain.validation import Problems, text
+from paywire.domain.validation import Problems, required_text, text
 from paywire.errors import Conflict, NotFound
 from paywire.services import gauges
 from paywire.services import pipeline as pipeline_services
@@ -127,10 +127,7 @@ async def resolve_exception(
     """OPEN → RESOLVED by an ADMIN, with a note saying what was done, and the action taken with
     it in the same transaction; `driver` is needed for an action."""
     require_role(actor, Role.ADMIN)
-    problems = Problems()
-    why = text(note, "note", NOTE_MAX, problems)
-    problems.raise_any("a note is required")
-    assert why is not None
+    why = required_text(note, "note", NOTE_MAX, "a note is required")
     if action is not None and driver is None:
         raise ValueError("an action needs the pipeline")
     now = datetime.now(UTC)

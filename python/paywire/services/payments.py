@@ -17,7 +17,7 @@ from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.payment import Payment, PaymentDetail, Reason
 from paywire.domain.roles import Actor, Role, require_role
 from paywire.domain.statuses import Status
-from paywire.domain.validation import Problems, parse_payment, text
+from paywire.domain.validation import Problems, parse_payment, required_text, text
 from paywire.errors import Conflict, NotFound, ValidationError
 from paywire.observability.metrics import payments_approved_total, payments_initiated_total
 from paywire.services.transitions import Move, move
@@ -129,7 +129,9 @@ async def reject(
     db: Db, payment_id: UUID, actor: Actor, reason: object, *, request_id: str | None = None
 ) -> Payment:
     """INITIATED → REJECTED by a CHECKER, with a reason."""
-    why = Reason(CHECKER_REJECTED, _reason_text(reason))
+    why = Reason(
+        CHECKER_REJECTED, required_text(reason, "reason", REASON_MAX, "a reason is required")
+    )
     return await _move_one(db, payment_id, actor, Status.REJECTED, why, request_id)
 
 
@@ -247,11 +249,3 @@ def _check_key(key: str) -> None:
     problems = Problems()
     text(key, "Idempotency-Key", 255, problems)
     problems.raise_any("invalid Idempotency-Key")
-
-
-def _reason_text(reason: object) -> str:
-    problems = Problems()
-    why = text(reason, "reason", REASON_MAX, problems)
-    problems.raise_any("a reason is required")
-    assert why is not None
-    return why

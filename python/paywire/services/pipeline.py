@@ -16,6 +16,7 @@ from uuid import UUID
 
 from paywire.domain.accounts import PostingRequest
 from paywire.domain.audit_chain import AuditEntry
+from paywire.domain.exception_kinds import MISSING_REVERSAL, ORPHAN_ACK, PROCESSING_ERROR
 from paywire.domain.payment import Payment, Reason
 from paywire.domain.roles import SYSTEM_ACTOR
 from paywire.domain.screening import ScreeningRules, summarise
@@ -31,13 +32,7 @@ from paywire.services.transitions import Move, move
 from paywire.store import audit, delivery, exception_queue, messages
 from paywire.store import payments as store
 from paywire.store.delivery import Transmission
-from paywire.store.exception_queue import (
-    MISSING_REVERSAL,
-    ORPHAN_ACK,
-    PROCESSING_ERROR,
-    ExceptionItem,
-    NewException,
-)
+from paywire.store.exception_queue import ExceptionItem, NewException
 from paywire.store.messages import IncomingAnswer, OutgoingMessage
 from paywire.store.payments import claim
 from paywire.store.tx import Conn, Db, transaction

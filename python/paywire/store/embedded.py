@@ -27,7 +27,7 @@ from urllib.parse import quote
 import asyncpg
 import orjson
 
-from paywire.errors import ConfigError
+from paywire.errors import ConfigError, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,10 @@ class EmbeddedPostgres:
             running = _running_port(self.pgdata)
             if running is not None:
                 return running
-        raise ConfigError(f"could not start PostgreSQL in {self.pgdata}: no free port found")
+        raise DatabaseUnavailable(
+            f"could not start PostgreSQL in {self.pgdata}: no free port found on 127.0.0.1;"
+            " free one, or set DATABASE_URL"
+        )
 
     def _pg_ctl(self, action: str, *args: str) -> None:
         timeout = str(int(_READY_TIMEOUT_S))
@@ -227,7 +230,9 @@ class EmbeddedPostgres:
         if not path.exists():
             if (self.pgdata / "PG_VERSION").exists():
                 raise ConfigError(
-                    f"{self.pgdata} holds a database but {path} (its credentials) is missing"
+                    f"{self.pgdata} holds a database but {path} (its credentials) is missing:"
+                    f" restore that file from a backup, or move {self.pgdata} away to start"
+                    " afresh (its data stays there), or set DATABASE_URL"
                 )
             return {}
         state: dict[str, object] = orjson.loads(path.read_bytes())
@@ -343,7 +348,9 @@ def _running_port(pgdata: Path) -> int | None:
         elif len(lines) >= 1 and lines[0].strip().isdigit() and not _alive(int(lines[0])):
             return None  # a stale file left by a crash; postgres replaces it on start
         if time.monotonic() > deadline:
-            raise ConfigError(f"PostgreSQL in {pgdata} did not become ready")
+            raise DatabaseUnavailable(
+                f"PostgreSQL in {pgdata} did not become ready; its log is {pgdata / _LOG_FILE}"
+            )
         time.sleep(0.05)
 
 

@@ -14,13 +14,6 @@ from uuid import UUID
 from paywire.domain.payment import utc_iso
 from paywire.store.tx import Conn, Record
 
-ACK_MISSING = "ACK_MISSING"
-LEDGER_MISMATCH = "LEDGER_MISMATCH"
-MISSING_REVERSAL = "MISSING_REVERSAL"
-ORPHAN_ACK = "ORPHAN_ACK"
-PROCESSING_ERROR = "PROCESSING_ERROR"
-KINDS = (ACK_MISSING, LEDGER_MISMATCH, MISSING_REVERSAL, ORPHAN_ACK, PROCESSING_ERROR)
-
 _COLUMNS = "id, kind, payment_id, msg_id, detail, state, opened_at, resolved_at, resolved_by, note"
 
 
