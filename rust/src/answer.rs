@@ -519,6 +519,16 @@ mod tests {
     }
 
     #[test]
+    fn a_status_holding_an_element_is_refused_not_skipped() {
+        // Skipped, the transaction's RJCT would leave the group's ACCP to decide: an ACK.
+        let doc = pacs002("<OrgnlGrpInfAndSts><OrgnlMsgId>M1</OrgnlMsgId><OrgnlMsgNmId>pacs.008.001.08</OrgnlMsgNmId><GrpSts>ACCP</GrpSts></OrgnlGrpInfAndSts><TxInfAndSts><TxSts>RJCT<x:y xmlns:x=\"urn:x\"/></TxSts></TxInfAndSts>");
+        let refused = parse(doc.as_bytes()).unwrap_err();
+        assert!(refused
+            .to_string()
+            .contains("inside a value that must be text"));
+    }
+
+    #[test]
     fn admi002_is_always_a_nack() {
         let parsed = parse(ADMI.as_bytes()).unwrap();
         assert_eq!(parsed.kind, Kind::Nack);

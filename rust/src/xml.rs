@@ -512,6 +512,14 @@ pub fn read_fields<'i, F: Copy>(
                     },
                     _ => open[depth - 1],
                 };
+                // A value read for holds an element: skipping it would read the document as if
+                // the value were absent (a TxSts "RJCT<x/>" left the group status to decide).
+                if depth > 0 && parent.exact(fields, depth - 1).is_some() {
+                    return Err(ReadError::new(format!(
+                        "element {} inside a value that must be text",
+                        shown(start.local, MAX_SHOWN)
+                    )));
+                }
                 open[depth] = if schema == Some(doc) {
                     parent.child(fields, depth, start.local)
                 } else {
