@@ -254,8 +254,8 @@ async def update_operator(
             action="operator.update",
             entity="operator",
             entity_id=str(operator_id),
-            before=_shown(before),
-            after={**_shown(after), "password_changed": new_hash is not None},
+            before=before.audited(),
+            after={**after.audited(), "password_changed": new_hash is not None},
             request_id=request_id,
         )
         await audit.append(conn, [entry], now)
@@ -340,20 +340,12 @@ def _locked(until: datetime) -> Throttled:
     )
 
 
-def _shown(operator: Operator) -> dict[str, Any]:
-    return {
-        "username": operator.username,
-        "roles": sorted(operator.roles),
-        "active": operator.active,
-    }
-
-
 def _entry(actor: Actor, action: str, operator: Operator, request_id: str | None) -> AuditEntry:
     return AuditEntry(
         operator=actor.username,
         action=action,
         entity="operator",
         entity_id=str(operator.id),
-        after=_shown(operator),
+        after=operator.audited(),
         request_id=request_id,
     )

@@ -206,7 +206,7 @@ async def _apply_operator(
         assert new_hash is not None
         created = await operator_store.insert(conn, op.username, new_hash, op.roles)
         report.created.append(label)
-        return [_entry("operator.create", "operator", str(created.id), None, _op_view(created))]
+        return [_entry("operator.create", "operator", str(created.id), None, created.audited())]
     if new_hash is None and (keep_existing or (existing.roles == op.roles and existing.active)):
         report.unchanged.append(label)
         return []
@@ -215,47 +215,30 @@ async def _apply_operator(
     )
     assert updated is not None
     report.updated.append(label)
-    after = {**_op_view(updated), "password_changed": new_hash is not None}
-    return [_entry("operator.update", "operator", str(existing.id), _op_view(existing), after)]
+    after = {**updated.audited(), "password_changed": new_hash is not None}
+    return [_entry("operator.update", "operator", str(existing.id), existing.audited(), after)]
 
 
 async def _apply_account(
     conn: Conn, acc: SeedAccount, report: SeedReport, *, keep_existing: bool
 ) -> list[AuditEntry]:
     label = f"account {acc.account}"
-    row = await conn.fetchrow(
-        "SELECT id, name, currency, balance, overdraft, kind FROM accounts"
-        " WHERE account = $1 FOR UPDATE",
-        acc.account,
-    )
+    found = await ledger.account_by_number(conn, acc.account, lock=True)
     wanted = {"name": acc.name, "balance": acc.balance, "overdraft": acc.overdraft}
-    if row is None:
-        account_id = await conn.fetchval(
-            "INSERT INTO accounts (account, name, currency, balance, overdraft, kind)"
-            " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            acc.account,
-            acc.name,
-            acc.currency,
-            acc.balance,
-            acc.overdraft,
-            CUSTOMER,
+    if found is None:
+        account_id = await ledger.insert_account(
+            conn, acc.account, acc.name, acc.currency, acc.balance, acc.overdraft, CUSTOMER
         )
         report.created.append(label)
         return [_entry("account.create", "account", str(account_id), None, _acc_view(acc))]
-    if row["currency"] != acc.currency or row["kind"] != CUSTOMER:
-        raise _conflict(label, f"exists as a {row['kind']} account in {row['currency']}")
+    if found.currency != acc.currency or found.kind != CUSTOMER:
+        raise _conflict(label, f"exists as a {found.kind} account in {found.currency}")
     # The file's balance is the opening balance: what the account held before its entries. Read
     # in a statement of its own, after the lock: a posting committed while the lock was awaited
     # is seen, and none can commit while it is held.
-    ledger = await conn.fetchrow(
-        "SELECT count(*) AS entries, coalesce(sum(amount), 0) AS posted"
-        " FROM ledger_entries_all WHERE account_id = $1",
-        row["id"],
-    )
-    assert ledger is not None  # an aggregate has a row
-    entries, posted = ledger["entries"], ledger["posted"]
-    opening = row["balance"] - posted
-    current = {"name": row["name"], "balance": opening, "overdraft": row["overdraft"]}
+    entries, posted = await ledger.posted_to(conn, found.id)
+    opening = found.balance - posted
+    current = {"name": found.name, "balance": opening, "overdraft": found.overdraft}
     if current == wanted or keep_existing:
         report.unchanged.append(label)
         return []
@@ -265,17 +248,12 @@ async def _apply_account(
             f"has ledger entries; its opening balance is {opening}, and its balance changes"
             " only through postings",
         )
-    await conn.execute(
-        "UPDATE accounts SET name = $2, balance = $3, overdraft = $4, updated_at = now()"
-        " WHERE id = $1",
-        row["id"],
-        acc.name,
-        acc.balance + posted,
-        acc.overdraft,
+    await ledger.update_account(
+        conn, found.id, name=acc.name, balance=acc.balance + posted, overdraft=acc.overdraft
     )
     report.updated.append(label)
     before = {**current, "balance": str(current["balance"])}
-    return [_entry("account.update", "account", str(row["id"]), before, _acc_view(acc))]
+    return [_entry("account.update", "account", str(found.id), before, _acc_view(acc))]
 
 
 def _list(data: Mapping[str, Any], name: str, problems: Problems) -> list[Any]:
@@ -337,10 +315,6 @@ def _seed_account(item: object, where: str, problems: Problems) -> SeedAccount |
 
 def _entry(action: str, entity: str, entity_id: str, before: object, after: object) -> AuditEntry:
     return AuditEntry(SYSTEM, action, entity, entity_id, before=before, after=after)
-
-
-def _op_view(op: operator_store.Operator) -> dict[str, Any]:
-    return {"username": op.username, "roles": sorted(op.roles), "active": op.active}
 
 
 def _acc_view(acc: SeedAccount) -> dict[str, Any]:

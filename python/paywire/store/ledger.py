@@ -193,9 +193,59 @@ async def account(conn: Conn, account_id: UUID) -> Account | None:
     return to_account(row) if row else None
 
 
-async def account_by_number(conn: Conn, number: str) -> Account | None:
-    row = await conn.fetchrow(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account = $1", number)
+async def account_by_number(conn: Conn, number: str, *, lock: bool = False) -> Account | None:
+    """The account with this number; with `lock`, locked until the transaction ends."""
+    locking = " FOR UPDATE" if lock else ""
+    row = await conn.fetchrow(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account = $1{locking}", number
+    )
     return to_account(row) if row else None
+
+
+async def insert_account(
+    conn: Conn,
+    number: str,
+    name: str,
+    currency: str,
+    balance: Decimal,
+    overdraft: bool,
+    kind: str,
+) -> UUID:
+    account_id: UUID = await conn.fetchval(
+        "INSERT INTO accounts (account, name, currency, balance, overdraft, kind)"
+        " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        number,
+        name,
+        currency,
+        balance,
+        overdraft,
+        kind,
+    )
+    return account_id
+
+
+async def posted_to(conn: Conn, account_id: UUID) -> tuple[int, Decimal]:
+    """How many ledger entries an account has, archived ones included, and their sum."""
+    row = await conn.fetchrow(
+        "SELECT count(*) AS entries, coalesce(sum(amount), 0) AS posted"
+        " FROM ledger_entries_all WHERE account_id = $1",
+        account_id,
+    )
+    assert row is not None  # an aggregate has a row
+    return row["entries"], row["posted"]
+
+
+async def update_account(
+    conn: Conn, account_id: UUID, *, name: str, balance: Decimal, overdraft: bool
+) -> None:
+    await conn.execute(
+        "UPDATE accounts SET name = $2, balance = $3, overdraft = $4, updated_at = now()"
+        " WHERE id = $1",
+        account_id,
+        name,
+        balance,
+        overdraft,
+    )
 
 
 async def entries(

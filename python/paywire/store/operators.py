@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from paywire.domain.payment import utc_iso
@@ -35,6 +36,11 @@ class Operator(Actor):
             "created_at": utc_iso(self.created_at),
             "updated_at": utc_iso(self.updated_at),
         }
+
+    def audited(self) -> dict[str, Any]:
+        """What an audit row's before/after records of an operator: the row itself carries
+        the id and the time."""
+        return {"username": self.username, "roles": sorted(self.roles), "active": self.active}
 
 
 def to_operator(row: Record) -> Operator:
