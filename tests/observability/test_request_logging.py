@@ -31,6 +31,11 @@ async def test_request_lines_carry_the_request_id_and_no_secrets(tmp_path) -> No
                 headers={"X-Request-Id": "req-log-1", "Authorization": "Bearer tok-secret-9"},
             )
             assert response.status == 500  # the database is unreachable
+            # Probes and scrapes that answer stay out of the INFO log; a failing probe does not.
+            same = {"X-Request-Id": "req-log-1"}
+            assert (await client.get("/health/live", headers=same)).status == 200
+            assert (await client.get("/metrics", headers=same)).status == 200
+            assert (await client.get("/health", headers=same)).status == 503
     finally:
         logger.removeHandler(handler)
         await pool.close()
@@ -38,6 +43,9 @@ async def test_request_lines_carry_the_request_id_and_no_secrets(tmp_path) -> No
     assert lines
     assert {line["request_id"] for line in lines} == {"req-log-1"}
     assert any(line["message"] == "POST /api/v1/auth/login 500" for line in lines)
+    requests = [line["message"] for line in lines if line["logger"] == "paywire.api"]
+    assert "GET /health 503" in requests
+    assert not [m for m in requests if m.startswith(("GET /health/live", "GET /metrics"))]
     text = stream.getvalue()
     for secret in ("hunter2-password", "tok-secret-9", "db-secret"):
         assert secret not in text

@@ -56,6 +56,12 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     return response
 
 
+# Probes and scrapes arrive every few seconds from machines: at INFO they would be most of the
+# log, whose volume is bounded in a pod. They are counted in the metric all the same, and one
+# that fails is logged at INFO like any request.
+QUIET_ROUTES = frozenset({"/health", "/health/live", "/metrics"})
+
+
 @web.middleware
 async def timing_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
@@ -65,7 +71,9 @@ async def timing_middleware(request: web.Request, handler: Handler) -> web.Strea
     http_request_duration_seconds.labels(
         method=request.method, route=route, status=str(response.status)
     ).observe(elapsed)
-    log.info(
+    quiet = route in QUIET_ROUTES and response.status < 400
+    log.log(
+        logging.DEBUG if quiet else logging.INFO,
         "%s %s %d",
         request.method,
         route,
