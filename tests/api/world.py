@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 
 from paywire.domain.roles import Role
-from paywire.services.operators import token_digest
+from paywire.services.auth import token_digest
 from paywire.store import operators
 from paywire.store.operators import Operator
 from paywire.store.tx import Pool, transaction

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from paywire.api import create_app
 from paywire.config import Settings
 from paywire.domain.roles import Role
-from paywire.services.operators import token_digest
+from paywire.services.auth import token_digest
 from paywire.shared_state import SharedState, sessions
 from paywire.shared_state.link import DOWN, RedisLink
 from paywire.store.tx import Pool

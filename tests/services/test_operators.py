@@ -17,19 +17,15 @@ from paywire.errors import (
     Throttled,
     ValidationError,
 )
-from paywire.services import operators
+from paywire.services import auth, operators
 from tests.fixtures.world import CHEAP_HASHER, PASSWORD, World
 
 # Cheap, but with other parameters than the stored hashes': a login with it re-hashes.
 REHASHING = PasswordHasher(time_cost=2, memory_cost=8, parallelism=1)
 
 
-async def _login(
-    world: World, username: str = "maker", password: str = PASSWORD
-) -> operators.Login:
-    return await operators.login(
-        world.pool, username, password, token_ttl_s=3600, hasher=CHEAP_HASHER
-    )
+async def _login(world: World, username: str = "maker", password: str = PASSWORD) -> auth.Login:
+    return await auth.login(world.pool, username, password, token_ttl_s=3600, hasher=CHEAP_HASHER)
 
 
 async def test_login_issues_a_token_stored_only_as_its_hash(world: World) -> None:
@@ -39,7 +35,7 @@ async def test_login_issues_a_token_stored_only_as_its_hash(world: World) -> Non
     async with world.pool.acquire() as conn:
         stored = await conn.fetchval("SELECT token_hash FROM sessions")
     assert stored == hashlib.sha256(session.token.encode()).digest()
-    me = await operators.authenticate(world.pool, session.token)
+    me = await auth.authenticate(world.pool, session.token)
     assert (me.username, me.roles) == ("maker", world.maker.roles)
 
 
@@ -100,16 +96,16 @@ async def test_expired_tokens_are_refused(world: World) -> None:
     async with world.pool.acquire() as conn:
         await conn.execute("UPDATE sessions SET expires_at = created_at + interval '1 microsecond'")
     with pytest.raises(AuthenticationError, match="expired"):
-        await operators.authenticate(world.pool, session.token)
+        await auth.authenticate(world.pool, session.token)
 
 
 async def test_logout_revokes_only_that_token(world: World) -> None:
     first, second = await _login(world), await _login(world)
-    await operators.logout(world.pool, first.token)
+    await auth.logout(world.pool, first.token)
     with pytest.raises(AuthenticationError):
-        await operators.authenticate(world.pool, first.token)
-    assert (await operators.authenticate(world.pool, second.token)).username == "maker"
-    await operators.logout(world.pool, "not-a-token")  # harmless
+        await auth.authenticate(world.pool, first.token)
+    assert (await auth.authenticate(world.pool, second.token)).username == "maker"
+    await auth.logout(world.pool, "not-a-token")  # harmless
 
 
 async def test_deactivation_ends_sessions_and_logins(world: World) -> None:
@@ -119,7 +115,7 @@ async def test_deactivation_ends_sessions_and_logins(world: World) -> None:
     )
     assert not updated.active
     with pytest.raises(AuthenticationError):
-        await operators.authenticate(world.pool, session.token)
+        await auth.authenticate(world.pool, session.token)
     with pytest.raises(AuthenticationError):
         await _login(world)
 
@@ -174,12 +170,12 @@ async def test_names_no_operator_can_have_are_refused_without_a_trace(world: Wor
 # (64 MiB), in a fresh process so its peak memory is the burst's own.
 _BURST = """
 import asyncio, resource
-from paywire.services import operators
+from paywire.services import passwords
 
 async def burst():
-    stored = operators.DEFAULT_HASHER.hash("the operator's password")
+    stored = passwords.DEFAULT_HASHER.hash("the operator's password")
     resource_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    await asyncio.gather(*(operators.verify_password(stored, "a guess") for _ in range(8)))
+    await asyncio.gather(*(passwords.verify_password(stored, "a guess") for _ in range(8)))
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - resource_before)
 
 asyncio.run(burst())
@@ -209,7 +205,7 @@ async def test_a_login_under_way_when_the_credentials_change_gets_no_session(
     with other parameters than the stored hash's, so it would also write a re-hash of the old
     password over the new one."""
     checked, go_on = asyncio.Event(), asyncio.Event()
-    verify = operators.verify_password
+    verify = auth.verify_password
 
     async def verify_then_wait(password_hash: str, password: str) -> bool:
         valid = await verify(password_hash, password)
@@ -217,9 +213,9 @@ async def test_a_login_under_way_when_the_credentials_change_gets_no_session(
         await go_on.wait()
         return valid
 
-    monkeypatch.setattr(operators, "verify_password", verify_then_wait)
+    monkeypatch.setattr(auth, "verify_password", verify_then_wait)
     login = asyncio.create_task(
-        operators.login(world.pool, "maker", PASSWORD, token_ttl_s=3600, hasher=REHASHING)
+        auth.login(world.pool, "maker", PASSWORD, token_ttl_s=3600, hasher=REHASHING)
     )
     await checked.wait()
     await operators.update_operator(
@@ -228,7 +224,7 @@ async def test_a_login_under_way_when_the_credentials_change_gets_no_session(
     go_on.set()
     with pytest.raises(AuthenticationError):
         await login
-    monkeypatch.setattr(operators, "verify_password", verify)
+    monkeypatch.setattr(auth, "verify_password", verify)
     async with world.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM sessions WHERE revoked_at IS NULL") == 0
     if "password" in change:

@@ -12,7 +12,7 @@ from paywire.domain.accounts import PostingRequest
 from paywire.domain.identifiers import iban_problem
 from paywire.domain.statuses import Status
 from paywire.errors import Conflict, ValidationError
-from paywire.services import operators, seeding
+from paywire.services import auth, seeding
 from paywire.store import ledger
 from paywire.store.tx import Pool
 from tests.fixtures.waiting import eventually
@@ -41,7 +41,7 @@ def seed_file(**changes: Any) -> dict[str, Any]:
 
 
 async def _login(pool: Pool, username: str, password: str) -> str:
-    session = await operators.login(pool, username, password, token_ttl_s=60, hasher=CHEAP_HASHER)
+    session = await auth.login(pool, username, password, token_ttl_s=60, hasher=CHEAP_HASHER)
     return session.operator.username
 
 

@@ -12,7 +12,7 @@ from paywire.api.jsonio import json_response
 from paywire.api.keys import DB_POOL, LOGIN_ATTEMPTS, REQUEST_ID, SESSION_CACHE, SETTINGS
 from paywire.api.routes import ANY_OPERATOR, PUBLIC, Reply, Routes, body, operator
 from paywire.api.security import bearer_token
-from paywire.services import operators
+from paywire.services import auth
 
 routes = Routes("auth")
 
@@ -29,7 +29,7 @@ routes = Routes("auth")
 )
 async def login(request: web.Request) -> web.Response:
     credentials = body(request)
-    session = await operators.login(
+    session = await auth.login(
         request.app[DB_POOL],
         credentials["username"],
         credentials["password"],
@@ -47,7 +47,7 @@ async def login(request: web.Request) -> web.Response:
     replies={204: Reply("Revoked")},
 )
 async def logout(request: web.Request) -> web.Response:
-    await operators.logout(
+    await auth.logout(
         request.app[DB_POOL],
         bearer_token(request),
         request_id=request[REQUEST_ID],

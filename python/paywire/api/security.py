@@ -12,7 +12,7 @@ from aiohttp import web
 
 from paywire.api.keys import DB_POOL, SESSION_CACHE
 from paywire.errors import AuthenticationError, PermissionDenied
-from paywire.services import operators
+from paywire.services import auth
 from paywire.store.operators import Operator
 
 _SCHEME = "bearer"
@@ -27,7 +27,7 @@ def bearer_token(request: web.Request) -> str:
 
 
 async def authenticate(request: web.Request) -> Operator:
-    return await operators.authenticate(
+    return await auth.authenticate(
         request.app[DB_POOL], bearer_token(request), cache=request.app[SESSION_CACHE]
     )
 

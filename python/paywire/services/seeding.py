@@ -20,12 +20,8 @@ from paywire.domain.money import currency_digits, parse_amount
 from paywire.domain.roles import SYSTEM, Role
 from paywire.domain.validation import NAME_MAX, Problems, account, text
 from paywire.errors import Conflict, ValidationError
-from paywire.services.operators import (
-    DEFAULT_HASHER,
-    check_operator,
-    hash_password,
-    verify_password,
-)
+from paywire.services.operators import check_operator
+from paywire.services.passwords import DEFAULT_HASHER, hash_password, verify_password
 from paywire.store import audit, ledger
 from paywire.store import operators as operator_store
 from paywire.store.tx import Conn, Db, connection, transaction

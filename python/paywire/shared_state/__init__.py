@@ -8,8 +8,8 @@ lets breakers agree. Without REDIS_URL, or while Redis is down, each process wor
 from __future__ import annotations
 
 from paywire.config import Settings
+from paywire.services.auth import LOCKOUT_WINDOW
 from paywire.services.auth_state import AttemptCounter, PostgresAttempts
-from paywire.services.operators import LOCKOUT_WINDOW
 from paywire.shared_state.attempts import RedisAttempts
 from paywire.shared_state.breaker import RedisBreakerState
 from paywire.shared_state.link import RedisLink

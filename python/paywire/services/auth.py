@@ -1,0 +1,177 @@
+"""Sessions of operators: login with lockout, bearer tokens, token checks and logout.
+
+Tokens are opaque and only their SHA-256 is stored; the lockout is kept in PostgreSQL whoever
+counts the attempts (`paywire.services.auth_state`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
+
+from argon2 import PasswordHasher
+
+from paywire.domain.audit_chain import AuditEntry
+from paywire.domain.credentials import normalise_username, username_problem
+from paywire.domain.payment import utc_iso
+from paywire.errors import AuthenticationError, Throttled
+from paywire.services.auth_state import AttemptCounter, PostgresAttempts, SessionCache
+from paywire.services.operators import operator_entry
+from paywire.services.passwords import DEFAULT_HASHER, DUMMY_HASH, rehash, verify_password
+from paywire.store import audit
+from paywire.store import operators as store
+from paywire.store.operators import Operator
+from paywire.store.tx import Db, connection, transaction
+
+LOCKOUT_FAILURES = 5
+LOCKOUT_WINDOW = timedelta(minutes=15)
+LOCKOUT_DURATION = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """A new session: the bearer token is shown here once and stored only as a hash."""
+
+    token: str
+    expires_at: datetime
+    operator: Operator
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "token": self.token,
+            "expires_at": utc_iso(self.expires_at),
+            "operator": self.operator.as_dict(),
+        }
+
+
+async def login(
+    db: Db,
+    username: object,
+    password: object,
+    *,
+    token_ttl_s: int,
+    request_id: str | None = None,
+    hasher: PasswordHasher = DEFAULT_HASHER,
+    attempts: AttemptCounter | None = None,
+) -> Login:
+    """A session for valid credentials of an active operator.
+
+    Five failures for one user name within fifteen minutes lock that name for fifteen minutes
+    (Throttled), whether or not an operator has it; while locked even the right password fails.
+    Each attempt is counted before its password is checked, so concurrent guesses cannot slip
+    past the limit while the first ones are still being verified. `attempts` counts them
+    (default: the name's `login_throttle` row); the lock itself is always kept in PostgreSQL.
+    """
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise AuthenticationError("invalid user name or password")
+    name = normalise_username(username)
+    if username_problem(name) is not None:
+        # No operator can have this name: nothing to count or lock, but take as long as a check.
+        await verify_password(DUMMY_HASH, password)
+        raise AuthenticationError("invalid user name or password")
+    counter = attempts or PostgresAttempts(db, LOCKOUT_WINDOW)
+    now = datetime.now(UTC)
+    async with connection(db) as conn:
+        until = await store.locked_until(conn, name, now)
+    if until is not None:
+        raise _locked(until)
+    counted = await counter.count(name, now)
+    if counted > LOCKOUT_FAILURES:
+        # More attempts than allowed are under way at once: none of them gets a guess.
+        await _lock(db, name, now, request_id)
+    async with connection(db) as conn:
+        found = await store.credentials(conn, name)
+    valid = await verify_password(found[1] if found else DUMMY_HASH, password)
+    if found is None or not valid or not found[0].active:
+        if counted >= LOCKOUT_FAILURES:
+            await _lock(db, name, now, request_id)
+        raise AuthenticationError("invalid user name or password")
+    stored_hash = found[1]
+    token = secrets.token_urlsafe(32)
+    expires_at = now + timedelta(seconds=token_ttl_s)
+    rehashed = await rehash(stored_hash, password, hasher)
+    async with transaction(db) as conn:
+        # While argon2 checked the password, an admin may have changed it or deactivated the
+        # operator, and ended their sessions: a session (or a re-hash of the old password) is
+        # only for credentials that are still the operator's. The row lock orders this against
+        # `update_operator`, which then ends this session too.
+        current = await store.credentials(conn, name, lock=True)
+        if current is None or current[1] != stored_hash or not current[0].active:
+            raise AuthenticationError("invalid user name or password")
+        operator = current[0]
+        await store.insert_session(conn, token_digest(token), operator.id, now, expires_at)
+        if rehashed is not None:
+            await store.update(conn, operator.id, password_hash=rehashed)
+        await audit.append(
+            conn, [operator_entry(operator, "auth.login", operator, request_id)], now
+        )
+    await counter.clear(name)
+    return Login(token, expires_at, operator)
+
+
+async def authenticate(db: Db, token: str, *, cache: SessionCache | None = None) -> Operator:
+    """The operator of a live (unexpired, unrevoked) session of an active operator; from
+    `cache` when it holds the session, else from PostgreSQL (and then cached)."""
+    digest = token_digest(token)
+    ticket = None
+    if cache is not None:
+        cached, ticket = await cache.lookup(digest)
+        if cached is not None:
+            return cached
+    async with connection(db) as conn:
+        found = await store.session_operator(conn, digest, datetime.now(UTC))
+    if found is None:
+        raise AuthenticationError("invalid or expired token")
+    operator, expires_at = found
+    if cache is not None:
+        await cache.store(digest, operator, expires_at, ticket)
+    return operator
+
+
+async def logout(
+    db: Db, token: str, *, request_id: str | None = None, cache: SessionCache | None = None
+) -> None:
+    """Revoke the session of `token`; revoking an unknown or dead token changes nothing."""
+    now = datetime.now(UTC)
+    digest = token_digest(token)
+    async with transaction(db) as conn:
+        operator_id = await store.revoke_session(conn, digest, now)
+        operator = await store.get(conn, operator_id) if operator_id else None
+        if operator is not None:
+            await audit.append(
+                conn, [operator_entry(operator, "auth.logout", operator, request_id)], now
+            )
+    if cache is not None:
+        await cache.forget_token(digest)
+
+
+def token_digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def _lock(db: Db, name: str, now: datetime, request_id: str | None) -> NoReturn:
+    """Lock `name` (audited once, however many attempts hit the limit together) and refuse."""
+    until = now + LOCKOUT_DURATION
+    async with transaction(db) as conn:
+        earlier = await store.lock(conn, name, now, until)
+        if earlier is None:
+            entry = AuditEntry(
+                operator=name,
+                action="auth.lockout",
+                entity="operator",
+                entity_id=name,
+                after={"locked_until": utc_iso(until)},
+                request_id=request_id,
+            )
+            await audit.append(conn, [entry], now)
+    raise _locked(earlier or until)
+
+
+def _locked(until: datetime) -> Throttled:
+    return Throttled(
+        f"too many failed logins: this user name is locked until {utc_iso(until)}",
+        details=[{"field": "username", "message": f"locked until {utc_iso(until)}"}],
+    )

@@ -1,0 +1,56 @@
+"""Password hashing with argon2, in worker threads of its own.
+
+A hash never blocks the event loop, and at most `HASHING_WORKERS` run at once: each holds
+64 MiB, and the login endpoint is reachable before authentication (docs/SECURITY.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+# argon2id with the library's defaults (RFC 9106's second recommendation: t=3, m=64 MiB, p=4).
+DEFAULT_HASHER = PasswordHasher()
+# Verified when the user name is unknown, so that answers take as long as for a known one.
+DUMMY_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$BlbNxZaxq6ErzVDjZsQepA"
+    "$8yJf5kFARPLqWJFGGAvNPHPokm+az59YpTJ3zZr0mag"
+)
+# Each hash takes 64 MiB and four lanes for ~0.12 s. Two at a time keep two cores busy; more would
+# only add 64 MiB each, which a burst of logins can ask for before any is authenticated. Measured
+# with 20 concurrent logins: asyncio's default pool (6 threads here) peaked at 412 MB and took
+# 2.0 s, two workers 156 MB and 1.8 s (docs/SECURITY.md).
+HASHING_WORKERS = 2
+_HASHING = ThreadPoolExecutor(max_workers=HASHING_WORKERS, thread_name_prefix="paywire-argon2")
+
+T = TypeVar("T")
+
+
+async def hash_password(password: str, hasher: PasswordHasher = DEFAULT_HASHER) -> str:
+    return await _hashing(hasher.hash, password)
+
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    """Whether `password` matches; the hash carries its own parameters."""
+    return await _hashing(_verify, password_hash, password)
+
+
+async def rehash(stored: str, password: str, hasher: PasswordHasher) -> str | None:
+    """A new hash when the stored one was made with other parameters than `hasher`'s."""
+    return await hash_password(password, hasher) if hasher.check_needs_rehash(stored) else None
+
+
+async def _hashing(work: Callable[..., T], *args: str) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, work, *args)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return DEFAULT_HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
