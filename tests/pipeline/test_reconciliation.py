@@ -18,8 +18,8 @@ from paywire.domain.statuses import Status
 from paywire.observability.metrics import reconciliation_unmatched_items
 from paywire.pipeline.housekeeping import Housekeeping
 from paywire.receiver import Faults
-from paywire.services import exceptions, reconciliation
-from paywire.services.exceptions import MarkSettled, Resend
+from paywire.services import exception_queue, reconciliation
+from paywire.services.exception_queue import MarkSettled, Resend
 from tests.fixtures.gateway import StartGateway
 from tests.fixtures.world import World
 
@@ -62,7 +62,7 @@ async def test_silence_is_reconciled_resent_then_settled_by_hand(
     assert (item["category"], item["payment_id"]) == ("MISSING_ACK", str(payment.id))
     assert item["exception_id"] == opened["id"]
 
-    await exceptions.resolve_exception(
+    await exception_queue.resolve_exception(
         world.pool, opened["id"], world.admin, "receiver restarted", Resend(),
         driver=gateway.pipeline,
     )  # fmt: skip
@@ -76,7 +76,7 @@ async def test_silence_is_reconciled_resent_then_settled_by_hand(
     (item,) = await daily_items(world)
     assert item["exception_id"] == reopened["id"]
 
-    await exceptions.resolve_exception(
+    await exception_queue.resolve_exception(
         world.pool, reopened["id"], world.admin, "confirmed by the receiver's desk",
         MarkSettled("ACK", "desk ref 991"), driver=gateway.pipeline,
     )  # fmt: skip

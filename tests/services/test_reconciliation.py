@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 
 from paywire.domain.statuses import Status
 from paywire.pipeline.recovery import AckMissing
-from paywire.services import exceptions, pipeline, reconciliation
+from paywire.services import exception_queue, pipeline, reconciliation
 from paywire.store.tx import Pool
 from tests.fixtures.breaks import Breaks, one_of_each, tamper
 from tests.fixtures.world import YANKEE, World, answer
@@ -183,7 +183,7 @@ async def test_the_sweep_opens_each_exception_once_and_sets_the_gauges(world: Wo
     again = await reconciliation.sweep(world.pool, answer_window=NOW)
     assert (again.unmatched, again.opened) == (4, 0)
 
-    queue = await exceptions.list_exceptions(world.pool, limit=10, state="OPEN")
+    queue = await exception_queue.list_exceptions(world.pool, limit=10, state="OPEN")
     kinds = {e.kind: e.payment_id or e.msg_id for e in queue}
     assert kinds == {
         "ACK_MISSING": breaks.missing_ack,
@@ -198,8 +198,8 @@ async def test_the_sweep_opens_each_exception_once_and_sets_the_gauges(world: Wo
 async def test_a_resolved_exception_reconciles_its_item_by_hand(world: World) -> None:
     breaks = await one_of_each(world.pool, await approved(world, 4))
     await reconciliation.sweep(world.pool, answer_window=NOW)
-    (orphan,) = await exceptions.list_exceptions(world.pool, limit=10, kind="ORPHAN_ACK")
-    await exceptions.resolve_exception(
+    (orphan,) = await exception_queue.list_exceptions(world.pool, limit=10, kind="ORPHAN_ACK")
+    await exception_queue.resolve_exception(
         world.pool, orphan.id, world.admin, "receiver confirms: a test message of theirs"
     )
     report = await daily(world.pool)
@@ -216,8 +216,10 @@ async def test_a_resolution_covers_the_ledger_as_it_stood(world: World) -> None:
     the money back from a COMPLETED payment, a new break the old resolution must not hide."""
     breaks = await one_of_each(world.pool, await approved(world, 4))
     await reconciliation.sweep(world.pool, answer_window=NOW)
-    (mismatch,) = await exceptions.list_exceptions(world.pool, limit=10, kind="LEDGER_MISMATCH")
-    await exceptions.resolve_exception(
+    (mismatch,) = await exception_queue.list_exceptions(
+        world.pool, limit=10, kind="LEDGER_MISMATCH"
+    )
+    await exception_queue.resolve_exception(
         world.pool, mismatch.id, world.admin, "posting corrected with the debtor's bank"
     )
     assert "LEDGER_MISMATCH" not in by_category((await daily(world.pool))["unmatched"])
@@ -227,7 +229,7 @@ async def test_a_resolution_covers_the_ledger_as_it_stood(world: World) -> None:
     assert by_category(items)["LEDGER_MISMATCH"] == str(breaks.ledger_mismatch)
     swept = await reconciliation.sweep(world.pool, answer_window=NOW)
     assert swept.opened == 1
-    (reopened,) = await exceptions.list_exceptions(
+    (reopened,) = await exception_queue.list_exceptions(
         world.pool, limit=10, kind="LEDGER_MISMATCH", state="OPEN"
     )
     assert (reopened.payment_id, reopened.id != mismatch.id) == (breaks.ledger_mismatch, True)
@@ -285,7 +287,7 @@ async def test_the_sweep_closes_a_whole_day(world: World) -> None:
     yesterday = payment.created_at.date() - timedelta(days=1)
     closed = await reconciliation.sweep(world.pool, answer_window=NOW, close_day=yesterday)
     assert closed == reconciliation.Sweep(1, 1)
-    (item,) = await exceptions.list_exceptions(world.pool, limit=10, kind="LEDGER_MISMATCH")
+    (item,) = await exception_queue.list_exceptions(world.pool, limit=10, kind="LEDGER_MISMATCH")
     assert (item.payment_id, item.detail) == (payment.id, "no posting for a COMPLETED payment")
     # Open now, the item is outstanding: every later sweep counts it.
     assert await reconciliation.sweep(world.pool, answer_window=NOW) == reconciliation.Sweep(1, 0)

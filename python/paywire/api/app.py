@@ -17,7 +17,7 @@ from paywire.api import (
     audit,
     auth,
     docs,
-    exceptions,
+    exception_queue,
     health,
     metrics,
     operators,
@@ -60,7 +60,7 @@ RESOURCES = (
     operators,
     admin_tls,
     audit,
-    exceptions,
+    exception_queue,
 )
 
 

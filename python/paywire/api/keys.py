@@ -14,7 +14,7 @@ from aiohttp import web
 
 from paywire.config import Settings
 from paywire.services.auth_state import AttemptCounter, SessionCache
-from paywire.services.exceptions import Driver
+from paywire.services.exception_queue import Driver
 from paywire.store.operators import Operator
 from paywire.store.tx import Pool
 

@@ -14,7 +14,7 @@ from paywire.api.keys import DB_POOL, PIPELINE, REQUEST_ID
 from paywire.api.paging import decode_cursor, page, parse_int
 from paywire.api.routes import Param, Reply, Routes, body, operator, query
 from paywire.domain.roles import Role
-from paywire.services import exceptions as service
+from paywire.services import exception_queue as service
 from paywire.store.exception_queue import ExceptionItem
 
 routes = Routes("exceptions")

@@ -7,7 +7,7 @@ import pytest
 from paywire.domain.exception_kinds import ACK_MISSING
 from paywire.domain.statuses import Status
 from paywire.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from paywire.services import exceptions, pipeline
+from paywire.services import exception_queue, pipeline
 from paywire.store import audit
 from paywire.store.exception_queue import NewException
 from tests.fixtures.world import World
@@ -18,23 +18,23 @@ async def test_open_list_and_resolve(world: World) -> None:
     item = NewException(ACK_MISSING, payment.id, payment.msg_id, "5 transmissions unanswered")
     (opened,) = await pipeline.open_exceptions(world.pool, [item])
     assert await pipeline.open_exceptions(world.pool, [item]) == []  # already open
-    listed = await exceptions.list_exceptions(world.pool, limit=10, state="OPEN")
+    listed = await exception_queue.list_exceptions(world.pool, limit=10, state="OPEN")
     assert [e.id for e in listed] == [opened.id]
 
     with pytest.raises(PermissionDenied):
-        await exceptions.resolve_exception(world.pool, opened.id, world.checker, "done")
+        await exception_queue.resolve_exception(world.pool, opened.id, world.checker, "done")
     with pytest.raises(ValidationError):
-        await exceptions.resolve_exception(world.pool, opened.id, world.admin, " ")
-    resolved = await exceptions.resolve_exception(
+        await exception_queue.resolve_exception(world.pool, opened.id, world.admin, " ")
+    resolved = await exception_queue.resolve_exception(
         world.pool, opened.id, world.admin, "receiver confirmed by phone", request_id="r-9"
     )
     assert (resolved.state, resolved.resolved_by) == ("RESOLVED", "admin")
     assert resolved.as_dict()["note"] == "receiver confirmed by phone"
     with pytest.raises(Conflict, match="RESOLVED"):
-        await exceptions.resolve_exception(world.pool, opened.id, world.admin, "again")
+        await exception_queue.resolve_exception(world.pool, opened.id, world.admin, "again")
     with pytest.raises(NotFound):
-        await exceptions.resolve_exception(world.pool, 10**9, world.admin, "none")
-    assert await exceptions.list_exceptions(world.pool, limit=10, state="OPEN") == []
+        await exception_queue.resolve_exception(world.pool, 10**9, world.admin, "none")
+    assert await exception_queue.list_exceptions(world.pool, limit=10, state="OPEN") == []
     async with world.pool.acquire() as conn:
         rows = await audit.page(conn, limit=10, entity="exception")
     assert [r["action"] for r in rows] == ["exception.resolve", "exception.open"]
