@@ -22,7 +22,7 @@ from paywire.config import Settings
 from tests.deploy import dashboard
 from tests.deploy.conftest import Live, poll
 from tests.deploy.paths import PROMETHEUS_DIR, load_yaml, tool
-from tests.pipeline.processes import free_port
+from tests.fixtures.ports import free_port
 
 
 class Prometheus:

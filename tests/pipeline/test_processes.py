@@ -18,11 +18,11 @@ import aiohttp
 
 from tests.fixtures.bulk import NACK_OVER, add_rich_debtor, approve_many, mixed_amounts
 from tests.fixtures.invariants import check_invariants
+from tests.fixtures.ports import free_port
 from tests.fixtures.tls import TLSFiles
 from tests.fixtures.world import World
 from tests.pipeline.processes import (
     Process,
-    free_port,
     gateway_env,
     kill,
     start_gateway,
