@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from paywire.domain.validation import parse_payment
+from paywire.domain.validation import defanged, parse_payment
 from paywire.errors import ValidationError
 
 TODAY = date(2026, 11, 26)
@@ -155,3 +155,14 @@ def test_text_keeps_unicode_letters_and_trims_outer_space() -> None:
 
 def test_a_body_that_is_not_an_object_is_refused() -> None:
     assert problems(["not", "an", "object"]) == {"": "must be a JSON object"}
+
+
+def test_defanged_keeps_what_entry_would_take_and_replaces_what_it_refuses() -> None:
+    """Every ASCII character, through the quick path for ASCII and the general one beside a
+    non-ASCII character: tab, newline and the other controls become U+FFFD, the rest stays."""
+    for code in range(128):
+        char = chr(code)
+        expected = "\ufffd" if code < 32 or code == 127 else char
+        assert defanged(f"A{char}B") == f"A{expected}B", code
+        assert defanged(f"é{char}") == f"é{expected}", code
+    assert defanged("closed\u202eLIAF\u2028x") == "closed\ufffdLIAF\ufffdx"

@@ -142,6 +142,10 @@ def defanged(value: str) -> str:
     validation refuses (line breaks, bidirectional overrides, other controls) becomes U+FFFD,
     so it cannot draw lines of its own in the operator's terminal. Kept, not refused: the
     answer itself must still settle its payment."""
+    if value.isascii() and value.isprintable():
+        # Every answer's MsgId passes here: in ASCII only controls are refused, and those are
+        # exactly what isprintable() rejects, so the common case costs no loop in Python.
+        return value
     return "".join(
         "\ufffd" if unicodedata.category(ch) in _REFUSED_CATEGORIES else ch for ch in value
     )
