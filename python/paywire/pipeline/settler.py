@@ -81,8 +81,7 @@ class Settler:
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._stopping = False
-        self._stopped = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -116,8 +115,7 @@ class Settler:
         await self._idle.wait()
 
     async def stop(self) -> None:
-        self._stopping = True
-        self._stopped.set()
+        self._stopping.set()
         self._ready.set()
         if self._task is not None:
             await self._task
@@ -127,7 +125,7 @@ class Settler:
         while True:
             if not self._queue:
                 self._idle.set()
-                if self._stopping:
+                if self._stopping.is_set():
                     return
                 self._ready.clear()
                 await self._ready.wait()
@@ -136,14 +134,14 @@ class Settler:
             try:
                 await self._settle(batch)
             except TRANSIENT_ERRORS as exc:
-                if self._stopping:
+                if self._stopping.is_set():
                     log.error("settler stopping with %d answers unwritten: %s", self.pending, exc)
                     return
                 failures += 1
                 delay = backoff_s(failures, self._backoff_max_s)
                 log.warning("settling failed, retrying in %.2f s: %s", delay, exc)
                 # A stop does not wait the delay out: it tries once more, then gives up.
-                await rest(self._stopped, delay)
+                await rest(self._stopping, delay)
                 continue
             failures = 0
 

@@ -13,7 +13,6 @@ someone wrote into Redis without the key, or one replayed past its end, is a mis
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import logging
@@ -66,7 +65,6 @@ class RedisSessionCache:
         self._link = link
         self._db = db
         self._key: bytes | None = None
-        self._key_lock = asyncio.Lock()
         self._generation = link.key("sessions", "generation")
         self._store = link.script(_STORE)
         self._forget_token = link.script(_DROP_ONE)
@@ -132,11 +130,10 @@ class RedisSessionCache:
             _not_propagated()
 
     async def _signing_key(self) -> bytes:
+        # Read once; checks racing the first read each read the same key, which is harmless.
         if self._key is None:
-            async with self._key_lock:
-                if self._key is None:
-                    async with connection(self._db) as conn:
-                        self._key = await store.session_cache_key(conn)
+            async with connection(self._db) as conn:
+                self._key = await store.session_cache_key(conn)
         return self._key
 
     def _entry(self, token_hex: str) -> str:

@@ -61,18 +61,20 @@ Scope = Created | Changed | Outstanding
 _BOUNDS = (
     "({column} >= $3 OR $3::timestamptz IS NULL) AND ({column} < $4 OR $4::timestamptz IS NULL)"
 )
+# What the matching rules read of each payment in scope.
+_SCOPE_COLUMNS = "id, status, amount, currency, msg_id, updated_at, debtor_account"
 _PAYMENTS = {
     Created: f"""
-        SELECT id, status, amount, currency, msg_id, updated_at, debtor_account FROM payments_all
+        SELECT {_SCOPE_COLUMNS} FROM payments_all
         WHERE {_BOUNDS.format(column="created_at")}
     """,
     Changed: f"""
-        SELECT id, status, amount, currency, msg_id, updated_at, debtor_account FROM payments
+        SELECT {_SCOPE_COLUMNS} FROM payments
         WHERE id IN (SELECT entity_id::uuid FROM audit_logs
                      WHERE entity = 'payment' AND {_BOUNDS.format(column="timestamp")})
     """,
     Outstanding: f"""
-        SELECT id, status, amount, currency, msg_id, updated_at, debtor_account FROM payments
+        SELECT {_SCOPE_COLUMNS} FROM payments
         WHERE id IN (SELECT payment_id FROM payment_work WHERE status = 'TRANSMITTED'
                      UNION
                      SELECT payment_id FROM exceptions
