@@ -89,7 +89,7 @@ async def test_a_database_failure_one_by_one_resumes_with_the_next_answer(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second = [await world.drive(await world.create(), Status.TRANSMITTED) for _ in "12"]
-    real_settle = settler_module.services.settle
+    real_settle = settler_module.steps.settle
     calls: list[int] = []
 
     async def flaky(db: Any, answers: Any, ledger: Any) -> Any:
@@ -98,7 +98,7 @@ async def test_a_database_failure_one_by_one_resumes_with_the_next_answer(
             raise ConnectionResetError("database went away")
         return await real_settle(db, answers, ledger)
 
-    monkeypatch.setattr(settler_module.services, "settle", flaky)
+    monkeypatch.setattr(settler_module.steps, "settle", flaky)
     poison = Unchecked(msg_id=POISON)
 
     await settle(world, [wire_answer(first, "ACSP"), poison, wire_answer(second, "ACSP")])

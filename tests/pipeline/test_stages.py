@@ -7,7 +7,7 @@ from uuid import UUID
 
 from paywire.domain.statuses import Status
 from paywire.pipeline.stages import Quarantine, Stage
-from paywire.services import pipeline as services
+from paywire.services import pipeline as steps
 from paywire.store.tx import Conn
 from tests.fixtures.world import COMPOSE, World
 
@@ -17,12 +17,12 @@ async def test_a_failing_payment_is_quarantined_and_the_rest_of_its_batch_moves(
 ) -> None:
     good, bad = [await world.drive(await world.create(), Status.APPROVED) for _ in "12"]
 
-    async def screen_and_post(conn: Conn, payment_ids: Sequence[UUID]) -> services.Outcome:
+    async def screen_and_post(conn: Conn, payment_ids: Sequence[UUID]) -> steps.Outcome:
         if bad.id in payment_ids:
             raise ValueError("a bug that only this payment reaches")
-        return await services.screen_and_post(conn, payment_ids, world.rules, world.ledger, COMPOSE)
+        return await steps.screen_and_post(conn, payment_ids, world.rules, world.ledger, COMPOSE)
 
-    moved: list[services.Outcome] = []
+    moved: list[steps.Outcome] = []
     quarantine = Quarantine(hold_s=300)
     stage = Stage("screen", world.pool, Status.APPROVED, screen_and_post, quarantine, moved.append)
 

@@ -10,7 +10,7 @@ import logging
 from datetime import UTC, datetime
 
 from paywire.domain.exception_kinds import ACK_MISSING
-from paywire.services import pipeline as services
+from paywire.services import pipeline as steps
 from paywire.store import delivery
 from paywire.store.exception_queue import NewException
 from paywire.store.tx import Pool, transaction
@@ -31,7 +31,7 @@ class AckMissing:
             exhausted = await delivery.exhausted(
                 conn, limit, at=datetime.now(UTC), max_attempts=self._max_attempts
             )
-            await services.open_exceptions(
+            await steps.open_exceptions(
                 conn,
                 [
                     NewException(

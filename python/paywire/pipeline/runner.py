@@ -26,7 +26,7 @@ from paywire.pipeline.recovery import AckMissing
 from paywire.pipeline.settler import Settler
 from paywire.pipeline.stages import Quarantine, Stage
 from paywire.pipeline.transmitter import Transmitter
-from paywire.services import pipeline as services
+from paywire.services import pipeline as steps
 from paywire.services.ledger import LedgerAdapter
 from paywire.store import delivery
 from paywire.store import payments as payments_store
@@ -158,13 +158,13 @@ class Pipeline:
 
     # -- stage hooks ----------------------------------------------------------------------------
 
-    async def _screen(self, conn: Conn, ids: Sequence[UUID]) -> services.Outcome:
-        return await services.screen_and_post(conn, ids, self._rules, self._ledger, self._compose)
+    async def _screen(self, conn: Conn, ids: Sequence[UUID]) -> steps.Outcome:
+        return await steps.screen_and_post(conn, ids, self._rules, self._ledger, self._compose)
 
-    async def _post(self, conn: Conn, ids: Sequence[UUID]) -> services.Outcome:
-        return await services.post(conn, ids, self._ledger, self._compose)
+    async def _post(self, conn: Conn, ids: Sequence[UUID]) -> steps.Outcome:
+        return await steps.post(conn, ids, self._ledger, self._compose)
 
-    def _after_posting(self, outcome: services.Outcome) -> None:
+    def _after_posting(self, outcome: steps.Outcome) -> None:
         """Screening and posting both end in POSTED: the transmitter has work."""
         if outcome.moved.get(Status.POSTED):
             self._loops["transmit"].wake()

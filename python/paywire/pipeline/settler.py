@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from paywire.domain.validation import defanged
 from paywire.observability.metrics import tls_protocol_anomalies_total
 from paywire.pipeline.loop import TRANSIENT_ERRORS, backoff_s, one_by_one, rest
-from paywire.services import pipeline as services
+from paywire.services import pipeline as steps
 from paywire.services.ledger import LedgerAdapter
 from paywire.store.messages import IncomingAnswer
 from paywire.store.tx import Pool
@@ -149,7 +149,7 @@ class Settler:
         """Settle `batch`, the head of the queue, and take it off the queue; when it fails for a
         reason other than the database, settle its answers one by one instead."""
         try:
-            await services.settle(self._db, batch, self._ledger)
+            await steps.settle(self._db, batch, self._ledger)
         except TRANSIENT_ERRORS:
             raise
         except Exception:
@@ -162,7 +162,7 @@ class Settler:
     async def _settle_one(self, answer: IncomingAnswer) -> None:
         # One by one, each answer leaves the queue (whose head it is) as soon as it is settled
         # or refused, so a database failure half-way resumes with the next, not the first.
-        await services.settle(self._db, [answer], self._ledger)
+        await steps.settle(self._db, [answer], self._ledger)
         self._take(1)
 
     async def _refuse(self, answer: IncomingAnswer, exc: Exception) -> None:

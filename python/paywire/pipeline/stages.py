@@ -15,13 +15,13 @@ from uuid import UUID
 from paywire.domain.exception_kinds import PROCESSING_ERROR
 from paywire.domain.statuses import Status
 from paywire.pipeline.loop import TRANSIENT_ERRORS, one_by_one
-from paywire.services import pipeline as services
+from paywire.services import pipeline as steps
 from paywire.store.exception_queue import NewException
 from paywire.store.tx import Conn, Pool, transaction
 
 log = logging.getLogger(__name__)
 
-Process = Callable[[Conn, Sequence[UUID]], Awaitable[services.Outcome]]
+Process = Callable[[Conn, Sequence[UUID]], Awaitable[steps.Outcome]]
 
 
 class Quarantine:
@@ -56,7 +56,7 @@ class Stage:
         status: Status,
         process: Process,
         quarantine: Quarantine,
-        on_moved: Callable[[services.Outcome], None],
+        on_moved: Callable[[steps.Outcome], None],
     ) -> None:
         self.name = name
         self._db = db
@@ -69,7 +69,7 @@ class Stage:
         claimed: list[UUID] = []
         try:
             async with transaction(self._db) as conn:
-                claimed = await services.claim(
+                claimed = await steps.claim(
                     conn, self._status, limit, exclude=self._quarantine.current()
                 )
                 if not claimed:
@@ -94,7 +94,7 @@ class Stage:
     async def _quarantine_one(self, payment_id: UUID, exc: Exception) -> None:
         log.error("%s: payment failed", self.name, exc_info=exc, extra={"payment_id": payment_id})
         self._quarantine.add(payment_id)
-        await services.open_exceptions(
+        await steps.open_exceptions(
             self._db,
             [
                 NewException(

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from paywire.domain.statuses import Status
-from paywire.services import pipeline as services
+from paywire.services import pipeline as steps
 from paywire.store import delivery
 from paywire.store.delivery import Transmission
 from paywire.store.tx import Pool, transaction
@@ -94,8 +94,8 @@ class Transmitter:
                 exclude=[payment_id for payment_id, _ in self._sending.values()],
             )
             if len(sends) < room:
-                fresh = await services.claim(conn, Status.POSTED, room - len(sends))
-                sends += await services.transmit(
+                fresh = await steps.claim(conn, Status.POSTED, room - len(sends))
+                sends += await steps.transmit(
                     conn, fresh, at=now, lease=self._lease, by=self._instance
                 )
         await self._send(sends)
