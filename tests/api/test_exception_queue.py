@@ -140,6 +140,21 @@ async def test_a_note_is_mandatory(world: World, breaks: Breaks) -> None:
     assert row["after"]["note"] == "receiver: their test message"
 
 
+async def test_an_admins_retry_is_audited_with_its_request(world: World, breaks: Breaks) -> None:
+    response = await world.client.post(
+        f"/api/v1/payments/{breaks.missing_ack}/retry", headers=world.auth("admin")
+    )
+    assert response.status == 200, await response.text()
+    async with world.pool.acquire() as conn:
+        (row,) = await audit.page(conn, limit=1, action="payment.retry")
+    assert (row["operator"], row["entity_id"]) == ("admin", str(breaks.missing_ack))
+    assert row["request_id"] == response.headers["X-Request-Id"]
+    assert (row["before"], row["after"]) == (
+        {"status": "TRANSMITTED", "attempt_limit": 1},
+        {"status": "TRANSMITTED", "attempt_limit": 2},
+    )
+
+
 async def test_resend_grants_one_more_transmission(world: World, breaks: Breaks) -> None:
     item = await the_open(world, "ACK_MISSING")
     response = await resolve(world, item["id"], {"note": "receiver was down", "action": "resend"})
@@ -152,7 +167,11 @@ async def test_resend_grants_one_more_transmission(world: World, breaks: Breaks)
     assert message["next_attempt_at"] is not None
     async with world.pool.acquire() as conn:
         (row,) = await audit.page(conn, limit=1, action="exception.resolve")
+        (retry,) = await audit.page(conn, limit=1, action="payment.retry")
     assert row["after"]["action"] == {"name": "resend"}
+    assert (retry["operator"], retry["entity_id"]) == ("admin", str(breaks.missing_ack))
+    assert (retry["before"]["attempt_limit"], retry["after"]["attempt_limit"]) == (1, 2)
+    assert retry["request_id"] == row["request_id"]
     # The resolved exception reconciles the item by hand until a new one opens.
     report = await world.client.get(
         "/api/v1/payments/reconciliation/aging", params={"days": "0"}, headers=world.auth("admin")

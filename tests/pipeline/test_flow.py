@@ -113,9 +113,17 @@ async def test_silence_is_resent_with_the_same_bytes_then_opens_ack_missing(
     assert gateway.receiver.stats.duplicates == 2
     assert (await gateway.statuses([pid]))[pid] == "TRANSMITTED"
 
-    await gateway.pipeline.retry(pid)
+    await gateway.pipeline.retry(pid, world.operators["admin"], request_id="req-retry")
     await gateway.row("SELECT 1 FROM messages WHERE payment_id = $1 AND attempts = 4", pid)
     assert (await gateway.statuses([pid]))[pid] == "TRANSMITTED"
+    retry = await gateway.row(
+        "SELECT operator, before, after, request_id FROM audit_logs WHERE action = 'payment.retry'"
+    )
+    assert (retry["operator"], retry["request_id"]) == ("admin", "req-retry")
+    assert (retry["before"], retry["after"]) == (
+        {"status": "TRANSMITTED", "attempt_limit": 3},
+        {"status": "TRANSMITTED", "attempt_limit": 4},
+    )
     await assert_books_balance(gateway, [pid])
 
 

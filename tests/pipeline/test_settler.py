@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +15,9 @@ from paywire.domain.payment import Payment
 from paywire.domain.statuses import Status
 from paywire.pipeline import settler as settler_module
 from paywire.pipeline.settler import Settler
+from paywire.store.database import create_pool
 from paywire.wire import Answer, build_pacs002, parse_answer
+from tests.fixtures.waiting import eventually
 from tests.fixtures.world import World
 from tests.transport.support import metric
 
@@ -107,6 +111,42 @@ async def test_a_database_failure_one_by_one_resumes_with_the_next_answer(
     assert await stored(world, first) == ["ACK"], "settled once, stored once"
     assert await stored(world, second) == ["ACK"]
     assert (await world.reload(second)).status is Status.COMPLETED
+
+
+async def test_an_answer_waits_out_a_lock_it_cannot_get_and_then_settles(
+    world: World, database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """lock_timeout (55P03) is the database's trouble, not the answer's: the settler retries the
+    answer until the lock is free, where it used to settle it alone, fail again and drop it."""
+    payment = await world.drive(await world.create(), Status.TRANSMITTED)
+    # For connections opened from now on: the settler's, not the lock holder's.
+    await world.pool.execute(
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET lock_timeout = ''20ms''',"
+        " current_database()); END $$"
+    )
+    settler_pool = await create_pool(database, min_size=1, max_size=2, command_timeout=30)
+    settler = Settler(settler_pool, world.ledger, backoff_max_s=0.05)
+    unsettleable = metric("tls_protocol_anomalies_total", kind="unsettleable")
+    try:
+        async with world.pool.acquire() as holder, holder.transaction():
+            await holder.execute("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE", payment.id)
+            with caplog.at_level(logging.WARNING, logger="paywire.pipeline.settler"):
+                settler.add(wire_answer(payment, "ACSP"))
+                settler.start()
+
+                async def retried_twice() -> bool:
+                    retries = [r for r in caplog.records if "settling failed" in r.getMessage()]
+                    return len(retries) >= 2
+
+                await eventually(retried_twice)
+        await asyncio.wait_for(settler.drain(), 10)
+    finally:
+        await settler.stop()
+        await settler_pool.close()
+
+    assert (await world.reload(payment)).status is Status.COMPLETED
+    assert await stored(world, payment) == ["ACK"]
+    assert metric("tls_protocol_anomalies_total", kind="unsettleable") == unsettleable
 
 
 async def test_answers_past_the_queue_limit_are_dropped_and_counted(world: World) -> None:

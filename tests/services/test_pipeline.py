@@ -289,6 +289,28 @@ async def test_a_lost_transmission_brings_forward_only_its_own_lease(world: Worl
         assert await due_at() == later
 
 
+async def test_the_detail_shows_the_answer_that_settled_not_one_refused_before_it(
+    world: World,
+) -> None:
+    """A lying receiver's ACK naming another UETR is stored and refused; the genuine NACK after
+    it fails the payment. The detail must say NACK: the ACK would tell an operator the payment
+    went through when its posting was reversed."""
+    payment = await world.drive(await world.create(), Status.TRANSMITTED)
+    foreign = "00000000-0000-4000-8000-000000000000"
+    refused = await pipeline.settle(
+        world.pool, [answer(payment, "ACK", uetr=foreign)], world.ledger
+    )
+    assert refused.refused == [payment.msg_id]
+    await pipeline.settle(world.pool, [answer(payment, "NACK", reason_code="AC04")], world.ledger)
+
+    detail = await payments.get_payment(world.pool, payment.id)
+
+    assert detail.payment.status is Status.FAILED
+    assert detail.message is not None
+    assert detail.message.answer is not None
+    assert (detail.message.answer.kind, detail.message.answer.reason_code) == ("NACK", "AC04")
+
+
 async def test_an_ack_completes_and_later_answers_are_ignored(world: World) -> None:
     before = payments_completed_total._value.get()
     payment = await world.drive(await world.create(), Status.TRANSMITTED)

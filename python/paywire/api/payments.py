@@ -201,7 +201,7 @@ async def _retry(request: web.Request, payment_id: UUID) -> Payment:
     pipeline = request.app[PIPELINE]
     if pipeline is None:
         raise Unavailable("this gateway process runs no pipeline")
-    await pipeline.retry(payment_id)
+    await pipeline.retry(payment_id, operator(request), request_id=request[REQUEST_ID])
     return (await service.get_payment(request.app[DB_POOL], payment_id)).payment
 
 

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from paywire.config import Settings
+from paywire.domain.audit_chain import AuditEntry
+from paywire.domain.roles import Actor
 from paywire.domain.screening import ScreeningRules
 from paywire.domain.statuses import Status
 from paywire.errors import Conflict, NotFound
@@ -28,7 +30,7 @@ from paywire.pipeline.stages import Quarantine, Stage
 from paywire.pipeline.transmitter import Transmitter
 from paywire.services import pipeline as steps
 from paywire.services.ledger import LedgerAdapter
-from paywire.store import delivery
+from paywire.store import audit, delivery
 from paywire.store import payments as payments_store
 from paywire.store.tx import Conn, Db, Pool, transaction
 from paywire.transport.pool import ConnectionPool
@@ -119,22 +121,45 @@ class Pipeline:
     def ledger(self) -> LedgerAdapter:
         return self._ledger
 
-    async def retry(self, payment_id: UUID, db: Db | None = None) -> None:
+    async def retry(
+        self,
+        payment_id: UUID,
+        actor: Actor,
+        *,
+        db: Db | None = None,
+        request_id: str | None = None,
+    ) -> None:
         """An operator's retry: drive a payment on now. A TRANSMITTED one gets one more
-        transmission; one in an earlier processing status is taken out of quarantine. With `db`
-        the grant joins the caller's transaction (an exception resolved with a resend)."""
+        transmission; one in an earlier processing status is taken out of quarantine. Either is
+        audited as `payment.retry`. With `db` the grant joins the caller's transaction (an
+        exception resolved with a resend)."""
         async with transaction(db if db is not None else self._db) as conn:
             payment = await payments_store.get(conn, payment_id)
             if payment is None:
                 raise NotFound(f"payment {payment_id} does not exist")
+            before: dict[str, object] = {"status": payment.status.value}
+            after = dict(before)
             if payment.status is Status.TRANSMITTED:
-                granted = await delivery.grant_attempt(
+                limits = await delivery.grant_attempt(
                     conn, payment_id, at=datetime.now(UTC), max_attempts=self._max_attempts
                 )
-                if not granted:
+                if limits is None:
                     raise Conflict("the payment's message is answered or not stored yet")
-            elif payment.status not in (Status.APPROVED, Status.SCREENED, Status.POSTED):
+                before["attempt_limit"], after["attempt_limit"] = limits
+            elif payment.status in (Status.APPROVED, Status.SCREENED, Status.POSTED):
+                after["claimed"] = "now"
+            else:
                 raise Conflict(f"payment is {payment.status.value}: there is nothing to retry")
+            entry = AuditEntry(
+                operator=actor.username,
+                action="payment.retry",
+                entity="payment",
+                entity_id=str(payment_id),
+                before=before,
+                after=after,
+                request_id=request_id,
+            )
+            await audit.append(conn, [entry])
         self._quarantine.release(payment_id)
         self.wake()
 

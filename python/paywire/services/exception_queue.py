@@ -41,7 +41,14 @@ class Driver(Protocol):
     @property
     def ledger(self) -> LedgerAdapter: ...
 
-    async def retry(self, payment_id: UUID, db: Db | None = None) -> None: ...
+    async def retry(
+        self,
+        payment_id: UUID,
+        actor: Actor,
+        *,
+        db: Db | None = None,
+        request_id: str | None = None,
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +178,7 @@ async def _act(
     if item.payment_id is None:
         raise Conflict(f"exception {item.id} names no payment to act on")
     if isinstance(action, Resend):
-        await driver.retry(item.payment_id, conn)
+        await driver.retry(item.payment_id, actor, db=conn, request_id=request_id)
         return
     (payment,) = await payment_store.lock(conn, [item.payment_id])
     if payment.status is not Status.TRANSMITTED:

@@ -147,17 +147,26 @@ async def due_now(
     )
 
 
-async def grant_attempt(conn: Conn, payment_id: UUID, *, at: datetime, max_attempts: int) -> bool:
+async def grant_attempt(
+    conn: Conn, payment_id: UUID, *, at: datetime, max_attempts: int
+) -> tuple[int, int] | None:
     """An operator's retry: allow one transmission more than made so far and make it due at
-    `at`. False when the message is answered or was never stored."""
-    status = await conn.execute(
+    `at`. Returns the message's limit before and after (the setting's when it had none of its
+    own); None when the message is answered or was never stored."""
+    row = await conn.fetchrow(
         """
-        UPDATE messages SET attempt_limit = greatest(attempts, coalesce(attempt_limit, $3)) + 1,
-                            next_attempt_at = $2
-        WHERE payment_id = $1 AND answered_at IS NULL
+        WITH before AS (
+            SELECT payment_id, coalesce(attempt_limit, $3) AS attempt_limit FROM messages
+            WHERE payment_id = $1 AND answered_at IS NULL
+            FOR UPDATE
+        )
+        UPDATE messages m SET attempt_limit = greatest(m.attempts, before.attempt_limit) + 1,
+                              next_attempt_at = $2
+        FROM before WHERE m.payment_id = before.payment_id
+        RETURNING before.attempt_limit AS before, m.attempt_limit AS after
         """,
         payment_id,
         at,
         max_attempts,
     )
-    return status.endswith(" 1")
+    return (row["before"], row["after"]) if row else None

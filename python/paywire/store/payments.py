@@ -195,7 +195,9 @@ async def history(conn: Conn, payment_id: UUID) -> list[HistoryEntry]:
 
 
 async def message_summary(conn: Conn, payment_id: UUID) -> MessageSummary | None:
-    """The payment's message and the first answer to it, which is the one that settled it."""
+    """The payment's message and the answer that settled it: the first kept whose UETR, if it
+    names one, is the message's. `settle` refuses the others, and a receiver may have sent one
+    before the answer that counted."""
     row = await conn.fetchrow(
         """
         SELECT m.msg_id, m.uetr, m.attempts,
@@ -203,7 +205,8 @@ async def message_summary(conn: Conn, payment_id: UUID) -> MessageSummary | None
         FROM messages m
         LEFT JOIN LATERAL (
             SELECT kind, status, reason_code, received_at FROM answers
-            WHERE payment_id = m.payment_id ORDER BY id LIMIT 1
+            WHERE payment_id = m.payment_id AND (uetr IS NULL OR uetr = m.uetr::text)
+            ORDER BY id LIMIT 1
         ) a ON true
         WHERE m.payment_id = $1
         """,
