@@ -15,7 +15,7 @@ PYO3_ENV = PYO3_PYTHON=$(abspath $(BIN)/python) \
 	LD_LIBRARY_PATH=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
 PYTEST_ARGS ?=
 
-.PHONY: build test lint fmt cargo-test pytest chaos fuzz bench demo clean system-deps
+.PHONY: build test lint fmt cargo-test pytest chaos fuzz bench demo clean system-deps lock
 
 $(VENV_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,15 @@ chaos: build system-deps
 # Each fuzz target for FUZZ_SECONDS: cargo-fuzz when installed, else the stable driver.
 fuzz: $(VENV_STAMP)
 	$(PYO3_ENV) scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# The container image installs from these, every file checked against its hash: the runtime
+# dependencies as pyproject.toml allows them now, and the maturin of deploy/maturin.in. Run after
+# changing either, or to take upgrades, and review the diff as code (docs/RUNBOOK.md).
+LOCK := $(BIN)/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url \
+	--no-emit-find-links
+lock: build
+	$(LOCK) --output-file deploy/requirements.lock pyproject.toml
+	$(LOCK) --output-file deploy/maturin.lock deploy/maturin.in
 
 demo: build
 	$(BIN)/paywire demo

@@ -10,7 +10,11 @@ import json
 import re
 import shlex
 import subprocess
+import tomllib
 from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from paywire.config import Settings
 from tests.deploy.paths import DEPLOY, ROOT, tool
@@ -62,7 +66,10 @@ def test_multi_stage_from_a_rust_image_to_a_slim_python_image_pinned_by_version(
     assert runtime_image == "python:3.11-slim-bookworm"
     runtime = stages()[1]
     copied = [args for name, args in runtime if name == "COPY"]
-    assert copied == [f"--from={build_name} /dist/ /tmp/dist/"], "only the wheel crosses over"
+    assert copied == [
+        "deploy/requirements.lock /tmp/requirements.lock",
+        f"--from={build_name} /dist/ /tmp/dist/",
+    ], "only the lock and the wheel come in: nothing of the build stage's but the wheel"
 
 
 def test_the_rust_image_is_new_enough_for_every_locked_crate() -> None:
@@ -162,13 +169,69 @@ def test_dockerignore_admits_only_the_wheel_sources() -> None:
         "rust/Cargo.lock",
         "rust/src",
         "python",
+        "deploy/requirements.lock",
+        "deploy/maturin.lock",
     }
     assert "**/*.so" in lines, "a locally built extension must not reach the wheel"
-    # Every source the Dockerfile copies is admitted.
-    for name, args in stages()[0]:
-        if name == "COPY":
+    # Every source the Dockerfile copies from the context is admitted.
+    for name, args in instructions():
+        if name == "COPY" and not args.startswith("--from="):
             *sources, _dest = args.split()
             for source in sources:
                 assert any(
                     source.rstrip("/") == a or source.startswith(a + "/") for a in allowed
                 ), source
+
+
+def _locked(path: Path) -> dict[str, tuple[str, int]]:
+    """name → (version, number of hashes) of each requirement in a pip-compile lock."""
+    pins: dict[str, tuple[str, int]] = {}
+    name = ""
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        pin = re.match(r"([A-Za-z0-9._-]+)==(\S+)", line)
+        if pin:
+            name = canonicalize_name(pin[1])
+            pins[name] = (pin[2], 0)
+        elif line.startswith("--hash=sha256:"):
+            version, hashes = pins[name]
+            pins[name] = (version, hashes + 1)
+        else:
+            raise AssertionError(f"{path.name}: unexpected line {line!r}")
+    return pins
+
+
+def test_the_image_installs_its_dependencies_from_a_lock_with_hashes() -> None:
+    """What the image runs is what was locked and reviewed, byte for byte: every runtime
+    dependency in pyproject.toml is pinned in deploy/requirements.lock within its range, every
+    pin carries hashes, and the wheel itself brings in nothing unlocked."""
+    locked = _locked(DEPLOY / "requirements.lock")
+    assert all(hashes for _version, hashes in locked.values()), "a pin without --hash"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for dependency in map(Requirement, project["dependencies"]):
+        name = canonicalize_name(dependency.name)
+        assert name in locked, f"{name} is not locked: run `make lock`"
+        assert dependency.specifier.contains(locked[name][0]), (
+            f"{name}=={locked[name][0]} is outside pyproject.toml's {dependency.specifier}: "
+            "run `make lock`"
+        )
+    runtime = " ".join(args for name, args in stages()[1] if name == "RUN")
+    assert "pip install --no-cache-dir --require-hashes -r /tmp/requirements.lock" in runtime
+    assert "pip install --no-cache-dir --no-deps /tmp/dist/paywire-" in runtime
+    assert "pip check" in runtime, "the locked set must satisfy the wheel's requirements"
+
+
+def test_the_build_stage_runs_a_hash_locked_maturin() -> None:
+    locked = _locked(DEPLOY / "maturin.lock")
+    assert set(locked) == {"maturin"}
+    (version, hashes) = locked["maturin"]
+    assert hashes
+    development = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["dev"]
+    (wanted,) = [r for r in map(Requirement, development) if r.name == "maturin"]
+    assert wanted.specifier.contains(version), "the image builds with a maturin the project allows"
+    build = " ".join(args for name, args in stages()[0] if name == "RUN")
+    assert "pip install --no-cache-dir --require-hashes -r /tmp/maturin.lock" in build
