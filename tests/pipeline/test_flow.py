@@ -127,6 +127,31 @@ async def test_silence_is_resent_with_the_same_bytes_then_opens_ack_missing(
     await assert_books_balance(gateway, [pid])
 
 
+async def test_a_receiver_that_hangs_up_on_a_message_cannot_use_up_its_attempts_at_once(
+    world: World, start_gateway: StartGateway
+) -> None:
+    """The receiver drops every connection at the message, unanswered. The first loss is resent
+    at once; the next ones wait out the lease, as a timeout does, so the attempts span
+    PAYWIRE_MAX_ATTEMPTS leases rather than the second it took before."""
+    lease_s = 1.0
+    gateway = await start_gateway(
+        faults=Faults(drop_after=1, no_answer_rate=1.0), ack_timeout_s=lease_s, max_attempts=3
+    )
+    (pid,) = await approved(world, ["10.00"])
+    gateway.pipeline.wake()
+    await gateway.row(
+        "SELECT 1 FROM exceptions WHERE payment_id = $1 AND kind = 'ACK_MISSING'", pid
+    )
+    message = await gateway.row(
+        "SELECT attempts, extract(epoch FROM last_sent_at - first_sent_at) AS spread"
+        " FROM messages WHERE payment_id = $1",
+        pid,
+    )
+    assert message["attempts"] == 3
+    assert message["spread"] >= lease_s, "the third transmission waited out the second's lease"
+    assert (await gateway.statuses([pid]))[pid] == "TRANSMITTED"
+
+
 async def test_connections_dropped_mid_flight_lose_nothing(
     world: World, start_gateway: StartGateway
 ) -> None:

@@ -1,11 +1,13 @@
 """Run these tests on uvloop, the loop paywire runs on in production, and leave no task behind.
 
-`make_pool` builds pools against the in-process receivers of tests/fixtures/tls.py.
+`make_pool` builds pools against the in-process receivers of tests/fixtures/tls.py;
+`scripted_receiver` is a TLS server that misbehaves as a test scripts it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -14,7 +16,8 @@ import pytest_asyncio
 import uvloop
 
 from paywire.transport import ConnectionPool
-from tests.fixtures.tls import TLSFiles, gateway_settings
+from tests.fixtures.tls import LOOPBACK, TLSFiles, gateway_settings
+from tests.transport.support import Script
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> Mapping[str, Any]:
@@ -52,3 +55,34 @@ async def make_pool(tls_files: TLSFiles) -> AsyncIterator[Callable[..., Any]]:
     yield make
     for pool in pools:
         await pool.close(deadline_s=0.5)
+
+
+@pytest_asyncio.fixture
+async def scripted_receiver(tls_files: TLSFiles) -> AsyncIterator[Callable[[Script], Any]]:
+    """`port = await scripted_receiver(script)`: a TLS server on loopback with the receiver's
+    certificate that runs `script(reader, writer)` on each connection, for what the reference
+    receiver never does; every connection is closed after the test."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls_files.cert_file, tls_files.key_file)
+    servers: list[asyncio.Server] = []
+    writers: list[asyncio.StreamWriter] = []
+
+    async def start(script: Script) -> int:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writers.append(writer)
+            try:
+                await script(reader, writer)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                writer.close()
+
+        server = await asyncio.start_server(serve, LOOPBACK, 0, ssl=context)
+        servers.append(server)
+        port: int = server.sockets[0].getsockname()[1]
+        return port
+
+    yield start
+    for writer in writers:
+        writer.close()
+    for server in servers:
+        server.close()
+        await server.wait_closed()

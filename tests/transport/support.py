@@ -1,12 +1,15 @@
-"""Helpers shared by the transport tests: metric values, polling with a deadline, a fake clock."""
+"""Helpers shared by the transport tests: metric values, polling with a deadline, a fake clock,
+and the shape of a scripted receiver's script (conftest's `scripted_receiver`)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from prometheus_client import REGISTRY
+
+Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 def metric(name: str, **labels: str) -> float:

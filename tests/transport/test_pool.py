@@ -16,7 +16,7 @@ from paywire.receiver import Faults, Rules
 from paywire.transport import BreakerState, PoolState, Unanswered
 from paywire.wire import Answer
 from tests.fixtures.tls import StartReceiver, pacs008
-from tests.transport.support import FakeClock, metric, until
+from tests.transport.support import FakeClock, Script, metric, until
 
 
 async def outcome(future: asyncio.Future[Answer]) -> Answer | str:
@@ -360,3 +360,31 @@ async def test_waiting_senders_fail_fast_when_the_breaker_opens(
         await waiting
     assert (caught.value.reason, caught.value.msg_id) == ("breaker_open", "K2")
     assert pool.breaker.state is BreakerState.OPEN
+
+
+async def test_a_receiver_that_hangs_up_on_every_message_trips_the_breaker(
+    scripted_receiver: Callable[[Script], Any], make_pool: Callable[..., Any]
+) -> None:
+    """Each connection opens (its opening heartbeat is answered) and dies at the first message,
+    as a receiver that crashes on it would. None proves the receiver works, so their ends are
+    failures in a row and the breaker opens at the threshold; counting each new connection as a
+    success kept it closed while the pool redialled and lost every message, for ever."""
+
+    async def hang_up_at_a_message(reader: asyncio.StreamReader, writer: Any) -> None:
+        while int.from_bytes(await reader.readexactly(4), "big") == 0:
+            writer.write(bytes(4))  # a heartbeat: answer it
+        writer.close()
+
+    pool = await make_pool(await scripted_receiver(hang_up_at_a_message), pool_size=1)
+    threshold = 5
+    reasons = []
+    for n in range(threshold):
+        assert pool.breaker.state is BreakerState.CLOSED
+        with pytest.raises(Unanswered) as lost:
+            await pool.send(f"M{n}", b"<pacs.008/>")
+        reasons.append(lost.value.reason)
+
+    assert reasons == ["connection_lost"] * threshold
+    await until(lambda: pool.breaker.state is BreakerState.OPEN)  # once the slot has seen it end
+    with pytest.raises(Unanswered, match="breaker_open"):
+        await pool.send("M-after", b"<pacs.008/>")

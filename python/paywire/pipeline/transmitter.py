@@ -133,12 +133,15 @@ class Transmitter:
         elif outcome.reason == "breaker_open":
             # Refused before a byte was written: due again, and the attempt given back.
             self._unsent.append(transmission)
-        elif outcome.reason in _SEND_AGAIN_NOW:
+        elif outcome.reason in _SEND_AGAIN_NOW and transmission[1] == 1:
             # Lost with its connection, or never written: the receiver may or may not have it;
             # resending at once is safe (it de-duplicates by MsgId) and quicker than waiting out
-            # the lease.
+            # the lease. Only after the first transmission: a message lost again may be what
+            # breaks the receiver's connections, and its lease paces it as a timeout's would,
+            # so a receiver that hangs up on it cannot use up its attempts in a second.
             self._lost.append(transmission)
-        # A timeout needs nothing: the lease runs out with it and the message falls due.
+        # A timeout, or a loss after the first transmission, needs nothing: the lease runs out
+        # and the message falls due.
         self._wake()
 
     async def _make_due(self) -> None:

@@ -124,6 +124,10 @@ class Connection(asyncio.Protocol):
         self.state = ConnectionState.CONNECTING
         self.stats = stats
         self.connected_since: datetime.datetime | None = None
+        # Whether the receiver has sent anything since the connection opened (an answer, a
+        # heartbeat): the pool's backoff and breaker count the end of one that never did as
+        # one more failure in a row.
+        self.proven = False
         self.inflight: dict[str, tuple[Sink, float, str | None]] = {}
         self._options = options
         self._framing = options.framing
@@ -262,6 +266,8 @@ class Connection(asyncio.Protocol):
         now = self._last_rx = time.monotonic()
         if not self._confirmed.done():
             self._confirmed.set_result(None)
+        elif self.state is ConnectionState.OPEN:
+            self.proven = True
         inflight = self.inflight
         settled: list[str] = []
         sent: list[float] = []

@@ -433,18 +433,28 @@ class ConnectionPool:
                 await asyncio.sleep(self._backoff(failures))
                 continue
             slot.connects += 1
-            failures = 0
             failure = await self._run(slot, conn)
             if failure is not None:
                 slot.last_error = failure.message
+                if conn.proven:
+                    # The receiver answered on it: the failures before it are history. One it
+                    # never answered on proved nothing, and its end continues their run: a
+                    # receiver that drops every connection at the first message is dialled ever
+                    # more slowly and trips the breaker.
+                    failures = 0
+                    if self._breaker.state is BreakerState.CLOSED:
+                        self._breaker.record_success()
                 await self._record_failure()
-                failures = 1
+                failures += 1
                 await asyncio.sleep(self._backoff(failures))
 
     async def _run(self, slot: _Slot, conn: Connection) -> TransportError | None:
         """Offer an established connection to senders until it ends."""
         was_closed = self._breaker.state is BreakerState.CLOSED
-        self._breaker.record_success()
+        if not was_closed:
+            # The probe got through: senders may use it. While CLOSED an open connection proves
+            # nothing yet; an answer on it does (`_on_progress`), or its end after one.
+            self._breaker.record_success()
         self._open.append(conn)
         tls_connections_active.inc()
         log.info("connection %s open", conn.conn_id)
