@@ -95,7 +95,10 @@ async def run_gateway(
             draining.set()
             # Together: a reconciliation run under way must not keep the stages claiming
             # new work, nor delay the drain's deadline.
-            await asyncio.gather(housekeeping.stop(), pipeline.drain(settings.drain_timeout_s))
+            await asyncio.gather(
+                housekeeping.stop(settings.drain_timeout_s),
+                pipeline.drain(settings.drain_timeout_s),
+            )
             await pool.close(deadline_s=0)
         finally:
             await runner.cleanup()

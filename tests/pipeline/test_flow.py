@@ -5,6 +5,8 @@ Each test ends by checking the ledger and the audit chain, not only the statuses
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -13,9 +15,11 @@ import pytest
 
 from paywire.domain.accounts import clearing_account
 from paywire.domain.statuses import Status
+from paywire.pipeline.runner import PipelineState
 from paywire.receiver import Faults, Rules
 from paywire.services import audit, pipeline
 from paywire.store.delivery import Transmission
+from paywire.store.tx import Pool
 from tests.fixtures.gateway import Gateway, StartGateway
 from tests.fixtures.world import ACME, POOR, World
 
@@ -235,3 +239,19 @@ async def test_messages_the_breaker_refused_keep_their_attempts(
     assert (gateway.receiver.stats.received, gateway.receiver.stats.duplicates) == (4, 0)
     assert await world.pool.fetchval("SELECT count(*) FROM exceptions") == 0
     await assert_books_balance(gateway, ids)
+
+
+async def test_the_drain_ends_by_its_deadline_while_requests_hold_every_connection(
+    db_pool: Pool, start_gateway: StartGateway
+) -> None:
+    """Long requests (exports) hold all ten of the pool's connections, so every step waits for
+    one. The drain's deadline bounds the whole stop: a step still waiting then is cancelled (it
+    had claimed nothing), rather than the stop outlasting the deployment's grace period."""
+    gateway = await start_gateway()
+    async with contextlib.AsyncExitStack() as held:
+        for _ in range(10):
+            await held.enter_async_context(db_pool.acquire())
+        gateway.pipeline.wake()
+        await asyncio.sleep(0.2)  # time for every loop to reach the pool and wait in it
+        await asyncio.wait_for(gateway.pipeline.drain(0.5), timeout=10)
+    assert gateway.pipeline.state is PipelineState.STOPPED

@@ -8,6 +8,7 @@ every gateway process on a database may run them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, date, datetime, timedelta
 
@@ -42,10 +43,10 @@ class Housekeeping:
         for loop in self._loops:
             loop.start()
 
-    async def stop(self) -> None:
-        """Let a run under way finish, then stop."""
-        for loop in self._loops:
-            await loop.stop()
+    async def stop(self, within_s: float | None = None) -> None:
+        """Let a run under way finish, then stop; one still running after `within_s` is
+        cancelled, its transaction rolls back, and the next start runs it again."""
+        await asyncio.gather(*(loop.stop(within_s) for loop in self._loops))
 
     async def _sweep(self, _limit: int) -> int:
         # The first sweep of each UTC day (and of the process) closes the day before: all of it.

@@ -57,6 +57,20 @@ async def rest(event: asyncio.Event, seconds: float) -> None:
         pass
 
 
+async def finish(task: asyncio.Task[None], within_s: float | None, what: str) -> None:
+    """Wait for `task` to end; one still running after `within_s` is cancelled, which rolls back
+    the transaction it is in, and waited for. A stop must end within the deployments' grace
+    period whatever a step is waiting on: a lock, a connection from a pool that exports hold, the
+    network. What the task raised is raised here, as `await task` would."""
+    done, _ = await asyncio.wait([task], timeout=within_s)
+    if not done:
+        log.warning("%s still running %.1f s into the stop; cancelled", what, within_s)
+        task.cancel()
+        await asyncio.wait([task])
+    if not task.cancelled():
+        task.result()
+
+
 async def one_by_one(
     items: Iterable[Item],
     process: Callable[[Item], Awaitable[None]],
@@ -107,12 +121,13 @@ class StepLoop:
     def wake(self) -> None:
         self._wake.set()
 
-    async def stop(self) -> None:
-        """Let the step under way finish, then end the loop."""
+    async def stop(self, within_s: float | None = None) -> None:
+        """Let the step under way finish, then end the loop; a step still running after
+        `within_s` is cancelled (`finish`)."""
         self._stopping = True
         self._wake.set()
         if self._task is not None:
-            await self._task
+            await finish(self._task, within_s, f"the {self.name} step")
 
     async def _run(self) -> None:
         while not self._stopping:

@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 BATCH = 500
 IDLE_S = 0.05
 SWEEP_S = 1.0
+# What the settler gets at least, past the drain's deadline if need be, to write the answers
+# received: the deployments' grace leaves a few seconds after the drain (docs/RUNBOOK.md).
+SETTLER_STOP_MIN_S = 2.0
 
 
 class PipelineState(enum.Enum):
@@ -164,21 +167,24 @@ class Pipeline:
         self.wake()
 
     async def drain(self, deadline_s: float) -> None:
-        """Stop claiming; give transmissions in flight up to `deadline_s` for their answers;
+        """Stop claiming; give the steps under way and the transmissions in flight up to
+        `deadline_s` in all (a step still running then is cancelled, its transaction rolled back);
         write every answer received. What is left unanswered is resent by the next start."""
         if self.state is not PipelineState.RUNNING:
             return
         self.state = PipelineState.DRAINING
-        await asyncio.gather(*(loop.stop() for loop in self._loops.values()))
+        deadline = asyncio.get_running_loop().time() + deadline_s
+        await asyncio.gather(*(loop.stop(deadline_s) for loop in self._loops.values()))
         try:
-            async with asyncio.timeout(deadline_s):
+            async with asyncio.timeout_at(deadline):
                 await self.transmitter.wait_idle()
         except TimeoutError:
             log.warning(
                 "drain deadline passed with %d messages unanswered; they are resent on restart",
                 self.transmitter.inflight,
             )
-        await self.settler.stop()
+        left_s = deadline - asyncio.get_running_loop().time()
+        await self.settler.stop(max(left_s, SETTLER_STOP_MIN_S))
         self.state = PipelineState.STOPPED
 
     # -- stage hooks ----------------------------------------------------------------------------

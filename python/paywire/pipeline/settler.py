@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from paywire.domain.validation import defanged
 from paywire.observability.metrics import tls_protocol_anomalies_total
-from paywire.pipeline.loop import TRANSIENT_ERRORS, backoff_s, one_by_one, rest
+from paywire.pipeline.loop import TRANSIENT_ERRORS, backoff_s, finish, one_by_one, rest
 from paywire.services import pipeline as steps
 from paywire.services.ledger import LedgerAdapter
 from paywire.store.messages import IncomingAnswer
@@ -114,11 +114,14 @@ class Settler:
         """Return once every answer added so far is written."""
         await self._idle.wait()
 
-    async def stop(self) -> None:
+    async def stop(self, within_s: float | None = None) -> None:
+        """Write what is queued, then stop; a write still under way after `within_s` is
+        cancelled. The answers left unwritten are lost to this process only: their messages are
+        still unanswered in the database, so they are resent and answered again."""
         self._stopping.set()
         self._ready.set()
         if self._task is not None:
-            await self._task
+            await finish(self._task, within_s, "writing the answers received")
 
     async def _run(self) -> None:
         failures = 0
