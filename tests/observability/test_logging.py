@@ -15,6 +15,7 @@ from paywire.config import Settings
 from paywire.observability.logging import (
     DailyFileHandler,
     JsonFormatter,
+    Throttled,
     configure_logging,
     log_file_name,
     mask_account,
@@ -160,3 +161,20 @@ def test_configure_logging_writes_to_stream_and_daily_file(tmp_path: Path) -> No
     today = dt.datetime.now(dt.UTC).date()
     written = (tmp_path / log_file_name(today)).read_text().splitlines()
     assert json.loads(written[0])["message"] == "configured"
+
+
+def test_a_throttled_kind_logs_once_per_period_with_the_count_it_left_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    throttled = Throttled(logging.getLogger("paywire.test.throttled"), 10.0, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="paywire.test.throttled"):
+        for _ in range(500):
+            throttled.warning("junk", "junk from %s", "peer")
+        throttled.warning("orphan", "an orphan")
+        now[0] = 10.0
+        throttled.warning("junk", "junk from %s", "peer")
+        throttled.warning("junk", "junk from %s", "peer")
+
+    logged = [(r.getMessage(), getattr(r, "unlogged", 0)) for r in caplog.records]
+    assert logged == [("junk from peer", 0), ("an orphan", 0), ("junk from peer", 499)]

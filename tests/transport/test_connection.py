@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import logging
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from paywire.wire import Answer, build_pacs002, encode_frames
 from tests.transport.support import Script, metric
@@ -67,3 +70,32 @@ async def test_answers_are_matched_by_valid_msg_ids_and_lower_case_uetrs(
     assert metric("tls_protocol_anomalies_total", kind="uetr_mismatch") == mismatches
     totals = pool.stats()["totals"]
     assert (totals["inflight"], totals["acks"], totals["open"]) == (0, 1, 1)
+
+
+async def test_a_flood_of_junk_is_counted_frame_by_frame_and_logged_in_a_line(
+    scripted_receiver: Callable[[Script], Any],
+    make_pool: Callable[..., Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A thousand junk frames in one write, then the answer: each junk frame is an anomaly in
+    the metric, and the log gets at most one line of them (it had one per frame, each formatted,
+    scrubbed and written on the event loop)."""
+    junk = 1000
+
+    async def flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received = b""
+        while MESSAGE not in received:
+            received += await reader.read(65536)
+        writer.write(encode_frames([b"<junk/>"] * junk + [ack("M1", UETR)]))
+        await writer.drain()
+
+    pool = await make_pool(await scripted_receiver(flood), pool_size=1, heartbeat_s=0)
+    unparseable = metric("tls_protocol_anomalies_total", kind="unparseable")
+
+    with caplog.at_level(logging.WARNING, logger="paywire.transport"):
+        answer = await pool.send("M1", MESSAGE, uetr=UETR)
+
+    assert answer.kind == "ACK"
+    assert metric("tls_protocol_anomalies_total", kind="unparseable") == unparseable + junk
+    lines = [r for r in caplog.records if r.getMessage().startswith("protocol anomaly")]
+    assert len(lines) <= 1

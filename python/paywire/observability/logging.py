@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import re
 import sys
+import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from pathlib import Path
@@ -46,6 +47,38 @@ _FILE_HANDLER = "paywire.file"
 _STANDARD_ATTRS = frozenset(
     vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None)).keys()
 ) | {"message", "asctime", "taskName"}
+
+
+class Throttled:
+    """Logs an event of a kind at once, then at most once per `every_s`, with how many of that
+    kind went unlogged in between. For what a peer can cause by the thousand a second (junk
+    frames, answers naming no message): a metric counts each one, and the log, written on the
+    event loop, must not become the peer's echo."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        every_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._logger = logger
+        self._every_s = every_s
+        self._clock = clock
+        # kind → (when the next may be logged, how many went unlogged since the last)
+        self._kinds: dict[str, tuple[float, int]] = {}
+
+    def warning(
+        self, kind: str, msg: str, *args: object, extra: Mapping[str, object] | None = None
+    ) -> None:
+        now = self._clock()
+        due, unlogged = self._kinds.get(kind, (now, 0))
+        if now < due:
+            self._kinds[kind] = (due, unlogged + 1)
+            return
+        self._kinds[kind] = (now + self._every_s, 0)
+        if unlogged:
+            extra = {**(extra or {}), "unlogged": unlogged}
+        self._logger.warning(msg, *args, extra=extra)
 
 
 def mask_account(value: str) -> str:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from typing import Final, TypeAlias, cast, get_args
 
+from paywire.observability.logging import Throttled
 from paywire.observability.metrics import (
     tls_ack_latency_seconds,
     tls_acks_received_total,
@@ -38,6 +39,8 @@ from paywire.wire import (
 )
 
 log = logging.getLogger("paywire.transport")
+# What the receiver can make happen by the thousand a second: each counted, a few logged.
+_peer_events = Throttled(log)
 
 _ACK_LATENCY = LatencyRecorder(tls_ack_latency_seconds)
 
@@ -319,7 +322,8 @@ class Connection(asyncio.Protocol):
             tls_protocol_anomalies_total.labels(kind="duplicate").inc()
             return
         tls_protocol_anomalies_total.labels(kind="orphan").inc()
-        log.warning(
+        _peer_events.warning(
+            "orphan",
             "answer for unknown message",
             extra={"conn_id": self.conn_id, "msg_id": answer.msg_id, "kind": answer.kind},
         )
@@ -330,7 +334,9 @@ class Connection(asyncio.Protocol):
 
     def _anomaly(self, kind: str, detail: str) -> None:
         tls_protocol_anomalies_total.labels(kind=kind).inc()
-        log.warning("protocol anomaly: %s: %s", kind, detail, extra={"conn_id": self.conn_id})
+        _peer_events.warning(
+            kind, "protocol anomaly: %s: %s", kind, detail, extra={"conn_id": self.conn_id}
+        )
 
     def _on_heartbeat(self, now: float) -> None:
         """Answer the receiver's heartbeats but never its answers to ours.
