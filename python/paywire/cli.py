@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -68,6 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # Not what the command found (exit 1: a break, a broken chain), so exit 2 like every
+        # failure to do the job; the traceback is for a bug report.
+        traceback.print_exc()
+        print(f"paywire: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     return code
 
 

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from paywire.api.app import create_app
 from paywire.config import Settings
+from paywire.errors import ConfigError
 from paywire.pipeline.housekeeping import Housekeeping
 from paywire.pipeline.runner import Pipeline
 from paywire.pipeline.settler import Settler
@@ -82,7 +83,14 @@ async def run_gateway(
         await runner.setup()
         try:
             site = web.TCPSite(runner, settings.http_host, settings.http_port)
-            await site.start()
+            try:
+                await site.start()
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot listen on {settings.http_host}:{settings.http_port}: "
+                    f"{exc.strerror or exc}; stop what holds the port or set PAYWIRE_HTTP_PORT "
+                    "to a free one"
+                ) from None
             await pool.start()
             pipeline.start()
             housekeeping.start()

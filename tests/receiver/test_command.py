@@ -90,3 +90,28 @@ async def test_cli_receiver_refuses_options_it_would_misbehave_with(
     tmp_path: Path, option: str, value: str, says: str
 ) -> None:
     assert says.encode() in await refused("--data-dir", str(tmp_path), option, value)
+
+
+async def test_cli_receiver_names_a_certificate_it_cannot_load(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.pem"
+    says = await refused("--cert", str(missing), "--key", str(missing))
+    assert f"cannot load the receiver's certificate {missing}".encode() in says
+    assert b"Traceback" not in says
+
+
+@pytest.mark.parametrize("port", ["70000", "taken"])
+async def test_cli_receiver_refuses_a_port_it_cannot_listen_on(tmp_path: Path, port: str) -> None:
+    holder = await asyncio.start_server(lambda _r, _w: None, "127.0.0.1", 0)
+    try:
+        taken = str(holder.sockets[0].getsockname()[1])
+        says = await refused(
+            "--data-dir", str(tmp_path), "--port", taken if port == "taken" else port
+        )
+    finally:
+        holder.close()
+        await holder.wait_closed()
+    expected = (
+        b"is not a TCP port" if port == "70000" else f"cannot listen on 127.0.0.1:{taken}".encode()
+    )
+    assert expected in says
+    assert b"Traceback" not in says

@@ -3,6 +3,7 @@ against the test server (DATABASE_URL) or an embedded server of their own."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -23,6 +24,14 @@ PAYWIRE = Path(sys.executable).with_name("paywire")
 SEED = {
     "operators": [{"username": "olga", "password": "olga's long secret", "roles": ["MAKER"]}],
     "accounts": [{"account": "ACC-1", "name": "Initech", "currency": "EUR", "balance": "10.00"}],
+}
+# What `serve` needs beyond a database; port 9 on loopback refuses, and none of these tests
+# gets as far as dialling it.
+SERVE = {
+    "PAYWIRE_RECEIVER_HOST": "127.0.0.1",
+    "PAYWIRE_RECEIVER_PORT": "9",
+    "PAYWIRE_SENDER_BIC": "PAYWDEFFXXX",
+    "PAYWIRE_RECEIVER_BIC": "RCVRGB2LXXX",
 }
 
 
@@ -150,6 +159,25 @@ def test_seed_demo_then_file(env: dict[str, str], tmp_path: Path) -> None:
     assert "operators[0].roles" in bad.stderr
 
 
+def test_the_demo_seed_is_refused_on_a_database_with_operators_of_its_own(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A forgotten --file must not give a real database the demo's ADMIN and balances."""
+    assert paywire(env, tmp_path, "migrate").returncode == 0
+    seed_file = tmp_path / "seed.json"
+    seed_file.write_text(json.dumps(SEED))
+    assert paywire(env, tmp_path, "seed", "--file", str(seed_file)).returncode == 0
+
+    refused = paywire(env, tmp_path, "seed")
+
+    assert refused.returncode == 2
+    assert "has operators of its own (olga)" in refused.stderr
+    assert "seed --file" in refused.stderr
+    assert "shown this once" not in refused.stdout
+    status = paywire(env, tmp_path, "audit", "verify")
+    assert json.loads(status.stdout)["rows"] == 2, "nothing was added"
+
+
 async def test_audit_verify_detects_tampering_and_export_writes_csv(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -178,6 +206,117 @@ async def test_audit_verify_detects_tampering_and_export_writes_csv(
     tampered = paywire(env, tmp_path, "audit", "verify")
     assert tampered.returncode == 1
     assert json.loads(tampered.stdout) == {"ok": False, "rows": 2, "first_bad_id": 2}
+
+
+def test_a_report_that_fails_half_way_leaves_the_previous_file_as_it_was(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    assert paywire(env, tmp_path, "migrate").returncode == 0
+    report = tmp_path / "audit.csv"
+    today = datetime.now(UTC).date().isoformat()
+    written = paywire(env, tmp_path, "audit", "export", "--date", today, "--output", str(report))
+    assert written.returncode == 0, written.stderr
+    before = report.read_bytes()
+
+    away = {**env, "DATABASE_URL": "postgresql://ops:pw@127.0.0.1:9/paywire"}
+    failed = paywire(away, tmp_path, "audit", "export", "--date", today, "--output", str(report))
+
+    assert failed.returncode == 2
+    assert report.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if "audit" in p.name) == ["audit.csv"]
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [("missing/r.csv", "No such file or directory"), (".", "it is a directory")],
+)
+def test_a_report_that_cannot_be_written_is_a_one_line_refusal(
+    env: dict[str, str], tmp_path: Path, output: str, message: str
+) -> None:
+    assert paywire(env, tmp_path, "migrate").returncode == 0
+    done = paywire(env, tmp_path, "recon", "daily", "--date", "2026-01-15", "--output", output)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"paywire: cannot write the report to {output}: {message}")
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "host=127.0.0.1 port=9 user=ops password=Keyword-s3cret dbname=paywire",
+        "postgresql://ops:Keyword-s3cret@127.0.0.1:99999/paywire",
+        "postgresql://ops:Keyword-s3cret@127.0.0.1:nine/paywire",
+    ],
+)
+def test_a_database_url_that_cannot_be_used_is_refused_without_showing_its_password(
+    tmp_path: Path, dsn: str
+) -> None:
+    done = paywire({**base_env(tmp_path), "DATABASE_URL": dsn}, tmp_path, "audit", "verify")
+    assert done.returncode == 2
+    assert done.stderr.startswith("paywire: ")
+    assert "DATABASE_URL" in done.stderr
+    assert "Keyword-s3cret" not in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
+
+
+async def test_a_refused_rollback_and_a_newer_database_say_what_to_do(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    assert paywire(env, tmp_path, "migrate").returncode == 0
+    seed_file = tmp_path / "seed.json"
+    seed_file.write_text(json.dumps(SEED))
+    assert paywire(env, tmp_path, "seed", "--file", str(seed_file)).returncode == 0
+    conn = await asyncpg.connect(env["DATABASE_URL"])
+    try:
+        latest = migrator.load()[-1].version
+        while latest > 6:  # down to the audit log's migration, which refuses to drop records
+            assert paywire(env, tmp_path, "migrate", "rollback").returncode == 0
+            latest -= 1
+        refused = paywire(env, tmp_path, "migrate", "rollback")
+        assert refused.returncode == 2
+        assert refused.stderr.startswith("paywire: rolling back 0006_audit is refused: ")
+        assert "Traceback" not in refused.stderr
+        assert paywire(env, tmp_path, "migrate").returncode == 0
+
+        await conn.execute(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES (99, 'future', 'x')"
+        )
+    finally:
+        await conn.close()
+    newer = paywire(env, tmp_path, "audit", "verify")
+    assert newer.returncode == 2
+    assert "0099_future is unknown" in newer.stderr
+    assert "run a paywire at least as new as it" in newer.stderr
+    assert "run `paywire migrate`" not in newer.stderr
+
+
+async def test_serve_on_a_port_in_use_is_a_one_line_refusal(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    assert paywire(env, tmp_path, "migrate").returncode == 0
+    holder = await asyncio.start_server(lambda _r, _w: None, "127.0.0.1", 0)
+    port = holder.sockets[0].getsockname()[1]
+    gateway = {**env, **SERVE, "PAYWIRE_HTTP_PORT": str(port)}
+    try:
+        done = await asyncio.to_thread(paywire, gateway, tmp_path, "serve")
+    finally:
+        holder.close()
+        await holder.wait_closed()
+    assert done.returncode == 2, done.stderr
+    assert f"paywire: cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "PAYWIRE_HTTP_PORT" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_log_directory_that_cannot_be_written_is_refused_at_start(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    unusable = tmp_path / "a-file" / "logs"
+    done = paywire({**env, **SERVE, "PAYWIRE_LOG_DIR": str(unusable)}, tmp_path, "serve")
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"paywire: PAYWIRE_LOG_DIR={unusable}: cannot write")
+    assert "Traceback" not in done.stderr
 
 
 @pytest.fixture

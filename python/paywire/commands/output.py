@@ -1,6 +1,9 @@
 """Where a command's report goes: a file, or standard output, written in chunks as they come.
 
-A reader that stops early (`paywire … | head`) is not an error.
+A file is written beside itself and put in place only when the report is complete: a failure
+half-way (the database went away) leaves the previous report as it was, not a truncated one. A
+reader that stops early (`paywire … | head`) is not an error of paywire's, but the report's own
+exit code (1: what it found) is not known then, so it exits 2: not checked.
 """
 
 from __future__ import annotations
@@ -13,14 +16,15 @@ from typing import Any, BinaryIO
 
 import uvloop
 
+from paywire.errors import ConfigError
+
 Produce = Callable[[BinaryIO], Coroutine[Any, Any, int]]
 
 
 def write_report(path: Path | None, produce: Produce) -> int:
     """Run `produce` with the open output; its result is the exit code."""
     if path is not None:
-        with path.open("wb") as out:
-            return uvloop.run(produce(out))
+        return _to_file(path, produce)
     try:
         code = uvloop.run(produce(sys.stdout.buffer))
         sys.stdout.buffer.flush()
@@ -29,4 +33,22 @@ def write_report(path: Path | None, produce: Produce) -> int:
         # Point stdout at /dev/null so the interpreter's final flush does not fail too (as the
         # Python docs advise).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return 2
+
+
+def _to_file(path: Path, produce: Produce) -> int:
+    if path.is_dir():
+        raise ConfigError(f"cannot write the report to {path}: it is a directory")
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        out = partial.open("wb")
+    except OSError as exc:
+        raise ConfigError(f"cannot write the report to {path}: {exc.strerror or exc}") from None
+    try:
+        with out:
+            code = uvloop.run(produce(out))
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, path)
+    return code

@@ -49,6 +49,13 @@ async def run(settings: Settings, data: object, *, from_file: bool) -> int:
         if from_file:
             report = await seeding.seed_file(db.pool, data)
         else:
+            own = await seeding.operators_of_its_own(db.pool)
+            if own:
+                raise ConfigError(
+                    f"this database has operators of its own ({', '.join(own)}): `paywire seed` "
+                    "without --file adds the demo operators, an ADMIN among them, and demo "
+                    "balances; seed it with `paywire seed --file seed.json`"
+                )
             report = await seeding.seed_demo(db.pool)
     for label in report.created:
         print(f"created   {label}")

@@ -19,6 +19,7 @@ from typing import IO, Any
 import orjson
 
 from paywire.config import Settings
+from paywire.errors import ConfigError
 
 request_id_var: ContextVar[str | None] = ContextVar("paywire_request_id", default=None)
 
@@ -160,6 +161,11 @@ class DailyFileHandler(logging.Handler):
         self._day: dt.date | None = None
         self._stream: IO[str] | None = None
 
+    def open(self) -> None:
+        """Open today's file now, so that a directory it cannot write to is refused at start
+        rather than reported on every record after."""
+        self._stream_for(self._today())
+
     def emit(self, record: logging.LogRecord) -> None:
         try:
             stream = self._stream_for(self._today())
@@ -219,6 +225,13 @@ def configure_logging(
     console = logging.StreamHandler(stream if stream is not None else sys.stdout)
     console.set_name(_CONSOLE_HANDLER)
     daily = DailyFileHandler(settings.log_dir)
+    try:
+        daily.open()
+    except OSError as exc:
+        raise ConfigError(
+            f"PAYWIRE_LOG_DIR={settings.log_dir}: cannot write the day's log file there: "
+            f"{exc.strerror or exc}"
+        ) from None
     daily.set_name(_FILE_HANDLER)
     root = logging.getLogger()
     for handler in list(root.handlers):

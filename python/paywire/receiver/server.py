@@ -18,6 +18,7 @@ import uuid
 from types import TracebackType
 from typing import NamedTuple, cast
 
+from paywire.errors import ConfigError
 from paywire.receiver.config import Faults, ReceiverConfig
 from paywire.receiver.log import MessageLog
 from paywire.receiver.rules import ACCEPTED, Decision, Rules
@@ -119,9 +120,18 @@ class Receiver:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            self._new_session, self.config.host, self.config.port, ssl=self._ssl, backlog=512
-        )
+        host, port = self.config.host, self.config.port
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"port {port} is not a TCP port (0-65535)")
+        try:
+            self._server = await loop.create_server(
+                self._new_session, host, port, ssl=self._ssl, backlog=512
+            )
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                "stop what holds the port or choose another"
+            ) from None
         self._port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
+from paywire.errors import ConfigError
+
 _MIN_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
 
@@ -16,8 +18,23 @@ def server_context(
 ) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = _MIN_VERSIONS[min_version]
-    context.load_cert_chain(cert_file, key_file)
+    try:
+        context.load_cert_chain(cert_file, key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"cannot load the receiver's certificate {cert_file} with its key {key_file}: "
+            f"{_reason(exc)}"
+        ) from None
     if client_ca_file is not None:
         context.verify_mode = ssl.CERT_REQUIRED
-        context.load_verify_locations(cafile=client_ca_file)
+        try:
+            context.load_verify_locations(cafile=client_ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"cannot load the client CA {client_ca_file}: {_reason(exc)}"
+            ) from None
     return context
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or getattr(exc, "reason", None) or str(exc)

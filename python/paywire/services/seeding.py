@@ -137,6 +137,20 @@ async def seed_demo(db: Db, *, hasher: PasswordHasher = DEFAULT_HASHER) -> SeedR
     return await _seed(db, operators, accounts, demo=True, hasher=hasher)
 
 
+async def operators_of_its_own(db: Db) -> list[str]:
+    """Some operators of the database that are not demo operators (at most three): a database
+    that has them is not a demo's, and `paywire seed` without a file must not give it the demo's
+    ADMIN and balances."""
+    demo = [name for name, _roles in DEMO_OPERATORS]
+    async with connection(db) as conn:
+        rows = await conn.fetch(
+            "SELECT username FROM operators WHERE username <> ALL($1::text[])"
+            " ORDER BY username LIMIT 3",
+            demo,
+        )
+    return [row["username"] for row in rows]
+
+
 async def seed_file(db: Db, data: object, *, hasher: PasswordHasher = DEFAULT_HASHER) -> SeedReport:
     """Exactly the operators and accounts of a seed file: missing ones are created, differing
     ones brought in line. An operator keeps its password hash when the file's password verifies;

@@ -15,7 +15,7 @@ import asyncpg
 import orjson
 
 from paywire.config import Settings
-from paywire.errors import DatabaseUnavailable
+from paywire.errors import ConfigError, DatabaseUnavailable
 from paywire.store import migrator
 from paywire.store.embedded import EmbeddedPostgres
 from paywire.store.tx import Conn, Pool
@@ -62,6 +62,12 @@ async def open_database(
     except BaseException as exc:
         if server is not None:
             await server.stop()
+        if isinstance(exc, (ValueError, OverflowError)):
+            # The driver could not read the DSN; its message may quote it, password and all.
+            raise ConfigError(
+                "DATABASE_URL is not a usable postgresql://user:password@host:port/database URL "
+                "(its value is not shown: it may hold a password)"
+            ) from None
         if isinstance(exc, _UNREACHABLE):
             raise DatabaseUnavailable(_unreachable(dsn, server is not None, exc)) from None
         raise
@@ -75,7 +81,13 @@ _UNREACHABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceE
 def _unreachable(dsn: str, embedded: bool, exc: BaseException) -> str:
     """Where paywire tried and why it failed, without the URL's password, and what to check."""
     parts = urlsplit(dsn)
-    where = f"{parts.hostname}:{parts.port or 5432}{parts.path}"
+    port: int | str
+    try:
+        port = parts.port or 5432
+    except ValueError:  # out of range: the driver may take it for a Unix socket's number
+        port = parts.netloc.rpartition(":")[2]
+    # A URL without a host (a Unix socket in its query) is named, not shown.
+    where = f"{parts.hostname}:{port}{parts.path}" if parts.hostname else "DATABASE_URL's server"
     check = (
         "the embedded server under PAYWIRE_DATA_DIR"
         if embedded

@@ -15,6 +15,8 @@ from datetime import datetime
 from importlib import resources
 from importlib.resources.abc import Traversable
 
+import asyncpg
+
 from paywire.errors import PaywireError
 from paywire.store.tx import Conn, Record
 
@@ -156,8 +158,17 @@ async def require_current(conn: Conn, migrations: Sequence[Migration] | None = N
         first = behind[0]
         raise MigrationError(
             f"the database schema is not current (migration {first.version:04d}_{first.name} is "
-            f"{first.state}); run `paywire migrate`"
+            f"{first.state}); {_REMEDY[first.state]}"
         )
+
+
+# What to do about a migration in each state but applied: `paywire migrate` helps only one.
+_REMEDY = {
+    "pending": "run `paywire migrate`",
+    "unknown": "the database is newer than this paywire: run a paywire at least as new as it "
+    "(after a rollback of the release, see docs/RUNBOOK.md, Change management)",
+    "changed": "its file changed after it was applied: restore the file as it was",
+}
 
 
 async def rollback(conn: Conn, migrations: Sequence[Migration]) -> Migration | None:
@@ -168,7 +179,14 @@ async def rollback(conn: Conn, migrations: Sequence[Migration]) -> Migration | N
             return None
         migration = migrations[max(applied) - 1]
         async with conn.transaction():
-            await conn.execute(migration.down_sql)
+            try:
+                await conn.execute(migration.down_sql)
+            except asyncpg.RaiseError as exc:
+                # A down step that refuses on purpose (it would drop records) says why.
+                raise MigrationError(
+                    f"rolling back {migration.version:04d}_{migration.name} is refused: "
+                    f"{exc.message}"
+                ) from None
             await conn.execute(
                 "DELETE FROM schema_migrations WHERE version = $1", migration.version
             )
