@@ -49,7 +49,7 @@ async def run_gateway(
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in STOP_SIGNALS:
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, _stop_once, stop, settings.drain_timeout_s)
     db = await open_database(settings)
     shared = SharedState.from_settings(settings, db.pool)
     try:
@@ -118,6 +118,16 @@ async def run_gateway(
             with contextlib.suppress(ValueError, RuntimeError):
                 loop.remove_signal_handler(signum)
     log.info("gateway stopped")
+
+
+def _stop_once(stop: asyncio.Event, drain_timeout_s: float) -> None:
+    """The first stop signal starts the drain; another says it is under way, rather than
+    nothing (the drain is bounded, so no second signal is needed to end it)."""
+    if stop.is_set():
+        log.warning(
+            "already stopping: the drain ends within %.0f s of the first signal", drain_timeout_s
+        )
+    stop.set()
 
 
 def _shared_breaker(shared: SharedState | None, settings: Settings) -> SharedBreaker | None:

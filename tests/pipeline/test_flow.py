@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -15,6 +16,7 @@ import pytest
 
 from paywire.domain.accounts import clearing_account
 from paywire.domain.statuses import Status
+from paywire.pipeline import runner
 from paywire.pipeline.runner import PipelineState
 from paywire.receiver import Faults, Rules
 from paywire.services import audit, pipeline
@@ -255,3 +257,24 @@ async def test_the_drain_ends_by_its_deadline_while_requests_hold_every_connecti
         await asyncio.sleep(0.2)  # time for every loop to reach the pool and wait in it
         await asyncio.wait_for(gateway.pipeline.drain(0.5), timeout=10)
     assert gateway.pipeline.state is PipelineState.STOPPED
+
+
+async def test_a_drain_says_what_it_waits_for_while_it_waits(
+    world: World,
+    start_gateway: StartGateway,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(runner, "DRAIN_REPORT_S", 0.05)
+    gateway = await start_gateway(faults=Faults(no_answer_rate=1.0), ack_timeout_s=30)
+    (pid,) = await approved(world, ["10.00"])
+    gateway.pipeline.wake()
+    await gateway.wait_for([pid], ("TRANSMITTED",))
+    await gateway.row("SELECT 1 FROM messages WHERE payment_id = $1 AND attempts = 1", pid)
+
+    with caplog.at_level(logging.INFO, logger="paywire.pipeline.runner"):
+        await gateway.pipeline.drain(0.5)
+
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("draining:")]
+    assert said, "a quiet drain looks like a hang"
+    assert said[0].startswith("draining: 1 messages awaiting their answers, ")

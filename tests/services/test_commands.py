@@ -81,6 +81,29 @@ def test_migrate_status_and_rollback(env: dict[str, str], tmp_path: Path) -> Non
     assert "up to date" in paywire(env, tmp_path, "migrate").stdout
 
 
+async def test_migrate_says_it_waits_for_another_runner_then_runs(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    holder = await asyncpg.connect(env["DATABASE_URL"])
+    try:
+        await holder.execute("SELECT pg_advisory_lock($1)", migrator.LOCK_KEY)
+        process = await asyncio.create_subprocess_exec(
+            str(PAYWIRE), "migrate", env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert process.stdout is not None
+        async with asyncio.timeout(60):
+            first = await process.stdout.readline()
+        assert first.startswith(b"another `paywire migrate` holds the migration lock")
+        await holder.execute("SELECT pg_advisory_unlock($1)", migrator.LOCK_KEY)
+        async with asyncio.timeout(60):
+            out, err = await process.communicate()
+    finally:
+        await holder.close()
+    assert process.returncode == 0, err
+    assert b"database migrated at" in out
+
+
 def test_migrate_is_not_bound_by_the_statement_timeout(env: dict[str, str], tmp_path: Path) -> None:
     """A step of a migration may rightly run for minutes on a big database; here every step
     takes longer than the timeout the gateway's statements have."""

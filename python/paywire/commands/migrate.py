@@ -44,11 +44,11 @@ async def run(settings: Settings, action: str) -> int:
         if action == "status":
             return _print_status(await migrator.status(conn, migrations))
         if action == "rollback":
-            undone = await migrator.rollback(conn, migrations)
+            undone = await migrator.rollback(conn, migrations, _waiting)
             print(f"rolled back {_name(undone)}" if undone else "nothing to roll back")
             return 0
         done = await migrator.upgrade(
-            conn, migrations, lambda m: print(f"applied {_name(m)}", flush=True)
+            conn, migrations, lambda m: print(f"applied {_name(m)}", flush=True), _waiting
         )
         verb = "migrated" if done else "up to date"
         print(f"database {verb} at {_name(migrations[-1])}")
@@ -60,6 +60,14 @@ def _print_status(states: list[migrator.MigrationState]) -> int:
         applied = state.applied_at.isoformat(timespec="seconds") if state.applied_at else ""
         print(f"{state.version:04d}  {state.name:<12} {state.state:<8} {applied}".rstrip())
     return 0 if all(state.problem is None for state in states) else 1
+
+
+def _waiting() -> None:
+    print(
+        "another `paywire migrate` holds the migration lock (an init container, a colleague?); "
+        "waiting for it to finish",
+        flush=True,
+    )
 
 
 def _name(migration: migrator.Migration) -> str:

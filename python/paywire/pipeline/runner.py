@@ -45,6 +45,8 @@ SWEEP_S = 1.0
 # What the settler gets at least, past the drain's deadline if need be, to write the answers
 # received: the deployments' grace leaves a few seconds after the drain (docs/RUNBOOK.md).
 SETTLER_STOP_MIN_S = 2.0
+# How often a drain says how many answers it still waits for: a quiet stop looks like a hang.
+DRAIN_REPORT_S = 5.0
 
 
 class PipelineState(enum.Enum):
@@ -177,7 +179,12 @@ class Pipeline:
         await asyncio.gather(*(loop.stop(deadline_s) for loop in self._loops.values()))
         try:
             async with asyncio.timeout_at(deadline):
-                await self.transmitter.wait_idle()
+                while not await self._idle_within(DRAIN_REPORT_S):
+                    log.info(
+                        "draining: %d messages awaiting their answers, %.0f s left",
+                        self.transmitter.inflight,
+                        deadline - asyncio.get_running_loop().time(),
+                    )
         except TimeoutError:
             log.warning(
                 "drain deadline passed with %d messages unanswered; they are resent on restart",
@@ -186,6 +193,14 @@ class Pipeline:
         left_s = deadline - asyncio.get_running_loop().time()
         await self.settler.stop(max(left_s, SETTLER_STOP_MIN_S))
         self.state = PipelineState.STOPPED
+
+    async def _idle_within(self, seconds: float) -> bool:
+        try:
+            async with asyncio.timeout(seconds):
+                await self.transmitter.wait_idle()
+        except TimeoutError:
+            return False
+        return True
 
     # -- stage hooks ----------------------------------------------------------------------------
 

@@ -127,10 +127,11 @@ async def upgrade(
     conn: Conn,
     migrations: Sequence[Migration],
     progress: Callable[[Migration], None] | None = None,
+    waiting: Callable[[], None] | None = None,
 ) -> list[Migration]:
     """Apply every pending migration in order, calling `progress` after each; returns those
-    applied."""
-    async with _locked(conn):
+    applied. `waiting` hears that another runner holds the lock, before this one waits for it."""
+    async with _locked(conn, waiting):
         applied = await _verified(conn, migrations)
         done = []
         for migration in migrations:
@@ -171,9 +172,11 @@ _REMEDY = {
 }
 
 
-async def rollback(conn: Conn, migrations: Sequence[Migration]) -> Migration | None:
+async def rollback(
+    conn: Conn, migrations: Sequence[Migration], waiting: Callable[[], None] | None = None
+) -> Migration | None:
     """Undo the latest applied migration; returns it, or None when nothing is applied."""
-    async with _locked(conn):
+    async with _locked(conn, waiting):
         applied = await _verified(conn, migrations)
         if not applied:
             return None
@@ -194,9 +197,13 @@ async def rollback(conn: Conn, migrations: Sequence[Migration]) -> Migration | N
 
 
 @asynccontextmanager
-async def _locked(conn: Conn) -> AsyncIterator[None]:
-    """Holds the session advisory lock, so two runners never interleave their steps."""
-    await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
+async def _locked(conn: Conn, waiting: Callable[[], None] | None) -> AsyncIterator[None]:
+    """Holds the session advisory lock, so two runners never interleave their steps; says so
+    through `waiting` when another holds it, or a wait would look like a hang."""
+    if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
+        if waiting is not None:
+            waiting()
+        await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
     try:
         await conn.execute(_CREATE_TABLE)
         yield
