@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from paywire.config import MIN_FRAME_BYTES, load_settings
@@ -127,3 +129,20 @@ def test_a_value_of_the_wrong_form_is_refused_saying_what_form_is_wanted(tmp_pat
     config.write_text("pool_size = 2\nack_timout_s = 10\n")
     with pytest.raises(ConfigError, match=rf"unknown setting\(s\) in {config}: ack_timout_s; "):
         load_settings(environ={}, config_file=config)
+
+
+@pytest.mark.parametrize(
+    ("line", "refusal"),
+    [
+        ("ack_timeout_s = true", "PAYWIRE_ACK_TIMEOUT_S=True is not a number"),
+        ("pool_size = 2.5", "PAYWIRE_POOL_SIZE=2.5 is not a whole number"),
+    ],
+)
+def test_a_file_value_python_would_quietly_convert_is_refused(
+    tmp_path: Path, line: str, refusal: str
+) -> None:
+    config = tmp_path / "paywire.toml"
+    config.write_text(line + "\n")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(environ={}, config_file=config)
+    assert refused.value.message == refusal

@@ -183,10 +183,22 @@ def _coerce(name: str, value: Any) -> Any:
         items = value if isinstance(value, list | tuple) else str(value).split(",")
         return tuple(_normalise_pin(p) for p in items if str(p).strip())
     if "float" in str(field_type):
-        return _parse(name, value, float, "a number")
+        return _parse(name, value, _strict(float), "a number")
     if "int" in str(field_type):
-        return _parse(name, value, int, "a whole number")
+        return _parse(name, value, _strict(int), "a whole number")
     return str(value)
+
+
+def _strict(kind: type[int] | type[float]) -> Callable[[Any], int | float]:
+    """`kind` of a value, refusing what Python would quietly turn into one: TOML's `true` (1),
+    and for a whole number a fraction (`int(2.5)` is 2)."""
+
+    def parse(value: Any) -> int | float:
+        if isinstance(value, bool) or (kind is int and isinstance(value, float)):
+            raise TypeError(value)
+        return kind(value)
+
+    return parse
 
 
 def _parse_limits(value: Any) -> tuple[tuple[str, Decimal], ...]:

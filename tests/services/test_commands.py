@@ -342,6 +342,15 @@ def test_a_log_directory_that_cannot_be_written_is_refused_at_start(
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("command", [("recon", "daily"), ("audit", "export")])
+def test_a_day_that_is_not_one_is_refused_saying_how_to_write_it(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    done = paywire(base_env(tmp_path), tmp_path, *command, "--date", "2026-13-45")
+    assert done.returncode == 2
+    assert "argument --date: '2026-13-45' is not a day: write YYYY-MM-DD" in done.stderr
+
+
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
     # Directly under /tmp and traversable: PostgreSQL runs unprivileged when tests run as root.

@@ -388,3 +388,21 @@ async def test_a_receiver_that_hangs_up_on_every_message_trips_the_breaker(
     await until(lambda: pool.breaker.state is BreakerState.OPEN)  # once the slot has seen it end
     with pytest.raises(Unanswered, match="breaker_open"):
         await pool.send("M-after", b"<pacs.008/>")
+
+
+async def test_room_is_what_the_open_connections_take_now(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    """The transmitter claims no more than this: a message claimed beyond it would wait in the
+    pool for room while its lease runs."""
+    receiver = await start_receiver(faults=Faults(no_answer_rate=1.0))
+    pool = await make_pool(receiver.port, pool_size=2, max_inflight=3, heartbeat_s=0)
+    await until(lambda: pool.open_connections == 2)
+    assert pool.room == 6
+    waiting = [await pool.submit(f"R{n}", pacs008(f"R{n}")) for n in range(2)]
+    assert pool.room == 4
+    await pool.close(deadline_s=0)
+    assert pool.room == 0
+    for future in waiting:
+        with pytest.raises(Unanswered):
+            await future

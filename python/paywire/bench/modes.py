@@ -78,6 +78,7 @@ class ImmediatePool:
     pacs.002, parsed as the pool would parse it."""
 
     open_connections = 1
+    room = 1 << 30
 
     class _Breaker:
         state = BreakerState.CLOSED

@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 import orjson
 import uvloop
 
-from paywire.commands.output import write_report
+from paywire.commands.output import utc_day, write_report
 from paywire.config import Settings, load_settings
 from paywire.services import audit as service
 from paywire.store.database import current_database
@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
     )
     verify.set_defaults(handler=handle_verify)
     export = actions.add_parser("export", help="one day of the audit log as CSV")
-    export.add_argument("--date", type=date.fromisoformat, required=True, help="YYYY-MM-DD (UTC)")
+    export.add_argument("--date", type=utc_day, required=True, help="YYYY-MM-DD (UTC)")
     export.add_argument("--output", type=Path, help="file to write (default: standard output)")
     export.set_defaults(handler=handle_export)
 

@@ -1,4 +1,5 @@
-"""Where a command's report goes: a file, or standard output, written in chunks as they come.
+"""Where a command's report goes: a file, or standard output, written in chunks as they come;
+and the day a report is about.
 
 A file is written beside itself and put in place only when the report is complete: a failure
 half-way (the database went away) leaves the previous report as it was, not a truncated one. A
@@ -8,9 +9,11 @@ exit code (1: what it found) is not known then, so it exits 2: not checked.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -19,6 +22,14 @@ import uvloop
 from paywire.errors import ConfigError
 
 Produce = Callable[[BinaryIO], Coroutine[Any, Any, int]]
+
+
+def utc_day(text: str) -> date:
+    """A report's `--date`: argparse names the option and shows this when it refuses."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day: write YYYY-MM-DD") from None
 
 
 def write_report(path: Path | None, produce: Produce) -> int:

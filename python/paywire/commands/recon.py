@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from paywire.commands.output import write_report
+from paywire.commands.output import utc_day, write_report
 from paywire.config import Settings, load_settings
 from paywire.services import reconciliation as service
 from paywire.store.database import current_database
@@ -24,7 +24,7 @@ def register(subparsers: Any) -> None:
     )
     actions = parser.add_subparsers(dest="recon_action", metavar="ACTION", required=True)
     daily = actions.add_parser("daily", help="the report of one UTC day")
-    daily.add_argument("--date", type=date.fromisoformat, required=True, help="YYYY-MM-DD (UTC)")
+    daily.add_argument("--date", type=utc_day, required=True, help="YYYY-MM-DD (UTC)")
     daily.add_argument(
         "--format", choices=("json", "csv"), default="json", help="json (default) or csv"
     )

@@ -72,7 +72,10 @@ class Transmitter:
 
     async def step(self, limit: int) -> int:
         """Claim up to `limit` transmissions, as many as the window has room for, and send them."""
-        room = min(limit, self._window - len(self._sending))
+        # No more than the open connections take now: a claim's lease runs from the claim, and a
+        # message waiting in the pool for a connection to come back could outlast it (sent
+        # twice, or ACK_MISSING before it ever left).
+        room = min(limit, self._window - len(self._sending), self._pool.room)
         if self._lost or self._unsent:
             await self._make_due()
         if room <= 0 or not self.ready():

@@ -320,6 +320,16 @@ class ConnectionPool:
             return "breaker_open"
         return None
 
+    @property
+    def room(self) -> int:
+        """Messages the open connections would take now, without a sender waiting."""
+        limit = self._max_inflight
+        return sum(
+            limit - len(c.inflight)
+            for c in self._open
+            if c.state is _OPEN and len(c.inflight) < limit
+        )
+
     def _with_room(self) -> list[Connection]:
         """The open connections with room, the least loaded first."""
         room = self._max_inflight
