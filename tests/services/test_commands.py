@@ -50,6 +50,15 @@ def base_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def migrated_and_seeded(env: dict[str, str], tmp_path: Path) -> None:
+    """`paywire migrate`, then `paywire seed --file` with SEED: one operator, one account."""
+    assert paywire(env, tmp_path, "migrate").returncode == 0
+    seed_file = tmp_path / "seed.json"
+    seed_file.write_text(json.dumps(SEED))
+    seeded = paywire(env, tmp_path, "seed", "--file", str(seed_file))
+    assert seeded.returncode == 0, seeded.stderr
+
+
 @pytest.fixture
 def env(empty_database: str, tmp_path: Path) -> dict[str, str]:
     return {**base_env(tmp_path), "DATABASE_URL": empty_database}
@@ -104,12 +113,18 @@ async def test_migrate_says_it_waits_for_another_runner_then_runs(
     assert b"database migrated at" in out
 
 
-def test_migrate_is_not_bound_by_the_statement_timeout(env: dict[str, str], tmp_path: Path) -> None:
-    """A step of a migration may rightly run for minutes on a big database; here every step
-    takes longer than the timeout the gateway's statements have."""
-    done = paywire({**env, "PAYWIRE_DB_COMMAND_TIMEOUT_S": "0.000001"}, tmp_path, "migrate")
+def test_commands_are_not_bound_by_the_statement_timeout(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A step of a migration, a day's report or a big audit chain may rightly run for minutes;
+    here every statement takes longer than the timeout the gateway's statements have."""
+    hurried = {**env, "PAYWIRE_DB_COMMAND_TIMEOUT_S": "0.000001"}
+    done = paywire(hurried, tmp_path, "migrate")
     assert done.returncode == 0, done.stderr
     assert "database migrated at" in done.stdout
+    for command in (("recon", "daily", "--date", "2026-01-15"), ("audit", "verify")):
+        ran = paywire(hurried, tmp_path, *command)
+        assert ran.returncode == 0, ran.stderr
 
 
 def test_commands_refuse_an_unmigrated_database(env: dict[str, str], tmp_path: Path) -> None:
@@ -186,10 +201,7 @@ def test_the_demo_seed_is_refused_on_a_database_with_operators_of_its_own(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     """A forgotten --file must not give a real database the demo's ADMIN and balances."""
-    assert paywire(env, tmp_path, "migrate").returncode == 0
-    seed_file = tmp_path / "seed.json"
-    seed_file.write_text(json.dumps(SEED))
-    assert paywire(env, tmp_path, "seed", "--file", str(seed_file)).returncode == 0
+    migrated_and_seeded(env, tmp_path)
 
     refused = paywire(env, tmp_path, "seed")
 
@@ -204,10 +216,7 @@ def test_the_demo_seed_is_refused_on_a_database_with_operators_of_its_own(
 async def test_audit_verify_detects_tampering_and_export_writes_csv(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    seed_file = tmp_path / "seed.json"
-    seed_file.write_text(json.dumps(SEED))
-    assert paywire(env, tmp_path, "migrate").returncode == 0
-    assert paywire(env, tmp_path, "seed", "--file", str(seed_file)).returncode == 0
+    migrated_and_seeded(env, tmp_path)
 
     verified = paywire(env, tmp_path, "audit", "verify")
     assert verified.returncode == 0
@@ -285,10 +294,7 @@ def test_a_database_url_that_cannot_be_used_is_refused_without_showing_its_passw
 async def test_a_refused_rollback_and_a_newer_database_say_what_to_do(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    assert paywire(env, tmp_path, "migrate").returncode == 0
-    seed_file = tmp_path / "seed.json"
-    seed_file.write_text(json.dumps(SEED))
-    assert paywire(env, tmp_path, "seed", "--file", str(seed_file)).returncode == 0
+    migrated_and_seeded(env, tmp_path)
     conn = await asyncpg.connect(env["DATABASE_URL"])
     try:
         latest = migrator.load()[-1].version

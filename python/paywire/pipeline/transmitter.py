@@ -71,7 +71,8 @@ class Transmitter:
         return self._pool.open_connections > 0 and self._pool.breaker.state is not BreakerState.OPEN
 
     async def step(self, limit: int) -> int:
-        """Claim up to `limit` transmissions, as many as the window has room for, and send them."""
+        """Claim up to `limit` transmissions, as many as the window and the open connections
+        have room for, and send them."""
         # No more than the open connections take now: a claim's lease runs from the claim, and a
         # message waiting in the pool for a connection to come back could outlast it (sent
         # twice, or ACK_MISSING before it ever left).

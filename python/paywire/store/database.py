@@ -108,8 +108,10 @@ async def database(settings: Settings, *, bounded: bool = True) -> AsyncIterator
 @asynccontextmanager
 async def current_database(settings: Settings) -> AsyncIterator[Database]:
     """`database`, refused with what to run (`paywire migrate`) unless its schema is the
-    latest: the commands that read or write records."""
-    async with database(settings) as db:
+    latest: the commands that read or write records. Their statements are not bounded by
+    PAYWIRE_DB_COMMAND_TIMEOUT_S, which is the gateway's: a day's report or the audit chain of a
+    big database may rightly take longer, and an operator sees a command that waits."""
+    async with database(settings, bounded=False) as db:
         async with db.pool.acquire() as conn:
             await migrator.require_current(conn)
         yield db
