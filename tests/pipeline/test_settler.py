@@ -202,3 +202,21 @@ async def test_an_orphans_msg_id_cannot_reorder_the_operators_lines(world: World
     stored = await world.pool.fetchval("SELECT msg_id FROM answers WHERE payment_id IS NULL")
     opened = await world.pool.fetchval("SELECT msg_id FROM exceptions WHERE kind = 'ORPHAN_ACK'")
     assert stored == opened == "\ufffdLIAF-0001\ufffdx"
+
+
+async def test_an_answer_after_the_stop_is_said_to_be_lost_not_queued_for_nobody(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Between the drain's settler stop and the pool's close, answers still arrive; nobody
+    would write them. They are not queued, and the log says so once."""
+    payment = await world.drive(await world.create(), Status.TRANSMITTED)
+    settler = Settler(world.pool, world.ledger)
+    settler.start()
+    await settler.stop()
+    with caplog.at_level(logging.WARNING, logger="paywire.pipeline.settler"):
+        settler.add(wire_answer(payment, "ACSP"))
+        settler.add(wire_answer(payment, "ACSP"))
+    assert settler.pending == 0
+    late = [r for r in caplog.records if "after the settler stopped" in r.getMessage()]
+    assert len(late) == 1
+    assert (await world.reload(payment)).status is Status.TRANSMITTED

@@ -78,6 +78,7 @@ class Settler:
         self._queue: list[IncomingAnswer] = []
         self._queued_bytes = 0
         self._overflowing = False
+        self._told_late = False
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -89,6 +90,13 @@ class Settler:
         return len(self._queue)
 
     def add(self, answer: Answer) -> None:
+        if self._task is not None and self._task.done():
+            # Between the stop and the pool's close: nobody would write it. Its message is
+            # still unanswered in the database, so it is resent after its lease.
+            if not self._told_late:
+                self._told_late = True
+                log.warning("answers arrive after the settler stopped: not written, resent later")
+            return
         size = _size(answer.payload)
         if self._queued_bytes + size > self._max_queued_bytes:
             tls_protocol_anomalies_total.labels(kind="overflow").inc()
