@@ -6,7 +6,6 @@ Each test ends by checking the ledger and the audit chain, not only the statuses
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from decimal import Decimal
 from typing import Any
@@ -21,7 +20,6 @@ from paywire.pipeline.runner import PipelineState
 from paywire.receiver import Faults, Rules
 from paywire.services import audit, pipeline
 from paywire.store.delivery import Transmission
-from paywire.store.tx import Pool
 from tests.fixtures.gateway import Gateway, StartGateway
 from tests.fixtures.world import ACME, POOR, World
 
@@ -243,20 +241,26 @@ async def test_messages_the_breaker_refused_keep_their_attempts(
     await assert_books_balance(gateway, ids)
 
 
-async def test_the_drain_ends_by_its_deadline_while_requests_hold_every_connection(
-    db_pool: Pool, start_gateway: StartGateway
+async def test_the_drain_ends_by_its_deadline_while_a_step_waits_on_a_lock(
+    world: World, start_gateway: StartGateway
 ) -> None:
-    """Long requests (exports) hold all ten of the pool's connections, so every step waits for
-    one. The drain's deadline bounds the whole stop: a step still waiting then is cancelled (it
-    had claimed nothing), rather than the stop outlasting the deployment's grace period."""
+    """Another transaction holds the debtor's account, so the screening step, which posts, waits
+    for it. The drain's deadline bounds the whole stop: the waiting step is cancelled and its
+    transaction rolls back (the payment is still APPROVED, nothing half done), rather than the
+    stop outlasting the deployment's grace period. Long exports holding every pool connection
+    leave a step waiting the same way."""
     gateway = await start_gateway()
-    async with contextlib.AsyncExitStack() as held:
-        for _ in range(10):
-            await held.enter_async_context(db_pool.acquire())
+    (pid,) = await approved(world, ["10.00"])
+    async with world.pool.acquire() as holder, holder.transaction():
+        await holder.execute("SELECT 1 FROM accounts WHERE account = $1 FOR UPDATE", ACME)
         gateway.pipeline.wake()
-        await asyncio.sleep(0.2)  # time for every loop to reach the pool and wait in it
+        await gateway.row(
+            "SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE NOT l.granted AND a.datname = current_database()"
+        )
         await asyncio.wait_for(gateway.pipeline.drain(0.5), timeout=10)
     assert gateway.pipeline.state is PipelineState.STOPPED
+    assert (await gateway.statuses([pid]))[pid] == "APPROVED"
 
 
 async def test_a_drain_says_what_it_waits_for_while_it_waits(

@@ -48,13 +48,15 @@ def backoff_s(failures: int, cap_s: float) -> float:
     return min(cap_s, doubled) * random.uniform(0.5, 1.0)
 
 
-async def rest(event: asyncio.Event, seconds: float) -> None:
-    """Wait `seconds`, or less if `event` is set meanwhile (work arrived, or a stop)."""
+async def rest(event: asyncio.Event, seconds: float) -> bool:
+    """Wait `seconds`, or less if `event` is set meanwhile (work arrived, or a stop); whether it
+    was."""
     try:
         async with asyncio.timeout(seconds):
             await event.wait()
     except TimeoutError:
-        pass
+        return False
+    return True
 
 
 async def finish(task: asyncio.Task[None], within_s: float | None, what: str) -> None:

@@ -23,7 +23,7 @@ from paywire.domain.screening import ScreeningRules
 from paywire.domain.statuses import Status
 from paywire.errors import Conflict, NotFound
 from paywire.pipeline.compose import Composer
-from paywire.pipeline.loop import StepLoop
+from paywire.pipeline.loop import StepLoop, rest
 from paywire.pipeline.recovery import AckMissing
 from paywire.pipeline.settler import Settler
 from paywire.pipeline.stages import Quarantine, Stage
@@ -179,7 +179,7 @@ class Pipeline:
         await asyncio.gather(*(loop.stop(deadline_s) for loop in self._loops.values()))
         try:
             async with asyncio.timeout_at(deadline):
-                while not await self._idle_within(DRAIN_REPORT_S):
+                while not await rest(self.transmitter.idle, DRAIN_REPORT_S):
                     log.info(
                         "draining: %d messages awaiting their answers, %.0f s left",
                         self.transmitter.inflight,
@@ -193,14 +193,6 @@ class Pipeline:
         left_s = deadline - asyncio.get_running_loop().time()
         await self.settler.stop(max(left_s, SETTLER_STOP_MIN_S))
         self.state = PipelineState.STOPPED
-
-    async def _idle_within(self, seconds: float) -> bool:
-        try:
-            async with asyncio.timeout(seconds):
-                await self.transmitter.wait_idle()
-        except TimeoutError:
-            return False
-        return True
 
     # -- stage hooks ----------------------------------------------------------------------------
 

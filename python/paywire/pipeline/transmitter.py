@@ -55,16 +55,13 @@ class Transmitter:
         self._sending: dict[str, tuple[UUID, int]] = {}
         self._lost: list[tuple[UUID, int]] = []
         self._unsent: list[tuple[UUID, int]] = []
-        self._idle = asyncio.Event()
-        self._idle.set()
+        # Set while no transmission of this process awaits its outcome (the drain waits on it).
+        self.idle = asyncio.Event()
+        self.idle.set()
 
     @property
     def inflight(self) -> int:
         return len(self._sending)
-
-    async def wait_idle(self) -> None:
-        """Return once no transmission of this process awaits its answer."""
-        await self._idle.wait()
 
     def ready(self) -> bool:
         """Whether a send could go out now: a connection is up and the breaker lets it."""
@@ -109,7 +106,7 @@ class Transmitter:
         if not sends:
             return
         self._sending.update((t.msg_id, (t.payment_id, t.attempt)) for t in sends)
-        self._idle.clear()
+        self.idle.clear()
         try:
             await self._pool.submit_many(
                 [(t.msg_id, t.payload, str(t.uetr)) for t in sends], self._outcome
@@ -120,7 +117,7 @@ class Transmitter:
             for t in sends:
                 del self._sending[t.msg_id]
             if not self._sending:
-                self._idle.set()
+                self.idle.set()
             raise
         if self._lost or self._unsent:
             # Those the pool could not even queue: due again now, once it can take them.
@@ -131,7 +128,7 @@ class Transmitter:
     def _outcome(self, msg_id: str, outcome: Answer | Unanswered) -> None:
         transmission = self._sending.pop(msg_id)
         if not self._sending:
-            self._idle.set()
+            self.idle.set()
         if not isinstance(outcome, Unanswered):
             self._on_answer(outcome)
         elif outcome.reason == "breaker_open":

@@ -22,19 +22,12 @@ def server_context(
         context.load_cert_chain(cert_file, key_file)
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(
-            f"cannot load the receiver's certificate {cert_file} with its key {key_file}: "
-            f"{_reason(exc)}"
+            f"cannot load the receiver's certificate {cert_file} with its key {key_file}: {exc}"
         ) from None
     if client_ca_file is not None:
         context.verify_mode = ssl.CERT_REQUIRED
         try:
             context.load_verify_locations(cafile=client_ca_file)
         except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(
-                f"cannot load the client CA {client_ca_file}: {_reason(exc)}"
-            ) from None
+            raise ConfigError(f"cannot load the client CA {client_ca_file}: {exc}") from None
     return context
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or getattr(exc, "reason", None) or str(exc)

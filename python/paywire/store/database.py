@@ -84,7 +84,7 @@ def _unreachable(dsn: str, embedded: bool, exc: BaseException) -> str:
     port: int | str
     try:
         port = parts.port or 5432
-    except ValueError:  # out of range: the driver may take it for a Unix socket's number
+    except ValueError:  # a port out of range (99999), shown as written
         port = parts.netloc.rpartition(":")[2]
     # A URL without a host (a Unix socket in its query) is named, not shown.
     where = f"{parts.hostname}:{port}{parts.path}" if parts.hostname else "DATABASE_URL's server"
