@@ -65,7 +65,7 @@ async def run_gateway(
             shared=_shared_breaker(shared, settings),
         )
         pipeline = Pipeline(settings, db.pool, pool, settler, ledger, rules)
-        housekeeping = Housekeeping(settings, db.pool)
+        housekeeping = Housekeeping(settings, await db.unbounded_pool(Housekeeping.CONNECTIONS))
         draining = asyncio.Event()
         app = create_app(
             settings,
@@ -94,20 +94,24 @@ async def run_gateway(
             await pool.start()
             pipeline.start()
             housekeeping.start()
-            url = f"http://{settings.http_host}:{_bound_port(runner, settings.http_port)}"
-            log.info("gateway ready", extra={"url": url, "settings": settings.redacted()})
-            if on_ready is not None:
-                on_ready(url)
-            await stop.wait()
-            log.info("stop requested: draining")
-            draining.set()
-            # Together: a reconciliation run under way must not keep the stages claiming
-            # new work, nor delay the drain's deadline.
-            await asyncio.gather(
-                housekeeping.stop(settings.drain_timeout_s),
-                pipeline.drain(settings.drain_timeout_s),
-            )
-            await pool.close(deadline_s=0)
+            try:
+                url = f"http://{settings.http_host}:{_bound_port(runner, settings.http_port)}"
+                log.info("gateway ready", extra={"url": url, "settings": settings.redacted()})
+                if on_ready is not None:
+                    on_ready(url)
+                await stop.wait()
+                log.info("stop requested: draining")
+            finally:
+                # However the run ends (a stop, a failing caller, a cancelled wait), what is in
+                # flight is drained before the database closes under it.
+                draining.set()
+                # Together: a reconciliation run under way must not keep the stages claiming
+                # new work, nor delay the drain's deadline.
+                await asyncio.gather(
+                    housekeeping.stop(settings.drain_timeout_s),
+                    pipeline.drain(settings.drain_timeout_s),
+                )
+                await pool.close(deadline_s=0)
         finally:
             await runner.cleanup()
     finally:

@@ -3,7 +3,9 @@ previous day in full once a day), retention at start and then daily.
 
 Each job is a StepLoop whose step makes one run and reports nothing taken, so the loop rests for
 the job's period; a failed run is retried with the loop's backoff. Both jobs are idempotent, so
-every gateway process on a database may run them.
+every gateway process on a database may run them. They run on a pool of their own without the
+gateway's statement timeout: the close of a big day or a retention purge may rightly take longer,
+and a run cancelled at the timeout would be retried, and cancelled, for ever.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ RETENTION_EVERY_S = 24 * 3600.0
 
 
 class Housekeeping:
+    # The connections the jobs' pool needs at most: the sweep opens exceptions while its
+    # snapshot stays open (two), and retention may run beside it (one).
+    CONNECTIONS = 3
+
     def __init__(
         self,
         settings: Settings,

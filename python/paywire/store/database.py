@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,9 +30,22 @@ class Database:
 
     pool: Pool
     server: EmbeddedPostgres | None = None
+    # Held only to open more pools on the same server; it may carry a password.
+    _dsn: str = field(default="", repr=False)
+    _more: list[Pool] = field(default_factory=list, repr=False)
+
+    async def unbounded_pool(self, size: int) -> Pool:
+        """Another pool on the same server whose statements run as long as they need, closed
+        with this one: for the gateway's periodic jobs (the day's close, retention), which may
+        rightly take longer than PAYWIRE_DB_COMMAND_TIMEOUT_S on a big database and would
+        otherwise be cancelled and retried for ever. Connections open only when used."""
+        pool = await create_pool(self._dsn, min_size=0, max_size=size, command_timeout=None)
+        self._more.append(pool)
+        return pool
 
     async def close(self) -> None:
-        await self.pool.close()
+        for pool in (*self._more, self.pool):
+            await pool.close()
         if self.server is not None:
             await self.server.stop()
 
@@ -71,7 +84,7 @@ async def open_database(
         if isinstance(exc, _UNREACHABLE):
             raise DatabaseUnavailable(_unreachable(dsn, server is not None, exc)) from None
         raise
-    return Database(pool, server)
+    return Database(pool, server, dsn)
 
 
 # What opening a pool raises when the server is not there, refuses us, or has no such database.

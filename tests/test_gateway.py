@@ -1,0 +1,109 @@
+"""One gateway process in this one: `run_gateway` on the test's database and a real receiver,
+for what only the whole process shows (its pools, its periodic jobs, how it ends)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from paywire.config import Settings
+from paywire.gateway import run_gateway
+from tests.fixtures.tls import StartReceiver, TLSFiles, gateway_settings
+
+
+def paywire_tasks() -> list[asyncio.Task[object]]:
+    """The gateway's own background tasks still running (its loops, settler and TLS slots)."""
+    return [t for t in asyncio.all_tasks() if t.get_name().startswith("paywire-") and not t.done()]
+
+
+async def settings_for(
+    database: str,
+    start_receiver: StartReceiver,
+    tls_files: TLSFiles,
+    tmp_path: Path,
+    **overrides: Any,
+) -> Settings:
+    receiver = await start_receiver()
+    return gateway_settings(
+        tls_files,
+        receiver.port,
+        database_url=database,
+        sender_bic="PAYWDEFFXXX",
+        receiver_bic="RCVRGB2LXXX",
+        http_host="127.0.0.1",
+        http_port=0,
+        log_dir=tmp_path,
+        drain_timeout_s=5,
+        **overrides,
+    )
+
+
+async def test_a_caller_that_fails_after_start_still_gets_a_drained_and_closed_gateway(
+    database: str, start_receiver: StartReceiver, tls_files: TLSFiles, tmp_path: Path
+) -> None:
+    settings = await settings_for(database, start_receiver, tls_files, tmp_path)
+    started: list[str] = []
+
+    def fail_when_ready(url: str) -> None:
+        started.append(url)
+        assert paywire_tasks(), "the gateway's loops should be running by now"
+        raise RuntimeError("the caller failed")
+
+    with pytest.raises(RuntimeError, match="the caller failed"):
+        await run_gateway(settings, on_ready=fail_when_ready)
+    assert started
+    assert paywire_tasks() == []
+
+
+async def test_the_periodic_jobs_wait_as_long_as_they_must_not_the_statement_timeout(
+    database: str,
+    start_receiver: StartReceiver,
+    tls_files: TLSFiles,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The gateway's statements time out after 0.2 s here; its sweep and retention run, held up
+    well past that by a lock on the audit log (both read it), wait and then complete once."""
+    settings = await settings_for(
+        database, start_receiver, tls_files, tmp_path, db_command_timeout_s=0.2
+    )
+    caplog.set_level(logging.WARNING, logger="paywire.pipeline.loop")
+    holder, watcher = await asyncpg.connect(database), await asyncpg.connect(database)
+    stop = asyncio.Event()
+    gateway: asyncio.Task[None] | None = None
+    try:
+        locked = holder.transaction()
+        await locked.start()
+        await holder.execute("LOCK TABLE audit_logs IN ACCESS EXCLUSIVE MODE")
+        gateway = asyncio.create_task(run_gateway(settings, stop=stop))
+        # A statement of the gateway that has waited for the lock three times its timeout (seen
+        # from a connection of its own: in the holder's transaction the view would not change).
+        deadline = time.monotonic() + 30
+        while not await watcher.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'paywire'"
+            " AND wait_event_type = 'Lock' AND clock_timestamp() - query_start > interval '0.6 s'"
+        ):
+            assert time.monotonic() < deadline, "no job waited past the statement timeout"
+            await asyncio.sleep(0.05)
+        await locked.rollback()
+        while not await watcher.fetchval(
+            "SELECT count(*) FROM audit_logs WHERE action = 'retention.run'"
+        ):
+            assert time.monotonic() < deadline, "retention did not complete"
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        if gateway is not None:
+            with contextlib.suppress(Exception):
+                await gateway
+        await holder.close()
+        await watcher.close()
+    failed = [r.getMessage() for r in caplog.records if "step failed" in r.getMessage()]
+    assert failed == []
