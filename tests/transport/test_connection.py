@@ -7,6 +7,7 @@ most 35 characters), so a scripted TLS server (`scripted_receiver`) answers with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 from collections.abc import Callable
@@ -99,3 +100,30 @@ async def test_a_flood_of_junk_is_counted_frame_by_frame_and_logged_in_a_line(
     assert metric("tls_protocol_anomalies_total", kind="unparseable") == unparseable + junk
     lines = [r for r in caplog.records if r.getMessage().startswith("protocol anomaly")]
     assert len(lines) <= 1
+
+
+async def test_a_flood_of_heartbeats_gets_an_answer_per_write_not_per_heartbeat(
+    scripted_receiver: Callable[[Script], Any], make_pool: Callable[..., Any]
+) -> None:
+    """200,000 heartbeats in a few writes: paywire answered every other one (the rest taken for
+    echoes of its answers), so a receiver could make it buffer half as many bytes as it sent,
+    for as long as it kept sending; now one answer goes with each write, however many
+    heartbeats were read since the last."""
+    heartbeats = 200_000
+    answered = asyncio.get_running_loop().create_future()
+
+    async def flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(heartbeats // 10_000):
+            writer.write(encode_frames([b""] * 10_000))
+            await writer.drain()
+        received = b""
+        with contextlib.suppress(TimeoutError):
+            while chunk := await asyncio.wait_for(reader.read(1 << 20), 1.0):
+                received += chunk
+        answered.set_result(received)
+
+    await make_pool(await scripted_receiver(flood), pool_size=1, heartbeat_s=30)
+    received = await asyncio.wait_for(answered, 60)
+    assert set(received) == {0}, "paywire wrote nothing but heartbeats (u32be: four zero bytes)"
+    answers = len(received) // 4 - 1  # the first is the opening heartbeat
+    assert 1 <= answers <= heartbeats // 100

@@ -156,6 +156,10 @@ class Connection(asyncio.Protocol):
         # Heartbeat bookkeeping, see _on_heartbeat.
         self._probe_sent_at: float | None = None
         self._echo_until = 0.0
+        # Whether the transport's write buffer is over its high-water mark (pause_writing), and
+        # whether the next write already carries an answer to a heartbeat of the receiver's.
+        self._writes_paused = False
+        self._answer_queued = False
 
     # -- opening --------------------------------------------------------------------------------
 
@@ -235,11 +239,13 @@ class Connection(asyncio.Protocol):
 
     def _flush(self) -> None:
         self._flush_handle = None
+        self._answer_queued = False
         frames, self._pending = self._pending, []
         messages, self._pending_messages = self._pending_messages, 0
         transport = self._transport
-        # Writes go unbounded into the transport's buffer on purpose: the pool never lets more
-        # than max_inflight messages onto one connection, which bounds it.
+        # Messages go into the transport's buffer whatever its size: the pool never lets more
+        # than max_inflight of them onto one connection, which bounds it. Heartbeat answers,
+        # which the receiver can make us write without limit, stop while it is full.
         if transport is not None and not transport.is_closing():
             transport.write(encode_frames(frames, self._framing))
             self._last_tx = time.monotonic()
@@ -252,6 +258,12 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TLS transport implements asyncio.Transport without subclassing it.
         self._transport = cast(asyncio.Transport, transport)
+
+    def pause_writing(self) -> None:
+        self._writes_paused = True
+
+    def resume_writing(self) -> None:
+        self._writes_paused = False
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -344,12 +356,19 @@ class Connection(asyncio.Protocol):
         The receiver answers every heartbeat (SPEC §4), including ours that answer its own; a
         heartbeat that arrives while one of ours awaits its echo is taken as that echo, and so
         is the first one after we answered, which ends any exchange after one round.
+
+        One answer per write is enough for any number of heartbeats read meanwhile, and none is
+        answered while our writes are paused: a receiver that floods heartbeats and stops
+        reading would otherwise grow our write buffer for as long as it kept sending (one loop
+        iteration can read megabytes of them), and one that does not read is not waiting for
+        the answer.
         """
         if self._probe_sent_at is not None:
             self._probe_sent_at = None
         elif now < self._echo_until:
             self._echo_until = 0.0
-        elif self._options.heartbeat_s:
+        elif self._options.heartbeat_s and not (self._writes_paused or self._answer_queued):
+            self._answer_queued = True
             self._queue(_HEARTBEAT)
             self._echo_until = now + self._options.heartbeat_s
 
