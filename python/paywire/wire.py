@@ -21,7 +21,12 @@ from paywire._wire import (
     parse_pacs008_summary,
 )
 
+# ISO 20022's value for a reference the sender does not have (an end-to-end id the payer did
+# not give, the message an unreadable payload would have named).
+NOT_PROVIDED = "NOTPROVIDED"
+
 __all__ = [
+    "NOT_PROVIDED",
     "Answer",
     "AnswerBook",
     "AnswerError",

@@ -33,7 +33,7 @@ from paywire.store.ledger import PostgresLedger
 from paywire.transport import Message, OutcomeHandler, Unanswered
 from paywire.transport.breaker import BreakerState
 from paywire.transport.pool import ConnectionPool
-from paywire.wire import Answer, build_pacs002, build_pacs008, parse_answer
+from paywire.wire import NOT_PROVIDED, Answer, build_pacs002, build_pacs008, parse_answer
 
 CREATE_WORKERS = 8
 APPROVE_BATCH = 250
@@ -324,7 +324,7 @@ def _message(i: int) -> tuple[str, bytes]:
         msg_id=msg_id,
         created_at=datetime.now(UTC),
         instr_id=msg_id,
-        end_to_end_id="NOTPROVIDED",
+        end_to_end_id=NOT_PROVIDED,
         uetr=str(uuid.uuid4()),
         amount="10.00",
         currency="EUR",

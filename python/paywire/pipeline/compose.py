@@ -11,9 +11,7 @@ from datetime import UTC, datetime
 from paywire.config import Settings
 from paywire.domain.payment import Payment
 from paywire.store.messages import OutgoingMessage
-from paywire.wire import build_pacs008
-
-NOT_PROVIDED = "NOTPROVIDED"
+from paywire.wire import NOT_PROVIDED, build_pacs008
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from paywire.receiver.log import MessageLog
 from paywire.receiver.rules import ACCEPTED, Decision, Rules
 from paywire.receiver.tls import server_context
 from paywire.wire import (
+    NOT_PROVIDED,
     AnswerBook,
     FrameDecoder,
     FramingError,
@@ -40,7 +41,6 @@ log = logging.getLogger("paywire.receiver")
 
 _HEARTBEAT = b""
 _MSG_ID = re.compile(rb"<MsgId>([^<]{1,35})</MsgId>")
-_NOT_PROVIDED = "NOTPROVIDED"
 
 
 class _Answer(NamedTuple):
@@ -298,7 +298,7 @@ class Receiver:
         guessed = [found.group(1).decode("utf-8", "replace")] if found else []
         # What looks like the MsgId of a payload that did not parse may be nothing an admi.002
         # can carry (a raw tab, say): then the reject names no message rather than failing.
-        for related in (*guessed, _NOT_PROVIDED):
+        for related in (*guessed, NOT_PROVIDED):
             try:
                 body = build_admi002(
                     related_ref=related, created_at=now, reason_code="FF01", reason_text=why[:105]
