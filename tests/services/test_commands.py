@@ -348,6 +348,30 @@ def test_a_log_directory_that_cannot_be_written_is_refused_at_start(
     assert "Traceback" not in done.stderr
 
 
+def test_a_misspelt_variable_is_named_with_the_setting_it_resembles(tmp_path: Path) -> None:
+    """Warned before the refusal it explains; never with its value (here a password); nothing
+    about the variables of Kubernetes' service links or paywire's own tooling."""
+    env = {
+        **base_env(tmp_path),
+        **{k: v for k, v in SERVE.items() if k != "PAYWIRE_RECEIVER_HOST"},
+        "PAYWIRE_RECIEVER_HOST": "127.0.0.1",
+        "PAYWIRE_DATABASE_URL": "postgresql://ops:s3cret-pw@127.0.0.1:9/paywire",
+        "PAYWIRE_SERVICE_HOST": "10.96.0.7",
+        "PAYWIRE_PORT": "tcp://10.96.0.7:3000",
+        "PAYWIRE_CHAOS_SEED": "7",
+    }
+    done = paywire(env, tmp_path, "serve")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "paywire: warning: PAYWIRE_DATABASE_URL is not a setting and is ignored;"
+        " did you mean DATABASE_URL?",
+        "paywire: warning: PAYWIRE_RECIEVER_HOST is not a setting and is ignored;"
+        " did you mean PAYWIRE_RECEIVER_HOST?",
+        "paywire: missing required setting(s): PAYWIRE_RECEIVER_HOST; set them in the environment"
+        " or in the file given with --config",
+    ]
+
+
 @pytest.mark.parametrize("command", [("recon", "daily"), ("audit", "export")])
 def test_a_day_that_is_not_one_is_refused_saying_how_to_write_it(
     tmp_path: Path, command: tuple[str, ...]
