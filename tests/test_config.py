@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from paywire.config import MIN_FRAME_BYTES, load_settings
+from paywire.config import MIN_FRAME_BYTES, NOT_SETTINGS, load_settings, unknown_variables
 from paywire.errors import ConfigError
 from paywire.wire import build_pacs008
 from tests.wire.test_pacs008 import valid_payment
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIABLE = re.compile(r"\bPAYWIRE_[A-Z0-9]+(?:_[A-Z0-9]+)*\b")
 
 # Every text field at its longest, in the character escaping makes longest ('"' → "&quot;").
 LONGEST = valid_payment(
@@ -146,3 +151,69 @@ def test_a_file_value_python_would_quietly_convert_is_refused(
     with pytest.raises(ConfigError) as refused:
         load_settings(environ={}, config_file=config)
     assert refused.value.message == refusal
+
+
+def test_a_misspelt_variable_is_named_with_the_setting_it_resembles() -> None:
+    environ = {
+        "PAYWIRE_ACK_TIMEOUT": "10",  # the unit dropped
+        "PAYWIRE_RECIEVER_HOST": "receiver.internal",
+        "PAYWIRE_SENDERBIC": "PAYWDEFFXXX",
+        "PAYWIRE_DATABASE_URL": "postgresql://ops:pw@db/paywire",  # DATABASE_URL has no prefix
+        "PAYWIRE_LOG_LEVEL": "debug",  # like no setting
+        "PAYWIRE_PORT": "3000",  # a service link's name, but not its value
+        "PAYWIRE_POOL_SIZE": "2",
+        "DATABASE_URL": "postgresql://ops:pw@db/paywire",
+        "HOME": "/root",
+    }
+    assert unknown_variables(environ) == {
+        "PAYWIRE_ACK_TIMEOUT": "PAYWIRE_ACK_TIMEOUT_S",
+        "PAYWIRE_DATABASE_URL": "DATABASE_URL",
+        "PAYWIRE_LOG_LEVEL": None,
+        "PAYWIRE_PORT": None,
+        "PAYWIRE_RECIEVER_HOST": "PAYWIRE_RECEIVER_HOST",
+        "PAYWIRE_SENDERBIC": "PAYWIRE_SENDER_BIC",
+    }
+    assert load_settings(environ=environ).pool_size == 2, "loading settings still ignores them"
+
+
+def test_variables_of_paywire_s_tooling_and_kubernetes_service_links_are_not_reported() -> None:
+    """Service links as Kubernetes injects them for Services `paywire` (port `http`, 3000) and
+    `paywire-receiver` (port `wire`, 7000) when a pod does not turn them off."""
+    links = {
+        f"PAYWIRE{service}_{suffix}": value
+        for service, port, name in (("", 3000, "HTTP"), ("_RECEIVER", 7000, "WIRE"))
+        for suffix, value in (
+            ("SERVICE_HOST", "10.96.0.7"),
+            ("SERVICE_PORT", str(port)),
+            (f"SERVICE_PORT_{name}", str(port)),
+            (f"PORT_{port}_TCP", f"tcp://10.96.0.7:{port}"),
+            (f"PORT_{port}_TCP_PROTO", "tcp"),
+            (f"PORT_{port}_TCP_PORT", str(port)),
+            (f"PORT_{port}_TCP_ADDR", "10.96.0.7"),
+        )
+    }
+    links["PAYWIRE_PORT"] = "tcp://10.96.0.7:3000"
+    tooling = {"PAYWIRE_CHAOS_SEED": "7", "PAYWIRE_FUZZ_SECONDS": "2", "PAYWIRE_DB_PASSWORD": "x"}
+    assert unknown_variables({**links, **tooling}) == {}
+
+
+def test_every_paywire_variable_the_repository_reads_is_a_setting_or_known_not_to_be() -> None:
+    """A variable paywire's own tests, scripts or deploy files read must not be reported to an
+    operator as a typo, and the list of them holds no name nothing reads any more. Documents and
+    test modules are left out: they name variables for people to read, and the tests misspell
+    some on purpose; so is config.py, which holds the list."""
+    listed = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    read: set[str] = set()
+    for name in listed:
+        path = ROOT / name
+        skipped = path.suffix == ".md" or re.fullmatch(r"test_.*\.py", path.name)
+        if skipped or path == ROOT / "python/paywire/config.py" or not path.is_file():
+            continue
+        try:
+            read.update(VARIABLE.findall(path.read_text(encoding="utf-8")))
+        except UnicodeDecodeError:
+            continue
+    assert unknown_variables(dict.fromkeys(read, "")) == {}
+    assert read >= NOT_SETTINGS, "every name of NOT_SETTINGS is still read somewhere"

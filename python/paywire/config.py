@@ -7,6 +7,7 @@ never reads `os.environ`.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import os
 import re
@@ -21,6 +22,40 @@ from paywire.errors import ConfigError
 
 _PREFIX = "PAYWIRE_"
 _UNPREFIXED = ("DATABASE_URL", "REDIS_URL")
+# PAYWIRE_ variables that are no settings and are not reported as unknown (`unknown_variables`):
+# read by paywire's tests (tests/chaos, tests/fixtures/redis.py, tests/ui), its fuzzing and
+# differential tests (rust/fuzz, rust/src/xml) and the PostgreSQL container's first-start script
+# (deploy/postgres). tests/test_config.py finds every PAYWIRE_ variable the repository reads here
+# or among the settings.
+NOT_SETTINGS = frozenset(
+    {
+        "PAYWIRE_CHAOS_SCALE",
+        "PAYWIRE_CHAOS_SEED",
+        "PAYWIRE_CHROMIUM",
+        "PAYWIRE_DB_NAME",
+        "PAYWIRE_DB_PASSWORD",
+        "PAYWIRE_DB_USER",
+        "PAYWIRE_DIFFERENTIAL_CASES",
+        "PAYWIRE_DIFFERENTIAL_SEED",
+        "PAYWIRE_DIFFERENTIAL_SHOW",
+        "PAYWIRE_FUZZ_SECONDS",
+        "PAYWIRE_FUZZ_SEED",
+        "PAYWIRE_REDIS_SERVER",
+    }
+)
+# What Kubernetes injects into a pod for every Service of its namespace unless the pod sets
+# `enableServiceLinks: false` (deploy/k8s does): a Service `paywire` gives PAYWIRE_SERVICE_HOST,
+# PAYWIRE_SERVICE_PORT_HTTP, PAYWIRE_PORT_3000_TCP_ADDR, … and a bare `_PORT` variable, told from
+# a misspelt setting by its value, a URL (`tcp://10.0.0.1:3000`).
+_SERVICE_LINK = re.compile(
+    r"PAYWIRE(?:_\w+)?_(?:SERVICE_HOST|SERVICE_PORT(?:_\w+)?"
+    r"|PORT_\d+_(?:TCP|UDP|SCTP)(?:_PROTO|_PORT|_ADDR)?)"
+)
+_SERVICE_LINK_PORT = re.compile(r"PAYWIRE(?:_\w+)?_PORT")
+_SERVICE_LINK_URL = re.compile(r"(?:tcp|udp|sctp)://\S+:\d+")
+# How alike (difflib's ratio) an unknown name and a setting must be for "did you mean": enough
+# for a letter missed, swapped or doubled, or a dropped `_S`, not for any name sharing a word.
+_SIMILAR = 0.8
 _FRAMINGS = ("u32be", "u16be", "ascii4")
 _FRAMING_LIMITS = {"u32be": 0xFFFF_FFFF, "u16be": 0xFFFF, "ascii4": 9999}
 # Every duration setting, and what it may be besides positive. A day bounds them all: longer
@@ -146,6 +181,28 @@ def load_settings(
     settings = Settings(**values)
     _validate(settings)
     return settings
+
+
+def unknown_variables(environ: Mapping[str, str]) -> dict[str, str | None]:
+    """The PAYWIRE_ variables of `environ` that set nothing, each with the variable of the setting
+    it most resembles, or None. The environment is read by name, so a misspelt setting would
+    otherwise be ignored in silence and its default used. Not refused, as an unknown key of the
+    file is: the environment is shared with what is not paywire's (docs/CONFIGURATION.md)."""
+    settings = {f.name.upper(): env_name(f.name) for f in dataclasses.fields(Settings)}
+    unknown: dict[str, str | None] = {}
+    for name, value in sorted(environ.items()):
+        if (
+            not name.startswith(_PREFIX)
+            or name in settings.values()
+            or name in NOT_SETTINGS
+            or _SERVICE_LINK.fullmatch(name)
+            or (_SERVICE_LINK_PORT.fullmatch(name) and _SERVICE_LINK_URL.fullmatch(value))
+        ):
+            continue
+        bare = name.removeprefix(_PREFIX)
+        close = difflib.get_close_matches(bare, settings, n=1, cutoff=_SIMILAR)
+        unknown[name] = settings[close[0]] if close else None
+    return unknown
 
 
 def env_name(field: str) -> str:

@@ -8,6 +8,7 @@ import asyncpg
 
 from paywire.api import create_app, health
 from tests.api.conftest import Serve
+from tests.fixtures.postgres import SilentServer
 
 
 async def test_ok_database_without_transport_is_degraded(serve: Serve, settings, db_pool) -> None:
@@ -35,33 +36,23 @@ async def test_unreachable_database_is_503_error(serve: Serve, settings, unreach
 
 
 async def test_a_database_that_never_answers_is_503_error_within_the_check_timeout(
-    serve: Serve, settings, monkeypatch
+    serve: Serve, settings, monkeypatch, silent_server: SilentServer
 ) -> None:
     """A server that accepts and then says nothing (hung, or a route that drops packets): the
     check gives up after DB_CHECK_TIMEOUT_S and says so, rather than holding the probe until
     the balancer's own timeout."""
     monkeypatch.setattr(health, "DB_CHECK_TIMEOUT_S", 0.2)
-    hung: list[asyncio.StreamWriter] = []
-
-    async def accept_and_say_nothing(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        hung.append(writer)
-
-    server = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    pool = await asyncpg.create_pool(f"postgresql://nobody:x@127.0.0.1:{port}/none", min_size=0)
+    dsn = f"postgresql://nobody:x@127.0.0.1:{silent_server.port}/none"
+    pool = await asyncpg.create_pool(dsn, min_size=0)
     try:
         client = await serve(create_app(settings, pool))
         response = await client.get("/health")
     finally:
         pool.terminate()
-        for writer in hung:
-            writer.close()
-        server.close()
-        await server.wait_closed()
     assert response.status == 503
     body = await response.json()
     assert body["checks"]["database"] == {"status": "error", "detail": "TimeoutError"}
-    assert hung, "the check reached the server"
+    assert silent_server.connections, "the check reached the server"
 
 
 async def test_draining_is_503_error(serve: Serve, settings, db_pool) -> None:

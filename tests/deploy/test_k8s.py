@@ -93,6 +93,15 @@ def test_non_root_with_a_read_only_root_and_resources(name: str) -> None:
         assert "/tmp" in mounts, "a writable /tmp on a read-only root"
 
 
+@pytest.mark.parametrize("name", ["paywire", "paywire-receiver"])
+def test_pods_get_no_service_links(name: str) -> None:
+    """paywire finds what it talks to by its settings; the variables Kubernetes would add for the
+    Services paywire and paywire-receiver (PAYWIRE_SERVICE_HOST, …) would be warned about as
+    unknown, and one of them, PAYWIRE_RECEIVER_PORT=tcp://…, has a setting's name."""
+    pod = resources()[("Deployment", name)]["spec"]["template"]["spec"]
+    assert pod["enableServiceLinks"] is False
+
+
 def test_the_gateway_can_write_its_logs_and_migrates_first() -> None:
     pod = gateway_pod()
     gateway = container(pod, "gateway")

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,7 @@ import pytest
 
 from paywire.store import migrator
 from paywire.store.embedded import EmbeddedPostgres
+from tests.fixtures.waiting import eventually
 
 PAYWIRE = Path(sys.executable).with_name("paywire")
 SEED = {
@@ -348,6 +350,30 @@ def test_a_log_directory_that_cannot_be_written_is_refused_at_start(
     assert "Traceback" not in done.stderr
 
 
+def test_a_misspelt_variable_is_named_with_the_setting_it_resembles(tmp_path: Path) -> None:
+    """Warned before the refusal it explains; never with its value (here a password); nothing
+    about the variables of Kubernetes' service links or paywire's own tooling."""
+    env = {
+        **base_env(tmp_path),
+        **{k: v for k, v in SERVE.items() if k != "PAYWIRE_RECEIVER_HOST"},
+        "PAYWIRE_RECIEVER_HOST": "127.0.0.1",
+        "PAYWIRE_DATABASE_URL": "postgresql://ops:s3cret-pw@127.0.0.1:9/paywire",
+        "PAYWIRE_SERVICE_HOST": "10.96.0.7",
+        "PAYWIRE_PORT": "tcp://10.96.0.7:3000",
+        "PAYWIRE_CHAOS_SEED": "7",
+    }
+    done = paywire(env, tmp_path, "serve")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "paywire: warning: PAYWIRE_DATABASE_URL is not a setting and is ignored;"
+        " did you mean DATABASE_URL?",
+        "paywire: warning: PAYWIRE_RECIEVER_HOST is not a setting and is ignored;"
+        " did you mean PAYWIRE_RECEIVER_HOST?",
+        "paywire: missing required setting(s): PAYWIRE_RECEIVER_HOST; set them in the environment"
+        " or in the file given with --config",
+    ]
+
+
 @pytest.mark.parametrize("command", [("recon", "daily"), ("audit", "export")])
 def test_a_day_that_is_not_one_is_refused_saying_how_to_write_it(
     tmp_path: Path, command: tuple[str, ...]
@@ -392,3 +418,57 @@ async def test_the_embedded_server_is_started_stopped_and_shared(
     finally:
         await server.stop()
     assert not pid_file.exists()
+
+
+async def test_ctrl_c_while_the_embedded_server_starts_stops_it(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Interrupted once PostgreSQL is spawned on a fresh data dir, `paywire migrate` lets the
+    start finish and then stops the server as its last user would, instead of leaving it
+    running for nobody until the next paywire command."""
+    env = {**base_env(tmp_path), "PAYWIRE_DATA_DIR": str(data_dir)}
+    pgdata = data_dir / "pgdata"
+    process = await asyncio.create_subprocess_exec(
+        str(PAYWIRE), "migrate", env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+    async def spawned() -> bool:
+        assert process.returncode is None, "migrate ended before PostgreSQL was spawned"
+        return bool(postmasters(pgdata))
+
+    async def gone() -> bool:
+        return not postmasters(pgdata)
+
+    try:
+        await eventually(spawned, timeout_s=60)
+        process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(60):
+            out, err = await process.communicate()
+        assert process.returncode == 130, err
+        assert b"applied" not in out, "the interrupt came while the server was starting"
+        await eventually(gone, timeout_s=30)
+        assert not (pgdata / "postmaster.pid").exists()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        if postmasters(pgdata):  # stopped as the next paywire process would stop it
+            server = EmbeddedPostgres(data_dir)
+            await server.start()
+            await server.stop()
+
+
+def postmasters(pgdata: Path) -> list[int]:
+    """The PostgreSQL servers running on `pgdata`, by their command line (`postgres -D pgdata`)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # a process that has just ended
+            continue
+        if Path(os.fsdecode(argv[0])).name == "postgres" and os.fsencode(pgdata) in argv:
+            found.append(int(entry.name))
+    return found

@@ -12,8 +12,9 @@ from typing import Any, BinaryIO
 import orjson
 import uvloop
 
+from paywire.commands import configuration
 from paywire.commands.output import utc_day, write_report
-from paywire.config import Settings, load_settings
+from paywire.config import Settings
 from paywire.services import audit as service
 from paywire.store.database import current_database
 
@@ -34,11 +35,11 @@ def register(subparsers: Any) -> None:
 
 
 def handle_verify(args: argparse.Namespace) -> int:
-    return uvloop.run(verify(load_settings(config_file=args.config)))
+    return uvloop.run(verify(configuration.load(args)))
 
 
 def handle_export(args: argparse.Namespace) -> int:
-    settings = load_settings(config_file=args.config)
+    settings = configuration.load(args)
     return write_report(args.output, lambda out: export(settings, args.date, out))
 
 

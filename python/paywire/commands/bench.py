@@ -18,7 +18,8 @@ import uvloop
 from paywire.bench import dbprofile
 from paywire.bench.environment import bench_environment
 from paywire.bench.modes import Result, create_payments, run_pipeline, run_transport
-from paywire.config import Settings, load_settings
+from paywire.commands import configuration
+from paywire.config import Settings
 from paywire.errors import ConfigError
 
 MODES = ("e2e", "transport", "db")
@@ -57,7 +58,7 @@ def handle(args: argparse.Namespace) -> int:
         raise ConfigError("--payments must be at least 1")
     if args.rate is not None and args.rate <= 0:
         raise ConfigError("--rate must be positive")
-    settings = load_settings(config_file=args.config, database_url=args.database_url)
+    settings = configuration.load(args, database_url=args.database_url)
     modes = MODES if args.mode == "all" else (args.mode,)
     results = uvloop.run(run(settings, args, modes))
     for result in results:

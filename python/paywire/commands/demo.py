@@ -15,7 +15,8 @@ from typing import Any
 import orjson
 import uvloop
 
-from paywire.config import Settings, load_settings
+from paywire.commands import configuration
+from paywire.config import Settings
 from paywire.gateway import run_gateway
 from paywire.observability.logging import configure_logging
 from paywire.receiver.certs import ensure_certificates
@@ -39,7 +40,7 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    settings = load_settings(config_file=args.config)
+    settings = configuration.load(args)
     configure_logging(settings, level="WARNING")
     uvloop.run(run_demo(settings))
     return 0

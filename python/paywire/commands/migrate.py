@@ -10,7 +10,8 @@ from typing import Any
 
 import uvloop
 
-from paywire.config import Settings, load_settings
+from paywire.commands import configuration
+from paywire.config import Settings
 from paywire.store import migrator
 from paywire.store.database import database
 
@@ -34,7 +35,7 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    settings = load_settings(config_file=args.config)
+    settings = configuration.load(args)
     return uvloop.run(run(settings, args.action))
 
 

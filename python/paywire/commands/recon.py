@@ -10,8 +10,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from paywire.commands import configuration
 from paywire.commands.output import utc_day, write_report
-from paywire.config import Settings, load_settings
+from paywire.config import Settings
 from paywire.services import reconciliation as service
 from paywire.store.database import current_database
 
@@ -33,7 +34,7 @@ def register(subparsers: Any) -> None:
 
 
 def handle_daily(args: argparse.Namespace) -> int:
-    settings = load_settings(config_file=args.config)
+    settings = configuration.load(args)
     return write_report(args.output, lambda out: daily(settings, args.date, args.format, out))
 
 

@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 import uvloop
 
-from paywire.config import Settings, load_settings
+from paywire.commands import configuration
+from paywire.config import Settings
 from paywire.errors import ConfigError, ValidationError
 from paywire.services import seeding
 from paywire.store.database import current_database
@@ -33,7 +34,7 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    settings = load_settings(config_file=args.config)
+    settings = configuration.load(args)
     data = _read(args.file) if args.file is not None else None
     try:
         return uvloop.run(run(settings, data, from_file=args.file is not None))

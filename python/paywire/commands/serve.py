@@ -10,7 +10,7 @@ from typing import Any
 
 import uvloop
 
-from paywire.config import load_settings
+from paywire.commands import configuration
 from paywire.gateway import run_gateway
 from paywire.observability.logging import configure_logging
 
@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    settings = load_settings(config_file=args.config)
+    settings = configuration.load(args)
     settings.require("receiver_host", "receiver_port", "sender_bic", "receiver_bic")
     configure_logging(settings)
     uvloop.run(run_gateway(settings))

@@ -22,6 +22,11 @@ from paywire.store.tx import Conn, Pool
 
 # Every session works in UTC, so dates derived in SQL agree with the ones Python derives.
 SERVER_SETTINGS = {"TimeZone": "UTC", "application_name": "paywire"}
+# How long opening one connection may take, TLS and authentication included. A server that can
+# answer does so in milliseconds, across regions in well under a second; one that has not in 10 s
+# sits behind a route that drops packets or is down, and asyncpg's own 60 s only makes an
+# operator wait for the same error.
+CONNECT_TIMEOUT_S = 10.0
 
 
 @dataclass(slots=True)
@@ -55,11 +60,13 @@ async def open_database(
     *,
     embedded_settings: Mapping[str, str] | None = None,
     bounded: bool = True,
+    connect_timeout: float = CONNECT_TIMEOUT_S,
 ) -> Database:
     """Start or join the embedded server unless DATABASE_URL is set, then open the pool.
     `embedded_settings` are server settings for an embedded server this call starts. Statements
     time out after PAYWIRE_DB_COMMAND_TIMEOUT_S unless `bounded` is false: for a migration, whose
-    step may rightly run for minutes on a big database, a timeout would only roll it back."""
+    step may rightly run for minutes on a big database, a timeout would only roll it back.
+    A server that has not answered a connection within `connect_timeout` is given up, saying so."""
     server = None
     dsn = settings.database_url
     if dsn is None:
@@ -71,6 +78,7 @@ async def open_database(
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
             command_timeout=settings.db_command_timeout_s if bounded else None,
+            connect_timeout=connect_timeout,
         )
     except BaseException as exc:
         if server is not None:
@@ -82,7 +90,8 @@ async def open_database(
                 "(its value is not shown: it may hold a password)"
             ) from None
         if isinstance(exc, _UNREACHABLE):
-            raise DatabaseUnavailable(_unreachable(dsn, server is not None, exc)) from None
+            message = _unreachable(dsn, server is not None, exc, connect_timeout)
+            raise DatabaseUnavailable(message) from None
         raise
     return Database(pool, server, dsn)
 
@@ -91,7 +100,7 @@ async def open_database(
 _UNREACHABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
-def _unreachable(dsn: str, embedded: bool, exc: BaseException) -> str:
+def _unreachable(dsn: str, embedded: bool, exc: BaseException, connect_timeout: float) -> str:
     """Where paywire tried and why it failed, without the URL's password, and what to check."""
     parts = urlsplit(dsn)
     port: int | str
@@ -101,12 +110,16 @@ def _unreachable(dsn: str, embedded: bool, exc: BaseException) -> str:
         port = parts.netloc.rpartition(":")[2]
     # A URL without a host (a Unix socket in its query) is named, not shown.
     where = f"{parts.hostname}:{port}{parts.path}" if parts.hostname else "DATABASE_URL's server"
-    check = (
-        "the embedded server under PAYWIRE_DATA_DIR"
-        if embedded
-        else "DATABASE_URL and that the server is running and accepts this user"
-    )
-    return f"cannot open the database at {where}: {type(exc).__name__}: {exc}; check {check}"
+    if isinstance(exc, TimeoutError):
+        # The driver's TimeoutError has no message of its own.
+        why = f"no answer within {connect_timeout:g} s"
+        check = "DATABASE_URL and that the server is reachable from here (address, port, firewall)"
+    else:
+        why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        check = "DATABASE_URL and that the server is running and accepts this user"
+    if embedded:
+        check = "the embedded server under PAYWIRE_DATA_DIR"
+    return f"cannot open the database at {where}: {why}; check {check}"
 
 
 @asynccontextmanager
@@ -147,14 +160,22 @@ class PooledConnection(asyncpg.Connection):
 
 
 async def create_pool(
-    dsn: str, *, min_size: int, max_size: int, command_timeout: float | None
+    dsn: str,
+    *,
+    min_size: int,
+    max_size: int,
+    command_timeout: float | None,
+    connect_timeout: float = CONNECT_TIMEOUT_S,
 ) -> Pool:
-    """A pool whose connections speak paywire's codecs; used by the app and by the tests."""
+    """A pool whose connections speak paywire's codecs; used by the app and by the tests.
+    `connect_timeout` bounds every connection the pool opens, the ones it reopens after an
+    outage too."""
     pool: Pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         command_timeout=command_timeout,
+        timeout=connect_timeout,
         init=init_connection,
         server_settings=SERVER_SETTINGS,
         connection_class=PooledConnection,

@@ -91,9 +91,24 @@ class EmbeddedPostgres:
         return self._info
 
     async def start(self) -> ServerInfo:
-        """Join the server of this data dir, initialising and starting it when nobody runs it."""
+        """Join the server of this data dir, initialising and starting it when nobody runs it.
+
+        Cancelled (Ctrl-C), it still lets the joining finish, then leaves: the threads that run
+        initdb and pg_ctl go on whatever happens to the task, and a start left to them would
+        leave a server running for nobody until the next paywire process on the data dir.
+        """
         if self._info is not None:
             return self._info
+        joining = asyncio.ensure_future(self._join())
+        try:
+            return await asyncio.shield(joining)
+        except asyncio.CancelledError:
+            await asyncio.wait([joining])
+            if joining.exception() is None:
+                await self.stop()  # the last to leave, as usual, stops the server
+            raise
+
+    async def _join(self) -> ServerInfo:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         holder = await asyncio.to_thread(_lock, self.data_dir / _HOLDERS_LOCK, fcntl.LOCK_SH)
         try:

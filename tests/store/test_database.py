@@ -1,0 +1,29 @@
+"""Opening the database: a server that cannot be used is refused saying where and what to check."""
+
+from __future__ import annotations
+
+import pytest
+
+from paywire.config import Settings
+from paywire.errors import DatabaseUnavailable
+from paywire.store.database import open_database
+from tests.fixtures.postgres import SilentServer
+
+
+async def test_a_server_that_never_answers_is_given_up_after_the_connect_timeout(
+    silent_server: SilentServer, tmp_path
+) -> None:
+    """A blackholed address gave a minute of silence (the driver's own timeout), then an empty
+    `TimeoutError: `; the message now says what happened and what to check."""
+    dsn = f"postgresql://ops:s3cret-pw@127.0.0.1:{silent_server.port}/paywire"
+    settings = Settings(database_url=dsn, data_dir=tmp_path)
+
+    with pytest.raises(DatabaseUnavailable) as refused:
+        await open_database(settings, connect_timeout=0.2)
+
+    assert refused.value.message == (
+        f"cannot open the database at 127.0.0.1:{silent_server.port}/paywire: no answer within"
+        " 0.2 s; check DATABASE_URL and that the server is reachable from here (address, port,"
+        " firewall)"
+    )
+    assert silent_server.connections, "the driver reached the server and waited for its answer"
