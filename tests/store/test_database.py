@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from paywire.config import Settings
@@ -10,13 +12,15 @@ from paywire.store.database import open_database
 from tests.fixtures.postgres import SilentServer
 
 
+@pytest.mark.parametrize("pool_min", [2, 0])
 async def test_a_server_that_never_answers_is_given_up_after_the_connect_timeout(
-    silent_server: SilentServer, tmp_path
+    silent_server: SilentServer, tmp_path: Path, pool_min: int
 ) -> None:
     """A blackholed address gave a minute of silence (the driver's own timeout), then an empty
-    `TimeoutError: `; the message now says what happened and what to check."""
+    `TimeoutError: `; the message now says what happened and what to check. A pool that opens
+    no connection at start (PAYWIRE_DB_POOL_MIN=0) is refused alike, not at its first use."""
     dsn = f"postgresql://ops:s3cret-pw@127.0.0.1:{silent_server.port}/paywire"
-    settings = Settings(database_url=dsn, data_dir=tmp_path)
+    settings = Settings(database_url=dsn, data_dir=tmp_path, db_pool_min=pool_min)
 
     with pytest.raises(DatabaseUnavailable) as refused:
         await open_database(settings, connect_timeout=0.2)

@@ -80,6 +80,15 @@ async def open_database(
             command_timeout=settings.db_command_timeout_s if bounded else None,
             connect_timeout=connect_timeout,
         )
+        try:
+            # With PAYWIRE_DB_POOL_MIN=0 the pool connects only when first used: one
+            # connection now, so that an unusable server is refused here, saying why, rather
+            # than at the first request or step.
+            async with pool.acquire():
+                pass
+        except BaseException:
+            pool.terminate()
+            raise
     except BaseException as exc:
         if server is not None:
             await server.stop()
