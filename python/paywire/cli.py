@@ -59,16 +59,23 @@ def _config_first(argv: Sequence[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:
+        # Ctrl-C, whenever it comes: while a command runs, or while the commands' modules
+        # are still being imported (most of a second), which printed a traceback.
+        return 130
+
+
+def _run(argv: Sequence[str]) -> int:
     parser = build_parser()
-    args = parser.parse_args(_config_first(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(_config_first(argv))
     runtime.tune_gc()
     try:
         code: int = args.handler(args)
     except PaywireError as exc:
         print(f"paywire: {exc.message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
     except Exception as exc:
         # Not what the command found (exit 1: a break, a broken chain), so exit 2 like every
         # failure to do the job; the traceback is for a bug report.

@@ -374,6 +374,25 @@ def test_a_misspelt_variable_is_named_with_the_setting_it_resembles(tmp_path: Pa
     ]
 
 
+def test_ctrl_c_while_the_commands_load_is_exit_130_without_a_traceback(tmp_path: Path) -> None:
+    """SIGINT delivered for real while `paywire` imports its command modules (a finder that
+    signals its own process when the bench module is looked for, set up by a sitecustomize)."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import os, signal, sys\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'paywire.commands.bench':\n"
+        "            os.kill(os.getpid(), signal.SIGINT)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+    )
+    env = {**base_env(tmp_path), "PYTHONPATH": str(hook)}
+    done = paywire(env, tmp_path, "migrate", "status")
+    assert (done.returncode, done.stderr) == (130, "")
+
+
 @pytest.mark.parametrize("command", [("recon", "daily"), ("audit", "export")])
 def test_a_day_that_is_not_one_is_refused_saying_how_to_write_it(
     tmp_path: Path, command: tuple[str, ...]
