@@ -158,6 +158,7 @@ def test_a_misspelt_variable_is_named_with_the_setting_it_resembles() -> None:
         "PAYWIRE_ACK_TIMEOUT": "10",  # the unit dropped
         "PAYWIRE_RECIEVER_HOST": "receiver.internal",
         "PAYWIRE_SENDERBIC": "PAYWDEFFXXX",
+        "PAYWIRE_RECEIVER_CA": "/etc/ca.pem",  # cut short
         "PAYWIRE_DATABASE_URL": "postgresql://ops:pw@db/paywire",  # DATABASE_URL has no prefix
         "PAYWIRE_LOG_LEVEL": "debug",  # like no setting
         "PAYWIRE_PORT": "3000",  # a service link's name, but not its value
@@ -170,6 +171,7 @@ def test_a_misspelt_variable_is_named_with_the_setting_it_resembles() -> None:
         "PAYWIRE_DATABASE_URL": "DATABASE_URL",
         "PAYWIRE_LOG_LEVEL": None,
         "PAYWIRE_PORT": None,
+        "PAYWIRE_RECEIVER_CA": "PAYWIRE_RECEIVER_CA_FILE",
         "PAYWIRE_RECIEVER_HOST": "PAYWIRE_RECEIVER_HOST",
         "PAYWIRE_SENDERBIC": "PAYWIRE_SENDER_BIC",
     }
