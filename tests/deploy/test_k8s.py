@@ -111,6 +111,21 @@ def test_the_gateway_can_write_its_logs_and_migrates_first() -> None:
     assert migrate["image"] == gateway["image"]
 
 
+def test_a_client_certificate_for_mutual_tls_can_be_mounted_without_being_required() -> None:
+    """The Secret is optional (most receivers do not ask for a client certificate), and its key
+    is not open to every account, which paywire would refuse (transport/tls.py)."""
+    pod = gateway_pod()
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "client-tls"]
+    assert volume["secret"]["optional"] is True
+    assert volume["secret"]["defaultMode"] & 0o007 == 0
+    (mount,) = [m for m in container(pod, "gateway")["volumeMounts"] if m["name"] == "client-tls"]
+    assert mount["readOnly"] is True
+    # Where configmap.yaml's comment points the two settings.
+    comment = (K8S_DIR / "configmap.yaml").read_text()
+    for name in ("tls.crt", "tls.key"):
+        assert f"{mount['mountPath']}/{name}" in comment
+
+
 def test_secrets_are_referenced_never_written() -> None:
     assert not [key for key in resources() if key[0] == "Secret"]
     pod = gateway_pod()
