@@ -134,6 +134,7 @@ async def test_reordered_rows_are_found(db_pool: Pool, tamper: asyncpg.Connectio
         "TRUNCATE audit_logs",
         "DELETE FROM audit_chain",
         "UPDATE audit_chain SET last_id = 0",
+        "UPDATE audit_chain SET last_at = last_at - interval '1 second'",
     ],
 )
 async def test_the_database_refuses_changes(db_pool: Pool, sql: str) -> None:
@@ -223,3 +224,29 @@ async def test_stamps_never_go_back_so_each_day_exports_whole(db_pool: Pool) -> 
     assert [int(row["id"]) for row in rows] == [1, 2, 3, 4]
     reverify(rows)
     assert (await audit_service.verify(db_pool)).ok
+
+
+async def test_a_writer_that_waited_for_the_head_stamps_no_earlier_than_the_one_before(
+    db_pool: Pool,
+) -> None:
+    """The writer before still holds the head when the next asks for it; the next, stamped
+    earlier, waits, and must then see the row it waited for (it read the stamp floor in its
+    snapshot from before the wait, missed that row, and wrote a row stamped earlier)."""
+    midnight = datetime(2026, 11, 27, tzinfo=UTC)
+    async with db_pool.acquire() as first, db_pool.acquire() as second:
+        holding = first.transaction()
+        await holding.start()
+        await audit.append(first, [entry(1)], midnight + timedelta(milliseconds=50))
+        waiting = asyncio.create_task(write(db_pool, 1, midnight - timedelta(milliseconds=50)))
+        while not await second.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ):
+            assert not waiting.done()
+            await asyncio.sleep(0.01)
+        await holding.commit()
+        await waiting
+    await write(db_pool, 1, midnight + timedelta(seconds=1))
+    rows = await exported(db_pool, date(2026, 11, 27))
+    assert [int(row["id"]) for row in rows] == [1, 2, 3]
+    reverify(rows)

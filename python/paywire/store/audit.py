@@ -47,11 +47,10 @@ async def append_groups(
         return
     if not conn.is_in_transaction():
         raise RuntimeError("audit rows are written inside the transaction of the change")
-    head = await conn.fetchrow(
-        "SELECT last_id, last_hash,"
-        " (SELECT timestamp FROM audit_logs WHERE id = last_id) AS last_at"
-        " FROM audit_chain FOR UPDATE"
-    )
+    # The head's own columns, so that a writer that waited for the lock reads them as the
+    # writer before it left them (a read of audit_logs here would see the snapshot of before the
+    # wait, without that writer's rows).
+    head = await conn.fetchrow("SELECT last_id, last_hash, last_at FROM audit_chain FOR UPDATE")
     assert head is not None
     rows = []
     last_id, last_hash, floor = head["last_id"], head["last_hash"], head["last_at"]
@@ -82,7 +81,12 @@ async def append_groups(
             )
     # COPY: the server inserts the rows in bulk, and no column travels as an array.
     await conn.copy_records_to_table("audit_logs", records=rows, columns=_COPY_COLUMNS)
-    await conn.execute("UPDATE audit_chain SET last_id = $1, last_hash = $2", last_id, last_hash)
+    await conn.execute(
+        "UPDATE audit_chain SET last_id = $1, last_hash = $2, last_at = $3",
+        last_id,
+        last_hash,
+        floor,
+    )
 
 
 class Journal:
