@@ -164,3 +164,30 @@ async def test_archived_rows_are_kept(world: World) -> None:
         ):
             with pytest.raises(asyncpg.IntegrityConstraintViolationError):
                 await conn.execute(sql)
+
+
+async def test_an_idempotency_key_used_again_after_archiving_is_archived_again(
+    world: World,
+) -> None:
+    """Archiving frees a key (the operator may use an invoice number again); the archive held a
+    copy of the live table's primary key, so archiving the second payment failed, and every run
+    after it, since runs take the oldest payments first."""
+    maker = world.operators["maker"]
+    keyed = []
+    for amount, years in (("10.00", 9), ("11.00", 8)):
+        created = await payments.create_payment(
+            world.pool, body(amount=amount), maker, idempotency_key="inv-42"
+        )
+        keyed.append(await world.drive(created.payment, Status.COMPLETED))
+        await make_old(world.pool, [keyed[-1].id], years=years)
+        assert await retention.archive_expired(world.pool) == 1
+    assert await counts(world.pool, "idempotency_keys") == (0, 2)
+
+
+async def test_a_gateway_clock_ahead_of_the_database_s_still_archives(world: World) -> None:
+    """The run's cutoff is seven years before the gateway's clock; a clock a moment ahead of the
+    server's asked the database for a younger cutoff than it allows, refused on every run."""
+    done = await world.drive(await world.create(amount="10.00"), Status.COMPLETED)
+    await make_old(world.pool, [done.id], years=8)
+    ahead = datetime.now(UTC) + timedelta(minutes=1)
+    assert await retention.archive_expired(world.pool, ahead) == 1

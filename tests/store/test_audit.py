@@ -163,9 +163,17 @@ async def test_the_retention_purge_removes_only_old_rows_and_keeps_the_chain(
     assert await audit_service.purge_expired(db_pool, 10, now) == 4
     assert await audit_service.purge_expired(db_pool, 10, now) == 0
     result = await audit_service.verify(db_pool)
-    assert result.as_dict() == {"ok": True, "rows": 5, "first_bad_id": None}
+    assert result.as_dict() == {"ok": True, "rows": 6, "first_bad_id": None}
     assert await audit_service.purge_expired(db_pool, 7, now) == 3
-    assert (await audit_service.verify(db_pool)).as_dict()["rows"] == 2
+    assert (await audit_service.verify(db_pool)).as_dict()["rows"] == 4
+    # Each purge is on the record, in the purge's own transaction.
+    purges = await db_pool.fetch(
+        "SELECT operator, after FROM audit_logs WHERE action = 'audit.purge' ORDER BY id"
+    )
+    assert [(p["operator"], p["after"]["rows_purged"]) for p in purges] == [
+        ("system", 4),
+        ("system", 3),
+    ]
     # A gateway whose clock runs ahead of the database's asks for a moment past the floor.
     assert await audit_service.purge_expired(db_pool, 7, now + timedelta(minutes=1)) == 0
     async with db_pool.acquire() as conn:

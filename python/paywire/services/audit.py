@@ -12,8 +12,10 @@ from typing import Any, Protocol
 
 import orjson
 
+from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.payment import utc_iso
 from paywire.domain.retention import years_before
+from paywire.domain.roles import SYSTEM_ACTOR
 from paywire.services import streaming
 from paywire.store import audit
 from paywire.store.audit import VerifyResult
@@ -64,10 +66,27 @@ async def export_csv(db: Db, day: date, out: Writable) -> int:
 
 async def purge_expired(db: Db, retention_years: int, now: datetime | None = None) -> int:
     """Remove the rows older than the retention (7 to 10 years); returns how many. The database
-    refuses anything younger than seven years whatever is asked."""
+    refuses anything younger than seven years whatever is asked. A purge is recorded in its own
+    transaction (`audit.purge`, as `system`): a deletion of audit records is never off the
+    record, whatever happens to the rest of the retention run."""
     cutoff = years_before(now or datetime.now(UTC), retention_years)
     async with transaction(db) as conn:
-        return await audit.purge(conn, cutoff)
+        purged = await audit.purge(conn, cutoff)
+        if purged:
+            record = {"rows_purged": purged, "older_than": utc_iso(cutoff)}
+            await audit.append(
+                conn,
+                [
+                    AuditEntry(
+                        operator=SYSTEM_ACTOR.username,
+                        action="audit.purge",
+                        entity="audit",
+                        entity_id=cutoff.date().isoformat(),
+                        after={**record, "audit_retention_years": retention_years},
+                    )
+                ],
+            )
+        return purged
 
 
 async def _rows(conn: Conn, since: datetime, until: datetime) -> AsyncGenerator[list[object], None]:

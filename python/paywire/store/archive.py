@@ -12,7 +12,13 @@ from paywire.store.tx import Conn
 
 
 async def archive_payments(conn: Conn, before: datetime, limit: int) -> int:
-    """Move up to `limit` payments created before `before` (at least seven years ago), finished,
-    without an open exception and with nothing of theirs newer; returns how many moved."""
-    moved: int = await conn.fetchval("SELECT archive_payments($1, $2)", before, limit)
+    """Move up to `limit` payments created before `before`, finished, without an open exception
+    and with nothing of theirs newer; returns how many moved. `before` is held to the database's
+    own seven-year floor, as the audit purge's is: a gateway clock a moment ahead of the server's
+    would otherwise be refused, on every run."""
+    moved: int = await conn.fetchval(
+        "SELECT archive_payments(least($1::timestamptz, now() - interval '7 years'), $2)",
+        before,
+        limit,
+    )
     return moved
