@@ -18,6 +18,7 @@ from paywire.pipeline.recovery import AckMissing
 from paywire.services import exception_queue, pipeline, reconciliation
 from paywire.store.tx import Pool
 from tests.fixtures.breaks import Breaks, one_of_each, tamper
+from tests.fixtures.breaks import answer as answer_to
 from tests.fixtures.world import YANKEE, World, answer
 
 NOW = timedelta(0)  # an answer window of nothing: every unanswered payment is overdue
@@ -291,3 +292,14 @@ async def test_the_sweep_closes_a_whole_day(world: World) -> None:
     assert (item.payment_id, item.detail) == (payment.id, "no posting for a COMPLETED payment")
     # Open now, the item is outstanding: every later sweep counts it.
     assert await reconciliation.sweep(world.pool, answer_window=NOW) == reconciliation.Sweep(1, 0)
+
+
+async def test_a_receiver_s_formula_reaches_the_csv_as_text(world: World) -> None:
+    """An orphan answer's MsgId is the receiver's text (printable, at most 35 characters): in the
+    CSV it must not be a cell a spreadsheet runs as a formula when an ADMIN opens the report."""
+    formula = '=HYPERLINK("http://x.example/","a")'
+    await pipeline.settle(world.pool, [answer_to(formula, "ACK")], world.ledger)
+    (item,) = (await daily(world.pool))["unmatched"]
+    assert (item["category"], item["msg_id"]) == ("ORPHAN_ACK", formula), "JSON keeps it as sent"
+    (row,) = await daily_csv(world.pool)
+    assert row["msg_id"] == f"'{formula}"

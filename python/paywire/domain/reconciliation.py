@@ -69,8 +69,9 @@ class Unmatched:
         }
 
     def csv_row(self) -> list[str]:
-        """The item as a CSV row of `COLUMNS`; an absent value is an empty field."""
-        return ["" if value is None else str(value) for value in self.as_dict().values()]
+        """The item as a CSV row of `COLUMNS`; an absent value is an empty field, and one a
+        spreadsheet would run as a formula is written as text."""
+        return [_as_text("" if value is None else str(value)) for value in self.as_dict().values()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,3 +125,14 @@ class DaySummary:
             },
             "by_currency": [c.as_dict() for c in self.by_currency],
         }
+
+
+# The first characters that make a spreadsheet take a cell for a formula (OWASP, "CSV
+# injection"). The report carries text from outside (an orphan answer's MsgId is the receiver's),
+# and ADMINs and AUDITORs open it in spreadsheets: such a cell is written after an apostrophe,
+# which a spreadsheet shows as text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text(cell: str) -> str:
+    return f"'{cell}" if cell.startswith(_FORMULA_START) else cell
