@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 HTTP_SHUTDOWN_S = 5.0
+# Reports and exports run at most this many at a time per process, on connections of their
+# own without the statement timeout (a big day's report, the whole chain's verification); more
+# wait for one. The rest of the API keeps PAYWIRE_DB_POOL_MAX for itself.
+REPORT_CONNECTIONS = 2
 
 
 async def run_gateway(
@@ -74,6 +78,7 @@ async def run_gateway(
             draining=draining,
             pipeline=pipeline,
             shared=shared,
+            reports_pool=await db.unbounded_pool(REPORT_CONNECTIONS),
         )
         # Requests still running when the drain ends get a few seconds, not aiohttp's 60: the
         # whole stop must fit the 45 s grace of the deployments (5 s pre-stop, 30 s drain).

@@ -3,20 +3,24 @@ JSON (and to the database), roles, and routing next to /api/v1/payments/{id}."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import pytest
 
-from paywire.api import streams
+from paywire.api import create_app, streams
 from paywire.config import Settings
 from paywire.domain.audit_chain import AuditEntry
 from paywire.services.audit import EXPORT_COLUMNS
 from paywire.store import audit
-from tests.api.world import World
+from paywire.store.database import create_pool
+from tests.api.conftest import Serve
+from tests.api.world import World, make_world
 from tests.fixtures.breaks import Breaks, one_of_each
 from tests.fixtures.waiting import eventually
 
@@ -200,3 +204,40 @@ async def test_an_export_to_a_client_that_stops_reading_gives_its_connection_bac
     # Not reading: the server's writes wait, it gives up, and the connection is back in the pool.
     await eventually(given_back, timeout_s=10)
     response.close()
+
+
+async def test_reports_wait_for_the_database_as_long_as_they_must(
+    serve: Serve, settings: Settings, database: str
+) -> None:
+    """The API's statements time out after 0.2 s here, as the gateway's do after
+    PAYWIRE_DB_COMMAND_TIMEOUT_S; a day's report held up well past that by a lock (a big day
+    takes as long) still answers, on the reports' own pool."""
+    bounded = await create_pool(database, min_size=1, max_size=4, command_timeout=0.2)
+    reports = await create_pool(database, min_size=0, max_size=1, command_timeout=None)
+    holder, watcher = await asyncpg.connect(database), await asyncpg.connect(database)
+    try:
+        world = await make_world(
+            await serve(create_app(settings, bounded, reports_pool=reports)), bounded
+        )
+        locked = holder.transaction()
+        await locked.start()
+        await holder.execute("LOCK TABLE answers IN ACCESS EXCLUSIVE MODE")
+        asked = asyncio.ensure_future(
+            world.client.get(DAILY, params={"date": today()}, headers=world.auth("auditor"))
+        )
+        # Seen from a connection of its own: the holder's transaction would not see it change.
+        await eventually(
+            lambda: watcher.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database()"
+                " AND clock_timestamp() - query_start > interval '0.6 s'"
+            )
+        )
+        await locked.rollback()
+        response = await asked
+        assert response.status == 200, await response.text()
+    finally:
+        await holder.close()
+        await watcher.close()
+        await reports.close()
+        await bounded.close()

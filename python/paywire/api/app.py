@@ -33,6 +33,7 @@ from paywire.api.keys import (
     LOGIN_ATTEMPTS,
     OPENAPI_DOCUMENT,
     PIPELINE,
+    REPORTS_POOL,
     SESSION_CACHE,
     SETTINGS,
     TRANSPORT,
@@ -77,14 +78,18 @@ def create_app(
     pipeline: PipelineView | None = None,
     draining: asyncio.Event | None = None,
     shared: SharedState | None = None,
+    reports_pool: Pool | None = None,
 ) -> web.Application:
     """The admin surface. Without `transport` the TLS endpoints answer 503 and /health reports
     the TLS checks as degraded; without `pipeline` approvals wait for a pipeline elsewhere to
     poll and retry answers 503; `draining`, once set, turns /health into 503; `shared` (from
-    REDIS_URL) counts login attempts and caches sessions in Redis."""
+    REDIS_URL) counts login attempts and caches sessions in Redis; `reports_pool`, when given,
+    runs the reports and exports, which `db_pool`'s statement timeout would cut short on a
+    big day."""
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[DB_POOL] = db_pool
+    app[REPORTS_POOL] = reports_pool or db_pool
     app[TRANSPORT] = transport
     app[PIPELINE] = pipeline
     app[DRAINING] = draining if draining is not None else asyncio.Event()

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from paywire.api import params, schemas, streams
 from paywire.api.jsonio import json_response
-from paywire.api.keys import DB_POOL
+from paywire.api.keys import DB_POOL, REPORTS_POOL
 from paywire.api.paging import decode_cursor, page, parse_int
 from paywire.api.routes import Param, Reply, Routes, query
 from paywire.domain.payment import utc_iso
@@ -76,7 +76,7 @@ def _shown(row: Record) -> dict[str, Any]:
     },
 )
 async def verify_audit_logs(request: web.Request) -> web.Response:
-    result = await service.verify(request.app[DB_POOL])
+    result = await service.verify(request.app[REPORTS_POOL])
     return json_response(result.as_dict())
 
 
@@ -98,7 +98,7 @@ async def verify_audit_logs(request: web.Request) -> web.Response:
 )
 async def export_audit_logs(request: web.Request) -> web.StreamResponse:
     day = date.fromisoformat(query(request)["date"])
-    async with service.export(request.app[DB_POOL], day) as rows:
+    async with service.export(request.app[REPORTS_POOL], day) as rows:
         return await streams.stream(
             request,
             csv_chunks(service.EXPORT_COLUMNS, rows),

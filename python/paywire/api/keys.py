@@ -46,6 +46,9 @@ class PipelineView(Driver, Protocol):
 
 SETTINGS = web.AppKey("settings", Settings)
 DB_POOL: web.AppKey[Pool] = web.AppKey("db_pool")
+# Where the reports and exports run (a day's reconciliation, the audit export and verification):
+# statements without the gateway's timeout, on connections of their own (docs/API.md).
+REPORTS_POOL: web.AppKey[Pool] = web.AppKey("reports_pool")
 TRANSPORT: web.AppKey[TransportView | None] = web.AppKey("transport")
 PIPELINE: web.AppKey[PipelineView | None] = web.AppKey("pipeline")
 # Set by `paywire serve` on SIGTERM: /health answers 503 so balancers stop sending traffic.

@@ -11,7 +11,7 @@ from datetime import date
 from aiohttp import web
 
 from paywire.api import schemas, streams
-from paywire.api.keys import DB_POOL, SETTINGS
+from paywire.api.keys import REPORTS_POOL, SETTINGS
 from paywire.api.routes import Param, Reply, Routes, query
 from paywire.domain.roles import Role
 from paywire.services import reconciliation as service
@@ -59,7 +59,7 @@ async def _send(request: web.Request, report: Report, filename: str) -> web.Stre
 async def daily_reconciliation(request: web.Request) -> web.StreamResponse:
     day = date.fromisoformat(query(request)["date"])
     window = service.answer_window(request.app[SETTINGS])
-    async with service.daily(request.app[DB_POOL], day, answer_window=window) as report:
+    async with service.daily(request.app[REPORTS_POOL], day, answer_window=window) as report:
         return await _send(request, report, f"reconciliation-{day.isoformat()}.csv")
 
 
@@ -89,5 +89,5 @@ async def daily_reconciliation(request: web.Request) -> web.StreamResponse:
 async def aging_reconciliation(request: web.Request) -> web.StreamResponse:
     days: int = query(request)["days"]
     window = service.answer_window(request.app[SETTINGS])
-    async with service.aging(request.app[DB_POOL], days, answer_window=window) as report:
+    async with service.aging(request.app[REPORTS_POOL], days, answer_window=window) as report:
         return await _send(request, report, f"aging-{days}-days.csv")
