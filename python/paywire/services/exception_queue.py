@@ -18,7 +18,7 @@ from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.roles import Actor, Role, require_role
 from paywire.domain.statuses import Status
 from paywire.domain.validation import Problems, required_text, text
-from paywire.errors import Conflict, NotFound
+from paywire.errors import Conflict, NotFound, PermissionDenied
 from paywire.services import gauges
 from paywire.services import pipeline as pipeline_services
 from paywire.services.ledger import LedgerAdapter
@@ -132,7 +132,12 @@ async def resolve_exception(
     request_id: str | None = None,
 ) -> ExceptionItem:
     """OPEN → RESOLVED by an ADMIN, with a note saying what was done, and the action taken with
-    it in the same transaction; `driver` is needed for an action."""
+    it in the same transaction; `driver` is needed for an action.
+
+    Four eyes hold here as on the payment itself: neither its initiator nor its approver may
+    resolve its exceptions, whatever their roles. Settling by hand fails a payment (and
+    credits the debtor back) or completes it on the resolver's word, and a note alone closes
+    a ledger mismatch: one person must not both make a payment and decide what became of it."""
     require_role(actor, Role.ADMIN)
     why = required_text(note, "note", NOTE_MAX, "a note is required")
     if action is not None and driver is None:
@@ -144,6 +149,8 @@ async def resolve_exception(
             raise NotFound(f"no exception {exception_id}")
         if before.state != "OPEN":
             raise Conflict(f"exception {exception_id} is {before.state}, not OPEN")
+        if before.payment_id is not None:
+            await _refuse_own_payment(conn, before.payment_id, actor)
         if action is not None:
             assert driver is not None
             await _act(conn, before, actor, why, action, driver, request_id)
@@ -164,6 +171,15 @@ async def resolve_exception(
         await audit.append(conn, [entry], now)
         await gauges.refresh_exceptions_open(conn)
     return after
+
+
+async def _refuse_own_payment(conn: Conn, payment_id: UUID, actor: Actor) -> None:
+    payment = await payment_store.get(conn, payment_id)
+    if payment is not None and actor.username in (payment.created_by, payment.approved_by):
+        raise PermissionDenied(
+            "four eyes: the initiator or approver of a payment may not resolve its exceptions;"
+            " another ADMIN must"
+        )
 
 
 async def _act(
