@@ -17,7 +17,7 @@ ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
 _ERROR_DESCRIPTIONS: Mapping[int, str] = {
     400: "Invalid input; `details` names each offending field",
-    401: "No token, or an expired or revoked one",
+    401: "No token, or an expired, revoked or malformed one",
     403: "The operator lacks the role, or the four-eyes rule forbids the action",
     404: "No such resource",
     409: "The resource's state does not allow the action, or an idempotency key clashes",
