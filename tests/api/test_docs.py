@@ -38,6 +38,9 @@ async def test_document_lists_every_registered_endpoint_with_its_roles(client) -
             assert operation["security"] == [{"bearerAuth": []}]
             assert operation["x-roles"] == sorted(endpoint.roles)
             assert "401" in operation["responses"]
+        if endpoint.body is not None:
+            assert set(operation["requestBody"]["content"]) == {"application/json"}
+            assert {"413", "415"} <= set(operation["responses"])
 
 
 async def test_every_api_route_of_the_router_is_documented(client) -> None:

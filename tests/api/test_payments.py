@@ -4,11 +4,17 @@ and the actions with their role, four-eyes and state rules."""
 from __future__ import annotations
 
 import base64
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import pytest
 
+from paywire.domain.screening import ScreeningRules
+from paywire.services import pipeline
+from paywire.store.ledger import PostgresLedger
 from tests.api.world import World, payment_body
+from tests.fixtures.world import COMPOSE
 
 PAYMENTS = "/api/v1/payments"
 
@@ -288,6 +294,61 @@ async def test_compliance_decides_only_on_held_payments(world: World) -> None:
     ).status == 403
     wrong_state = await post(world, path, "compliance", {"decision": "release", "reason": "ok"})
     assert wrong_state.status == 409
+
+
+async def reach(world: World, status: str) -> str:
+    """A payment of `maker`, approved by `checker`, in `status` (HELD: screening holds every
+    EUR amount; SCREENED: then released by `compliance`), reached the way the gateway gets there."""
+    created = await world.create_payment()
+    if status == "INITIATED":
+        return str(created["id"])
+    path = f"{PAYMENTS}/{created['id']}"
+    assert (await post(world, f"{path}/approve", "checker")).status == 200
+    if status in ("HELD", "SCREENED"):
+        hold_all = ScreeningRules(limits={"EUR": Decimal(0)})
+        ids = [UUID(created["id"])]
+        await pipeline.screen_and_post(world.pool, ids, hold_all, PostgresLedger(), COMPOSE)
+    if status == "SCREENED":
+        release = {"decision": "release", "reason": "cleared"}
+        assert (await post(world, f"{path}/compliance", "compliance", release)).status == 200
+    detail = await world.client.get(path, headers=world.auth("auditor"))
+    assert (await detail.json())["status"] == status
+    return str(created["id"])
+
+
+STATUSES = ("INITIATED", "APPROVED", "HELD", "SCREENED")
+# Each action, its body, and the one status it applies to.
+ACTIONS = {
+    "approve": ("approve", None, "INITIATED"),
+    "reject": ("reject", {"reason": "duplicate"}, "INITIATED"),
+    "cancel": ("cancel", None, "INITIATED"),
+    "release": ("compliance", {"decision": "release", "reason": "cleared"}, "HELD"),
+    "compliance-reject": ("compliance", {"decision": "reject", "reason": "no rationale"}, "HELD"),
+}
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+async def test_each_action_applies_to_its_own_status_only(world: World, action: str) -> None:
+    """`everything` holds every role and neither entered nor approved the payments, so only the
+    status can stop it. Before, an endpoint took whatever step led from the payment's status to
+    its target: /compliance rejected an INITIATED payment as COMPLIANCE_REJECTED, /reject a HELD
+    one as CHECKER_REJECTED, and a release of an APPROVED payment was a 403."""
+    path, body, applies_to = ACTIONS[action]
+    answers: dict[str, int] = {}
+    refusals: dict[str, dict[str, Any]] = {}
+    for status in STATUSES:
+        payment = await reach(world, status)
+        response = await post(world, f"{PAYMENTS}/{payment}/{path}", "everything", body)
+        answers[status] = response.status
+        if response.status != 200:
+            refusals[status] = (await response.json())["error"]
+            detail = await world.client.get(f"{PAYMENTS}/{payment}", headers=world.auth("auditor"))
+            assert (await detail.json())["status"] == status, "a refused action changed nothing"
+    assert answers == {status: 200 if status == applies_to else 409 for status in STATUSES}
+    for status, error in refusals.items():
+        assert error["code"] == "CONFLICT"
+        assert error["message"].startswith(f"the payment is {status};"), error
+        assert f"{applies_to} payments only" in error["message"], error
 
 
 async def test_idempotency_key_is_validated_against_its_declaration(world: World) -> None:

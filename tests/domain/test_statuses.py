@@ -7,7 +7,17 @@ import itertools
 import pytest
 
 from paywire.domain.roles import SYSTEM_ACTOR, Actor, Role, parse_roles
-from paywire.domain.statuses import FINAL, TRANSITIONS, Status, Transition, authorize, transition
+from paywire.domain.statuses import (
+    ACTION_STEPS,
+    FINAL,
+    TRANSITIONS,
+    Action,
+    Status,
+    Transition,
+    authorize,
+    authorize_action,
+    transition,
+)
 from paywire.errors import Conflict, PermissionDenied
 
 ALLOWED = {(t.source, t.target) for t in TRANSITIONS}
@@ -84,6 +94,22 @@ def test_pipeline_steps_are_the_gateways_alone(step: Transition) -> None:
     assert authorize(step.source, step.target, SYSTEM_ACTOR, created_by="mia")
     with pytest.raises(PermissionDenied):
         authorize(step.source, step.target, actor("root", *Role), created_by="mia")
+
+
+def test_every_step_an_operator_may_take_is_one_actions_and_no_other() -> None:
+    operators_steps = [t for t in TRANSITIONS if not t.system_only]
+    assert sorted(ACTION_STEPS.values(), key=str) == sorted(operators_steps, key=str)
+
+
+@pytest.mark.parametrize("action", Action)
+def test_an_action_applies_to_its_own_status_only_whoever_asks(action: Action) -> None:
+    """REJECTED is reached from INITIATED, HELD and SCREENED: only one of them is each action's."""
+    everyone = actor("root", *Role)
+    step = ACTION_STEPS[action]
+    assert authorize_action(action, step.source, everyone, created_by="mia") is step
+    for status in set(Status) - {step.source}:
+        with pytest.raises(Conflict, match=f"{step.source} payments only"):
+            authorize_action(action, status, everyone, created_by="mia")
 
 
 def test_roles_parse_strictly() -> None:

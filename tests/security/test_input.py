@@ -6,13 +6,20 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import orjson
 import pytest
 
-from tests.api.world import World, payment_body
+from paywire.api.app import endpoints
+from paywire.services.auth import LOCKOUT_FAILURES
+from tests.api.world import PASSWORD, World, payment_body
 
 PAYMENTS = "/api/v1/payments"
 LOGIN = "/api/v1/auth/login"
 LIMIT = 64 * 1024
+SOME_ID = "00000000-0000-4000-8000-000000000000"
+WITH_BODY = sorted(
+    (e.method, e.path.replace("{id}", SOME_ID)) for e in endpoints() if e.body is not None
+)
 
 
 async def refused(response: Any, status: int = 400) -> list[dict[str, Any]]:
@@ -184,3 +191,65 @@ async def test_every_missing_field_is_named_once(world: World) -> None:
         {"field": name, "message": "is required"}
         for name in ("amount", "currency", "debtor", "creditor")
     ]
+
+
+def sent_as(content_type: str | None) -> dict[str, Any]:
+    """Request options that send exactly this Content-Type, or none at all."""
+    if content_type is None:
+        return {"skip_auto_headers": ("Content-Type",)}
+    return {"headers": {"Content-Type": content_type}}
+
+
+async def unsupported(response: Any) -> None:
+    await refused(response, 415)
+    error = (await response.json())["error"]
+    assert error["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert error["details"] == [{"field": "Content-Type", "message": "must be application/json"}]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        pytest.param("text/plain", id="text"),
+        pytest.param("text/plain; charset=utf-8", id="text-utf8"),
+        pytest.param("application/x-www-form-urlencoded", id="form"),
+        pytest.param("multipart/form-data; boundary=paywire", id="multipart"),
+        pytest.param("application/jsonp", id="jsonp"),
+        pytest.param("application/json, text/plain", id="list"),
+        pytest.param(None, id="none"),
+    ],
+)
+async def test_a_body_not_sent_as_json_is_415_everywhere(
+    world: World, content_type: str | None
+) -> None:
+    assert len(WITH_BODY) >= 7
+    options = sent_as(content_type)
+    auth = world.auth("everything")
+    options["headers"] = {**options.get("headers", {}), **auth}
+    for method, path in WITH_BODY:
+        response = await world.client.request(method, path, data=b"{}", **options)
+        await unsupported(response)
+
+
+async def test_a_page_elsewhere_can_neither_log_in_nor_lock_anyone_out(world: World) -> None:
+    """A text/plain POST is a CORS simple request: any page an operator opens may send one to
+    the gateway on their machine, unasked. As JSON, the same requests need a preflight, which
+    the gateway does not grant."""
+    wrong = orjson.dumps({"username": "admin", "password": "not the password"})
+    for _ in range(LOCKOUT_FAILURES + 1):
+        await unsupported(await world.client.post(LOGIN, data=wrong, **sent_as("text/plain")))
+    right = orjson.dumps({"username": "admin", "password": PASSWORD})
+    await unsupported(await world.client.post(LOGIN, data=right, **sent_as("text/plain")))
+    assert await world.pool.fetchval("SELECT count(*) FROM login_throttle") == 0
+    sessions = await world.pool.fetchval("SELECT count(*) FROM sessions")
+    created = await world.client.post(
+        PAYMENTS,
+        data=orjson.dumps(payment_body()),
+        headers={**world.auth("maker"), "Content-Type": "text/plain"},
+    )
+    await unsupported(created)
+    assert await world.pool.fetchval("SELECT count(*) FROM payments") == 0
+    for content_type in ("application/json; charset=utf-8", "Application/JSON"):
+        response = await world.client.post(LOGIN, data=right, **sent_as(content_type))
+        assert response.status == 200, await response.text()
+    assert await world.pool.fetchval("SELECT count(*) FROM sessions") == sessions + 2

@@ -8,7 +8,9 @@ import asyncio
 import hashlib
 import logging
 import time
+from typing import Any, NamedTuple
 
+import orjson
 import pytest
 
 from paywire.api import create_app
@@ -49,6 +51,58 @@ async def test_no_or_forged_token_is_401_everywhere(
     world: World, authorization: str | None
 ) -> None:
     await refused_everywhere(world, {"Authorization": authorization} if authorization else {})
+
+
+class RawReply(NamedTuple):
+    status: int
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+async def raw_request(world: World, method: str, path: str, authorization: bytes) -> RawReply:
+    """Send header bytes exactly as given: aiohttp's client refuses to send a header that is not
+    text, and an attacker's client does not."""
+    server = world.client.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        writer.write(
+            f"{method} {path} HTTP/1.1\r\nHost: paywire\r\n".encode()
+            + b"Authorization: "
+            + authorization
+            + b"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+            + b"Connection: close\r\n\r\n{}"
+        )
+        await writer.drain()
+        answer = await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    return RawReply(int(status_line.split()[1]), headers, orjson.loads(body))
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(b"\xff\xfe", id="not-utf8"),
+        pytest.param("t\u00f6ken".encode(), id="non-ascii"),
+        pytest.param(b"abc+/=", id="not-urlsafe"),
+    ],
+)
+async def test_a_token_paywire_never_issues_is_401_everywhere_not_a_crash(
+    world: World, token: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Header bytes that are not UTF-8 reach the app as surrogate escapes, which no hash of the
+    token can encode: without a check of its alphabet, each request was a 500 and a traceback."""
+    with caplog.at_level(logging.ERROR):
+        for method, path in PROTECTED:
+            reply = await raw_request(world, method, path, b"Bearer " + token)
+            assert reply.status == 401, (method, path, reply.body)
+            assert reply.headers["WWW-Authenticate"].startswith("Bearer")
+            assert reply.body["error"]["code"] == "UNAUTHENTICATED"
+    assert not caplog.records
 
 
 async def test_a_token_is_dead_everywhere_after_logout(world: World) -> None:

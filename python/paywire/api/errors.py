@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from paywire.api.jsonio import json_response
+from paywire.api.jsonio import UnsupportedMediaType, json_response
 from paywire.errors import (
     AuthenticationError,
     Conflict,
@@ -41,6 +41,7 @@ _STATUS_BY_CLASS: tuple[tuple[type[PaywireError], int], ...] = (
     (NotFound, 404),
     (Conflict, 409),
     (PayloadTooLarge, 413),
+    (UnsupportedMediaType, 415),
     (Throttled, 429),
     (Unavailable, 503),
 )

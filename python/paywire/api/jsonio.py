@@ -12,12 +12,20 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from paywire.errors import ValidationError
+from paywire.errors import PaywireError, ValidationError
 
 JSON_CONTENT_TYPE = "application/json"
 # No body of ours nests deeper than 3. orjson accepts 1,024 levels, and the code after it (the
 # schema check, the NUL scan) walks a body recursively: ~500 levels exhausted Python's stack.
 MAX_DEPTH = 32
+
+
+class UnsupportedMediaType(PaywireError):
+    """A body sent as anything but JSON. Text, forms and multipart are what a page of any other
+    site may POST from an operator's browser without a CORS preflight; JSON needs one, which the
+    gateway never grants."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
 
 
 def _default(value: Any) -> Any:
@@ -41,7 +49,15 @@ def json_response(
 
 
 async def read_json(request: web.Request) -> Any:
-    """The request body parsed as JSON; reading it enforces the app's `client_max_size`."""
+    """The request body parsed as JSON; reading it enforces the app's `client_max_size`.
+
+    Only a body declared as JSON is read: parameters such as `charset` are allowed (and, as
+    RFC 8259 says of JSON, the body is UTF-8 whatever they say)."""
+    if request.content_type != JSON_CONTENT_TYPE:
+        raise UnsupportedMediaType(
+            f"send the body as JSON with the header Content-Type: {JSON_CONTENT_TYPE}",
+            details=[{"field": "Content-Type", "message": f"must be {JSON_CONTENT_TYPE}"}],
+        )
     raw = await request.read()
     if not raw:
         raise ValidationError("a JSON body is required", details=[_body_detail("is required")])

@@ -17,11 +17,12 @@ ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
 _ERROR_DESCRIPTIONS: Mapping[int, str] = {
     400: "Invalid input; `details` names each offending field",
-    401: "No token, or an expired or revoked one",
+    401: "No token, or an expired, revoked or malformed one",
     403: "The operator lacks the role, or the four-eyes rule forbids the action",
     404: "No such resource",
     409: "The resource's state does not allow the action, or an idempotency key clashes",
     413: "The body is larger than 64 KiB",
+    415: "The body is not sent with `Content-Type: application/json`",
     429: "Too many failed logins; wait and try again",
     503: "The component this request needs is not available",
 }
@@ -169,7 +170,7 @@ def error_statuses(endpoint: Endpoint) -> set[int]:
     if endpoint.body is not None or any(p.location == "query" for p in endpoint.params):
         statuses.add(400)
     if endpoint.body is not None:
-        statuses.add(413)
+        statuses.update((413, 415))
     if endpoint.path_params:
         statuses.add(404)
     return statuses

@@ -19,7 +19,7 @@ from paywire.api.paging import decode_cursor, page, parse_time_and_uuid
 from paywire.api.routes import ANY_OPERATOR, Param, Reply, Routes, body, operator, query
 from paywire.domain.payment import Payment
 from paywire.domain.roles import Role
-from paywire.domain.statuses import Status
+from paywire.domain.statuses import ACTION_STEPS, Action, Status
 from paywire.errors import NotFound
 from paywire.services import payments as service
 from paywire.store import lookups
@@ -124,19 +124,31 @@ async def get_payment(request: web.Request) -> web.Response:
     return json_response(detail.as_dict())
 
 
-Action = Callable[[web.Request, UUID], Awaitable[Payment]]
+Run = Callable[[web.Request, UUID], Awaitable[Payment]]
 
 
 def _action(
     path: str,
     summary: str,
     roles: tuple[Role, ...],
-    run: Action,
+    run: Run,
     errors: tuple[int, ...] = CONFLICT,
+    *,
+    takes: tuple[Action, ...] = (),
+    description: str = "",
     **kw: object,
 ) -> None:
     """Register POST /api/v1/payments/{id}/<path>: resolve the payment, act, render it, and
-    tell this process's pipeline there may be work (approved or released payments)."""
+    tell this process's pipeline there may be work (approved or released payments).
+
+    The document says which status the endpoint's actions (`takes`) apply to from the same
+    table the service checks, so it cannot promise a status the server refuses."""
+    sources = sorted({ACTION_STEPS[action].source for action in takes})
+    if sources:
+        description += (
+            f" Only for a payment that is {' or '.join(sources)}: in any other status the answer "
+            "is 409 and nothing changes."
+        )
 
     async def handler(request: web.Request) -> web.Response:
         payment = await run(request, await resolve(request))
@@ -152,6 +164,7 @@ def _action(
         roles=roles,
         replies={200: Reply("The payment after the action", schemas.PAYMENT)},
         errors=errors,
+        description=description.strip(),
         **kw,
     )(handler)
 
@@ -161,6 +174,7 @@ _action(
     "Approve an INITIATED payment (four eyes: not its initiator)",
     (Role.CHECKER,),
     lambda r, pid: service.approve(r.app[DB_POOL], pid, operator(r), request_id=r[REQUEST_ID]),
+    takes=(Action.APPROVE,),
     description=f"{BY_ID_OR_REFERENCE} The initiator may never approve, whatever their roles.",
 )
 _action(
@@ -171,6 +185,7 @@ _action(
         r.app[DB_POOL], pid, operator(r), body(r)["reason"], request_id=r[REQUEST_ID]
     ),
     body=schemas.ref("RejectRequest"),
+    takes=(Action.REJECT,),
     description=BY_ID_OR_REFERENCE,
 )
 _action(
@@ -178,6 +193,7 @@ _action(
     "Cancel an INITIATED payment (its MAKER, or an ADMIN)",
     (Role.MAKER, Role.ADMIN),
     lambda r, pid: service.cancel(r.app[DB_POOL], pid, operator(r), request_id=r[REQUEST_ID]),
+    takes=(Action.CANCEL,),
     description=f"{BY_ID_OR_REFERENCE} A MAKER may cancel only payments they entered.",
 )
 _action(
@@ -193,6 +209,7 @@ _action(
         request_id=r[REQUEST_ID],
     ),
     body=schemas.ref("ComplianceDecision"),
+    takes=(Action.RELEASE, Action.COMPLIANCE_REJECT),
     description=f"{BY_ID_OR_REFERENCE} Not by the payment's initiator or approver (four eyes).",
 )
 

@@ -19,10 +19,16 @@ _SCHEME = "bearer"
 
 
 def bearer_token(request: web.Request) -> str:
+    """The request's token, refused unless paywire could have issued it: header bytes that are
+    not UTF-8 arrive as surrogate escapes, which would fail the token's hash as a 500."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != _SCHEME or not token:
         raise AuthenticationError("a bearer token is required")
+    if not auth.TOKEN_SHAPE.fullmatch(token):
+        raise AuthenticationError(
+            "the bearer token is malformed; send the token that POST /api/v1/auth/login returned"
+        )
     return token
 
 

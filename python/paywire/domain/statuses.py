@@ -1,10 +1,12 @@
-"""Payment statuses and the allowed transitions, as data: from, to, and who may take each.
+"""Payment statuses and the allowed transitions, as data: from, to, and who may take each; and
+the operators' actions, each bound to the one transition it takes.
 
 migrations/0003_payments.up.sql holds the same (from, to) pairs, so the database refuses the rest.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
@@ -83,6 +85,31 @@ TRANSITIONS: tuple[Transition, ...] = (
 _BY_PAIR = MappingProxyType({(t.source, t.target): t for t in TRANSITIONS})
 
 
+class Action(StrEnum):
+    """What an operator asks for through an endpoint."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    CANCEL = "cancel"
+    RELEASE = "release"
+    COMPLIANCE_REJECT = "compliance reject"
+
+
+# Each action takes one transition, so it applies to payments in one status only. A target is
+# reached from several statuses by different people for different reasons (REJECTED: a checker's
+# refusal of an INITIATED payment, compliance's of a HELD one, the gateway's for lack of funds),
+# and an action must not take whichever of them the payment's status happens to allow.
+ACTION_STEPS: Mapping[Action, Transition] = MappingProxyType(
+    {
+        Action.APPROVE: _BY_PAIR[S.INITIATED, S.APPROVED],
+        Action.REJECT: _BY_PAIR[S.INITIATED, S.REJECTED],
+        Action.CANCEL: _BY_PAIR[S.INITIATED, S.CANCELLED],
+        Action.RELEASE: _BY_PAIR[S.HELD, S.SCREENED],
+        Action.COMPLIANCE_REJECT: _BY_PAIR[S.HELD, S.REJECTED],
+    }
+)
+
+
 def transition(source: Status, target: Status) -> Transition | None:
     """The allowed transition from `source` to `target`, if there is one."""
     return _BY_PAIR.get((source, target))
@@ -112,6 +139,29 @@ def authorize(
     if found.not_the_approver and actor.username == approved_by:
         raise PermissionDenied(f"four eyes: the approver of a payment may not make it {target}")
     return found
+
+
+def authorize_action(
+    action: Action,
+    status: Status,
+    actor: Actor,
+    created_by: str,
+    approved_by: str | None = None,
+) -> Transition:
+    """The transition `action` takes, once the payment is in the status the action applies to
+    and `actor` may take it (see `authorize`).
+
+    Conflict in any other status, even one from which the action's target can be reached: that
+    step is someone else's decision (or the gateway's), not this action.
+    """
+    step = ACTION_STEPS[action]
+    if status is not step.source:
+        raise Conflict(
+            f"the payment is {status}; {action} applies to {step.source} payments only, so "
+            "nothing was changed: read the payment to see what it waits for",
+            details=[{"status": status.value, "applies_to": step.source.value}],
+        )
+    return authorize(step.source, step.target, actor, created_by, approved_by)
 
 
 def _who(found: Transition) -> str:

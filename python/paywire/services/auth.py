@@ -7,6 +7,7 @@ counts the attempts (`paywire.services.auth_state`).
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,8 @@ from paywire.store.tx import Db, connection, transaction
 LOCKOUT_FAILURES = 5
 LOCKOUT_WINDOW = timedelta(minutes=15)
 LOCKOUT_DURATION = timedelta(minutes=15)
+# The alphabet of `secrets.token_urlsafe`, which makes every token (URL-safe base64, unpadded).
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,11 +16,11 @@ import orjson
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.payment import Payment, PaymentDetail, Reason
 from paywire.domain.roles import Actor, Role, require_role
-from paywire.domain.statuses import Status
+from paywire.domain.statuses import Action, Status
 from paywire.domain.validation import Problems, parse_payment, required_text, text
 from paywire.errors import Conflict, NotFound, ValidationError
 from paywire.observability.metrics import payments_approved_total, payments_initiated_total
-from paywire.services.transitions import Move, move
+from paywire.services.transitions import asked, move
 from paywire.store import audit, ledger
 from paywire.store import payments as store
 from paywire.store.tx import Conn, Db, connection, transaction
@@ -118,7 +118,7 @@ async def approve_many(
             missing = set(payment_ids) - {p.id for p in locked}
             raise NotFound(f"no payment {', '.join(sorted(map(str, missing)))}")
         moved = await move(
-            conn, [Move(p, Status.APPROVED) for p in locked], actor, request_id=request_id
+            conn, [asked(p, Action.APPROVE) for p in locked], actor, request_id=request_id
         )
     approved = moved.payments()
     payments_approved_total.inc(len(approved))
@@ -132,14 +132,14 @@ async def reject(
     why = Reason(
         CHECKER_REJECTED, required_text(reason, "reason", REASON_MAX, "a reason is required")
     )
-    return await _move_one(db, payment_id, actor, Status.REJECTED, why, request_id)
+    return await _act(db, payment_id, actor, Action.REJECT, why, request_id)
 
 
 async def cancel(
     db: Db, payment_id: UUID, actor: Actor, *, request_id: str | None = None
 ) -> Payment:
     """INITIATED → CANCELLED by its MAKER or by an ADMIN."""
-    return await _move_one(db, payment_id, actor, Status.CANCELLED, None, request_id)
+    return await _act(db, payment_id, actor, Action.CANCEL, None, request_id)
 
 
 async def compliance_decision(
@@ -152,19 +152,18 @@ async def compliance_decision(
     request_id: str | None = None,
 ) -> Payment:
     """HELD → SCREENED ("release") or REJECTED ("reject") by COMPLIANCE, with a reason."""
-    targets: Mapping[object, tuple[Status, str]] = {
-        "release": (Status.SCREENED, COMPLIANCE_RELEASED),
-        "reject": (Status.REJECTED, COMPLIANCE_REJECTED),
+    decisions: Mapping[object, tuple[Action, str, str]] = {
+        "release": (Action.RELEASE, COMPLIANCE_RELEASED, "payment.release"),
+        "reject": (Action.COMPLIANCE_REJECT, COMPLIANCE_REJECTED, "payment.reject"),
     }
     problems = Problems()
-    if decision not in targets:
+    if decision not in decisions:
         problems.add("decision", 'must be "release" or "reject"')
     why = text(reason, "reason", REASON_MAX, problems)
     problems.raise_any("invalid compliance decision")
     assert why is not None
-    target, code = targets[decision]
-    action = "payment.release" if target is Status.SCREENED else "payment.reject"
-    return await _move_one(db, payment_id, actor, target, Reason(code, why), request_id, action)
+    action, code, audit_action = decisions[decision]
+    return await _act(db, payment_id, actor, action, Reason(code, why), request_id, audit_action)
 
 
 async def get_payment(db: Db, payment_id: UUID) -> PaymentDetail:
@@ -199,21 +198,25 @@ async def list_payments(
         )
 
 
-async def _move_one(
+async def _act(
     db: Db,
     payment_id: UUID,
     actor: Actor,
-    target: Status,
+    action: Action,
     reason: Reason | None,
     request_id: str | None,
-    action: str | None = None,
+    audit_action: str | None = None,
 ) -> Payment:
     async with transaction(db) as conn:
         locked = await store.lock(conn, [payment_id])
         if not locked:
             raise NotFound(f"no payment {payment_id}")
         moved = await move(
-            conn, [Move(locked[0], target, reason)], actor, action=action, request_id=request_id
+            conn,
+            [asked(locked[0], action, reason)],
+            actor,
+            action=audit_action,
+            request_id=request_id,
         )
     (payment,) = moved.payments()
     return payment

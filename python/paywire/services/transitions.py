@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.payment import Payment, Reason
 from paywire.domain.roles import Actor
-from paywire.domain.statuses import Status, authorize
+from paywire.domain.statuses import ACTION_STEPS, Action, Status, authorize, authorize_action
 from paywire.errors import Conflict
 from paywire.store import audit
 from paywire.store import payments as store
@@ -34,11 +34,24 @@ ACTIONS = {
 
 @dataclass(frozen=True, slots=True)
 class Move:
-    """Take `payment` (as locked by the caller) to `target`, for `reason`."""
+    """Take `payment` (as locked by the caller) to `target`, for `reason`; `action` is what an
+    operator asked for (see `asked`), None for the gateway's own steps."""
 
     payment: Payment
     target: Status
     reason: Reason | None = None
+    action: Action | None = None
+
+    def __post_init__(self) -> None:
+        if self.action is not None and ACTION_STEPS[self.action].target is not self.target:
+            raise ValueError(
+                f"{self.action} leads to {ACTION_STEPS[self.action].target}, not {self.target}"
+            )
+
+
+def asked(payment: Payment, action: Action, reason: Reason | None = None) -> Move:
+    """The move an operator's action makes: allowed only from the status the action applies to."""
+    return Move(payment, ACTION_STEPS[action].target, reason, action)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +83,11 @@ async def move(
     if not moves:
         return Moved(moves, at, actor.username)
     for m in moves:
-        authorize(m.payment.status, m.target, actor, m.payment.created_by, m.payment.approved_by)
+        p = m.payment
+        if m.action is None:
+            authorize(p.status, m.target, actor, p.created_by, p.approved_by)
+        else:
+            authorize_action(m.action, p.status, actor, p.created_by, p.approved_by)
     changes = [
         store.StatusChange(m.payment.id, m.payment.status, m.target, m.reason) for m in moves
     ]
