@@ -18,6 +18,7 @@ from paywire.errors import (
     ValidationError,
 )
 from paywire.services import auth, operators
+from tests.fixtures.waiting import eventually
 from tests.fixtures.world import CHEAP_HASHER, PASSWORD, World
 
 # Cheap, but with other parameters than the stored hashes': a login with it re-hashes.
@@ -229,3 +230,35 @@ async def test_a_login_under_way_when_the_credentials_change_gets_no_session(
         assert await conn.fetchval("SELECT count(*) FROM sessions WHERE revoked_at IS NULL") == 0
     if "password" in change:
         assert (await _login(world, password="a brand new password")).operator.id == world.maker.id
+
+
+async def test_two_admins_demoting_each_other_at_once_leave_one(world: World) -> None:
+    """`admin` and `allround` are the only ADMINs; each takes the other's ADMIN role away at
+    the same moment (both requests wait on the busy rows, then run). Each request's roles were
+    read when it arrived, so both used to succeed and leave no ADMIN at all."""
+    async with world.pool.acquire() as busy, world.pool.acquire() as watcher:
+        holding = busy.transaction()
+        await holding.start()
+        await busy.execute("SELECT 1 FROM operators WHERE 'ADMIN' = ANY (roles) FOR UPDATE")
+        changes = [
+            asyncio.ensure_future(
+                operators.update_operator(world.pool, actor, target.id, roles=["AUDITOR"])
+            )
+            for actor, target in ((world.admin, world.allround), (world.allround, world.admin))
+        ]
+        await eventually(
+            lambda: watcher.fetchval(
+                "SELECT count(*) = 2 FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+        await holding.rollback()
+        done = await asyncio.gather(*changes, return_exceptions=True)
+    (refused,) = [outcome for outcome in done if isinstance(outcome, Exception)]
+    assert isinstance(refused, PermissionDenied)
+    assert (
+        await world.pool.fetchval(
+            "SELECT count(*) FROM operators WHERE active AND 'ADMIN' = ANY (roles)"
+        )
+        == 1
+    )

@@ -191,3 +191,45 @@ async def test_a_gateway_clock_ahead_of_the_database_s_still_archives(world: Wor
     await make_old(world.pool, [done.id], years=8)
     ahead = datetime.now(UTC) + timedelta(minutes=1)
     assert await retention.archive_expired(world.pool, ahead) == 1
+
+
+async def test_sessions_and_login_throttles_over_for_thirty_days_are_removed(
+    world: World, tmp_path: Path
+) -> None:
+    """Every token issued and every name ever tried left a row for good; those over for more
+    than thirty days go, those still live or recent stay."""
+    now = datetime.now(UTC)
+    old, recent = now - timedelta(days=31), now - timedelta(days=1)
+    async with world.pool.acquire() as conn:
+        for n, (created, expires, revoked) in enumerate(
+            (
+                (old - timedelta(hours=1), old, None),  # expired long ago
+                (old - timedelta(hours=1), now + timedelta(hours=1), old),  # revoked long ago
+                (recent - timedelta(hours=1), recent, None),  # expired yesterday
+                (now, now + timedelta(hours=1), None),  # live
+            )
+        ):
+            await conn.execute(
+                "INSERT INTO sessions (token_hash, operator_id, created_at, expires_at,"
+                " revoked_at) VALUES ($1, $2, $3, $4, $5)",
+                bytes([n]) * 32,
+                world.maker.id,
+                created,
+                expires,
+                revoked,
+            )
+        await conn.executemany(
+            "INSERT INTO login_throttle (username, failures, locked_until) VALUES ($1, $2, $3)",
+            [
+                ("tried-long-ago", [old], None),
+                ("locked-long-ago", [old], old),
+                ("tried-lately", [old, recent], None),
+                ("locked-still", [old], now + timedelta(days=1)),
+            ],
+        )
+    run = await retention.run(world.pool, retention_years=10, log_dir=tmp_path, now=now)
+    assert (run.sessions_removed, run.login_throttles_removed) == (2, 2)
+    kept = await world.pool.fetch("SELECT token_hash FROM sessions ORDER BY token_hash")
+    assert [bytes(row["token_hash"])[0] for row in kept] == [2, 3]
+    names = await world.pool.fetch("SELECT username FROM login_throttle ORDER BY username")
+    assert [row["username"] for row in names] == ["locked-still", "tried-lately"]

@@ -15,7 +15,7 @@ from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.credentials import normalise_username, password_problem, username_problem
 from paywire.domain.roles import Actor, Role, parse_roles, require_role
 from paywire.domain.validation import Problems
-from paywire.errors import Conflict, NotFound
+from paywire.errors import Conflict, NotFound, PermissionDenied
 from paywire.services.auth_state import SessionCache
 from paywire.services.passwords import DEFAULT_HASHER, hash_password
 from paywire.store import audit
@@ -83,6 +83,10 @@ async def update_operator(
     new_hash = await hash_password(password, hasher) if isinstance(password, str) else None
     now = datetime.now(UTC)
     async with transaction(db) as conn:
+        # The actor's ADMIN role as it is now, not as the request found it: two ADMINs who
+        # demote or deactivate each other at once would otherwise both succeed and leave none.
+        if actor.username not in await store.lock_active_admins(conn):
+            raise PermissionDenied("you are no longer an active ADMIN; nothing was changed")
         before = await store.get(conn, operator_id, lock=True)
         after = await store.update(
             conn,

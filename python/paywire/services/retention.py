@@ -1,11 +1,12 @@
 """Retention, run daily by a gateway: audit rows past PAYWIRE_AUDIT_RETENTION_YEARS purged,
-payments past seven years archived, application logs past thirty days removed; each run audited.
+payments past seven years archived, application logs past thirty days removed, sessions and
+login throttles over for thirty days removed; each run audited.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,14 @@ from paywire.domain.retention import ARCHIVE_AFTER_YEARS, years_before
 from paywire.domain.roles import SYSTEM_ACTOR
 from paywire.observability.logging import prune_log_files
 from paywire.services.audit import purge_expired
-from paywire.store import archive, audit
+from paywire.store import archive, audit, operators
 from paywire.store.tx import Pool, transaction
 
 # Payments moved per transaction: short transactions, however much is due.
 ARCHIVE_BATCH = 1000
+# How long sessions and login throttles are kept once over: the audit log records every
+# login, logout and lockout for good; these rows only serve an incident still being looked at.
+SIGN_IN_RECORDS_KEPT = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +32,8 @@ class RetentionRun:
     audit_rows_purged: int
     payments_archived: int
     log_files_removed: int
+    sessions_removed: int
+    login_throttles_removed: int
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -35,6 +41,8 @@ class RetentionRun:
             "audit_rows_purged": self.audit_rows_purged,
             "payments_archived": self.payments_archived,
             "log_files_removed": self.log_files_removed,
+            "sessions_removed": self.sessions_removed,
+            "login_throttles_removed": self.login_throttles_removed,
         }
 
 
@@ -55,11 +63,19 @@ async def run(
 ) -> RetentionRun:
     """One retention run as of `now`, recorded in the audit log (as `system`) once done."""
     moment = now or datetime.now(UTC)
+    purged = await purge_expired(db, retention_years, moment)
+    archived = await archive_expired(db, moment)
+    async with transaction(db) as conn:
+        sessions, throttles = await operators.prune_sign_in_records(
+            conn, moment - SIGN_IN_RECORDS_KEPT
+        )
     result = RetentionRun(
         at=moment,
-        audit_rows_purged=await purge_expired(db, retention_years, moment),
-        payments_archived=await archive_expired(db, moment),
+        audit_rows_purged=purged,
+        payments_archived=archived,
         log_files_removed=prune_log_files(log_dir, moment.date()),
+        sessions_removed=sessions,
+        login_throttles_removed=throttles,
     )
     async with transaction(db) as conn:
         await audit.append(

@@ -106,6 +106,36 @@ async def get(conn: Conn, operator_id: UUID, *, lock: bool = False) -> Operator 
     return to_operator(row) if row else None
 
 
+async def prune_sign_in_records(conn: Conn, ended_before: datetime) -> tuple[int, int]:
+    """Remove the sessions that expired or were revoked before `ended_before`, and the login
+    throttle rows of names neither locked nor tried since; returns how many of each. Both
+    tables otherwise grow with every token issued and every name ever tried, for good."""
+    sessions = await conn.fetchval(
+        "WITH gone AS (DELETE FROM sessions WHERE least(expires_at, revoked_at) < $1"
+        " RETURNING 1) SELECT count(*) FROM gone",
+        ended_before,
+    )
+    throttles = await conn.fetchval(
+        "WITH gone AS (DELETE FROM login_throttle"
+        " WHERE coalesce(locked_until, '-infinity') < $1"
+        " AND coalesce((SELECT max(f) FROM unnest(failures) AS f), '-infinity') < $1"
+        " RETURNING 1) SELECT count(*) FROM gone",
+        ended_before,
+    )
+    return sessions, throttles
+
+
+async def lock_active_admins(conn: Conn) -> set[str]:
+    """The user names of the active ADMINs, locked in id order until the transaction ends:
+    operator changes take these locks first, so two ADMINs changing each other wait one for
+    the other."""
+    rows = await conn.fetch(
+        "SELECT username FROM operators WHERE active AND 'ADMIN' = ANY (roles)"
+        " ORDER BY id FOR UPDATE"
+    )
+    return {row["username"] for row in rows}
+
+
 async def all_operators(conn: Conn) -> list[Operator]:
     rows = await conn.fetch(f"SELECT {_COLUMNS} FROM operators ORDER BY username")
     return [to_operator(row) for row in rows]
