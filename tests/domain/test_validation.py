@@ -146,6 +146,13 @@ def test_an_iban_behind_any_space_is_still_checked_as_one(space: str) -> None:
     assert spaced.creditor.account == "DE89370400440532013000"
 
 
+@pytest.mark.parametrize("blank", ["\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"])
+def test_characters_that_display_as_a_blank_are_refused(blank: str) -> None:
+    """Hangul fillers and the blank braille pattern: "Ivan\u3164Drago" reads as two words."""
+    found = problems(body(creditor={**body()["creditor"], "name": f"Ivan{blank}Drago"}))
+    assert found == {"creditor.name": f"must be printable text; U+{ord(blank):04X} is not"}
+
+
 def test_text_keeps_unicode_letters_and_trims_outer_space() -> None:
     new = parse_payment(
         body(creditor={**body()["creditor"], "name": "  Société Générale  "}), today=TODAY
@@ -166,3 +173,4 @@ def test_defanged_keeps_what_entry_would_take_and_replaces_what_it_refuses() -> 
         assert defanged(f"A{char}B") == f"A{expected}B", code
         assert defanged(f"é{char}") == f"é{expected}", code
     assert defanged("closed\u202eLIAF\u2028x") == "closed\ufffdLIAF\ufffdx"
+    assert defanged("blank\u3164or\u2800not") == "blank\ufffdor\ufffdnot"

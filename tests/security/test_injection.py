@@ -28,7 +28,7 @@ HOSTILE = [
     "back\\slash \\u0000 \\x00",
 ]
 # Refused: C0/C1 controls, bidirectional overrides and isolates, zero-width and other format
-# characters, line and paragraph separators, private use.
+# characters, line and paragraph separators, private use, characters that display as a blank.
 REFUSED = [
     "ACME\u202egnp.exe",
     "ACME\u2066GmbH\u2069",
@@ -40,6 +40,8 @@ REFUSED = [
     "ACME\x07",
     "ACME\ue000",
     "ACME\U000e0041",
+    "ACME\u3164",
+    "ACME\u2800",
 ]
 PACS = {"p": PACS008_NS}
 FIELD_XPATHS = {

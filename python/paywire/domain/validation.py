@@ -30,6 +30,10 @@ VALUE_DATE_HORIZON = timedelta(days=365)
 # Control, format (e.g. bidirectional overrides), surrogate, private-use and unassigned code
 # points, and line separators: none can be shown reliably or sent in the XML message.
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# What displays as a blank without being a space: the Hangul fillers, the only letters among
+# Unicode's default-ignorable code points, and the blank braille pattern. No text needs them, and
+# "Ivan\u3164Drago" reads as "Ivan Drago" while it is one word to anything that splits on spaces.
+BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _FIELDS = frozenset(
     {"amount", "currency", "value_date", "debtor", "creditor", "end_to_end_id", "remittance_info"}
 )
@@ -146,13 +150,15 @@ def defanged(value: str) -> str:
         # Every answer's MsgId passes here: in ASCII only controls are refused, and those are
         # exactly what isprintable() rejects, so the common case costs no loop in Python.
         return value
-    return "".join(
-        "\ufffd" if unicodedata.category(ch) in _REFUSED_CATEGORIES else ch for ch in value
-    )
+    return "".join("\ufffd" if _refused(ch) else ch for ch in value)
+
+
+def _refused(ch: str) -> bool:
+    return ch in BLANKS or unicodedata.category(ch) in _REFUSED_CATEGORIES
 
 
 def _printable(value: str, name: str, problems: Problems) -> bool:
-    bad = next((ch for ch in value if unicodedata.category(ch) in _REFUSED_CATEGORIES), None)
+    bad = next((ch for ch in value if _refused(ch)), None)
     if bad is not None:
         problems.add(name, f"must be printable text; U+{ord(bad):04X} is not")
     return bad is None
