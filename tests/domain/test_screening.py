@@ -66,10 +66,23 @@ def payment(
         ("  IVAN\tDRAGO-PETROV ", "ivan drago petrov"),
         ("Straße", "strasse"),
         ("Ǆemal", "dzemal"),
+        ("S\u043eci\u0435t\u0435", "societe"),  # Cyrillic o and e
+        ("\u0399VAN DRAG\u039f", "ivan drago"),  # Greek capital iota and omicron
+        ("\u03f2arl \u03f9arl", "carl carl"),  # Greek lunate sigma, which NFKD makes a final one
+        ("Drago\u20dd Dra\u0903go", "drago drago"),  # enclosing (Me) and spacing (Mc) marks
+        ("Ivan\u3164Drago", "ivan drago"),  # a Hangul filler, which displays as a blank
     ],
 )
 def test_names_are_normalised(raw: str, normal: str) -> None:
     assert normalise_name(raw) == normal
+
+
+def test_ascii_names_are_normalised_as_any_other() -> None:
+    """ASCII names take a quicker way; a combining mark, which is dropped, sends the same name
+    the general way."""
+    for code in range(128):
+        name = f"Ab{chr(code)}9 "
+        assert normalise_name(name) == normalise_name(name + "\u0301"), code
 
 
 @pytest.mark.parametrize(
@@ -84,6 +97,49 @@ def test_sanctioned_names_hit_as_whole_words(debtor: str, creditor: str) -> None
     rules = parse_sanctions_csv(CSV)
     hits = rules.screen(payment(debtor=debtor, creditor=creditor))
     assert [h.code for h in hits] == [SANCTIONS_HIT]
+
+
+@pytest.mark.parametrize(
+    "creditor",
+    [
+        pytest.param("Ivan Dr\u0430go", id="cyrillic-a"),
+        pytest.param("\u0456van Drago", id="cyrillic-small-i"),
+        pytest.param("\u0406VAN DRAGO", id="cyrillic-capital-i"),
+        pytest.param("\u0406v\u0430n Dr\u0430g\u043e", id="cyrillic-i-a-o"),
+        pytest.param("IVAN DRAG\u039f", id="greek-capital-omicron"),
+        pytest.param("I\u03bdan Drago", id="greek-small-nu"),
+        pytest.param("Ivan Drago\u20dd", id="enclosing-mark"),
+        pytest.param("Ivan Dra\u0903go", id="spacing-mark"),
+        pytest.param("Ivan\u3164Drago", id="hangul-filler"),
+        pytest.param("Ivan\u115fDrago", id="hangul-choseong-filler"),
+        pytest.param("Ivan\uffa0Drago", id="halfwidth-hangul-filler"),
+    ],
+)
+def test_look_alike_letters_and_marks_do_not_hide_a_listed_name(creditor: str) -> None:
+    rules = parse_sanctions_csv("type,value,source\nNAME,Ivan Drago,OFAC SDN\n")
+    assert [h.code for h in rules.screen(payment(creditor=creditor))] == [SANCTIONS_HIT]
+
+
+def test_listed_names_are_normalised_as_payment_names_are() -> None:
+    rules = parse_sanctions_csv("type,value,source\nNAME,\u0406v\u0430n Drago\u20dd,X\n")
+    assert rules.screen(payment(creditor="IVAN DRAGO")) != []
+    assert rules.screen(payment(creditor="Ivan Dragon")) == []
+
+
+@pytest.mark.parametrize(
+    ("listed", "written"),
+    [
+        ("ΝΙΚΟΣ ΠΑΠΑΔΟΠΟΥΛΟΣ", "Νίκος Παπαδόπουλος"),
+        ("ΝΙΚΟΣ ΠΑΠΑΔΟΠΟΥΛΟΣ", "νίκος ΠΑΠΑΔΌΠΟΥΛΟΣ"),
+        ("Νίκος Παπαδόπουλος", "ΝΙΚΟΣ ΠΑΠΑΔΟΠΟΥΛΟΣ"),
+        ("ИВАН ГРОЗНЫЙ", "Иван Грозный"),
+    ],
+)
+def test_greek_and_cyrillic_names_match_in_any_case(listed: str, written: str) -> None:
+    """Guards the second of the name_keys: the Greek capitals nu and upsilon fold to N and Y,
+    their small letters to v and u."""
+    rules = parse_sanctions_csv(f"type,value,source\nNAME,{listed},X\n")
+    assert rules.screen(payment(debtor=written)) != []
 
 
 def test_part_of_a_word_is_no_hit() -> None:

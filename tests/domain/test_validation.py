@@ -119,15 +119,48 @@ def test_single_problems_name_their_field(changes: dict[str, Any], field: str) -
     assert field in problems(body(**changes))
 
 
-def test_other_account_ids_up_to_34_printable_characters_are_accepted() -> None:
+@pytest.mark.parametrize(
+    "other_id", ["ACC-0001/77", "acc 7", "(12) 34.56,7'8+9?0:X", "  ACC-7  ", "A" * 34]
+)
+def test_other_account_ids_up_to_34_characters_of_the_swift_set_are_accepted(
+    other_id: str,
+) -> None:
     new = parse_payment(
-        body(creditor={"name": "Initech KK", "account": "ACC-0001/77", "agent_bic": "BOTKJPJT"}),
+        body(creditor={"name": "Initech KK", "account": other_id, "agent_bic": "BOTKJPJT"}),
         today=TODAY,
     )
-    assert new.creditor.account == "ACC-0001/77"
+    assert new.creditor.account == other_id.strip()
+
+
+def test_an_other_account_id_over_34_characters_is_refused() -> None:
     assert "creditor.account" in problems(
         body(creditor={"name": "I", "account": "A" * 35, "agent_bic": "BOTKJPJT"})
     )
+
+
+@pytest.mark.parametrize(
+    ("account", "refused"),
+    [
+        ("DE\uff189370400440532013001", "U+FF18"),  # a full-width 8
+        ("\uff24\uff2589370400440532013001", "U+FF24"),  # a full-width DE
+        ("D\u041589370400440532013001", "U+0415"),  # a Cyrillic E
+        ("\uff26\uff32\uff11\uff14\uff12\uff10\uff10\uff14", "U+FF26"),  # all full-width
+        ("\u0131T60X0542811101000000123456", "U+0131"),  # a dotless i, which upper() makes I
+        ("ACC\u00a07", "U+00A0"),  # a no-break space inside another id
+        ("ACC#7", "U+0023"),
+        ("Konto M\u00fcller", "U+00FC"),
+    ],
+)
+def test_account_ids_outside_the_swift_set_are_refused_naming_the_character(
+    account: str, refused: str
+) -> None:
+    """Not taken as other ids: what a reader takes for an IBAN must be checked as one."""
+    for party, extra in (("debtor", {}), ("creditor", {"agent_bic": "BNPAFRPP"})):
+        found = problems(body(**{party: {"name": "G", "account": account, **extra}}))
+        assert found == {
+            f"{party}.account": "must hold only the letters A-Z and a-z, digits, spaces and "
+            f"/ - ? : ( ) . , ' +; {refused} is not"
+        }
 
 
 def test_an_iban_shaped_account_must_be_a_valid_iban() -> None:
@@ -144,6 +177,13 @@ def test_an_iban_behind_any_space_is_still_checked_as_one(space: str) -> None:
     assert "creditor.account" in problems(creditor(f"XX12{space}ABCDEF"))
     spaced = parse_payment(creditor(f"{space}DE89{space}3704 0044 0532 0130 00"), today=TODAY)
     assert spaced.creditor.account == "DE89370400440532013000"
+
+
+@pytest.mark.parametrize("blank", ["\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"])
+def test_characters_that_display_as_a_blank_are_refused(blank: str) -> None:
+    """Hangul fillers and the blank braille pattern: "Ivan\u3164Drago" reads as two words."""
+    found = problems(body(creditor={**body()["creditor"], "name": f"Ivan{blank}Drago"}))
+    assert found == {"creditor.name": f"must be printable text; U+{ord(blank):04X} is not"}
 
 
 def test_text_keeps_unicode_letters_and_trims_outer_space() -> None:
@@ -166,3 +206,4 @@ def test_defanged_keeps_what_entry_would_take_and_replaces_what_it_refuses() -> 
         assert defanged(f"A{char}B") == f"A{expected}B", code
         assert defanged(f"é{char}") == f"é{expected}", code
     assert defanged("closed\u202eLIAF\u2028x") == "closed\ufffdLIAF\ufffdx"
+    assert defanged("blank\u3164or\u2800not") == "blank\ufffdor\ufffdnot"

@@ -1,6 +1,7 @@
 """Injection through every text field of a payment and of the actions on it. Control and
 bidirectional characters are refused at entry; printable text, however hostile, is stored
-verbatim, returned verbatim in JSON and escaped in the pacs.008 the pipeline builds."""
+verbatim, returned verbatim in JSON and escaped in the pacs.008 the pipeline builds. Account ids
+take only the SWIFT character set, its quote and brackets included."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from paywire.services import payments
 from tests.api.world import World, payment_body
 from tests.wire.conftest import PACS008_NS, Schemas, assert_valid
 
-# Printable and at most 34 characters, so each fits every text field (account ids included).
+# Printable and at most 34 characters.
 HOSTILE = [
     "x'); DROP TABLE payments; --",
     "' OR '1'='1' /*",
@@ -27,8 +28,15 @@ HOSTILE = [
     "Zoë Ærø 株式会社 😀 a\u0301 \u00a0nbsp",
     "back\\slash \\u0000 \\x00",
 ]
+# What an account id may hold (the SWIFT set) put to hostile use.
+HOSTILE_IDS = [
+    "x') OR ('1' - '1' --",
+    "' + (SELECT 1) + '",
+    "../../etc/passwd?x:y",
+    "a'b,c.d/e-f(g)h+i?j:k",
+]
 # Refused: C0/C1 controls, bidirectional overrides and isolates, zero-width and other format
-# characters, line and paragraph separators, private use.
+# characters, line and paragraph separators, private use, characters that display as a blank.
 REFUSED = [
     "ACME\u202egnp.exe",
     "ACME\u2066GmbH\u2069",
@@ -40,15 +48,17 @@ REFUSED = [
     "ACME\x07",
     "ACME\ue000",
     "ACME\U000e0041",
+    "ACME\u3164",
+    "ACME\u2800",
 ]
 PACS = {"p": PACS008_NS}
 FIELD_XPATHS = {
     "debtor.name": "//p:Dbtr/p:Nm",
     "creditor.name": "//p:Cdtr/p:Nm",
-    "creditor.account": "//p:CdtrAcct/p:Id/p:Othr/p:Id",
     "end_to_end_id": "//p:PmtId/p:EndToEndId",
     "remittance_info": "//p:RmtInf/p:Ustrd",
 }
+ACCOUNT_XPATH = "//p:CdtrAcct/p:Id/p:Othr/p:Id"
 SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
 
@@ -75,11 +85,17 @@ def schemas() -> Schemas:
     return Schemas()
 
 
-@pytest.mark.parametrize("value", HOSTILE)
+@pytest.mark.parametrize(
+    ("fields", "value"),
+    [
+        *((FIELD_XPATHS, v) for v in HOSTILE),
+        *(({"creditor.account": ACCOUNT_XPATH}, v) for v in HOSTILE_IDS),
+    ],
+)
 async def test_hostile_printable_text_round_trips_and_is_escaped_in_the_message(
-    world: World, schemas: Schemas, value: str
+    world: World, schemas: Schemas, fields: dict[str, str], value: str
 ) -> None:
-    for field, xpath in FIELD_XPATHS.items():
+    for field, xpath in fields.items():
         response = await world.client.post(
             "/api/v1/payments", json=body_with(field, value), headers=world.auth("maker")
         )
@@ -103,7 +119,7 @@ async def test_hostile_printable_text_round_trips_and_is_escaped_in_the_message(
         assert b"]]>" not in payload.replace(b"]]&gt;", b"")
 
 
-@pytest.mark.parametrize("value", HOSTILE[:4])
+@pytest.mark.parametrize("value", HOSTILE_IDS)
 async def test_a_hostile_ledger_account_id_round_trips(world: World, value: str) -> None:
     await world.pool.execute(
         "INSERT INTO accounts (account, name, currency, balance) VALUES ($1, $2, 'EUR', 100)",
@@ -122,7 +138,7 @@ async def test_a_hostile_ledger_account_id_round_trips(world: World, value: str)
 async def test_control_and_bidi_characters_are_refused_in_every_field(
     world: World, value: str
 ) -> None:
-    for field in (*FIELD_XPATHS, "debtor.account"):
+    for field in (*FIELD_XPATHS, "creditor.account", "debtor.account"):
         response = await world.client.post(
             "/api/v1/payments", json=body_with(field, value), headers=world.auth("maker")
         )

@@ -4,6 +4,7 @@ characters anywhere. Each is refused with a 4xx naming the problem; none reaches
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import orjson
@@ -116,6 +117,28 @@ async def test_wrong_types_and_values_are_400_naming_the_field(
         PAYMENTS, json=payment_body(**change), headers=world.auth("maker")
     )
     assert field in [d["field"] for d in await refused(response)]
+
+
+@pytest.mark.parametrize(
+    "account",
+    [
+        pytest.param("DE\uff189370400440532013001", id="fullwidth-digit"),
+        pytest.param("\uff24\uff2589370400440532013001", id="fullwidth-country"),
+        pytest.param("D\u041589370400440532013001", id="cyrillic-letter"),
+        pytest.param("\uff26\uff32\uff11\uff14\uff12\uff10\uff10\uff14", id="all-fullwidth"),
+    ],
+)
+async def test_iban_look_alikes_are_400_not_other_ids(world: World, account: str) -> None:
+    """docs/API.md: what starts like an IBAN must be a valid one; these were taken as other ids."""
+    creditor = {"name": "Globex SA", "account": account, "agent_bic": "BNPAFRPPXXX"}
+    response = await world.client.post(
+        PAYMENTS, json=payment_body(creditor=creditor), headers=world.auth("maker")
+    )
+    (detail,) = await refused(response)
+    assert detail["field"] == "creditor.account"
+    assert detail["message"].startswith("must hold only the letters A-Z and a-z, digits, spaces")
+    assert account[:4] not in json.dumps(await response.json(), ensure_ascii=False)
+    assert await world.pool.fetchval("SELECT count(*) FROM payments") == 0
 
 
 async def test_a_nul_anywhere_in_a_body_is_400_not_a_database_error(world: World) -> None:

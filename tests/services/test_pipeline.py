@@ -67,6 +67,41 @@ async def test_clean_payments_are_screened_hits_are_held_with_reasons(world: Wor
     assert reasons[large.id].code == "AMOUNT_LIMIT"
 
 
+async def test_look_alike_names_are_held_as_the_names_they_imitate(world: World) -> None:
+    """Names in which a letter of another script or a combining mark stands in for a Latin
+    letter, as entered through the payments service (world.rules lists Ivan Drago)."""
+    names = [
+        "Ivan Dr\u0430go",  # Cyrillic a
+        "Ivan Drago\u20dd",  # an enclosing mark (Me)
+        "Ivan Dra\u0903go",  # a spacing mark (Mc)
+        "IVAN DRAG\u039f",  # Greek capital omicron
+        "\u0456van Drago",  # Cyrillic dotted i
+        "I\u03bdan Drago",  # Greek small nu
+    ]
+    approved = [
+        await world.drive(
+            await world.create(
+                creditor={
+                    "name": name,
+                    "account": "GB29NWBK60161331926819",
+                    "agent_bic": "NWBKGB2L",
+                }
+            ),
+            Status.APPROVED,
+        )
+        for name in names
+    ]
+    ids = [p.id for p in approved]
+    outcome = await pipeline.screen_and_post(world.pool, ids, world.rules, world.ledger, COMPOSE)
+    assert sorted(outcome.moved[Status.HELD]) == sorted(ids)
+    for payment in approved:
+        reason = (await world.reload(payment)).reason
+        assert (reason.code, reason.text) == (
+            "SANCTIONS_HIT",
+            "creditor name matches an entry of OFAC SDN",
+        ), payment.creditor.name
+
+
 async def _held(world: World) -> object:
     payment = await world.drive(await world.create(amount="600000.00"), Status.APPROVED)
     await pipeline.screen_and_post(world.pool, [payment.id], world.rules, world.ledger, COMPOSE)

@@ -151,6 +151,18 @@ def test_clearing_account_ids_are_kept_for_paywire() -> None:
     assert raised.value.details[0]["field"] == "accounts[0].account"
 
 
+@pytest.mark.parametrize("number", ["D\u041589370400440532013000", "ACC\uff17"])
+def test_seeded_account_ids_are_held_to_the_swift_set_as_payments_are(number: str) -> None:
+    """A Cyrillic E or a full-width digit: the same refusal as at payment entry."""
+    data = seed_file(operators=[])
+    data["accounts"][0]["account"] = number
+    with pytest.raises(ValidationError) as raised:
+        seeding.parse_seed_file(data)
+    (detail,) = raised.value.details
+    assert detail["field"] == "accounts[0].account"
+    assert "/ - ? : ( ) . , ' +" in detail["message"]
+
+
 async def test_a_currency_cannot_change(db_pool: Pool) -> None:
     await seeding.seed_file(db_pool, seed_file(), hasher=CHEAP_HASHER)
     data = seed_file()

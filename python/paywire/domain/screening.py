@@ -17,23 +17,88 @@ from types import MappingProxyType
 from paywire.domain.identifiers import bic_problem
 from paywire.domain.money import format_amount
 from paywire.domain.payment import Payment
+from paywire.domain.validation import BLANKS
 
 SANCTIONS_HIT = "SANCTIONS_HIT"
 AMOUNT_LIMIT = "AMOUNT_LIMIT"
 _HEADER = ("type", "value", "source")
 _SPACES = re.compile(r"\s+")
+# In ASCII, what is not a letter or a digit is punctuation, a symbol, a space or a control.
+_ASCII_SEPARATORS = re.compile(r"[^a-z0-9]+")
+
+# The letters of Cyrillic and Greek that Unicode's confusables.txt (UTS #39) gives as one Latin
+# letter, each folded to the letter it imitates in its own case: the Greek capital nu is N, its
+# small letter v. The capitals that confusables.txt gives as l, as it does I (Greek iota,
+# Cyrillic dotted I and palochka), are taken as I. Accented forms (U+0451, U+03CC) fold too,
+# their accents being dropped first. Written as code points, as confusables.txt lists them:
+# their glyphs would not tell them from the Latin letters.
+_LOOK_ALIKES = {
+    "A": "\u0410\u0391", "B": "\u0412\u0392", "C": "\u0421\u03f9", "E": "\u0415\u0395",
+    "F": "\u03dc", "G": "\u050c", "H": "\u041d\u0397", "I": "\u0406\u04c0\u0399",
+    "J": "\u0408\u037f", "K": "\u041a\u039a", "M": "\u041c\u039c\u03fa", "N": "\u039d",
+    "O": "\u041e\u039f", "P": "\u0420\u03a1", "S": "\u0405", "T": "\u0422\u03a4", "V": "\u0474",
+    "W": "\u051c", "X": "\u0425\u03a7", "Y": "\u0423\u04ae\u03a5", "Z": "\u0396",
+    "a": "\u0430\u03b1", "b": "\u042c", "c": "\u0441\u03f2", "d": "\u0501", "e": "\u0435\u04bd",
+    "h": "\u04bb", "i": "\u0456\u04cf\ua647\u03b9", "j": "\u0458\u03f3", "o": "\u043e\u03bf\u03c3",
+    "p": "\u0440\u03c1", "q": "\u051b", "r": "\u0433\u1d26", "s": "\u0455", "u": "\u03c5",
+    "v": "\u0475\u03bd", "w": "\u051d\u0461", "x": "\u0445", "y": "\u0443\u04af\u03b3",
+}  # fmt: skip
+_FOLDS = str.maketrans(
+    {
+        **{look_alike: latin for latin, chars in _LOOK_ALIKES.items() for look_alike in chars},
+        # What displays as a blank separates words, as a space does (entry refuses these, but a
+        # list or a payment entered before it did may hold them).
+        **dict.fromkeys(BLANKS, " "),
+    }
+)
+# Look-alikes that NFKD would turn into letters that look like nothing Latin (the Greek lunate
+# sigma U+03F2, a c to the eye, into the final sigma), so they are folded before it.
+_FOLDS_BEFORE_NFKD = str.maketrans(
+    {
+        look_alike: latin
+        for latin, chars in _LOOK_ALIKES.items()
+        for look_alike in chars
+        if unicodedata.normalize("NFKD", look_alike) != look_alike
+    }
+)
 
 
 def normalise_name(name: str) -> str:
-    """Casefolded, accents and punctuation removed, whitespace collapsed: "Société  Générale,
-    S.A." and "societe generale s a" compare equal."""
-    decomposed = unicodedata.normalize("NFKD", name.casefold())
-    kept = (
-        " " if unicodedata.category(ch)[0] in "PSZC" else ch
-        for ch in decomposed
-        if unicodedata.category(ch) != "Mn"
-    )
-    return _SPACES.sub(" ", "".join(kept)).strip()
+    """A name reduced to what a reader sees in it, so that neither case, accents, punctuation nor
+    a letter of another script posing as a Latin one hides a listed name: "Société  Générale,
+    S.A.", "societe generale s a" and the first with a Cyrillic o (U+043E) compare equal."""
+    if name.isascii():
+        # Most names are, and screening runs on every payment: the same result, in one pass.
+        return _ASCII_SEPARATORS.sub(" ", name.lower()).strip()
+    return _folded(_letters(name))
+
+
+def name_keys(name: str) -> tuple[str, ...]:
+    """What a name is screened under, a listed name and a payment's alike: normalised as
+    written, which catches a look-alike in whichever case imitates its Latin letter, and, where
+    that differs, in small letters, which keeps a Greek or Cyrillic name matching in any case
+    (the Greek capital nu looks like N, its small letter like v)."""
+    if name.isascii():
+        return (normalise_name(name),)  # no look-alike is ASCII: one key
+    letters = _letters(name)
+    written, small = _folded(letters), _folded(letters.casefold())
+    return (written,) if small == written else (written, small)
+
+
+def _letters(name: str) -> str:
+    # Compatibility forms decomposed (full-width, ligatures), every mark dropped (accents,
+    # enclosing circles, spacing marks), what is not a letter or a digit made a space.
+    decomposed = unicodedata.normalize("NFKD", name.translate(_FOLDS_BEFORE_NFKD))
+    kept: list[str] = []
+    for ch in decomposed:
+        kind = unicodedata.category(ch)[0]
+        if kind != "M":
+            kept.append(" " if kind in "PSZC" else ch)
+    return "".join(kept)
+
+
+def _folded(letters: str) -> str:
+    return _SPACES.sub(" ", letters.translate(_FOLDS).casefold()).strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +109,8 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class ScreeningRules:
-    """Sanctioned names (normalised) and BICs, each with its source list, and amount limits."""
+    """Sanctioned names (by their name_keys) and BICs, each with its source list, and amount
+    limits."""
 
     names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     bics: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -55,7 +121,7 @@ class ScreeningRules:
         """Every rule the payment hits; an empty list lets it through."""
         hits = []
         for role, party in (("debtor", payment.debtor), ("creditor", payment.creditor)):
-            source = self._name_source(normalise_name(party.name))
+            source = self._name_source(party.name)
             if source is not None:
                 hits.append(Hit(SANCTIONS_HIT, f"{role} name matches an entry of {source}"))
         agent = payment.creditor.agent_bic
@@ -76,13 +142,14 @@ class ScreeningRules:
     def _name_source(self, name: str) -> str | None:
         # A sanctioned name matches the whole name or a run of whole words within it; runs are
         # looked up rather than entries scanned, so a long list costs no more than a short one.
-        words = name.split(" ")
-        longest = min(self.name_words, len(words))
-        for start in range(len(words)):
-            for end in range(start + 1, min(start + longest, len(words)) + 1):
-                source = self.names.get(" ".join(words[start:end]))
-                if source is not None:
-                    return source
+        for key in name_keys(name):
+            words = key.split(" ")
+            longest = min(self.name_words, len(words))
+            for start in range(len(words)):
+                for end in range(start + 1, min(start + longest, len(words)) + 1):
+                    source = self.names.get(" ".join(words[start:end]))
+                    if source is not None:
+                        return source
         return None
 
     def _bic_source(self, bic: str) -> str | None:
@@ -115,10 +182,10 @@ def parse_sanctions_csv(
         kind, value, source = (cell.strip() for cell in row)
         source = source or "the sanctions list"
         if kind.upper() == "NAME":
-            normalised = normalise_name(value)
-            if not normalised:
+            keys = name_keys(value)
+            if not all(keys):
                 raise ValueError(f"row {number}: the name is empty once normalised")
-            names[normalised] = source
+            names.update(dict.fromkeys(keys, source))
         elif kind.upper() == "BIC":
             problem = bic_problem(value.upper())
             if problem is not None:

@@ -9,8 +9,9 @@ letter case of an IBAN.
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -30,6 +31,15 @@ VALUE_DATE_HORIZON = timedelta(days=365)
 # Control, format (e.g. bidirectional overrides), surrogate, private-use and unassigned code
 # points, and line separators: none can be shown reliably or sent in the XML message.
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# What displays as a blank without being a space: the Hangul fillers, the only letters among
+# Unicode's default-ignorable code points, and the blank braille pattern. No text needs them, and
+# "Ivan\u3164Drago" reads as "Ivan Drago" while it is one word to anything that splits on spaces.
+BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Account ids, IBANs or others, are held to SWIFT's "x" character set, which every bank on a
+# cross-border route accepts in an identifier; and a full-width or Cyrillic letter would let an
+# IBAN pass for another id, unchecked.
+_ACCOUNT_CHARACTERS = frozenset(string.ascii_letters + string.digits + "/-?:().,'+ ")
+_ACCOUNT_RULE = "must hold only the letters A-Z and a-z, digits, spaces and / - ? : ( ) . , ' +"
 _FIELDS = frozenset(
     {"amount", "currency", "value_date", "debtor", "creditor", "end_to_end_id", "remittance_info"}
 )
@@ -119,7 +129,8 @@ def optional_text(
 
 
 def account(value: object, name: str, problems: Problems) -> str | None:
-    """An IBAN (in electronic form) or, for anything not shaped like one, another id ≤ 34."""
+    """An IBAN (in electronic form) or, for anything not shaped like one, another id ≤ 34;
+    either in SWIFT's "x" character set."""
     if not isinstance(value, str):
         problems.add(name, "is required" if value is None else "must be a string")
         return None
@@ -127,14 +138,21 @@ def account(value: object, name: str, problems: Problems) -> str | None:
     # an IBAN behind a no-break space would otherwise be taken as another id, unchecked.
     if not _printable(value, name, problems):
         return None
-    compact = "".join(value.split()).upper()
-    if IBAN_SHAPE.match(compact):
-        problem = iban_problem(compact)
+    compact = "".join(value.split())
+    if not _account_characters(compact, name, problems):
+        return None
+    iban = compact.upper()
+    if IBAN_SHAPE.match(iban):
+        problem = iban_problem(iban)
         if problem is not None:
             problems.add(name, problem)
             return None
-        return compact
-    return text(value, name, OTHER_ID_MAX, problems)
+        return iban
+    other = text(value, name, OTHER_ID_MAX, problems)
+    # Spaces other than U+0020 inside another id are kept by text(), so checked once more.
+    if other is None or not _account_characters(other, name, problems):
+        return None
+    return other
 
 
 def defanged(value: str) -> str:
@@ -146,15 +164,29 @@ def defanged(value: str) -> str:
         # Every answer's MsgId passes here: in ASCII only controls are refused, and those are
         # exactly what isprintable() rejects, so the common case costs no loop in Python.
         return value
-    return "".join(
-        "\ufffd" if unicodedata.category(ch) in _REFUSED_CATEGORIES else ch for ch in value
-    )
+    return "".join("\ufffd" if _refused(ch) else ch for ch in value)
+
+
+def _refused(ch: str) -> bool:
+    return ch in BLANKS or unicodedata.category(ch) in _REFUSED_CATEGORIES
 
 
 def _printable(value: str, name: str, problems: Problems) -> bool:
-    bad = next((ch for ch in value if unicodedata.category(ch) in _REFUSED_CATEGORIES), None)
+    return _only(value, lambda ch: not _refused(ch), "must be printable text", name, problems)
+
+
+def _account_characters(value: str, name: str, problems: Problems) -> bool:
+    return _only(value, _ACCOUNT_CHARACTERS.__contains__, _ACCOUNT_RULE, name, problems)
+
+
+def _only(
+    value: str, allowed: Callable[[str], bool], rule: str, name: str, problems: Problems
+) -> bool:
+    # The first character refused is named by its code point, never the value: a field may be
+    # an account number, and a character shown as itself may be invisible or look like another.
+    bad = next((ch for ch in value if not allowed(ch)), None)
     if bad is not None:
-        problems.add(name, f"must be printable text; U+{ord(bad):04X} is not")
+        problems.add(name, f"{rule}; U+{ord(bad):04X} is not")
     return bad is None
 
 
