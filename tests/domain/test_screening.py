@@ -142,6 +142,29 @@ def test_greek_and_cyrillic_names_match_in_any_case(listed: str, written: str) -
     assert rules.screen(payment(debtor=written)) != []
 
 
+GREEK_INA = "\u0399\u039d\u0391"  # reads INA
+GREEK_NINA = "\u039d\u0399\u039d\u0391"  # reads NINA
+
+
+@pytest.mark.parametrize(
+    ("listed", "written"),
+    [
+        ("Iva", GREEK_INA),  # its small letters would read "iva"
+        ("VIVA", f"{GREEK_NINA} Holdings"),
+        ("ROPA", "\u0413\u041e\u0420\u0410"),  # Cyrillic capitals: GORA
+        ("Repa", "\u0413\u0435\u0440\u0430 Ltd"),  # Cyrillic: Gera
+        (GREEK_INA, "Iva Novak"),  # the other way round
+        (GREEK_INA, "Iva Nováková"),  # accented, but Latin
+    ],
+)
+def test_a_name_matches_another_script_only_as_it_looks(listed: str, written: str) -> None:
+    """The small-letter key is compared with Greek and Cyrillic names only: a capital's small
+    letter is not what a reader sees (the Greek capital nu is v in small letters, the Cyrillic
+    capital ghe r). The names are written as code points: their letters look Latin."""
+    rules = parse_sanctions_csv(f"type,value,source\nNAME,{listed},X\n")
+    assert rules.screen(payment(debtor=written)) == []
+
+
 def test_part_of_a_word_is_no_hit() -> None:
     rules = parse_sanctions_csv("type,value,source\nNAME,Drago,X\n")
     assert rules.screen(payment(creditor="Dragonfly Ltd")) == []

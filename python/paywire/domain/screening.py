@@ -25,6 +25,11 @@ _HEADER = ("type", "value", "source")
 _SPACES = re.compile(r"\s+")
 # In ASCII, what is not a letter or a digit is punctuation, a symbol, a space or a control.
 _ASCII_SEPARATORS = re.compile(r"[^a-z0-9]+")
+# The Greek and Cyrillic blocks (with Greek Extended and the Cyrillic supplements and
+# extensions): the scripts whose letters are matched in small letters as well (`name_keys`).
+_GREEK_OR_CYRILLIC = re.compile(
+    "[\u0370-\u03ff\u1f00-\u1fff\u0400-\u052f\u1c80-\u1c8f\u2de0-\u2dff\ua640-\ua69f]"
+)
 
 # The letters of Cyrillic and Greek that Unicode's confusables.txt (UTS #39) gives as one Latin
 # letter, each folded to the letter it imitates in its own case: the Greek capital nu is N, its
@@ -73,16 +78,18 @@ def normalise_name(name: str) -> str:
     return _folded(_letters(name))
 
 
-def name_keys(name: str) -> tuple[str, ...]:
+def name_keys(name: str) -> tuple[str, str | None]:
     """What a name is screened under, a listed name and a payment's alike: normalised as
-    written, which catches a look-alike in whichever case imitates its Latin letter, and, where
-    that differs, in small letters, which keeps a Greek or Cyrillic name matching in any case
-    (the Greek capital nu looks like N, its small letter like v)."""
+    written, which catches a look-alike in whichever case imitates its Latin letter; and, for a
+    name with Greek or Cyrillic letters, normalised in small letters, which keeps such a name
+    matching in any case (the Greek capital nu looks like N, its small letter like v). The
+    second key is compared only with the second keys of such names: a capital's small letter is
+    not what a reader sees, so INA in Greek capitals must not match a listed "Iva"."""
     if name.isascii():
-        return (normalise_name(name),)  # no look-alike is ASCII: one key
+        return normalise_name(name), None  # no look-alike is ASCII
     letters = _letters(name)
-    written, small = _folded(letters), _folded(letters.casefold())
-    return (written,) if small == written else (written, small)
+    small = _folded(letters.casefold()) if _GREEK_OR_CYRILLIC.search(name) else None
+    return _folded(letters), small
 
 
 def _letters(name: str) -> str:
@@ -109,10 +116,12 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class ScreeningRules:
-    """Sanctioned names (by their name_keys) and BICs, each with its source list, and amount
-    limits."""
+    """Sanctioned names and BICs, each with its source list, and amount limits. `names` holds
+    every listed name by its first name key, `script_names` the Greek and Cyrillic ones by
+    their second (`name_keys`)."""
 
     names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    script_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     bics: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     limits: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))
     name_words: int = 0  # words in the longest sanctioned name
@@ -142,12 +151,16 @@ class ScreeningRules:
     def _name_source(self, name: str) -> str | None:
         # A sanctioned name matches the whole name or a run of whole words within it; runs are
         # looked up rather than entries scanned, so a long list costs no more than a short one.
-        for key in name_keys(name):
+        written, small = name_keys(name)
+        keyed = [(written, self.names)]
+        if small is not None:
+            keyed.append((small, self.script_names))
+        for key, listed in keyed:
             words = key.split(" ")
             longest = min(self.name_words, len(words))
             for start in range(len(words)):
                 for end in range(start + 1, min(start + longest, len(words)) + 1):
-                    source = self.names.get(" ".join(words[start:end]))
+                    source = listed.get(" ".join(words[start:end]))
                     if source is not None:
                         return source
         return None
@@ -175,6 +188,7 @@ def parse_sanctions_csv(
     if not rows or tuple(cell.strip().lower() for cell in rows[0]) != _HEADER:
         raise ValueError(f"the first row must be the header {','.join(_HEADER)}")
     names: dict[str, str] = {}
+    script_names: dict[str, str] = {}
     bics: dict[str, str] = {}
     for number, row in enumerate(rows[1:], start=2):
         if len(row) != len(_HEADER):
@@ -182,10 +196,12 @@ def parse_sanctions_csv(
         kind, value, source = (cell.strip() for cell in row)
         source = source or "the sanctions list"
         if kind.upper() == "NAME":
-            keys = name_keys(value)
-            if not all(keys):
+            written, small = name_keys(value)
+            if not written:
                 raise ValueError(f"row {number}: the name is empty once normalised")
-            names.update(dict.fromkeys(keys, source))
+            names[written] = source
+            if small is not None:
+                script_names[small] = source
         elif kind.upper() == "BIC":
             problem = bic_problem(value.upper())
             if problem is not None:
@@ -195,7 +211,8 @@ def parse_sanctions_csv(
             raise ValueError(f"row {number}: type must be NAME or BIC, not {kind!r}")
     return ScreeningRules(
         names=MappingProxyType(names),
+        script_names=MappingProxyType(script_names),
         bics=MappingProxyType(bics),
         limits=MappingProxyType(dict(limits or {})),
-        name_words=max((name.count(" ") + 1 for name in names), default=0),
+        name_words=max((name.count(" ") + 1 for name in (*names, *script_names)), default=0),
     )
