@@ -15,9 +15,11 @@ import asyncpg
 import pytest
 
 from paywire.domain.audit_chain import AuditEntry
+from paywire.domain.retention import years_before
 from paywire.services import audit as audit_service
 from paywire.store import audit
 from paywire.store.tx import Pool
+from tests.fixtures.waiting import eventually, lock_waiters
 
 
 def entry(n: int) -> AuditEntry:
@@ -181,6 +183,19 @@ async def test_the_retention_purge_removes_only_old_rows_and_keeps_the_chain(
             await conn.execute("SELECT audit_purge(now() - interval '6 years')")
 
 
+async def test_a_purge_records_the_cutoff_it_applied_not_the_one_asked(db_pool: Pool) -> None:
+    """A gateway clock two days ahead asks for a cutoff the database holds to its own
+    seven-year floor; the record says what was deleted, which is what was applied."""
+    now = datetime.now(UTC)
+    await write(db_pool, 2, now - timedelta(days=365 * 8))
+    ahead = now + timedelta(days=2)
+    assert await audit_service.purge_expired(db_pool, 7, ahead) == 2
+    recorded = await db_pool.fetchval(
+        "SELECT after->>'older_than' FROM audit_logs WHERE action = 'audit.purge'"
+    )
+    assert datetime.fromisoformat(recorded) < years_before(ahead, 7) - timedelta(days=1)
+
+
 async def exported(pool: Pool, day: date) -> list[dict[str, str]]:
     out = io.BytesIO()
     await audit_service.export_csv(pool, day, out)
@@ -246,15 +261,36 @@ async def test_a_writer_that_waited_for_the_head_stamps_no_earlier_than_the_one_
         await holding.start()
         await audit.append(first, [entry(1)], midnight + timedelta(milliseconds=50))
         waiting = asyncio.create_task(write(db_pool, 1, midnight - timedelta(milliseconds=50)))
-        while not await second.fetchval(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        ):
-            assert not waiting.done()
-            await asyncio.sleep(0.01)
+        await eventually(lambda: lock_waiters(second))
         await holding.commit()
         await waiting
     await write(db_pool, 1, midnight + timedelta(seconds=1))
     rows = await exported(db_pool, date(2026, 11, 27))
     assert [int(row["id"]) for row in rows] == [1, 2, 3]
     reverify(rows)
+
+
+async def test_the_database_keeps_the_stamp_floor_whatever_a_writer_sets(db_pool: Pool) -> None:
+    """A gateway of the version before migration 0016, still running during a rolling upgrade,
+    appends and moves last_id and last_hash without last_at; the next writer of this version
+    must still find the stamp of the row it follows. Nobody may set it to NULL either."""
+    midnight = datetime(2026, 11, 27, tzinfo=UTC)
+    await write(db_pool, 1, midnight)
+    async with db_pool.acquire() as conn, conn.transaction():
+        # What that gateway does: a row after the head, then the head moved, last_at untouched.
+        head = await conn.fetchrow("SELECT last_id, last_hash FROM audit_chain FOR UPDATE")
+        stamp = midnight + timedelta(seconds=5)
+        row_id, row_hash = head["last_id"] + 1, "ab" * 32  # the hash is not checked here
+        await conn.execute(
+            "INSERT INTO audit_logs (id, timestamp, operator, action, entity, entity_id,"
+            " prev_hash, hash) VALUES ($1, $2, 'carol', 'payment.approve', 'payment', 'p-2',"
+            " $3, $4)",
+            row_id,
+            stamp,
+            head["last_hash"],
+            row_hash,
+        )
+        await conn.execute("UPDATE audit_chain SET last_id = $1, last_hash = $2", row_id, row_hash)
+    assert await db_pool.fetchval("SELECT last_at FROM audit_chain") == stamp
+    await db_pool.execute("UPDATE audit_chain SET last_at = NULL")
+    assert await db_pool.fetchval("SELECT last_at FROM audit_chain") == stamp

@@ -71,9 +71,9 @@ async def purge_expired(db: Db, retention_years: int, now: datetime | None = Non
     record, whatever happens to the rest of the retention run."""
     cutoff = years_before(now or datetime.now(UTC), retention_years)
     async with transaction(db) as conn:
-        purged = await audit.purge(conn, cutoff)
+        purged, applied = await audit.purge(conn, cutoff)
         if purged:
-            record = {"rows_purged": purged, "older_than": utc_iso(cutoff)}
+            record = {"rows_purged": purged, "older_than": utc_iso(applied)}
             await audit.append(
                 conn,
                 [
@@ -81,7 +81,7 @@ async def purge_expired(db: Db, retention_years: int, now: datetime | None = Non
                         operator=SYSTEM_ACTOR.username,
                         action="audit.purge",
                         entity="audit",
-                        entity_id=cutoff.date().isoformat(),
+                        entity_id=applied.date().isoformat(),
                         after={**record, "audit_retention_years": retention_years},
                     )
                 ],

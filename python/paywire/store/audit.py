@@ -194,12 +194,16 @@ async def stream(
             yield row
 
 
-async def purge(conn: Conn, before: datetime) -> int:
+async def purge(conn: Conn, before: datetime) -> tuple[int, datetime]:
     """The oldest rows, all stamped before `before`, removed through `audit_purge`, the one
-    DELETE the database allows (and only of rows older than seven years); returns how many.
-    `before` is held to the database's own seven-year floor: with a seven-year retention, a
-    gateway clock a moment ahead of the server's would otherwise be refused on every run."""
-    purged: int = await conn.fetchval(
-        "SELECT audit_purge(least($1::timestamptz, now() - interval '7 years'))", before
+    DELETE the database allows (and only of rows older than seven years); returns how many, and
+    the cutoff applied. `before` is held to the database's own seven-year floor: with a
+    seven-year retention, a gateway clock a moment ahead of the server's would otherwise be
+    refused on every run."""
+    row = await conn.fetchrow(
+        "SELECT audit_purge(cutoff) AS purged, cutoff"
+        " FROM (SELECT least($1::timestamptz, now() - interval '7 years') AS cutoff) AS applied",
+        before,
     )
-    return purged
+    assert row is not None
+    return row["purged"], row["cutoff"]
