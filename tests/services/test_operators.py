@@ -18,7 +18,7 @@ from paywire.errors import (
     ValidationError,
 )
 from paywire.services import auth, operators
-from tests.fixtures.waiting import eventually
+from tests.fixtures.waiting import eventually, lock_waiters
 from tests.fixtures.world import CHEAP_HASHER, PASSWORD, World
 
 # Cheap, but with other parameters than the stored hashes': a login with it re-hashes.
@@ -246,12 +246,11 @@ async def test_two_admins_demoting_each_other_at_once_leave_one(world: World) ->
             )
             for actor, target in ((world.admin, world.allround), (world.allround, world.admin))
         ]
-        await eventually(
-            lambda: watcher.fetchval(
-                "SELECT count(*) = 2 FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-        )
+
+        async def both_waiting() -> bool:
+            return await lock_waiters(watcher) == len(changes)
+
+        await eventually(both_waiting)
         await holding.rollback()
         done = await asyncio.gather(*changes, return_exceptions=True)
     (refused,) = [outcome for outcome in done if isinstance(outcome, Exception)]
@@ -262,3 +261,16 @@ async def test_two_admins_demoting_each_other_at_once_leave_one(world: World) ->
         )
         == 1
     )
+
+
+async def test_an_admin_demoted_while_a_request_was_under_way_creates_nobody(
+    world: World,
+) -> None:
+    """`world.admin` is the operator as a request authenticated it; another ADMIN takes the
+    role away before the request's transaction: it must not make an ADMIN account to keep it."""
+    await operators.update_operator(world.pool, world.allround, world.admin.id, roles=["AUDITOR"])
+    with pytest.raises(PermissionDenied):
+        await operators.create_operator(
+            world.pool, world.admin, "spare", "a long enough secret", ["ADMIN"], hasher=CHEAP_HASHER
+        )
+    assert await world.pool.fetchval("SELECT count(*) FROM operators WHERE username = 'spare'") == 0

@@ -21,7 +21,7 @@ from paywire.services.passwords import DEFAULT_HASHER, hash_password
 from paywire.store import audit
 from paywire.store import operators as store
 from paywire.store.operators import Operator
-from paywire.store.tx import Db, connection, transaction
+from paywire.store.tx import Conn, Db, connection, transaction
 
 
 async def create_operator(
@@ -39,6 +39,7 @@ async def create_operator(
     name, secret, role_set = check_operator(username, password, roles)
     password_hash = await hash_password(secret, hasher)
     async with transaction(db) as conn:
+        await _still_admin(conn, actor)
         try:
             operator = await store.insert(conn, name, password_hash, role_set)
         except asyncpg.UniqueViolationError:
@@ -83,10 +84,7 @@ async def update_operator(
     new_hash = await hash_password(password, hasher) if isinstance(password, str) else None
     now = datetime.now(UTC)
     async with transaction(db) as conn:
-        # The actor's ADMIN role as it is now, not as the request found it: two ADMINs who
-        # demote or deactivate each other at once would otherwise both succeed and leave none.
-        if actor.username not in await store.lock_active_admins(conn):
-            raise PermissionDenied("you are no longer an active ADMIN; nothing was changed")
+        await _still_admin(conn, actor)
         before = await store.get(conn, operator_id, lock=True)
         after = await store.update(
             conn,
@@ -112,6 +110,15 @@ async def update_operator(
     if cache is not None:
         await cache.forget_operator(operator_id)
     return after
+
+
+async def _still_admin(conn: Conn, actor: Actor) -> None:
+    """The actor's ADMIN role as it is now, not as the request found it: two ADMINs who demote
+    or deactivate each other at once would otherwise both succeed and leave none, and an ADMIN
+    demoted while a request was under way could still create an ADMIN account for themselves.
+    Every active ADMIN's row stays locked to the end of the transaction."""
+    if actor.username not in await store.lock_active_admins(conn):
+        raise PermissionDenied("you are no longer an active ADMIN; nothing was changed")
 
 
 async def list_operators(db: Db) -> list[Operator]:

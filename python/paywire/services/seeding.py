@@ -170,6 +170,9 @@ async def _seed(
     report = SeedReport()
     plans = await _plan_operators(db, operators, keep_existing=demo, hasher=hasher)
     async with transaction(db) as conn:
+        # In the order operator changes take them (ADMINs first, by id), so that a seed beside
+        # an ADMIN's change never deadlocks with it.
+        await operator_store.lock_active_admins(conn)
         entries = []
         for op, existing, new_hash in plans:
             entries += await _apply_operator(

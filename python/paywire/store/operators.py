@@ -128,10 +128,11 @@ async def prune_sign_in_records(conn: Conn, ended_before: datetime) -> tuple[int
 async def lock_active_admins(conn: Conn) -> set[str]:
     """The user names of the active ADMINs, locked in id order until the transaction ends:
     operator changes take these locks first, so two ADMINs changing each other wait one for
-    the other."""
+    the other. NO KEY: what only refers to an ADMIN (a login's session, a payment they enter)
+    does not wait."""
     rows = await conn.fetch(
         "SELECT username FROM operators WHERE active AND 'ADMIN' = ANY (roles)"
-        " ORDER BY id FOR UPDATE"
+        " ORDER BY id FOR NO KEY UPDATE"
     )
     return {row["username"] for row in rows}
 
@@ -274,8 +275,11 @@ async def revoke_session(conn: Conn, token_hash: bytes, now: datetime) -> UUID |
 
 
 async def revoke_all_sessions(conn: Conn, operator_id: UUID, now: datetime) -> None:
+    """The operator's sessions still usable, revoked; expired ones are left to the retention
+    run's prune (revoking them changes nothing, and would take their rows' locks from it)."""
     await conn.execute(
-        "UPDATE sessions SET revoked_at = $2 WHERE operator_id = $1 AND revoked_at IS NULL",
+        "UPDATE sessions SET revoked_at = $2"
+        " WHERE operator_id = $1 AND revoked_at IS NULL AND expires_at > $2",
         operator_id,
         now,
     )
