@@ -156,10 +156,12 @@ class Connection(asyncio.Protocol):
         # Heartbeat bookkeeping, see _on_heartbeat.
         self._probe_sent_at: float | None = None
         self._echo_until = 0.0
-        # Whether the transport's write buffer is over its high-water mark (pause_writing), and
-        # whether the next write already carries an answer to a heartbeat of the receiver's.
+        # Whether the transport's write buffer is over its high-water mark (pause_writing);
+        # whether the next write already carries an answer to a heartbeat of the receiver's;
+        # whether one is owed for when writing resumes.
         self._writes_paused = False
         self._answer_queued = False
+        self._answer_owed = False
 
     # -- opening --------------------------------------------------------------------------------
 
@@ -264,6 +266,9 @@ class Connection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._writes_paused = False
+        if self._answer_owed and not self._answer_queued:
+            self._answer_owed = False
+            self._answer_heartbeat(time.monotonic())
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -357,20 +362,26 @@ class Connection(asyncio.Protocol):
         heartbeat that arrives while one of ours awaits its echo is taken as that echo, and so
         is the first one after we answered, which ends any exchange after one round.
 
-        One answer per write is enough for any number of heartbeats read meanwhile, and none is
-        answered while our writes are paused: a receiver that floods heartbeats and stops
-        reading would otherwise grow our write buffer for as long as it kept sending (one loop
-        iteration can read megabytes of them), and one that does not read is not waiting for
-        the answer.
+        One answer per write is enough for any number of heartbeats read meanwhile, and while
+        our writes are paused the answer waits until they resume (one, however many arrived): a
+        receiver that floods heartbeats and stops reading would otherwise grow our write buffer
+        for as long as it kept sending (one loop iteration can read megabytes of them), while
+        one that only reads slowly still gets its answer.
         """
         if self._probe_sent_at is not None:
             self._probe_sent_at = None
         elif now < self._echo_until:
             self._echo_until = 0.0
-        elif self._options.heartbeat_s and not (self._writes_paused or self._answer_queued):
-            self._answer_queued = True
-            self._queue(_HEARTBEAT)
-            self._echo_until = now + self._options.heartbeat_s
+        elif self._options.heartbeat_s and not self._answer_queued:
+            if self._writes_paused:
+                self._answer_owed = True
+            else:
+                self._answer_heartbeat(now)
+
+    def _answer_heartbeat(self, now: float) -> None:
+        self._answer_queued = True
+        self._queue(_HEARTBEAT)
+        self._echo_until = now + self._options.heartbeat_s
 
     # -- time -----------------------------------------------------------------------------------
 
