@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from paywire.config import Settings
 from paywire.gateway import run_gateway
 from tests.fixtures.tls import StartReceiver, TLSFiles, gateway_settings
+from tests.fixtures.waiting import eventually, lock_waiters
 
 
 def paywire_tasks() -> list[asyncio.Task[object]]:
@@ -85,19 +85,14 @@ async def test_the_periodic_jobs_wait_as_long_as_they_must_not_the_statement_tim
         gateway = asyncio.create_task(run_gateway(settings, stop=stop))
         # A statement of the gateway that has waited for the lock three times its timeout (seen
         # from a connection of its own: in the holder's transaction the view would not change).
-        deadline = time.monotonic() + 30
-        while not await watcher.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'paywire'"
-            " AND wait_event_type = 'Lock' AND clock_timestamp() - query_start > interval '0.6 s'"
-        ):
-            assert time.monotonic() < deadline, "no job waited past the statement timeout"
-            await asyncio.sleep(0.05)
+        await eventually(lambda: lock_waiters(watcher, waited_s=0.6), timeout_s=30)
         await locked.rollback()
-        while not await watcher.fetchval(
-            "SELECT count(*) FROM audit_logs WHERE action = 'retention.run'"
-        ):
-            assert time.monotonic() < deadline, "retention did not complete"
-            await asyncio.sleep(0.05)
+        await eventually(
+            lambda: watcher.fetchval(
+                "SELECT count(*) FROM audit_logs WHERE action = 'retention.run'"
+            ),
+            timeout_s=30,
+        )
     finally:
         stop.set()
         if gateway is not None:

@@ -54,6 +54,14 @@ class Conflict(PaywireError):
     code = "CONFLICT"
 
 
+class UnsupportedMediaType(PaywireError):
+    """A body sent as anything but JSON. Text, forms and multipart are what a page of any other
+    site may POST from an operator's browser without a CORS preflight; JSON needs one, which the
+    gateway never grants."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
 class Throttled(PaywireError):
     """Too many attempts; the caller must wait."""
 

@@ -22,7 +22,7 @@ from paywire.store.database import create_pool
 from tests.api.conftest import Serve
 from tests.api.world import World, make_world
 from tests.fixtures.breaks import Breaks, one_of_each
-from tests.fixtures.waiting import eventually
+from tests.fixtures.waiting import eventually, lock_waiters
 
 DAILY = "/api/v1/payments/reconciliation/daily"
 AGING = "/api/v1/payments/reconciliation/aging"
@@ -226,13 +226,7 @@ async def test_reports_wait_for_the_database_as_long_as_they_must(
             world.client.get(DAILY, params={"date": today()}, headers=world.auth("auditor"))
         )
         # Seen from a connection of its own: the holder's transaction would not see it change.
-        await eventually(
-            lambda: watcher.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND datname = current_database()"
-                " AND clock_timestamp() - query_start > interval '0.6 s'"
-            )
-        )
+        await eventually(lambda: lock_waiters(watcher, waited_s=0.6))
         await locked.rollback()
         response = await asked
         assert response.status == 200, await response.text()

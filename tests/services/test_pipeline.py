@@ -19,7 +19,7 @@ from paywire.services import payments, pipeline
 from paywire.store import audit, delivery
 from paywire.store import payments as payment_store
 from paywire.wire import parse_pacs008_summary
-from tests.fixtures.waiting import eventually
+from tests.fixtures.waiting import eventually, lock_waiters
 from tests.fixtures.world import ACME, COMPOSE, LEASE, POOR, World, add_operator, answer, body
 
 CLEARING_EUR = clearing_account("EUR")
@@ -462,12 +462,7 @@ async def test_settling_beside_an_operator_resolving_the_same_orphan_cannot_dead
                 world.ledger,
             )
         )
-        await eventually(
-            lambda: world.pool.fetchval(
-                "SELECT count(*) > 0 FROM pg_stat_activity"
-                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-            )
-        )
+        await eventually(lambda: lock_waiters(world.pool))
         await operator.execute("SELECT 1 FROM audit_chain FOR UPDATE")
         await resolving.commit()
     assert (await settling).completed == [payment.id]

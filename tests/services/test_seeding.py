@@ -15,7 +15,7 @@ from paywire.errors import Conflict, ValidationError
 from paywire.services import auth, seeding
 from paywire.store import ledger
 from paywire.store.tx import Pool
-from tests.fixtures.waiting import eventually
+from tests.fixtures.waiting import eventually, lock_waiters
 from tests.fixtures.world import ACME, CHEAP_HASHER, World
 
 
@@ -132,12 +132,7 @@ async def test_a_seed_waiting_on_a_posting_keeps_what_the_posting_moved(world: W
         seed = asyncio.create_task(
             seeding.seed_file(world.pool, acme(name="ACME AG"), hasher=CHEAP_HASHER)
         )
-        await eventually(
-            lambda: world.pool.fetchval(
-                "SELECT count(*) > 0 FROM pg_stat_activity"
-                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-            )
-        )
+        await eventually(lambda: lock_waiters(world.pool))
         await posting.commit()
     assert (await seed).updated == [f"account {ACME}"]
     assert await world.balance(ACME) == Decimal("999990.00")

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from paywire.api.jsonio import UnsupportedMediaType, json_response
+from paywire.api.jsonio import json_response
 from paywire.errors import (
     AuthenticationError,
     Conflict,
@@ -19,6 +19,7 @@ from paywire.errors import (
     PaywireError,
     PermissionDenied,
     Throttled,
+    UnsupportedMediaType,
     ValidationError,
 )
 

@@ -12,20 +12,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from paywire.errors import PaywireError, ValidationError
+from paywire.errors import UnsupportedMediaType, ValidationError
 
 JSON_CONTENT_TYPE = "application/json"
 # No body of ours nests deeper than 3. orjson accepts 1,024 levels, and the code after it (the
 # schema check, the NUL scan) walks a body recursively: ~500 levels exhausted Python's stack.
 MAX_DEPTH = 32
-
-
-class UnsupportedMediaType(PaywireError):
-    """A body sent as anything but JSON. Text, forms and multipart are what a page of any other
-    site may POST from an operator's browser without a CORS preflight; JSON needs one, which the
-    gateway never grants."""
-
-    code = "UNSUPPORTED_MEDIA_TYPE"
 
 
 def _default(value: Any) -> Any:
