@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from paywire.domain.roles import SYSTEM
+
 GENESIS = "0" * 64
 
 
@@ -26,6 +28,13 @@ class AuditEntry:
     before: Any = None
     after: Any = None
     request_id: str | None = None
+
+    @classmethod
+    def by_system(
+        cls, action: str, entity: str, entity_id: str, *, before: Any = None, after: Any = None
+    ) -> AuditEntry:
+        """What the gateway records of its own doing, under its own name (`system`)."""
+        return cls(SYSTEM, action, entity, entity_id, before, after)
 
 
 def canonical(row_id: int, stamp: str, entry: AuditEntry) -> bytes:

@@ -15,7 +15,6 @@ import orjson
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.payment import utc_iso
 from paywire.domain.retention import years_before
-from paywire.domain.roles import SYSTEM_ACTOR
 from paywire.services import streaming
 from paywire.store import audit
 from paywire.store.audit import VerifyResult
@@ -74,18 +73,11 @@ async def purge_expired(db: Db, retention_years: int, now: datetime | None = Non
         purged, applied = await audit.purge(conn, cutoff)
         if purged:
             record = {"rows_purged": purged, "older_than": utc_iso(applied)}
-            await audit.append(
-                conn,
-                [
-                    AuditEntry(
-                        operator=SYSTEM_ACTOR.username,
-                        action="audit.purge",
-                        entity="audit",
-                        entity_id=applied.date().isoformat(),
-                        after={**record, "audit_retention_years": retention_years},
-                    )
-                ],
+            after = {**record, "audit_retention_years": retention_years}
+            entry = AuditEntry.by_system(
+                "audit.purge", "audit", applied.date().isoformat(), after=after
             )
+            await audit.append(conn, [entry])
         return purged
 
 

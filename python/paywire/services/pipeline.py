@@ -237,13 +237,7 @@ async def _open(conn: Conn, items: Sequence[NewException]) -> list[ExceptionItem
     await audit.append(
         conn,
         [
-            AuditEntry(
-                operator=SYSTEM_ACTOR.username,
-                action="exception.open",
-                entity="exception",
-                entity_id=str(item.id),
-                after=item.as_dict(),
-            )
+            AuditEntry.by_system("exception.open", "exception", str(item.id), after=item.as_dict())
             for item in opened
         ],
     )

@@ -13,7 +13,6 @@ from typing import Any
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.payment import utc_iso
 from paywire.domain.retention import ARCHIVE_AFTER_YEARS, years_before
-from paywire.domain.roles import SYSTEM_ACTOR
 from paywire.observability.logging import prune_log_files
 from paywire.services.audit import purge_expired
 from paywire.store import archive, audit, operators
@@ -78,16 +77,9 @@ async def run(
         login_throttles_removed=throttles,
     )
     async with transaction(db) as conn:
-        await audit.append(
-            conn,
-            [
-                AuditEntry(
-                    operator=SYSTEM_ACTOR.username,
-                    action="retention.run",
-                    entity="retention",
-                    entity_id=moment.date().isoformat(),
-                    after={**result.as_dict(), "audit_retention_years": retention_years},
-                )
-            ],
+        after = {**result.as_dict(), "audit_retention_years": retention_years}
+        entry = AuditEntry.by_system(
+            "retention.run", "retention", moment.date().isoformat(), after=after
         )
+        await audit.append(conn, [entry])
     return result

@@ -17,7 +17,7 @@ from paywire.domain.accounts import CLEARING_PREFIX, CUSTOMER
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.identifiers import iban_check_digits
 from paywire.domain.money import currency_digits, parse_amount
-from paywire.domain.roles import SYSTEM, Role
+from paywire.domain.roles import Role
 from paywire.domain.validation import NAME_MAX, Problems, account, text
 from paywire.errors import Conflict, ValidationError
 from paywire.services.operators import check_operator
@@ -219,7 +219,10 @@ async def _apply_operator(
         assert new_hash is not None
         created = await operator_store.insert(conn, op.username, new_hash, op.roles)
         report.created.append(label)
-        return [_entry("operator.create", "operator", str(created.id), None, created.audited())]
+        entity_id = str(created.id)
+        return [
+            AuditEntry.by_system("operator.create", "operator", entity_id, after=created.audited())
+        ]
     if new_hash is None and (keep_existing or (existing.roles == op.roles and existing.active)):
         report.unchanged.append(label)
         return []
@@ -229,7 +232,12 @@ async def _apply_operator(
     assert updated is not None
     report.updated.append(label)
     after = {**updated.audited(), "password_changed": new_hash is not None}
-    return [_entry("operator.update", "operator", str(existing.id), existing.audited(), after)]
+    before = existing.audited()
+    return [
+        AuditEntry.by_system(
+            "operator.update", "operator", str(existing.id), before=before, after=after
+        )
+    ]
 
 
 async def _apply_account(
@@ -243,7 +251,8 @@ async def _apply_account(
             conn, acc.account, acc.name, acc.currency, acc.balance, acc.overdraft, CUSTOMER
         )
         report.created.append(label)
-        return [_entry("account.create", "account", str(account_id), None, _acc_view(acc))]
+        view = _acc_view(acc)
+        return [AuditEntry.by_system("account.create", "account", str(account_id), after=view)]
     if found.currency != acc.currency or found.kind != CUSTOMER:
         raise _conflict(label, f"exists as a {found.kind} account in {found.currency}")
     # The file's balance is the opening balance: what the account held before its entries. Read
@@ -266,7 +275,10 @@ async def _apply_account(
     )
     report.updated.append(label)
     before = {**current, "balance": str(current["balance"])}
-    return [_entry("account.update", "account", str(found.id), before, _acc_view(acc))]
+    view = _acc_view(acc)
+    return [
+        AuditEntry.by_system("account.update", "account", str(found.id), before=before, after=view)
+    ]
 
 
 def _list(data: Mapping[str, Any], name: str, problems: Problems) -> list[Any]:
@@ -324,10 +336,6 @@ def _seed_account(item: object, where: str, problems: Problems) -> SeedAccount |
     if number is None or name is None or balance is None or not isinstance(currency, str):
         return None
     return SeedAccount(number, name, currency, balance, bool(overdraft))
-
-
-def _entry(action: str, entity: str, entity_id: str, before: object, after: object) -> AuditEntry:
-    return AuditEntry(SYSTEM, action, entity, entity_id, before=before, after=after)
 
 
 def _acc_view(acc: SeedAccount) -> dict[str, Any]:
