@@ -14,7 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 import pytest
 
-from paywire.domain.audit_chain import AuditEntry
+from paywire.domain.audit_chain import AuditEntry, chain_hash
+from paywire.domain.payment import utc_iso
 from paywire.domain.retention import years_before
 from paywire.services import audit as audit_service
 from paywire.store import audit
@@ -104,6 +105,38 @@ async def test_a_deleted_row_is_found(db_pool: Pool, tamper: asyncpg.Connection)
     await tamper.execute("DELETE FROM audit_logs WHERE id = 3")
     result = await audit_service.verify(db_pool)
     assert (result.ok, result.first_bad_id) == (False, 4)
+
+
+async def test_a_row_slipped_in_past_the_head_is_the_one_named(db_pool: Pool) -> None:
+    """A row appended with a correct hash but without moving the head (written around the
+    writer) is found through the head, and named: verify named the row after it, which does
+    not exist."""
+    await write(db_pool, 3)
+    async with db_pool.acquire() as conn:
+        head = await conn.fetchrow("SELECT last_id, last_hash FROM audit_chain")
+        stamp = datetime.now(UTC)
+        slipped = entry(4)
+        await conn.execute(
+            "INSERT INTO audit_logs (id, timestamp, operator, action, entity, entity_id, before,"
+            " after, request_id, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+            " $10, $11)",
+            head["last_id"] + 1,
+            stamp,
+            slipped.operator,
+            slipped.action,
+            slipped.entity,
+            slipped.entity_id,
+            slipped.before,
+            slipped.after,
+            slipped.request_id,
+            head["last_hash"],
+            chain_hash(head["last_hash"], head["last_id"] + 1, utc_iso(stamp), slipped),
+        )
+    assert (await audit_service.verify(db_pool)).as_dict() == {
+        "ok": False,
+        "rows": 4,
+        "first_bad_id": 4,
+    }
 
 
 async def test_a_deleted_last_row_is_found_through_the_head(

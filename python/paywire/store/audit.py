@@ -108,7 +108,8 @@ async def verify(conn: Conn, *, prefetch: int = 2000) -> VerifyResult:
     """Walk the chain from its anchor in id order with a cursor, in one snapshot.
 
     A row is bad when its id is not the next, its prev_hash is not the previous row's hash, or
-    its hash does not match its content; rows missing at the end are found through the head.
+    its hash does not match its content; rows missing at the end are found through the head, as
+    are rows past it (the first of them is named).
     """
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         head = await conn.fetchrow(
@@ -128,7 +129,7 @@ async def verify(conn: Conn, *, prefetch: int = 2000) -> VerifyResult:
                 return VerifyResult(False, rows, row["id"])
             expected_id, prev_hash = expected_id + 1, row["hash"]
         if head["last_id"] != expected_id - 1 or head["last_hash"] != prev_hash:
-            return VerifyResult(False, rows, expected_id)
+            return VerifyResult(False, rows, min(expected_id, head["last_id"] + 1))
         return VerifyResult(True, rows, None)
 
 
