@@ -4,16 +4,26 @@ hostile name shows as the text it is and never becomes an element or runs."""
 from __future__ import annotations
 
 from tests.api.world import PASSWORD, World
+from tests.fixtures.breaks import tamper
 from tests.ui.conftest import Console, browser, chromium  # noqa: F401
 from tests.ui.terminal import TerminalPage
 
 MARKUP = '<img src=x onerror="window.__pwned=1"><b>bold</b><script>window.__pwned=2</script>'
+ACCOUNT_MARKUP = "ACCT-<svg/onload=1>"
 
 
 async def test_markup_in_a_payment_is_shown_as_text(world: World, browser) -> None:  # noqa: F811
     created = await world.create_payment(
         creditor={"name": MARKUP, "account": "ACCT-('onload')", "agent_bic": "BNPAFRPPXXX"},
         remittance_info="</div><iframe src=javascript:window.__pwned=3>",
+    )
+    # Account ids are held to SWIFT's x characters now; a payment stored before could still
+    # carry markup in one.
+    await tamper(
+        world.pool,
+        "UPDATE payments SET creditor_account = $2 WHERE reference = $1",
+        created["reference"],
+        ACCOUNT_MARKUP,
     )
     page = await browser.new_page()
     console = Console(page)
@@ -23,7 +33,7 @@ async def test_markup_in_a_payment_is_shown_as_text(world: World, browser) -> No
     await term.enter(f"pay show {created['reference']}")
     await term.wait_for_text(MARKUP)
     lines = await term.lines()
-    assert any(f"{MARKUP} ACCT-('onload') BNPAFRPPXXX" in line for line in lines)
+    assert any(f"{MARKUP} {ACCOUNT_MARKUP} BNPAFRPPXXX" in line for line in lines)
     assert any("</div><iframe src=javascript:window.__pwned=3>" in line for line in lines)
     output = page.locator("#output")
     assert await output.locator("img, b, script, svg, iframe").count() == 0
