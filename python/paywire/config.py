@@ -203,8 +203,11 @@ def unknown_variables(environ: Mapping[str, str]) -> dict[str, str | None]:
         # A name cut short (PAYWIRE_RECEIVER_CA for …_CA_FILE) is nearer by its prefix than by
         # its letters (difflib would say …_RECEIVER_BIC).
         longer = [setting for setting in settings if setting.startswith(f"{bare}_")]
-        close = longer if len(longer) == 1 else []
-        close = close or difflib.get_close_matches(bare, settings, n=1, cutoff=_SIMILAR)
+        close = (
+            longer
+            if len(longer) == 1
+            else difflib.get_close_matches(bare, settings, n=1, cutoff=_SIMILAR)
+        )
         unknown[name] = settings[close[0]] if close else None
     return unknown
 

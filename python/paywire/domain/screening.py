@@ -48,23 +48,14 @@ _LOOK_ALIKES = {
     "p": "\u0440\u03c1", "q": "\u051b", "r": "\u0433\u1d26", "s": "\u0455", "u": "\u03c5",
     "v": "\u0475\u03bd", "w": "\u051d\u0461", "x": "\u0445", "y": "\u0443\u04af\u03b3",
 }  # fmt: skip
-_FOLDS = str.maketrans(
-    {
-        **{look_alike: latin for latin, chars in _LOOK_ALIKES.items() for look_alike in chars},
-        # What displays as a blank separates words, as a space does (entry refuses these, but a
-        # list or a payment entered before it did may hold them).
-        **dict.fromkeys(BLANKS, " "),
-    }
-)
+_LATIN_OF = {look_alike: latin for latin, chars in _LOOK_ALIKES.items() for look_alike in chars}
+# What displays as a blank separates words, as a space does (entry refuses these, but a list or a
+# payment entered before it did may hold them).
+_FOLDS = str.maketrans({**_LATIN_OF, **dict.fromkeys(BLANKS, " ")})
 # Look-alikes that NFKD would turn into letters that look like nothing Latin (the Greek lunate
 # sigma U+03F2, a c to the eye, into the final sigma), so they are folded before it.
 _FOLDS_BEFORE_NFKD = str.maketrans(
-    {
-        look_alike: latin
-        for latin, chars in _LOOK_ALIKES.items()
-        for look_alike in chars
-        if unicodedata.normalize("NFKD", look_alike) != look_alike
-    }
+    {ch: latin for ch, latin in _LATIN_OF.items() if unicodedata.normalize("NFKD", ch) != ch}
 )
 
 

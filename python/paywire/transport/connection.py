@@ -247,7 +247,7 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         # Messages go into the transport's buffer whatever its size: the pool never lets more
         # than max_inflight of them onto one connection, which bounds it. Heartbeat answers,
-        # which the receiver can make us write without limit, stop while it is full.
+        # which the receiver could make us write without limit, wait while it is full.
         if transport is not None and not transport.is_closing():
             transport.write(encode_frames(frames, self._framing))
             self._last_tx = time.monotonic()
