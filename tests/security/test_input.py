@@ -254,6 +254,26 @@ async def test_a_body_not_sent_as_json_is_415_everywhere(
         await unsupported(response)
 
 
+@pytest.mark.parametrize(
+    "charset", [pytest.param("iso-8859-1", id="latin-1"), pytest.param("utf-16", id="utf-16")]
+)
+async def test_a_body_in_another_charset_is_415_not_read_as_utf_8(
+    world: World, charset: str
+) -> None:
+    """Latin-1's "Zo\u00eb" would be read as broken UTF-8; the sender is told what to send."""
+    body = orjson.dumps(payment_body(remittance_info="Zo\u00eb")).decode().encode(charset)
+    response = await world.client.post(
+        PAYMENTS,
+        data=body,
+        headers={**world.auth("maker"), "Content-Type": f"application/json; charset={charset}"},
+    )
+    await refused(response, 415)
+    error = (await response.json())["error"]
+    assert error["details"] == [{"field": "Content-Type", "message": "charset must be utf-8"}]
+    assert "UTF-8" in error["message"]
+    assert await world.pool.fetchval("SELECT count(*) FROM payments") == 0
+
+
 async def test_a_page_elsewhere_can_neither_log_in_nor_lock_anyone_out(world: World) -> None:
     """A text/plain POST is a CORS simple request: any page an operator opens may send one to
     the gateway on their machine, unasked. As JSON, the same requests need a preflight, which
@@ -272,7 +292,7 @@ async def test_a_page_elsewhere_can_neither_log_in_nor_lock_anyone_out(world: Wo
     )
     await unsupported(created)
     assert await world.pool.fetchval("SELECT count(*) FROM payments") == 0
-    for content_type in ("application/json; charset=utf-8", "Application/JSON"):
+    for content_type in ("application/json; charset=utf-8", "Application/JSON; charset=UTF8"):
         response = await world.client.post(LOGIN, data=right, **sent_as(content_type))
         assert response.status == 200, await response.text()
     assert await world.pool.fetchval("SELECT count(*) FROM sessions") == sessions + 2

@@ -5,6 +5,7 @@ Amounts travel as decimal strings, never floats: `Decimal` is written with `str`
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ from aiohttp import web
 from paywire.errors import UnsupportedMediaType, ValidationError
 
 JSON_CONTENT_TYPE = "application/json"
+UTF_8 = "utf-8"
 # No body of ours nests deeper than 3. orjson accepts 1,024 levels, and the code after it (the
 # schema check, the NUL scan) walks a body recursively: ~500 levels exhausted Python's stack.
 MAX_DEPTH = 32
@@ -43,12 +45,18 @@ def json_response(
 async def read_json(request: web.Request) -> Any:
     """The request body parsed as JSON; reading it enforces the app's `client_max_size`.
 
-    Only a body declared as JSON is read: parameters such as `charset` are allowed (and, as
-    RFC 8259 says of JSON, the body is UTF-8 whatever they say)."""
+    Only a body declared as JSON is read. JSON is UTF-8 (RFC 8259), so a body that says it is
+    in another charset is refused as sent, rather than read as UTF-8 and rejected as broken
+    JSON, or worse, read as text its sender did not mean."""
     if request.content_type != JSON_CONTENT_TYPE:
         raise UnsupportedMediaType(
             f"send the body as JSON with the header Content-Type: {JSON_CONTENT_TYPE}",
             details=[{"field": "Content-Type", "message": f"must be {JSON_CONTENT_TYPE}"}],
+        )
+    if not _is_utf_8(request.charset or UTF_8):
+        raise UnsupportedMediaType(
+            "send the body as JSON in UTF-8, with no charset or charset=utf-8",
+            details=[{"field": "Content-Type", "message": "charset must be utf-8"}],
         )
     raw = await request.read()
     if not raw:
@@ -65,6 +73,14 @@ async def read_json(request: web.Request) -> Any:
             details=[_body_detail(f"must not nest deeper than {MAX_DEPTH} levels")],
         )
     return body
+
+
+def _is_utf_8(charset: str) -> bool:
+    """By the codec it names, so that the spellings clients use (UTF8, utf_8) all count."""
+    try:
+        return codecs.lookup(charset).name == UTF_8
+    except LookupError:
+        return False
 
 
 def _deeper_than(value: Any, depth: int) -> bool:
