@@ -13,7 +13,7 @@ import pytest
 from paywire.domain.screening import ScreeningRules
 from paywire.services import pipeline
 from paywire.store.ledger import PostgresLedger
-from tests.api.world import World, payment_body
+from tests.api.world import World, payment_body, raw_request
 from tests.fixtures.world import COMPOSE
 
 PAYMENTS = "/api/v1/payments"
@@ -359,6 +359,23 @@ async def test_idempotency_key_is_validated_against_its_declaration(world: World
     assert details == [
         {"field": "Idempotency-Key", "message": "must be at most 255 characters long"}
     ]
+
+
+async def test_an_idempotency_key_that_is_not_utf_8_is_400_naming_the_header(
+    world: World,
+) -> None:
+    """Header bytes that are not UTF-8 reach the app as surrogate escapes, which the database
+    could not store: refused as text before the key is looked up."""
+    headers = {
+        b"Authorization": world.auth("maker")["Authorization"].encode(),
+        b"Idempotency-Key": b"key-\xff\xfe",
+    }
+    reply = await raw_request(world, "POST", PAYMENTS, headers, payment_body())
+    assert reply.status == 400, reply.body
+    assert reply.body["error"]["details"] == [
+        {"field": "Idempotency-Key", "message": "must be printable text; U+DCFF is not"}
+    ]
+    assert await world.pool.fetchval("SELECT count(*) FROM idempotency_keys") == 0
 
 
 async def test_the_largest_amount_iso_20022_allows_is_taken_and_a_bad_currency_says_why(

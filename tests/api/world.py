@@ -6,13 +6,15 @@ the seed command would.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
+import orjson
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 
@@ -126,3 +128,37 @@ async def seed(pool: Pool, names: Iterable[str] = OPERATORS) -> dict[str, Operat
             CREDITOR,
         )
     return found
+
+
+class RawReply(NamedTuple):
+    status: int
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+async def raw_request(
+    world: World, method: str, path: str, headers: Mapping[bytes, bytes], body: Any = None
+) -> RawReply:
+    """Send header bytes exactly as given, with `body` as JSON (an empty object if None):
+    aiohttp's client refuses to send a header that is not text, and an attacker's client
+    does not."""
+    content = orjson.dumps({} if body is None else body)
+    server = world.client.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        writer.write(
+            f"{method} {path} HTTP/1.1\r\nHost: paywire\r\n".encode()
+            + b"".join(name + b": " + value + b"\r\n" for name, value in headers.items())
+            + f"Content-Type: application/json\r\nContent-Length: {len(content)}\r\n".encode()
+            + b"Connection: close\r\n\r\n"
+            + content
+        )
+        await writer.drain()
+        answer = await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    head, _, reply = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    fields = dict(line.split(": ", 1) for line in header_lines)
+    return RawReply(int(status_line.split()[1]), fields, orjson.loads(reply))

@@ -8,16 +8,14 @@ import asyncio
 import hashlib
 import logging
 import time
-from typing import Any, NamedTuple
 
-import orjson
 import pytest
 
 from paywire.api import create_app
 from paywire.api.app import endpoints
 from paywire.config import Settings
 from tests.api.conftest import Serve
-from tests.api.world import PASSWORD, World, seed
+from tests.api.world import PASSWORD, World, raw_request, seed
 
 SOME_ID = "00000000-0000-4000-8000-000000000000"
 PROTECTED = sorted(
@@ -53,36 +51,6 @@ async def test_no_or_forged_token_is_401_everywhere(
     await refused_everywhere(world, {"Authorization": authorization} if authorization else {})
 
 
-class RawReply(NamedTuple):
-    status: int
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
-async def raw_request(world: World, method: str, path: str, authorization: bytes) -> RawReply:
-    """Send header bytes exactly as given: aiohttp's client refuses to send a header that is not
-    text, and an attacker's client does not."""
-    server = world.client.server
-    reader, writer = await asyncio.open_connection(server.host, server.port)
-    try:
-        writer.write(
-            f"{method} {path} HTTP/1.1\r\nHost: paywire\r\n".encode()
-            + b"Authorization: "
-            + authorization
-            + b"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
-            + b"Connection: close\r\n\r\n{}"
-        )
-        await writer.drain()
-        answer = await reader.read()
-    finally:
-        writer.close()
-        await writer.wait_closed()
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = dict(line.split(": ", 1) for line in header_lines)
-    return RawReply(int(status_line.split()[1]), headers, orjson.loads(body))
-
-
 @pytest.mark.parametrize(
     "token",
     [
@@ -98,7 +66,7 @@ async def test_a_token_paywire_never_issues_is_401_everywhere_not_a_crash(
     token can encode: without a check of its alphabet, each request was a 500 and a traceback."""
     with caplog.at_level(logging.ERROR):
         for method, path in PROTECTED:
-            reply = await raw_request(world, method, path, b"Bearer " + token)
+            reply = await raw_request(world, method, path, {b"Authorization": b"Bearer " + token})
             assert reply.status == 401, (method, path, reply.body)
             assert reply.headers["WWW-Authenticate"].startswith("Bearer")
             assert reply.body["error"]["code"] == "UNAUTHENTICATED"
