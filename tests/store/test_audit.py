@@ -89,6 +89,29 @@ async def test_an_update_behind_the_triggers_back_is_found(
     }
 
 
+@pytest.mark.parametrize(
+    "value", [pytest.param(1e16, id="large"), pytest.param(-0.0, id="negative-zero")]
+)
+async def test_a_float_is_refused_when_written_and_named_when_found(
+    db_pool: Pool, tamper: asyncpg.Connection, value: float
+) -> None:
+    """jsonb gives 1e16 back as 10000000000000000 and -0.0 as 0: a float hashed as written
+    would fail verification for ever, tampered with or not."""
+    await write(db_pool, 3)
+    floating = AuditEntry("carol", "payment.approve", "payment", "p-9", after={"fee": [value]})
+    with pytest.raises(ValueError, match="must not hold floats"):
+        async with db_pool.acquire() as conn, conn.transaction():
+            await audit.append(conn, [entry(3), floating])
+    assert await db_pool.fetchval("SELECT count(*) FROM audit_logs") == 3
+    assert (await audit_service.verify(db_pool)).ok
+    await tamper.execute("UPDATE audit_logs SET after = '{\"fee\": 1.5}' WHERE id = 2")
+    assert (await audit_service.verify(db_pool)).as_dict() == {
+        "ok": False,
+        "rows": 2,
+        "first_bad_id": 2,
+    }
+
+
 async def test_a_recomputed_hash_still_breaks_the_next_link(
     db_pool: Pool, tamper: asyncpg.Connection
 ) -> None:

@@ -37,6 +37,27 @@ class AuditEntry:
         return cls(SYSTEM, action, entity, entity_id, before, after)
 
 
+def refuse_floats(entry: AuditEntry) -> None:
+    """Raise ValueError if `before` or `after` holds a float, before the row is hashed.
+
+    `jsonb` stores numbers as `numeric`: 1e16 comes back as 10000000000000000 and -0.0 as 0, so
+    a float hashed as written would read back as other JSON, and the row would fail `audit
+    verify` for ever, a false alarm of tampering. Checked where rows are written, not where they
+    are read, so that a stored row of any shape is still verified (and named), not refused."""
+    pending = [entry.before, entry.after]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, float):
+            raise ValueError(
+                f"audit {entry.action} of {entry.entity} {entry.entity_id}: before and after "
+                "must not hold floats; write amounts as decimal strings"
+            )
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple):
+            pending.extend(value)
+
+
 def canonical(row_id: int, stamp: str, entry: AuditEntry) -> bytes:
     """The row's content as hashed: its fields as one JSON object, keys sorted at every level,
     no insignificant whitespace, UTF-8. `stamp` is the row's timestamp as `utc_iso` writes it,

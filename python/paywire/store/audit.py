@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from paywire.domain.audit_chain import AuditEntry, chain_hash
+from paywire.domain.audit_chain import AuditEntry, chain_hash, refuse_floats
 from paywire.domain.payment import utc_iso
 from paywire.store.tx import Conn, Record
 
@@ -62,6 +62,7 @@ async def append_groups(
         floor = stamp
         text = utc_iso(stamp)
         for entry in entries:
+            refuse_floats(entry)
             last_id += 1
             prev_hash, last_hash = last_hash, chain_hash(last_hash, last_id, text, entry)
             rows.append(
