@@ -127,3 +127,64 @@ async def test_a_flood_of_heartbeats_gets_an_answer_per_write_not_per_heartbeat(
     assert set(received) == {0}, "paywire wrote nothing but heartbeats (u32be: four zero bytes)"
     answers = len(received) // 4 - 1  # the first is the opening heartbeat
     assert 1 <= answers <= heartbeats // 100
+
+
+def heartbeats_in(stream: bytes) -> int:
+    """How many frames of `stream` (u32be length, then the payload) are empty: heartbeats."""
+    count = offset = 0
+    while offset < len(stream):
+        length = int.from_bytes(stream[offset : offset + 4], "big")
+        count += length == 0
+        offset += 4 + length
+    assert offset == len(stream), "the stream ends inside a frame"
+    return count
+
+
+async def test_heartbeats_read_while_our_writes_are_paused_get_one_answer_when_they_resume(
+    scripted_receiver: Callable[[Script], Any], make_pool: Callable[..., Any]
+) -> None:
+    """A receiver that stops reading while we write fills our buffer past its high-water mark;
+    its heartbeats meanwhile, each in a read of its own, are owed one answer, written when our
+    writes resume. One per read would grow the buffer without limit; none would leave a
+    receiver that wants its heartbeats answered dropping the connection."""
+    heartbeats = 20
+    paused, resumed = asyncio.Event(), asyncio.Event()
+    after_resume = asyncio.get_running_loop().create_future()
+
+    async def stop_reading(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readexactly(4)  # the opening heartbeat
+        writer.write(encode_frames([b""]))
+        await paused.wait()
+        for _ in range(heartbeats):
+            writer.write(encode_frames([b""]))
+            await writer.drain()
+            await asyncio.sleep(0.02)
+        resumed.set()
+        received = b""
+        with contextlib.suppress(TimeoutError):
+            while chunk := await asyncio.wait_for(reader.read(1 << 20), 1.0):
+                received += chunk
+        after_resume.set_result(received)
+
+    pool = await make_pool(
+        await scripted_receiver(stop_reading), pool_size=1, heartbeat_s=30, ack_timeout_s=60
+    )
+    # Two writes of 12 MB each: the first alone is more than the kernel's buffers on both sides
+    # of loopback hold (4 MiB to send, the unread side's window), so it fills the socket's
+    # transport; the second then waits in the TLS layer's buffer above it, which pauses us.
+    message = b"<pacs.008>" + b"x" * (1_000_000 - 21) + b"</pacs.008>"
+    sends = []
+    for first in (0, 12):
+        sends += [
+            asyncio.ensure_future(pool.send(f"M{n}", message)) for n in range(first, first + 12)
+        ]
+        await asyncio.sleep(0.2)
+    paused.set()
+    await resumed.wait()
+    try:
+        received = await asyncio.wait_for(after_resume, 30)
+    finally:
+        for send in sends:
+            send.cancel()
+    assert received.count(b"<pacs.008>") == len(sends)
+    assert heartbeats_in(received) == 1
