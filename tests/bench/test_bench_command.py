@@ -7,11 +7,15 @@ hashes, 64 MiB each), which is far from any figure a run of 60 payments could re
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 import subprocess
 import sys
 
 import orjson
+
+from paywire.store.tx import Pool
 
 KEYS = {
     "mode",
@@ -24,16 +28,28 @@ KEYS = {
 }
 
 
-def test_bench_runs_every_mode_self_contained_and_reports_json() -> None:
-    result = subprocess.run(
+async def test_bench_runs_every_mode_self_contained_and_reports_json(
+    database: str, db_pool: Pool
+) -> None:
+    """Self-contained even where DATABASE_URL is set, as the runbook has operators export it:
+    a bench run writes its operators, an overdrawn account and N payments only into a
+    database named by --database-url."""
+    result = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "paywire.cli", "bench", "--mode", "all", "--payments", "60",
          "--json", "--db-profile"],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
+        env={**os.environ, "DATABASE_URL": database},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    written = await db_pool.fetchrow(
+        "SELECT (SELECT count(*) FROM operators) AS operators,"
+        " (SELECT count(*) FROM accounts) AS accounts, (SELECT count(*) FROM payments) AS payments"
+    )
+    assert dict(written) == {"operators": 0, "accounts": 0, "payments": 0}
     reports = [orjson.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert [r["mode"] for r in reports] == ["e2e", "transport", "db"]
     for report in reports:

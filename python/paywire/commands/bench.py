@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,11 @@ def register(subparsers: Any) -> None:
         help="after each mode, the statements that took the database's time "
         "(pg_stat_statements; on the embedded server, those run by triggers too)",
     )
-    parser.add_argument("--database-url", help="use this PostgreSQL instead of an embedded one")
+    parser.add_argument(
+        "--database-url",
+        help="use this PostgreSQL instead of an embedded one (DATABASE_URL is not used: the run "
+        "adds bench operators, an account and N payments to the database)",
+    )
     parser.add_argument("--receiver", metavar="HOST:PORT", help="use this receiver")
     parser.add_argument("--receiver-ca", type=Path, help="CA file that verifies --receiver")
     parser.set_defaults(handler=handle)
@@ -58,7 +63,10 @@ def handle(args: argparse.Namespace) -> int:
         raise ConfigError("--payments must be at least 1")
     if args.rate is not None and args.rate <= 0:
         raise ConfigError("--rate must be positive")
-    settings = configuration.load(args, database_url=args.database_url)
+    # The database is the one named here or an embedded one, never DATABASE_URL: the run fills
+    # it with operators, an account that may overdraw and N payments, and the environment a
+    # bench runs in is often one set up for a gateway.
+    settings = replace(configuration.load(args), database_url=args.database_url)
     modes = MODES if args.mode == "all" else (args.mode,)
     results = uvloop.run(run(settings, args, modes))
     for result in results:
