@@ -405,13 +405,63 @@ async def test_one_batch_settles_each_payment_once(world: World) -> None:
     )
 
 
+OTHER_UETR = "00000000-0000-4000-8000-000000000000"
+
+
+async def open_exceptions_of(world: World, payment_id: object) -> list[tuple[str, str]]:
+    rows = await world.pool.fetch(
+        "SELECT kind, detail FROM exceptions WHERE payment_id = $1 AND state = 'OPEN'",
+        payment_id,
+    )
+    return [(r["kind"], r["detail"]) for r in rows]
+
+
+@pytest.mark.parametrize(("first", "then"), [("ACK", "NACK"), ("NACK", "ACK")])
+async def test_an_answer_contradicting_the_settlement_opens_ack_missing(
+    world: World, first: str, then: str
+) -> None:
+    """The ledger follows the first answer; a later one saying the opposite (a receiver that
+    said both, or the wire contradicting an operator's mark_settled) was ignored unseen, and the
+    money may be on the wrong side. The same answer again, or one naming another UETR, is not a
+    contradiction."""
+    payment = await world.drive(await world.create(), Status.TRANSMITTED)
+    await pipeline.settle(world.pool, [answer(payment, first, reason_code="AC04")], world.ledger)
+    settled = await world.reload(payment)
+
+    repeated = await pipeline.settle(world.pool, [answer(payment, first)], world.ledger)
+    foreign = await pipeline.settle(
+        world.pool, [answer(payment, then, uetr=OTHER_UETR)], world.ledger
+    )
+    assert repeated.ignored == foreign.ignored == [payment.msg_id]
+    assert await open_exceptions_of(world, payment.id) == []
+
+    contradicting = await pipeline.settle(world.pool, [answer(payment, then)], world.ledger)
+    assert contradicting.ignored == [payment.msg_id]
+    assert await world.reload(payment) == settled, "nothing moved: the first answer stands"
+    ((kind, detail),) = await open_exceptions_of(world, payment.id)
+    assert kind == "ACK_MISSING"
+    assert detail.startswith(f"{then} {'ACCP' if then == 'ACK' else 'RJCT'} after the payment")
+    assert f"settled by a {first}" in detail
+
+
+async def test_contradicting_answers_in_one_batch_settle_by_the_first_and_open_ack_missing(
+    world: World,
+) -> None:
+    payment = await world.drive(await world.create(), Status.TRANSMITTED)
+    settled = await pipeline.settle(
+        world.pool, [answer(payment, "ACK"), answer(payment, "NACK")], world.ledger
+    )
+    assert (settled.completed, settled.ignored) == ([payment.id], [payment.msg_id])
+    assert [k for k, _ in await open_exceptions_of(world, payment.id)] == ["ACK_MISSING"]
+
+
 async def test_orphans_and_foreign_uetrs_open_exceptions(world: World) -> None:
     payment = await world.drive(await world.create(), Status.TRANSMITTED)
     settled = await pipeline.settle(
         world.pool,
         [
             answer(payment, "ACK", msg_id="PWMNOSUCHMESSAGE"),
-            answer(payment, "ACK", uetr="00000000-0000-4000-8000-000000000000"),
+            answer(payment, "ACK", uetr=OTHER_UETR),
         ],
         world.ledger,
     )

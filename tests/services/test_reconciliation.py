@@ -11,11 +11,13 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import pytest
 from prometheus_client import REGISTRY
 
 from paywire.domain.statuses import Status
 from paywire.pipeline.recovery import AckMissing
 from paywire.services import exception_queue, pipeline, reconciliation
+from paywire.store import messages
 from paywire.store.tx import Pool
 from tests.fixtures.breaks import Breaks, one_of_each, tamper
 from tests.fixtures.breaks import answer as answer_to
@@ -234,6 +236,39 @@ async def test_a_resolution_covers_the_ledger_as_it_stood(world: World) -> None:
         world.pool, limit=10, kind="LEDGER_MISMATCH", state="OPEN"
     )
     assert (reopened.payment_id, reopened.id != mismatch.id) == (breaks.ledger_mismatch, True)
+
+
+@pytest.mark.parametrize(("first", "then"), [("ACK", "NACK"), ("NACK", "ACK")])
+async def test_a_payment_settled_with_the_other_answer_on_record_too_is_unmatched(
+    world: World, first: str, then: str
+) -> None:
+    """The ledger follows the first answer; the other on record too means one of them is wrong
+    (and maybe the money): an item until an operator resolves it. An answer naming another UETR
+    was never this payment's."""
+    status = "COMPLETED" if first == "ACK" else "FAILED"
+    payment = await world.drive(await world.create(), Status.TRANSMITTED)
+    await pipeline.settle(world.pool, [answer(payment, first, reason_code="AC04")], world.ledger)
+    foreign = answer(payment, then, uetr="00000000-0000-4000-8000-000000000000")
+    for stored in (foreign, answer(payment, then)):
+        assert (await daily(world.pool))["unmatched"] == []
+        # Stored as the settler stores every answer, but without its exception: the rule alone.
+        async with world.pool.acquire() as conn, conn.transaction():
+            await messages.insert_answers(conn, [stored], [payment.id])
+    (item,) = (await daily(world.pool))["unmatched"]
+    assert (item["category"], item["payment_id"], item["exception_id"]) == (
+        "MISSING_ACK", str(payment.id), None,
+    )  # fmt: skip
+    assert item["detail"] == (
+        f"{status}, and a{'n' if then == 'ACK' else ''} {then} on record too: "
+        "the answers contradict each other"
+    )
+    swept = await reconciliation.sweep(world.pool, answer_window=NOW)
+    (opened,) = await exception_queue.list_exceptions(world.pool, limit=10, state="OPEN")
+    assert (swept.opened, opened.kind, opened.payment_id) == (1, "ACK_MISSING", payment.id)
+    await exception_queue.resolve_exception(
+        world.pool, opened.id, world.admin, "receiver confirms the first answer"
+    )
+    assert (await daily(world.pool))["unmatched"] == []
 
 
 async def test_amounts_per_currency_keep_their_minor_digits(world: World) -> None:

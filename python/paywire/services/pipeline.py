@@ -16,7 +16,12 @@ from uuid import UUID
 
 from paywire.domain.accounts import PostingRequest
 from paywire.domain.audit_chain import AuditEntry
-from paywire.domain.exception_kinds import MISSING_REVERSAL, ORPHAN_ACK, PROCESSING_ERROR
+from paywire.domain.exception_kinds import (
+    ACK_MISSING,
+    MISSING_REVERSAL,
+    ORPHAN_ACK,
+    PROCESSING_ERROR,
+)
 from paywire.domain.payment import Payment, Reason
 from paywire.domain.roles import SYSTEM_ACTOR
 from paywire.domain.screening import ScreeningRules, summarise
@@ -162,10 +167,13 @@ async def settle(
 ) -> Settlement:
     """Apply answers: the first for a TRANSMITTED payment settles it, ACK → COMPLETED, NACK →
     FAILED with its posting reversed. Every answer is kept; one naming no message opens an
-    ORPHAN_ACK exception, one whose UETR differs from the message's a PROCESSING_ERROR. UETRs
-    are compared as the connection compares them: as text, in the lower case `parse_answer`
-    hands over and `str(UUID)` writes, so an answer settles the same on either path.
-    `request_id` ties the audit rows to the operator's request that recorded an answer."""
+    ORPHAN_ACK exception, one whose UETR differs from the message's a PROCESSING_ERROR, and one
+    contradicting how the payment was settled (a NACK after the ACK, or an ACK after the NACK an
+    operator recorded) an ACK_MISSING: the ledger follows the first answer, and an operator must
+    find out from the receiver which is true. UETRs are compared as the connection compares
+    them: as text, in the lower case `parse_answer` hands over and `str(UUID)` writes, so an
+    answer settles the same on either path. `request_id` ties the audit rows to the operator's
+    request that recorded an answer."""
     result = Settlement()
     settled: list[tuple[Payment, IncomingAnswer]] = []
     async with transaction(db) as conn:
@@ -174,7 +182,8 @@ async def settle(
         await messages.insert_answers(
             conn, answers, [_payment_id(by_msg_id, a.msg_id) for a in answers]
         )
-        moves, problems, taken = [], [], set()
+        moves, problems = [], []
+        taken: dict[UUID, str] = {}  # the payments this batch settles, with the answer's kind
         for answer in answers:
             payment = by_msg_id.get(answer.msg_id)
             if payment is None:
@@ -184,7 +193,10 @@ async def settle(
                 )
             elif payment.id in taken or payment.status is not Status.TRANSMITTED:
                 result.ignored.append(answer.msg_id)
-            elif answer.uetr is not None and answer.uetr != str(payment.uetr):
+                settled_as = taken.get(payment.id) or _SETTLED_AS.get(payment.status)
+                if settled_as not in (None, answer.kind) and _names(answer, payment):
+                    problems.append(_contradiction(payment, answer, settled_as))
+            elif not _names(answer, payment):
                 result.refused.append(answer.msg_id)
                 problems.append(
                     NewException(
@@ -195,7 +207,7 @@ async def settle(
                     )
                 )
             else:
-                taken.add(payment.id)
+                taken[payment.id] = answer.kind
                 settled.append((payment, answer))
                 moves.append(_settling_move(payment, answer))
         failed = [m.payment.id for m in moves if m.target is Status.FAILED]
@@ -268,6 +280,24 @@ def _settling_move(payment: Payment, answer: IncomingAnswer) -> Move:
     if len(code) > _REASON_CODE_MAX:
         code, text = NACK, f"{answer.reason_code}: {answer.reason_text or ''}".rstrip(": ")
     return Move(payment, Status.FAILED, Reason(code, text))
+
+
+_SETTLED_AS = {Status.COMPLETED: "ACK", Status.FAILED: "NACK"}
+
+
+def _names(answer: IncomingAnswer, payment: Payment) -> bool:
+    """Whether the answer is to this payment's message: no UETR, or the message's."""
+    return answer.uetr is None or answer.uetr == str(payment.uetr)
+
+
+def _contradiction(payment: Payment, answer: IncomingAnswer, settled_as: str) -> NewException:
+    return NewException(
+        ACK_MISSING,
+        payment.id,
+        answer.msg_id,
+        f"{answer.kind} {answer.status} after the payment was settled by a {settled_as}: the "
+        "answers contradict each other; the ledger follows the first",
+    )
 
 
 def _payment_id(by_msg_id: dict[str, Payment], msg_id: str) -> UUID | None:

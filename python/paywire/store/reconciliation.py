@@ -62,7 +62,7 @@ _BOUNDS = (
     "({column} >= $3 OR $3::timestamptz IS NULL) AND ({column} < $4 OR $4::timestamptz IS NULL)"
 )
 # What the matching rules read of each payment in scope.
-_SCOPE_COLUMNS = "id, status, amount, currency, msg_id, updated_at, debtor_account"
+_SCOPE_COLUMNS = "id, status, amount, currency, msg_id, uetr, updated_at, debtor_account"
 _PAYMENTS = {
     Created: f"""
         SELECT {_SCOPE_COLUMNS} FROM payments_all
@@ -99,7 +99,7 @@ WITH scope AS MATERIALIZED ({{payments}}),
 -- (its debits mirror them); what it did to the debtor's account is summed apart, so a posting
 -- that moved the money the wrong way, or a reversal that took it again, does not pass for one.
 ledger AS (
-    SELECT s.id, s.status, s.amount, s.currency, s.msg_id, s.updated_at,
+    SELECT s.id, s.status, s.amount, s.currency, s.msg_id, s.uetr, s.updated_at,
            sum(e.amount) FILTER (WHERE g.kind = 'POSTING' AND e.amount > 0) AS posted,
            min(g.created_at) FILTER (WHERE g.kind = 'POSTING') AS posted_at,
            max(g.created_at) AS ledger_changed_at,
@@ -113,13 +113,15 @@ ledger AS (
     LEFT JOIN accounts d ON d.account = s.debtor_account AND d.currency = s.currency
     LEFT JOIN postings_all g ON g.payment_id = s.id
     LEFT JOIN ledger_entries_all e ON e.posting_id = g.id
-    GROUP BY s.id, s.status, s.amount, s.currency, s.msg_id, s.updated_at
+    GROUP BY s.id, s.status, s.amount, s.currency, s.msg_id, s.uetr, s.updated_at
 ),
 -- Each payment against each rule, one column per category: null when the rule finds nothing.
 checked AS (
     SELECT s.id, s.msg_id, s.updated_at, s.ledger_changed_at,
         s.status = 'TRANSMITTED' AS awaiting_answer,
-        -- Sent and unanswered once an answer was due; or settled without the answer it needs.
+        -- Sent and unanswered once an answer was due; settled without the answer it needs; or
+        -- settled with the other answer on record too (a receiver that said both, or a late
+        -- answer contradicting an operator's mark_settled): the ledger follows the first.
         CASE
             WHEN s.status = 'TRANSMITTED'
                  AND coalesce(m.first_sent_at, s.updated_at) <= $1::timestamptz - $2::interval
@@ -129,6 +131,10 @@ checked AS (
                 THEN 'COMPLETED without an ACK on record'
             WHEN s.status = 'FAILED' AND NOT coalesce(a.nacked, false)
                 THEN 'FAILED without a NACK on record'
+            WHEN s.status = 'COMPLETED' AND a.nacked
+                THEN 'COMPLETED, and a NACK on record too: the answers contradict each other'
+            WHEN s.status = 'FAILED' AND a.acked
+                THEN 'FAILED, and an ACK on record too: the answers contradict each other'
         END AS missing_ack,
         CASE WHEN s.status = 'TRANSMITTED' THEN coalesce(m.first_sent_at, s.updated_at)
              ELSE s.updated_at END AS unanswered_since,
@@ -160,9 +166,11 @@ checked AS (
         CASE WHEN s.status = 'FAILED' AND s.reversed IS NULL
              THEN 'FAILED by a NACK and its posting not reversed' END AS missing_reversal
     FROM ledger s
+    -- An answer naming another UETR is not one to this payment (the settler refused it).
     CROSS JOIN LATERAL (
         SELECT bool_or(kind = 'ACK') AS acked, bool_or(kind = 'NACK') AS nacked
-        FROM answers_all WHERE payment_id = s.id
+        FROM answers_all
+        WHERE payment_id = s.id AND (uetr IS NULL OR uetr = s.uetr::text)
     ) AS a
     LEFT JOIN messages_all m ON m.payment_id = s.id
 ),
