@@ -17,6 +17,7 @@ from paywire.errors import PermissionDenied, ValidationError
 from paywire.observability.metrics import payments_completed_total, payments_failed_total
 from paywire.services import payments, pipeline
 from paywire.store import audit, delivery
+from paywire.store import ledger as ledger_store
 from paywire.store import payments as payment_store
 from paywire.wire import parse_pacs008_summary
 from tests.fixtures.waiting import eventually, lock_waiters
@@ -245,6 +246,27 @@ async def test_concurrent_postings_never_double_post_or_overdraw(world: World) -
     assert postings == 10
     assert await world.balance(POOR) == Decimal("0.00")
     assert await world.balance(CLEARING_EUR) == Decimal("100.00")
+
+
+async def test_a_currency_s_first_postings_side_by_side_do_not_deadlock(world: World) -> None:
+    """`other` opens the clearing account, as the first posting of a currency does, and then
+    locks the debtor's account. The posting beside it waited for the new clearing account while
+    already holding the debtor's, and the two deadlocked; now it opens (or waits to open) the
+    clearing account before it locks anything."""
+    assert await world.pool.fetchval("SELECT count(*) FROM accounts WHERE kind = 'CLEARING'") == 0
+    payment = await world.drive(
+        await world.create(amount="10.00", debtor={"name": "P", "account": POOR}), Status.SCREENED
+    )
+    async with world.pool.acquire() as other, other.transaction():
+        await ledger_store.open_clearing_accounts(other, ["EUR"])
+        posting = asyncio.create_task(
+            pipeline.post(world.pool, [payment.id], world.ledger, COMPOSE)
+        )
+        await eventually(lambda: lock_waiters(world.pool))
+        await other.execute("SELECT 1 FROM accounts WHERE account = $1 FOR UPDATE", POOR)
+    await posting
+    assert (await world.reload(payment)).status is Status.POSTED
+    assert await world.balance(CLEARING_EUR) == Decimal("10.00")
 
 
 async def test_claims_skip_rows_other_workers_hold(world: World) -> None:

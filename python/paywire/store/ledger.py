@@ -121,27 +121,25 @@ class PostgresLedger:
         self, conn: Conn, requests: Sequence[PostingRequest]
     ) -> dict[str, Account]:
         """The debtors' and the clearing accounts, locked in id order; clearing accounts are
-        opened the first time a currency is posted."""
+        opened the first time a currency is posted.
+
+        They are opened before any account is locked: opened after the debtors' locks, a second
+        locking pass would ask for a clearing account that a transaction which saw it first had
+        already locked, while that one waited for a debtor this one held (a deadlock at every
+        currency's first postings). Opening one that exists writes nothing."""
         debtors = sorted({r.account for r in requests})
         currencies = sorted({r.currency for r in requests})
-        for _ in range(2):
-            rows = await conn.fetch(
-                f"""
-                SELECT {_ACCOUNT_COLUMNS} FROM accounts
-                WHERE account = ANY($1::text[])
-                   OR (kind = 'CLEARING' AND currency = ANY($2::text[]))
-                ORDER BY id FOR UPDATE
-                """,
-                debtors,
-                currencies,
-            )
-            accounts = {row["account"]: to_account(row) for row in rows}
-            opened = {a.currency for a in accounts.values() if a.kind == CLEARING}
-            missing = set(currencies) - opened
-            if not missing:
-                return accounts
-            await open_clearing_accounts(conn, missing)
-        raise RuntimeError(f"clearing accounts for {sorted(missing)} could not be opened")
+        await open_clearing_accounts(conn, currencies)
+        rows = await conn.fetch(
+            f"""
+            SELECT {_ACCOUNT_COLUMNS} FROM accounts
+            WHERE account = ANY($1::text[]) OR (kind = 'CLEARING' AND currency = ANY($2::text[]))
+            ORDER BY id FOR UPDATE
+            """,
+            debtors,
+            currencies,
+        )
+        return {row["account"]: to_account(row) for row in rows}
 
 
 async def _write(
@@ -193,11 +191,17 @@ async def account(conn: Conn, account_id: UUID) -> Account | None:
     return to_account(row) if row else None
 
 
-async def account_by_number(conn: Conn, number: str, *, lock: bool = False) -> Account | None:
-    """The account with this number; with `lock`, locked until the transaction ends."""
-    locking = " FOR UPDATE" if lock else ""
+async def lock_accounts(conn: Conn, numbers: Iterable[str]) -> None:
+    """Lock the accounts with these numbers that exist, in id order, as postings lock them."""
+    await conn.execute(
+        "SELECT 1 FROM accounts WHERE account = ANY($1::text[]) ORDER BY id FOR UPDATE",
+        sorted(set(numbers)),
+    )
+
+
+async def account_by_number(conn: Conn, number: str) -> Account | None:
     row = await conn.fetchrow(
-        f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account = $1{locking}", number
+        f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account = $1", number
     )
     return to_account(row) if row else None
 
