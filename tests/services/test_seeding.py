@@ -12,11 +12,11 @@ from paywire.domain.accounts import PostingRequest
 from paywire.domain.identifiers import iban_problem
 from paywire.domain.statuses import Status
 from paywire.errors import Conflict, ValidationError
-from paywire.services import auth, seeding
+from paywire.services import auth, pipeline, seeding
 from paywire.store import ledger
 from paywire.store.tx import Pool
 from tests.fixtures.waiting import eventually, lock_waiters
-from tests.fixtures.world import ACME, CHEAP_HASHER, World
+from tests.fixtures.world import ACME, CHEAP_HASHER, COMPOSE, POOR, YANKEE, World
 
 
 def seed_file(**changes: Any) -> dict[str, Any]:
@@ -136,6 +136,51 @@ async def test_a_seed_waiting_on_a_posting_keeps_what_the_posting_moved(world: W
         await posting.commit()
     assert (await seed).updated == [f"account {ACME}"]
     assert await world.balance(ACME) == Decimal("999990.00")
+
+
+async def test_a_seed_beside_a_posting_takes_the_accounts_in_the_posting_s_order(
+    world: World,
+) -> None:
+    """The file names the posting's two debtors in the opposite of their id order, with an
+    account held elsewhere between them. Taken one by one in the file's order, the seed held the
+    first and waited; the posting took the other (id order) and waited for the first; the seed
+    then asked for the other: a deadlock. The seed now locks its accounts at once in id order."""
+    low, high = await world.pool.fetchval(
+        "SELECT array_agg(account ORDER BY id) FROM accounts WHERE account = ANY($1)", [ACME, POOR]
+    )
+    payments = [
+        await world.drive(
+            await world.create(amount="1.00", debtor={"name": "D", "account": debtor}),
+            Status.SCREENED,
+        )
+        for debtor in (low, high)
+    ]
+    rows = await world.pool.fetch("SELECT account, currency, balance FROM accounts")
+    file = {
+        "operators": [],
+        "accounts": [
+            {"account": r["account"], "name": "renamed", "currency": r["currency"],
+             "balance": str(r["balance"])}
+            for number in (high, YANKEE, low)
+            for r in rows
+            if r["account"] == number
+        ],
+    }  # fmt: skip
+    async with world.pool.acquire() as elsewhere, elsewhere.transaction():
+        await elsewhere.execute("SELECT 1 FROM accounts WHERE account = $1 FOR UPDATE", YANKEE)
+        seed = asyncio.create_task(seeding.seed_file(world.pool, file, hasher=CHEAP_HASHER))
+        await eventually(lambda: lock_waiters(world.pool))
+        posting = asyncio.create_task(
+            pipeline.post(world.pool, [p.id for p in payments], world.ledger, COMPOSE)
+        )
+
+        async def posting_waits_or_is_done() -> bool:
+            return posting.done() or await lock_waiters(world.pool) == 2
+
+        await eventually(posting_waits_or_is_done)
+    assert sorted((await seed).updated) == sorted(f"account {n}" for n in (high, YANKEE, low))
+    await posting
+    assert [(await world.reload(p)).status for p in payments] == [Status.POSTED] * 2
 
 
 def test_clearing_account_ids_are_kept_for_paywire() -> None:

@@ -180,10 +180,13 @@ async def _seed(
             )
             if existing is None and demo:
                 report.passwords[op.username] = op.password
-        for acc in accounts:
-            entries += await _apply_account(conn, acc, report, keep_existing=demo)
+        # Accounts as postings take them: clearing accounts opened before any is locked, and
+        # the file's accounts locked at once in id order, not one by one in the file's order.
         if demo:
             await ledger.open_clearing_accounts(conn, {a.currency for a in accounts})
+        await ledger.lock_accounts(conn, [a.account for a in accounts])
+        for acc in accounts:
+            entries += await _apply_account(conn, acc, report, keep_existing=demo)
         await audit.append(conn, entries)
     return report
 
@@ -244,7 +247,7 @@ async def _apply_account(
     conn: Conn, acc: SeedAccount, report: SeedReport, *, keep_existing: bool
 ) -> list[AuditEntry]:
     label = f"account {acc.account}"
-    found = await ledger.account_by_number(conn, acc.account, lock=True)
+    found = await ledger.account_by_number(conn, acc.account)
     wanted = {"name": acc.name, "balance": acc.balance, "overdraft": acc.overdraft}
     if found is None:
         account_id = await ledger.insert_account(
