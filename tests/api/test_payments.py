@@ -4,6 +4,7 @@ and the actions with their role, four-eyes and state rules."""
 from __future__ import annotations
 
 import base64
+import logging
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -208,6 +209,29 @@ async def test_unknown_payment_is_404(world: World, key: str) -> None:
     assert (await response.json())["error"]["code"] == "NOT_FOUND"
     action = await post(world, f"{PAYMENTS}/{key}/approve", "checker")
     assert action.status == 404
+
+
+async def test_a_request_s_log_line_names_its_payment_however_the_path_named_it(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SPEC §10a: the payment id where relevant. The route template is all a line said, so a
+    payment's requests could not be found in the log by its id."""
+    with caplog.at_level(logging.INFO, logger="paywire.api"):
+        created = await world.create_payment()
+        await post(world, f"{PAYMENTS}/{created['reference']}/approve", "checker")
+        await world.client.get(PAYMENTS, headers=world.auth("auditor"))
+        await world.client.get(f"{PAYMENTS}/PW-20260101-NOSUCHID", headers=world.auth("auditor"))
+    lines = {
+        record.getMessage(): getattr(record, "payment_id", None)
+        for record in caplog.records
+        if record.name == "paywire.api"
+    }
+    assert lines == {
+        "POST /api/v1/payments 201": UUID(created["id"]),
+        "POST /api/v1/payments/{id}/approve 200": UUID(created["id"]),
+        "GET /api/v1/payments 200": None,
+        "GET /api/v1/payments/{id} 404": None,
+    }
 
 
 async def test_checker_approves_and_history_grows(world: World) -> None:

@@ -9,6 +9,7 @@ import asyncio
 import enum
 from collections.abc import Mapping
 from typing import Any, Protocol
+from uuid import UUID
 
 from aiohttp import web
 
@@ -59,6 +60,8 @@ LOGIN_ATTEMPTS: web.AppKey[AttemptCounter | None] = web.AppKey("login_attempts")
 SESSION_CACHE: web.AppKey[SessionCache | None] = web.AppKey("session_cache")
 
 REQUEST_ID = web.RequestKey("request_id", str)
+# The payment a request is about, once known: the request's log line names it (SPEC §10a).
+PAYMENT_ID = web.RequestKey("payment_id", UUID)
 OPERATOR = web.RequestKey("operator", Operator)
 BODY = web.RequestKey("body", dict)
 QUERY = web.RequestKey("query", dict)

@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from paywire.api import errors
-from paywire.api.keys import REQUEST_ID
+from paywire.api.keys import PAYMENT_ID, REQUEST_ID
 from paywire.errors import PaywireError
 from paywire.observability.logging import request_id_var
 from paywire.observability.metrics import http_request_duration_seconds
@@ -72,13 +72,16 @@ async def timing_middleware(request: web.Request, handler: Handler) -> web.Strea
         method=request.method, route=route, status=str(response.status)
     ).observe(elapsed)
     quiet = route in QUIET_ROUTES and response.status < 400
+    extra: dict[str, object] = {"duration_ms": round(elapsed * 1000, 3), "status": response.status}
+    if PAYMENT_ID in request:
+        extra["payment_id"] = request[PAYMENT_ID]
     log.log(
         logging.DEBUG if quiet else logging.INFO,
         "%s %s %d",
         request.method,
         route,
         response.status,
-        extra={"duration_ms": round(elapsed * 1000, 3), "status": response.status},
+        extra=extra,
     )
     return response
 

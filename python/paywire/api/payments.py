@@ -14,7 +14,7 @@ from aiohttp import web
 from paywire.api import params, schemas
 from paywire.api.errors import Unavailable
 from paywire.api.jsonio import json_response
-from paywire.api.keys import DB_POOL, PIPELINE, REQUEST_ID
+from paywire.api.keys import DB_POOL, PAYMENT_ID, PIPELINE, REQUEST_ID
 from paywire.api.paging import decode_cursor, page, parse_time_and_uuid
 from paywire.api.routes import ANY_OPERATOR, Param, Reply, Routes, body, operator, query
 from paywire.domain.payment import Payment
@@ -48,13 +48,13 @@ async def resolve(request: web.Request) -> UUID:
     """The payment id the path names: its id, or its reference as operators type it."""
     key = request.match_info["id"]
     try:
-        return UUID(key)
+        found: UUID | None = UUID(key)
     except ValueError:
-        pass
-    async with connection(request.app[DB_POOL]) as conn:
-        found = await lookups.payment_id_by_reference(conn, key)
+        async with connection(request.app[DB_POOL]) as conn:
+            found = await lookups.payment_id_by_reference(conn, key)
     if found is None:
         raise NotFound(f"no payment {key}")
+    request[PAYMENT_ID] = found
     return found
 
 
@@ -83,6 +83,7 @@ async def create_payment(request: web.Request) -> web.Response:
         idempotency_key=request.headers.get("Idempotency-Key"),
         request_id=request[REQUEST_ID],
     )
+    request[PAYMENT_ID] = created.payment.id
     # A replay answers as the first request did (a client retrying after a lost response gets
     # what it would have got), and says that it is one.
     replayed = {} if created.created else {REPLAYED: "true"}

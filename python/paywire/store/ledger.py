@@ -200,9 +200,7 @@ async def lock_accounts(conn: Conn, numbers: Iterable[str]) -> None:
 
 
 async def account_by_number(conn: Conn, number: str) -> Account | None:
-    row = await conn.fetchrow(
-        f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account = $1", number
-    )
+    row = await conn.fetchrow(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account = $1", number)
     return to_account(row) if row else None
 
 
