@@ -21,7 +21,7 @@ from paywire.store import messages
 from paywire.store.tx import Pool
 from tests.fixtures.breaks import Breaks, one_of_each, tamper
 from tests.fixtures.breaks import answer as answer_to
-from tests.fixtures.world import YANKEE, World, answer
+from tests.fixtures.world import ACME, POOR, YANKEE, World, answer
 
 NOW = timedelta(0)  # an answer window of nothing: every unanswered payment is overdue
 
@@ -162,6 +162,34 @@ async def test_the_ledger_must_move_the_money_out_of_the_debtor_and_back(world: 
     assert details == {
         str(wrong_way): "the posting moved 1250.00 EUR on the debtor's account, not -1250.00",
         str(failed.id): "the reversal moved -1250.00 EUR on the debtor's account, not 1250.00",
+    }
+
+
+async def test_the_ledger_must_credit_the_currency_s_clearing_account(world: World) -> None:
+    """A credit leg on another customer's account instead: balanced, the right amount, the
+    debtor charged once, and the money with someone it was never sent to."""
+    elsewhere = (await world.drive(await world.create(), Status.COMPLETED)).id
+    failed = await world.drive(await world.create(), Status.TRANSMITTED)
+    await pipeline.settle(world.pool, [answer(failed, "NACK", reason_code="AC04")], world.ledger)
+    for payment_id, kind in ((elsewhere, "POSTING"), (failed.id, "REVERSAL")):
+        await tamper(
+            world.pool,
+            "UPDATE ledger_entries e SET account_id = (SELECT id FROM accounts WHERE account = $3)"
+            " FROM postings g WHERE g.id = e.posting_id AND g.payment_id = $1 AND g.kind = $2"
+            " AND e.account_id <> (SELECT id FROM accounts WHERE account = $4)",
+            payment_id,
+            kind,
+            POOR,
+            ACME,
+        )
+    details = {
+        i["payment_id"]: i["detail"]
+        for i in (await daily(world.pool))["unmatched"]
+        if i["category"] == "LEDGER_MISMATCH"
+    }
+    assert details == {
+        str(elsewhere): "the posting moved 0 EUR on the clearing account, not 1250.00",
+        str(failed.id): "the reversal moved 0 EUR on the clearing account, not -1250.00",
     }
 
 

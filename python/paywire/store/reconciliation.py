@@ -96,8 +96,9 @@ _UNMATCHED = f"""
 WITH scope AS MATERIALIZED ({{payments}}),
 -- Each payment with its ledger, aggregated by payment rather than joined back to it, so no plan
 -- can pair every payment with every aggregate. A posting's amount is the sum of its credit legs
--- (its debits mirror them); what it did to the debtor's account is summed apart, so a posting
--- that moved the money the wrong way, or a reversal that took it again, does not pass for one.
+-- (its debits mirror them); what it did to the debtor's account and to the currency's clearing
+-- account is summed apart, so a posting that moved the money the wrong way, a reversal that took
+-- it again, or a credit leg on some other account does not pass for one.
 ledger AS (
     SELECT s.id, s.status, s.amount, s.currency, s.msg_id, s.uetr, s.updated_at,
            sum(e.amount) FILTER (WHERE g.kind = 'POSTING' AND e.amount > 0) AS posted,
@@ -108,9 +109,14 @@ ledger AS (
                AS debtor_posted,
            coalesce(sum(e.amount) FILTER (WHERE g.kind = 'REVERSAL' AND e.account_id = d.id), 0)
                AS debtor_reversed,
+           coalesce(sum(e.amount) FILTER (WHERE g.kind = 'POSTING' AND e.account_id = c.id), 0)
+               AS clearing_posted,
+           coalesce(sum(e.amount) FILTER (WHERE g.kind = 'REVERSAL' AND e.account_id = c.id), 0)
+               AS clearing_reversed,
            coalesce(bool_or(e.currency <> s.currency), false) AS foreign_currency
     FROM scope s
     LEFT JOIN accounts d ON d.account = s.debtor_account AND d.currency = s.currency
+    LEFT JOIN accounts c ON c.kind = 'CLEARING' AND c.currency = s.currency
     LEFT JOIN postings_all g ON g.payment_id = s.id
     LEFT JOIN ledger_entries_all e ON e.posting_id = g.id
     GROUP BY s.id, s.status, s.amount, s.currency, s.msg_id, s.uetr, s.updated_at
@@ -153,6 +159,9 @@ checked AS (
             WHEN s.posted IS NOT NULL AND s.debtor_posted <> -s.amount
                 THEN 'the posting moved ' || s.debtor_posted || ' ' || s.currency
                      || ' on the debtor''s account, not -' || s.amount
+            WHEN s.posted IS NOT NULL AND s.clearing_posted <> s.amount
+                THEN 'the posting moved ' || s.clearing_posted || ' ' || s.currency
+                     || ' on the clearing account, not ' || s.amount
             WHEN s.reversed IS NOT NULL AND s.status <> 'FAILED'
                 THEN 'reversed although the payment is ' || s.status
             WHEN s.reversed <> s.amount
@@ -161,6 +170,9 @@ checked AS (
             WHEN s.reversed IS NOT NULL AND s.debtor_reversed <> s.amount
                 THEN 'the reversal moved ' || s.debtor_reversed || ' ' || s.currency
                      || ' on the debtor''s account, not ' || s.amount
+            WHEN s.reversed IS NOT NULL AND s.clearing_reversed <> -s.amount
+                THEN 'the reversal moved ' || s.clearing_reversed || ' ' || s.currency
+                     || ' on the clearing account, not -' || s.amount
         END AS ledger_mismatch,
         coalesce(s.posted_at, s.updated_at) AS posted_at,
         CASE WHEN s.status = 'FAILED' AND s.reversed IS NULL
