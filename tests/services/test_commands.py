@@ -1,11 +1,12 @@
-"""`paywire migrate`, `seed` and `audit` run as real subprocesses, from a directory of their own,
-against the test server (DATABASE_URL) or an embedded server of their own."""
+"""`paywire migrate`, `seed`, `audit` and `demo` run as real subprocesses, from a directory of
+their own, against the test server (DATABASE_URL) or an embedded server of their own."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
 
@@ -491,3 +493,88 @@ def postmasters(pgdata: Path) -> list[int]:
         if Path(os.fsdecode(argv[0])).name == "postgres" and os.fsencode(pgdata) in argv:
             found.append(int(entry.name))
     return found
+
+
+WELCOME = re.compile(r"paywire demo is running: (http://\S+)")
+
+
+def demo_section(printed: str, heading: str) -> list[list[str]]:
+    """The rows of one of the welcome's lists: the indented lines after `heading`, by column."""
+    rows = printed.split(heading, 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    return [re.split(r" {2,}", row.strip()) for row in rows]
+
+
+async def read_until_welcome(stdout: asyncio.StreamReader) -> str:
+    printed = ""
+    while "Press Ctrl-C" not in printed:
+        line = await stdout.readline()
+        assert line, f"the demo ended before it was ready:\n{printed}"
+        printed += line.decode()
+    return printed
+
+
+async def test_the_demo_settles_a_payment_between_its_operators_and_stops_on_ctrl_c(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """What a newcomer does first: one command, then the printed operators log in, and a payment
+    from a printed account, entered by one and approved by another, reaches the reference
+    receiver and settles; Ctrl-C stops everything the demo started."""
+    env = {**base_env(tmp_path), "PAYWIRE_DATA_DIR": str(data_dir), "PAYWIRE_HTTP_PORT": "0"}
+    process = await asyncio.create_subprocess_exec(
+        str(PAYWIRE), "demo", env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    try:
+        async with asyncio.timeout(120):
+            printed = await read_until_welcome(process.stdout)
+        welcome = WELCOME.search(printed)
+        assert welcome is not None, printed
+        operators = {row[0]: row[1] for row in demo_section(printed, "Operators (")}
+        accounts = demo_section(printed, "Accounts to pay from (")
+        debtor = next(row[0] for row in accounts if row[1] == "EUR")
+
+        async with aiohttp.ClientSession(welcome.group(1)) as http:
+
+            async def login(who: str) -> dict[str, str]:
+                body = {"username": who, "password": operators[who]}
+                async with http.post("/api/v1/auth/login", json=body) as response:
+                    assert response.status == 200, await response.text()
+                    return {"Authorization": f"Bearer {(await response.json())['token']}"}
+
+            maker, checker = await login("maker"), await login("checker")
+            payment = {
+                "amount": "12.50",
+                "currency": "EUR",
+                "debtor": {"name": "Demo debtor", "account": debtor},
+                "creditor": {
+                    "name": "Globex SA",
+                    "account": "FR1420041010050500013M02606",
+                    "agent_bic": "BNPAFRPPXXX",
+                },
+            }
+            async with http.post("/api/v1/payments", json=payment, headers=maker) as created:
+                assert created.status == 201, await created.text()
+                path = f"/api/v1/payments/{(await created.json())['id']}"
+            async with http.post(f"{path}/approve", json={}, headers=checker) as approved:
+                assert approved.status == 200, await approved.text()
+
+            async def completed() -> bool:
+                async with http.get(path, headers=maker) as detail:
+                    return bool((await detail.json())["status"] == "COMPLETED")
+
+            await eventually(completed, timeout_s=30)
+    finally:
+        # Ctrl-C even when the test failed: the demo stops the receiver and PostgreSQL it started.
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+        try:
+            async with asyncio.timeout(60):
+                rest, errors = await process.communicate()
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    assert process.returncode == 0, errors.decode()
+    assert "demo: stopped" in rest.decode()
+    assert not postmasters(data_dir / "pgdata"), "the demo left PostgreSQL running"

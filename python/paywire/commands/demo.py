@@ -109,6 +109,7 @@ def demo_credentials(data_dir: Path) -> dict[str, Any]:
 
 def print_welcome(url: str, credentials: dict[str, Any]) -> None:
     width = max(len(o["username"]) for o in credentials["operators"])
+    account_width = max(len(a["account"]) for a in credentials["accounts"])
     lines = [
         "",
         f"paywire demo is running: {url}",
@@ -120,6 +121,12 @@ def print_welcome(url: str, credentials: dict[str, Any]) -> None:
         *(
             f"  {o['username']:<{width}}  {o['password']}  {','.join(o['roles'])}"
             for o in credentials["operators"]
+        ),
+        "",
+        "Accounts to pay from (account  currency  name):",
+        *(
+            f"  {a['account']:<{account_width}}  {a['currency']}  {a['name']}"
+            for a in credentials["accounts"]
         ),
         "",
         "Press Ctrl-C to stop.",
