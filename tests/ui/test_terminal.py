@@ -27,6 +27,8 @@ async def test_help_history_and_cancelled_login(browser, serve, settings, db_poo
     usage_width = header.index("DOES")
     rows = [line for line in await term.lines() if line.startswith(("approve ID", "tls "))]
     assert all(line[usage_width - 2 : usage_width] == "  " for line in rows)
+    # Without a DATE the report is today's: help shows it optional, as it shows [STATUS].
+    assert any(line.startswith("recon daily [DATE] | ") for line in await term.lines())
 
     await term.enter("whoami")
     await term.wait_for_text("error 401 UNAUTHENTICATED")

@@ -1,7 +1,8 @@
 """`paywire demo`: everything on loopback in one command, for a first look.
 
-Embedded PostgreSQL, migrations, demo operators and accounts, a fresh CA, the reference receiver
-in its own process and the gateway on http://127.0.0.1:3000. Ctrl-C stops it all cleanly.
+Embedded PostgreSQL, migrations, demo operators and accounts, a CA and certificates, the reference
+receiver in its own process and the gateway on http://127.0.0.1:3000. Ctrl-C stops it all
+cleanly. The database, certificates and passwords in PAYWIRE_DATA_DIR are reused by the next run.
 """
 
 from __future__ import annotations

@@ -149,8 +149,8 @@ const COMMANDS = [
   },
   {
     name: "recon",
-    usage: "recon daily DATE | recon aging DAYS",
-    about: "reconciliation report of a day, or unmatched items older than DAYS",
+    usage: "recon daily [DATE] | recon aging DAYS",
+    about: "reconciliation report of a day (default today), or unmatched items older than DAYS",
     run: async (ctx, args) => {
       const [sub, value] = args;
       if (sub === "daily") return reconDaily(ctx, value || today());
@@ -159,7 +159,7 @@ const COMMANDS = [
         const report = await ctx.api.get(`${PAYMENTS}/reconciliation/aging`, { days: value });
         return printUnmatched(ctx, report.unmatched || []);
       }
-      throw new UsageError("recon daily DATE | recon aging DAYS");
+      throw new UsageError("recon daily [DATE] | recon aging DAYS");
     },
   },
   {
