@@ -306,6 +306,7 @@ async def test_a_refused_rollback_and_a_newer_database_say_what_to_do(
         refused = paywire(env, tmp_path, "migrate", "rollback")
         assert refused.returncode == 2
         assert refused.stderr.startswith("paywire: rolling back 0006_audit is refused: ")
+        assert "restore a backup taken before it was applied" in refused.stderr
         assert "Traceback" not in refused.stderr
         assert paywire(env, tmp_path, "migrate").returncode == 0
 

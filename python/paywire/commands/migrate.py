@@ -46,13 +46,13 @@ async def run(settings: Settings, action: str) -> int:
             return _print_status(await migrator.status(conn, migrations))
         if action == "rollback":
             undone = await migrator.rollback(conn, migrations, _waiting)
-            print(f"rolled back {_name(undone)}" if undone else "nothing to roll back")
+            print(f"rolled back {undone.label}" if undone else "nothing to roll back")
             return 0
         done = await migrator.upgrade(
-            conn, migrations, lambda m: print(f"applied {_name(m)}", flush=True), _waiting
+            conn, migrations, lambda m: print(f"applied {m.label}", flush=True), _waiting
         )
         verb = "migrated" if done else "up to date"
-        print(f"database {verb} at {_name(migrations[-1])}")
+        print(f"database {verb} at {migrations[-1].label}")
         return 0
 
 
@@ -69,7 +69,3 @@ def _waiting() -> None:
         "waiting for it to finish",
         flush=True,
     )
-
-
-def _name(migration: migrator.Migration) -> str:
-    return f"{migration.version:04d}_{migration.name}"
