@@ -185,6 +185,27 @@ async def test_bad_list_query_is_400(world: World, query) -> None:
     assert (await response.json())["error"]["details"]
 
 
+@pytest.mark.parametrize(("path", "who"), [(PAYMENTS, "maker"), ("/api/v1/audit-logs", "auditor")])
+async def test_a_day_range_that_ends_before_it_starts_is_400_naming_both_days(
+    world: World, path: str, who: str
+) -> None:
+    """It would match nothing: an empty list read as 'no payments in November'."""
+    response = await world.client.get(
+        path, params={"from": "2026-11-30", "to": "2026-11-01"}, headers=world.auth(who)
+    )
+    assert response.status == 400
+    assert (await response.json())["error"] == {
+        "code": "VALIDATION",
+        "message": "invalid query",
+        "details": [
+            {"field": "from", "message": "must not be after to (2026-11-01)"},
+            {"field": "to", "message": "must not be before from (2026-11-30)"},
+        ],
+    }
+    one_day = {"from": "2026-11-30", "to": "2026-11-30"}
+    assert (await world.client.get(path, params=one_day, headers=world.auth(who))).status == 200
+
+
 async def test_detail_by_id_or_reference_has_history_and_message(world: World) -> None:
     created = await world.create_payment()
     by_id = await (
