@@ -153,6 +153,28 @@ def test_a_file_value_python_would_quietly_convert_is_refused(
     assert refused.value.message == refusal
 
 
+@pytest.mark.parametrize(
+    ("given", "other"),
+    [
+        ("PAYWIRE_CLIENT_CERT_FILE", "PAYWIRE_CLIENT_KEY_FILE"),
+        ("PAYWIRE_CLIENT_KEY_FILE", "PAYWIRE_CLIENT_CERT_FILE"),
+    ],
+)
+def test_half_a_client_certificate_is_refused_naming_the_path_as_written(
+    given: str, other: str
+) -> None:
+    """The refusal quotes the variable that was set, its path as text (not `PosixPath(…)`),
+    and says to set the other one too or neither."""
+    with pytest.raises(ConfigError) as refused:
+        load_settings(environ={given: "rcv/tls/gateway.pem"})
+    assert refused.value.message == (
+        f"{given}='rcv/tls/gateway.pem': PAYWIRE_CLIENT_CERT_FILE and PAYWIRE_CLIENT_KEY_FILE"
+        " go together: set both for mutual TLS, or neither"
+    )
+    both = load_settings(environ={given: "gw.pem", other: "gw-key.pem"})
+    assert (both.client_cert_file, both.client_key_file) != (None, None)
+
+
 def test_a_misspelt_variable_is_named_with_the_setting_it_resembles() -> None:
     environ = {
         "PAYWIRE_ACK_TIMEOUT": "10",  # the unit dropped

@@ -296,7 +296,7 @@ def _normalise_pin(pin: Any) -> str:
 def _validate(s: Settings) -> None:
     def check(ok: bool, name: str, why: str) -> None:
         if not ok:
-            raise ConfigError(f"{env_name(name)}={getattr(s, name)!r}: {why}")
+            raise ConfigError(f"{env_name(name)}={_shown(getattr(s, name))}: {why}")
 
     check(s.tls_min_version in ("1.2", "1.3"), "tls_min_version", "must be 1.2 or 1.3")
     check(s.framing in _FRAMINGS, "framing", f"must be one of {', '.join(_FRAMINGS)}")
@@ -344,8 +344,9 @@ def _validate(s: Settings) -> None:
     check(0 <= s.http_port < 65536, "http_port", "not a port")
     check(
         (s.client_cert_file is None) == (s.client_key_file is None),
-        "client_cert_file",
-        "PAYWIRE_CLIENT_CERT_FILE and PAYWIRE_CLIENT_KEY_FILE go together",
+        "client_key_file" if s.client_cert_file is None else "client_cert_file",
+        "PAYWIRE_CLIENT_CERT_FILE and PAYWIRE_CLIENT_KEY_FILE go together: set both for mutual"
+        " TLS, or neither",
     )
     for pin in s.receiver_pin_sha256:
         check(
@@ -353,6 +354,12 @@ def _validate(s: Settings) -> None:
             "receiver_pin_sha256",
             "each pin is a SHA-256 fingerprint: 64 hex digits (colons allowed)",
         )
+
+
+def _shown(value: object) -> str:
+    """A setting's value as a refusal quotes it: text as it was written, a path too (its repr
+    would read `PosixPath('…')`, which no one set)."""
+    return repr(str(value)) if isinstance(value, Path) else repr(value)
 
 
 def _unencoded_userinfo(url: str | None) -> bool:

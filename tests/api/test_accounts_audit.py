@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from uuid import UUID
 
+from paywire.domain.screening import ScreeningRules
+from paywire.services import pipeline
+from paywire.store.ledger import PostgresLedger
 from tests.api.world import DEBTOR, World
-from tests.fixtures.breaks import tamper
+from tests.fixtures.breaks import COMPOSE, tamper
 
 
 async def test_accounts_with_decimal_string_balances(world: World) -> None:
@@ -33,6 +37,50 @@ async def test_entries_of_an_account(world: World) -> None:
     )
     assert missing.status == 404
     assert (await world.client.get("/api/v1/accounts")).status == 401
+
+
+async def test_entries_of_an_account_by_its_number(world: World) -> None:
+    """SPEC §7's `{id}` takes the account's number too, as operators know it; a number that
+    reads as a UUID (32 hex digits are a valid other id) is still found by number."""
+    payment = await world.create_payment()
+    approved = await world.client.post(
+        f"/api/v1/payments/{payment['id']}/approve", headers=world.auth("checker")
+    )
+    assert approved.status == 200
+    await pipeline.screen_and_post(
+        world.pool, [UUID(payment["id"])], ScreeningRules(), PostgresLedger(), COMPOSE
+    )
+    accounts = await (
+        await world.client.get("/api/v1/accounts", headers=world.auth("maker"))
+    ).json()
+    account_id = next(a["id"] for a in accounts["items"] if a["account"] == DEBTOR)
+    pages = []
+    for key in (account_id, DEBTOR):
+        response = await world.client.get(
+            f"/api/v1/accounts/{key}/entries", headers=world.auth("maker")
+        )
+        assert response.status == 200, key
+        pages.append(await response.json())
+    assert pages[0] == pages[1]
+    assert [e["payment_id"] for e in pages[0]["items"]] == [payment["id"]]
+
+    hex_id = "0123456789abcdef0123456789abcdef"
+    await world.pool.execute(
+        "INSERT INTO accounts (account, name, currency) VALUES ($1, 'Hex Ltd', 'EUR')", hex_id
+    )
+    by_hex = await world.client.get(
+        f"/api/v1/accounts/{hex_id}/entries", headers=world.auth("maker")
+    )
+    assert by_hex.status == 200
+
+    missing = await world.client.get(
+        "/api/v1/accounts/DE02120300000000202051/entries", headers=world.auth("maker")
+    )
+    assert missing.status == 404
+    assert (await missing.json())["error"]["message"] == (
+        "no account DE02120300000000202051: give its id or its number (`account`) as"
+        " GET /api/v1/accounts lists them"
+    )
 
 
 async def test_audit_log_query_pages_and_filters(world: World) -> None:

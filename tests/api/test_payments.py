@@ -94,6 +94,32 @@ async def test_invalid_entry_is_400_naming_the_field(world: World, change, field
     assert field in [d["field"] for d in body["error"]["details"]]
 
 
+async def test_entry_is_checked_in_passes_each_reporting_all_it_finds(world: World) -> None:
+    """docs/API.md, Errors: the shape and field checks of the schema first, then the values' own
+    rules (an IBAN's check digits), then what needs the ledger; a JSON number for an amount is
+    told what to send instead."""
+    debtor = {"name": "ACME GmbH", "account": "DE02120300000000202051"}  # no ledger account
+    creditor = {"name": "G", "account": "FR1420041010050500013M02607", "agent_bic": "BNPAFRPPXXX"}
+    passes = [
+        (
+            {"amount": 1250, "currency": "eur", "debtor": debtor, "creditor": creditor},
+            [
+                {"field": "amount", "message": 'must be a decimal string such as "1250.00"'},
+                {"field": "currency", "message": "must match the pattern ^[A-Z]{3}$"},
+            ],
+        ),
+        ({"debtor": debtor, "creditor": creditor}, ["creditor.account"]),
+        ({"debtor": debtor}, [{"field": "debtor.account", "message": "is not a ledger account"}]),
+    ]
+    for change, expected in passes:
+        response = await post(world, PAYMENTS, "maker", payment_body(**change))
+        assert response.status == 400
+        details = (await response.json())["error"]["details"]
+        if isinstance(expected[0], str):
+            details = [d["field"] for d in details]
+        assert details == expected
+
+
 async def test_body_that_is_not_json_is_400(world: World) -> None:
     response = await world.client.post(
         PAYMENTS,
@@ -184,6 +210,27 @@ async def test_bad_list_query_is_400(world: World, query) -> None:
     response = await world.client.get(PAYMENTS, params=query, headers=world.auth("maker"))
     assert response.status == 400
     assert (await response.json())["error"]["details"]
+
+
+@pytest.mark.parametrize(("path", "who"), [(PAYMENTS, "maker"), ("/api/v1/audit-logs", "auditor")])
+async def test_a_day_range_that_ends_before_it_starts_is_400_naming_both_days(
+    world: World, path: str, who: str
+) -> None:
+    """It would match nothing: an empty list read as 'no payments in November'."""
+    response = await world.client.get(
+        path, params={"from": "2026-11-30", "to": "2026-11-01"}, headers=world.auth(who)
+    )
+    assert response.status == 400
+    assert (await response.json())["error"] == {
+        "code": "VALIDATION",
+        "message": "invalid query",
+        "details": [
+            {"field": "from", "message": "must not be after to (2026-11-01)"},
+            {"field": "to", "message": "must not be before from (2026-11-30)"},
+        ],
+    }
+    one_day = {"from": "2026-11-30", "to": "2026-11-30"}
+    assert (await world.client.get(path, params=one_day, headers=world.auth(who))).status == 200
 
 
 async def test_detail_by_id_or_reference_has_history_and_message(world: World) -> None:

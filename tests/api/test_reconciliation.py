@@ -119,7 +119,9 @@ async def test_aging_lists_outstanding_items_older_than_n_days(
     assert csv_rows(text) == as_csv(body["unmatched"])
 
 
-async def test_reconciliation_is_routed_before_payment_ids(world: World, breaks: Breaks) -> None:
+async def test_reconciliation_is_no_payment_id_but_an_unknown_path(
+    world: World, breaks: Breaks
+) -> None:
     day = today()
     payment = await world.create_payment()
     for key in (payment["id"], payment["reference"]):
@@ -127,10 +129,16 @@ async def test_reconciliation_is_routed_before_payment_ids(world: World, breaks:
         assert response.status == 200
         assert (await response.json())["id"] == payment["id"]
     assert (await get(world, DAILY, date=day)).status == 200
-    missing = await world.client.get(
-        "/api/v1/payments/reconciliation", headers=world.auth("auditor")
-    )
-    assert missing.status == 404
+    unknown = await world.client.get("/api/v1/payments/nothing/here", headers=world.auth("admin"))
+    assert unknown.status == 404
+    for method, path, headers in (
+        ("GET", "/api/v1/payments/reconciliation", world.auth("auditor")),
+        ("GET", "/api/v1/payments/reconciliation", {}),
+        ("POST", "/api/v1/payments/reconciliation/approve", world.auth("everything")),
+    ):
+        missing = await world.client.request(method, path, headers=headers)
+        assert missing.status == 404, (method, path)
+        assert (await missing.json())["error"] == (await unknown.json())["error"], path
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from paywire.config import Settings
+from paywire.config import Settings, load_settings
 from paywire.observability.logging import (
     DailyFileHandler,
     JsonFormatter,
@@ -103,6 +103,61 @@ def test_secrets_never_reach_the_log(capture) -> None:
     first = lines(stream)[0]
     assert first["headers"] == {"Authorization": "***", "Accept": "json"}
     assert "postgresql://paywire:***@localhost/paywire" in str(first["message"])
+
+
+def test_the_settings_logged_at_start_hide_every_secret_and_nothing_else(capture) -> None:
+    """The `gateway ready` line: the session lifetime is a number of seconds, not a token, and
+    shown; the passwords of both URLs and the DSN's `sslpassword` stay hidden."""
+    logger, stream = capture
+    settings = load_settings(
+        environ={
+            "DATABASE_URL": "postgresql://paywire:db-pass-42@db/paywire?sslpassword=key-pass-7",
+            "REDIS_URL": "redis://:redis-pass-9@cache:6379/0",
+            "PAYWIRE_TOKEN_TTL_S": "900",
+            "PAYWIRE_CLIENT_CERT_FILE": "/etc/paywire/gateway.pem",
+            "PAYWIRE_CLIENT_KEY_FILE": "/etc/paywire/gateway-key.pem",
+        }
+    )
+    logger.info("gateway ready", extra={"settings": settings.redacted()})
+    text = stream.getvalue()
+    for secret in ("db-pass-42", "key-pass-7", "redis-pass-9"):
+        assert secret not in text
+    shown = lines(stream)[0]["settings"]
+    assert isinstance(shown, dict)
+    assert shown["token_ttl_s"] == 900
+    assert shown["client_key_file"] == "/etc/paywire/gateway-key.pem"
+    assert "***" not in json.dumps({k: v for k, v in shown.items() if not k.endswith("_url")})
+
+
+@pytest.mark.parametrize(
+    ("name", "masked"),
+    [
+        ("password", True),
+        ("db_password", True),
+        ("passwd", True),
+        ("password_hash", True),
+        ("client_secret", True),
+        ("token", True),
+        ("session_token", True),
+        ("token_hash", True),
+        ("Authorization", True),
+        ("Proxy-Authorization", True),
+        ("Cookie", True),
+        ("Set-Cookie", True),
+        ("api_key", True),
+        ("X-Api-Key", True),
+        ("token_ttl_s", False),
+        ("token_expires_at", False),
+        ("password_changed_at", False),
+        ("failed_password_count", False),
+    ],
+)
+def test_a_field_is_hidden_by_a_name_that_holds_a_secret_not_one_that_measures_it(
+    capture, name: str, masked: bool
+) -> None:
+    logger, stream = capture
+    logger.info("event", extra={name: "s3cr3t-or-not"})
+    assert (lines(stream)[0][name] == "***") is masked
 
 
 def test_daily_file_is_named_by_utc_day_and_rolls_over(tmp_path: Path) -> None:

@@ -84,12 +84,16 @@ async def test_cli_receiver_refuses_to_start_without_certificates() -> None:
         ("--heartbeat-s", "-1", "--heartbeat-s must not be negative"),
         ("--ack-delay-ms", "nan", "--ack-delay-ms must not be negative"),
         ("--max-frame-bytes", "0", "--max-frame-bytes must be at least 8192"),
+        ("--max-frame-bytes", "100", "--max-frame-bytes must be at least 8192"),
+        ("--port", "80000", "port 80000 is not a TCP port (0-65535)"),
     ],
 )
 async def test_cli_receiver_refuses_options_it_would_misbehave_with(
     tmp_path: Path, option: str, value: str, says: str
 ) -> None:
+    """Before it makes anything: no certificates generated, none of their paths printed."""
     assert says.encode() in await refused("--data-dir", str(tmp_path), option, value)
+    assert not (tmp_path / "tls").exists()
 
 
 async def test_cli_receiver_names_a_certificate_it_cannot_load(tmp_path: Path) -> None:

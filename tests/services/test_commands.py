@@ -84,7 +84,16 @@ def test_migrate_status_and_rollback(env: dict[str, str], tmp_path: Path) -> Non
 
     undone = paywire(env, tmp_path, "migrate", "rollback")
     assert undone.stdout.strip() == f"rolled back {latest_name}"
-    assert " pending" in paywire(env, tmp_path, "migrate", "status").stdout.splitlines()[-1]
+    behind = paywire(env, tmp_path, "migrate", "status")
+    assert behind.returncode == 3, "pending: a check in a script must not pass"
+    lines = behind.stdout.splitlines()
+    assert lines[-1].endswith(" pending")
+    # One column for each of version, name, state and time, whatever the names' lengths.
+    states = {
+        line.index(" applied ") if " applied " in line else line.index(" pending") for line in lines
+    }
+    times = {line.index("T") - len("YYYY-MM-DD") for line in lines[:-1]}
+    assert (len(states), len(times)) == (1, 1), behind.stdout
 
     again = paywire(env, tmp_path, "migrate")
     assert again.stdout.splitlines() == [
@@ -308,6 +317,7 @@ async def test_a_refused_rollback_and_a_newer_database_say_what_to_do(
         refused = paywire(env, tmp_path, "migrate", "rollback")
         assert refused.returncode == 2
         assert refused.stderr.startswith("paywire: rolling back 0006_audit is refused: ")
+        assert "restore a backup taken before it was applied" in refused.stderr
         assert "Traceback" not in refused.stderr
         assert paywire(env, tmp_path, "migrate").returncode == 0
 

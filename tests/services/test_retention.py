@@ -20,8 +20,9 @@ from paywire.domain.statuses import Status
 from paywire.observability.logging import log_file_name
 from paywire.services import audit as audit_service
 from paywire.services import payments, pipeline, reconciliation, retention
-from paywire.store import audit
+from paywire.store import audit, migrator
 from paywire.store.exception_queue import NewException
+from paywire.store.migrator import MigrationError
 from paywire.store.tx import Pool
 from tests.fixtures.breaks import answer, tamper
 from tests.fixtures.world import World, body
@@ -182,6 +183,14 @@ async def test_an_idempotency_key_used_again_after_archiving_is_archived_again(
         await make_old(world.pool, [keyed[-1].id], years=years)
         assert await retention.archive_expired(world.pool) == 1
     assert await counts(world.pool, "idempotency_keys") == (0, 2)
+    async with world.pool.acquire() as conn:
+        with pytest.raises(MigrationError) as refused:
+            await migrator.rollback(conn, migrator.load())
+    assert refused.value.message == (
+        "rolling back 0017_archived_keys_reused is refused: the archive holds an idempotency key"
+        " reused after archiving; this rollback cannot keep both; restore a backup taken before"
+        " 0017"
+    )
 
 
 async def test_a_gateway_clock_ahead_of_the_database_s_still_archives(world: World) -> None:

@@ -12,10 +12,12 @@ import pytest
 
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.roles import Role
+from paywire.domain.statuses import Status
+from paywire.services import pipeline
 from paywire.store import audit, migrator, operators
 from paywire.store.database import init_connection
 from paywire.store.migrator import MigrationError
-from tests.fixtures.world import PASSWORD_HASH
+from tests.fixtures.world import PASSWORD_HASH, World, answer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -92,13 +94,43 @@ async def test_rolling_back_past_records_is_refused(conn: asyncpg.Connection) ->
         await audit.append(conn, [entry], datetime.now(UTC))
     for _ in range(len(migrations) - 6):  # down to 0007, which has nothing to lose here
         assert await migrator.rollback(conn, migrations) is not None
-    with pytest.raises(
-        MigrationError, match=r"rolling back 0006_audit is refused: .*audit log holds rows"
-    ):
+    with pytest.raises(MigrationError) as refused:
         await migrator.rollback(conn, migrations)
+    assert refused.value.message == (
+        "rolling back 0006_audit is refused: the audit log holds rows: rolling back 0006 would"
+        " drop them; a rollback never deletes records: to go back before 0006_audit, restore a"
+        " backup taken before it was applied (docs/RUNBOOK.md, Restore)"
+    )
     assert await conn.fetchval("SELECT count(*) FROM audit_logs") == 1
     states = {s.version: s.state for s in await migrator.status(conn, migrations)}
     assert (states[6], states[7]) == ("applied", "pending")
+
+
+async def test_rolling_back_the_schedule_of_unanswered_messages_says_to_settle_them(
+    world: World,
+) -> None:
+    """0007 refuses while a message waits for its answer, saying how to settle it; settled, the
+    step goes back."""
+    migrations = migrator.load()
+    sent = await world.drive(await world.create(), Status.TRANSMITTED)
+    async with world.pool.acquire() as conn:
+        while (await migrator.status(conn, migrations))[7].state == "applied":
+            assert await migrator.rollback(conn, migrations) is not None
+        with pytest.raises(MigrationError) as refused:
+            await migrator.rollback(conn, migrations)
+        assert refused.value.message.startswith(
+            "rolling back 0007_delivery is refused: unanswered messages are scheduled"
+        )
+        assert "resolve each open ACK_MISSING exception with the action mark_settled" in str(
+            refused.value
+        )
+        await migrator.upgrade(conn, migrations)
+    await pipeline.settle(world.pool, [answer(sent, "ACK")], world.ledger)
+    async with world.pool.acquire() as conn:
+        while (await migrator.status(conn, migrations))[6].state == "applied":
+            assert await migrator.rollback(conn, migrations) is not None
+        with pytest.raises(MigrationError, match=r"^rolling back 0006_audit is refused: "):
+            await migrator.rollback(conn, migrations)
 
 
 async def test_status_lists_applied_and_pending(conn: asyncpg.Connection) -> None:

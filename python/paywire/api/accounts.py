@@ -5,6 +5,8 @@ Read-only: balances change through postings only, never through this API.
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from aiohttp import web
 
 from paywire.api import params, schemas
@@ -12,11 +14,16 @@ from paywire.api.jsonio import json_response
 from paywire.api.keys import DB_POOL
 from paywire.api.paging import decode_cursor, page, parse_int
 from paywire.api.routes import ANY_OPERATOR, Reply, Routes, query
+from paywire.domain.accounts import Account
 from paywire.errors import NotFound
 from paywire.store import ledger
-from paywire.store.tx import connection
+from paywire.store.tx import Conn, connection
 
 routes = Routes("accounts")
+BY_ID_OR_NUMBER = (
+    "`id` is the account's id (UUID) or its number as `GET /api/v1/accounts` lists it "
+    "(`account`, e.g. an IBAN in electronic form: DE89370400440532013000)."
+)
 
 
 @routes.get(
@@ -36,15 +43,30 @@ async def list_accounts(request: web.Request) -> web.Response:
     summary="An account's ledger entries, newest first",
     roles=ANY_OPERATOR,
     params=params.PAGING,
+    description=BY_ID_OR_NUMBER,
     replies={200: Reply("A page of entries", schemas.ref("EntryList"))},
 )
 async def list_entries(request: web.Request) -> web.Response:
-    account_id = params.uuid_path(request.match_info["id"], "account")
     q = query(request)
     limit = params.limit(q)
     after = decode_cursor(q["cursor"], parse_int) if "cursor" in q else None
     async with connection(request.app[DB_POOL]) as conn:
-        if await ledger.account(conn, account_id) is None:
-            raise NotFound(f"no account {account_id}")
-        entries = await ledger.entries(conn, account_id, limit=limit + 1, after=after)
+        account = await _resolve(conn, request.match_info["id"])
+        entries = await ledger.entries(conn, account.id, limit=limit + 1, after=after)
     return json_response(page(entries, limit, lambda e: e.as_dict(), lambda e: (e.id,)))
+
+
+async def _resolve(conn: Conn, key: str) -> Account:
+    """The account the path names: by its id, else by its number, which operators know it by
+    (a number may itself read as a UUID: 32 hex digits are a valid other id)."""
+    try:
+        found = await ledger.account(conn, UUID(key))
+    except ValueError:
+        found = None
+    found = found or await ledger.account_by_number(conn, key)
+    if found is None:
+        raise NotFound(
+            f"no account {key}: give its id or its number (`account`) as GET /api/v1/accounts "
+            "lists them"
+        )
+    return found

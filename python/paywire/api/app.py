@@ -47,8 +47,9 @@ from paywire.config import Settings
 from paywire.shared_state import SharedState
 from paywire.store.tx import Pool
 
-# Each resource module contributes its `routes`; later parts add theirs to this list. aiohttp
-# matches in this order: fixed paths under /api/v1/payments/ come before `payments`' {id}.
+# Each resource module contributes its `routes`; later parts add theirs to this list, in the
+# order the OpenAPI document lists them. The router needs no order: a `{variable}` never takes a
+# word another path has in its place (`routes.install`).
 RESOURCES = (
     health,
     metrics,

@@ -46,6 +46,7 @@ FILTERS = (
 async def list_audit_logs(request: web.Request) -> web.Response:
     q = query(request)
     limit = params.limit(q)
+    since, until = params.days(q)
     async with connection(request.app[DB_POOL]) as conn:
         rows = await audit.page(
             conn,
@@ -55,8 +56,8 @@ async def list_audit_logs(request: web.Request) -> web.Response:
             entity_id=q.get("entity_id"),
             operator=q.get("operator"),
             action=q.get("action"),
-            since=params.day_start(q.get("from")),
-            until=params.day_after(q.get("to")),
+            since=since,
+            until=until,
         )
     return json_response(page(rows, limit, _shown, lambda r: (r["id"],)))
 

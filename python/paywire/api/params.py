@@ -11,7 +11,7 @@ from typing import Any
 
 from paywire.api.paging import DEFAULT_LIMIT, MAX_LIMIT, parse_int
 from paywire.api.routes import Param
-from paywire.errors import NotFound
+from paywire.errors import NotFound, ValidationError
 
 LIMIT = Param(
     "limit",
@@ -45,6 +45,22 @@ def day_after(value: str | None) -> dt.datetime | None:
     if start is None or start.date() == dt.date.max:
         return None
     return start + dt.timedelta(days=1)
+
+
+def days(query: dict[str, Any]) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The `from` and `to` days of a query (both inclusive) as the start and exclusive end of
+    the time they cover; a `from` after `to` is refused, where it would match nothing and pass
+    for an empty result."""
+    first, last = query.get("from"), query.get("to")
+    if first and last and dt.date.fromisoformat(first) > dt.date.fromisoformat(last):
+        raise ValidationError(
+            "invalid query",
+            details=[
+                {"field": "from", "message": f"must not be after to ({last})"},
+                {"field": "to", "message": f"must not be before from ({first})"},
+            ],
+        )
+    return day_start(first), day_after(last)
 
 
 def uuid_path(value: str, what: str) -> uuid.UUID:

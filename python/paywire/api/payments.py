@@ -100,12 +100,13 @@ async def create_payment(request: web.Request) -> web.Response:
 async def list_payments(request: web.Request) -> web.Response:
     q = query(request)
     limit = params.limit(q)
+    created_from, created_to = params.days(q)
     found = await service.list_payments(
         request.app[DB_POOL],
         limit=limit + 1,
         status=Status(q["status"]) if "status" in q else None,
-        created_from=params.day_start(q.get("from")),
-        created_to=params.day_after(q.get("to")),
+        created_from=created_from,
+        created_to=created_to,
         after=decode_cursor(q["cursor"], parse_time_and_uuid) if "cursor" in q else None,
     )
     return json_response(

@@ -1,7 +1,7 @@
 """Reconciliation reports for ADMIN and AUDITOR: a day's report, and the aging of what is open.
 
-Both stream, as JSON or (`format=csv`) as CSV of the unmatched list; the module is registered
-before `payments`, whose `/api/v1/payments/{id}` must never take `reconciliation` for an id.
+Both stream, as JSON or (`format=csv`) as CSV of the unmatched list; `/api/v1/payments/{id}`
+never takes `reconciliation` for an id (`routes.install`).
 """
 
 from __future__ import annotations

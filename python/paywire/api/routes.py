@@ -6,6 +6,7 @@ these declarations, so the published document cannot drift from what the server 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Any, Literal
 
@@ -127,8 +128,36 @@ def install(
 ) -> None:
     """Add each endpoint to the app's router behind its guard: authentication and roles first,
     then query and body validation, then the handler."""
+    endpoints = list(endpoints)
+    paths = [endpoint.path for endpoint in endpoints]
     for endpoint in endpoints:
-        app.router.add_route(endpoint.method, endpoint.path, _guard(endpoint, components))
+        routed = _routed(endpoint.path, paths)
+        app.router.add_route(endpoint.method, routed, _guard(endpoint, components))
+
+
+def _routed(path: str, paths: Iterable[str]) -> str:
+    """`path` as the router matches it: a `{variable}` never takes a word that another path has
+    in its place (`/api/v1/payments/{id}` leaves `reconciliation` to the reports), so a path cut
+    short of such a route is an unknown path like any other, not an id that names nothing."""
+    parts = path.split("/")
+    others = [other.split("/") for other in paths]
+    routed = list(parts)
+    for index, part in enumerate(parts):
+        if not part.startswith("{"):
+            continue
+        words = sorted(
+            {
+                other[index]
+                for other in others
+                if len(other) > index
+                and other[:index] == parts[:index]
+                and not other[index].startswith("{")
+            }
+        )
+        if words:
+            taken = "|".join(re.escape(word) for word in words)
+            routed[index] = f"{{{part[1:-1]}:(?!(?:{taken})(?:/|$))[^{{}}/]+}}"
+    return "/".join(routed)
 
 
 def _guard(endpoint: Endpoint, components: Mapping[str, Schema]) -> Handler:

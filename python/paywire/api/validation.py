@@ -89,6 +89,10 @@ def _details(error: jsonschema.ValidationError, where: str) -> list[dict[str, st
             {"field": _field([*path, name], where), "message": "is not a known field"}
             for name in extra
         ]
+    if kind == "type" and "description" in schema:
+        # A schema that describes its values says what to send (amounts: 'a decimal string such
+        # as "1250.00"'): "must be of type string" reads as if any string would do.
+        return [{"field": _field(path, where), "message": f"must be {schema['description']}"}]
     return [{"field": _field(path, where), "message": _message(kind, expected)}]
 
 

@@ -19,6 +19,7 @@ import uvloop
 from paywire.config import MIN_FRAME_BYTES
 from paywire.errors import ConfigError
 from paywire.receiver import Faults, Receiver, ReceiverConfig, Rules, ensure_certificates
+from paywire.receiver.config import check_port
 from paywire.receiver.rules import normalise_bic
 
 
@@ -92,26 +93,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> ReceiverConfig:
+    _check_options(args)
     if args.data_dir is not None:
-        if args.cert or args.key:
-            raise ConfigError("give either --data-dir or --cert and --key, not both")
         files = ensure_certificates(args.data_dir / "tls")
         print(f"ca-file: {files.ca_file.resolve()}", flush=True)
         print(f"client-cert: {files.client_cert_file.resolve()}", flush=True)
         print(f"client-key: {files.client_key_file.resolve()}", flush=True)
         cert, key = files.cert_file, files.key_file
-    elif args.cert and args.key:
-        cert, key = args.cert, args.key
     else:
-        raise ConfigError("the receiver needs --cert and --key, or --data-dir to generate them")
-    for name in ("drop_after", "garbage_every", "dedup_capacity", "ack_delay_ms", "heartbeat_s"):
-        if not getattr(args, name) >= 0:  # NaN too
-            raise ConfigError(f"--{name.replace('_', '-')} must not be negative")
-    if args.max_frame_bytes < MIN_FRAME_BYTES:
-        raise ConfigError(
-            f"--max-frame-bytes must be at least {MIN_FRAME_BYTES}, as the gateway's limit:"
-            " a pacs.008 can take 4,029 bytes"
-        )
+        cert, key = args.cert, args.key
     return ReceiverConfig(
         cert_file=cert,
         key_file=key,
@@ -141,6 +131,24 @@ def _config(args: argparse.Namespace) -> ReceiverConfig:
         log_file=args.log,
         dedup_capacity=max(1, args.dedup_capacity),
     )
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Every option refused before anything is made: a refusal after the certificates were
+    generated and their paths printed read as a receiver that had started."""
+    if args.data_dir is not None and (args.cert or args.key):
+        raise ConfigError("give either --data-dir or --cert and --key, not both")
+    if args.data_dir is None and not (args.cert and args.key):
+        raise ConfigError("the receiver needs --cert and --key, or --data-dir to generate them")
+    check_port(args.port)
+    for name in ("drop_after", "garbage_every", "dedup_capacity", "ack_delay_ms", "heartbeat_s"):
+        if not getattr(args, name) >= 0:  # NaN too
+            raise ConfigError(f"--{name.replace('_', '-')} must not be negative")
+    if args.max_frame_bytes < MIN_FRAME_BYTES:
+        raise ConfigError(
+            f"--max-frame-bytes must be at least {MIN_FRAME_BYTES}, as the gateway's limit:"
+            " a pacs.008 can take 4,029 bytes"
+        )
 
 
 async def _serve(config: ReceiverConfig, progress_s: float) -> None:

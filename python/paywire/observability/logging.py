@@ -37,8 +37,11 @@ _KEY_VALUE_SECRET_RE = re.compile(
     r"(?i)\b(\w*(?:password|passwd|secret|token|api[_-]?key))(\s*[=:]\s*)"
     r"(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
 )
-# Field names whose values are never written, whatever they hold.
+# Field names whose values are never written, whatever they hold ...
 _SECRET_KEY_RE = re.compile(r"(?i)pass(word|wd)?|secret|token|authori[sz]ation|cookie|api[_-]?key")
+# ... unless the name ends in a unit of time or a count: such a field says how long or how many
+# (`token_ttl_s`, `password_changed_at`), never what the secret is.
+_MEASURE_KEY_RE = re.compile(r"(?i)_(?:s|ms|at|count)$")
 _ACCOUNT_KEY_RE = re.compile(r"(?i)account|iban")
 _REDACTED = "***"
 _CONSOLE_HANDLER = "paywire.console"
@@ -98,7 +101,7 @@ def scrub_text(text: str) -> str:
 
 def scrub_value(key: str, value: Any) -> Any:
     """A structured field made safe to log, judged by its name first and its content second."""
-    if _SECRET_KEY_RE.search(key):
+    if _SECRET_KEY_RE.search(key) and not _MEASURE_KEY_RE.search(key):
         return _REDACTED
     if isinstance(value, Mapping):
         return {str(k): scrub_value(str(k), v) for k, v in value.items()}

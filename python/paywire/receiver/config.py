@@ -9,6 +9,7 @@ import dataclasses
 from pathlib import Path
 from typing import Literal
 
+from paywire.errors import ConfigError
 from paywire.receiver.rules import Rules
 
 GarbageKind = Literal["header", "payload"]
@@ -47,3 +48,10 @@ class ReceiverConfig:
     log_file: Path | None = None
     # MsgIds remembered for de-duplication: at least this many, at most twice as many.
     dedup_capacity: int = 1_000_000
+
+
+def check_port(port: int) -> None:
+    """Refuse a port no socket can have, which asyncio would only find at bind time (with an
+    OverflowError): `paywire receiver` asks before it makes certificates for the server."""
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"port {port} is not a TCP port (0-65535)")

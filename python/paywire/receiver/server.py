@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import NamedTuple, cast
 
 from paywire.errors import ConfigError
-from paywire.receiver.config import Faults, ReceiverConfig
+from paywire.receiver.config import Faults, ReceiverConfig, check_port
 from paywire.receiver.log import MessageLog
 from paywire.receiver.rules import ACCEPTED, Decision, Rules
 from paywire.receiver.tls import server_context
@@ -121,8 +121,7 @@ class Receiver:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         host, port = self.config.host, self.config.port
-        if not 0 <= port <= 65535:
-            raise ConfigError(f"port {port} is not a TCP port (0-65535)")
+        check_port(port)
         try:
             self._server = await loop.create_server(
                 self._new_session, host, port, ssl=self._ssl, backlog=512

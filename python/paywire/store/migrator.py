@@ -49,8 +49,13 @@ class Migration:
     checksum: str
 
     @property
+    def label(self) -> str:
+        """How commands and refusals name it: `0007_delivery`."""
+        return f"{self.version:04d}_{self.name}"
+
+    @property
     def up_file(self) -> str:
-        return f"{self.version:04d}_{self.name}.up.sql"
+        return f"{self.label}.up.sql"
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,10 +190,14 @@ async def rollback(
             try:
                 await conn.execute(migration.down_sql)
             except asyncpg.RaiseError as exc:
-                # A down step that refuses on purpose (it would drop records) says why.
+                # A down step that refuses on purpose says why, and what to do in its HINT when
+                # there is more to do than the usual: records are never deleted by a rollback.
+                remedy = exc.hint or (
+                    f"a rollback never deletes records: to go back before {migration.label}, "
+                    "restore a backup taken before it was applied (docs/RUNBOOK.md, Restore)"
+                )
                 raise MigrationError(
-                    f"rolling back {migration.version:04d}_{migration.name} is refused: "
-                    f"{exc.message}"
+                    f"rolling back {migration.label} is refused: {exc.message}; {remedy}"
                 ) from None
             await conn.execute(
                 "DELETE FROM schema_migrations WHERE version = $1", migration.version
