@@ -18,6 +18,7 @@ from tests.api.world import World, payment_body, raw_request
 from tests.fixtures.world import COMPOSE
 
 PAYMENTS = "/api/v1/payments"
+AMOUNT_TO_SEND = 'a decimal string of at most 18 digits, such as "1250.00"'
 
 
 async def post(world: World, path: str, who: str, body: Any = None):
@@ -96,17 +97,21 @@ async def test_invalid_entry_is_400_naming_the_field(world: World, change, field
 
 async def test_entry_is_checked_in_passes_each_reporting_all_it_finds(world: World) -> None:
     """docs/API.md, Errors: the shape and field checks of the schema first, then the values' own
-    rules (an IBAN's check digits), then what needs the ledger; a JSON number for an amount is
-    told what to send instead."""
+    rules (an IBAN's check digits), then what needs the ledger; a JSON number for an amount, or
+    one written with a decimal comma, is told what to send instead."""
     debtor = {"name": "ACME GmbH", "account": "DE02120300000000202051"}  # no ledger account
     creditor = {"name": "G", "account": "FR1420041010050500013M02607", "agent_bic": "BNPAFRPPXXX"}
     passes = [
         (
             {"amount": 1250, "currency": "eur", "debtor": debtor, "creditor": creditor},
             [
-                {"field": "amount", "message": 'must be a decimal string such as "1250.00"'},
+                {"field": "amount", "message": f"must be {AMOUNT_TO_SEND}"},
                 {"field": "currency", "message": "must match the pattern ^[A-Z]{3}$"},
             ],
+        ),
+        (
+            {"amount": "1250,00", "debtor": debtor, "creditor": creditor},
+            [{"field": "amount", "message": f"must be {AMOUNT_TO_SEND}"}],
         ),
         ({"debtor": debtor, "creditor": creditor}, ["creditor.account"]),
         ({"debtor": debtor}, [{"field": "debtor.account", "message": "is not a ledger account"}]),

@@ -55,12 +55,12 @@ DATE: Schema = {"type": "string", "format": "date"}
 DATE_TIME: Schema = {"type": "string", "format": "date-time"}
 # Amounts are decimal strings of at most 18 digits (ISO 20022's ActiveCurrencyAndAmount); the
 # currency decides how many of them may follow the point (domain.money checks both). The
-# description completes "must be …" when a JSON number is sent (validation.py).
+# description completes "must be …" when anything else is sent (validation.py).
 AMOUNT: Schema = {
     "type": "string",
     "pattern": r"^[0-9]{1,18}(\.[0-9]{1,3})?$",
     "maxLength": 19,
-    "description": 'a decimal string such as "1250.00"',
+    "description": 'a decimal string of at most 18 digits, such as "1250.00"',
 }
 SIGNED_AMOUNT: Schema = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
 CURRENCY: Schema = {"type": "string", "pattern": "^[A-Z]{3}$"}

@@ -72,6 +72,10 @@ def _nul_paths(value: Any, path: list[str]) -> list[list[str]]:
     return []
 
 
+# The checks a described value fails as a whole: its type, its pattern, its length.
+_DESCRIBED = frozenset({"type", "pattern", "maxLength"})
+
+
 def _details(error: jsonschema.ValidationError, where: str) -> list[dict[str, str]]:
     path = [str(p) for p in error.absolute_path]
     kind, expected = str(error.validator), error.validator_value
@@ -89,9 +93,10 @@ def _details(error: jsonschema.ValidationError, where: str) -> list[dict[str, st
             {"field": _field([*path, name], where), "message": "is not a known field"}
             for name in extra
         ]
-    if kind == "type" and "description" in schema:
-        # A schema that describes its values says what to send (amounts: 'a decimal string such
-        # as "1250.00"'): "must be of type string" reads as if any string would do.
+    if kind in _DESCRIBED and "description" in schema:
+        # A schema that describes its values says what to send (amounts: 'a decimal string of
+        # at most 18 digits, such as "1250.00"'): "must be of type string" reads as if any
+        # string would do, and a regular expression is no answer to "12,50".
         return [{"field": _field(path, where), "message": f"must be {schema['description']}"}]
     return [{"field": _field(path, where), "message": _message(kind, expected)}]
 
