@@ -131,6 +131,11 @@ async def test_reconciliation_is_no_payment_id_but_an_unknown_path(
     assert (await get(world, DAILY, date=day)).status == 200
     unknown = await world.client.get("/api/v1/payments/nothing/here", headers=world.auth("admin"))
     assert unknown.status == 404
+    assert (await unknown.json())["error"] == {
+        "code": "NOT_FOUND",
+        "message": "no such path: the endpoints are listed at /api-docs",
+        "details": [],
+    }
     for method, path, headers in (
         ("GET", "/api/v1/payments/reconciliation", world.auth("auditor")),
         ("GET", "/api/v1/payments/reconciliation", {}),

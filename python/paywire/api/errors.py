@@ -98,11 +98,16 @@ def from_paywire_error(error: PaywireError, request_id: str | None) -> web.Respo
     )
 
 
+# What the router's own refusals say, in place of the bare reason phrase ("Not Found").
+_ROUTER_MESSAGES = {
+    404: "no such path: the endpoints are listed at /api-docs",
+    413: "the request body is larger than the limit",
+}
+
+
 def from_http_exception(exc: web.HTTPException, request_id: str | None) -> web.Response:
     code = _CODE_BY_HTTP_STATUS.get(exc.status, exc.reason.upper().replace(" ", "_"))
-    message = exc.reason
-    if exc.status == 413:
-        message = "the request body is larger than the limit"
+    message = _ROUTER_MESSAGES.get(exc.status, exc.reason)
     headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
     return error_response(exc.status, code, message, request_id=request_id, headers=headers)
 
