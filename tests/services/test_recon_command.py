@@ -1,5 +1,5 @@
-"""`paywire recon daily --date D` as a real subprocess against the test's database: the report
-as JSON or CSV, and an exit code that says whether everything matched."""
+"""`paywire recon daily --date D` and `recon balances` as real subprocesses against the test's
+database: the reports, and an exit code that says whether everything matched."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import json
 from datetime import UTC
 from pathlib import Path
 
+import asyncpg
+
 from paywire.domain.statuses import Status
 from tests.fixtures.breaks import one_of_each
 from tests.fixtures.world import World
-from tests.services.test_commands import base_env, paywire
+from tests.services.test_commands import base_env, migrated_and_seeded, paywire
 
 
 async def test_recon_daily_prints_the_report_and_fails_on_unmatched_items(
@@ -58,3 +60,26 @@ async def test_recon_daily_prints_the_report_and_fails_on_unmatched_items(
 
     bad = paywire(env, tmp_path, "recon", "daily", "--date", "tomorrow")
     assert bad.returncode == 2
+
+
+async def test_recon_balances_prints_every_account_out_of_balance_and_fails_on_one(
+    empty_database: str, tmp_path: Path
+) -> None:
+    env = {**base_env(tmp_path), "DATABASE_URL": empty_database}
+    migrated_and_seeded(env, tmp_path)  # one account, ACC-1, opened with 10.00
+    balanced = paywire(env, tmp_path, "recon", "balances")
+    assert balanced.returncode == 0, balanced.stderr
+    assert json.loads(balanced.stdout) == {"accounts": 1, "out_of_balance": []}
+    assert balanced.stderr.strip() == "1 account(s), 0 out of balance"
+
+    conn = await asyncpg.connect(empty_database)
+    try:
+        await conn.execute("UPDATE accounts SET balance = 12.50 WHERE account = 'ACC-1'")
+    finally:
+        await conn.close()
+    moved = paywire(env, tmp_path, "recon", "balances")
+    assert moved.returncode == 1, moved.stderr
+    assert json.loads(moved.stdout)["out_of_balance"] == [
+        {"account": "ACC-1", "currency": "EUR", "balance": "12.50", "opening": "10.00",
+         "entries": "0", "difference": "2.50"}
+    ]  # fmt: skip

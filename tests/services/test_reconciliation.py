@@ -16,12 +16,12 @@ from prometheus_client import REGISTRY
 
 from paywire.domain.statuses import Status
 from paywire.pipeline.recovery import AckMissing
-from paywire.services import exception_queue, pipeline, reconciliation
+from paywire.services import exception_queue, pipeline, reconciliation, seeding
 from paywire.store import messages
 from paywire.store.tx import Pool
 from tests.fixtures.breaks import Breaks, one_of_each, tamper
 from tests.fixtures.breaks import answer as answer_to
-from tests.fixtures.world import ACME, POOR, YANKEE, World, answer
+from tests.fixtures.world import ACME, CHEAP_HASHER, POOR, YANKEE, World, answer
 
 NOW = timedelta(0)  # an answer window of nothing: every unanswered payment is overdue
 
@@ -190,6 +190,41 @@ async def test_the_ledger_must_credit_the_currency_s_clearing_account(world: Wor
     assert details == {
         str(elsewhere): "the posting moved 0 EUR on the clearing account, not 1250.00",
         str(failed.id): "the reversal moved 0 EUR on the clearing account, not -1250.00",
+    }
+
+
+async def test_balances_are_checked_against_the_opening_and_the_entries(world: World) -> None:
+    """A balance moved by hand (an UPDATE the database allows) is found; one that postings
+    moved is explained by its entries; an account paywire did not seed has no audited opening
+    balance to check against, and says so."""
+    seed = {
+        "operators": [],
+        "accounts": [
+            {"account": "ACC-BAL-1", "name": "Seeded", "currency": "EUR", "balance": "100.00"}
+        ],
+    }
+    await seeding.seed_file(world.pool, seed, hasher=CHEAP_HASHER)
+    debtor = {"name": "Seeded", "account": "ACC-BAL-1"}
+    await world.drive(await world.create(amount="30.00", debtor=debtor), Status.COMPLETED)
+    failed = await world.drive(await world.create(amount="5.00", debtor=debtor), Status.TRANSMITTED)
+    await pipeline.settle(world.pool, [answer(failed, "NACK", reason_code="AC04")], world.ledger)
+
+    accounts, breaks = await reconciliation.balances(world.pool)
+    assert accounts == 5  # the world's three, the seeded one, EUR's clearing account
+    assert {b.account: b.opening for b in breaks} == {ACME: None, POOR: None, YANKEE: None}
+
+    await world.pool.execute(
+        "UPDATE accounts SET balance = balance + 5000 WHERE account = 'ACC-BAL-1'"
+    )
+    _, breaks = await reconciliation.balances(world.pool)
+    (moved,) = [b.as_dict() for b in breaks if b.opening is not None]
+    assert moved == {
+        "account": "ACC-BAL-1",
+        "currency": "EUR",
+        "balance": "5070.00",
+        "opening": "100.00",
+        "entries": "-30.00",
+        "difference": "5000.00",
     }
 
 

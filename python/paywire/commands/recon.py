@@ -1,6 +1,9 @@
 """`paywire recon daily --date D`: the reconciliation report of one UTC day, as JSON (the API's
 representation) or, with `--format csv`, the unmatched items as CSV. Exit code 0 when every
-payment matched, 1 when there are unmatched items, 2 when the report could not be made."""
+payment matched, 1 when there are unmatched items, 2 when the report could not be made.
+
+`paywire recon balances`: every account's balance against its opening balance and its ledger
+entries, as JSON; exit code 0 when every balance is explained, 1 when one is not."""
 
 from __future__ import annotations
 
@@ -9,6 +12,9 @@ import sys
 from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
+
+import orjson
+import uvloop
 
 from paywire.commands import configuration
 from paywire.commands.output import utc_day, write_report
@@ -31,6 +37,12 @@ def register(subparsers: Any) -> None:
     )
     daily.add_argument("--output", type=Path, help="file to write (default: standard output)")
     daily.set_defaults(handler=handle_daily)
+    balances = actions.add_parser(
+        "balances",
+        help="every account's balance against its opening balance and ledger entries",
+        description="Reads every ledger entry: a daily check, not a frequent one.",
+    )
+    balances.set_defaults(handler=handle_balances)
 
 
 def handle_daily(args: argparse.Namespace) -> int:
@@ -49,3 +61,17 @@ async def daily(settings: Settings, day: date, form: str, out: BinaryIO) -> int:
     unmatched = report.unmatched or 0
     print(f"{day.isoformat()}: {unmatched} unmatched item(s)", file=sys.stderr)
     return 1 if unmatched else 0
+
+
+def handle_balances(args: argparse.Namespace) -> int:
+    settings = configuration.load(args)
+    return uvloop.run(balances(settings))
+
+
+async def balances(settings: Settings) -> int:
+    async with current_database(settings) as db:
+        accounts, breaks = await service.balances(db.pool)
+    report = {"accounts": accounts, "out_of_balance": [b.as_dict() for b in breaks]}
+    print(orjson.dumps(report).decode())
+    print(f"{accounts} account(s), {len(breaks)} out of balance", file=sys.stderr)
+    return 1 if breaks else 0

@@ -127,6 +127,30 @@ class DaySummary:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class BalanceBreak:
+    """An account whose balance is not its opening balance plus its ledger entries. The opening
+    balance is the one its seeding last set, as audited (a clearing account opens at zero);
+    `opening` is None when the audit log has none, so the balance cannot be checked."""
+
+    account: str
+    currency: str
+    balance: Decimal
+    opening: Decimal | None
+    entries: Decimal
+
+    def as_dict(self) -> dict[str, Any]:
+        difference = None if self.opening is None else self.balance - self.opening - self.entries
+        return {
+            "account": self.account,
+            "currency": self.currency,
+            "balance": f"{self.balance:f}",
+            "opening": None if self.opening is None else f"{self.opening:f}",
+            "entries": f"{self.entries:f}",
+            "difference": None if difference is None else f"{difference:f}",
+        }
+
+
 # The first characters that make a spreadsheet take a cell for a formula (OWASP, "CSV
 # injection"). The report carries text from outside (an orphan answer's MsgId is the receiver's),
 # and ADMINs and AUDITORs open it in spreadsheets: such a cell is written after an apostrophe,

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from paywire.config import Settings
 from paywire.domain.payment import utc_iso
-from paywire.domain.reconciliation import COLUMNS, Unmatched
+from paywire.domain.reconciliation import COLUMNS, BalanceBreak, Unmatched
 from paywire.observability.metrics import reconciliation_unmatched_items
 from paywire.services import gauges, streaming
 from paywire.services.pipeline import open_exceptions
@@ -100,6 +100,16 @@ class Sweep:
 
     unmatched: int
     opened: int
+
+
+async def balances(db: Pool) -> tuple[int, list[BalanceBreak]]:
+    """Every account's balance against its opening balance and its ledger entries, in one
+    snapshot: how many accounts, and those out of balance (`paywire recon balances`)."""
+    async with (
+        connection(db) as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        return await store.balance_breaks(conn)
 
 
 async def sweep(

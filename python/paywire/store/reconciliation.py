@@ -14,6 +14,7 @@ from asyncpg.cursor import Cursor
 
 from paywire.domain.reconciliation import (
     EXCEPTION_KIND,
+    BalanceBreak,
     CurrencyTotals,
     DaySummary,
     Unmatched,
@@ -341,3 +342,39 @@ def _item(row: Record) -> Unmatched:
         exception_id=row["exception_id"],
         awaiting_answer=row["awaiting_answer"],
     )
+
+
+# Every account against its ledger: the balance must be the opening balance plus the sum of its
+# entries, archived ones included. Postings and reversals move a balance in the statement that
+# writes its entries; anything else that moved it (an UPDATE by hand, a bug) shows here. The
+# opening balance is the last one seeding set (`account.create` / `account.update` audit rows,
+# which carry it as `balance`); a clearing account opens at zero.
+_BALANCES = """
+SELECT a.account, a.currency, a.balance, e.total AS entries,
+       CASE WHEN a.kind = 'CLEARING' THEN 0 ELSE o.opening END AS opening,
+       count(*) OVER () AS accounts
+FROM accounts a
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(amount), 0) AS total FROM ledger_entries_all WHERE account_id = a.id
+) AS e
+LEFT JOIN LATERAL (
+    SELECT (after ->> 'balance')::numeric AS opening FROM audit_logs
+    WHERE entity = 'account' AND entity_id = a.id::text
+      AND action IN ('account.create', 'account.update') AND after ? 'balance'
+    ORDER BY id DESC LIMIT 1
+) AS o ON true
+ORDER BY a.kind, a.account
+"""
+
+
+async def balance_breaks(conn: Conn) -> tuple[int, list[BalanceBreak]]:
+    """How many accounts there are, and those whose balance the ledger does not explain (or
+    cannot, for want of an audited opening balance). Reads every entry: run it daily, not on
+    every sweep."""
+    rows = await conn.fetch(_BALANCES)
+    breaks = [
+        BalanceBreak(r["account"], r["currency"], r["balance"], r["opening"], r["entries"])
+        for r in rows
+        if r["opening"] is None or r["balance"] != r["opening"] + r["entries"]
+    ]
+    return (rows[0]["accounts"] if rows else 0), breaks
