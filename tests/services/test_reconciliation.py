@@ -68,6 +68,12 @@ def expected(breaks: Breaks) -> dict[str, str]:
     }
 
 
+async def ledger_mismatches(pool: Pool) -> dict[str, str]:
+    """The day's LEDGER_MISMATCH items: payment id -> detail."""
+    items = (await daily(pool))["unmatched"]
+    return {i["payment_id"]: i["detail"] for i in items if i["category"] == "LEDGER_MISMATCH"}
+
+
 def gauge(name: str) -> float | None:
     return REGISTRY.get_sample_value(name)
 
@@ -125,11 +131,7 @@ async def test_ledger_rules_beyond_the_amount(world: World) -> None:
         second,
     )
     await world.ledger.reverse(world.pool, [first])
-    details = {
-        i["payment_id"]: i["detail"]
-        for i in (await daily(world.pool))["unmatched"]
-        if i["category"] == "LEDGER_MISMATCH"
-    }
+    details = await ledger_mismatches(world.pool)
     assert details[str(second)] == "no posting for a COMPLETED payment"
     assert details[str(first)] == "reversed although the payment is COMPLETED"
 
@@ -154,12 +156,7 @@ async def test_the_ledger_must_move_the_money_out_of_the_debtor_and_back(world: 
         [failed.id],
         "REVERSAL",
     )
-    details = {
-        i["payment_id"]: i["detail"]
-        for i in (await daily(world.pool))["unmatched"]
-        if i["category"] == "LEDGER_MISMATCH"
-    }
-    assert details == {
+    assert await ledger_mismatches(world.pool) == {
         str(wrong_way): "the posting moved 1250.00 EUR on the debtor's account, not -1250.00",
         str(failed.id): "the reversal moved -1250.00 EUR on the debtor's account, not 1250.00",
     }
@@ -182,12 +179,7 @@ async def test_the_ledger_must_credit_the_currency_s_clearing_account(world: Wor
             POOR,
             ACME,
         )
-    details = {
-        i["payment_id"]: i["detail"]
-        for i in (await daily(world.pool))["unmatched"]
-        if i["category"] == "LEDGER_MISMATCH"
-    }
-    assert details == {
+    assert await ledger_mismatches(world.pool) == {
         str(elsewhere): "the posting moved 0 EUR on the clearing account, not 1250.00",
         str(failed.id): "the reversal moved 0 EUR on the clearing account, not -1250.00",
     }
