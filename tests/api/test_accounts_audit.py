@@ -40,8 +40,9 @@ async def test_entries_of_an_account(world: World) -> None:
 
 
 async def test_entries_of_an_account_by_its_number(world: World) -> None:
-    """SPEC §7's `{id}` takes the account's number too, as operators know it; a number that
-    reads as a UUID (32 hex digits are a valid other id) is still found by number."""
+    """SPEC §7's `{id}` takes the account's number too, as operators know it (an IBAN in its
+    printed form as well); a number that reads as a UUID (32 hex digits are a valid other id)
+    is still found by number."""
     payment = await world.create_payment()
     approved = await world.client.post(
         f"/api/v1/payments/{payment['id']}/approve", headers=world.auth("checker")
@@ -55,13 +56,14 @@ async def test_entries_of_an_account_by_its_number(world: World) -> None:
     ).json()
     account_id = next(a["id"] for a in accounts["items"] if a["account"] == DEBTOR)
     pages = []
-    for key in (account_id, DEBTOR):
+    printed = " ".join(DEBTOR[i : i + 4] for i in range(0, len(DEBTOR), 4)).lower()
+    for key in (account_id, DEBTOR, printed.replace(" ", "%20")):
         response = await world.client.get(
             f"/api/v1/accounts/{key}/entries", headers=world.auth("maker")
         )
         assert response.status == 200, key
         pages.append(await response.json())
-    assert pages[0] == pages[1]
+    assert pages[0] == pages[1] == pages[2]
     assert [e["payment_id"] for e in pages[0]["items"]] == [payment["id"]]
 
     hex_id = "0123456789abcdef0123456789abcdef"

@@ -14,6 +14,7 @@ from paywire.api.jsonio import json_response
 from paywire.api.keys import DB_POOL
 from paywire.api.paging import decode_cursor, page, parse_int
 from paywire.api.routes import ANY_OPERATOR, Reply, Routes, query
+from paywire.domain import validation
 from paywire.domain.accounts import Account
 from paywire.errors import NotFound
 from paywire.store import ledger
@@ -22,7 +23,8 @@ from paywire.store.tx import Conn, connection
 routes = Routes("accounts")
 BY_ID_OR_NUMBER = (
     "`id` is the account's id (UUID) or its number as `GET /api/v1/accounts` lists it "
-    "(`account`, e.g. an IBAN in electronic form: DE89370400440532013000)."
+    "(`account`, e.g. an IBAN in electronic form: DE89370400440532013000), or as payment entry "
+    "takes it (an IBAN in its printed form)."
 )
 
 
@@ -58,12 +60,15 @@ async def list_entries(request: web.Request) -> web.Response:
 
 async def _resolve(conn: Conn, key: str) -> Account:
     """The account the path names: by its id, else by its number, which operators know it by
-    (a number may itself read as a UUID: 32 hex digits are a valid other id)."""
+    (a number may itself read as a UUID: 32 hex digits are a valid other id). The number is
+    read as payment entry reads it, so an IBAN in its printed form (spaced, in small letters)
+    names the account as its electronic form does."""
     try:
         found = await ledger.account(conn, UUID(key))
     except ValueError:
         found = None
-    found = found or await ledger.account_by_number(conn, key)
+    number = validation.account(key, "id", validation.Problems()) or key
+    found = found or await ledger.account_by_number(conn, number)
     if found is None:
         raise NotFound(
             f"no account {key}: give its id or its number (`account`) as GET /api/v1/accounts "
