@@ -151,8 +151,6 @@ def _check_options(args: argparse.Namespace) -> None:
         )
     if args.client_ca is not None and not args.client_ca.is_file():
         raise ConfigError(f"--client-ca {args.client_ca}: no such file")
-    if args.log is not None and not args.log.parent.is_dir():
-        raise ConfigError(f"--log {args.log}: the directory {args.log.parent} does not exist")
 
 
 async def _serve(config: ReceiverConfig, progress_s: float) -> None:
