@@ -68,8 +68,14 @@ async def refused(*options: str) -> bytes:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    async with asyncio.timeout(20):
-        _, stderr = await process.communicate()
+    try:
+        async with asyncio.timeout(20):
+            _, stderr = await process.communicate()
+    finally:
+        # A receiver that started instead of refusing would outlive the failed test.
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
     assert process.returncode == 2, stderr
     return stderr
 
