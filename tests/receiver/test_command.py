@@ -12,6 +12,7 @@ import pytest
 
 from paywire.wire import parse_answer
 from tests.fixtures.tls import pacs008
+from tests.fixtures.waiting import finished
 from tests.receiver.wire_client import WireClient
 
 
@@ -68,14 +69,7 @@ async def refused(*options: str) -> bytes:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    try:
-        async with asyncio.timeout(20):
-            _, stderr = await process.communicate()
-    finally:
-        # A receiver that started instead of refusing would outlive the failed test.
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+    _, stderr = await finished(process, 20)
     assert process.returncode == 2, stderr
     return stderr
 

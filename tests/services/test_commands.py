@@ -22,7 +22,7 @@ import pytest
 
 from paywire.store import migrator
 from paywire.store.embedded import EmbeddedPostgres
-from tests.fixtures.waiting import eventually
+from tests.fixtures.waiting import eventually, finished
 
 PAYWIRE = Path(sys.executable).with_name("paywire")
 SEED = {
@@ -578,13 +578,7 @@ async def test_the_demo_settles_a_payment_between_its_operators_and_stops_on_ctr
         # Ctrl-C even when the test failed: the demo stops the receiver and PostgreSQL it started.
         if process.returncode is None:
             process.send_signal(signal.SIGINT)
-        try:
-            async with asyncio.timeout(60):
-                rest, errors = await process.communicate()
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
+        rest, errors = await finished(process, 60)
     assert process.returncode == 0, errors.decode()
     assert "demo: stopped" in rest.decode()
     assert not postmasters(data_dir / "pgdata"), "the demo left PostgreSQL running"
