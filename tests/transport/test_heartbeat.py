@@ -1,0 +1,75 @@
+"""A receiver that goes silent: heartbeats find a connection whose other end no longer answers,
+at the opening and later, so that messages do not wait out their whole answer timeout on it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from paywire.transport import ConnectionPool, Unanswered
+from tests.fixtures.tls import TLSFiles, gateway_settings, pacs008
+from tests.transport.support import metric, until
+
+HEARTBEAT = b"\0\0\0\0"  # an empty u32be frame
+
+
+async def read_to_the_end(reader: asyncio.StreamReader) -> None:
+    while await reader.read(65536):
+        pass
+
+
+async def test_a_receiver_that_never_answers_the_opening_heartbeat_is_a_failed_attempt(
+    tls_files: TLSFiles, scripted_receiver: Callable[..., Any]
+) -> None:
+    """The handshake completes, then nothing: the connection is never counted as open."""
+
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_to_the_end(reader)
+
+    port = await scripted_receiver(mute)
+    before = metric("tls_connection_errors_total", reason="heartbeat")
+    pool = ConnectionPool(
+        gateway_settings(tls_files, port, pool_size=1, heartbeat_s=1, cb_failure_threshold=100),
+        connect_timeout_s=0.5,
+        backoff_base_s=60.0,
+    )
+    await pool.start()
+    try:
+        slot = pool.stats()["connections"][0]
+    finally:
+        await pool.close(deadline_s=1.0)
+    assert (slot["state"], slot["connects"]) == ("CLOSED", 0)
+    assert slot["last_error"] == (
+        f"127.0.0.1:{port} did not answer the opening heartbeat within 0.5 s"
+    )
+    assert metric("tls_connection_errors_total", reason="heartbeat") == before + 1
+
+
+async def test_a_receiver_gone_silent_after_opening_fails_the_messages_in_flight(
+    scripted_receiver: Callable[..., Any],
+    make_pool: Callable[..., Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Answers the opening heartbeat, then reads and never writes again: a half-open connection.
+    The next heartbeat goes unanswered, so the message in flight ends `connection_lost` within a
+    second, not after the 60 s answer timeout, and the pool dials again."""
+
+    async def falls_silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        assert await reader.readexactly(4) == HEARTBEAT
+        writer.write(HEARTBEAT)
+        await read_to_the_end(reader)
+
+    before = metric("tls_connection_errors_total", reason="heartbeat")
+    pool = await make_pool(
+        await scripted_receiver(falls_silent), pool_size=1, heartbeat_s=0.2, ack_timeout_s=60
+    )
+    assert pool.open_connections == 1
+    async with asyncio.timeout(5):
+        with pytest.raises(Unanswered, match="connection_lost"):
+            await pool.send("S1", pacs008("S1"))
+    assert metric("tls_connection_errors_total", reason="heartbeat") == before + 1
+    assert "receiver silent for 0.2 s after a heartbeat" in caplog.messages[-1]
+    await until(lambda: pool.stats()["connections"][0]["connects"] == 2)
