@@ -1,13 +1,18 @@
 """Helpers shared by the transport tests: metric values, polling with a deadline, a fake clock,
-and the shape of a scripted receiver's script (conftest's `scripted_receiver`)."""
+a pool's first attempt, and the shape of a scripted receiver's script (conftest's
+`scripted_receiver`)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from prometheus_client import REGISTRY
+
+from paywire.transport import ConnectionPool
+from tests.fixtures.tls import TLSFiles, gateway_settings
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -23,6 +28,24 @@ async def until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.005)
+
+
+async def first_attempt(
+    tls_files: TLSFiles, port: int, connect_timeout_s: float = 5.0, **settings: Any
+) -> dict[str, Any]:
+    """Start a one-connection pool, return its slot's stats after the first attempt, close it.
+    Each step of opening has `connect_timeout_s`, and no second attempt comes within the test."""
+    pool = ConnectionPool(
+        gateway_settings(tls_files, port, pool_size=1, cb_failure_threshold=100, **settings),
+        connect_timeout_s=connect_timeout_s,
+        backoff_base_s=60.0,
+    )
+    await pool.start()
+    try:
+        slot: dict[str, Any] = pool.stats()["connections"][0]
+        return slot
+    finally:
+        await pool.close(deadline_s=1.0)
 
 
 class FakeClock:

@@ -9,7 +9,6 @@ import ipaddress
 import ssl
 import warnings
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography import x509
@@ -18,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from paywire.errors import ConfigError
-from paywire.transport import ConnectionPool, TransportError, client_context
+from paywire.transport import TransportError, client_context
 from paywire.transport.tls import check_pin
 from tests.fixtures.tls import (
     LOOPBACK,
@@ -28,22 +27,7 @@ from tests.fixtures.tls import (
     assert_acked,
     gateway_settings,
 )
-from tests.transport.support import metric
-
-
-async def first_attempt(tls_files: TLSFiles, port: int, **settings: Any) -> dict[str, Any]:
-    """Start a one-connection pool, return its slot's stats after the first attempt, close it."""
-    pool = ConnectionPool(
-        gateway_settings(tls_files, port, pool_size=1, cb_failure_threshold=100, **settings),
-        connect_timeout_s=5.0,
-        backoff_base_s=60.0,
-    )
-    await pool.start()
-    try:
-        slot: dict[str, Any] = pool.stats()["connections"][0]
-        return slot
-    finally:
-        await pool.close(deadline_s=1.0)
+from tests.transport.support import first_attempt, metric
 
 
 def test_client_context_always_verifies(tls_files: TLSFiles) -> None:

@@ -1,5 +1,6 @@
-"""A receiver that goes silent: heartbeats find a connection whose other end no longer answers,
-at the opening and later, so that messages do not wait out their whole answer timeout on it."""
+"""A receiver that goes silent: in the TLS handshake, at the opening heartbeat, or once open.
+Each is found within its own deadline, so that no message waits out its whole answer timeout
+on a connection whose other end no longer answers."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from paywire.transport import ConnectionPool, Unanswered
-from tests.fixtures.tls import TLSFiles, gateway_settings, pacs008
-from tests.transport.support import metric, until
+from paywire.transport import Unanswered
+from tests.fixtures.postgres import SilentServer
+from tests.fixtures.tls import TLSFiles, pacs008
+from tests.transport.support import first_attempt, metric, until
 
 HEARTBEAT = b"\0\0\0\0"  # an empty u32be frame
 
@@ -19,6 +21,20 @@ HEARTBEAT = b"\0\0\0\0"  # an empty u32be frame
 async def read_to_the_end(reader: asyncio.StreamReader) -> None:
     while await reader.read(65536):
         pass
+
+
+async def test_a_listener_that_never_starts_the_handshake_is_a_failed_attempt(
+    tls_files: TLSFiles, silent_server: SilentServer
+) -> None:
+    """TCP is accepted and the server never answers the client's hello."""
+    before = metric("tls_connection_errors_total", reason="connect")
+    slot = await first_attempt(tls_files, silent_server.port, connect_timeout_s=0.5)
+    assert silent_server.connections, "the pool reached the listener"
+    assert (slot["state"], slot["connects"]) == ("CLOSED", 0)
+    assert slot["last_error"] == (
+        f"connecting to 127.0.0.1:{silent_server.port} timed out after 0.5 s"
+    )
+    assert metric("tls_connection_errors_total", reason="connect") == before + 1
 
 
 async def test_a_receiver_that_never_answers_the_opening_heartbeat_is_a_failed_attempt(
@@ -31,16 +47,7 @@ async def test_a_receiver_that_never_answers_the_opening_heartbeat_is_a_failed_a
 
     port = await scripted_receiver(mute)
     before = metric("tls_connection_errors_total", reason="heartbeat")
-    pool = ConnectionPool(
-        gateway_settings(tls_files, port, pool_size=1, heartbeat_s=1, cb_failure_threshold=100),
-        connect_timeout_s=0.5,
-        backoff_base_s=60.0,
-    )
-    await pool.start()
-    try:
-        slot = pool.stats()["connections"][0]
-    finally:
-        await pool.close(deadline_s=1.0)
+    slot = await first_attempt(tls_files, port, connect_timeout_s=0.5, heartbeat_s=1)
     assert (slot["state"], slot["connects"]) == ("CLOSED", 0)
     assert slot["last_error"] == (
         f"127.0.0.1:{port} did not answer the opening heartbeat within 0.5 s"
