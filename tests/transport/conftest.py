@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 import pytest_asyncio
-import uvloop
 
 from paywire.transport import ConnectionPool
 from tests.fixtures.tls import LOOPBACK, TLSFiles, gateway_settings
+from tests.fixtures.uvloop import pytest_asyncio_loop_factories
 from tests.transport.support import Script
 
-
-def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> Mapping[str, Any]:
-    return {"uvloop": uvloop.new_event_loop}
+__all__ = ["pytest_asyncio_loop_factories"]
 
 
 @pytest.fixture(autouse=True)
