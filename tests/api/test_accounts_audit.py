@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from uuid import UUID
 
 from paywire.domain.screening import ScreeningRules
 from paywire.services import pipeline
@@ -43,13 +42,9 @@ async def test_entries_of_an_account_by_its_number(world: World) -> None:
     """SPEC §7's `{id}` takes the account's number too, as operators know it (an IBAN in its
     printed form as well); a number that reads as a UUID (32 hex digits are a valid other id)
     is still found by number."""
-    payment = await world.create_payment()
-    approved = await world.client.post(
-        f"/api/v1/payments/{payment['id']}/approve", headers=world.auth("checker")
-    )
-    assert approved.status == 200
+    approved = await world.approved_payment()
     await pipeline.screen_and_post(
-        world.pool, [UUID(payment["id"])], ScreeningRules(), PostgresLedger(), COMPOSE
+        world.pool, [approved], ScreeningRules(), PostgresLedger(), COMPOSE
     )
     accounts = await (
         await world.client.get("/api/v1/accounts", headers=world.auth("maker"))
@@ -64,7 +59,7 @@ async def test_entries_of_an_account_by_its_number(world: World) -> None:
         assert response.status == 200, key
         pages.append(await response.json())
     assert pages[0] == pages[1] == pages[2]
-    assert [e["payment_id"] for e in pages[0]["items"]] == [payment["id"]]
+    assert [e["payment_id"] for e in pages[0]["items"]] == [str(approved)]
 
     hex_id = "0123456789abcdef0123456789abcdef"
     await world.pool.execute(

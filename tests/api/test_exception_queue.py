@@ -4,7 +4,6 @@ the resend and mark_settled actions through a (not started) pipeline, audited, A
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 import pytest
 from prometheus_client import REGISTRY
@@ -23,8 +22,8 @@ from paywire.store.ledger import PostgresLedger
 from paywire.store.tx import Pool
 from paywire.transport.pool import ConnectionPool
 from tests.api.conftest import Serve
-from tests.api.world import DISCARD_PORT, World, make_world
-from tests.fixtures.breaks import Breaks, one_of_each
+from tests.api.world import DISCARD_PORT, World, breaks_through_the_api, make_world
+from tests.fixtures.breaks import Breaks
 from tests.fixtures.tls import TLSFiles, gateway_settings
 
 QUEUE = "/api/v1/exceptions"
@@ -61,15 +60,7 @@ async def world(serve: Serve, settings: Settings, db_pool: Pool) -> World:
 
 @pytest.fixture
 async def breaks(world: World, settings: Settings) -> Breaks:
-    ids = []
-    for amount in ("100.00", "101.00", "102.00", "103.00"):
-        payment = await world.create_payment(amount=amount)
-        approved = await world.client.post(
-            f"/api/v1/payments/{payment['id']}/approve", headers=world.auth("checker")
-        )
-        assert approved.status == 200
-        ids.append(UUID(payment["id"]))
-    made = await one_of_each(world.pool, ids)
+    made = await breaks_through_the_api(world)
     await AckMissing(world.pool, max_attempts=settings.max_attempts).step(10)
     await reconciliation.sweep(world.pool, answer_window=reconciliation.answer_window(settings))
     return made

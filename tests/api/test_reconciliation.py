@@ -8,7 +8,6 @@ import csv
 import io
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 import pytest
@@ -20,8 +19,8 @@ from paywire.services.audit import EXPORT_COLUMNS
 from paywire.store import audit
 from paywire.store.database import create_pool
 from tests.api.conftest import Serve
-from tests.api.world import World, make_world
-from tests.fixtures.breaks import Breaks, one_of_each
+from tests.api.world import World, breaks_through_the_api, make_world
+from tests.fixtures.breaks import Breaks
 from tests.fixtures.waiting import eventually, lock_waiters
 
 DAILY = "/api/v1/payments/reconciliation/daily"
@@ -47,15 +46,7 @@ def settings(tmp_path) -> Settings:
 
 @pytest.fixture
 async def breaks(world: World) -> Breaks:
-    ids = []
-    for amount in ("100.00", "101.00", "102.00", "103.00"):
-        payment = await world.create_payment(amount=amount)
-        response = await world.client.post(
-            f"/api/v1/payments/{payment['id']}/approve", headers=world.auth("checker")
-        )
-        assert response.status == 200, await response.text()
-        ids.append(UUID(payment["id"]))
-    return await one_of_each(world.pool, ids)
+    return await breaks_through_the_api(world)
 
 
 async def get(world: World, path: str, who: str = "auditor", **query: str) -> Any:

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any, NamedTuple
+from uuid import UUID
 
 import orjson
 from aiohttp.test_utils import TestClient
@@ -23,6 +24,7 @@ from paywire.services.auth import token_digest
 from paywire.store import operators
 from paywire.store.operators import Operator
 from paywire.store.tx import Pool, transaction
+from tests.fixtures.breaks import Breaks, one_of_each
 
 PASSWORD = "correct horse battery staple"
 DEBTOR = "DE89370400440532013000"
@@ -92,6 +94,24 @@ class World:
         assert response.status == 201, await response.text()
         created: dict[str, Any] = await response.json()
         return created
+
+    async def approved_payment(self, who: str = "checker", **changes: Any) -> UUID:
+        """A payment entered by the maker and approved by `who`, both through the API."""
+        created = await self.create_payment(**changes)
+        response = await self.client.post(
+            f"/api/v1/payments/{created['id']}/approve", headers=self.auth(who)
+        )
+        assert response.status == 200, await response.text()
+        return UUID(created["id"])
+
+
+async def breaks_through_the_api(world: World) -> Breaks:
+    """Four payments entered and approved through the API, then broken one way each."""
+    approved = [
+        await world.approved_payment(amount=amount)
+        for amount in ("100.00", "101.00", "102.00", "103.00")
+    ]
+    return await one_of_each(world.pool, approved)
 
 
 async def open_session(pool: Pool, operator: Operator) -> str:
