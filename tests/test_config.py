@@ -111,6 +111,20 @@ def test_a_password_that_breaks_its_url_is_refused_without_being_shown(
     assert "Zx9" not in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    "url", ["http://:Zx9q@cache:6379/0", "redis://:Zx9q@cache:port/0", "redis://:Zx9q@cache:0"]
+)
+def test_a_redis_url_the_client_would_refuse_is_refused_at_start_without_its_password(
+    url: str,
+) -> None:
+    """redis-py reads the URL only when the gateway starts, and refuses it with a traceback."""
+    with pytest.raises(
+        ConfigError, match="^REDIS_URL='.*:\\*\\*\\*@.*': must start redis://"
+    ) as raised:
+        load_settings(environ={"REDIS_URL": url})
+    assert "Zx9" not in str(raised.value)
+
+
 def test_urls_with_encoded_passwords_and_at_signs_in_queries_are_taken() -> None:
     settings = load_settings(
         environ={

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import asyncpg
 import pytest
 
 from paywire.config import Settings
+from paywire.errors import DatabaseUnavailable
 from paywire.gateway import run_gateway
 from tests.fixtures.tls import StartReceiver, TLSFiles, gateway_settings
 from tests.fixtures.waiting import eventually, lock_waiters
@@ -102,3 +104,16 @@ async def test_the_periodic_jobs_wait_as_long_as_they_must_not_the_statement_tim
         await watcher.close()
     failed = [r.getMessage() for r in caplog.records if "step failed" in r.getMessage()]
     assert failed == []
+
+
+async def test_a_gateway_that_cannot_start_leaves_no_signal_handler_behind(
+    start_receiver: StartReceiver, tls_files: TLSFiles, tmp_path: Path
+) -> None:
+    """Its stop signals would otherwise go on setting an event nobody waits for, and SIGTERM
+    would no longer end the process that tried."""
+    refused = "postgresql://paywire:pw@127.0.0.1:9/paywire"  # nothing listens on loopback's 9
+    settings = await settings_for(refused, start_receiver, tls_files, tmp_path)
+    with pytest.raises(DatabaseUnavailable, match=r"cannot open the database at 127\.0\.0\.1:9"):
+        await run_gateway(settings)
+    loop = asyncio.get_running_loop()
+    assert [loop.remove_signal_handler(s) for s in (signal.SIGTERM, signal.SIGINT)] == [False] * 2

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from paywire.domain.identifiers import bic_problem
 from paywire.errors import ConfigError
@@ -334,6 +335,11 @@ def _validate(s: Settings) -> None:
                 f"{env_name(name)}: the part before '@' holds '/', '?' or '#', so the URL is"
                 " cut inside the password; percent-encode them there (%2F, %3F, %23)"
             )
+    if s.redis_url and not _is_redis_url(s.redis_url):
+        raise ConfigError(
+            f"REDIS_URL={_mask_url(s.redis_url)!r}: must start redis://, rediss:// or unix://,"
+            " and a port in it must be a number"
+        )
     for name in ("sender_bic", "receiver_bic"):
         bic = getattr(s, name)
         problem = None if bic is None else bic_problem(bic)
@@ -370,6 +376,17 @@ def _unencoded_userinfo(url: str | None) -> bool:
     rest = url.partition("://")[2]
     userinfo, at, _ = rest.partition("@")
     return bool(at) and ":" in userinfo and any(c in userinfo for c in "/?#")
+
+
+def _is_redis_url(url: str) -> bool:
+    """Whether redis-py will take the URL: checked at start-up, because the client is made
+    only when the gateway starts, and its refusal would come as a traceback."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port  # a port that is not a number (or above 65535) raises
+    except ValueError:
+        return False
+    return parts.scheme in ("redis", "rediss", "unix") and port != 0
 
 
 def _mask_url(url: str) -> str:

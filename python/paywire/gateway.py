@@ -52,11 +52,17 @@ async def run_gateway(
     rules = load_rules(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in STOP_SIGNALS:
-        loop.add_signal_handler(signum, _stop_once, stop, settings.drain_timeout_s)
-    db = await open_database(settings)
-    shared = SharedState.from_settings(settings, db.pool)
-    try:
+    # Whatever fails on the way up (the database, a Redis URL), what was already set up is
+    # undone in reverse: no embedded server left running, no handler left on the loop.
+    async with contextlib.AsyncExitStack() as undo:
+        for signum in STOP_SIGNALS:
+            loop.add_signal_handler(signum, _stop_once, stop, settings.drain_timeout_s)
+            undo.callback(loop.remove_signal_handler, signum)
+        db = await open_database(settings)
+        undo.push_async_callback(db.close)
+        shared = SharedState.from_settings(settings, db.pool)
+        if shared is not None:
+            undo.push_async_callback(shared.close)
         async with db.pool.acquire() as conn:
             await migrator.require_current(conn)
         ledger = PostgresLedger()
@@ -119,13 +125,6 @@ async def run_gateway(
                 await pool.close(deadline_s=0)
         finally:
             await runner.cleanup()
-    finally:
-        if shared is not None:
-            await shared.close()
-        await db.close()
-        for signum in STOP_SIGNALS:
-            with contextlib.suppress(ValueError, RuntimeError):
-                loop.remove_signal_handler(signum)
     log.info("gateway stopped")
 
 
