@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from paywire.api import create_app
+from paywire.store.database import create_pool
 from paywire.transport.pool import ConnectionPool
 from tests.api.conftest import Serve
 from tests.api.world import DISCARD_PORT, World, make_world
+from tests.fixtures.ports import free_port
 from tests.fixtures.tls import gateway_settings
 
 TLS = "/api/v1/admin/tls"
@@ -95,3 +97,34 @@ async def test_open_breaker_degrades_health_and_an_audited_reset_closes_it(
     assert rows[0]["before"] == {"state": "OPEN"}
     assert rows[0]["after"] == {"state": "CLOSED"}
     assert rows[0]["request_id"] == response.headers["X-Request-Id"]
+
+
+async def test_a_reset_the_audit_log_cannot_record_does_not_happen(
+    serve: Serve, database: str, db_pool, settings, pools, tls_files, start_receiver
+) -> None:
+    """The chain head is held elsewhere, so the reset's audit row waits out the command
+    timeout: the request fails with a 503 to retry, and the breaker stays open, unrecorded.
+    The receiver is up by then, so a reset that happened anyway would show: its slot dials at
+    once and connects, where an open breaker waits out its hour."""
+    port = free_port()
+    down = gateway_settings(tls_files, port, pool_size=1, cb_failure_threshold=1, cb_reset_s=3600)
+    impatient = await create_pool(database, min_size=1, max_size=2, command_timeout=0.5)
+    try:
+        world = await gateway(serve, impatient, settings, pools, down)
+        await world.grant("admin")
+        await start_receiver(port=port)
+        async with db_pool.acquire() as holder, holder.transaction():
+            await holder.execute("SELECT 1 FROM audit_chain FOR UPDATE")
+            response = await world.client.post(RESET, headers=world.auth("admin"))
+        assert response.status == 503, await response.text()
+        assert response.headers["Retry-After"] == "1"
+        assert (await response.json())["error"]["code"] == "UNAVAILABLE"
+        status = await (await world.client.get(TLS, headers=world.auth("admin"))).json()
+        assert status["circuit_breaker"]["state"] == "OPEN"
+        assert status["totals"]["open"] == 0
+        recorded = await db_pool.fetchval(
+            "SELECT count(*) FROM audit_logs WHERE action = 'tls.circuit_breaker.reset'"
+        )
+        assert recorded == 0
+    finally:
+        await impatient.close()

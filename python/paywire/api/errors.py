@@ -114,3 +114,22 @@ def from_http_exception(exc: web.HTTPException, request_id: str | None) -> web.R
 
 def internal_error(request_id: str | None) -> web.Response:
     return error_response(500, "INTERNAL", INTERNAL_MESSAGE, request_id=request_id)
+
+
+DATABASE_RETRY_AFTER_S = 1
+DATABASE_MESSAGE = (
+    "the database is unreachable or did not answer in time; retry in a moment (a payment "
+    "created again with the same Idempotency-Key is not created twice)"
+)
+
+
+def database_unavailable(request_id: str | None) -> web.Response:
+    """A transient database failure is the caller's to retry, not a fault of the gateway: the
+    transaction rolled back, or (cut off in its commit) a retry finds what it did."""
+    return error_response(
+        503,
+        Unavailable.code,
+        DATABASE_MESSAGE,
+        request_id=request_id,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )

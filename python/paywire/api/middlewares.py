@@ -17,6 +17,7 @@ from paywire.api.keys import PAYMENT_ID, REQUEST_ID
 from paywire.errors import PaywireError
 from paywire.observability.logging import request_id_var
 from paywire.observability.metrics import http_request_duration_seconds
+from paywire.store.tx import TRANSIENT_ERRORS
 
 log = logging.getLogger("paywire.api")
 
@@ -135,6 +136,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return errors.from_http_exception(exc, request_id)
+    except TRANSIENT_ERRORS as exc:
+        log.warning("transient failure, answered 503: %s: %s", type(exc).__name__, exc)
+        return errors.database_unavailable(request_id)
     except Exception:
         # The detail goes to the log under this request id, never to the client.
         log.exception("unhandled error")

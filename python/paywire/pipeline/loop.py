@@ -13,30 +13,11 @@ import random
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
-import asyncpg
+from paywire.store.tx import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
-
-# Failures that say nothing about the work itself: the database went away, restarted, ran out of
-# something, or was busy. Taken for the work's fault, they would drop answers and quarantine
-# payments one by one while the database, not the payment, is in trouble.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.SerializationError,
-    asyncpg.DeadlockDetectedError,
-    # Class 57: a shutdown, a crash restart, a server not yet accepting connections, a statement
-    # cancelled (statement_timeout, or an operator's pg_cancel_backend).
-    asyncpg.OperatorInterventionError,
-    # Class 53: too many connections, out of memory, disk full.
-    asyncpg.InsufficientResourcesError,
-    # lock_timeout: a lock another transaction holds.
-    asyncpg.LockNotAvailableError,
-)
 
 Step = Callable[[int], Awaitable[int]]
 

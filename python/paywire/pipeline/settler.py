@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 
 from paywire.domain.validation import defanged
 from paywire.observability.metrics import tls_protocol_anomalies_total
-from paywire.pipeline.loop import TRANSIENT_ERRORS, backoff_s, finish, one_by_one, rest
+from paywire.pipeline.loop import backoff_s, finish, one_by_one, rest
 from paywire.services import pipeline as steps
 from paywire.services.ledger import LedgerAdapter
 from paywire.store.messages import IncomingAnswer
-from paywire.store.tx import Pool
+from paywire.store.tx import TRANSIENT_ERRORS, Pool
 from paywire.wire import Answer
 
 log = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ from uuid import UUID
 
 from paywire.domain.exception_kinds import PROCESSING_ERROR
 from paywire.domain.statuses import Status
-from paywire.pipeline.loop import TRANSIENT_ERRORS, one_by_one
+from paywire.pipeline.loop import one_by_one
 from paywire.services import pipeline as steps
 from paywire.store.exception_queue import NewException
-from paywire.store.tx import Conn, Pool, transaction
+from paywire.store.tx import TRANSIENT_ERRORS, Conn, Pool, transaction
 
 log = logging.getLogger(__name__)
 

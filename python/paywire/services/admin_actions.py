@@ -13,6 +13,8 @@ from paywire.domain.roles import Actor, Role, require_role
 from paywire.store import audit
 from paywire.store.tx import Db, transaction
 
+CLOSED = "CLOSED"  # what `reset` leaves the breaker in, recorded before it runs
+
 
 async def reset_circuit_breaker(
     db: Db,
@@ -22,20 +24,21 @@ async def reset_circuit_breaker(
     *,
     request_id: str | None = None,
 ) -> tuple[str, str]:
-    """Close the breaker with `reset` and audit the state before and after; returns both."""
+    """Close the breaker with `reset` once its audit record is committed; returns the state
+    before and after. Recorded first: a reset the log cannot hold must not happen, and once
+    done it cannot be taken back (with shared state it reaches every process at once)."""
     require_role(actor, Role.ADMIN)
+    before = state().name
+    entry = AuditEntry(
+        operator=actor.username,
+        action="tls.circuit_breaker.reset",
+        entity="circuit_breaker",
+        entity_id="tls",
+        before={"state": before},
+        after={"state": CLOSED},
+        request_id=request_id,
+    )
     async with transaction(db) as conn:
-        before = state().name
-        reset()
-        after = state().name
-        entry = AuditEntry(
-            operator=actor.username,
-            action="tls.circuit_breaker.reset",
-            entity="circuit_breaker",
-            entity_id="tls",
-            before={"state": before},
-            after={"state": after},
-            request_id=request_id,
-        )
         await audit.append(conn, [entry])
-    return before, after
+    reset()
+    return before, state().name

@@ -18,6 +18,26 @@ Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyn
 # What a service accepts: a pool (it runs its own transaction) or a connection (it joins one).
 Db: TypeAlias = "Pool | Conn"
 
+# Failures that say nothing about the work itself: the database went away, restarted, ran out of
+# something, or was busy. The pipeline retries its step on them (taken for the work's fault, they
+# would drop answers and quarantine payments one by one while the database is in trouble), and
+# the API answers 503 with a Retry-After instead of an internal error.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    # Class 57: a shutdown, a crash restart, a server not yet accepting connections, a statement
+    # cancelled (statement_timeout, or an operator's pg_cancel_backend).
+    asyncpg.OperatorInterventionError,
+    # Class 53: too many connections, out of memory, disk full.
+    asyncpg.InsufficientResourcesError,
+    # lock_timeout: a lock another transaction holds.
+    asyncpg.LockNotAvailableError,
+)
+
 
 @asynccontextmanager
 async def transaction(db: Db) -> AsyncIterator[Conn]:
