@@ -14,6 +14,7 @@ from uuid import UUID
 from aiohttp import web
 
 from paywire.config import Settings
+from paywire.domain.roles import Actor
 from paywire.services.auth_state import AttemptCounter, SessionCache
 from paywire.services.exception_queue import Driver
 from paywire.store.operators import Operator
@@ -40,7 +41,12 @@ class TransportView(Protocol):
 
 class PipelineView(Driver, Protocol):
     """The processing pipeline (`paywire.pipeline.runner.Pipeline`) as the admin surface uses
-    it: `retry` and `ledger` for operators' retries and exception actions."""
+    it: `retry`, `grant_retry`, `release` and `ledger` for operators' retries and exception
+    actions."""
+
+    async def retry(
+        self, payment_id: UUID, actor: Actor, *, request_id: str | None = None
+    ) -> None: ...
 
     def wake(self) -> None: ...
 

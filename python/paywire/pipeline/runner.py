@@ -32,7 +32,7 @@ from paywire.services import pipeline as steps
 from paywire.services.ledger import LedgerAdapter
 from paywire.store import audit, delivery
 from paywire.store import payments as payments_store
-from paywire.store.tx import Conn, Db, Pool, transaction
+from paywire.store.tx import Conn, Pool, transaction
 from paywire.transport.pool import ConnectionPool
 
 log = logging.getLogger(__name__)
@@ -126,45 +126,49 @@ class Pipeline:
     def ledger(self) -> LedgerAdapter:
         return self._ledger
 
-    async def retry(
-        self,
-        payment_id: UUID,
-        actor: Actor,
-        *,
-        db: Db | None = None,
-        request_id: str | None = None,
-    ) -> None:
+    async def retry(self, payment_id: UUID, actor: Actor, *, request_id: str | None = None) -> None:
         """An operator's retry: drive a payment on now. A TRANSMITTED one gets one more
         transmission; one in an earlier processing status is taken out of quarantine. Either is
-        audited as `payment.retry`. With `db` the grant joins the caller's transaction (an
-        exception resolved with a resend)."""
-        async with transaction(db if db is not None else self._db) as conn:
-            payment = await payments_store.get(conn, payment_id)
-            if payment is None:
-                raise NotFound(f"payment {payment_id} does not exist")
-            before: dict[str, object] = {"status": payment.status.value}
-            after = dict(before)
-            if payment.status is Status.TRANSMITTED:
-                limits = await delivery.grant_attempt(
-                    conn, payment_id, at=datetime.now(UTC), max_attempts=self._max_attempts
-                )
-                if limits is None:
-                    raise Conflict("the payment's message is answered or not stored yet")
-                before["attempt_limit"], after["attempt_limit"] = limits
-            elif payment.status in (Status.APPROVED, Status.SCREENED, Status.POSTED):
-                after["claimed"] = "now"
-            else:
-                raise Conflict(f"payment is {payment.status.value}: there is nothing to retry")
-            entry = AuditEntry(
-                operator=actor.username,
-                action="payment.retry",
-                entity="payment",
-                entity_id=str(payment_id),
-                before=before,
-                after=after,
-                request_id=request_id,
+        audited as `payment.retry`."""
+        async with transaction(self._db) as conn:
+            await self.grant_retry(conn, payment_id, actor, request_id=request_id)
+        self.release(payment_id)
+
+    async def grant_retry(
+        self, conn: Conn, payment_id: UUID, actor: Actor, *, request_id: str | None = None
+    ) -> None:
+        """The database half of `retry`, in the caller's transaction (an exception resolved with
+        a resend); the caller calls `release` once it has committed, so that a resolution that
+        fails leaves the payment where it was."""
+        payment = await payments_store.get(conn, payment_id)
+        if payment is None:
+            raise NotFound(f"payment {payment_id} does not exist")
+        before: dict[str, object] = {"status": payment.status.value}
+        after = dict(before)
+        if payment.status is Status.TRANSMITTED:
+            limits = await delivery.grant_attempt(
+                conn, payment_id, at=datetime.now(UTC), max_attempts=self._max_attempts
             )
-            await audit.append(conn, [entry])
+            if limits is None:
+                raise Conflict("the payment's message is answered or not stored yet")
+            before["attempt_limit"], after["attempt_limit"] = limits
+        elif payment.status in (Status.APPROVED, Status.SCREENED, Status.POSTED):
+            after["claimed"] = "now"
+        else:
+            raise Conflict(f"payment is {payment.status.value}: there is nothing to retry")
+        entry = AuditEntry(
+            operator=actor.username,
+            action="payment.retry",
+            entity="payment",
+            entity_id=str(payment_id),
+            before=before,
+            after=after,
+            request_id=request_id,
+        )
+        await audit.append(conn, [entry])
+
+    def release(self, payment_id: UUID) -> None:
+        """Take a payment whose retry is committed out of quarantine, and look for work now."""
         self._quarantine.release(payment_id)
         self.wake()
 

@@ -41,14 +41,11 @@ class Driver(Protocol):
     @property
     def ledger(self) -> LedgerAdapter: ...
 
-    async def retry(
-        self,
-        payment_id: UUID,
-        actor: Actor,
-        *,
-        db: Db | None = None,
-        request_id: str | None = None,
+    async def grant_retry(
+        self, conn: Conn, payment_id: UUID, actor: Actor, *, request_id: str | None = None
     ) -> None: ...
+
+    def release(self, payment_id: UUID) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +167,9 @@ async def resolve_exception(
         )
         await audit.append(conn, [entry], now)
         await gauges.refresh_exceptions_open(conn)
+    if isinstance(action, Resend) and after.payment_id is not None:
+        assert driver is not None
+        driver.release(after.payment_id)
     return after
 
 
@@ -194,7 +194,7 @@ async def _act(
     if item.payment_id is None:
         raise Conflict(f"exception {item.id} names no payment to act on")
     if isinstance(action, Resend):
-        await driver.retry(item.payment_id, actor, db=conn, request_id=request_id)
+        await driver.grant_retry(conn, item.payment_id, actor, request_id=request_id)
         return
     (payment,) = await payment_store.lock(conn, [item.payment_id])
     if payment.status is not Status.TRANSMITTED:
