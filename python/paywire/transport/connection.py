@@ -40,7 +40,6 @@ from paywire.wire import (
 
 log = logging.getLogger("paywire.transport")
 # What the receiver can make happen by the thousand a second: each counted, a few logged.
-_peer_events = Throttled(log)
 
 _ACK_LATENCY = LatencyRecorder(tls_ack_latency_seconds)
 
@@ -120,6 +119,7 @@ class Connection(asyncio.Protocol):
         options: ConnectionOptions,
         stats: ConnectionStats,
         settled: RecentlySettled,
+        peer_events: Throttled,
         on_orphan: OrphanHandler,
         on_progress: ProgressHandler,
     ) -> None:
@@ -136,6 +136,7 @@ class Connection(asyncio.Protocol):
         self._framing = options.framing
         self._decoder = FrameDecoder(options.framing, options.max_frame_bytes)
         self._settled = settled
+        self._peer_events = peer_events
         self._on_orphan = on_orphan
         self._on_progress = on_progress
         self._loop = asyncio.get_running_loop()
@@ -339,7 +340,7 @@ class Connection(asyncio.Protocol):
             tls_protocol_anomalies_total.labels(kind="duplicate").inc()
             return
         tls_protocol_anomalies_total.labels(kind="orphan").inc()
-        _peer_events.warning(
+        self._peer_events.warning(
             "orphan",
             "answer for unknown message",
             extra={"conn_id": self.conn_id, "msg_id": answer.msg_id, "kind": answer.kind},
@@ -351,7 +352,7 @@ class Connection(asyncio.Protocol):
 
     def _anomaly(self, kind: str, detail: str) -> None:
         tls_protocol_anomalies_total.labels(kind=kind).inc()
-        _peer_events.warning(
+        self._peer_events.warning(
             kind, "protocol anomaly: %s: %s", kind, detail, extra={"conn_id": self.conn_id}
         )
 

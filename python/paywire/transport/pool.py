@@ -18,6 +18,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from paywire.config import Settings
+from paywire.observability.logging import Throttled
 from paywire.observability.metrics import tls_circuit_breaker_state, tls_connections_active
 from paywire.transport.breaker import BreakerState, CircuitBreaker, SharedBreaker
 from paywire.transport.connection import (
@@ -126,6 +127,9 @@ class ConnectionPool:
         self._slots = [_Slot(i) for i in range(settings.pool_size)]
         self._open: list[Connection] = []
         self._settled = RecentlySettled(max(65_536, 4 * settings.pool_size * self._max_inflight))
+        # What a receiver can cause by the thousand a second (junk frames, orphan answers) is
+        # logged at most every 10 s per kind, across all of the pool's connections.
+        self._peer_events = Throttled(log)
         # Senders waiting for room, first come first served.
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._tasks: list[asyncio.Task[None]] = []
@@ -426,6 +430,7 @@ class ConnectionPool:
                 self._options,
                 slot.stats,
                 self._settled,
+                self._peer_events,
                 self._on_orphan,
                 self._on_progress,
             )
