@@ -119,7 +119,7 @@ def test_a_redis_url_the_client_would_refuse_is_refused_at_start_without_its_pas
 ) -> None:
     """redis-py reads the URL only when the gateway starts, and refuses it with a traceback."""
     with pytest.raises(
-        ConfigError, match="^REDIS_URL='.*:\\*\\*\\*@.*': must start redis://"
+        ConfigError, match=r"^REDIS_URL='.*:\*\*\*@.*': must start redis://"
     ) as raised:
         load_settings(environ={"REDIS_URL": url})
     assert "Zx9" not in str(raised.value)
