@@ -14,10 +14,10 @@ from paywire.api import params, schemas
 from paywire.api.jsonio import json_response
 from paywire.api.keys import DB_POOL, REQUEST_ID, SESSION_CACHE
 from paywire.api.routes import Reply, Routes, body, operator
+from paywire.domain.operators import Operator
 from paywire.domain.roles import Role
 from paywire.errors import Conflict
 from paywire.services import operators
-from paywire.store.operators import Operator
 
 routes = Routes("operators")
 

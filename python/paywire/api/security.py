@@ -11,9 +11,9 @@ from collections.abc import Collection
 from aiohttp import web
 
 from paywire.api.keys import DB_POOL, SESSION_CACHE
+from paywire.domain.operators import Operator
 from paywire.errors import AuthenticationError, PermissionDenied
 from paywire.services import auth
-from paywire.store.operators import Operator
 
 _SCHEME = "bearer"
 

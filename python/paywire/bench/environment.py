@@ -19,11 +19,11 @@ from pathlib import Path
 
 from paywire.config import Settings
 from paywire.domain.identifiers import iban_check_digits
+from paywire.domain.operators import Operator
 from paywire.receiver.process import receiver_process
 from paywire.services import seeding
 from paywire.store import migrator, operators
 from paywire.store.database import Database, open_database
-from paywire.store.operators import Operator
 from paywire.store.tx import Pool
 
 MAKER, CHECKER = "bench-maker", "bench-checker"

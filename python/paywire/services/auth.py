@@ -17,6 +17,7 @@ from argon2 import PasswordHasher
 
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.credentials import normalise_username, username_problem
+from paywire.domain.operators import Operator
 from paywire.domain.payment import utc_iso
 from paywire.errors import AuthenticationError, Throttled
 from paywire.services.auth_state import AttemptCounter, PostgresAttempts, SessionCache
@@ -24,7 +25,6 @@ from paywire.services.operators import operator_entry
 from paywire.services.passwords import DEFAULT_HASHER, DUMMY_HASH, rehash, verify_password
 from paywire.store import audit
 from paywire.store import operators as store
-from paywire.store.operators import Operator
 from paywire.store.tx import Db, connection, transaction
 
 LOCKOUT_FAILURES = 5

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
+from paywire.domain.operators import Operator
 from paywire.store import operators as store
-from paywire.store.operators import Operator
 from paywire.store.tx import Db, connection, transaction
 
 

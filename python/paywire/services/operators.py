@@ -13,6 +13,7 @@ from argon2 import PasswordHasher
 
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.credentials import normalise_username, password_problem, username_problem
+from paywire.domain.operators import Operator
 from paywire.domain.roles import Actor, Role, parse_roles, require_role
 from paywire.domain.validation import Problems
 from paywire.errors import Conflict, NotFound, PermissionDenied
@@ -20,7 +21,6 @@ from paywire.services.auth_state import SessionCache
 from paywire.services.passwords import DEFAULT_HASHER, hash_password
 from paywire.store import audit
 from paywire.store import operators as store
-from paywire.store.operators import Operator
 from paywire.store.tx import Conn, Db, connection, transaction
 
 

@@ -17,6 +17,7 @@ from paywire.domain.accounts import CLEARING_PREFIX, CUSTOMER
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.identifiers import iban_check_digits
 from paywire.domain.money import currency_digits, parse_amount
+from paywire.domain.operators import Operator
 from paywire.domain.roles import Role
 from paywire.domain.validation import NAME_MAX, Problems, account, text
 from paywire.errors import Conflict, ValidationError
@@ -193,10 +194,10 @@ async def _seed(
 
 async def _plan_operators(
     db: Db, operators: Sequence[SeedOperator], *, keep_existing: bool, hasher: PasswordHasher
-) -> list[tuple[SeedOperator, operator_store.Operator | None, str | None]]:
+) -> list[tuple[SeedOperator, Operator | None, str | None]]:
     """Per operator: the stored one, if any, and a new hash when its password must be set.
     Hashing happens here, outside the transaction, in worker threads."""
-    plans: list[tuple[SeedOperator, operator_store.Operator | None, str | None]] = []
+    plans: list[tuple[SeedOperator, Operator | None, str | None]] = []
     for op in operators:
         async with connection(db) as conn:
             found = await operator_store.credentials(conn, op.username)
@@ -211,7 +212,7 @@ async def _plan_operators(
 async def _apply_operator(
     conn: Conn,
     op: SeedOperator,
-    existing: operator_store.Operator | None,
+    existing: Operator | None,
     new_hash: str | None,
     report: SeedReport,
     *,

@@ -6,44 +6,19 @@ Passwords and tokens never reach this module in clear: it sees argon2 and SHA-25
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
-from paywire.domain.payment import utc_iso
-from paywire.domain.roles import Actor, Role
+from paywire.domain.operators import Operator
+from paywire.domain.roles import Role
 from paywire.store.tx import Conn, Record
 
 _COLUMNS = "id, username, roles, active, created_at, updated_at"
 
 
-@dataclass(frozen=True, slots=True)
-class Operator(Actor):
-    """An operator as stored: the actor of its requests, plus what the API shows about it."""
-
-    id: UUID
-    active: bool
-    created_at: datetime
-    updated_at: datetime
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "id": str(self.id),
-            "username": self.username,
-            "roles": sorted(self.roles),
-            "active": self.active,
-            "created_at": utc_iso(self.created_at),
-            "updated_at": utc_iso(self.updated_at),
-        }
-
-    def audited(self) -> dict[str, Any]:
-        """What an audit row's before/after records of an operator: the row itself carries
-        the id and the time."""
-        return {"username": self.username, "roles": sorted(self.roles), "active": self.active}
-
-
 def to_operator(row: Record) -> Operator:
+    """The operator of a row with `_COLUMNS`: the driver gives the id and times as UUID and
+    datetime already, where `Operator.from_dict` parses them from `as_dict`'s strings."""
     return Operator(
         username=row["username"],
         roles=frozenset(Role(r) for r in row["roles"]),
