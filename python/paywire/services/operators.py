@@ -62,12 +62,14 @@ async def update_operator(
 ) -> Operator:
     """Change roles, active flag or password (ADMIN); deactivation or a new password ends the
     operator's sessions. Any change drops the operator's cached sessions, so new roles count
-    from the next request on."""
+    from the next request on. An ADMIN cannot demote or deactivate themselves (Conflict)."""
     require_role(actor, Role.ADMIN)
     async with connection(db) as conn:
         current = await store.get(conn, operator_id)
     if current is None:
         raise NotFound(f"no operator {operator_id}")
+    if current.username == actor.username:
+        _refuse_self_lockout(roles, active)
     problems = Problems()
     role_set = _roles(roles, problems) if roles is not None else None
     if active is not None and not isinstance(active, bool):
@@ -119,6 +121,16 @@ async def _still_admin(conn: Conn, actor: Actor) -> None:
     Every active ADMIN's row stays locked to the end of the transaction."""
     if actor.username not in await store.lock_active_admins(conn):
         raise PermissionDenied("you are no longer an active ADMIN; nothing was changed")
+
+
+def _refuse_self_lockout(roles: object, active: object) -> None:
+    """An ADMIN's change to themselves that would take away their ADMIN role or deactivate
+    them, refused: the gateway must not lose its last administrator through a slip of the
+    keyboard. Another ADMIN may make that change."""
+    if active is False:
+        raise Conflict("an admin cannot deactivate themselves; ask another admin")
+    if isinstance(roles, list | tuple) and Role.ADMIN not in roles:
+        raise Conflict("an admin cannot remove their own ADMIN role; ask another admin")
 
 
 async def list_operators(db: Db) -> list[Operator]:
