@@ -144,12 +144,7 @@ async def operators_of_its_own(db: Db) -> list[str]:
     ADMIN and balances."""
     demo = [name for name, _roles in DEMO_OPERATORS]
     async with connection(db) as conn:
-        rows = await conn.fetch(
-            "SELECT username FROM operators WHERE username <> ALL($1::text[])"
-            " ORDER BY username LIMIT 3",
-            demo,
-        )
-    return [row["username"] for row in rows]
+        return await operator_store.usernames_except(conn, demo, limit=3)
 
 
 async def seed_file(db: Db, data: object, *, hasher: PasswordHasher = DEFAULT_HASHER) -> SeedReport:

@@ -117,6 +117,17 @@ async def all_operators(conn: Conn) -> list[Operator]:
     return [to_operator(row) for row in rows]
 
 
+async def usernames_except(conn: Conn, excluded: Iterable[str], *, limit: int) -> list[str]:
+    """The first `limit` user names, in order, that are not among `excluded`."""
+    rows = await conn.fetch(
+        "SELECT username FROM operators WHERE username <> ALL($1::text[])"
+        " ORDER BY username LIMIT $2",
+        list(excluded),
+        limit,
+    )
+    return [row["username"] for row in rows]
+
+
 async def credentials(
     conn: Conn, username: str, *, lock: bool = False
 ) -> tuple[Operator, str] | None:
