@@ -177,6 +177,12 @@ async def get_payment(db: Db, payment_id: UUID) -> PaymentDetail:
     return PaymentDetail(payment, tuple(history), message)
 
 
+async def payment_id_by_reference(db: Db, reference: str) -> UUID | None:
+    """The id of the payment with this reference, for paths that take either."""
+    async with connection(db) as conn:
+        return await store.id_by_reference(conn, reference)
+
+
 async def list_payments(
     db: Db,
     *,
