@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
-import asyncpg
 from argon2 import PasswordHasher
 
 from paywire.domain.audit_chain import AuditEntry
@@ -34,16 +33,13 @@ async def create_operator(
     request_id: str | None = None,
     hasher: PasswordHasher = DEFAULT_HASHER,
 ) -> Operator:
-    """A new active operator (ADMIN)."""
+    """A new active operator (ADMIN); Conflict when the user name is taken."""
     require_role(actor, Role.ADMIN)
     name, secret, role_set = check_operator(username, password, roles)
     password_hash = await hash_password(secret, hasher)
     async with transaction(db) as conn:
         await _still_admin(conn, actor)
-        try:
-            operator = await store.insert(conn, name, password_hash, role_set)
-        except asyncpg.UniqueViolationError:
-            raise Conflict(f"an operator {name} exists already") from None
+        operator = await store.insert(conn, name, password_hash, role_set)
         await audit.append(conn, [operator_entry(actor, "operator.create", operator, request_id)])
     return operator
 

@@ -9,8 +9,11 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from uuid import UUID
 
+import asyncpg
+
 from paywire.domain.operators import Operator
 from paywire.domain.roles import Role
+from paywire.errors import Conflict
 from paywire.store.tx import Conn, Record
 
 _COLUMNS = "id, username, roles, active, created_at, updated_at"
@@ -32,17 +35,21 @@ def to_operator(row: Record) -> Operator:
 async def insert(
     conn: Conn, username: str, password_hash: str, roles: Iterable[Role], active: bool = True
 ) -> Operator:
-    row = await conn.fetchrow(
-        f"""
-        INSERT INTO operators (username, password_hash, roles, active)
-        VALUES ($1, $2, $3, $4)
-        RETURNING {_COLUMNS}
-        """,
-        username,
-        password_hash,
-        sorted(roles),
-        active,
-    )
+    """A new operator; Conflict when the user name is taken."""
+    try:
+        row = await conn.fetchrow(
+            f"""
+            INSERT INTO operators (username, password_hash, roles, active)
+            VALUES ($1, $2, $3, $4)
+            RETURNING {_COLUMNS}
+            """,
+            username,
+            password_hash,
+            sorted(roles),
+            active,
+        )
+    except asyncpg.UniqueViolationError:
+        raise Conflict(f"an operator {username} exists already") from None
     assert row is not None
     return to_operator(row)
 
