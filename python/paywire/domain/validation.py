@@ -35,9 +35,9 @@ _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 # Unicode's default-ignorable code points, and the blank braille pattern. No text needs them, and
 # "Ivan\u3164Drago" reads as "Ivan Drago" while it is one word to anything that splits on spaces.
 BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
-# Account ids, IBANs or others, are held to SWIFT's "x" character set, which every bank on a
-# cross-border route accepts in an identifier; and a full-width or Cyrillic letter would let an
-# IBAN pass for another id, unchecked.
+# Accounts (the `account` fields), IBANs or others, are held to SWIFT's "x" character set, which
+# every bank on a cross-border route accepts in an identifier; and a full-width or Cyrillic letter
+# would let an IBAN pass for another id, unchecked.
 _ACCOUNT_CHARACTERS = frozenset(string.ascii_letters + string.digits + "/-?:().,'+ ")
 _ACCOUNT_RULE = "must hold only the letters A-Z and a-z, digits, spaces and / - ? : ( ) . , ' +"
 _FIELDS = frozenset(

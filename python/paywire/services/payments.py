@@ -242,7 +242,7 @@ async def _replay(db: Db, actor: Actor, key: str, request_hash: str) -> Payment 
 
 
 async def _check_debtor(conn: Conn, account: str, currency: str) -> None:
-    found = await ledger.account_by_number(conn, account)
+    found = await ledger.find_account(conn, account)
     if found is None or found.kind != "CUSTOMER":
         message = "is not a ledger account"
     elif found.currency != currency:

@@ -243,7 +243,7 @@ async def _apply_account(
     conn: Conn, acc: SeedAccount, report: SeedReport, *, keep_existing: bool
 ) -> list[AuditEntry]:
     label = f"account {acc.account}"
-    found = await ledger.account_by_number(conn, acc.account)
+    found = await ledger.find_account(conn, acc.account)
     wanted = {"name": acc.name, "balance": acc.balance, "overdraft": acc.overdraft}
     if found is None:
         account_id = await ledger.insert_account(
@@ -311,11 +311,11 @@ def _seed_account(item: object, where: str, problems: Problems) -> SeedAccount |
         return None
     for extra in sorted(set(item) - {"account", "name", "currency", "balance", "overdraft"}):
         problems.add(f"{where}.{extra}", "unknown field")
-    number = account(item.get("account"), f"{where}.account", problems)
-    if number is not None and number.upper().startswith(CLEARING_PREFIX):
+    acct = account(item.get("account"), f"{where}.account", problems)
+    if acct is not None and acct.upper().startswith(CLEARING_PREFIX):
         # paywire opens these itself on a currency's first posting, and finds them by this id.
         problems.add(f"{where}.account", f"{CLEARING_PREFIX}… is kept for the clearing accounts")
-        number = None
+        acct = None
     name = text(item.get("name"), f"{where}.name", NAME_MAX, problems)
     currency, balance = item.get("currency"), None
     try:
@@ -332,9 +332,9 @@ def _seed_account(item: object, where: str, problems: Problems) -> SeedAccount |
     overdraft = item.get("overdraft", False)
     if not isinstance(overdraft, bool):
         problems.add(f"{where}.overdraft", "must be true or false")
-    if number is None or name is None or balance is None or not isinstance(currency, str):
+    if acct is None or name is None or balance is None or not isinstance(currency, str):
         return None
-    return SeedAccount(number, name, currency, balance, bool(overdraft))
+    return SeedAccount(acct, name, currency, balance, bool(overdraft))
 
 
 def _acc_view(acc: SeedAccount) -> dict[str, Any]:
