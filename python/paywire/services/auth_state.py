@@ -63,4 +63,4 @@ class PostgresAttempts:
 
     async def clear(self, username: str) -> None:
         async with transaction(self._db) as conn:
-            await store.clear_failures(conn, username)
+            await store.clear_attempts(conn, username)

@@ -221,7 +221,7 @@ async def lock(conn: Conn, username: str, now: datetime, until: datetime) -> dat
     return None
 
 
-async def clear_failures(conn: Conn, username: str) -> None:
+async def clear_attempts(conn: Conn, username: str) -> None:
     """Forget the attempts counted for `username`, but never a lock set meanwhile."""
     await conn.execute("UPDATE login_throttle SET failures = '{}' WHERE username = $1", username)
 
