@@ -126,10 +126,6 @@ class Settings:
         """The name used for SNI and the host-name check: explicit, else the receiver host."""
         return self.receiver_server_name or self.receiver_host
 
-    @property
-    def pgdata(self) -> Path:
-        return self.data_dir / "pgdata"
-
     def require(self, *names: str) -> None:
         """Refuse to go on when a setting a command needs is absent, naming its variable."""
         missing = [env_name(n) for n in names if getattr(self, n) in (None, "")]
