@@ -22,7 +22,7 @@ from paywire.domain.exception_kinds import (
     ORPHAN_ACK,
     PROCESSING_ERROR,
 )
-from paywire.domain.payment import Payment, Reason
+from paywire.domain.payment import REASON_CODE_MAX, Payment, Reason
 from paywire.domain.roles import SYSTEM_ACTOR
 from paywire.domain.screening import ScreeningRules, summarise
 from paywire.domain.statuses import Status
@@ -54,7 +54,6 @@ __all__ = [
 ]
 
 NACK = "NACK"
-_REASON_CODE_MAX = 35
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +272,7 @@ def _settling_move(payment: Payment, answer: IncomingAnswer) -> Move:
         return Move(payment, Status.COMPLETED)
     code = answer.reason_code or NACK
     text = answer.reason_text
-    if len(code) > _REASON_CODE_MAX:
+    if len(code) > REASON_CODE_MAX:
         code, text = NACK, f"{answer.reason_code}: {answer.reason_text or ''}".rstrip(": ")
     return Move(payment, Status.FAILED, Reason(code, text))
 
