@@ -13,6 +13,7 @@ from uuid import UUID
 
 import orjson
 
+from paywire.domain.accounts import CUSTOMER
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.payment import Payment, PaymentDetail, Reason
 from paywire.domain.roles import Actor, Role, require_role
@@ -243,7 +244,7 @@ async def _replay(db: Db, actor: Actor, key: str, request_hash: str) -> Payment 
 
 async def _check_debtor(conn: Conn, account: str, currency: str) -> None:
     found = await ledger.find_account(conn, account)
-    if found is None or found.kind != "CUSTOMER":
+    if found is None or found.kind != CUSTOMER:
         message = "is not a ledger account"
     elif found.currency != currency:
         message = f"is held in {found.currency}, not {currency}"

@@ -16,10 +16,10 @@ from argon2 import PasswordHasher
 from paywire.domain.accounts import CLEARING_PREFIX, CUSTOMER
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.identifiers import iban_check_digits
-from paywire.domain.money import currency_digits, parse_amount
+from paywire.domain.money import parse_amount
 from paywire.domain.operators import Operator
 from paywire.domain.roles import Role
-from paywire.domain.validation import NAME_MAX, Problems, account, text
+from paywire.domain.validation import NAME_MAX, Problems, account, currency_code, text
 from paywire.errors import Conflict, ValidationError
 from paywire.services.operators import check_operator
 from paywire.services.passwords import DEFAULT_HASHER, hash_password, verify_password
@@ -313,18 +313,13 @@ def _seed_account(item: object, where: str, problems: Problems) -> SeedAccount |
         problems.add(f"{where}.{extra}", "unknown field")
     acct = account(item.get("account"), f"{where}.account", problems)
     if acct is not None and acct.upper().startswith(CLEARING_PREFIX):
-        # paywire opens these itself on a currency's first posting, and finds them by this id.
+        # paywire opens these itself on a currency's first posting, and finds them by `account`.
         problems.add(f"{where}.account", f"{CLEARING_PREFIX}… is kept for the clearing accounts")
         acct = None
     name = text(item.get("name"), f"{where}.name", NAME_MAX, problems)
-    currency, balance = item.get("currency"), None
-    try:
-        if not isinstance(currency, str):
-            raise ValueError("must be an ISO 4217 code")
-        currency_digits(currency)
-    except ValueError as exc:
-        problems.add(f"{where}.currency", str(exc))
-    else:
+    currency = currency_code(item.get("currency"), f"{where}.currency", problems)
+    balance = None
+    if currency is not None:
         try:
             balance = parse_amount(item.get("balance", "0"), currency, allow_zero=True)
         except ValueError as exc:
@@ -332,7 +327,7 @@ def _seed_account(item: object, where: str, problems: Problems) -> SeedAccount |
     overdraft = item.get("overdraft", False)
     if not isinstance(overdraft, bool):
         problems.add(f"{where}.overdraft", "must be true or false")
-    if acct is None or name is None or balance is None or not isinstance(currency, str):
+    if acct is None or name is None or balance is None or currency is None:
         return None
     return SeedAccount(acct, name, currency, balance, bool(overdraft))
 
