@@ -1,7 +1,7 @@
 """Bearer-token authentication and role checks for the route guard.
 
-Tokens are resolved by the operator service; this module reads the header and compares roles, so
-every endpoint is protected the same way.
+Tokens are resolved by the session service (`paywire.services.auth`); this module reads the
+header and compares roles, so every endpoint is protected the same way.
 """
 
 from __future__ import annotations
