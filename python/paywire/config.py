@@ -11,10 +11,12 @@ import difflib
 import math
 import os
 import re
+import ssl
 import tomllib
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -57,7 +59,9 @@ _SERVICE_LINK_URL = re.compile(r"(?:tcp|udp|sctp)://\S+:\d+")
 # How alike (difflib's ratio) an unknown name and a setting must be for "did you mean": enough
 # for a letter missed, swapped or doubled, or a dropped `_S`, not for any name sharing a word.
 _SIMILAR = 0.8
-_FRAMINGS = ("u32be", "u16be", "ascii4")
+# The frame headers the wire core speaks (docs/TRANSPORT.md); the reference receiver's
+# --framing takes the same.
+FRAMINGS = ("u32be", "u16be", "ascii4")
 _FRAMING_LIMITS = {"u32be": 0xFFFF_FFFF, "u16be": 0xFFFF, "ascii4": 9999}
 # Every duration setting, and what it may be besides positive. A day bounds them all: longer
 # is no timeout a receiver or database needs, and overflows the date arithmetic of leases.
@@ -70,6 +74,11 @@ _DURATIONS = {
     "drain_timeout_s": "0 or more",
 }
 MAX_SECONDS = 86_400.0
+# PAYWIRE_TLS_MIN_VERSION's values and the oldest TLS each lets a connection use; the gateway's
+# client contexts and the reference receiver's server context both take them from here.
+TLS_MIN_VERSIONS: Mapping[str, ssl.TLSVersion] = MappingProxyType(
+    {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+)
 # Query parameters of DATABASE_URL / REDIS_URL whose values are masked in logs.
 _SECRET_PARAMETER = re.compile(r"(?i)pass|secret|token|key")
 # Twice the largest pacs.008 paywire composes (every field at its longest and escaped: 4,029
@@ -125,10 +134,6 @@ class Settings:
     def server_name(self) -> str | None:
         """The name used for SNI and the host-name check: explicit, else the receiver host."""
         return self.receiver_server_name or self.receiver_host
-
-    @property
-    def pgdata(self) -> Path:
-        return self.data_dir / "pgdata"
 
     def require(self, *names: str) -> None:
         """Refuse to go on when a setting a command needs is absent, naming its variable."""
@@ -299,8 +304,12 @@ def _validate(s: Settings) -> None:
         if not ok:
             raise ConfigError(f"{env_name(name)}={_shown(getattr(s, name))}: {why}")
 
-    check(s.tls_min_version in ("1.2", "1.3"), "tls_min_version", "must be 1.2 or 1.3")
-    check(s.framing in _FRAMINGS, "framing", f"must be one of {', '.join(_FRAMINGS)}")
+    check(
+        s.tls_min_version in TLS_MIN_VERSIONS,
+        "tls_min_version",
+        f"must be {' or '.join(TLS_MIN_VERSIONS)}",
+    )
+    check(s.framing in FRAMINGS, "framing", f"must be one of {', '.join(FRAMINGS)}")
     check(
         s.max_frame_bytes >= MIN_FRAME_BYTES,
         "max_frame_bytes",

@@ -19,10 +19,10 @@ import orjson
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 
+from paywire.domain.operators import Operator
 from paywire.domain.roles import Role
 from paywire.services.auth import token_digest
 from paywire.store import operators
-from paywire.store.operators import Operator
 from paywire.store.tx import Pool, transaction
 from tests.fixtures.breaks import Breaks, one_of_each
 

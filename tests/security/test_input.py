@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from paywire.api.app import endpoints
-from paywire.services.auth import LOCKOUT_FAILURES
+from paywire.services.auth import LOCKOUT_ATTEMPTS
 from tests.api.world import PASSWORD, World, payment_body
 
 PAYMENTS = "/api/v1/payments"
@@ -279,7 +279,7 @@ async def test_a_page_elsewhere_can_neither_log_in_nor_lock_anyone_out(world: Wo
     the gateway on their machine, unasked. As JSON, the same requests need a preflight, which
     the gateway does not grant."""
     wrong = orjson.dumps({"username": "admin", "password": "not the password"})
-    for _ in range(LOCKOUT_FAILURES + 1):
+    for _ in range(LOCKOUT_ATTEMPTS + 1):
         await unsupported(await world.client.post(LOGIN, data=wrong, **sent_as("text/plain")))
     right = orjson.dumps({"username": "admin", "password": PASSWORD})
     await unsupported(await world.client.post(LOGIN, data=right, **sent_as("text/plain")))

@@ -25,12 +25,12 @@ from schemathesis.generation.stateful import run_state_machine_as_test
 from schemathesis.specs.openapi.checks import ensure_resource_availability, ignored_auth
 
 from paywire.api import create_app
+from paywire.domain.operators import Operator
 from paywire.domain.screening import ScreeningRules
 from paywire.pipeline.runner import Pipeline
 from paywire.pipeline.settler import Settler
 from paywire.store.database import create_pool
 from paywire.store.ledger import PostgresLedger
-from paywire.store.operators import Operator
 from paywire.store.tx import Pool
 from paywire.transport.pool import ConnectionPool
 from tests.api.live import LiveServer

@@ -21,7 +21,7 @@ from paywire.store import ledger
 from paywire.store.tx import Conn, connection
 
 routes = Routes("accounts")
-BY_ID_OR_NUMBER = (
+BY_ID_OR_ACCOUNT = (
     "`id` is the account's id (UUID) or its number as `GET /api/v1/accounts` lists it "
     "(`account`, e.g. an IBAN in electronic form: DE89370400440532013000), or as payment entry "
     "takes it (an IBAN in its printed form)."
@@ -45,7 +45,7 @@ async def list_accounts(request: web.Request) -> web.Response:
     summary="An account's ledger entries, newest first",
     roles=ANY_OPERATOR,
     params=params.PAGING,
-    description=BY_ID_OR_NUMBER,
+    description=BY_ID_OR_ACCOUNT,
     replies={200: Reply("A page of entries", schemas.ref("EntryList"))},
 )
 async def list_entries(request: web.Request) -> web.Response:
@@ -59,16 +59,16 @@ async def list_entries(request: web.Request) -> web.Response:
 
 
 async def _resolve(conn: Conn, key: str) -> Account:
-    """The account the path names: by its id, else by its number, which operators know it by
-    (a number may itself read as a UUID: 32 hex digits are a valid other id). The number is
-    read as payment entry reads it, so an IBAN in its printed form (spaced, in small letters)
-    names the account as its electronic form does."""
+    """The account the path names: by its id, else by its `account`, the number operators know
+    it by (which may itself read as a UUID: 32 hex digits are a valid other id). That is read as
+    payment entry reads it, so an IBAN in its printed form (spaced, in small letters) names the
+    account as its electronic form does."""
     try:
         found = await ledger.account(conn, UUID(key))
     except ValueError:
         found = None
-    number = validation.account(key, "id", validation.Problems()) or key
-    found = found or await ledger.account_by_number(conn, number)
+    account = validation.account(key, "id", validation.Problems()) or key
+    found = found or await ledger.find_account(conn, account)
     if found is None:
         raise NotFound(
             f"no account {key}: give its id or its number (`account`) as GET /api/v1/accounts "

@@ -1,6 +1,7 @@
 """Sessions: log in for a bearer token, log out to revoke it, and who am I.
 
-Lockout after repeated failures is the operator service's; it surfaces here as 429.
+Lockout after repeated failed logins is the session service's (`paywire.services.auth`); it
+surfaces here as 429.
 """
 
 from __future__ import annotations

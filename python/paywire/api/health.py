@@ -17,6 +17,7 @@ from paywire.api.jsonio import json_response
 from paywire.api.keys import DB_POOL, DRAINING, TRANSPORT, TransportView
 from paywire.api.routes import PUBLIC, Reply, Routes
 from paywire.observability.metrics import health_status
+from paywire.store.database import ping
 from paywire.store.tx import Pool
 
 routes = Routes("system")
@@ -78,7 +79,7 @@ async def evaluate(app: web.Application) -> tuple[str, dict[str, dict[str, Any]]
 async def check_database(pool: Pool) -> dict[str, Any]:
     try:
         async with asyncio.timeout(DB_CHECK_TIMEOUT_S):
-            await pool.fetchval("SELECT 1")
+            await ping(pool)
     except TimeoutError:
         if pool.get_idle_size() == 0 and pool.get_size() >= pool.get_max_size():
             # Every connection is busy (a load peak, long exports): the database answers those,

@@ -1,6 +1,7 @@
 """Typed keys for what hangs on the app and on each request, and the shapes of those objects.
 
-The API depends on these small protocols, not on the transport or store classes behind them.
+The API sees the transport and the pipeline through these small protocols, and operators as
+the domain's `Operator`: never the classes behind them. The database is the pool services take.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from uuid import UUID
 from aiohttp import web
 
 from paywire.config import Settings
+from paywire.domain.operators import Operator
 from paywire.domain.roles import Actor
 from paywire.services.auth_state import AttemptCounter, SessionCache
 from paywire.services.exception_queue import Driver
-from paywire.store.operators import Operator
 from paywire.store.tx import Pool
 
 

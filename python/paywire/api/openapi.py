@@ -11,9 +11,8 @@ from typing import Any
 
 from paywire import __version__
 from paywire.api.routes import Endpoint, Param
+from paywire.api.schemas import ERROR
 from paywire.api.validation import Schema
-
-ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
 _ERROR_DESCRIPTIONS: Mapping[int, str] = {
     400: "Invalid input; `details` names each offending field",
@@ -102,7 +101,7 @@ def _responses(endpoint: Endpoint) -> dict[str, Any]:
     for status in sorted(error_statuses(endpoint)):
         responses[str(status)] = {
             "description": _ERROR_DESCRIPTIONS.get(status, "Error"),
-            "content": {"application/json": {"schema": ERROR_REF}},
+            "content": {"application/json": {"schema": ERROR}},
         }
     return responses
 

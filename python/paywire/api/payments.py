@@ -22,8 +22,6 @@ from paywire.domain.roles import Role
 from paywire.domain.statuses import ACTION_STEPS, Action, Status
 from paywire.errors import NotFound
 from paywire.services import payments as service
-from paywire.store import lookups
-from paywire.store.tx import connection
 
 routes = Routes("payments")
 
@@ -50,8 +48,7 @@ async def resolve(request: web.Request) -> UUID:
     try:
         found: UUID | None = UUID(key)
     except ValueError:
-        async with connection(request.app[DB_POOL]) as conn:
-            found = await lookups.payment_id_by_reference(conn, key)
+        found = await service.payment_id_by_reference(request.app[DB_POOL], key)
     if found is None:
         raise NotFound(f"no payment {key}")
     request[PAYMENT_ID] = found

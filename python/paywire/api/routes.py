@@ -16,8 +16,8 @@ from paywire.api import security
 from paywire.api.jsonio import read_json
 from paywire.api.keys import BODY, OPERATOR, QUERY
 from paywire.api.validation import Schema, compile_validator
+from paywire.domain.operators import Operator
 from paywire.errors import NotFound
-from paywire.store.operators import Operator
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ParamLocation = Literal["query", "header"]

@@ -11,6 +11,7 @@ from typing import Any
 from paywire.api.validation import Schema
 from paywire.domain.credentials import PASSWORD_MAX, PASSWORD_MIN
 from paywire.domain.exception_kinds import KINDS
+from paywire.domain.payment import REASON_CODE_MAX
 from paywire.domain.reconciliation import CATEGORIES
 from paywire.domain.roles import Role
 from paywire.domain.statuses import Status
@@ -400,7 +401,7 @@ COMPONENTS: dict[str, Schema] = {
             "action": {"type": "string", "enum": ["resend", "mark_settled"]},
             "outcome": {"type": "string", "enum": ["ACK", "NACK"]},
             "confirmation": _text(140),
-            "reason_code": _text(35),
+            "reason_code": _text(REASON_CODE_MAX),
         },
         required=("note",),
         closed=True,

@@ -1,7 +1,7 @@
 """Bearer-token authentication and role checks for the route guard.
 
-Tokens are resolved by the operator service; this module reads the header and compares roles, so
-every endpoint is protected the same way.
+Tokens are resolved by the session service (`paywire.services.auth`); this module reads the
+header and compares roles, so every endpoint is protected the same way.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from collections.abc import Collection
 from aiohttp import web
 
 from paywire.api.keys import DB_POOL, SESSION_CACHE
+from paywire.domain.operators import Operator
 from paywire.errors import AuthenticationError, PermissionDenied
 from paywire.services import auth
-from paywire.store.operators import Operator
 
 _SCHEME = "bearer"
 

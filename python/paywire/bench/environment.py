@@ -19,18 +19,21 @@ from pathlib import Path
 
 from paywire.config import Settings
 from paywire.domain.identifiers import iban_check_digits
-from paywire.receiver.process import receiver_process
+from paywire.domain.operators import Operator
+from paywire.receiver.process import (
+    LOOPBACK_RECEIVER_BIC,
+    LOOPBACK_SENDER_BIC,
+    receiver_process,
+)
 from paywire.services import seeding
 from paywire.store import migrator, operators
 from paywire.store.database import Database, open_database
-from paywire.store.operators import Operator
 from paywire.store.tx import Pool
 
 MAKER, CHECKER = "bench-maker", "bench-checker"
 # A debtor whose balance never runs out, whatever N is.
 DEBTOR_BBAN = "370400440532099999"
 DEBTOR = "DE" + iban_check_digits("DE", DEBTOR_BBAN) + DEBTOR_BBAN
-SENDER_BIC, RECEIVER_BIC = "PAYWDEFFXXX", "RCVRGB2LXXX"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +61,8 @@ async def bench_environment(
         settings = replace(
             settings,
             data_dir=settings.data_dir if settings.database_url else work,
-            sender_bic=settings.sender_bic or SENDER_BIC,
-            receiver_bic=settings.receiver_bic or RECEIVER_BIC,
+            sender_bic=settings.sender_bic or LOOPBACK_SENDER_BIC,
+            receiver_bic=settings.receiver_bic or LOOPBACK_RECEIVER_BIC,
         )
         async with _receiver(work, receiver, receiver_ca) as (host, port, ca_file):
             settings = replace(

@@ -27,6 +27,7 @@ from paywire.bench.progress import Progress
 from paywire.errors import PaywireError
 from paywire.pipeline.runner import Pipeline
 from paywire.pipeline.settler import Settler
+from paywire.receiver.process import LOOPBACK_RECEIVER_BIC, LOOPBACK_SENDER_BIC
 from paywire.services import payments
 from paywire.services.screening import load_rules
 from paywire.store.ledger import PostgresLedger
@@ -329,11 +330,11 @@ def _message(i: int) -> tuple[str, bytes]:
         amount="10.00",
         currency="EUR",
         value_date=date.today(),
-        instructing_bic="PAYWDEFFXXX",
-        instructed_bic="RCVRGB2LXXX",
+        instructing_bic=LOOPBACK_SENDER_BIC,
+        instructed_bic=LOOPBACK_RECEIVER_BIC,
         debtor_name="paywire bench debtor",
         debtor_account=DEBTOR,
-        debtor_agent_bic="PAYWDEFFXXX",
+        debtor_agent_bic=LOOPBACK_SENDER_BIC,
         creditor_name="Globex SA",
         creditor_account="FR1420041010050500013M02606",
         creditor_agent_bic="BNPAFRPPXXX",

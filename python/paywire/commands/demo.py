@@ -21,13 +21,15 @@ from paywire.config import Settings
 from paywire.gateway import run_gateway
 from paywire.observability.logging import configure_logging
 from paywire.receiver.certs import ensure_certificates
-from paywire.receiver.process import receiver_process
+from paywire.receiver.process import (
+    LOOPBACK_RECEIVER_BIC,
+    LOOPBACK_SENDER_BIC,
+    receiver_process,
+)
 from paywire.services import seeding
 from paywire.store import migrator
 from paywire.store.database import database
 
-DEMO_SENDER_BIC = "PAYWDEFFXXX"
-DEMO_RECEIVER_BIC = "RCVRGB2LXXX"
 CREDENTIALS_FILE = "demo-seed.json"
 
 
@@ -70,8 +72,8 @@ async def run_demo(settings: Settings) -> None:
             receiver_port=receiver.port,
             receiver_server_name="localhost",
             receiver_ca_file=certs.ca_file,
-            sender_bic=settings.sender_bic or DEMO_SENDER_BIC,
-            receiver_bic=settings.receiver_bic or DEMO_RECEIVER_BIC,
+            sender_bic=settings.sender_bic or LOOPBACK_SENDER_BIC,
+            receiver_bic=settings.receiver_bic or LOOPBACK_RECEIVER_BIC,
         )
         await run_gateway(gateway_settings, on_ready=lambda url: print_welcome(url, credentials))
     step("stopped")

@@ -16,7 +16,7 @@ from typing import Any
 
 import uvloop
 
-from paywire.config import MIN_FRAME_BYTES
+from paywire.config import DEFAULT_MAX_FRAME_BYTES, FRAMINGS, MIN_FRAME_BYTES, TLS_MIN_VERSIONS
 from paywire.errors import ConfigError
 from paywire.receiver import Faults, Receiver, ReceiverConfig, Rules, ensure_certificates
 from paywire.receiver.config import check_port
@@ -42,9 +42,9 @@ def register(subparsers: Any) -> None:
         "and print the CA file's path",
     )
     listen.add_argument("--client-ca", type=Path, help="require client certificates from this CA")
-    listen.add_argument("--tls-min-version", choices=("1.2", "1.3"), default="1.2")
-    listen.add_argument("--framing", choices=("u32be", "u16be", "ascii4"), default="u32be")
-    listen.add_argument("--max-frame-bytes", type=int, default=1_048_576)
+    listen.add_argument("--tls-min-version", choices=tuple(TLS_MIN_VERSIONS), default="1.2")
+    listen.add_argument("--framing", choices=FRAMINGS, default="u32be")
+    listen.add_argument("--max-frame-bytes", type=int, default=DEFAULT_MAX_FRAME_BYTES)
     rules = parser.add_argument_group("answers")
     rules.add_argument(
         "--nack-amount-over", type=_amount, metavar="AMOUNT", help="NACK (AM04) larger amounts"

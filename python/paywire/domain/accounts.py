@@ -16,12 +16,12 @@ from paywire.domain.payment import utc_iso
 
 CUSTOMER = "CUSTOMER"
 CLEARING = "CLEARING"
-# Account ids with this prefix are the clearing accounts' alone.
+# `account` values with this prefix are the clearing accounts' alone.
 CLEARING_PREFIX = "CLEARING-"
 
 
 def clearing_account(currency: str) -> str:
-    """The account id of the clearing (nostro) account that postings in `currency` credit."""
+    """The `account` of the clearing (nostro) account that postings in `currency` credit."""
     return f"{CLEARING_PREFIX}{currency}"
 
 

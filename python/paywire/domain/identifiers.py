@@ -31,6 +31,8 @@ IBAN_SHAPE = re.compile(r"[A-Z]{2}[0-9]{2}")
 _IBAN_CHARS = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]+")
 # BICFIDec2014Identifier of the pacs.008.001.08 schema.
 _BIC = re.compile(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
+# The branch code of an institution's primary office (ISO 9362).
+PRIMARY_OFFICE = "XXX"
 
 
 def iban_problem(iban: str) -> str | None:
@@ -66,6 +68,12 @@ def bic_problem(bic: str) -> str | None:
     if not _BIC.fullmatch(bic):
         return "a BIC is 4 letters or digits, a 2-letter country, then 2 (and 3) letters or digits"
     return None
+
+
+def office_bic(bic: str) -> str:
+    """`bic` in its 11-character form, so that one office has one key: a BIC of 8 characters
+    names the primary office, which is the same as the 8 characters followed by XXX."""
+    return bic + PRIMARY_OFFICE if len(bic) == 8 else bic
 
 
 def _mod97(text: str) -> int:

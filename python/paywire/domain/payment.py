@@ -35,6 +35,11 @@ class Party:
         return out
 
 
+# The longest reason code: a receiver's proprietary one is ISO 20022 Max35Text, and
+# payments.reason_code holds no more (migration 0003).
+REASON_CODE_MAX = 35
+
+
 @dataclass(frozen=True, slots=True)
 class Reason:
     """Why a payment is where it is: a code (ours, or the receiver's) and free text."""

@@ -35,7 +35,8 @@ class Actor:
         return self.username == SYSTEM
 
     def has(self, *roles: Role) -> bool:
-        """True when the actor holds at least one of `roles`."""
+        """Any one of `roles` is enough: roles given together are alternatives (CHECKER or
+        ADMIN may act), never roles needed at once."""
         return not self.roles.isdisjoint(roles)
 
 
@@ -43,7 +44,8 @@ SYSTEM_ACTOR = Actor(SYSTEM, frozenset())
 
 
 def require_role(actor: Actor, *roles: Role) -> None:
-    """Refuse an actor that holds none of `roles`."""
+    """The services' own role check (PermissionDenied), whatever a route declared: they are
+    called by `paywire bench` and the tests too, not only through the guarded routes."""
     if not actor.has(*roles):
         raise PermissionDenied(f"needs the role {' or '.join(roles)}")
 

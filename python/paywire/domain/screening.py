@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 
-from paywire.domain.identifiers import bic_problem
+from paywire.domain.identifiers import bic_problem, office_bic
 from paywire.domain.money import format_amount
 from paywire.domain.payment import Payment
 from paywire.domain.validation import BLANKS
@@ -158,9 +158,8 @@ class ScreeningRules:
 
     def _bic_source(self, bic: str) -> str | None:
         # An 8-character entry covers every branch of the institution; an 11-character one its
-        # branch, where XXX (the head office) is also written as the bare 8 characters.
-        office = bic if len(bic) == 11 else bic + "XXX"
-        return self.bics.get(bic[:8]) or self.bics.get(office)
+        # branch, the primary office's whether it is written with XXX or without.
+        return self.bics.get(bic[:8]) or self.bics.get(office_bic(bic))
 
 
 def summarise(hits: list[Hit]) -> tuple[str, str]:

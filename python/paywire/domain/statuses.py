@@ -111,7 +111,9 @@ ACTION_STEPS: Mapping[Action, Transition] = MappingProxyType(
 
 
 def transition(source: Status, target: Status) -> Transition | None:
-    """The allowed transition from `source` to `target`, if there is one."""
+    """None for a change no rule allows. The pairs are also migration 0003's
+    `payment_transitions`, whose trigger refuses any other change in the database itself
+    (tests/store/test_rules.py keeps the two equal)."""
     return _BY_PAIR.get((source, target))
 
 

@@ -35,9 +35,9 @@ _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 # Unicode's default-ignorable code points, and the blank braille pattern. No text needs them, and
 # "Ivan\u3164Drago" reads as "Ivan Drago" while it is one word to anything that splits on spaces.
 BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
-# Account ids, IBANs or others, are held to SWIFT's "x" character set, which every bank on a
-# cross-border route accepts in an identifier; and a full-width or Cyrillic letter would let an
-# IBAN pass for another id, unchecked.
+# Accounts (the `account` fields), IBANs or others, are held to SWIFT's "x" character set, which
+# every bank on a cross-border route accepts in an identifier; and a full-width or Cyrillic letter
+# would let an IBAN pass for another id, unchecked.
 _ACCOUNT_CHARACTERS = frozenset(string.ascii_letters + string.digits + "/-?:().,'+ ")
 _ACCOUNT_RULE = "must hold only the letters A-Z and a-z, digits, spaces and / - ? : ( ) . , ' +"
 _FIELDS = frozenset(
@@ -71,7 +71,7 @@ def parse_payment(body: object, *, today: date) -> NewPayment:
     problems = Problems()
     for name in sorted(set(body) - _FIELDS):
         problems.add(str(name), "unknown field")
-    currency = _currency(body.get("currency"), problems)
+    currency = currency_code(body.get("currency"), "currency", problems)
     amount = _amount(body.get("amount"), currency, problems)
     value_date = _value_date(body.get("value_date"), today, problems)
     debtor = _party(body.get("debtor"), "debtor", _DEBTOR_FIELDS, problems)
@@ -201,14 +201,15 @@ def bic(value: object, name: str, problems: Problems) -> str | None:
     return value
 
 
-def _currency(value: object, problems: Problems) -> str | None:
+def currency_code(value: object, name: str, problems: Problems) -> str | None:
+    """An ISO 4217 currency code paywire knows the minor digits of."""
     if not isinstance(value, str):
-        problems.add("currency", "is required" if value is None else "must be a string")
+        problems.add(name, "is required" if value is None else "must be a string")
         return None
     try:
         currency_digits(value)
     except ValueError as exc:
-        problems.add("currency", str(exc))
+        problems.add(name, str(exc))
         return None
     return value
 

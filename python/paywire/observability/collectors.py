@@ -40,7 +40,9 @@ REGISTRY.register(ProcessCpuUserCollector())
 
 
 def refresh_db_pool_gauge(pool: PoolSizes) -> None:
-    """Set `db_pool_connections{state}` from the pool as it is now."""
+    """Called by /metrics as Prometheus scrapes: the counts change with every acquire and
+    release, and reading them once per scrape costs nothing, where keeping the gauge current
+    would cost on every request."""
     size, idle = pool.get_size(), pool.get_idle_size()
     db_pool_connections.labels(state="in_use").set(size - idle)
     db_pool_connections.labels(state="idle").set(idle)

@@ -9,6 +9,7 @@ import dataclasses
 from pathlib import Path
 from typing import Literal
 
+from paywire.config import DEFAULT_MAX_FRAME_BYTES
 from paywire.errors import ConfigError
 from paywire.receiver.rules import Rules
 
@@ -41,7 +42,7 @@ class ReceiverConfig:
     client_ca_file: Path | None = None  # set: clients must present a certificate from this CA
     tls_min_version: str = "1.2"
     framing: str = "u32be"
-    max_frame_bytes: int = 1_048_576
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
     rules: Rules = dataclasses.field(default_factory=Rules)
     faults: Faults = dataclasses.field(default_factory=Faults)
     seed: int | None = None

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
+# The BICs of the gateway (the sender) and of this receiver when demo or bench run them together
+# and the settings name none.
+LOOPBACK_SENDER_BIC = "PAYWDEFFXXX"
+LOOPBACK_RECEIVER_BIC = "RCVRGB2LXXX"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import dataclasses
 import random
 from decimal import Decimal
 
+from paywire.domain.identifiers import office_bic
 from paywire.wire import Pacs008Summary
 
 
@@ -28,10 +29,9 @@ RANDOMLY_REFUSED = Decision("RJCT", "MS03", "rejected at random (--nack-rate)")
 
 
 def normalise_bic(bic: str) -> str:
-    """A BIC ending in the primary-office branch code XXX is the same institution as its first
-    eight characters."""
-    bic = bic.strip().upper()
-    return bic[:8] if len(bic) == 11 and bic.endswith("XXX") else bic
+    """A BIC as given (blanks around it, small letters) in the one form of its office, so that
+    DEUTDEFF and DEUTDEFFXXX are refused alike."""
+    return office_bic(bic.strip().upper())
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

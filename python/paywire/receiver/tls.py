@@ -8,16 +8,15 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
+from paywire.config import TLS_MIN_VERSIONS
 from paywire.errors import ConfigError
-
-_MIN_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
 
 def server_context(
     cert_file: Path, key_file: Path, *, client_ca_file: Path | None, min_version: str
 ) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = _MIN_VERSIONS[min_version]
+    context.minimum_version = TLS_MIN_VERSIONS[min_version]
     try:
         context.load_cert_chain(cert_file, key_file)
     except (OSError, ssl.SSLError) as exc:

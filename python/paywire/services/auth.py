@@ -17,6 +17,7 @@ from argon2 import PasswordHasher
 
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.credentials import normalise_username, username_problem
+from paywire.domain.operators import Operator
 from paywire.domain.payment import utc_iso
 from paywire.errors import AuthenticationError, Throttled
 from paywire.services.auth_state import AttemptCounter, PostgresAttempts, SessionCache
@@ -24,10 +25,11 @@ from paywire.services.operators import operator_entry
 from paywire.services.passwords import DEFAULT_HASHER, DUMMY_HASH, rehash, verify_password
 from paywire.store import audit
 from paywire.store import operators as store
-from paywire.store.operators import Operator
 from paywire.store.tx import Db, connection, transaction
 
-LOCKOUT_FAILURES = 5
+# Attempts rather than failures: each is counted before its password is checked, and a login
+# that succeeds clears them, so the count is the failures plus any still being checked.
+LOCKOUT_ATTEMPTS = 5
 LOCKOUT_WINDOW = timedelta(minutes=15)
 LOCKOUT_DURATION = timedelta(minutes=15)
 # The alphabet of `secrets.token_urlsafe`, which makes every token (URL-safe base64, unpadded).
@@ -82,14 +84,14 @@ async def login(
     if until is not None:
         raise _locked(until)
     counted = await counter.count(name, now)
-    if counted > LOCKOUT_FAILURES:
+    if counted > LOCKOUT_ATTEMPTS:
         # More attempts than allowed are under way at once: none of them gets a guess.
         await _lock(db, name, now, request_id)
     async with connection(db) as conn:
         found = await store.credentials(conn, name)
     valid = await verify_password(found[1] if found else DUMMY_HASH, password)
     if found is None or not valid or not found[0].active:
-        if counted >= LOCKOUT_FAILURES:
+        if counted >= LOCKOUT_ATTEMPTS:
             await _lock(db, name, now, request_id)
         raise AuthenticationError("invalid user name or password")
     stored_hash = found[1]

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
+from paywire.domain.operators import Operator
 from paywire.store import operators as store
-from paywire.store.operators import Operator
 from paywire.store.tx import Db, connection, transaction
 
 
@@ -63,4 +63,4 @@ class PostgresAttempts:
 
     async def clear(self, username: str) -> None:
         async with transaction(self._db) as conn:
-            await store.clear_failures(conn, username)
+            await store.clear_attempts(conn, username)

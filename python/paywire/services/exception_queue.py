@@ -15,6 +15,7 @@ from uuid import UUID
 import orjson
 
 from paywire.domain.audit_chain import AuditEntry
+from paywire.domain.payment import REASON_CODE_MAX
 from paywire.domain.roles import Actor, Role, require_role
 from paywire.domain.statuses import Status
 from paywire.domain.validation import Problems, required_text, text
@@ -30,7 +31,6 @@ from paywire.store.tx import Conn, Db, connection, transaction
 
 NOTE_MAX = 1000
 CONFIRMATION_MAX = 140
-REASON_CODE_MAX = 35
 # answers.status of an answer an operator recorded from the receiver's confirmation.
 MANUAL = "MANUAL"
 

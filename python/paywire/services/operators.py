@@ -8,11 +8,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
-import asyncpg
 from argon2 import PasswordHasher
 
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.credentials import normalise_username, password_problem, username_problem
+from paywire.domain.operators import Operator
 from paywire.domain.roles import Actor, Role, parse_roles, require_role
 from paywire.domain.validation import Problems
 from paywire.errors import Conflict, NotFound, PermissionDenied
@@ -20,7 +20,6 @@ from paywire.services.auth_state import SessionCache
 from paywire.services.passwords import DEFAULT_HASHER, hash_password
 from paywire.store import audit
 from paywire.store import operators as store
-from paywire.store.operators import Operator
 from paywire.store.tx import Conn, Db, connection, transaction
 
 
@@ -34,16 +33,13 @@ async def create_operator(
     request_id: str | None = None,
     hasher: PasswordHasher = DEFAULT_HASHER,
 ) -> Operator:
-    """A new active operator (ADMIN)."""
+    """A new active operator (ADMIN); Conflict when the user name is taken."""
     require_role(actor, Role.ADMIN)
     name, secret, role_set = check_operator(username, password, roles)
     password_hash = await hash_password(secret, hasher)
     async with transaction(db) as conn:
         await _still_admin(conn, actor)
-        try:
-            operator = await store.insert(conn, name, password_hash, role_set)
-        except asyncpg.UniqueViolationError:
-            raise Conflict(f"an operator {name} exists already") from None
+        operator = await store.insert(conn, name, password_hash, role_set)
         await audit.append(conn, [operator_entry(actor, "operator.create", operator, request_id)])
     return operator
 
@@ -62,12 +58,14 @@ async def update_operator(
 ) -> Operator:
     """Change roles, active flag or password (ADMIN); deactivation or a new password ends the
     operator's sessions. Any change drops the operator's cached sessions, so new roles count
-    from the next request on."""
+    from the next request on. An ADMIN cannot demote or deactivate themselves (Conflict)."""
     require_role(actor, Role.ADMIN)
     async with connection(db) as conn:
         current = await store.get(conn, operator_id)
     if current is None:
         raise NotFound(f"no operator {operator_id}")
+    if current.username == actor.username:
+        _refuse_self_lockout(roles, active)
     problems = Problems()
     role_set = _roles(roles, problems) if roles is not None else None
     if active is not None and not isinstance(active, bool):
@@ -119,6 +117,16 @@ async def _still_admin(conn: Conn, actor: Actor) -> None:
     Every active ADMIN's row stays locked to the end of the transaction."""
     if actor.username not in await store.lock_active_admins(conn):
         raise PermissionDenied("you are no longer an active ADMIN; nothing was changed")
+
+
+def _refuse_self_lockout(roles: object, active: object) -> None:
+    """An ADMIN's change to themselves that would take away their ADMIN role or deactivate
+    them, refused: the gateway must not lose its last administrator through a slip of the
+    keyboard. Another ADMIN may make that change."""
+    if active is False:
+        raise Conflict("an admin cannot deactivate themselves; ask another admin")
+    if isinstance(roles, list | tuple) and Role.ADMIN not in roles:
+        raise Conflict("an admin cannot remove their own ADMIN role; ask another admin")
 
 
 async def list_operators(db: Db) -> list[Operator]:

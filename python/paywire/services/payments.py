@@ -13,6 +13,7 @@ from uuid import UUID
 
 import orjson
 
+from paywire.domain.accounts import CUSTOMER
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.payment import Payment, PaymentDetail, Reason
 from paywire.domain.roles import Actor, Role, require_role
@@ -177,6 +178,12 @@ async def get_payment(db: Db, payment_id: UUID) -> PaymentDetail:
     return PaymentDetail(payment, tuple(history), message)
 
 
+async def payment_id_by_reference(db: Db, reference: str) -> UUID | None:
+    """The id of the payment with this reference, for paths that take either."""
+    async with connection(db) as conn:
+        return await store.id_by_reference(conn, reference)
+
+
 async def list_payments(
     db: Db,
     *,
@@ -236,8 +243,8 @@ async def _replay(db: Db, actor: Actor, key: str, request_hash: str) -> Payment 
 
 
 async def _check_debtor(conn: Conn, account: str, currency: str) -> None:
-    found = await ledger.account_by_number(conn, account)
-    if found is None or found.kind != "CUSTOMER":
+    found = await ledger.find_account(conn, account)
+    if found is None or found.kind != CUSTOMER:
         message = "is not a ledger account"
     elif found.currency != currency:
         message = f"is held in {found.currency}, not {currency}"

@@ -22,7 +22,7 @@ from paywire.domain.exception_kinds import (
     ORPHAN_ACK,
     PROCESSING_ERROR,
 )
-from paywire.domain.payment import Payment, Reason
+from paywire.domain.payment import REASON_CODE_MAX, Payment, Reason
 from paywire.domain.roles import SYSTEM_ACTOR
 from paywire.domain.screening import ScreeningRules, summarise
 from paywire.domain.statuses import Status
@@ -54,15 +54,13 @@ __all__ = [
 ]
 
 NACK = "NACK"
-_REASON_CODE_MAX = 35
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """Payments moved, by the status they entered, and those skipped (not in the step's status)."""
+    """Payments moved, by the status they entered; those not in the step's status are left."""
 
     moved: dict[Status, list[UUID]] = field(default_factory=dict)
-    skipped: list[UUID] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +85,10 @@ async def post(
     payment's message composed and stored in the same transaction; or REJECTED with the ledger's
     reason (for one, INSUFFICIENT_FUNDS)."""
     async with transaction(db) as conn:
-        ready, skipped = await _lock(conn, payment_ids, Status.SCREENED)
+        ready = await _lock(conn, payment_ids, Status.SCREENED)
         moves = await _posting(conn, ready, ledger, compose)
         await move(conn, moves, SYSTEM_ACTOR)
-    return _outcome(moves, skipped)
+    return _outcome(moves)
 
 
 async def screen_and_post(
@@ -105,7 +103,7 @@ async def screen_and_post(
     payment's way. The audit rows of both changes are written last, after the ledger has locked
     its accounts, so the chain head stays the last lock taken."""
     async with transaction(db) as conn:
-        ready, skipped = await _lock(conn, payment_ids, Status.APPROVED)
+        ready = await _lock(conn, payment_ids, Status.APPROVED)
         journal = audit.Journal()
         screening = _screening(ready, rules)
         screened = await move(conn, screening, SYSTEM_ACTOR, journal=journal)
@@ -114,7 +112,7 @@ async def screen_and_post(
         await move(conn, posting, SYSTEM_ACTOR, journal=journal)
         await journal.write(conn)
     held = [m for m in screening if m.target is not Status.SCREENED]
-    return _outcome(held + posting, skipped)
+    return _outcome(held + posting)
 
 
 def _screening(ready: Sequence[Payment], rules: ScreeningRules) -> list[Move]:
@@ -152,7 +150,7 @@ async def transmit(
     it is sent: from here on an answer can settle it and, if the send never happens, the
     message falls due again once `lease` has passed."""
     async with transaction(db) as conn:
-        ready, _ = await _lock(conn, payment_ids, Status.POSTED)
+        ready = await _lock(conn, payment_ids, Status.POSTED)
         sends = await delivery.start(conn, [p.id for p in ready], at=at, lease=lease, by=by)
         await move(conn, [Move(p, Status.TRANSMITTED) for p in ready], SYSTEM_ACTOR)
         return sends
@@ -256,20 +254,17 @@ async def _open(conn: Conn, items: Sequence[NewException]) -> list[ExceptionItem
     return opened
 
 
-async def _lock(
-    conn: Conn, payment_ids: Sequence[UUID], status: Status
-) -> tuple[list[Payment], list[UUID]]:
+async def _lock(conn: Conn, payment_ids: Sequence[UUID], status: Status) -> list[Payment]:
+    """The payments still in `status`, locked; the others are skipped, never failed."""
     locked = await store.lock(conn, payment_ids)
-    ready = [p for p in locked if p.status is status]
-    ready_ids = {p.id for p in ready}
-    return ready, [pid for pid in payment_ids if pid not in ready_ids]
+    return [p for p in locked if p.status is status]
 
 
-def _outcome(moves: Sequence[Move], skipped: list[UUID]) -> Outcome:
+def _outcome(moves: Sequence[Move]) -> Outcome:
     moved: dict[Status, list[UUID]] = defaultdict(list)
     for m in moves:
         moved[m.target].append(m.payment.id)
-    return Outcome(dict(moved), skipped)
+    return Outcome(dict(moved))
 
 
 def _settling_move(payment: Payment, answer: IncomingAnswer) -> Move:
@@ -277,7 +272,7 @@ def _settling_move(payment: Payment, answer: IncomingAnswer) -> Move:
         return Move(payment, Status.COMPLETED)
     code = answer.reason_code or NACK
     text = answer.reason_text
-    if len(code) > _REASON_CODE_MAX:
+    if len(code) > REASON_CODE_MAX:
         code, text = NACK, f"{answer.reason_code}: {answer.reason_text or ''}".rstrip(": ")
     return Move(payment, Status.FAILED, Reason(code, text))
 

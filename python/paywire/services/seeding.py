@@ -16,9 +16,10 @@ from argon2 import PasswordHasher
 from paywire.domain.accounts import CLEARING_PREFIX, CUSTOMER
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.identifiers import iban_check_digits
-from paywire.domain.money import currency_digits, parse_amount
+from paywire.domain.money import parse_amount
+from paywire.domain.operators import Operator
 from paywire.domain.roles import Role
-from paywire.domain.validation import NAME_MAX, Problems, account, text
+from paywire.domain.validation import NAME_MAX, Problems, account, currency_code, text
 from paywire.errors import Conflict, ValidationError
 from paywire.services.operators import check_operator
 from paywire.services.passwords import DEFAULT_HASHER, hash_password, verify_password
@@ -143,12 +144,7 @@ async def operators_of_its_own(db: Db) -> list[str]:
     ADMIN and balances."""
     demo = [name for name, _roles in DEMO_OPERATORS]
     async with connection(db) as conn:
-        rows = await conn.fetch(
-            "SELECT username FROM operators WHERE username <> ALL($1::text[])"
-            " ORDER BY username LIMIT 3",
-            demo,
-        )
-    return [row["username"] for row in rows]
+        return await operator_store.usernames_except(conn, demo, limit=3)
 
 
 async def seed_file(db: Db, data: object, *, hasher: PasswordHasher = DEFAULT_HASHER) -> SeedReport:
@@ -193,10 +189,10 @@ async def _seed(
 
 async def _plan_operators(
     db: Db, operators: Sequence[SeedOperator], *, keep_existing: bool, hasher: PasswordHasher
-) -> list[tuple[SeedOperator, operator_store.Operator | None, str | None]]:
+) -> list[tuple[SeedOperator, Operator | None, str | None]]:
     """Per operator: the stored one, if any, and a new hash when its password must be set.
     Hashing happens here, outside the transaction, in worker threads."""
-    plans: list[tuple[SeedOperator, operator_store.Operator | None, str | None]] = []
+    plans: list[tuple[SeedOperator, Operator | None, str | None]] = []
     for op in operators:
         async with connection(db) as conn:
             found = await operator_store.credentials(conn, op.username)
@@ -211,7 +207,7 @@ async def _plan_operators(
 async def _apply_operator(
     conn: Conn,
     op: SeedOperator,
-    existing: operator_store.Operator | None,
+    existing: Operator | None,
     new_hash: str | None,
     report: SeedReport,
     *,
@@ -247,7 +243,7 @@ async def _apply_account(
     conn: Conn, acc: SeedAccount, report: SeedReport, *, keep_existing: bool
 ) -> list[AuditEntry]:
     label = f"account {acc.account}"
-    found = await ledger.account_by_number(conn, acc.account)
+    found = await ledger.find_account(conn, acc.account)
     wanted = {"name": acc.name, "balance": acc.balance, "overdraft": acc.overdraft}
     if found is None:
         account_id = await ledger.insert_account(
@@ -315,20 +311,15 @@ def _seed_account(item: object, where: str, problems: Problems) -> SeedAccount |
         return None
     for extra in sorted(set(item) - {"account", "name", "currency", "balance", "overdraft"}):
         problems.add(f"{where}.{extra}", "unknown field")
-    number = account(item.get("account"), f"{where}.account", problems)
-    if number is not None and number.upper().startswith(CLEARING_PREFIX):
-        # paywire opens these itself on a currency's first posting, and finds them by this id.
+    acct = account(item.get("account"), f"{where}.account", problems)
+    if acct is not None and acct.upper().startswith(CLEARING_PREFIX):
+        # paywire opens these itself on a currency's first posting, and finds them by `account`.
         problems.add(f"{where}.account", f"{CLEARING_PREFIX}… is kept for the clearing accounts")
-        number = None
+        acct = None
     name = text(item.get("name"), f"{where}.name", NAME_MAX, problems)
-    currency, balance = item.get("currency"), None
-    try:
-        if not isinstance(currency, str):
-            raise ValueError("must be an ISO 4217 code")
-        currency_digits(currency)
-    except ValueError as exc:
-        problems.add(f"{where}.currency", str(exc))
-    else:
+    currency = currency_code(item.get("currency"), f"{where}.currency", problems)
+    balance = None
+    if currency is not None:
         try:
             balance = parse_amount(item.get("balance", "0"), currency, allow_zero=True)
         except ValueError as exc:
@@ -336,9 +327,9 @@ def _seed_account(item: object, where: str, problems: Problems) -> SeedAccount |
     overdraft = item.get("overdraft", False)
     if not isinstance(overdraft, bool):
         problems.add(f"{where}.overdraft", "must be true or false")
-    if number is None or name is None or balance is None or not isinstance(currency, str):
+    if acct is None or name is None or balance is None or currency is None:
         return None
-    return SeedAccount(number, name, currency, balance, bool(overdraft))
+    return SeedAccount(acct, name, currency, balance, bool(overdraft))
 
 
 def _acc_view(acc: SeedAccount) -> dict[str, Any]:

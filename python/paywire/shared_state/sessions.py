@@ -17,15 +17,13 @@ import hashlib
 import hmac
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 import orjson
 
-from paywire.domain.roles import Role
+from paywire.domain.operators import Operator
 from paywire.shared_state.link import Down, RedisLink
 from paywire.store import operators as store
-from paywire.store.operators import Operator
 from paywire.store.tx import Db, connection
 
 log = logging.getLogger("paywire.shared_state")
@@ -158,18 +156,7 @@ def _verified(key: bytes, token_hash: bytes, entry: bytes) -> Operator | None:
     if datetime.fromisoformat(data["until"]) <= datetime.now(UTC):
         log.warning("a cached session was replayed past its end")
         return None
-    return _decode(data["operator"])
-
-
-def _decode(data: dict[str, Any]) -> Operator:
-    return Operator(
-        username=data["username"],
-        roles=frozenset(Role(r) for r in data["roles"]),
-        id=UUID(data["id"]),
-        active=data["active"],
-        created_at=datetime.fromisoformat(data["created_at"]),
-        updated_at=datetime.fromisoformat(data["updated_at"]),
-    )
+    return Operator.from_dict(data["operator"])
 
 
 def _not_propagated() -> None:

@@ -18,7 +18,7 @@ from paywire.config import Settings
 from paywire.errors import ConfigError, DatabaseUnavailable
 from paywire.store import migrator
 from paywire.store.embedded import EmbeddedPostgres
-from paywire.store.tx import Conn, Pool
+from paywire.store.tx import Conn, Db, Pool
 
 # Every session works in UTC, so dates derived in SQL agree with the ones Python derives.
 SERVER_SETTINGS = {"TimeZone": "UTC", "application_name": "paywire"}
@@ -190,6 +190,11 @@ async def create_pool(
         connection_class=PooledConnection,
     )
     return pool
+
+
+async def ping(db: Db) -> None:
+    """One round trip to the server: returns once it answered, raises whatever stopped it."""
+    await db.fetchval("SELECT 1")
 
 
 async def init_connection(conn: Conn) -> None:

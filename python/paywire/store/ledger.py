@@ -187,26 +187,31 @@ async def accounts(conn: Conn) -> list[Account]:
 
 
 async def account(conn: Conn, account_id: UUID) -> Account | None:
+    """The account with this id (`Account.id`)."""
     row = await conn.fetchrow(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id = $1", account_id)
     return to_account(row) if row else None
 
 
-async def lock_accounts(conn: Conn, numbers: Iterable[str]) -> None:
-    """Lock the accounts with these numbers that exist, in id order, as postings lock them."""
+async def lock_accounts(conn: Conn, accounts: Iterable[str]) -> None:
+    """Lock the accounts with these `account` values that exist, in id order, as postings lock
+    them."""
     await conn.execute(
         "SELECT 1 FROM accounts WHERE account = ANY($1::text[]) ORDER BY id FOR UPDATE",
-        sorted(set(numbers)),
+        sorted(set(accounts)),
     )
 
 
-async def account_by_number(conn: Conn, number: str) -> Account | None:
-    row = await conn.fetchrow(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account = $1", number)
+async def find_account(conn: Conn, account: str) -> Account | None:
+    """The account whose `account` (IBAN or other identifier, as operators know it) this is."""
+    row = await conn.fetchrow(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account = $1", account
+    )
     return to_account(row) if row else None
 
 
 async def insert_account(
     conn: Conn,
-    number: str,
+    account: str,
     name: str,
     currency: str,
     balance: Decimal,
@@ -216,7 +221,7 @@ async def insert_account(
     account_id: UUID = await conn.fetchval(
         "INSERT INTO accounts (account, name, currency, balance, overdraft, kind)"
         " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        number,
+        account,
         name,
         currency,
         balance,

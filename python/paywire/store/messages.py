@@ -38,22 +38,19 @@ class IncomingAnswer:
     received_at: datetime
 
 
-async def insert_messages(conn: Conn, messages: Sequence[OutgoingMessage]) -> list[UUID]:
-    """Store the messages; one that exists already is kept as it is. Returns the payments whose
-    message was stored now."""
-    rows = await conn.fetch(
+async def insert_messages(conn: Conn, messages: Sequence[OutgoingMessage]) -> None:
+    """Store the messages; one that exists already is kept as it is."""
+    await conn.execute(
         """
         INSERT INTO messages (payment_id, msg_id, uetr, payload)
         SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::bytea[])
         ON CONFLICT (payment_id) DO NOTHING
-        RETURNING payment_id
         """,
         [m.payment_id for m in messages],
         [m.msg_id for m in messages],
         [m.uetr for m in messages],
         [m.payload for m in messages],
     )
-    return [row["payment_id"] for row in rows]
 
 
 async def insert_answers(

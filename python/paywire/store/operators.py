@@ -6,44 +6,22 @@ Passwords and tokens never reach this module in clear: it sees argon2 and SHA-25
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
-from paywire.domain.payment import utc_iso
-from paywire.domain.roles import Actor, Role
+import asyncpg
+
+from paywire.domain.operators import Operator
+from paywire.domain.roles import Role
+from paywire.errors import Conflict
 from paywire.store.tx import Conn, Record
 
 _COLUMNS = "id, username, roles, active, created_at, updated_at"
 
 
-@dataclass(frozen=True, slots=True)
-class Operator(Actor):
-    """An operator as stored: the actor of its requests, plus what the API shows about it."""
-
-    id: UUID
-    active: bool
-    created_at: datetime
-    updated_at: datetime
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "id": str(self.id),
-            "username": self.username,
-            "roles": sorted(self.roles),
-            "active": self.active,
-            "created_at": utc_iso(self.created_at),
-            "updated_at": utc_iso(self.updated_at),
-        }
-
-    def audited(self) -> dict[str, Any]:
-        """What an audit row's before/after records of an operator: the row itself carries
-        the id and the time."""
-        return {"username": self.username, "roles": sorted(self.roles), "active": self.active}
-
-
 def to_operator(row: Record) -> Operator:
+    """The operator of a row with `_COLUMNS`: the driver gives the id and times as UUID and
+    datetime already, where `Operator.from_dict` parses them from `as_dict`'s strings."""
     return Operator(
         username=row["username"],
         roles=frozenset(Role(r) for r in row["roles"]),
@@ -57,17 +35,21 @@ def to_operator(row: Record) -> Operator:
 async def insert(
     conn: Conn, username: str, password_hash: str, roles: Iterable[Role], active: bool = True
 ) -> Operator:
-    row = await conn.fetchrow(
-        f"""
-        INSERT INTO operators (username, password_hash, roles, active)
-        VALUES ($1, $2, $3, $4)
-        RETURNING {_COLUMNS}
-        """,
-        username,
-        password_hash,
-        sorted(roles),
-        active,
-    )
+    """A new operator; Conflict when the user name is taken."""
+    try:
+        row = await conn.fetchrow(
+            f"""
+            INSERT INTO operators (username, password_hash, roles, active)
+            VALUES ($1, $2, $3, $4)
+            RETURNING {_COLUMNS}
+            """,
+            username,
+            password_hash,
+            sorted(roles),
+            active,
+        )
+    except asyncpg.UniqueViolationError:
+        raise Conflict(f"an operator {username} exists already") from None
     assert row is not None
     return to_operator(row)
 
@@ -140,6 +122,17 @@ async def lock_active_admins(conn: Conn) -> set[str]:
 async def all_operators(conn: Conn) -> list[Operator]:
     rows = await conn.fetch(f"SELECT {_COLUMNS} FROM operators ORDER BY username")
     return [to_operator(row) for row in rows]
+
+
+async def usernames_except(conn: Conn, excluded: Iterable[str], *, limit: int) -> list[str]:
+    """The first `limit` user names, in order, that are not among `excluded`."""
+    rows = await conn.fetch(
+        "SELECT username FROM operators WHERE username <> ALL($1::text[])"
+        " ORDER BY username LIMIT $2",
+        list(excluded),
+        limit,
+    )
+    return [row["username"] for row in rows]
 
 
 async def credentials(
@@ -228,7 +221,7 @@ async def lock(conn: Conn, username: str, now: datetime, until: datetime) -> dat
     return None
 
 
-async def clear_failures(conn: Conn, username: str) -> None:
+async def clear_attempts(conn: Conn, username: str) -> None:
     """Forget the attempts counted for `username`, but never a lock set meanwhile."""
     await conn.execute("UPDATE login_throttle SET failures = '{}' WHERE username = $1", username)
 

@@ -102,6 +102,14 @@ async def get(conn: Conn, payment_id: UUID) -> Payment | None:
     return to_payment(row) if row else None
 
 
+async def id_by_reference(conn: Conn, reference: str) -> UUID | None:
+    """The id of the payment with this reference (PW-YYYYMMDD-XXXXXXXX), as operators type it."""
+    found: UUID | None = await conn.fetchval(
+        "SELECT id FROM payments WHERE reference = $1", reference
+    )
+    return found
+
+
 async def lock(conn: Conn, payment_ids: Sequence[UUID]) -> list[Payment]:
     """The payments, locked until the transaction ends; in id order, so lockers never deadlock."""
     rows = await conn.fetch(

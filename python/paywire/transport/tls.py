@@ -12,11 +12,9 @@ import stat
 from collections.abc import Collection
 from pathlib import Path
 
-from paywire.config import Settings
+from paywire.config import TLS_MIN_VERSIONS, Settings
 from paywire.errors import ConfigError
 from paywire.transport.errors import TransportError
-
-_MIN_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
 
 def client_context(settings: Settings) -> ssl.SSLContext:
@@ -32,7 +30,7 @@ def client_context(settings: Settings) -> ssl.SSLContext:
         raise ConfigError(f"PAYWIRE_RECEIVER_CA_FILE={ca_file}: cannot load: {exc}") from None
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
-    context.minimum_version = _MIN_VERSIONS[settings.tls_min_version]
+    context.minimum_version = TLS_MIN_VERSIONS[settings.tls_min_version]
     if settings.client_cert_file is not None and settings.client_key_file is not None:
         _check_private(settings.client_key_file)
         try:
