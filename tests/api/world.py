@@ -27,6 +27,7 @@ from paywire.store.tx import Pool, transaction
 from tests.fixtures.breaks import Breaks, one_of_each
 
 PASSWORD = "correct horse battery staple"
+WRONG_PASSWORD = "not the password"
 DEBTOR = "DE89370400440532013000"
 CREDITOR = "FR1420041010050500013M02606"
 DISCARD_PORT = 9  # nothing listens on loopback's discard port: every dial is refused
@@ -82,6 +83,13 @@ class World:
         token: str = (await response.json())["token"]
         self.tokens[who] = token
         return token
+
+    async def attempt_login(self, username: str, password: str = WRONG_PASSWORD) -> int:
+        """A login's status alone, for the lockout tests: 200, 401, or 429 once locked."""
+        response = await self.client.post(
+            "/api/v1/auth/login", json={"username": username, "password": password}
+        )
+        return response.status
 
     async def grant(self, who: str) -> str:
         self.tokens[who] = await open_session(self.pool, self.operators[who])

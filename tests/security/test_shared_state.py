@@ -28,9 +28,6 @@ from tests.fixtures.redis import RedisServer
 from tests.fixtures.tls import LOOPBACK, StartReceiver, TLSFiles, gateway_settings, pacs008
 from tests.fixtures.waiting import eventually
 
-LOGIN = "/api/v1/auth/login"
-WRONG = "not the password"
-
 
 @pytest.fixture
 async def shared(
@@ -70,28 +67,23 @@ async def two(
     return first, second
 
 
-async def attempt(world: World, username: str, password: str = WRONG) -> int:
-    response = await world.client.post(LOGIN, json={"username": username, "password": password})
-    return response.status
-
-
 async def test_lockout_is_shared_and_counted_in_redis(
     two: tuple[World, World], redis: Redis
 ) -> None:
     a, b = two
-    assert [await attempt(a, "checker") for _ in range(3)] == [401] * 3
-    assert await attempt(b, "checker") == 401
+    assert [await a.attempt_login("checker") for _ in range(3)] == [401] * 3
+    assert await b.attempt_login("checker") == 401
     # Counted in Redis: PostgreSQL has not seen a single failed attempt.
     assert await redis.zcard("paywire:login-attempts:checker") == 4
     assert await a.pool.fetchval("SELECT count(*) FROM login_throttle") == 0
-    assert await attempt(b, "checker") == 429
-    assert await attempt(a, "checker", PASSWORD) == 429  # the lock is in PostgreSQL
-    assert await attempt(b, "maker", PASSWORD) == 200
+    assert await b.attempt_login("checker") == 429
+    assert await a.attempt_login("checker", PASSWORD) == 429  # the lock is in PostgreSQL
+    assert await b.attempt_login("maker", PASSWORD) == 200
 
 
 async def test_concurrent_guesses_across_processes_get_five_tries(two: tuple[World, World]) -> None:
     a, b = two
-    guesses = [attempt(world, "auditor") for world in (a, b) * 10]
+    guesses = [world.attempt_login("auditor") for world in (a, b) * 10]
     statuses = Counter(await asyncio.gather(*guesses))
     assert statuses[401] <= 4, statuses
     assert set(statuses) <= {401, 429}
@@ -218,11 +210,11 @@ async def test_with_redis_killed_logins_tokens_and_lockout_still_work(
     assert (await b.client.get("/api/v1/auth/me", headers=headers)).status == 200
     assert (await a.client.post("/api/v1/auth/logout", headers=headers)).status == 204
     assert (await b.client.get("/api/v1/auth/me", headers=headers)).status == 401
-    assert await attempt(b, "compliance", PASSWORD) == 200
+    assert await b.attempt_login("compliance", PASSWORD) == 200
     # Attempts are counted in PostgreSQL meanwhile: the lockout holds across both processes.
-    statuses = [await attempt(world, "auditor") for world in (a, b, a, b, a)]
+    statuses = [await world.attempt_login("auditor") for world in (a, b, a, b, a)]
     assert statuses == [401, 401, 401, 401, 429]
-    assert await attempt(b, "auditor", PASSWORD) == 429
+    assert await b.attempt_login("auditor", PASSWORD) == 429
     warnings = [r for r in caplog.records if "redis unreachable" in r.getMessage()]
     assert warnings
     assert all(redis_server.url not in f"{r.getMessage()} {r.__dict__}" for r in warnings)
@@ -236,11 +228,11 @@ async def test_attempts_counted_during_an_outage_still_count_once_redis_is_back(
 ) -> None:
     a, b = two
     redis_server.stop()
-    assert [await attempt(a, "auditor") for _ in range(3)] == [401] * 3  # in PostgreSQL
+    assert [await a.attempt_login("auditor") for _ in range(3)] == [401] * 3  # in PostgreSQL
     redis_server.start()
     await eventually(lambda: _counted_in_redis(b, redis_server))
     # Redis holds none of the three: without PostgreSQL's count the name would have five more.
-    assert [await attempt(b, "auditor") for _ in range(2)] == [401, 429]
+    assert [await b.attempt_login("auditor") for _ in range(2)] == [401, 429]
 
 
 async def test_a_redis_that_never_answers_costs_one_timeout_per_pause() -> None:
@@ -278,7 +270,7 @@ async def test_a_redis_that_never_answers_costs_one_timeout_per_pause() -> None:
 
 
 async def _counted_in_redis(world: World, server: RedisServer) -> bool:
-    await attempt(world, "compliance")
+    await world.attempt_login("compliance")
     client = Redis.from_url(server.url)
     try:
         return bool(await client.exists("paywire:login-attempts:compliance"))

@@ -49,6 +49,8 @@ async def first_attempt(
 
 
 class FakeClock:
+    """A clock the test moves by hand (`clock.now += 30`), for a breaker's or pool's periods."""
+
     def __init__(self) -> None:
         self.now = 0.0
 

@@ -5,19 +5,12 @@ from __future__ import annotations
 import pytest
 
 from paywire.transport import BreakerState, CircuitBreaker
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.transport.support import FakeClock
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
@@ -26,7 +19,7 @@ def changes() -> list[BreakerState]:
 
 
 @pytest.fixture
-def breaker(clock: Clock, changes: list[BreakerState]) -> CircuitBreaker:
+def breaker(clock: FakeClock, changes: list[BreakerState]) -> CircuitBreaker:
     return CircuitBreaker(3, 30.0, clock=clock, on_change=changes.append)
 
 
@@ -64,7 +57,7 @@ def test_a_success_resets_the_count(breaker: CircuitBreaker) -> None:
 
 
 def test_half_opens_after_reset_period_with_a_single_probe(
-    breaker: CircuitBreaker, clock: Clock, changes: list[BreakerState]
+    breaker: CircuitBreaker, clock: FakeClock, changes: list[BreakerState]
 ) -> None:
     open_it(breaker)
     clock.now += 29.9
@@ -78,7 +71,7 @@ def test_half_opens_after_reset_period_with_a_single_probe(
 
 
 def test_probe_success_closes(
-    breaker: CircuitBreaker, clock: Clock, changes: list[BreakerState]
+    breaker: CircuitBreaker, clock: FakeClock, changes: list[BreakerState]
 ) -> None:
     open_it(breaker)
     clock.now += 30
@@ -90,7 +83,9 @@ def test_probe_success_closes(
     assert changes[-1] is BreakerState.CLOSED
 
 
-def test_probe_failure_reopens_for_another_period(breaker: CircuitBreaker, clock: Clock) -> None:
+def test_probe_failure_reopens_for_another_period(
+    breaker: CircuitBreaker, clock: FakeClock
+) -> None:
     open_it(breaker)
     clock.now += 30
     assert breaker.allow_attempt()
