@@ -25,7 +25,7 @@ from paywire.transport import BreakerState, ConnectionPool
 from tests.api.conftest import Serve
 from tests.api.world import PASSWORD, World, make_world
 from tests.fixtures.redis import RedisServer
-from tests.fixtures.tls import LOOPBACK, StartReceiver, TLSFiles, gateway_settings, pacs008
+from tests.fixtures.tls import LOOPBACK, StartReceiver, pacs008
 from tests.fixtures.waiting import eventually
 
 
@@ -306,26 +306,14 @@ async def dead_receiver() -> AsyncIterator[DeadReceiver]:
     await receiver.stop()
 
 
-@pytest.fixture
-async def make_pool(tls_files: TLSFiles) -> AsyncIterator[Callable[..., Awaitable[ConnectionPool]]]:
-    pools: list[ConnectionPool] = []
-
-    async def make(port: int, state: SharedState, **settings: Any) -> ConnectionPool:
-        values = {"pool_size": 2, "cb_failure_threshold": 1, "cb_reset_s": 1.0, **settings}
-        pool = ConnectionPool(
-            gateway_settings(tls_files, port, **values),
-            backoff_base_s=0.01,
-            backoff_max_s=0.05,
-            connect_timeout_s=2.0,
-            shared=state.breaker(LOOPBACK, port),
-        )
-        pools.append(pool)
-        await pool.start()
-        return pool
-
-    yield make
-    for pool in pools:
-        await pool.close(deadline_s=0.5)
+def shared_pool_settings(state: SharedState, port: int) -> dict[str, Any]:
+    """Two connections whose first failure opens a breaker shared through `state`."""
+    return {
+        "shared": state.breaker(LOOPBACK, port),
+        "pool_size": 2,
+        "cb_failure_threshold": 1,
+        "cb_reset_s": 1.0,
+    }
 
 
 async def test_an_open_breaker_stops_the_other_process_dialling_and_one_probe_serves_all(
@@ -335,14 +323,14 @@ async def test_an_open_breaker_stops_the_other_process_dialling_and_one_probe_se
     redis: Redis,
 ) -> None:
     port = await dead_receiver.start()
-    first = await make_pool(port, shared())
+    first = await make_pool(port, **shared_pool_settings(shared(), port))
     assert first.breaker.state is BreakerState.OPEN
     dialled = dead_receiver.dials
     assert 1 <= dialled <= 2
     open_key = f"paywire:breaker:{LOOPBACK}:{port}:open"
     assert await redis.pttl(open_key) > 0
 
-    second = await make_pool(port, shared())
+    second = await make_pool(port, **shared_pool_settings(shared(), port))
     assert second.breaker.state is BreakerState.OPEN  # the other process's verdict
     assert dead_receiver.dials == dialled, "the second process dialled a receiver known dead"
     assert second.stats()["totals"]["errors"] == 0
@@ -370,8 +358,9 @@ async def test_with_redis_killed_the_pool_sends_and_its_breaker_works_alone(
 ) -> None:
     redis_server.stop()
     receiver = await start_receiver()
-    pool = await make_pool(receiver.port, shared())
+    pool = await make_pool(receiver.port, **shared_pool_settings(shared(), receiver.port))
     answer = await pool.send("REDIS-DOWN-1", pacs008("REDIS-DOWN-1"))
     assert answer.kind == "ACK"
-    broken = await make_pool(await dead_receiver.start(), shared())
+    dead_port = await dead_receiver.start()
+    broken = await make_pool(dead_port, **shared_pool_settings(shared(), dead_port))
     assert broken.breaker.state is BreakerState.OPEN  # its own failures still open it

@@ -1,7 +1,7 @@
 """Run these tests on uvloop, the loop paywire runs on in production, and leave no task behind.
 
-`make_pool` builds pools against the in-process receivers of tests/fixtures/tls.py;
-`scripted_receiver` is a TLS server that misbehaves as a test scripts it.
+`scripted_receiver` is a TLS server that misbehaves as a test scripts it (pools come from
+tests/fixtures/tls.py's `make_pool`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from paywire.transport import ConnectionPool
-from tests.fixtures.tls import LOOPBACK, TLSFiles, gateway_settings
+from tests.fixtures.tls import LOOPBACK, TLSFiles
 from tests.fixtures.uvloop import pytest_asyncio_loop_factories
 from tests.transport.support import Script
 
@@ -29,30 +28,6 @@ async def _no_leftover_tasks() -> AsyncIterator[None]:
     current = asyncio.current_task()
     leftovers = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
     assert not leftovers, leftovers
-
-
-@pytest_asyncio.fixture
-async def make_pool(tls_files: TLSFiles) -> AsyncIterator[Callable[..., Any]]:
-    """`await make_pool(port, on_orphan=..., clock=..., **settings)`; closed after the test."""
-    pools: list[ConnectionPool] = []
-
-    async def make(port: int, *, start: bool = True, **settings: Any) -> ConnectionPool:
-        options = {k: settings.pop(k) for k in ("on_orphan", "clock", "tick_s") if k in settings}
-        pool = ConnectionPool(
-            gateway_settings(tls_files, port, **settings),
-            backoff_base_s=0.01,
-            backoff_max_s=0.05,
-            connect_timeout_s=5.0,
-            **options,
-        )
-        pools.append(pool)
-        if start:
-            await pool.start()
-        return pool
-
-    yield make
-    for pool in pools:
-        await pool.close(deadline_s=0.5)
 
 
 @pytest_asyncio.fixture
