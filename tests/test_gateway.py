@@ -4,7 +4,6 @@ for what only the whole process shows (its pools, its periodic jobs, how it ends
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from pathlib import Path
@@ -18,6 +17,9 @@ from paywire.errors import DatabaseUnavailable
 from paywire.gateway import run_gateway
 from tests.fixtures.tls import StartReceiver, TLSFiles, gateway_settings
 from tests.fixtures.waiting import eventually, lock_waiters
+
+# The drain's 5 s (settings_for) and the admin surface's shutdown, with room to spare.
+STOP_TIMEOUT_S = 30.0
 
 
 def paywire_tasks() -> list[asyncio.Task[object]]:
@@ -97,11 +99,14 @@ async def test_the_periodic_jobs_wait_as_long_as_they_must_not_the_statement_tim
         )
     finally:
         stop.set()
-        if gateway is not None:
-            with contextlib.suppress(Exception):
-                await gateway
-        await holder.close()
-        await watcher.close()
+        try:
+            if gateway is not None:
+                # A stop drains and returns None; a crash or a drain that hangs fails the test
+                # (wait_for cancels a gateway still running after the timeout).
+                assert await asyncio.wait_for(gateway, STOP_TIMEOUT_S) is None
+        finally:
+            await holder.close()
+            await watcher.close()
     failed = [r.getMessage() for r in caplog.records if "step failed" in r.getMessage()]
     assert failed == []
 

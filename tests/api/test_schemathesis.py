@@ -39,12 +39,15 @@ def live_gateway(postgres, migrated_template, tls_files, tmp_path_factory) -> It
     """The gateway on a seeded database, with a real TLS pool whose receiver never answers (so
     the admin endpoints have a breaker to show and reset)."""
     server = LiveServer()
+    databases: list[str] = []
     pools: list[Pool] = []
     transports: list[ConnectionPool] = []
 
     async def build():
-        name = await postgres.create_database(migrated_template)
-        pool = await create_pool(postgres.dsn(name), min_size=1, max_size=4, command_timeout=30)
+        databases.append(await postgres.create_database(migrated_template))
+        pool = await create_pool(
+            postgres.dsn(databases[0]), min_size=1, max_size=4, command_timeout=30
+        )
         pools.append(pool)
         seeded = await seed(pool, ["maker", "checker", "everything"])
         server.token = await open_session(pool, seeded["everything"])
@@ -56,15 +59,17 @@ def live_gateway(postgres, migrated_template, tls_files, tmp_path_factory) -> It
         settings = Settings(log_dir=tmp_path_factory.mktemp("logs"))
         return create_app(settings, pool, transport=transport)
 
-    async def close_pools() -> None:
+    async def close() -> None:
         for transport in transports:
             await transport.close(deadline_s=1)
         for pool in pools:
             await pool.close()
+        for name in databases:
+            await postgres.drop_database(name)
 
     server.start(build)
     yield server
-    server.stop(close_pools)
+    server.stop(close)
 
 
 def test_api_conforms_to_its_document(live_gateway: LiveServer) -> None:

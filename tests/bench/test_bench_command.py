@@ -1,13 +1,13 @@
 """`paywire bench` as a user runs it, on a small load: self-contained, every mode, JSON out.
 
-A smoke run only: the figures themselves belong in benches/RESULTS.md, never in assertions.
-The one bound here guards what `peak_rss_mb` measures (the timed part, not the set-up's argon2
-hashes, 64 MiB each), which is far from any figure a run of 60 payments could reach.
+A smoke run only: every payment settled and a well-formed report; the figures themselves belong
+in benches/RESULTS.md, never in assertions.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import re
 import subprocess
@@ -17,6 +17,7 @@ import orjson
 
 from paywire.store.tx import Pool
 
+PAYMENTS = 60
 KEYS = {
     "mode",
     "payments",
@@ -28,6 +29,10 @@ KEYS = {
 }
 
 
+def is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 async def test_bench_runs_every_mode_self_contained_and_reports_json(
     database: str, db_pool: Pool
 ) -> None:
@@ -36,7 +41,7 @@ async def test_bench_runs_every_mode_self_contained_and_reports_json(
     database named by --database-url."""
     result = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "paywire.cli", "bench", "--mode", "all", "--payments", "60",
+        [sys.executable, "-m", "paywire.cli", "bench", "--mode", "all", "--payments", str(PAYMENTS),
          "--json", "--db-profile"],
         capture_output=True,
         text=True,
@@ -54,13 +59,14 @@ async def test_bench_runs_every_mode_self_contained_and_reports_json(
     assert [r["mode"] for r in reports] == ["e2e", "transport", "db"]
     for report in reports:
         assert set(report) == KEYS
-        assert report["payments"] == 60
-        assert report["payments_per_s"] > 0
-        assert set(report["latency_ms"]) == {"p50", "p95", "p99"}
-        assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p99"]
-        # The run's own peak: the set-up hashed the bench operators' passwords with argon2
-        # (64 MiB), which put every run's peak at ~130 MB while 60 payments need ~75.
-        assert report["peak_rss_mb"] < 110, report
+        # A mode's run ends only once every payment is settled (answered, in transport mode),
+        # else the command fails: exit 0 and these reports say all 60 were.
+        assert report["payments"] == PAYMENTS
+        figures = [report[key] for key in KEYS - {"mode", "payments", "latency_ms"}]
+        latency = report["latency_ms"]
+        assert set(latency) == {"p50", "p95", "p99"}
+        assert all(is_number(value) for value in [*figures, *latency.values()]), report
+        assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"], report
     assert "database time by statement" in result.stderr
     statements = re.findall(
         r"^ +\d+\.\d +\d+ +\d+  (top|nested) +(\S.*)$", result.stderr, re.MULTILINE

@@ -23,6 +23,8 @@ from tests.deploy.paths import DEPLOY, PROMETHEUS_DIR, ROOT, load_yaml
 from tests.fixtures.postgres import PostgresServer
 
 COMPOSE = DEPLOY / "docker-compose.yml"
+# The init script runs a few psql statements: seconds, even on a loaded machine.
+SCRIPT_TIMEOUT_S = 60
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +99,7 @@ def test_secrets_come_from_env_files_that_are_never_committed(compose: dict) -> 
     for name in files:
         assert (DEPLOY / f"{name}.example").is_file(), f"no template for {name}"
         ignored = subprocess.run(
-            ["git", "check-ignore", "-q", str(DEPLOY / name)], cwd=ROOT, check=False
+            ["git", "check-ignore", "-q", str(DEPLOY / name)], cwd=ROOT, check=False, timeout=30
         )
         assert ignored.returncode == 0, f"deploy/{name} is not ignored by git"
     gateway_env = compose["services"]["gateway"]["environment"]
@@ -191,18 +193,27 @@ async def test_the_init_script_makes_a_role_that_migrates_and_cannot_turn_trigge
         "PAYWIRE_DB_PASSWORD": password,
     }
     script = DEPLOY / "postgres" / "10-paywire-owner.sh"
-    done = await asyncio.to_thread(
-        subprocess.run, ["sh", str(script)], env=env, capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    owner_url = f"postgresql://{role}:{password}@{server.hostname}:{server.port}/{database}"
-    conn = await asyncpg.connect(owner_url)
     try:
-        assert not await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = $1", role)
-        await migrator.upgrade(conn, migrator.load())
-        with pytest.raises(asyncpg.InsufficientPrivilegeError):
-            await conn.execute("SET session_replication_role = replica")
+        done = await asyncio.to_thread(
+            subprocess.run,
+            ["sh", str(script)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=SCRIPT_TIMEOUT_S,
+        )
+        assert done.returncode == 0, done.stderr
+        owner_url = f"postgresql://{role}:{password}@{server.hostname}:{server.port}/{database}"
+        conn = await asyncpg.connect(owner_url)
+        try:
+            assert not await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = $1", role)
+            await migrator.upgrade(conn, migrator.load())
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute("SET session_replication_role = replica")
+        finally:
+            await conn.close()
     finally:
-        await conn.close()
-        await postgres.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
-        await postgres.execute(f'DROP ROLE "{role}"')
+        # Whatever the script made before it failed or timed out.
+        await postgres.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await postgres.execute(f'DROP ROLE IF EXISTS "{role}"')

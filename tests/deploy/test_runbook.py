@@ -21,6 +21,7 @@ import asyncpg
 from paywire.store.embedded import binaries
 from tests.deploy.conftest import Live
 from tests.deploy.paths import RUNBOOK, VENV_BIN, anchor, headings
+from tests.fixtures.waiting import finished
 from tests.fixtures.world import PASSWORD
 
 MARKER = re.compile(r"^<!-- runbook-test(?P<tags>[^>]*?)-->$", re.M)
@@ -105,11 +106,8 @@ async def run(block: Block, env: dict[str, str], cwd: Path) -> str | None:
         stderr=asyncio.subprocess.STDOUT,
     )
     try:
-        async with asyncio.timeout(BLOCK_TIMEOUT_S):
-            output, _ = await process.communicate()
+        output, _ = await finished(process, BLOCK_TIMEOUT_S)
     except TimeoutError:
-        process.kill()
-        await process.wait()
         return f"{block}: still running after {BLOCK_TIMEOUT_S} s"
     if process.returncode != 0:
         text = output.decode(errors="replace")[-3000:]

@@ -68,6 +68,15 @@ class Process:
                 self._new_line.clear()
                 await self._new_line.wait()
 
+    async def ready(self, marker: str, timeout_s: float = START_TIMEOUT_S) -> str:
+        """`wait_for_line`, for a process the caller gets only once it is ready: stopped if the
+        wait fails (a timeout, an early exit, a cancellation), so it cannot outlive the test."""
+        try:
+            return await self.wait_for_line(marker, timeout_s)
+        except BaseException:
+            await self.stop()
+            raise
+
     def signal(self, signum: int) -> None:
         if self.process.returncode is None:
             self.process.send_signal(signum)
@@ -100,7 +109,7 @@ async def start_receiver(
         *args,
         env={},
     )  # fmt: skip
-    line = await child.wait_for_line("listening on ")
+    line = await child.ready("listening on ")
     return child, int(line.rsplit(":", 1)[1])
 
 
@@ -126,7 +135,7 @@ def gateway_env(
 async def start_gateway(env: Mapping[str, str]) -> tuple[Process, str]:
     """`paywire serve`, once its admin surface answers; returns the process and its URL."""
     child = await Process.spawn("serve", env=env)
-    line = await child.wait_for_line('"gateway ready"')
+    line = await child.ready('"gateway ready"')
     return child, str(orjson.loads(line)["url"])
 
 

@@ -59,7 +59,10 @@ async def test_serve_refuses_to_start_without_the_receiver_naming_the_variable(
         "serve",
         env={"DATABASE_URL": database, "PAYWIRE_LOG_DIR": str(tmp_path)},
     )
-    assert await child.wait() == 2
+    try:
+        assert await child.wait() == 2
+    finally:
+        await child.stop()  # one that started instead of refusing must not outlive the test
     output = "\n".join(child.lines)
     assert "PAYWIRE_RECEIVER_HOST" in output
     assert "PAYWIRE_SENDER_BIC" in output

@@ -6,6 +6,7 @@ import asyncio
 import datetime
 import logging
 import secrets
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +17,9 @@ from paywire.domain.statuses import Status
 from paywire.pipeline import settler as settler_module
 from paywire.pipeline.settler import Settler
 from paywire.store.database import create_pool
+from paywire.store.tx import Pool
 from paywire.wire import Answer, build_pacs002, parse_answer
-from tests.fixtures.waiting import eventually
+from tests.fixtures.waiting import eventually, lock_waiters
 from tests.fixtures.world import World
 from tests.transport.support import metric
 
@@ -89,6 +91,30 @@ async def test_a_poisonous_answer_does_not_take_its_batch_down(world: World) -> 
     assert settler.pending == 0
 
 
+async def cut_off_while_it_waits(pool: Pool, settling: Coroutine[Any, Any, Any]) -> Any:
+    """Run `settling` while the answers table is locked; once its connection waits for the
+    lock, the database ends that connection (pg_terminate_backend), as a restart would."""
+    task = asyncio.create_task(settling)
+    try:
+        async with pool.acquire() as holder, holder.transaction():
+            await holder.execute("LOCK TABLE answers IN ACCESS EXCLUSIVE MODE")
+            await eventually(lambda: lock_waiters(pool))
+            pid = await pool.fetchval(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock'"
+            )
+            assert await pool.fetchval("SELECT pg_terminate_backend($1)", pid)
+            # Gone before the lock is: it cannot go on with the statement it waited to run.
+            await eventually(
+                lambda: pool.fetchval(
+                    "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = $1)", pid
+                )
+            )
+        return await task
+    finally:
+        task.cancel()
+
+
 async def test_a_database_failure_one_by_one_resumes_with_the_next_answer(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -96,13 +122,13 @@ async def test_a_database_failure_one_by_one_resumes_with_the_next_answer(
     real_settle = settler_module.steps.settle
     calls: list[int] = []
 
-    async def flaky(db: Any, answers: Any, ledger: Any) -> Any:
+    async def cut_at_the_poison(db: Any, answers: Any, ledger: Any) -> Any:
         calls.append(len(answers))
         if calls == [3, 1, 1]:  # the batch, the first alone, then the poison alone
-            raise ConnectionResetError("database went away")
+            return await cut_off_while_it_waits(world.pool, real_settle(db, answers, ledger))
         return await real_settle(db, answers, ledger)
 
-    monkeypatch.setattr(settler_module.steps, "settle", flaky)
+    monkeypatch.setattr(settler_module.steps, "settle", cut_at_the_poison)
     poison = Unchecked(msg_id=POISON)
 
     await settle(world, [wire_answer(first, "ACSP"), poison, wire_answer(second, "ACSP")])

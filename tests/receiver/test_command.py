@@ -49,11 +49,11 @@ async def test_cli_receiver_runs_answers_and_stops_on_sigterm(tmp_path: Path) ->
         assert [(a.msg_id, a.kind) for a in answers] == [("CLI1", "ACK"), ("CLI2", "NACK")]
         await client.close()
         process.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(10):
-            _, stderr = await process.communicate()
+        _, stderr = await finished(process, 10)
         assert process.returncode == 0
         assert b"stopped: connections 1, received 2" in stderr
     finally:
+        # Whatever failed before the SIGTERM, the receiver does not outlive the test.
         if process.returncode is None:
             process.kill()
             await process.wait()

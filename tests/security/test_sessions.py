@@ -10,6 +10,7 @@ import logging
 import time
 
 import pytest
+from argon2 import PasswordHasher
 
 from paywire.api import create_app
 from paywire.api.app import endpoints
@@ -115,14 +116,22 @@ async def test_a_token_expires_after_the_configured_lifetime(
 async def test_tokens_and_passwords_are_kept_nowhere_in_clear(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
+    new_password = "the newcomer's own long secret"
     with caplog.at_level(logging.DEBUG):
         token = await world.login("maker")
         headers = {"Authorization": f"Bearer {token}"}
         await world.client.get("/api/v1/auth/me", headers=headers)
         await world.client.post("/api/v1/auth/logout", headers=headers)
+        created = await world.client.post(
+            "/api/v1/operators",
+            json={"username": "newcomer", "password": new_password, "roles": ["MAKER"]},
+            headers=world.auth("admin"),
+        )
+        assert created.status == 201, await created.text()
     logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
     assert token not in logged
     assert PASSWORD not in logged
+    assert new_password not in logged
     digest = hashlib.sha256(token.encode()).digest()
     stored = await world.pool.fetch("SELECT token_hash FROM sessions")
     assert digest in [row["token_hash"] for row in stored]
@@ -131,5 +140,11 @@ async def test_tokens_and_passwords_are_kept_nowhere_in_clear(
     )
     assert token not in dump
     assert PASSWORD not in dump
-    hashes = await world.pool.fetch("SELECT password_hash FROM operators")
-    assert all(row["password_hash"].startswith("$argon2id$") for row in hashes)
+    assert new_password not in dump
+    # The hash the app stored (the world's operators were hashed by the test fixture).
+    stored_hash = await world.pool.fetchval(
+        "SELECT password_hash FROM operators WHERE username = 'newcomer'"
+    )
+    assert stored_hash.startswith("$argon2id$")
+    assert new_password not in stored_hash
+    assert PasswordHasher().verify(stored_hash, new_password)

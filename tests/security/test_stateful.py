@@ -102,8 +102,10 @@ def gateway(postgres, migrated_template, tls_files, tmp_path_factory) -> Iterato
     built: dict[str, Any] = {}
 
     async def build():
-        name = await postgres.create_database(migrated_template)
-        pool = await create_pool(postgres.dsn(name), min_size=1, max_size=4, command_timeout=30)
+        built["database"] = await postgres.create_database(migrated_template)
+        pool = await create_pool(
+            postgres.dsn(built["database"]), min_size=1, max_size=4, command_timeout=30
+        )
         config = gateway_settings(
             tls_files,
             DISCARD_PORT,
@@ -126,6 +128,7 @@ def gateway(postgres, migrated_template, tls_files, tmp_path_factory) -> Iterato
         await built["pipeline"].drain(5.0)
         await built["transport"].close(deadline_s=1)
         await built["pool"].close()
+        await postgres.drop_database(built["database"])
 
     server.start(build)
     yield Gateway(server, built["pool"], built["operators"])

@@ -107,6 +107,7 @@ async def test_migrate_says_it_waits_for_another_runner_then_runs(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     holder = await asyncpg.connect(env["DATABASE_URL"])
+    process: asyncio.subprocess.Process | None = None
     try:
         await holder.execute("SELECT pg_advisory_lock($1)", migrator.LOCK_KEY)
         process = await asyncio.create_subprocess_exec(
@@ -118,9 +119,12 @@ async def test_migrate_says_it_waits_for_another_runner_then_runs(
             first = await process.stdout.readline()
         assert first.startswith(b"another `paywire migrate` holds the migration lock")
         await holder.execute("SELECT pg_advisory_unlock($1)", migrator.LOCK_KEY)
-        async with asyncio.timeout(60):
-            out, err = await process.communicate()
+        out, err = await finished(process, 60)
     finally:
+        # A migrate that never said it waits, or did not go on, must not outlive the test.
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()
         await holder.close()
     assert process.returncode == 0, err
     assert b"database migrated at" in out

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
-import subprocess
-import sys
+import threading
 
 import pytest
 from argon2 import PasswordHasher
@@ -17,7 +17,7 @@ from paywire.errors import (
     Throttled,
     ValidationError,
 )
-from paywire.services import auth, operators
+from paywire.services import auth, operators, passwords
 from tests.fixtures.waiting import eventually, lock_waiters
 from tests.fixtures.world import CHEAP_HASHER, PASSWORD, World
 
@@ -167,31 +167,48 @@ async def test_names_no_operator_can_have_are_refused_without_a_trace(world: Wor
         assert await conn.fetchval("SELECT count(*) FROM login_throttle") == 0
 
 
-# Eight logins at once, each verifying a password against a hash with the default parameters
-# (64 MiB), in a fresh process so its peak memory is the burst's own.
-_BURST = """
-import asyncio, resource
-from paywire.services import passwords
+class GatedHasher(PasswordHasher):
+    """Cheap hashes that each wait for a permit, counting how many run at once."""
 
-async def burst():
-    stored = passwords.DEFAULT_HASHER.hash("the operator's password")
-    resource_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    await asyncio.gather(*(passwords.verify_password(stored, "a guess") for _ in range(8)))
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - resource_before)
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=8, parallelism=1)
+        self.permits = threading.Semaphore(0)
+        self._lock = threading.Lock()
+        self.entered = self.running = self.most = 0
 
-asyncio.run(burst())
-"""
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        with self._lock:
+            self.entered += 1
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            assert self.permits.acquire(timeout=30), "never let through"
+            return super().hash(password, salt=salt)
+        finally:
+            with self._lock:
+                self.running -= 1
 
 
-def test_a_burst_of_logins_hashes_two_at_a_time() -> None:
-    """Unbounded, eight verifications would hold eight times 64 MiB at once."""
-    grown = subprocess.run(
-        [sys.executable, "-c", _BURST], capture_output=True, text=True, check=True, timeout=60
-    )
-    grown_mib = int(grown.stdout) / 1024
-    # The hash made before the burst already raised the peak by one hash's 64 MiB, so two at a
-    # time add one more (three would add two).
-    assert grown_mib < 1.5 * 64, grown_mib
+async def test_a_burst_of_hashes_runs_two_at_a_time() -> None:
+    """Each hash holds 64 MiB with the default parameters: unbounded, a burst of eight would
+    hold eight times that at once. Logins' verifications run in the same two threads."""
+    hasher = GatedHasher()
+
+    async def entered(count: int) -> bool:
+        return hasher.entered >= count
+
+    burst = asyncio.gather(*(passwords.hash_password(f"secret {n}", hasher) for n in range(8)))
+    try:
+        for finished in range(8):
+            # Two start; each one let through makes room for exactly one more.
+            await eventually(functools.partial(entered, min(finished + 2, 8)))
+            hasher.permits.release()
+        hashes = await asyncio.wait_for(burst, 30)
+    finally:
+        hasher.permits.release(8)  # a failed test leaves no hash waiting in the shared threads
+        await asyncio.wait_for(asyncio.gather(burst, return_exceptions=True), 30)
+    assert hasher.most == passwords.HASHING_WORKERS == 2
+    assert len(set(hashes)) == 8
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ most 35 characters), so a scripted TLS server (`scripted_receiver`) answers with
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import logging
 from collections.abc import Callable
@@ -15,8 +14,9 @@ from typing import Any
 
 import pytest
 
+from paywire.transport.connection import Connection
 from paywire.wire import Answer, build_pacs002, encode_frames
-from tests.transport.support import Script, metric
+from tests.transport.support import Script, metric, until
 
 UETR = "8a562c67-ca16-48ba-b074-65581be6f011"
 MESSAGE = b"<pacs.008/>"
@@ -110,20 +110,27 @@ async def test_a_flood_of_heartbeats_gets_an_answer_per_write_not_per_heartbeat(
     for as long as it kept sending; now one answer goes with each write, however many
     heartbeats were read since the last."""
     heartbeats = 200_000
-    answered = asyncio.get_running_loop().create_future()
+    flood_read = asyncio.Event()
+    written = asyncio.get_running_loop().create_future()
 
     async def flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         for _ in range(heartbeats // 10_000):
             writer.write(encode_frames([b""] * 10_000))
             await writer.drain()
-        received = b""
-        with contextlib.suppress(TimeoutError):
-            while chunk := await asyncio.wait_for(reader.read(1 << 20), 1.0):
-                received += chunk
-        answered.set_result(received)
+        # Then an answer naming no message: once paywire has read it, it has read the flood.
+        writer.write(encode_frames([ack("AFTER-THE-FLOOD", UETR)]))
+        await writer.drain()
+        written.set_result(await reader.read())  # all paywire wrote, until it closed
 
-    await make_pool(await scripted_receiver(flood), pool_size=1, heartbeat_s=30)
-    received = await asyncio.wait_for(answered, 60)
+    pool = await make_pool(
+        await scripted_receiver(flood),
+        pool_size=1,
+        heartbeat_s=30,
+        on_orphan=lambda _answer, _payload: flood_read.set(),
+    )
+    await asyncio.wait_for(flood_read.wait(), 60)
+    await pool.close(deadline_s=0)  # writes what is queued, then closes
+    received = await asyncio.wait_for(written, 30)
     assert set(received) == {0}, "paywire wrote nothing but heartbeats (u32be: four zero bytes)"
     answers = len(received) // 4 - 1  # the first is the opening heartbeat
     assert 1 <= answers <= heartbeats // 100
@@ -140,51 +147,80 @@ def heartbeats_in(stream: bytes) -> int:
     return count
 
 
+class Observed:
+    """The connection's protocol callbacks, watched (each still does all its work): whether the
+    transport has paused our writes, and each read."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.writes_paused = asyncio.Event()
+        self.read = asyncio.Event()
+        pause_writing, data_received = Connection.pause_writing, Connection.data_received
+
+        def paused(conn: Connection) -> None:
+            pause_writing(conn)
+            self.writes_paused.set()
+
+        def received(conn: Connection, data: bytes) -> None:
+            data_received(conn, data)
+            self.read.set()
+
+        monkeypatch.setattr(Connection, "pause_writing", paused)
+        monkeypatch.setattr(Connection, "data_received", received)
+
+
 async def test_heartbeats_read_while_our_writes_are_paused_get_one_answer_when_they_resume(
-    scripted_receiver: Callable[[Script], Any], make_pool: Callable[..., Any]
+    scripted_receiver: Callable[[Script], Any],
+    make_pool: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A receiver that stops reading while we write fills our buffer past its high-water mark;
     its heartbeats meanwhile, each in a read of its own, are owed one answer, written when our
     writes resume. One per read would grow the buffer without limit; none would leave a
     receiver that wants its heartbeats answered dropping the connection."""
-    heartbeats = 20
-    paused, resumed = asyncio.Event(), asyncio.Event()
-    after_resume = asyncio.get_running_loop().create_future()
+    heartbeats, messages = 20, 24
+    observed = Observed(monkeypatch)
+    all_messages_read = asyncio.Event()
+    written = asyncio.get_running_loop().create_future()
 
     async def stop_reading(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readexactly(4)  # the opening heartbeat
         writer.write(encode_frames([b""]))
-        await paused.wait()
+        await observed.writes_paused.wait()
         for _ in range(heartbeats):
+            observed.read.clear()
             writer.write(encode_frames([b""]))
             await writer.drain()
-            await asyncio.sleep(0.02)
-        resumed.set()
-        received = b""
-        with contextlib.suppress(TimeoutError):
-            while chunk := await asyncio.wait_for(reader.read(1 << 20), 1.0):
-                received += chunk
-        after_resume.set_result(received)
+            await asyncio.wait_for(observed.read.wait(), 10)  # read alone, before the next
+        received = bytearray()
+        while len(received) < messages * len(encode_frames([message])):
+            chunk = await reader.read(1 << 20)
+            assert chunk, "closed before every message arrived"
+            received += chunk
+        all_messages_read.set()
+        received += await reader.read()  # the rest, until paywire closes
+        written.set_result(bytes(received))
 
+    message = b"<pacs.008>" + b"x" * (1_000_000 - 21) + b"</pacs.008>"
     pool = await make_pool(
         await scripted_receiver(stop_reading), pool_size=1, heartbeat_s=30, ack_timeout_s=60
     )
-    # Two writes of 12 MB each: the first alone is more than the kernel's buffers on both sides
+    # Two writes of 12 MB each. The first alone is more than the kernel's buffers on both sides
     # of loopback hold (4 MiB to send, the unread side's window), so it fills the socket's
-    # transport; the second then waits in the TLS layer's buffer above it, which pauses us.
-    message = b"<pacs.008>" + b"x" * (1_000_000 - 21) + b"</pacs.008>"
-    sends = []
-    for first in (0, 12):
-        sends += [
-            asyncio.ensure_future(pool.send(f"M{n}", message)) for n in range(first, first + 12)
-        ]
-        await asyncio.sleep(0.2)
-    paused.set()
-    await resumed.wait()
+    # transport, which then takes nothing more from the TLS layer; the second waits in the TLS
+    # layer's buffer above it, which pauses us. (Written together, in one write, they would
+    # all pass through the TLS layer at once and never pause it.)
+    half = messages // 2
+    sends = [asyncio.ensure_future(pool.send(f"M{n}", message)) for n in range(half)]
     try:
-        received = await asyncio.wait_for(after_resume, 30)
+        await until(lambda: pool.stats()["totals"]["sent"] == half)  # the first write is made
+        sends += [asyncio.ensure_future(pool.send(f"M{n}", message)) for n in range(half, messages)]
+        await asyncio.wait_for(observed.writes_paused.wait(), 10)
+        await asyncio.wait_for(all_messages_read.wait(), 30)
+        await pool.close(deadline_s=0)  # writes what is queued, then closes
+        received = await asyncio.wait_for(written, 30)
     finally:
         for send in sends:
             send.cancel()
-    assert received.count(b"<pacs.008>") == len(sends)
+        await asyncio.gather(*sends, return_exceptions=True)
+    assert received.count(b"<pacs.008>") == messages
     assert heartbeats_in(received) == 1

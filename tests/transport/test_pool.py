@@ -15,6 +15,7 @@ import pytest
 from paywire.receiver import Faults, Rules
 from paywire.transport import BreakerState, PoolState, Unanswered
 from paywire.wire import Answer
+from tests.fixtures.ports import free_port
 from tests.fixtures.tls import StartReceiver, pacs008
 from tests.transport.support import FakeClock, Script, metric, until
 
@@ -162,9 +163,7 @@ async def test_mismatching_uetr_is_an_anomaly_and_does_not_settle(
 async def test_breaker_opens_half_opens_and_closes(
     start_receiver: StartReceiver, make_pool: Callable[..., Any]
 ) -> None:
-    receiver = await start_receiver()
-    port = receiver.port
-    await receiver.stop()  # nothing listens on `port` now
+    port = free_port()  # nothing listens on it yet
     clock = FakeClock()
     pool = await make_pool(port, pool_size=2, cb_failure_threshold=2, cb_reset_s=30, clock=clock)
     assert pool.breaker.state is BreakerState.OPEN
@@ -192,9 +191,7 @@ async def test_breaker_opens_half_opens_and_closes(
 async def test_manual_breaker_reset_dials_at_once(
     start_receiver: StartReceiver, make_pool: Callable[..., Any]
 ) -> None:
-    receiver = await start_receiver()
-    port = receiver.port
-    await receiver.stop()
+    port = free_port()  # nothing listens on it yet
     pool = await make_pool(port, pool_size=1, cb_failure_threshold=1, clock=FakeClock())
     assert pool.breaker.state is BreakerState.OPEN
     await start_receiver(port=port)

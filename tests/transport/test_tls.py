@@ -4,6 +4,7 @@ mutual TLS."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import ipaddress
 import ssl
@@ -149,9 +150,33 @@ async def test_tls_10_and_11_servers_are_refused(
         server = await _server_with_max_version(tls_files, offered)
     async with server:
         port = server.sockets[0].getsockname()[1]
+        # The control: this OpenSSL still speaks the old version, so the refusal below is ours.
+        assert await _version_with_a_permissive_client(tls_files, port) == OLD_VERSIONS[offered]
         slot = await first_attempt(tls_files, port)
     assert slot["connects"] == 0
     assert "version" in slot["last_error"].lower()
+
+
+OLD_VERSIONS = {ssl.TLSVersion.TLSv1: "TLSv1", ssl.TLSVersion.TLSv1_1: "TLSv1.1"}
+
+
+async def _version_with_a_permissive_client(tls_files: TLSFiles, port: int) -> str | None:
+    """The protocol version a client that accepts TLS 1.0 and every cipher negotiates."""
+    context = ssl.create_default_context(cafile=tls_files.ca_file)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = ssl.TLSVersion.TLSv1
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    _, writer = await asyncio.open_connection(
+        LOOPBACK, port, ssl=context, server_hostname=SERVER_NAME
+    )
+    try:
+        version: str | None = writer.get_extra_info("ssl_object").version()
+        return version
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            await writer.wait_closed()
 
 
 async def test_mutual_tls(tls_files: TLSFiles, start_receiver: StartReceiver) -> None:

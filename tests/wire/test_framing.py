@@ -170,10 +170,11 @@ def test_non_digit_ascii4_header_raises_and_poisons(bad: bytes) -> None:
     assert_poisoned(decoder)
 
 
-def test_frames_before_a_bad_header_in_the_same_chunk_are_dropped_with_the_stream() -> None:
+def test_an_ascii4_frame_before_a_bad_header_in_the_same_chunk_comes_with_the_error() -> None:
     decoder = FrameDecoder("ascii4")
-    with pytest.raises(FramingError):
+    with pytest.raises(FramingError) as refused:
         decoder.feed(b"0002okXXXX")
+    assert refused.value.frames == [b"ok"]
     assert_poisoned(decoder)
 
 

@@ -68,13 +68,21 @@ mod tests {
 
     #[test]
     fn regressions_pass() {
+        let mut replayed = 0;
         for (name, check) in targets::ALL {
             for (path, input) in corpus::regressions(name) {
                 if let Err(crash) = driver::execute(name, check, &input) {
                     panic!("{} fails again: {}", path.display(), crash.message);
                 }
+                replayed += 1;
             }
         }
+        // A missing or moved regressions/ directory reads as no inputs, not as an error.
+        assert!(
+            replayed > 0,
+            "no regression replayed: is {} there?",
+            corpus::root().join("regressions").display()
+        );
     }
 
     /// Writes every target's seeds into `corpus/<target>/`, where cargo-fuzz starts from
