@@ -30,7 +30,7 @@ async def test_request_lines_carry_the_request_id_and_no_secrets(tmp_path) -> No
                 json={"username": "maker", "password": "hunter2-password"},
                 headers={"X-Request-Id": "req-log-1", "Authorization": "Bearer tok-secret-9"},
             )
-            assert response.status == 500  # the database is unreachable
+            assert response.status == 503  # the database is unreachable: retry later
             # Probes and scrapes that answer stay out of the INFO log; a failing probe does not.
             same = {"X-Request-Id": "req-log-1"}
             assert (await client.get("/health/live", headers=same)).status == 200
@@ -42,7 +42,7 @@ async def test_request_lines_carry_the_request_id_and_no_secrets(tmp_path) -> No
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert lines
     assert {line["request_id"] for line in lines} == {"req-log-1"}
-    assert any(line["message"] == "POST /api/v1/auth/login 500" for line in lines)
+    assert any(line["message"] == "POST /api/v1/auth/login 503" for line in lines)
     requests = [line["message"] for line in lines if line["logger"] == "paywire.api"]
     assert "GET /health 503" in requests
     assert not [m for m in requests if m.startswith(("GET /health/live", "GET /metrics"))]
