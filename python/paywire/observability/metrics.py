@@ -5,6 +5,8 @@ Dashboards and alerts depend on these names; change none of them.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from prometheus_client import Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -36,6 +38,13 @@ tls_ack_latency_seconds = Histogram(
 tls_protocol_anomalies_total = Counter(
     "tls_protocol_anomalies_total", "Answers that were neither a usable ACK nor NACK", ["kind"]
 )
+# Its kinds (docs/RUNBOOK.md, "Protocol anomalies"), each exported from the start at 0: a kind
+# that appears only with its first anomaly reads as "no data", and `rate()` misses that first one.
+AnomalyKind = Literal[
+    "duplicate", "orphan", "unparseable", "uetr_mismatch", "unsettleable", "overflow"
+]
+for _kind in get_args(AnomalyKind):
+    tls_protocol_anomalies_total.labels(kind=_kind)
 
 http_request_duration_seconds = Histogram(
     "http_request_duration_seconds",

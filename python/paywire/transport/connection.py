@@ -18,6 +18,7 @@ from typing import Final, TypeAlias, cast, get_args
 
 from paywire.observability.logging import Throttled
 from paywire.observability.metrics import (
+    AnomalyKind,
     tls_ack_latency_seconds,
     tls_acks_received_total,
     tls_connection_errors_total,
@@ -350,7 +351,7 @@ class Connection(asyncio.Protocol):
         except Exception:
             log.exception("orphan handler failed", extra={"msg_id": answer.msg_id})
 
-    def _anomaly(self, kind: str, detail: str) -> None:
+    def _anomaly(self, kind: AnomalyKind, detail: str) -> None:
         tls_protocol_anomalies_total.labels(kind=kind).inc()
         self._peer_events.warning(
             kind, "protocol anomaly: %s: %s", kind, detail, extra={"conn_id": self.conn_id}
