@@ -23,14 +23,15 @@ from paywire.store import migrator
 from paywire.store.database import create_pool
 from paywire.store.embedded import EmbeddedPostgres
 from paywire.store.tx import Pool
-from tests.chaos.run import SETTLED, count, health, strike_after, timeout_for, wait_finished
+from tests.chaos.run import SETTLED, count, strike_after, timeout_for, wait_finished
 from tests.chaos.scale import seeded, size
 from tests.fixtures.bulk import NACK_OVER, add_rich_debtor, approve_many, mixed_amounts
 from tests.fixtures.invariants import check_invariants
 from tests.fixtures.postgres import TEST_SERVER_SETTINGS
 from tests.fixtures.tls import TLSFiles
+from tests.fixtures.waiting import poll
 from tests.fixtures.world import build_world
-from tests.pipeline.processes import gateway_env, start_gateway, start_receiver
+from tests.pipeline.processes import gateway_env, health, start_gateway, start_receiver
 
 
 @asynccontextmanager
@@ -95,7 +96,13 @@ async def test_postgres_restarted_mid_run_health_503_then_every_payment_settles_
         await _outage(http, url, seconds=rng.uniform(1.0, 3.0))
         assert (await server.start()).port == port_before
         pool = await open_pool(dsn)
-        await _wait_healthy(http, url)
+        await poll(
+            lambda: health(http, url),
+            30,
+            what="/health 200 after the restart",
+            until=lambda answer: answer[0] == 200,
+            interval_s=0.1,
+        )
 
         await wait_finished(pool, ids, timeout_for(payments))
         gateway.signal(signal.SIGTERM)
@@ -117,13 +124,6 @@ async def _outage(http: aiohttp.ClientSession, url: str, seconds: float) -> None
         status, body = await health(http, url)
         assert status == 503, body
         assert body["status"] == "error"
-        assert body["checks"]["database"]["status"] == "error"  # type: ignore[index]
+        assert body["checks"]["database"]["status"] == "error"
         answers += 1
         await asyncio.sleep(0.2)
-
-
-async def _wait_healthy(http: aiohttp.ClientSession, url: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while (answer := await health(http, url))[0] != 200:
-        assert time.monotonic() < deadline, f"/health after the restart: {answer}"
-        await asyncio.sleep(0.1)

@@ -7,9 +7,7 @@ receiver's own log.
 
 from __future__ import annotations
 
-import asyncio
 import signal
-import time
 from contextlib import AsyncExitStack
 from pathlib import Path
 from uuid import UUID
@@ -20,10 +18,12 @@ from tests.fixtures.bulk import NACK_OVER, add_rich_debtor, approve_many, mixed_
 from tests.fixtures.invariants import check_invariants
 from tests.fixtures.ports import free_port
 from tests.fixtures.tls import TLSFiles
+from tests.fixtures.waiting import poll
 from tests.fixtures.world import World
 from tests.pipeline.processes import (
     Process,
     gateway_env,
+    health,
     kill,
     start_gateway,
     start_receiver,
@@ -46,10 +46,13 @@ async def count_status(world: World, ids: list[UUID], *statuses: str) -> int:
 
 
 async def wait_until(world: World, ids: list[UUID], count: int, *statuses: str) -> None:
-    deadline = time.monotonic() + 120
-    while await count_status(world, ids, *statuses) < count:
-        assert time.monotonic() < deadline, f"fewer than {count} payments {statuses}"
-        await asyncio.sleep(0.05)
+    await poll(
+        lambda: count_status(world, ids, *statuses),
+        120,
+        what=f"{count} of {len(ids)} payments {statuses}",
+        until=lambda found: found >= count,
+        interval_s=0.05,
+    )
 
 
 async def test_serve_refuses_to_start_without_the_receiver_naming_the_variable(
@@ -182,12 +185,11 @@ async def started(stack: AsyncExitStack, env: dict[str, str]) -> Process:
 
 
 async def _wait_health(http: aiohttp.ClientSession, url: str, breaker: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        async with http.get(f"{url}/health") as response:
-            body = await response.json()
-        if body["checks"]["circuit_breaker"]["state"] == breaker:
-            assert body["status"] == ("ok" if breaker == "CLOSED" else "degraded")
-            return
-        assert time.monotonic() < deadline, body
-        await asyncio.sleep(0.1)
+    _, body = await poll(
+        lambda: health(http, url),
+        60,
+        what=f"/health with the breaker {breaker}",
+        until=lambda answer: answer[1]["checks"]["circuit_breaker"]["state"] == breaker,
+        interval_s=0.1,
+    )
+    assert body["status"] == ("ok" if breaker == "CLOSED" else "degraded")
