@@ -8,7 +8,8 @@ from paywire.domain.screening import ScreeningRules
 from paywire.services import pipeline
 from paywire.store.ledger import PostgresLedger
 from tests.api.world import DEBTOR, World
-from tests.fixtures.breaks import COMPOSE, tamper
+from tests.fixtures.breaks import tamper
+from tests.fixtures.world import COMPOSE
 
 
 async def test_accounts_with_decimal_string_balances(world: World) -> None:

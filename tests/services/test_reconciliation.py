@@ -20,7 +20,6 @@ from paywire.services import exception_queue, pipeline, reconciliation, seeding
 from paywire.store import messages
 from paywire.store.tx import Pool
 from tests.fixtures.breaks import Breaks, one_of_each, tamper
-from tests.fixtures.breaks import answer as answer_to
 from tests.fixtures.world import ACME, CHEAP_HASHER, POOR, YANKEE, World, answer
 
 NOW = timedelta(0)  # an answer window of nothing: every unanswered payment is overdue
@@ -388,7 +387,7 @@ async def test_a_receiver_s_formula_reaches_the_csv_as_text(world: World) -> Non
     """An orphan answer's MsgId is the receiver's text (printable, at most 35 characters): in the
     CSV it must not be a cell a spreadsheet runs as a formula when an ADMIN opens the report."""
     formula = '=HYPERLINK("http://x.example/","a")'
-    await pipeline.settle(world.pool, [answer_to(formula, "ACK")], world.ledger)
+    await pipeline.settle(world.pool, [answer(formula, "ACK")], world.ledger)
     (item,) = (await daily(world.pool))["unmatched"]
     assert (item["category"], item["msg_id"]) == ("ORPHAN_ACK", formula), "JSON keeps it as sent"
     (row,) = await daily_csv(world.pool)

@@ -24,8 +24,8 @@ from paywire.store import audit, migrator
 from paywire.store.exception_queue import NewException
 from paywire.store.migrator import MigrationError
 from paywire.store.tx import Pool
-from tests.fixtures.breaks import answer, tamper
-from tests.fixtures.world import World, body
+from tests.fixtures.breaks import tamper
+from tests.fixtures.world import World, answer, body
 
 FAMILY = (
     ("payments", "id", ("created_at", "updated_at", "approved_at")),
@@ -74,7 +74,9 @@ async def test_a_run_purges_archives_prunes_and_is_audited(world: World, tmp_pat
 
     completed = await world.drive(await world.create(amount="10.00"), Status.COMPLETED)
     failed = await world.drive(await world.create(amount="20.00"), Status.TRANSMITTED)
-    await pipeline.settle(world.pool, [answer(failed.msg_id, "NACK")], world.ledger)
+    await pipeline.settle(
+        world.pool, [answer(failed.msg_id, "NACK", reason_code="AC04")], world.ledger
+    )
     unanswered = await world.drive(await world.create(amount="30.00"), Status.TRANSMITTED)
     questioned = await world.drive(await world.create(amount="40.00"), Status.COMPLETED)
     await pipeline.open_exceptions(
