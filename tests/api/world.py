@@ -24,7 +24,7 @@ from paywire.domain.roles import Role
 from paywire.services.auth import token_digest
 from paywire.store import operators
 from paywire.store.tx import Pool, transaction
-from tests.fixtures.breaks import Breaks, one_of_each
+from tests.fixtures.breaks import AMOUNTS, Breaks, one_of_each
 
 PASSWORD = "correct horse battery staple"
 WRONG_PASSWORD = "not the password"
@@ -115,10 +115,7 @@ class World:
 
 async def breaks_through_the_api(world: World) -> Breaks:
     """Four payments entered and approved through the API, then broken one way each."""
-    approved = [
-        await world.approved_payment(amount=amount)
-        for amount in ("100.00", "101.00", "102.00", "103.00")
-    ]
+    approved = [await world.approved_payment(amount=amount) for amount in AMOUNTS]
     return await one_of_each(world.pool, approved)
 
 

@@ -25,7 +25,7 @@ from paywire.store.embedded import EmbeddedPostgres
 from paywire.store.tx import Pool
 from tests.chaos.run import SETTLED, count, strike_after, timeout_for, wait_finished
 from tests.chaos.scale import seeded, size
-from tests.fixtures.bulk import NACK_OVER, add_rich_debtor, approve_many, mixed_amounts
+from tests.fixtures.bulk import NACK_OVER, approve_mixed
 from tests.fixtures.invariants import check_invariants
 from tests.fixtures.postgres import TEST_SERVER_SETTINGS
 from tests.fixtures.tls import TLSFiles
@@ -73,8 +73,7 @@ async def test_postgres_restarted_mid_run_health_503_then_every_payment_settles_
         dsn = server.info.dsn()
         pool = await open_pool(dsn)
         world = await build_world(pool)
-        await add_rich_debtor(pool)
-        ids = await approve_many(world, mixed_amounts(payments))
+        ids = await approve_mixed(world, payments)
         receiver, port = await start_receiver(
             tls_files, log, "--nack-amount-over", str(NACK_OVER), "--ack-delay-ms", "50",
             "--seed", str(rng.randrange(2**32)),

@@ -14,7 +14,7 @@ from uuid import UUID
 
 import aiohttp
 
-from tests.fixtures.bulk import NACK_OVER, add_rich_debtor, approve_many, mixed_amounts
+from tests.fixtures.bulk import NACK_OVER, approve_mixed
 from tests.fixtures.invariants import check_invariants
 from tests.fixtures.ports import free_port
 from tests.fixtures.tls import TLSFiles
@@ -28,12 +28,6 @@ from tests.pipeline.processes import (
     start_gateway,
     start_receiver,
 )
-
-
-async def approved(world: World, count: int) -> list[UUID]:
-    """`count` approved payments; every tenth is over NACK_OVER, which the receiver NACKs."""
-    await add_rich_debtor(world.pool)
-    return await approve_many(world, mixed_amounts(count))
 
 
 async def count_status(world: World, ids: list[UUID], *statuses: str) -> int:
@@ -85,7 +79,7 @@ async def test_sigkill_mid_run_then_restart_settles_every_payment_exactly_once(
         env = gateway_env(
             database, tls_files, port, tmp_path, ack_timeout_s=1, pool_size=2, max_inflight=8
         )
-        ids = await approved(world, 300)
+        ids = await approve_mixed(world, 300)
         gateway = await started(stack, env)
         await wait_until(world, ids, 60, "COMPLETED", "FAILED")
         await kill(gateway)
@@ -107,7 +101,7 @@ async def test_sigterm_drains_in_flight_answers_and_exits_zero(
         )
         stack.push_async_callback(receiver.stop)
         env = gateway_env(database, tls_files, port, tmp_path)
-        ids = await approved(world, 40)
+        ids = await approve_mixed(world, 40)
         gateway = await started(stack, env)
         await wait_until(world, ids, 1, "TRANSMITTED")
         gateway.signal(signal.SIGTERM)
@@ -133,7 +127,7 @@ async def test_two_instances_share_one_queue_and_settle_each_payment_once(
         stack.push_async_callback(receiver.stop)
         env = gateway_env(database, tls_files, port, tmp_path, pool_size=1, max_inflight=16)
         gateways = [await started(stack, env) for _ in range(2)]
-        ids = await approved(world, 400)
+        ids = await approve_mixed(world, 400)
         await wait_until(world, ids, len(ids), "COMPLETED", "FAILED")
         for gateway in gateways:
             gateway.signal(signal.SIGTERM)
@@ -164,7 +158,7 @@ async def test_a_receiver_outage_opens_the_breaker_payments_wait_then_flow(
         await receiver.stop()
         http = await stack.enter_async_context(aiohttp.ClientSession())
         await _wait_health(http, url, "OPEN")
-        ids = await approved(world, 20)
+        ids = await approve_mixed(world, 20)
         await wait_until(world, ids, len(ids), "POSTED")
         receiver, _ = await start_receiver(
             tls_files, log, "--nack-amount-over", str(NACK_OVER), port=port

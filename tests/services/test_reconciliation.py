@@ -19,17 +19,10 @@ from paywire.pipeline.recovery import AckMissing
 from paywire.services import exception_queue, pipeline, reconciliation, seeding
 from paywire.store import messages
 from paywire.store.tx import Pool
-from tests.fixtures.breaks import Breaks, one_of_each, tamper
+from tests.fixtures.breaks import AMOUNTS, Breaks, one_of_each, tamper
 from tests.fixtures.world import ACME, CHEAP_HASHER, POOR, YANKEE, World, answer
 
 NOW = timedelta(0)  # an answer window of nothing: every unanswered payment is overdue
-
-
-async def approved(world: World, count: int) -> list[UUID]:
-    return [
-        (await world.drive(await world.create(amount=f"{100 + i}.00"), Status.APPROVED)).id
-        for i in range(count)
-    ]
 
 
 async def daily(pool: Pool, **kw: Any) -> dict[str, Any]:
@@ -78,7 +71,7 @@ def gauge(name: str) -> float | None:
 
 
 async def test_the_daily_report_finds_one_item_of_each_category(world: World) -> None:
-    breaks = await one_of_each(world.pool, await approved(world, 4))
+    breaks = await one_of_each(world.pool, await world.approved(AMOUNTS))
     report = await daily(world.pool)
     assert report["date"] == datetime.now(UTC).date().isoformat()
     assert report["totals"] == {"payments": 4, "matched": 1, "unmatched": 4}
@@ -100,7 +93,7 @@ async def test_the_daily_report_finds_one_item_of_each_category(world: World) ->
 
 
 async def test_an_answer_due_later_is_not_missing_yet(world: World) -> None:
-    breaks = await one_of_each(world.pool, await approved(world, 4))
+    breaks = await one_of_each(world.pool, await world.approved(AMOUNTS))
     report = await daily(world.pool, window=timedelta(minutes=5))
     assert "MISSING_ACK" not in by_category(report["unmatched"])
     assert report["totals"] == {"payments": 4, "matched": 2, "unmatched": 3}
@@ -220,7 +213,7 @@ async def test_balances_are_checked_against_the_opening_and_the_entries(world: W
 
 
 async def test_aging_lists_what_is_outstanding_by_age(world: World) -> None:
-    breaks = await one_of_each(world.pool, await approved(world, 4))
+    breaks = await one_of_each(world.pool, await world.approved(AMOUNTS))
     await reconciliation.sweep(world.pool, answer_window=NOW)
     assert by_category(await aging(world.pool, 0)) == expected(breaks)
     assert await aging(world.pool, 1) == []
@@ -229,7 +222,7 @@ async def test_aging_lists_what_is_outstanding_by_age(world: World) -> None:
 
 
 async def test_the_sweep_opens_each_exception_once_and_sets_the_gauges(world: World) -> None:
-    breaks = await one_of_each(world.pool, await approved(world, 4))
+    breaks = await one_of_each(world.pool, await world.approved(AMOUNTS))
     first = await reconciliation.sweep(world.pool, answer_window=NOW)
     # The orphan's was open already; ACK_MISSING is the pipeline's, once it stops resending.
     assert (first.unmatched, first.opened) == (4, 2)
@@ -253,7 +246,7 @@ async def test_the_sweep_opens_each_exception_once_and_sets_the_gauges(world: Wo
 
 
 async def test_a_resolved_exception_reconciles_its_item_by_hand(world: World) -> None:
-    breaks = await one_of_each(world.pool, await approved(world, 4))
+    breaks = await one_of_each(world.pool, await world.approved(AMOUNTS))
     await reconciliation.sweep(world.pool, answer_window=NOW)
     (orphan,) = await exception_queue.list_exceptions(world.pool, limit=10, kind="ORPHAN_ACK")
     await exception_queue.resolve_exception(
@@ -271,7 +264,7 @@ async def test_a_resolved_exception_reconciles_its_item_by_hand(world: World) ->
 async def test_a_resolution_covers_the_ledger_as_it_stood(world: World) -> None:
     """An operator resolved a payment's ledger break; a reversal made for it afterwards takes
     the money back from a COMPLETED payment, a new break the old resolution must not hide."""
-    breaks = await one_of_each(world.pool, await approved(world, 4))
+    breaks = await one_of_each(world.pool, await world.approved(AMOUNTS))
     await reconciliation.sweep(world.pool, answer_window=NOW)
     (mismatch,) = await exception_queue.list_exceptions(
         world.pool, limit=10, kind="LEDGER_MISMATCH"
