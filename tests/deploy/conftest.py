@@ -18,7 +18,7 @@ import pytest
 
 from tests.fixtures.tls import TLSFiles
 from tests.fixtures.waiting import poll
-from tests.fixtures.world import PASSWORD, World, body
+from tests.fixtures.world import PASSWORD, World, payment_body
 from tests.pipeline.processes import Process, gateway_env, start_gateway, start_receiver
 
 # The receiver NACKs (AM04) larger amounts: payments over this fail, the others complete.
@@ -60,7 +60,9 @@ class Live:
         maker, checker = await self.login("maker"), await self.login("checker")
         ids = []
         for amount in amounts:
-            created = await self.call("POST", "/api/v1/payments", maker, json=body(amount=amount))
+            created = await self.call(
+                "POST", "/api/v1/payments", maker, json=payment_body(amount=amount)
+            )
             await self.call("POST", f"/api/v1/payments/{created['id']}/approve", checker)
             ids.append(created["id"])
 

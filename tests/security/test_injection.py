@@ -12,8 +12,8 @@ import pytest
 from lxml import etree
 
 from paywire.services import payments
-from tests.api.world import World, payment_body
-from tests.fixtures.world import COMPOSE
+from tests.api.world import World
+from tests.fixtures.world import COMPOSE, payment_body
 from tests.wire.conftest import PACS008_NS, Schemas, assert_valid
 
 # Printable and at most 34 characters.

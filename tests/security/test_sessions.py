@@ -14,8 +14,9 @@ from paywire.api import create_app
 from paywire.api.app import endpoints
 from paywire.config import Settings
 from tests.api.conftest import Serve
-from tests.api.world import PASSWORD, World, raw_request, seed
+from tests.api.world import World, raw_request, seed
 from tests.fixtures.waiting import poll
+from tests.fixtures.world import PASSWORD
 
 SOME_ID = "00000000-0000-4000-8000-000000000000"
 PROTECTED = sorted(

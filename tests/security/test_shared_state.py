@@ -23,10 +23,11 @@ from paywire.shared_state.link import DOWN, RedisLink
 from paywire.store.tx import Pool
 from paywire.transport import BreakerState, ConnectionPool
 from tests.api.conftest import Serve
-from tests.api.world import PASSWORD, World, make_world
+from tests.api.world import World, make_world
 from tests.fixtures.redis import RedisServer
 from tests.fixtures.tls import LOOPBACK, StartReceiver, pacs008
 from tests.fixtures.waiting import poll
+from tests.fixtures.world import PASSWORD
 
 
 @pytest.fixture

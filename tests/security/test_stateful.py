@@ -34,8 +34,9 @@ from paywire.store.ledger import PostgresLedger
 from paywire.store.tx import Pool
 from paywire.transport.pool import ConnectionPool
 from tests.api.live import LiveServer
-from tests.api.world import DISCARD_PORT, OPERATORS, open_session, payment_body, seed
+from tests.api.world import DISCARD_PORT, OPERATORS, open_session, seed
 from tests.fixtures.tls import gateway_settings
+from tests.fixtures.world import payment_body
 
 CHECKS = [
     not_a_server_error,

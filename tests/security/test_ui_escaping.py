@@ -3,8 +3,9 @@ hostile name shows as the text it is and never becomes an element or runs."""
 
 from __future__ import annotations
 
-from tests.api.world import PASSWORD, World
+from tests.api.world import World
 from tests.fixtures.breaks import tamper
+from tests.fixtures.world import PASSWORD
 from tests.ui.conftest import Console, browser, chromium  # noqa: F401
 from tests.ui.terminal import TerminalPage
 

@@ -21,7 +21,16 @@ from paywire.store import ledger as ledger_store
 from paywire.store import payments as payment_store
 from paywire.wire import parse_pacs008_summary
 from tests.fixtures.waiting import lock_waiters, poll
-from tests.fixtures.world import ACME, COMPOSE, LEASE, POOR, World, add_operator, answer, body
+from tests.fixtures.world import (
+    ACME,
+    COMPOSE,
+    LEASE,
+    POOR,
+    World,
+    add_operator,
+    answer,
+    payment_body,
+)
 
 CLEARING_EUR = clearing_account("EUR")
 
@@ -140,7 +149,7 @@ async def test_compliance_decisions_need_the_role_a_decision_and_a_reason(world:
 
 async def test_who_created_or_approved_a_held_payment_cannot_decide_on_it(world: World) -> None:
     everything = await add_operator(world.pool, "everything", *Role)
-    own = await payments.create_payment(world.pool, body(amount="600000.00"), everything)
+    own = await payments.create_payment(world.pool, payment_body(amount="600000.00"), everything)
     await payments.approve(world.pool, own.payment.id, world.checker)
     approved = await world.create(amount="600000.00")
     await payments.approve(world.pool, approved.id, everything)

@@ -7,7 +7,8 @@ import re
 from playwright.async_api import expect
 
 from paywire.api import create_app
-from tests.api.world import PASSWORD, seed
+from tests.api.world import seed
+from tests.fixtures.world import PASSWORD
 from tests.ui.conftest import Console
 from tests.ui.terminal import TIMEOUT_MS, TerminalPage
 
