@@ -8,9 +8,7 @@ is lost, and once it is back every payment settles exactly once without a restar
 from __future__ import annotations
 
 import asyncio
-import shutil
 import signal
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -27,7 +25,7 @@ from tests.chaos.run import SETTLED, count, strike_after, timeout_for, wait_fini
 from tests.chaos.scale import seeded, size
 from tests.fixtures.bulk import NACK_OVER, approve_mixed
 from tests.fixtures.invariants import check_invariants
-from tests.fixtures.postgres import TEST_SERVER_SETTINGS
+from tests.fixtures.postgres import TEST_SERVER_SETTINGS, server_dir
 from tests.fixtures.tls import TLSFiles
 from tests.fixtures.waiting import poll
 from tests.fixtures.world import build_world
@@ -36,27 +34,19 @@ from tests.pipeline.processes import gateway_env, health, start_gateway, start_r
 
 @asynccontextmanager
 async def own_server() -> AsyncIterator[EmbeddedPostgres]:
-    """A fresh embedded server, migrated, removed after. Directly under /tmp and open to
-    traversal, as PostgreSQL runs as an unprivileged account when the tests run as root."""
-    data_dir = _data_dir()
-    server = EmbeddedPostgres(data_dir, server_settings=TEST_SERVER_SETTINGS)
-    try:
-        info = await server.start()
-        conn = await asyncpg.connect(info.dsn())
+    """A fresh embedded server (in a `server_dir`), migrated, stopped and removed after."""
+    with server_dir("paywire-chaos-pg-") as data_dir:
+        server = EmbeddedPostgres(data_dir, server_settings=TEST_SERVER_SETTINGS)
         try:
-            await migrator.upgrade(conn, migrator.load())
+            info = await server.start()
+            conn = await asyncpg.connect(info.dsn())
+            try:
+                await migrator.upgrade(conn, migrator.load())
+            finally:
+                await conn.close()
+            yield server
         finally:
-            await conn.close()
-        yield server
-    finally:
-        await server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def _data_dir() -> Path:
-    data_dir = Path(tempfile.mkdtemp(prefix="paywire-chaos-pg-"))
-    data_dir.chmod(0o755)
-    return data_dir
+            await server.stop()
 
 
 async def open_pool(dsn: str) -> Pool:

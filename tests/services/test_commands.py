@@ -7,11 +7,9 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +20,7 @@ import pytest
 
 from paywire.store import migrator
 from paywire.store.embedded import EmbeddedPostgres
+from tests.fixtures.postgres import server_dir
 from tests.fixtures.waiting import finished, poll
 
 PAYWIRE = Path(sys.executable).with_name("paywire")
@@ -420,11 +419,8 @@ def test_a_day_that_is_not_one_is_refused_saying_how_to_write_it(
 
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
-    # Directly under /tmp and traversable: PostgreSQL runs unprivileged when tests run as root.
-    path = Path(tempfile.mkdtemp(prefix="paywire-cli-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with server_dir("paywire-cli-") as path:
+        yield path
 
 
 async def test_the_embedded_server_is_started_stopped_and_shared(
