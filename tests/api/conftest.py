@@ -14,14 +14,17 @@ from paywire.api import create_app
 from paywire.config import Settings
 from paywire.store.tx import Pool
 from tests.api.world import World, make_world
+from tests.fixtures.tls import DISCARD_PORT
 
 Serve = Callable[[web.Application], Awaitable[TestClient]]
 
 
 @pytest.fixture
 async def unreachable_pool() -> AsyncIterator[asyncpg.Pool]:
-    """A pool whose server does not exist: port 9 (discard) on loopback refuses connections."""
-    pool = await asyncpg.create_pool("postgresql://nobody:x@127.0.0.1:9/none", min_size=0)
+    """A pool whose server does not exist: nothing listens on DISCARD_PORT."""
+    pool = await asyncpg.create_pool(
+        f"postgresql://nobody:x@127.0.0.1:{DISCARD_PORT}/none", min_size=0
+    )
     yield pool
     await pool.close()
 

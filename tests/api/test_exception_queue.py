@@ -22,9 +22,9 @@ from paywire.store.ledger import PostgresLedger
 from paywire.store.tx import Pool
 from paywire.transport.pool import ConnectionPool
 from tests.api.conftest import Serve
-from tests.api.world import DISCARD_PORT, World, breaks_through_the_api, make_world
+from tests.api.world import World, breaks_through_the_api, make_world
 from tests.fixtures.breaks import Breaks
-from tests.fixtures.tls import TLSFiles, gateway_settings
+from tests.fixtures.tls import DISCARD_PORT, TLSFiles, gateway_settings
 
 QUEUE = "/api/v1/exceptions"
 

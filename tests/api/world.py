@@ -29,7 +29,6 @@ from tests.fixtures.breaks import AMOUNTS, Breaks, one_of_each
 from tests.fixtures.world import ACME, GLOBEX, PASSWORD, Funded, payment_body, seed_world
 
 WRONG_PASSWORD = "not the password"
-DISCARD_PORT = 9  # nothing listens on loopback's discard port: every dial is refused
 
 OPERATORS: dict[str, tuple[Role, ...]] = {
     "maker": (Role.MAKER,),
