@@ -18,8 +18,8 @@ from paywire.domain.audit_chain import AuditEntry
 from paywire.services.audit import EXPORT_COLUMNS
 from paywire.store import audit
 from paywire.store.database import create_pool
-from tests.api.conftest import Serve
 from tests.api.world import World, breaks_through_the_api, make_world
+from tests.fixtures.app import Serve
 from tests.fixtures.breaks import Breaks
 from tests.fixtures.waiting import lock_waiters, poll
 

@@ -9,8 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import REGISTRY
-
 from paywire.config import load_settings
 from paywire.domain.statuses import Status
 from paywire.observability.metrics import reconciliation_unmatched_items
@@ -19,6 +17,7 @@ from paywire.receiver import Faults
 from paywire.services import exception_queue, reconciliation
 from paywire.services.exception_queue import MarkSettled, Resend
 from tests.fixtures.gateway import StartGateway
+from tests.fixtures.metrics import metric
 from tests.fixtures.waiting import poll
 from tests.fixtures.world import World
 
@@ -95,13 +94,13 @@ async def test_the_housekeeping_sweep_keeps_the_gauges_current(
     try:
 
         async def swept() -> bool:
-            unmatched = REGISTRY.get_sample_value("reconciliation_unmatched_items")
+            unmatched = metric("reconciliation_unmatched_items")
             return unmatched == await world.pool.fetchval(
                 "SELECT count(DISTINCT msg_id) FROM answers WHERE payment_id IS NULL"
             )
 
         await poll(swept, 30, what="the gauge set by a sweep")
-        assert REGISTRY.get_sample_value("exceptions_open") == await world.pool.fetchval(
+        assert metric("exceptions_open") == await world.pool.fetchval(
             "SELECT count(*) FROM exceptions WHERE state = 'OPEN'"
         )
         categories = {i["category"] for i in await daily_items(world)}

@@ -19,9 +19,9 @@ from paywire.pipeline.settler import Settler
 from paywire.store.database import create_pool
 from paywire.store.tx import Pool
 from paywire.wire import Answer, build_pacs002, parse_answer
+from tests.fixtures.metrics import metric
 from tests.fixtures.waiting import lock_waiters, poll
 from tests.fixtures.world import World
-from tests.transport.support import metric
 
 # A MsgId over the b-tree row limit of the indexes on answers and exceptions (random, as
 # PostgreSQL compresses index entries: 8,000 repeated characters would fit).

@@ -13,8 +13,8 @@ from argon2 import PasswordHasher
 from paywire.api import create_app
 from paywire.api.app import endpoints
 from paywire.config import Settings
-from tests.api.conftest import Serve
 from tests.api.world import World, raw_request, seed
+from tests.fixtures.app import Serve
 from tests.fixtures.waiting import poll
 from tests.fixtures.world import PASSWORD
 

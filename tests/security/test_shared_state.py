@@ -22,8 +22,8 @@ from paywire.shared_state import SharedState, sessions
 from paywire.shared_state.link import DOWN, RedisLink
 from paywire.store.tx import Pool
 from paywire.transport import BreakerState, ConnectionPool
-from tests.api.conftest import Serve
 from tests.api.world import World, make_world
+from tests.fixtures.app import Serve
 from tests.fixtures.redis import RedisServer
 from tests.fixtures.tls import LOOPBACK, StartReceiver, pacs008
 from tests.fixtures.waiting import poll

@@ -12,7 +12,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from prometheus_client import REGISTRY
 
 from paywire.domain.statuses import Status
 from paywire.pipeline.recovery import AckMissing
@@ -20,6 +19,7 @@ from paywire.services import exception_queue, pipeline, reconciliation, seeding
 from paywire.store import messages
 from paywire.store.tx import Pool
 from tests.fixtures.breaks import AMOUNTS, Breaks, one_of_each, tamper
+from tests.fixtures.metrics import metric
 from tests.fixtures.world import ACME, CHEAP_HASHER, POOR, YANKEE, World, answer
 
 NOW = timedelta(0)  # an answer window of nothing: every unanswered payment is overdue
@@ -64,10 +64,6 @@ async def ledger_mismatches(pool: Pool) -> dict[str, str]:
     """The day's LEDGER_MISMATCH items: payment id -> detail."""
     items = (await daily(pool))["unmatched"]
     return {i["payment_id"]: i["detail"] for i in items if i["category"] == "LEDGER_MISMATCH"}
-
-
-def gauge(name: str) -> float | None:
-    return REGISTRY.get_sample_value(name)
 
 
 async def test_the_daily_report_finds_one_item_of_each_category(world: World) -> None:
@@ -226,10 +222,10 @@ async def test_the_sweep_opens_each_exception_once_and_sets_the_gauges(world: Wo
     first = await reconciliation.sweep(world.pool, answer_window=NOW)
     # The orphan's was open already; ACK_MISSING is the pipeline's, once it stops resending.
     assert (first.unmatched, first.opened) == (4, 2)
-    assert gauge("reconciliation_unmatched_items") == 4
-    assert gauge("exceptions_open") == 3
+    assert metric("reconciliation_unmatched_items") == 4
+    assert metric("exceptions_open") == 3
     assert await AckMissing(world.pool, max_attempts=1).step(10) == 1
-    assert gauge("exceptions_open") == 4
+    assert metric("exceptions_open") == 4
     again = await reconciliation.sweep(world.pool, answer_window=NOW)
     assert (again.unmatched, again.opened) == (4, 0)
 
@@ -257,7 +253,7 @@ async def test_a_resolved_exception_reconciles_its_item_by_hand(world: World) ->
     assert report["totals"]["unmatched"] == 3
     swept = await reconciliation.sweep(world.pool, answer_window=NOW)
     assert (swept.unmatched, swept.opened) == (3, 0)  # not opened again
-    assert gauge("exceptions_open") == 2  # LEDGER_MISMATCH, MISSING_REVERSAL
+    assert metric("exceptions_open") == 2  # LEDGER_MISMATCH, MISSING_REVERSAL
     assert breaks.orphan_msg_id not in {i["msg_id"] for i in await aging(world.pool, 0)}
 
 

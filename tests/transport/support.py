@@ -1,5 +1,5 @@
-"""Helpers shared by the transport tests: metric values, a fake clock, a pool's first attempt,
-and the shape of a scripted receiver's script (conftest's `scripted_receiver`)."""
+"""Helpers shared by the transport tests: a fake clock, a pool's first attempt, and the shape
+of a scripted receiver's script (conftest's `scripted_receiver`)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from prometheus_client import REGISTRY
-
 from paywire.transport import ConnectionPool
 from tests.fixtures.tls import TLSFiles, gateway_settings
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-def metric(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 async def first_attempt(

@@ -16,8 +16,9 @@ import pytest
 
 from paywire.transport.connection import Connection
 from paywire.wire import Answer, build_pacs002, encode_frames
+from tests.fixtures.metrics import metric
 from tests.fixtures.waiting import poll
-from tests.transport.support import Script, metric
+from tests.transport.support import Script
 
 UETR = "8a562c67-ca16-48ba-b074-65581be6f011"
 MESSAGE = b"<pacs.008/>"

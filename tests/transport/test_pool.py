@@ -15,10 +15,11 @@ import pytest
 from paywire.receiver import Faults, Rules
 from paywire.transport import BreakerState, PoolState, Unanswered
 from paywire.wire import Answer
+from tests.fixtures.metrics import metric
 from tests.fixtures.ports import free_port
 from tests.fixtures.tls import StartReceiver, pacs008
 from tests.fixtures.waiting import poll
-from tests.transport.support import FakeClock, Script, metric
+from tests.transport.support import FakeClock, Script
 
 
 async def outcome(future: asyncio.Future[Answer]) -> Answer | str:

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from paywire.transport import Unanswered
+from tests.fixtures.metrics import metric
 from tests.fixtures.postgres import SilentServer
 from tests.fixtures.tls import TLSFiles, pacs008
 from tests.fixtures.waiting import poll
-from tests.transport.support import first_attempt, metric
+from tests.transport.support import first_attempt
 
 HEARTBEAT = b"\0\0\0\0"  # an empty u32be frame
 

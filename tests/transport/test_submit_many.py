@@ -18,9 +18,10 @@ from paywire.config import MIN_FRAME_BYTES
 from paywire.receiver import Faults, Rules
 from paywire.transport import BreakerState, Unanswered
 from paywire.wire import Answer
+from tests.fixtures.metrics import metric
 from tests.fixtures.tls import StartReceiver, pacs008
 from tests.fixtures.waiting import poll
-from tests.transport.support import FakeClock, metric
+from tests.transport.support import FakeClock
 
 
 class Outcomes:

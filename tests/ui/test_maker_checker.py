@@ -10,9 +10,8 @@ from playwright.async_api import expect
 
 from paywire.api import create_app
 from tests.api.world import seed
+from tests.fixtures.browser import TIMEOUT_MS, Console, TerminalPage
 from tests.fixtures.world import ACME, GLOBEX, PASSWORD
-from tests.ui.conftest import Console
-from tests.ui.terminal import TIMEOUT_MS, TerminalPage
 
 REFERENCE = re.compile(r"created (PW-\d{8}-[0-9A-Z]{8}): 1250\.00 EUR INITIATED")
 
