@@ -6,4 +6,6 @@ pytest_plugins: list[str] = [
     "tests.fixtures.world",
     "tests.fixtures.gateway",
     "tests.fixtures.redis",
+    "tests.fixtures.app",
+    "tests.fixtures.browser",
 ]

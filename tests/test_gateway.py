@@ -16,7 +16,7 @@ from paywire.config import Settings
 from paywire.errors import DatabaseUnavailable
 from paywire.gateway import run_gateway
 from tests.fixtures.tls import StartReceiver, TLSFiles, gateway_settings
-from tests.fixtures.waiting import eventually, lock_waiters
+from tests.fixtures.waiting import lock_waiters, poll
 
 # The drain's 5 s (settings_for) and the admin surface's shutdown, with room to spare.
 STOP_TIMEOUT_S = 30.0
@@ -89,13 +89,18 @@ async def test_the_periodic_jobs_wait_as_long_as_they_must_not_the_statement_tim
         gateway = asyncio.create_task(run_gateway(settings, stop=stop))
         # A statement of the gateway that has waited for the lock three times its timeout (seen
         # from a connection of its own: in the holder's transaction the view would not change).
-        await eventually(lambda: lock_waiters(watcher, waited_s=0.6), timeout_s=30)
+        await poll(
+            lambda: lock_waiters(watcher, waited_s=0.6),
+            30,
+            what="a statement of the gateway waiting for the lock",
+        )
         await locked.rollback()
-        await eventually(
+        await poll(
             lambda: watcher.fetchval(
                 "SELECT count(*) FROM audit_logs WHERE action = 'retention.run'"
             ),
-            timeout_s=30,
+            30,
+            what="a retention run audited",
         )
     finally:
         stop.set()

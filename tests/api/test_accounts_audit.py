@@ -7,8 +7,9 @@ import re
 from paywire.domain.screening import ScreeningRules
 from paywire.services import pipeline
 from paywire.store.ledger import PostgresLedger
-from tests.api.world import DEBTOR, World
-from tests.fixtures.breaks import COMPOSE, tamper
+from tests.api.world import World
+from tests.fixtures.breaks import tamper
+from tests.fixtures.world import ACME, COMPOSE
 
 
 async def test_accounts_with_decimal_string_balances(world: World) -> None:
@@ -16,7 +17,7 @@ async def test_accounts_with_decimal_string_balances(world: World) -> None:
     assert response.status == 200
     body = await response.json()
     by_number = {a["account"]: a for a in body["items"]}
-    assert by_number[DEBTOR]["balance"] == "1000000.00"
+    assert by_number[ACME]["balance"] == "1000000.00"
     assert by_number["TANAKA-0001"]["balance"] == "5000000"
     assert body["next_cursor"] is None
 
@@ -25,7 +26,7 @@ async def test_entries_of_an_account(world: World) -> None:
     accounts = await (
         await world.client.get("/api/v1/accounts", headers=world.auth("maker"))
     ).json()
-    account_id = next(a["id"] for a in accounts["items"] if a["account"] == DEBTOR)
+    account_id = next(a["id"] for a in accounts["items"] if a["account"] == ACME)
     response = await world.client.get(
         f"/api/v1/accounts/{account_id}/entries", headers=world.auth("maker")
     )
@@ -49,10 +50,10 @@ async def test_entries_of_an_account_by_its_number(world: World) -> None:
     accounts = await (
         await world.client.get("/api/v1/accounts", headers=world.auth("maker"))
     ).json()
-    account_id = next(a["id"] for a in accounts["items"] if a["account"] == DEBTOR)
+    account_id = next(a["id"] for a in accounts["items"] if a["account"] == ACME)
     pages = []
-    printed = " ".join(DEBTOR[i : i + 4] for i in range(0, len(DEBTOR), 4)).lower()
-    for key in (account_id, DEBTOR, printed.replace(" ", "%20")):
+    printed = " ".join(ACME[i : i + 4] for i in range(0, len(ACME), 4)).lower()
+    for key in (account_id, ACME, printed.replace(" ", "%20")):
         response = await world.client.get(
             f"/api/v1/accounts/{key}/entries", headers=world.auth("maker")
         )

@@ -9,10 +9,10 @@ import pytest
 from paywire.api import create_app
 from paywire.store.database import create_pool
 from paywire.transport.pool import ConnectionPool
-from tests.api.conftest import Serve
-from tests.api.world import DISCARD_PORT, World, make_world
+from tests.api.world import World, make_world
+from tests.fixtures.app import Serve
 from tests.fixtures.ports import free_port
-from tests.fixtures.tls import gateway_settings
+from tests.fixtures.tls import DISCARD_PORT, gateway_settings
 
 TLS = "/api/v1/admin/tls"
 RESET = "/api/v1/admin/tls/circuit-breaker/reset"

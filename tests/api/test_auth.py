@@ -8,8 +8,9 @@ import hashlib
 from paywire.api import create_app
 from paywire.config import Settings
 from paywire.domain.credentials import PASSWORD_MAX
-from tests.api.conftest import Serve
-from tests.api.world import PASSWORD, World, seed
+from tests.api.world import World, seed
+from tests.fixtures.app import Serve
+from tests.fixtures.world import PASSWORD
 
 
 async def test_login_returns_token_expiry_and_operator(world: World) -> None:

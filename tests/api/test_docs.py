@@ -10,7 +10,7 @@ from openapi_spec_validator import validate
 
 from paywire.api import create_app
 from paywire.api.app import endpoints
-from tests.api.conftest import Serve
+from tests.fixtures.app import Serve
 
 
 @pytest.fixture

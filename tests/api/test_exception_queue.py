@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from prometheus_client import REGISTRY
 
 from paywire.api import create_app
 from paywire.config import Settings
@@ -21,10 +20,11 @@ from paywire.store.exception_queue import NewException
 from paywire.store.ledger import PostgresLedger
 from paywire.store.tx import Pool
 from paywire.transport.pool import ConnectionPool
-from tests.api.conftest import Serve
-from tests.api.world import DISCARD_PORT, World, breaks_through_the_api, make_world
+from tests.api.world import World, breaks_through_the_api, make_world
+from tests.fixtures.app import Serve
 from tests.fixtures.breaks import Breaks
-from tests.fixtures.tls import TLSFiles, gateway_settings
+from tests.fixtures.metrics import metric
+from tests.fixtures.tls import DISCARD_PORT, TLSFiles, gateway_settings
 
 QUEUE = "/api/v1/exceptions"
 
@@ -124,7 +124,7 @@ async def test_a_note_is_mandatory(world: World, breaks: Breaks) -> None:
     assert (await resolve(world, item["id"], {"note": "again"})).status == 409
     for missing in ("999999", "x", "-1", str(2**70)):
         assert (await resolve(world, missing, {"note": "n"})).status == 404
-    assert REGISTRY.get_sample_value("exceptions_open") == 3
+    assert metric("exceptions_open") == 3
     async with world.pool.acquire() as conn:
         (row,) = await audit.page(conn, limit=1, action="exception.resolve")
     assert row["operator"] == "admin"

@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 
 from paywire.api import create_app, health
-from tests.api.conftest import Serve
+from tests.fixtures.app import Serve
 from tests.fixtures.postgres import SilentServer
 
 

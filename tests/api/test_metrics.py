@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from paywire.api import create_app
 from paywire.transport.errors import FailureReason
-from tests.api.conftest import Serve
+from tests.fixtures.app import Serve
 from tests.fixtures.spec import SPEC_METRICS
 
 

@@ -10,7 +10,8 @@ from prometheus_client import REGISTRY
 
 from paywire.api import create_app
 from paywire.api.middlewares import UNMATCHED_ROUTE
-from tests.api.conftest import Serve
+from tests.fixtures.app import Serve
+from tests.fixtures.metrics import metric
 
 
 @pytest.fixture
@@ -125,11 +126,7 @@ async def test_security_headers(client) -> None:
 
 
 def _count(method: str, route: str, status: str) -> float:
-    value = REGISTRY.get_sample_value(
-        "http_request_duration_seconds_count",
-        {"method": method, "route": route, "status": status},
-    )
-    return value or 0.0
+    return metric("http_request_duration_seconds_count", method=method, route=route, status=status)
 
 
 async def test_timing_uses_the_route_template_not_the_raw_path(client) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.api.world import PASSWORD, World
+from tests.api.world import World
+from tests.fixtures.world import PASSWORD
 
 OPERATORS = "/api/v1/operators"
 

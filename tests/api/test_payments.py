@@ -14,8 +14,8 @@ import pytest
 from paywire.domain.screening import ScreeningRules
 from paywire.services import pipeline
 from paywire.store.ledger import PostgresLedger
-from tests.api.world import World, payment_body, raw_request
-from tests.fixtures.world import COMPOSE
+from tests.api.world import World, raw_request
+from tests.fixtures.world import COMPOSE, payment_body
 
 PAYMENTS = "/api/v1/payments"
 AMOUNT_TO_SEND = 'a decimal string of at most 18 digits, such as "1250.00"'

@@ -18,10 +18,10 @@ from paywire.domain.audit_chain import AuditEntry
 from paywire.services.audit import EXPORT_COLUMNS
 from paywire.store import audit
 from paywire.store.database import create_pool
-from tests.api.conftest import Serve
 from tests.api.world import World, breaks_through_the_api, make_world
+from tests.fixtures.app import Serve
 from tests.fixtures.breaks import Breaks
-from tests.fixtures.waiting import eventually, lock_waiters
+from tests.fixtures.waiting import lock_waiters, poll
 
 DAILY = "/api/v1/payments/reconciliation/daily"
 AGING = "/api/v1/payments/reconciliation/aging"
@@ -206,7 +206,7 @@ async def test_an_export_to_a_client_that_stops_reading_gives_its_connection_bac
         return world.pool.get_size() - world.pool.get_idle_size() == in_use
 
     # Not reading: the server's writes wait, it gives up, and the connection is back in the pool.
-    await eventually(given_back, timeout_s=10)
+    await poll(given_back, 10, what="the export's connection back in the pool")
     response.close()
 
 
@@ -230,7 +230,9 @@ async def test_reports_wait_for_the_database_as_long_as_they_must(
             world.client.get(DAILY, params={"date": today()}, headers=world.auth("auditor"))
         )
         # Seen from a connection of its own: the holder's transaction would not see it change.
-        await eventually(lambda: lock_waiters(watcher, waited_s=0.6))
+        await poll(
+            lambda: lock_waiters(watcher, waited_s=0.6), what="the report waiting for the lock"
+        )
         await locked.rollback()
         response = await asked
         assert response.status == 200, await response.text()

@@ -15,14 +15,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from paywire.api import create_app
-from paywire.config import Settings
-from paywire.store.database import create_pool
-from paywire.store.tx import Pool
-from paywire.transport.pool import ConnectionPool
-from tests.api.live import LiveServer
-from tests.api.world import DISCARD_PORT, open_session, seed
-from tests.fixtures.tls import gateway_settings
+from tests.api.world import open_session, seed
+from tests.fixtures.live import LiveServer, live_gateway
 
 MAX_EXAMPLES = 15
 LOGOUT = "POST /api/v1/auth/logout"
@@ -35,45 +29,18 @@ CHECKS = (
 
 
 @pytest.fixture(scope="module")
-def live_gateway(postgres, migrated_template, tls_files, tmp_path_factory) -> Iterator[LiveServer]:
+def gateway(postgres, migrated_template, tls_files, tmp_path_factory) -> Iterator[LiveServer]:
     """The gateway on a seeded database, with a real TLS pool whose receiver never answers (so
     the admin endpoints have a breaker to show and reset)."""
-    server = LiveServer()
-    databases: list[str] = []
-    pools: list[Pool] = []
-    transports: list[ConnectionPool] = []
-
-    async def build():
-        databases.append(await postgres.create_database(migrated_template))
-        pool = await create_pool(
-            postgres.dsn(databases[0]), min_size=1, max_size=4, command_timeout=30
-        )
-        pools.append(pool)
-        seeded = await seed(pool, ["maker", "checker", "everything"])
-        server.token = await open_session(pool, seeded["everything"])
-        transport = ConnectionPool(
-            gateway_settings(tls_files, DISCARD_PORT, pool_size=1), backoff_max_s=0.5
-        )
-        await transport.start()
-        transports.append(transport)
-        settings = Settings(log_dir=tmp_path_factory.mktemp("logs"))
-        return create_app(settings, pool, transport=transport)
-
-    async def close() -> None:
-        for transport in transports:
-            await transport.close(deadline_s=1)
-        for pool in pools:
-            await pool.close()
-        for name in databases:
-            await postgres.drop_database(name)
-
-    server.start(build)
-    yield server
-    server.stop(close)
+    log_dir = tmp_path_factory.mktemp("logs")
+    with live_gateway(postgres, migrated_template, tls_files, log_dir) as live:
+        seeded = live.server.run(seed(live.pool, ["maker", "checker", "everything"]))
+        live.server.token = live.server.run(open_session(live.pool, seeded["everything"]))
+        yield live.server
 
 
-def test_api_conforms_to_its_document(live_gateway: LiveServer) -> None:
-    schema = schemathesis.openapi.from_url(f"{live_gateway.url}/api-docs/openapi.json")
+def test_api_conforms_to_its_document(gateway: LiveServer) -> None:
+    schema = schemathesis.openapi.from_url(f"{gateway.url}/api-docs/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert operations
     called: list[str] = []
@@ -89,7 +56,7 @@ def test_api_conforms_to_its_document(live_gateway: LiveServer) -> None:
         def conforms(case: schemathesis.Case) -> None:
             # Logging out would revoke the token every other operation runs with.
             signed = case.operation.label != LOGOUT
-            headers = {"Authorization": f"Bearer {live_gateway.token}"} if signed else {}
+            headers = {"Authorization": f"Bearer {gateway.token}"} if signed else {}
             case.call_and_validate(checks=CHECKS, headers=headers)
             called.append(case.operation.label)
 

@@ -1,7 +1,8 @@
-"""A small seeded world for API tests: operators of every role and funded ledger accounts.
+"""A small seeded world for API tests: operators of every role and funded ledger accounts,
+seeded by `tests.fixtures.world.seed_world`, and an HTTP client to the app on that database.
 
-Operators are inserted through the store with real argon2 hashes; accounts with plain SQL, as
-the seed command would.
+The operators' hashes are argon2 with the app's own parameters: a login by password checks it
+as production does, and never re-hashes it.
 """
 
 from __future__ import annotations
@@ -24,13 +25,10 @@ from paywire.domain.roles import Role
 from paywire.services.auth import token_digest
 from paywire.store import operators
 from paywire.store.tx import Pool, transaction
-from tests.fixtures.breaks import Breaks, one_of_each
+from tests.fixtures.breaks import AMOUNTS, Breaks, one_of_each
+from tests.fixtures.world import ACME, GLOBEX, PASSWORD, Funded, payment_body, seed_world
 
-PASSWORD = "correct horse battery staple"
 WRONG_PASSWORD = "not the password"
-DEBTOR = "DE89370400440532013000"
-CREDITOR = "FR1420041010050500013M02606"
-DISCARD_PORT = 9  # nothing listens on loopback's discard port: every dial is refused
 
 OPERATORS: dict[str, tuple[Role, ...]] = {
     "maker": (Role.MAKER,),
@@ -43,26 +41,18 @@ OPERATORS: dict[str, tuple[Role, ...]] = {
     "boss": (Role.MAKER, Role.CHECKER, Role.ADMIN),
     "everything": tuple(Role),
 }
+# Balances as the API tests read them back (written without a scale).
+ACCOUNTS = (
+    Funded(ACME, "EUR", "1000000", "ACME GmbH"),
+    Funded(GLOBEX, "EUR", "0", "Globex SA"),
+    Funded("TANAKA-0001", "JPY", "5000000", "Tanaka KK"),
+)
 
 
 @cache
-def password_hash(password: str) -> str:
-    return PasswordHasher().hash(password)
-
-
-def payment_body(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "amount": "1250.00",
-        "currency": "EUR",
-        # Tomorrow: the service refuses value dates in the past, whatever day the suite runs.
-        "value_date": (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)).isoformat(),
-        "debtor": {"name": "ACME GmbH", "account": DEBTOR},
-        "creditor": {"name": "Globex SA", "account": CREDITOR, "agent_bic": "BNPAFRPPXXX"},
-        "end_to_end_id": "INV-2026-0042",
-        "remittance_info": "Invoice 42",
-    }
-    body.update(changes)
-    return body
+def password_hash() -> str:
+    """PASSWORD hashed with the app's own argon2 parameters (made once: they are not cheap)."""
+    return PasswordHasher().hash(PASSWORD)
 
 
 @dataclasses.dataclass
@@ -115,10 +105,7 @@ class World:
 
 async def breaks_through_the_api(world: World) -> Breaks:
     """Four payments entered and approved through the API, then broken one way each."""
-    approved = [
-        await world.approved_payment(amount=amount)
-        for amount in ("100.00", "101.00", "102.00", "103.00")
-    ]
+    approved = [await world.approved_payment(amount=amount) for amount in AMOUNTS]
     return await one_of_each(world.pool, approved)
 
 
@@ -142,20 +129,10 @@ async def make_world(client: TestClient, pool: Pool) -> World:
 
 
 async def seed(pool: Pool, names: Iterable[str] = OPERATORS) -> dict[str, Operator]:
-    found = {}
-    async with transaction(pool) as conn:
-        for name in names:
-            found[name] = await operators.insert(
-                conn, name, password_hash(PASSWORD), OPERATORS[name]
-            )
-        await conn.execute(
-            "INSERT INTO accounts (account, name, currency, balance) VALUES "
-            "($1, 'ACME GmbH', 'EUR', 1000000), ($2, 'Globex SA', 'EUR', 0), "
-            "('TANAKA-0001', 'Tanaka KK', 'JPY', 5000000)",
-            DEBTOR,
-            CREDITOR,
-        )
-    return found
+    """The operators `names` of `OPERATORS` and the API world's accounts."""
+    return await seed_world(
+        pool, {name: OPERATORS[name] for name in names}, ACCOUNTS, password_hash=password_hash()
+    )
 
 
 class RawReply(NamedTuple):

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Sequence
 from uuid import UUID
 
-import aiohttp
-
 from paywire.store.tx import Pool
+from tests.fixtures.waiting import poll
 
 FINISHED = """
 SELECT count(*) FROM payments p
@@ -36,17 +34,21 @@ async def count(db: Pool, sql: str, ids: Sequence[UUID]) -> int:
 
 
 async def wait_count(
-    db: Pool, sql: str, ids: Sequence[UUID], at_least: int, timeout_s: float
+    db: Pool, sql: str, ids: Sequence[UUID], at_least: int, timeout_s: float, what: str
 ) -> None:
-    """Poll `sql` (a count over `ids`) until it reaches `at_least`; fail after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while (done := await count(db, sql, ids)) < at_least:
-        assert time.monotonic() < deadline, f"{done} of {at_least} after {timeout_s} s"
-        await asyncio.sleep(POLL_S)
+    """Poll `sql` (a count over `ids`) until it reaches `at_least`; fail after `timeout_s`
+    with the last count."""
+    await poll(
+        lambda: count(db, sql, ids),
+        timeout_s,
+        what=f"{at_least} of {len(ids)} payments {what}",
+        until=lambda done: done >= at_least,
+        interval_s=POLL_S,
+    )
 
 
 async def wait_finished(db: Pool, ids: Sequence[UUID], timeout_s: float) -> None:
-    await wait_count(db, FINISHED, ids, len(ids), timeout_s)
+    await wait_count(db, FINISHED, ids, len(ids), timeout_s, "finished")
 
 
 async def strike_after(
@@ -54,15 +56,10 @@ async def strike_after(
 ) -> None:
     """Return at a random moment once `fraction` of the payments are settled: the moment to
     kill something, chosen by the seeded `rng` so that a run can be replayed."""
-    await wait_count(db, SETTLED, ids, max(1, int(len(ids) * fraction)), timeout_s)
+    await wait_count(db, SETTLED, ids, max(1, int(len(ids) * fraction)), timeout_s, "settled")
     await asyncio.sleep(rng.uniform(0.0, 0.1))  # a random instant, not a wait for anything
 
 
 def timeout_for(payments: int, per_second: float = 20.0, floor_s: float = 60.0) -> float:
     """A deadline generous for a loaded 2-core machine: `per_second` is a pessimistic rate."""
     return max(floor_s, payments / per_second)
-
-
-async def health(http: aiohttp.ClientSession, url: str) -> tuple[int, dict[str, object]]:
-    async with http.get(f"{url}/health") as response:
-        return response.status, await response.json()

@@ -20,7 +20,7 @@ import pytest
 
 from paywire.store.tx import Conn
 from tests.chaos.run import timeout_for, wait_finished
-from tests.fixtures.bulk import NACK_OVER, add_rich_debtor, approve_many, mixed_amounts
+from tests.fixtures.bulk import NACK_OVER, approve_mixed
 from tests.fixtures.invariants import check_invariants
 from tests.fixtures.tls import TLSFiles
 from tests.fixtures.world import World
@@ -37,8 +37,7 @@ class Run:
 
 @pytest.fixture
 async def run(world: World, database: str, tls_files: TLSFiles, tmp_path: Path) -> Run:
-    await add_rich_debtor(world.pool)
-    ids = await approve_many(world, mixed_amounts(30))
+    ids = await approve_mixed(world, 30)
     log = tmp_path / "receiver.jsonl"
     receiver, port = await start_receiver(tls_files, log, "--nack-amount-over", str(NACK_OVER))
     try:

@@ -8,9 +8,7 @@ is lost, and once it is back every payment settles exactly once without a restar
 from __future__ import annotations
 
 import asyncio
-import shutil
 import signal
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -23,39 +21,32 @@ from paywire.store import migrator
 from paywire.store.database import create_pool
 from paywire.store.embedded import EmbeddedPostgres
 from paywire.store.tx import Pool
-from tests.chaos.run import SETTLED, count, health, strike_after, timeout_for, wait_finished
+from tests.chaos.run import SETTLED, count, strike_after, timeout_for, wait_finished
 from tests.chaos.scale import seeded, size
-from tests.fixtures.bulk import NACK_OVER, add_rich_debtor, approve_many, mixed_amounts
+from tests.fixtures.bulk import NACK_OVER, approve_mixed
 from tests.fixtures.invariants import check_invariants
-from tests.fixtures.postgres import TEST_SERVER_SETTINGS
+from tests.fixtures.postgres import TEST_SERVER_SETTINGS, server_dir
 from tests.fixtures.tls import TLSFiles
+from tests.fixtures.waiting import poll
 from tests.fixtures.world import build_world
-from tests.pipeline.processes import gateway_env, start_gateway, start_receiver
+from tests.pipeline.processes import gateway_env, health, start_gateway, start_receiver
 
 
 @asynccontextmanager
 async def own_server() -> AsyncIterator[EmbeddedPostgres]:
-    """A fresh embedded server, migrated, removed after. Directly under /tmp and open to
-    traversal, as PostgreSQL runs as an unprivileged account when the tests run as root."""
-    data_dir = _data_dir()
-    server = EmbeddedPostgres(data_dir, server_settings=TEST_SERVER_SETTINGS)
-    try:
-        info = await server.start()
-        conn = await asyncpg.connect(info.dsn())
+    """A fresh embedded server (in a `server_dir`), migrated, stopped and removed after."""
+    with server_dir("paywire-chaos-pg-") as data_dir:
+        server = EmbeddedPostgres(data_dir, server_settings=TEST_SERVER_SETTINGS)
         try:
-            await migrator.upgrade(conn, migrator.load())
+            info = await server.start()
+            conn = await asyncpg.connect(info.dsn())
+            try:
+                await migrator.upgrade(conn, migrator.load())
+            finally:
+                await conn.close()
+            yield server
         finally:
-            await conn.close()
-        yield server
-    finally:
-        await server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def _data_dir() -> Path:
-    data_dir = Path(tempfile.mkdtemp(prefix="paywire-chaos-pg-"))
-    data_dir.chmod(0o755)
-    return data_dir
+            await server.stop()
 
 
 async def open_pool(dsn: str) -> Pool:
@@ -72,8 +63,7 @@ async def test_postgres_restarted_mid_run_health_503_then_every_payment_settles_
         dsn = server.info.dsn()
         pool = await open_pool(dsn)
         world = await build_world(pool)
-        await add_rich_debtor(pool)
-        ids = await approve_many(world, mixed_amounts(payments))
+        ids = await approve_mixed(world, payments)
         receiver, port = await start_receiver(
             tls_files, log, "--nack-amount-over", str(NACK_OVER), "--ack-delay-ms", "50",
             "--seed", str(rng.randrange(2**32)),
@@ -95,7 +85,13 @@ async def test_postgres_restarted_mid_run_health_503_then_every_payment_settles_
         await _outage(http, url, seconds=rng.uniform(1.0, 3.0))
         assert (await server.start()).port == port_before
         pool = await open_pool(dsn)
-        await _wait_healthy(http, url)
+        await poll(
+            lambda: health(http, url),
+            30,
+            what="/health 200 after the restart",
+            until=lambda answer: answer[0] == 200,
+            interval_s=0.1,
+        )
 
         await wait_finished(pool, ids, timeout_for(payments))
         gateway.signal(signal.SIGTERM)
@@ -117,13 +113,6 @@ async def _outage(http: aiohttp.ClientSession, url: str, seconds: float) -> None
         status, body = await health(http, url)
         assert status == 503, body
         assert body["status"] == "error"
-        assert body["checks"]["database"]["status"] == "error"  # type: ignore[index]
+        assert body["checks"]["database"]["status"] == "error"
         answers += 1
         await asyncio.sleep(0.2)
-
-
-async def _wait_healthy(http: aiohttp.ClientSession, url: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while (answer := await health(http, url))[0] != 200:
-        assert time.monotonic() < deadline, f"/health after the restart: {answer}"
-        await asyncio.sleep(0.1)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.chaos.run import SETTLED, count, strike_after, timeout_for, wait_finished
 from tests.chaos.scale import seeded, size
-from tests.fixtures.bulk import NACK_OVER, add_rich_debtor, approve_many, mixed_amounts
+from tests.fixtures.bulk import NACK_OVER, approve_mixed
 from tests.fixtures.invariants import check_invariants
 from tests.fixtures.tls import TLSFiles
 from tests.fixtures.world import World
@@ -27,8 +27,7 @@ async def test_three_sigkills_at_random_moments_lose_and_double_nothing(
 ) -> None:
     rng = seeded("sigkill")
     payments = size(600, 5000)
-    await add_rich_debtor(world.pool)
-    ids = await approve_many(world, mixed_amounts(payments))
+    ids = await approve_mixed(world, payments)
     # Kill points spread over the run, each one a random share of the payments settled.
     fractions = sorted(rng.uniform(0.05, 0.7) for _ in range(KILLS))
     log = tmp_path / "receiver.jsonl"

@@ -17,7 +17,7 @@ from uuid import UUID
 from paywire.store.tx import Pool
 from tests.chaos.run import timeout_for, wait_finished
 from tests.chaos.scale import seeded, size
-from tests.fixtures.bulk import NACK_OVER, add_rich_debtor, approve_many, mixed_amounts
+from tests.fixtures.bulk import NACK_OVER, approve_mixed
 from tests.fixtures.invariants import ReceiverLog, RunSummary, check_invariants
 from tests.fixtures.tls import TLSFiles
 from tests.fixtures.world import World
@@ -35,8 +35,7 @@ async def run(
 ) -> tuple[list[UUID], RunSummary]:
     """Approve `payments`, run one gateway against a receiver with `receiver_args` until every
     payment is finished, drain it, and check the invariants."""
-    await add_rich_debtor(world.pool)
-    ids = await approve_many(world, mixed_amounts(payments))
+    ids = await approve_mixed(world, payments)
     log = tmp_path / "receiver.jsonl"
     async with AsyncExitStack() as stack:
         receiver, port = await start_receiver(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.chaos.run import SETTLED, count, strike_after, timeout_for, wait_finished
 from tests.chaos.scale import seeded, size
-from tests.fixtures.bulk import NACK_OVER, add_rich_debtor, approve_many, mixed_amounts
+from tests.fixtures.bulk import NACK_OVER, approve_mixed
 from tests.fixtures.invariants import check_invariants
 from tests.fixtures.tls import TLSFiles
 from tests.fixtures.world import World
@@ -25,7 +25,6 @@ async def test_one_of_two_gateways_killed_mid_run_the_other_finishes_the_work(
 ) -> None:
     rng = seeded("two instances")
     payments = size(800, 5000)
-    await add_rich_debtor(world.pool)
     log = tmp_path / "receiver.jsonl"
     async with AsyncExitStack() as stack:
         receiver, port = await start_receiver(
@@ -43,7 +42,7 @@ async def test_one_of_two_gateways_killed_mid_run_the_other_finishes_the_work(
             stack.push_async_callback(gateway.stop)
             gateways.append(gateway)
         # Approved while both run, so both claim from the start.
-        ids = await approve_many(world, mixed_amounts(payments))
+        ids = await approve_mixed(world, payments)
         victim, survivor = rng.sample(gateways, 2)
         await strike_after(world.pool, ids, rng.uniform(0.2, 0.7), rng, timeout_for(payments))
         await kill(victim)

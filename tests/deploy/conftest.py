@@ -7,36 +7,24 @@ Everything listens on 127.0.0.1; processes are stopped (SIGTERM, then waited for
 
 from __future__ import annotations
 
-import asyncio
 import signal
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 import pytest
 
 from tests.fixtures.tls import TLSFiles
-from tests.fixtures.world import PASSWORD, World, body
+from tests.fixtures.waiting import poll
+from tests.fixtures.world import PASSWORD, World, payment_body
 from tests.pipeline.processes import Process, gateway_env, start_gateway, start_receiver
 
 # The receiver NACKs (AM04) larger amounts: payments over this fail, the others complete.
 NACK_OVER = "900"
-T = TypeVar("T")
-
-
-async def poll(probe: Callable[[], Awaitable[T | None]], what: str, timeout_s: float = 60.0) -> T:
-    """`probe()` until it returns something other than None; fail naming `what` after the
-    deadline, with the last value seen."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = await probe()
-        if value is not None:
-            return value
-        assert time.monotonic() < deadline, f"{what}: not after {timeout_s} s"
-        await asyncio.sleep(0.1)
+# How often the deploy tests ask the gateway or Prometheus while they wait: as a client would.
+PROBE_EVERY_S = 0.1
 
 
 @dataclass
@@ -72,19 +60,31 @@ class Live:
         maker, checker = await self.login("maker"), await self.login("checker")
         ids = []
         for amount in amounts:
-            created = await self.call("POST", "/api/v1/payments", maker, json=body(amount=amount))
+            created = await self.call(
+                "POST", "/api/v1/payments", maker, json=payment_body(amount=amount)
+            )
             await self.call("POST", f"/api/v1/payments/{created['id']}/approve", checker)
             ids.append(created["id"])
 
-        async def settled() -> dict[str, str] | None:
+        async def statuses() -> dict[str, str]:
             rows = await self.world.pool.fetch(
                 "SELECT id::text, status FROM payments WHERE id = ANY($1::uuid[])", ids
             )
-            statuses = {row["id"]: row["status"] for row in rows}
-            done = all(s in ("COMPLETED", "FAILED") for s in statuses.values())
-            return statuses if done and len(statuses) == len(ids) else None
+            return {row["id"]: row["status"] for row in rows}
 
-        self.payments.update(await poll(settled, f"payments {amounts} settled"))
+        def settled(now: dict[str, str]) -> bool:
+            done = all(s in ("COMPLETED", "FAILED") for s in now.values())
+            return done and len(now) == len(ids)
+
+        self.payments.update(
+            await poll(
+                statuses,
+                60,
+                what=f"payments {amounts} settled",
+                until=settled,
+                interval_s=PROBE_EVERY_S,
+            )
+        )
         return ids
 
 

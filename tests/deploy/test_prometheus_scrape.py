@@ -20,9 +20,10 @@ import yaml
 
 from paywire.config import Settings
 from tests.deploy import dashboard
-from tests.deploy.conftest import Live, poll
+from tests.deploy.conftest import PROBE_EVERY_S, Live
 from tests.deploy.paths import PROMETHEUS_DIR, load_yaml, tool
 from tests.fixtures.ports import free_port
+from tests.fixtures.waiting import poll
 
 
 class Prometheus:
@@ -44,12 +45,13 @@ class Prometheus:
 
     async def value(self, expr: str, expected: float, timeout_s: float = 30.0) -> None:
         """Poll until `expr` has exactly one series with the value `expected`."""
-
-        async def matches() -> bool | None:
-            values = list((await self.query(expr)).values())
-            return True if values == [expected] else None
-
-        await poll(matches, f"{expr} == {expected}", timeout_s)
+        await poll(
+            lambda: self.query(expr),
+            timeout_s,
+            what=f"{expr} == {expected}",
+            until=lambda series: list(series.values()) == [expected],
+            interval_s=PROBE_EVERY_S,
+        )
 
 
 def config(gateway_url: str, port: int) -> dict:
@@ -84,14 +86,14 @@ async def prometheus(live: Live, tmp_path: Path) -> AsyncIterator[Prometheus]:
     try:
         async with aiohttp.ClientSession() as http:
 
-            async def ready() -> bool | None:
+            async def ready() -> bool:
                 assert process.returncode is None, (tmp_path / "prometheus.log").read_text()
                 with contextlib.suppress(aiohttp.ClientError):
                     async with http.get(f"{url}/-/ready") as response:
-                        return True if response.status == 200 else None
-                return None
+                        return response.status == 200
+                return False
 
-            await poll(ready, "Prometheus ready")
+            await poll(ready, 60, what="Prometheus ready", interval_s=PROBE_EVERY_S)
             yield Prometheus(url, http)
     finally:
         if process.returncode is None:
@@ -132,12 +134,12 @@ async def test_prometheus_scrapes_the_gateway_and_evaluates_the_alerts(
 
     # 1 failed of 4 settled is 25 %: the failure-rate alert fires (it has no `for`), and no
     # other alert does on a healthy gateway.
-    async def firing() -> list[str] | None:
+    async def firing() -> list[str]:
         alerts = (await prometheus.api("alerts"))["alerts"]
-        names = sorted(a["labels"]["alertname"] for a in alerts if a["state"] == "firing")
-        return names or None
+        return sorted(a["labels"]["alertname"] for a in alerts if a["state"] == "firing")
 
-    assert await poll(firing, "an alert firing", timeout_s=30) == ["PaymentFailureRateHigh"]
+    fired = await poll(firing, 30, what="an alert firing", interval_s=PROBE_EVERY_S)
+    assert fired == ["PaymentFailureRateHigh"]
     pending = [a for a in (await prometheus.api("alerts"))["alerts"] if a["state"] != "firing"]
     assert pending == []
 
@@ -155,7 +157,7 @@ async def test_prometheus_scrapes_the_gateway_and_evaluates_the_alerts(
         if "tls_connection_errors_total" in expr:
             continue
 
-        async def answered(expr: str = expr) -> bool | None:
-            return True if (await prometheus.api("query", query=expr))["result"] else None
+        async def answered(expr: str = expr) -> bool:
+            return bool((await prometheus.api("query", query=expr))["result"])
 
-        await poll(answered, f"dashboard query {expr}", timeout_s=30)
+        await poll(answered, 30, what=f"dashboard query {expr}", interval_s=PROBE_EVERY_S)

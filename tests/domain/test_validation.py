@@ -10,26 +10,14 @@ import pytest
 
 from paywire.domain.validation import defanged, parse_payment
 from paywire.errors import ValidationError
+from tests.fixtures.world import payment_body
 
 TODAY = date(2026, 11, 26)
 
 
 def body(**changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "amount": "1250.00",
-        "currency": "EUR",
-        "value_date": "2026-11-27",
-        "debtor": {"name": "ACME GmbH", "account": "DE89370400440532013000"},
-        "creditor": {
-            "name": "Globex SA",
-            "account": "FR1420041010050500013M02606",
-            "agent_bic": "BNPAFRPPXXX",
-        },
-        "end_to_end_id": "INV-2026-0042",
-        "remittance_info": "Invoice 42",
-    }
-    base.update(changes)
-    return base
+    """The example body, dated the day after TODAY."""
+    return payment_body(**{"value_date": "2026-11-27", **changes})
 
 
 def problems(payload: object) -> dict[str, str]:

@@ -14,7 +14,9 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import orjson
 
 from tests.fixtures.tls import LOOPBACK, SERVER_NAME, TLSFiles
@@ -137,6 +139,12 @@ async def start_gateway(env: Mapping[str, str]) -> tuple[Process, str]:
     child = await Process.spawn("serve", env=env)
     line = await child.ready('"gateway ready"')
     return child, str(orjson.loads(line)["url"])
+
+
+async def health(http: aiohttp.ClientSession, url: str) -> tuple[int, dict[str, Any]]:
+    """The status and body of a started gateway's /health (`url` from `start_gateway`)."""
+    async with http.get(f"{url}/health") as response:
+        return response.status, await response.json()
 
 
 async def kill(child: Process) -> None:

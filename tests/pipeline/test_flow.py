@@ -14,7 +14,6 @@ from uuid import UUID
 import pytest
 
 from paywire.domain.accounts import clearing_account
-from paywire.domain.statuses import Status
 from paywire.pipeline import runner
 from paywire.pipeline.runner import PipelineState
 from paywire.receiver import Faults, Rules
@@ -22,14 +21,6 @@ from paywire.services import audit, pipeline
 from paywire.store.delivery import Transmission
 from tests.fixtures.gateway import Gateway, StartGateway
 from tests.fixtures.world import ACME, POOR, World
-
-
-async def approved(world: World, amounts: list[str], **changes: object) -> list[UUID]:
-    ids = []
-    for amount in amounts:
-        payment = await world.drive(await world.create(amount=amount, **changes), Status.APPROVED)
-        ids.append(payment.id)
-    return ids
 
 
 async def assert_books_balance(gateway: Gateway, ids: list[UUID]) -> None:
@@ -58,7 +49,7 @@ async def test_every_payment_settles_as_the_receivers_rules_dictate(
     gateway = await start_gateway(rules=Rules(nack_amount_over=Decimal("1000")))
     amounts = [f"{500 + 25 * i}.00" for i in range(40)]  # 500.00 … 1475.00
     acme_before = await world.balance(ACME)
-    ids = await approved(world, amounts)
+    ids = await world.approved(amounts)
     gateway.pipeline.wake()
     final = await gateway.wait_for(ids)
     expected = {
@@ -84,7 +75,7 @@ async def test_insufficient_funds_are_rejected_and_never_sent(
     world: World, start_gateway: StartGateway
 ) -> None:
     gateway = await start_gateway()
-    ids = await approved(world, ["60.00", "60.00"], debtor={"name": "P", "account": POOR})
+    ids = await world.approved(["60.00", "60.00"], debtor={"name": "P", "account": POOR})
     gateway.pipeline.wake()
     final = await gateway.wait_for(ids, ("COMPLETED", "REJECTED"))
     assert sorted(final.values()) == ["COMPLETED", "REJECTED"]
@@ -102,7 +93,7 @@ async def test_silence_is_resent_with_the_same_bytes_then_opens_ack_missing(
     gateway = await start_gateway(
         faults=Faults(no_answer_rate=1.0), ack_timeout_s=0.2, max_attempts=3
     )
-    (pid,) = await approved(world, ["10.00"])
+    (pid,) = await world.approved(["10.00"])
     gateway.pipeline.wake()
     await gateway.wait_for([pid], ("TRANSMITTED",))
     exception = await gateway.row(
@@ -141,7 +132,7 @@ async def test_a_receiver_that_hangs_up_on_a_message_cannot_use_up_its_attempts_
     gateway = await start_gateway(
         faults=Faults(drop_after=1, no_answer_rate=1.0), ack_timeout_s=lease_s, max_attempts=3
     )
-    (pid,) = await approved(world, ["10.00"])
+    (pid,) = await world.approved(["10.00"])
     gateway.pipeline.wake()
     await gateway.row(
         "SELECT 1 FROM exceptions WHERE payment_id = $1 AND kind = 'ACK_MISSING'", pid
@@ -160,7 +151,7 @@ async def test_connections_dropped_mid_flight_lose_nothing(
     world: World, start_gateway: StartGateway
 ) -> None:
     gateway = await start_gateway(faults=Faults(drop_after=7), pool_size=2)
-    ids = await approved(world, ["1.00"] * 30)
+    ids = await world.approved(["1.00"] * 30)
     gateway.pipeline.wake()
     final = await gateway.wait_for(ids)
     assert set(final.values()) == {"COMPLETED"}
@@ -174,7 +165,7 @@ async def test_answers_arriving_after_the_timeout_still_settle_once(
     gateway = await start_gateway(
         faults=Faults(ack_delay_ms=400), ack_timeout_s=0.1, max_attempts=20
     )
-    ids = await approved(world, ["2.00"] * 5)
+    ids = await world.approved(["2.00"] * 5)
     gateway.pipeline.wake()
     final = await gateway.wait_for(ids)
     assert set(final.values()) == {"COMPLETED"}
@@ -197,7 +188,7 @@ async def test_answers_for_unknown_messages_are_kept_for_reconciliation(
     world: World, start_gateway: StartGateway
 ) -> None:
     gateway = await start_gateway(faults=Faults(orphan_rate=1.0))
-    ids = await approved(world, ["3.00"] * 3)
+    ids = await world.approved(["3.00"] * 3)
     gateway.pipeline.wake()
     await gateway.wait_for(ids)
     row = await gateway.row(
@@ -226,7 +217,7 @@ async def test_messages_the_breaker_refused_keep_their_attempts(
         return sends
 
     monkeypatch.setattr(pipeline, "transmit", record_then_trip)
-    ids = await approved(world, ["4.00"] * 4)
+    ids = await world.approved(["4.00"] * 4)
     gateway.pipeline.wake()
     final = await gateway.wait_for(ids, timeout_s=10)
     assert set(final.values()) == {"COMPLETED"}
@@ -250,7 +241,7 @@ async def test_the_drain_ends_by_its_deadline_while_a_step_waits_on_a_lock(
     stop outlasting the deployment's grace period. Long exports holding every pool connection
     leave a step waiting the same way."""
     gateway = await start_gateway()
-    (pid,) = await approved(world, ["10.00"])
+    (pid,) = await world.approved(["10.00"])
     async with world.pool.acquire() as holder, holder.transaction():
         await holder.execute("SELECT 1 FROM accounts WHERE account = $1 FOR UPDATE", ACME)
         gateway.pipeline.wake()
@@ -271,7 +262,7 @@ async def test_a_drain_says_what_it_waits_for_while_it_waits(
 ) -> None:
     monkeypatch.setattr(runner, "DRAIN_REPORT_S", 0.05)
     gateway = await start_gateway(faults=Faults(no_answer_rate=1.0), ack_timeout_s=30)
-    (pid,) = await approved(world, ["10.00"])
+    (pid,) = await world.approved(["10.00"])
     gateway.pipeline.wake()
     await gateway.wait_for([pid], ("TRANSMITTED",))
     await gateway.row("SELECT 1 FROM messages WHERE payment_id = $1 AND attempts = 1", pid)

@@ -7,33 +7,27 @@ receiver's own log.
 
 from __future__ import annotations
 
-import asyncio
 import signal
-import time
 from contextlib import AsyncExitStack
 from pathlib import Path
 from uuid import UUID
 
 import aiohttp
 
-from tests.fixtures.bulk import NACK_OVER, add_rich_debtor, approve_many, mixed_amounts
+from tests.fixtures.bulk import NACK_OVER, approve_mixed
 from tests.fixtures.invariants import check_invariants
 from tests.fixtures.ports import free_port
 from tests.fixtures.tls import TLSFiles
+from tests.fixtures.waiting import poll
 from tests.fixtures.world import World
 from tests.pipeline.processes import (
     Process,
     gateway_env,
+    health,
     kill,
     start_gateway,
     start_receiver,
 )
-
-
-async def approved(world: World, count: int) -> list[UUID]:
-    """`count` approved payments; every tenth is over NACK_OVER, which the receiver NACKs."""
-    await add_rich_debtor(world.pool)
-    return await approve_many(world, mixed_amounts(count))
 
 
 async def count_status(world: World, ids: list[UUID], *statuses: str) -> int:
@@ -46,10 +40,13 @@ async def count_status(world: World, ids: list[UUID], *statuses: str) -> int:
 
 
 async def wait_until(world: World, ids: list[UUID], count: int, *statuses: str) -> None:
-    deadline = time.monotonic() + 120
-    while await count_status(world, ids, *statuses) < count:
-        assert time.monotonic() < deadline, f"fewer than {count} payments {statuses}"
-        await asyncio.sleep(0.05)
+    await poll(
+        lambda: count_status(world, ids, *statuses),
+        120,
+        what=f"{count} of {len(ids)} payments {statuses}",
+        until=lambda found: found >= count,
+        interval_s=0.05,
+    )
 
 
 async def test_serve_refuses_to_start_without_the_receiver_naming_the_variable(
@@ -82,7 +79,7 @@ async def test_sigkill_mid_run_then_restart_settles_every_payment_exactly_once(
         env = gateway_env(
             database, tls_files, port, tmp_path, ack_timeout_s=1, pool_size=2, max_inflight=8
         )
-        ids = await approved(world, 300)
+        ids = await approve_mixed(world, 300)
         gateway = await started(stack, env)
         await wait_until(world, ids, 60, "COMPLETED", "FAILED")
         await kill(gateway)
@@ -104,7 +101,7 @@ async def test_sigterm_drains_in_flight_answers_and_exits_zero(
         )
         stack.push_async_callback(receiver.stop)
         env = gateway_env(database, tls_files, port, tmp_path)
-        ids = await approved(world, 40)
+        ids = await approve_mixed(world, 40)
         gateway = await started(stack, env)
         await wait_until(world, ids, 1, "TRANSMITTED")
         gateway.signal(signal.SIGTERM)
@@ -130,7 +127,7 @@ async def test_two_instances_share_one_queue_and_settle_each_payment_once(
         stack.push_async_callback(receiver.stop)
         env = gateway_env(database, tls_files, port, tmp_path, pool_size=1, max_inflight=16)
         gateways = [await started(stack, env) for _ in range(2)]
-        ids = await approved(world, 400)
+        ids = await approve_mixed(world, 400)
         await wait_until(world, ids, len(ids), "COMPLETED", "FAILED")
         for gateway in gateways:
             gateway.signal(signal.SIGTERM)
@@ -161,7 +158,7 @@ async def test_a_receiver_outage_opens_the_breaker_payments_wait_then_flow(
         await receiver.stop()
         http = await stack.enter_async_context(aiohttp.ClientSession())
         await _wait_health(http, url, "OPEN")
-        ids = await approved(world, 20)
+        ids = await approve_mixed(world, 20)
         await wait_until(world, ids, len(ids), "POSTED")
         receiver, _ = await start_receiver(
             tls_files, log, "--nack-amount-over", str(NACK_OVER), port=port
@@ -182,12 +179,11 @@ async def started(stack: AsyncExitStack, env: dict[str, str]) -> Process:
 
 
 async def _wait_health(http: aiohttp.ClientSession, url: str, breaker: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        async with http.get(f"{url}/health") as response:
-            body = await response.json()
-        if body["checks"]["circuit_breaker"]["state"] == breaker:
-            assert body["status"] == ("ok" if breaker == "CLOSED" else "degraded")
-            return
-        assert time.monotonic() < deadline, body
-        await asyncio.sleep(0.1)
+    _, body = await poll(
+        lambda: health(http, url),
+        60,
+        what=f"/health with the breaker {breaker}",
+        until=lambda answer: answer[1]["checks"]["circuit_breaker"]["state"] == breaker,
+        interval_s=0.1,
+    )
+    assert body["status"] == ("ok" if breaker == "CLOSED" else "degraded")

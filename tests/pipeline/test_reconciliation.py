@@ -4,14 +4,10 @@ the gauges current."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-from prometheus_client import REGISTRY
 
 from paywire.config import load_settings
 from paywire.domain.statuses import Status
@@ -21,6 +17,8 @@ from paywire.receiver import Faults
 from paywire.services import exception_queue, reconciliation
 from paywire.services.exception_queue import MarkSettled, Resend
 from tests.fixtures.gateway import StartGateway
+from tests.fixtures.metrics import metric
+from tests.fixtures.waiting import poll
 from tests.fixtures.world import World
 
 WINDOW = timedelta(seconds=0.4)  # ack_timeout_s times max_attempts, as set below
@@ -34,15 +32,6 @@ async def daily_items(world: World) -> list[dict[str, Any]]:
             "unmatched"
         ]
     return items
-
-
-async def poll(check: Any, timeout_s: float = 30.0) -> Any:
-    """Call `check` until it returns something true; fail after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while not (found := await check()):
-        assert time.monotonic() < deadline, f"nothing after {timeout_s} s"
-        await asyncio.sleep(0.02)
-    return found
 
 
 async def test_silence_is_reconciled_resent_then_settled_by_hand(
@@ -93,7 +82,11 @@ async def test_the_housekeeping_sweep_keeps_the_gauges_current(
     ]
     gateway.pipeline.wake()
     await gateway.wait_for(ids)
-    await poll(lambda: world.pool.fetchval("SELECT count(*) FROM answers WHERE payment_id IS NULL"))
+    await poll(
+        lambda: world.pool.fetchval("SELECT count(*) FROM answers WHERE payment_id IS NULL"),
+        30,
+        what="an orphan answer stored",
+    )
     settings = load_settings(environ={}, log_dir=tmp_path, ack_timeout_s=0.2, max_attempts=2)
     reconciliation_unmatched_items.set(-1)  # not a count: whatever a sweep sets differs
     housekeeping = Housekeeping(settings, world.pool, sweep_every_s=0.05)
@@ -101,13 +94,13 @@ async def test_the_housekeeping_sweep_keeps_the_gauges_current(
     try:
 
         async def swept() -> bool:
-            unmatched = REGISTRY.get_sample_value("reconciliation_unmatched_items")
+            unmatched = metric("reconciliation_unmatched_items")
             return unmatched == await world.pool.fetchval(
                 "SELECT count(DISTINCT msg_id) FROM answers WHERE payment_id IS NULL"
             )
 
-        await poll(swept)
-        assert REGISTRY.get_sample_value("exceptions_open") == await world.pool.fetchval(
+        await poll(swept, 30, what="the gauge set by a sweep")
+        assert metric("exceptions_open") == await world.pool.fetchval(
             "SELECT count(*) FROM exceptions WHERE state = 'OPEN'"
         )
         categories = {i["category"] for i in await daily_items(world)}
@@ -115,7 +108,9 @@ async def test_the_housekeeping_sweep_keeps_the_gauges_current(
         await poll(
             lambda: world.pool.fetchval(
                 "SELECT count(*) FROM audit_logs WHERE action = 'retention.run'"
-            )
+            ),
+            30,
+            what="a retention run audited",
         )
     finally:
         await housekeeping.stop()

@@ -19,9 +19,9 @@ from paywire.pipeline.settler import Settler
 from paywire.store.database import create_pool
 from paywire.store.tx import Pool
 from paywire.wire import Answer, build_pacs002, parse_answer
-from tests.fixtures.waiting import eventually, lock_waiters
+from tests.fixtures.metrics import metric
+from tests.fixtures.waiting import lock_waiters, poll
 from tests.fixtures.world import World
-from tests.transport.support import metric
 
 # A MsgId over the b-tree row limit of the indexes on answers and exceptions (random, as
 # PostgreSQL compresses index entries: 8,000 repeated characters would fit).
@@ -98,17 +98,18 @@ async def cut_off_while_it_waits(pool: Pool, settling: Coroutine[Any, Any, Any])
     try:
         async with pool.acquire() as holder, holder.transaction():
             await holder.execute("LOCK TABLE answers IN ACCESS EXCLUSIVE MODE")
-            await eventually(lambda: lock_waiters(pool))
+            await poll(lambda: lock_waiters(pool), what="the settling waiting for the lock")
             pid = await pool.fetchval(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
                 " AND wait_event_type = 'Lock'"
             )
             assert await pool.fetchval("SELECT pg_terminate_backend($1)", pid)
             # Gone before the lock is: it cannot go on with the statement it waited to run.
-            await eventually(
+            await poll(
                 lambda: pool.fetchval(
                     "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = $1)", pid
-                )
+                ),
+                what=f"backend {pid} gone",
             )
         return await task
     finally:
@@ -164,7 +165,7 @@ async def test_an_answer_waits_out_a_lock_it_cannot_get_and_then_settles(
                     retries = [r for r in caplog.records if "settling failed" in r.getMessage()]
                     return len(retries) >= 2
 
-                await eventually(retried_twice)
+                await poll(retried_twice, what="two failed settlings logged")
         await asyncio.wait_for(settler.drain(), 10)
     finally:
         await settler.stop()

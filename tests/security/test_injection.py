@@ -11,9 +11,9 @@ from uuid import UUID
 import pytest
 from lxml import etree
 
-from paywire.pipeline.compose import Composer
 from paywire.services import payments
-from tests.api.world import World, payment_body
+from tests.api.world import World
+from tests.fixtures.world import COMPOSE, payment_body
 from tests.wire.conftest import PACS008_NS, Schemas, assert_valid
 
 # Printable and at most 34 characters.
@@ -110,7 +110,7 @@ async def test_hostile_printable_text_round_trips_and_is_escaped_in_the_message(
         assert read(await detail.json(), field) == value
 
         payment = (await payments.get_payment(world.pool, UUID(created["id"]))).payment
-        payload = Composer("PAYWDEFFXXX", "RCVRGB2LXXX")(payment).payload
+        payload = COMPOSE(payment).payload
         assert_valid(schemas.pacs008, payload)
         root = etree.fromstring(payload, SAFE_PARSER)
         assert root.xpath(f"string({xpath})", namespaces=PACS) == value, field

@@ -12,7 +12,8 @@ import pytest
 
 from paywire.api.app import endpoints
 from paywire.services.auth import LOCKOUT_ATTEMPTS
-from tests.api.world import PASSWORD, World, payment_body
+from tests.api.world import World
+from tests.fixtures.world import PASSWORD, payment_body
 
 PAYMENTS = "/api/v1/payments"
 LOGIN = "/api/v1/auth/login"

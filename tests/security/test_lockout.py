@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from tests.api.world import PASSWORD, World
+from tests.api.world import World
+from tests.fixtures.world import PASSWORD
 
 
 async def test_the_fifth_failure_locks_the_name_even_for_the_right_password(world: World) -> None:

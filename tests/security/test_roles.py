@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.world import PASSWORD, World, payment_body
+from tests.api.world import World
+from tests.fixtures.world import PASSWORD, payment_body
 
 OPERATORS = "/api/v1/operators"
 NEW_PASSWORD = "a completely new passphrase"

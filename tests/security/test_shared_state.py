@@ -22,11 +22,12 @@ from paywire.shared_state import SharedState, sessions
 from paywire.shared_state.link import DOWN, RedisLink
 from paywire.store.tx import Pool
 from paywire.transport import BreakerState, ConnectionPool
-from tests.api.conftest import Serve
-from tests.api.world import PASSWORD, World, make_world
+from tests.api.world import World, make_world
+from tests.fixtures.app import Serve
 from tests.fixtures.redis import RedisServer
 from tests.fixtures.tls import LOOPBACK, StartReceiver, pacs008
-from tests.fixtures.waiting import eventually
+from tests.fixtures.waiting import poll
+from tests.fixtures.world import PASSWORD
 
 
 @pytest.fixture
@@ -144,10 +145,7 @@ async def test_a_signed_session_replayed_after_its_logout_is_not_believed(
     until = dt.datetime.fromisoformat(orjson.loads(copied[32:])["until"])
     assert (await a.client.post("/api/v1/auth/logout", headers=headers)).status == 204
 
-    async def over() -> bool:
-        return dt.datetime.now(dt.UTC) > until
-
-    await eventually(over)
+    await poll(lambda: dt.datetime.now(dt.UTC) > until, what="the copied session's expiry")
     await redis.set(key, copied, px=60_000)
     assert (await a.client.get("/api/v1/auth/me", headers=headers)).status == 401
 
@@ -220,7 +218,7 @@ async def test_with_redis_killed_logins_tokens_and_lockout_still_work(
     assert all(redis_server.url not in f"{r.getMessage()} {r.__dict__}" for r in warnings)
 
     redis_server.start()  # back, empty: sharing resumes after the pause
-    await eventually(lambda: _counted_in_redis(b, redis_server))
+    await poll(lambda: _counted_in_redis(b, redis_server), what="attempts counted in Redis")
 
 
 async def test_attempts_counted_during_an_outage_still_count_once_redis_is_back(
@@ -230,7 +228,7 @@ async def test_attempts_counted_during_an_outage_still_count_once_redis_is_back(
     redis_server.stop()
     assert [await a.attempt_login("auditor") for _ in range(3)] == [401] * 3  # in PostgreSQL
     redis_server.start()
-    await eventually(lambda: _counted_in_redis(b, redis_server))
+    await poll(lambda: _counted_in_redis(b, redis_server), what="attempts counted in Redis")
     # Redis holds none of the three: without PostgreSQL's count the name would have five more.
     assert [await b.attempt_login("auditor") for _ in range(2)] == [401, 429]
 
@@ -336,17 +334,9 @@ async def test_an_open_breaker_stops_the_other_process_dialling_and_one_probe_se
     assert second.stats()["totals"]["errors"] == 0
 
     # The period ends for both at once; four slots in two processes make one probe.
-    await eventually(lambda: _dialled_more_than(dead_receiver, dialled))
-    await eventually(lambda: _is_open(redis, open_key))
+    await poll(lambda: dead_receiver.dials, what="the probe", until=lambda n: n > dialled)
+    await poll(lambda: redis.pttl(open_key), what="the breaker open again", until=lambda ms: ms > 0)
     assert dead_receiver.dials == dialled + 1
-
-
-async def _dialled_more_than(receiver: DeadReceiver, count: int) -> bool:
-    return receiver.dials > count
-
-
-async def _is_open(redis: Redis, key: str) -> bool:
-    return bool(await redis.pttl(key) > 0)
 
 
 async def test_with_redis_killed_the_pool_sends_and_its_breaker_works_alone(

@@ -24,18 +24,11 @@ from schemathesis.checks import (
 from schemathesis.generation.stateful import run_state_machine_as_test
 from schemathesis.specs.openapi.checks import ensure_resource_availability, ignored_auth
 
-from paywire.api import create_app
 from paywire.domain.operators import Operator
-from paywire.domain.screening import ScreeningRules
-from paywire.pipeline.runner import Pipeline
-from paywire.pipeline.settler import Settler
-from paywire.store.database import create_pool
-from paywire.store.ledger import PostgresLedger
 from paywire.store.tx import Pool
-from paywire.transport.pool import ConnectionPool
-from tests.api.live import LiveServer
-from tests.api.world import DISCARD_PORT, OPERATORS, open_session, payment_body, seed
-from tests.fixtures.tls import gateway_settings
+from tests.api.world import OPERATORS, open_session, seed
+from tests.fixtures.live import LiveServer, live_gateway
+from tests.fixtures.world import payment_body
 
 CHECKS = [
     not_a_server_error,
@@ -98,41 +91,10 @@ class Gateway:
 def gateway(postgres, migrated_template, tls_files, tmp_path_factory) -> Iterator[Gateway]:
     """The admin surface with a running pipeline and a TLS pool whose receiver never answers,
     as `paywire serve` assembles them (approved payments move on, then wait on the breaker)."""
-    server = LiveServer()
-    built: dict[str, Any] = {}
-
-    async def build():
-        built["database"] = await postgres.create_database(migrated_template)
-        pool = await create_pool(
-            postgres.dsn(built["database"]), min_size=1, max_size=4, command_timeout=30
-        )
-        config = gateway_settings(
-            tls_files,
-            DISCARD_PORT,
-            pool_size=1,
-            sender_bic="PAYWDEFFXXX",
-            receiver_bic="RCVRGB2LXXX",
-            log_dir=tmp_path_factory.mktemp("logs"),
-        )
-        transport = ConnectionPool(config, backoff_max_s=0.5)
-        ledger = PostgresLedger()
-        pipeline = Pipeline(
-            config, pool, transport, Settler(pool, ledger), ledger, ScreeningRules()
-        )
-        await transport.start()
-        pipeline.start()
-        built.update(pool=pool, transport=transport, pipeline=pipeline, operators=await seed(pool))
-        return create_app(config, pool, transport=transport, pipeline=pipeline)
-
-    async def close() -> None:
-        await built["pipeline"].drain(5.0)
-        await built["transport"].close(deadline_s=1)
-        await built["pool"].close()
-        await postgres.drop_database(built["database"])
-
-    server.start(build)
-    yield Gateway(server, built["pool"], built["operators"])
-    server.stop(close)
+    log_dir = tmp_path_factory.mktemp("logs")
+    with live_gateway(postgres, migrated_template, tls_files, log_dir, with_pipeline=True) as live:
+        operators = live.server.run(seed(live.pool))
+        yield Gateway(live.server, live.pool, operators)
 
 
 def test_linked_operations_conform_to_the_document(gateway: Gateway) -> None:

@@ -3,16 +3,16 @@ hostile name shows as the text it is and never becomes an element or runs."""
 
 from __future__ import annotations
 
-from tests.api.world import PASSWORD, World
+from tests.api.world import World
 from tests.fixtures.breaks import tamper
-from tests.ui.conftest import Console, browser, chromium  # noqa: F401
-from tests.ui.terminal import TerminalPage
+from tests.fixtures.browser import Console, TerminalPage
+from tests.fixtures.world import PASSWORD
 
 MARKUP = '<img src=x onerror="window.__pwned=1"><b>bold</b><script>window.__pwned=2</script>'
 ACCOUNT_MARKUP = "ACCT-<svg/onload=1>"
 
 
-async def test_markup_in_a_payment_is_shown_as_text(world: World, browser) -> None:  # noqa: F811
+async def test_markup_in_a_payment_is_shown_as_text(world: World, browser) -> None:
     created = await world.create_payment(
         creditor={"name": MARKUP, "account": "ACCT-('onload')", "agent_bic": "BNPAFRPPXXX"},
         remittance_info="</div><iframe src=javascript:window.__pwned=3>",

@@ -7,11 +7,9 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +20,8 @@ import pytest
 
 from paywire.store import migrator
 from paywire.store.embedded import EmbeddedPostgres
-from tests.fixtures.waiting import eventually, finished
+from tests.fixtures.postgres import server_dir
+from tests.fixtures.waiting import finished, poll
 
 PAYWIRE = Path(sys.executable).with_name("paywire")
 SEED = {
@@ -420,11 +419,8 @@ def test_a_day_that_is_not_one_is_refused_saying_how_to_write_it(
 
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
-    # Directly under /tmp and traversable: PostgreSQL runs unprivileged when tests run as root.
-    path = Path(tempfile.mkdtemp(prefix="paywire-cli-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with server_dir("paywire-cli-") as path:
+        yield path
 
 
 async def test_the_embedded_server_is_started_stopped_and_shared(
@@ -476,13 +472,13 @@ async def test_ctrl_c_while_the_embedded_server_starts_stops_it(
         return not postmasters(pgdata)
 
     try:
-        await eventually(spawned, timeout_s=60)
+        await poll(spawned, 60, what="PostgreSQL spawned by migrate")
         process.send_signal(signal.SIGINT)
         async with asyncio.timeout(60):
             out, err = await process.communicate()
         assert process.returncode == 130, err
         assert b"applied" not in out, "the interrupt came while the server was starting"
-        await eventually(gone, timeout_s=30)
+        await poll(gone, 30, what="PostgreSQL stopped after the interrupt")
         assert not (pgdata / "postmaster.pid").exists()
     finally:
         if process.returncode is None:
@@ -577,7 +573,7 @@ async def test_the_demo_settles_a_payment_between_its_operators_and_stops_on_ctr
                 async with http.get(path, headers=maker) as detail:
                     return bool((await detail.json())["status"] == "COMPLETED")
 
-            await eventually(completed, timeout_s=30)
+            await poll(completed, 30, what="the demo payment COMPLETED")
     finally:
         # Ctrl-C even when the test failed: the demo stops the receiver and PostgreSQL it started.
         if process.returncode is None:

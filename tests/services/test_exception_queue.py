@@ -12,7 +12,7 @@ from paywire.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from paywire.services import exception_queue, payments, pipeline
 from paywire.store import audit
 from paywire.store.exception_queue import NewException
-from tests.fixtures.world import COMPOSE, LEASE, World, body
+from tests.fixtures.world import COMPOSE, LEASE, World, payment_body
 
 
 async def test_open_list_and_resolve(world: World) -> None:
@@ -52,7 +52,7 @@ async def test_the_initiator_or_approver_of_a_payment_may_not_resolve_its_except
     close its ledger mismatch alone."""
     maker = world.allround if role_in_the_payment == "initiator" else world.maker
     checker = world.allround if role_in_the_payment == "approver" else world.checker
-    created = await payments.create_payment(world.pool, body(), maker)
+    created = await payments.create_payment(world.pool, payment_body(), maker)
     payment = await payments.approve(world.pool, created.payment.id, checker)
     await pipeline.screen_and_post(world.pool, [payment.id], world.rules, world.ledger, COMPOSE)
     await pipeline.transmit(world.pool, [payment.id], at=datetime.now(UTC), lease=LEASE, by="t")

@@ -18,7 +18,7 @@ from paywire.errors import (
     ValidationError,
 )
 from paywire.services import auth, operators, passwords
-from tests.fixtures.waiting import eventually, lock_waiters
+from tests.fixtures.waiting import lock_waiters, poll
 from tests.fixtures.world import CHEAP_HASHER, PASSWORD, World
 
 # Cheap, but with other parameters than the stored hashes': a login with it re-hashes.
@@ -201,7 +201,8 @@ async def test_a_burst_of_hashes_runs_two_at_a_time() -> None:
     try:
         for finished in range(8):
             # Two start; each one let through makes room for exactly one more.
-            await eventually(functools.partial(entered, min(finished + 2, 8)))
+            count = min(finished + 2, 8)
+            await poll(functools.partial(entered, count), what=f"{count} hashes entered")
             hasher.permits.release()
         hashes = await asyncio.wait_for(burst, 30)
     finally:
@@ -264,10 +265,11 @@ async def test_two_admins_demoting_each_other_at_once_leave_one(world: World) ->
             for actor, target in ((world.admin, world.allround), (world.allround, world.admin))
         ]
 
-        async def both_waiting() -> bool:
-            return await lock_waiters(watcher) == len(changes)
-
-        await eventually(both_waiting)
+        await poll(
+            lambda: lock_waiters(watcher),
+            what="both changes waiting for the lock",
+            until=lambda waiting: waiting == len(changes),
+        )
         await holding.rollback()
         done = await asyncio.gather(*changes, return_exceptions=True)
     (refused,) = [outcome for outcome in done if isinstance(outcome, Exception)]

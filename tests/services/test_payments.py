@@ -14,13 +14,13 @@ from paywire.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from paywire.observability.metrics import payments_approved_total, payments_initiated_total
 from paywire.services import payments
 from paywire.store import audit
-from tests.fixtures.world import ACME, YANKEE, World, add_operator, body
+from tests.fixtures.world import ACME, YANKEE, World, add_operator, payment_body
 
 
 async def test_creation_stores_an_initiated_payment_with_history_and_audit(world: World) -> None:
     before = payments_initiated_total._value.get()
     created = await payments.create_payment(
-        world.pool, body(), world.maker, request_id="req-create"
+        world.pool, payment_body(), world.maker, request_id="req-create"
     )
     payment = created.payment
     assert created.created
@@ -51,7 +51,7 @@ async def test_references_msg_ids_and_uetrs_are_unique(world: World) -> None:
 
 async def test_only_makers_create(world: World) -> None:
     with pytest.raises(PermissionDenied, match="MAKER"):
-        await payments.create_payment(world.pool, body(), world.checker)
+        await payments.create_payment(world.pool, payment_body(), world.checker)
 
 
 @pytest.mark.parametrize(
@@ -73,8 +73,10 @@ async def test_the_debtor_must_be_a_ledger_account_in_the_currency(
 
 
 async def test_same_key_and_body_replay_the_original(world: World) -> None:
-    first = await payments.create_payment(world.pool, body(), world.maker, idempotency_key="k1")
-    reordered = dict(reversed(list(body().items())))
+    first = await payments.create_payment(
+        world.pool, payment_body(), world.maker, idempotency_key="k1"
+    )
+    reordered = dict(reversed(list(payment_body().items())))
     again = await payments.create_payment(world.pool, reordered, world.maker, idempotency_key="k1")
     assert first.created
     assert not again.created
@@ -85,7 +87,7 @@ async def test_a_replay_after_the_value_date_has_passed_returns_the_original(
     world: World,
 ) -> None:
     today = date(2026, 11, 26)
-    dated = body(value_date=today.isoformat())
+    dated = payment_body(value_date=today.isoformat())
     first = await payments.create_payment(
         world.pool, dated, world.maker, idempotency_key="k1", today=today
     )
@@ -100,23 +102,27 @@ async def test_a_replay_after_the_value_date_has_passed_returns_the_original(
 
 
 async def test_same_key_with_another_body_is_a_conflict(world: World) -> None:
-    await payments.create_payment(world.pool, body(), world.maker, idempotency_key="k1")
+    await payments.create_payment(world.pool, payment_body(), world.maker, idempotency_key="k1")
     with pytest.raises(Conflict, match="different request body"):
         await payments.create_payment(
-            world.pool, body(amount="1.00"), world.maker, idempotency_key="k1"
+            world.pool, payment_body(amount="1.00"), world.maker, idempotency_key="k1"
         )
 
 
 async def test_keys_belong_to_their_operator(world: World) -> None:
-    one = await payments.create_payment(world.pool, body(), world.maker, idempotency_key="k")
-    two = await payments.create_payment(world.pool, body(), world.maker2, idempotency_key="k")
+    one = await payments.create_payment(
+        world.pool, payment_body(), world.maker, idempotency_key="k"
+    )
+    two = await payments.create_payment(
+        world.pool, payment_body(), world.maker2, idempotency_key="k"
+    )
     assert one.payment.id != two.payment.id
 
 
 async def test_concurrent_requests_with_one_key_create_one_payment(world: World) -> None:
     results = await asyncio.gather(
         *(
-            payments.create_payment(world.pool, body(), world.maker, idempotency_key="same")
+            payments.create_payment(world.pool, payment_body(), world.maker, idempotency_key="same")
             for _ in range(12)
         )
     )
@@ -139,7 +145,7 @@ async def test_approval_records_the_approver(world: World) -> None:
 
 
 async def test_four_eyes_whatever_the_roles(world: World) -> None:
-    created = await payments.create_payment(world.pool, body(), world.allround)
+    created = await payments.create_payment(world.pool, payment_body(), world.allround)
     with pytest.raises(PermissionDenied, match="four eyes"):
         await payments.approve(world.pool, created.payment.id, world.allround)
     assert (await world.reload(created.payment)).status is Status.INITIATED

@@ -20,8 +20,17 @@ from paywire.store import audit, delivery
 from paywire.store import ledger as ledger_store
 from paywire.store import payments as payment_store
 from paywire.wire import parse_pacs008_summary
-from tests.fixtures.waiting import eventually, lock_waiters
-from tests.fixtures.world import ACME, COMPOSE, LEASE, POOR, World, add_operator, answer, body
+from tests.fixtures.waiting import lock_waiters, poll
+from tests.fixtures.world import (
+    ACME,
+    COMPOSE,
+    LEASE,
+    POOR,
+    World,
+    add_operator,
+    answer,
+    payment_body,
+)
 
 CLEARING_EUR = clearing_account("EUR")
 
@@ -140,7 +149,7 @@ async def test_compliance_decisions_need_the_role_a_decision_and_a_reason(world:
 
 async def test_who_created_or_approved_a_held_payment_cannot_decide_on_it(world: World) -> None:
     everything = await add_operator(world.pool, "everything", *Role)
-    own = await payments.create_payment(world.pool, body(amount="600000.00"), everything)
+    own = await payments.create_payment(world.pool, payment_body(amount="600000.00"), everything)
     await payments.approve(world.pool, own.payment.id, world.checker)
     approved = await world.create(amount="600000.00")
     await payments.approve(world.pool, approved.id, everything)
@@ -263,7 +272,7 @@ async def test_a_currency_s_first_postings_side_by_side_do_not_deadlock(world: W
         posting = asyncio.create_task(
             pipeline.post(world.pool, [payment.id], world.ledger, COMPOSE)
         )
-        await eventually(lambda: lock_waiters(world.pool))
+        await poll(lambda: lock_waiters(world.pool), what="the posting waiting for the lock")
         await other.execute("SELECT 1 FROM accounts WHERE account = $1 FOR UPDATE", POOR)
     await posting
     assert (await world.reload(payment)).status is Status.POSTED
@@ -535,7 +544,7 @@ async def test_settling_beside_an_operator_resolving_the_same_orphan_cannot_dead
                 world.ledger,
             )
         )
-        await eventually(lambda: lock_waiters(world.pool))
+        await poll(lambda: lock_waiters(world.pool), what="the settling waiting for the lock")
         await operator.execute("SELECT 1 FROM audit_chain FOR UPDATE")
         await resolving.commit()
     assert (await settling).completed == [payment.id]

@@ -12,25 +12,17 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from prometheus_client import REGISTRY
 
 from paywire.domain.statuses import Status
 from paywire.pipeline.recovery import AckMissing
 from paywire.services import exception_queue, pipeline, reconciliation, seeding
 from paywire.store import messages
 from paywire.store.tx import Pool
-from tests.fixtures.breaks import Breaks, one_of_each, tamper
-from tests.fixtures.breaks import answer as answer_to
+from tests.fixtures.breaks import AMOUNTS, Breaks, one_of_each, tamper
+from tests.fixtures.metrics import metric
 from tests.fixtures.world import ACME, CHEAP_HASHER, POOR, YANKEE, World, answer
 
 NOW = timedelta(0)  # an answer window of nothing: every unanswered payment is overdue
-
-
-async def approved(world: World, count: int) -> list[UUID]:
-    return [
-        (await world.drive(await world.create(amount=f"{100 + i}.00"), Status.APPROVED)).id
-        for i in range(count)
-    ]
 
 
 async def daily(pool: Pool, **kw: Any) -> dict[str, Any]:
@@ -74,12 +66,8 @@ async def ledger_mismatches(pool: Pool) -> dict[str, str]:
     return {i["payment_id"]: i["detail"] for i in items if i["category"] == "LEDGER_MISMATCH"}
 
 
-def gauge(name: str) -> float | None:
-    return REGISTRY.get_sample_value(name)
-
-
 async def test_the_daily_report_finds_one_item_of_each_category(world: World) -> None:
-    breaks = await one_of_each(world.pool, await approved(world, 4))
+    breaks = await one_of_each(world.pool, await world.approved(AMOUNTS))
     report = await daily(world.pool)
     assert report["date"] == datetime.now(UTC).date().isoformat()
     assert report["totals"] == {"payments": 4, "matched": 1, "unmatched": 4}
@@ -101,7 +89,7 @@ async def test_the_daily_report_finds_one_item_of_each_category(world: World) ->
 
 
 async def test_an_answer_due_later_is_not_missing_yet(world: World) -> None:
-    breaks = await one_of_each(world.pool, await approved(world, 4))
+    breaks = await one_of_each(world.pool, await world.approved(AMOUNTS))
     report = await daily(world.pool, window=timedelta(minutes=5))
     assert "MISSING_ACK" not in by_category(report["unmatched"])
     assert report["totals"] == {"payments": 4, "matched": 2, "unmatched": 3}
@@ -221,7 +209,7 @@ async def test_balances_are_checked_against_the_opening_and_the_entries(world: W
 
 
 async def test_aging_lists_what_is_outstanding_by_age(world: World) -> None:
-    breaks = await one_of_each(world.pool, await approved(world, 4))
+    breaks = await one_of_each(world.pool, await world.approved(AMOUNTS))
     await reconciliation.sweep(world.pool, answer_window=NOW)
     assert by_category(await aging(world.pool, 0)) == expected(breaks)
     assert await aging(world.pool, 1) == []
@@ -230,14 +218,14 @@ async def test_aging_lists_what_is_outstanding_by_age(world: World) -> None:
 
 
 async def test_the_sweep_opens_each_exception_once_and_sets_the_gauges(world: World) -> None:
-    breaks = await one_of_each(world.pool, await approved(world, 4))
+    breaks = await one_of_each(world.pool, await world.approved(AMOUNTS))
     first = await reconciliation.sweep(world.pool, answer_window=NOW)
     # The orphan's was open already; ACK_MISSING is the pipeline's, once it stops resending.
     assert (first.unmatched, first.opened) == (4, 2)
-    assert gauge("reconciliation_unmatched_items") == 4
-    assert gauge("exceptions_open") == 3
+    assert metric("reconciliation_unmatched_items") == 4
+    assert metric("exceptions_open") == 3
     assert await AckMissing(world.pool, max_attempts=1).step(10) == 1
-    assert gauge("exceptions_open") == 4
+    assert metric("exceptions_open") == 4
     again = await reconciliation.sweep(world.pool, answer_window=NOW)
     assert (again.unmatched, again.opened) == (4, 0)
 
@@ -254,7 +242,7 @@ async def test_the_sweep_opens_each_exception_once_and_sets_the_gauges(world: Wo
 
 
 async def test_a_resolved_exception_reconciles_its_item_by_hand(world: World) -> None:
-    breaks = await one_of_each(world.pool, await approved(world, 4))
+    breaks = await one_of_each(world.pool, await world.approved(AMOUNTS))
     await reconciliation.sweep(world.pool, answer_window=NOW)
     (orphan,) = await exception_queue.list_exceptions(world.pool, limit=10, kind="ORPHAN_ACK")
     await exception_queue.resolve_exception(
@@ -265,14 +253,14 @@ async def test_a_resolved_exception_reconciles_its_item_by_hand(world: World) ->
     assert report["totals"]["unmatched"] == 3
     swept = await reconciliation.sweep(world.pool, answer_window=NOW)
     assert (swept.unmatched, swept.opened) == (3, 0)  # not opened again
-    assert gauge("exceptions_open") == 2  # LEDGER_MISMATCH, MISSING_REVERSAL
+    assert metric("exceptions_open") == 2  # LEDGER_MISMATCH, MISSING_REVERSAL
     assert breaks.orphan_msg_id not in {i["msg_id"] for i in await aging(world.pool, 0)}
 
 
 async def test_a_resolution_covers_the_ledger_as_it_stood(world: World) -> None:
     """An operator resolved a payment's ledger break; a reversal made for it afterwards takes
     the money back from a COMPLETED payment, a new break the old resolution must not hide."""
-    breaks = await one_of_each(world.pool, await approved(world, 4))
+    breaks = await one_of_each(world.pool, await world.approved(AMOUNTS))
     await reconciliation.sweep(world.pool, answer_window=NOW)
     (mismatch,) = await exception_queue.list_exceptions(
         world.pool, limit=10, kind="LEDGER_MISMATCH"
@@ -388,7 +376,7 @@ async def test_a_receiver_s_formula_reaches_the_csv_as_text(world: World) -> Non
     """An orphan answer's MsgId is the receiver's text (printable, at most 35 characters): in the
     CSV it must not be a cell a spreadsheet runs as a formula when an ADMIN opens the report."""
     formula = '=HYPERLINK("http://x.example/","a")'
-    await pipeline.settle(world.pool, [answer_to(formula, "ACK")], world.ledger)
+    await pipeline.settle(world.pool, [answer(formula, "ACK")], world.ledger)
     (item,) = (await daily(world.pool))["unmatched"]
     assert (item["category"], item["msg_id"]) == ("ORPHAN_ACK", formula), "JSON keeps it as sent"
     (row,) = await daily_csv(world.pool)

@@ -24,8 +24,8 @@ from paywire.store import audit, migrator
 from paywire.store.exception_queue import NewException
 from paywire.store.migrator import MigrationError
 from paywire.store.tx import Pool
-from tests.fixtures.breaks import answer, tamper
-from tests.fixtures.world import World, body
+from tests.fixtures.breaks import tamper
+from tests.fixtures.world import World, answer, payment_body
 
 FAMILY = (
     ("payments", "id", ("created_at", "updated_at", "approved_at")),
@@ -74,7 +74,9 @@ async def test_a_run_purges_archives_prunes_and_is_audited(world: World, tmp_pat
 
     completed = await world.drive(await world.create(amount="10.00"), Status.COMPLETED)
     failed = await world.drive(await world.create(amount="20.00"), Status.TRANSMITTED)
-    await pipeline.settle(world.pool, [answer(failed.msg_id, "NACK")], world.ledger)
+    await pipeline.settle(
+        world.pool, [answer(failed.msg_id, "NACK", reason_code="AC04")], world.ledger
+    )
     unanswered = await world.drive(await world.create(amount="30.00"), Status.TRANSMITTED)
     questioned = await world.drive(await world.create(amount="40.00"), Status.COMPLETED)
     await pipeline.open_exceptions(
@@ -128,7 +130,9 @@ async def test_a_run_purges_archives_prunes_and_is_audited(world: World, tmp_pat
 
 
 async def test_any_other_delete_is_refused(world: World) -> None:
-    created = await payments.create_payment(world.pool, body(), world.maker, idempotency_key="k")
+    created = await payments.create_payment(
+        world.pool, payment_body(), world.maker, idempotency_key="k"
+    )
     payment = await world.drive(created.payment, Status.COMPLETED)
     await pipeline.open_exceptions(
         world.pool, [NewException(PROCESSING_ERROR, payment.id, None, "a row of each table")]
@@ -177,7 +181,7 @@ async def test_an_idempotency_key_used_again_after_archiving_is_archived_again(
     keyed = []
     for amount, years in (("10.00", 9), ("11.00", 8)):
         created = await payments.create_payment(
-            world.pool, body(amount=amount), maker, idempotency_key="inv-42"
+            world.pool, payment_body(amount=amount), maker, idempotency_key="inv-42"
         )
         keyed.append(await world.drive(created.payment, Status.COMPLETED))
         await make_old(world.pool, [keyed[-1].id], years=years)

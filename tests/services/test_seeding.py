@@ -15,7 +15,7 @@ from paywire.errors import Conflict, ValidationError
 from paywire.services import auth, pipeline, seeding
 from paywire.store import ledger
 from paywire.store.tx import Pool
-from tests.fixtures.waiting import eventually, lock_waiters
+from tests.fixtures.waiting import lock_waiters, poll
 from tests.fixtures.world import ACME, CHEAP_HASHER, COMPOSE, POOR, YANKEE, World
 
 
@@ -132,7 +132,7 @@ async def test_a_seed_waiting_on_a_posting_keeps_what_the_posting_moved(world: W
         seed = asyncio.create_task(
             seeding.seed_file(world.pool, acme(name="ACME AG"), hasher=CHEAP_HASHER)
         )
-        await eventually(lambda: lock_waiters(world.pool))
+        await poll(lambda: lock_waiters(world.pool), what="the seed waiting for the posting")
         await posting.commit()
     assert (await seed).updated == [f"account {ACME}"]
     assert await world.balance(ACME) == Decimal("999990.00")
@@ -169,7 +169,7 @@ async def test_a_seed_beside_a_posting_takes_the_accounts_in_the_posting_s_order
     async with world.pool.acquire() as elsewhere, elsewhere.transaction():
         await elsewhere.execute("SELECT 1 FROM accounts WHERE account = $1 FOR UPDATE", YANKEE)
         seed = asyncio.create_task(seeding.seed_file(world.pool, file, hasher=CHEAP_HASHER))
-        await eventually(lambda: lock_waiters(world.pool))
+        await poll(lambda: lock_waiters(world.pool), what="the seed waiting for the account")
         posting = asyncio.create_task(
             pipeline.post(world.pool, [p.id for p in payments], world.ledger, COMPOSE)
         )
@@ -177,7 +177,7 @@ async def test_a_seed_beside_a_posting_takes_the_accounts_in_the_posting_s_order
         async def posting_waits_or_is_done() -> bool:
             return posting.done() or await lock_waiters(world.pool) == 2
 
-        await eventually(posting_waits_or_is_done)
+        await poll(posting_waits_or_is_done, what="the posting waiting or done")
     assert sorted((await seed).updated) == sorted(f"account {n}" for n in (high, YANKEE, low))
     await posting
     assert [(await world.reload(p)).status for p in payments] == [Status.POSTED] * 2

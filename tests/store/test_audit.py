@@ -20,7 +20,7 @@ from paywire.domain.retention import years_before
 from paywire.services import audit as audit_service
 from paywire.store import audit
 from paywire.store.tx import Pool
-from tests.fixtures.waiting import eventually, lock_waiters
+from tests.fixtures.waiting import lock_waiters, poll
 
 
 def entry(n: int) -> AuditEntry:
@@ -317,7 +317,7 @@ async def test_a_writer_that_waited_for_the_head_stamps_no_earlier_than_the_one_
         await holding.start()
         await audit.append(first, [entry(1)], midnight + timedelta(milliseconds=50))
         waiting = asyncio.create_task(write(db_pool, 1, midnight - timedelta(milliseconds=50)))
-        await eventually(lambda: lock_waiters(second))
+        await poll(lambda: lock_waiters(second), what="the second append waiting for the lock")
         await holding.commit()
         await waiting
     await write(db_pool, 1, midnight + timedelta(seconds=1))

@@ -16,7 +16,9 @@ import pytest
 
 from paywire.transport.connection import Connection
 from paywire.wire import Answer, build_pacs002, encode_frames
-from tests.transport.support import Script, metric, until
+from tests.fixtures.metrics import metric
+from tests.fixtures.waiting import poll
+from tests.transport.support import Script
 
 UETR = "8a562c67-ca16-48ba-b074-65581be6f011"
 MESSAGE = b"<pacs.008/>"
@@ -212,7 +214,7 @@ async def test_heartbeats_read_while_our_writes_are_paused_get_one_answer_when_t
     half = messages // 2
     sends = [asyncio.ensure_future(pool.send(f"M{n}", message)) for n in range(half)]
     try:
-        await until(lambda: pool.stats()["totals"]["sent"] == half)  # the first write is made
+        await poll(lambda: pool.stats()["totals"]["sent"] == half, what="the first write made")
         sends += [asyncio.ensure_future(pool.send(f"M{n}", message)) for n in range(half, messages)]
         await asyncio.wait_for(observed.writes_paused.wait(), 10)
         await asyncio.wait_for(all_messages_read.wait(), 30)

@@ -15,9 +15,11 @@ import pytest
 from paywire.receiver import Faults, Rules
 from paywire.transport import BreakerState, PoolState, Unanswered
 from paywire.wire import Answer
+from tests.fixtures.metrics import metric
 from tests.fixtures.ports import free_port
 from tests.fixtures.tls import StartReceiver, pacs008
-from tests.transport.support import FakeClock, Script, metric, until
+from tests.fixtures.waiting import poll
+from tests.transport.support import FakeClock, Script
 
 
 async def outcome(future: asyncio.Future[Answer]) -> Answer | str:
@@ -68,7 +70,7 @@ async def test_dropped_connection_reports_every_unanswered_message_and_reconnect
     assert lost, "some messages were in flight when the receiver hung up"
     assert len(lost) + len(answered) == 300, "every message is answered or reported"
     assert metric("tls_connection_errors_total", reason="lost") > 0
-    await until(lambda: pool.open_connections == 2)
+    await poll(lambda: pool.open_connections == 2, what="both connections open again")
     assert sum(c["connects"] for c in pool.stats()["connections"]) > 2
     retry = await pool.send(f"DROP{lost[0]:04d}", pacs008(f"DROP{lost[0]:04d}"))
     assert retry.kind == "ACK"
@@ -91,7 +93,7 @@ async def test_answer_later_than_the_timeout(
     assert caught.value.reason == "timeout"
     assert caught.value.msg_id == "SLOW1"
     # The late answer names a message no longer in flight: the pipeline gets it to reconcile.
-    await until(lambda: bool(orphans))
+    await poll(lambda: bool(orphans), what="an orphan")
     assert orphans[0][0].msg_id == "SLOW1"
     assert b"SLOW1" in orphans[0][1]
     assert pool.stats()["totals"]["inflight"] == 0
@@ -106,7 +108,7 @@ async def test_garbage_frame_replaces_the_connection(
     results = [await outcome(await pool.submit(f"G{i}", pacs008(f"G{i}"))) for i in range(12)]
     assert all(isinstance(r, Answer) or r == "connection_lost" for r in results)
     assert metric("tls_connection_errors_total", reason="protocol") >= before + 1
-    await until(lambda: pool.open_connections == 1)
+    await poll(lambda: pool.open_connections == 1, what="the connection open again")
     slot = pool.stats()["connections"][0]
     assert slot["connects"] >= 2
     assert slot["errors"] >= 1
@@ -121,7 +123,10 @@ async def test_garbage_payload_is_an_anomaly_not_fatal(
     before = metric("tls_protocol_anomalies_total", kind="unparseable")
     for i in range(5):
         assert (await pool.send(f"GP{i}", pacs008(f"GP{i}"))).kind == "ACK"
-    await until(lambda: metric("tls_protocol_anomalies_total", kind="unparseable") >= before + 5)
+    await poll(
+        lambda: metric("tls_protocol_anomalies_total", kind="unparseable") >= before + 5,
+        what="five unparseable answers counted",
+    )
     assert pool.stats()["connections"][0]["connects"] == 1
 
 
@@ -136,9 +141,12 @@ async def test_duplicates_are_ignored_and_orphans_handed_over(
     duplicates = metric("tls_protocol_anomalies_total", kind="duplicate")
     answers = [await pool.send(f"D{i}", pacs008(f"D{i}")) for i in range(10)]
     assert [a.msg_id for a in answers] == [f"D{i}" for i in range(10)]
-    await until(lambda: len(orphans) == 10)
+    await poll(lambda: len(orphans) == 10, what="ten orphans")
     assert all(m.startswith("ORPHAN") for m in orphans)
-    await until(lambda: metric("tls_protocol_anomalies_total", kind="duplicate") == duplicates + 10)
+    await poll(
+        lambda: metric("tls_protocol_anomalies_total", kind="duplicate") == duplicates + 10,
+        what="ten duplicates counted",
+    )
     assert pool.stats()["totals"]["acks"] == 10
 
 
@@ -177,15 +185,15 @@ async def test_breaker_opens_half_opens_and_closes(
     clock.now += 30
     assert pool.breaker.state is BreakerState.HALF_OPEN
     assert metric("tls_circuit_breaker_state") == 1
-    await until(lambda: pool.breaker.state is BreakerState.OPEN)
+    await poll(lambda: pool.breaker.state is BreakerState.OPEN, what="the breaker OPEN")
 
     await start_receiver(port=port)
     clock.now += 30
     assert pool.breaker.state is BreakerState.HALF_OPEN
-    await until(lambda: pool.breaker.state is BreakerState.CLOSED)
+    await poll(lambda: pool.breaker.state is BreakerState.CLOSED, what="the breaker CLOSED")
     assert metric("tls_circuit_breaker_state") == 0
     assert (await pool.send("CB2", pacs008("CB2"))).kind == "ACK"
-    await until(lambda: pool.open_connections == 2)
+    await poll(lambda: pool.open_connections == 2, what="both connections open")
 
 
 async def test_manual_breaker_reset_dials_at_once(
@@ -196,7 +204,7 @@ async def test_manual_breaker_reset_dials_at_once(
     assert pool.breaker.state is BreakerState.OPEN
     await start_receiver(port=port)
     pool.reset_breaker()
-    await until(lambda: pool.open_connections == 1)
+    await poll(lambda: pool.open_connections == 1, what="the connection open")
     assert pool.stats()["breaker"]["state"] == "CLOSED"
 
 
@@ -205,7 +213,7 @@ async def test_heartbeats_flow_when_idle(
 ) -> None:
     receiver = await start_receiver()
     pool = await make_pool(receiver.port, pool_size=1, heartbeat_s=0.03)
-    await until(lambda: receiver.stats.heartbeats_received >= 5)
+    await poll(lambda: receiver.stats.heartbeats_received >= 5, what="five heartbeats received")
     assert pool.open_connections == 1
     assert pool.stats()["connections"][0]["connects"] == 1
 
@@ -216,9 +224,11 @@ async def test_receiver_heartbeats_are_answered_without_ping_pong(
     # Both sides probe when idle and the receiver echoes everything, as SPEC §4 says it does.
     receiver = await start_receiver(faults=Faults(heartbeat_s=0.03))
     pool = await make_pool(receiver.port, pool_size=1, heartbeat_s=0.03)
-    await until(lambda: receiver.stats.heartbeats_received >= 8)
+    await poll(lambda: receiver.stats.heartbeats_received >= 8, what="eight heartbeats received")
     started = receiver.stats.heartbeats_received
-    await until(lambda: receiver.stats.heartbeats_sent >= started + 8)
+    await poll(
+        lambda: receiver.stats.heartbeats_sent >= started + 8, what="eight more heartbeats sent"
+    )
     # A ping-pong would exchange thousands of heartbeats in this time on loopback.
     assert receiver.stats.heartbeats_received - started < 40
     assert pool.open_connections == 1
@@ -269,7 +279,7 @@ async def test_back_pressure_holds_the_third_sender(
     first = await pool.submit("B1", pacs008("B1"))
     second = await pool.submit("B2", pacs008("B2"))
     third = asyncio.ensure_future(pool.send("B3", pacs008("B3")))
-    await until(lambda: pool.stats()["waiting_senders"] == 1)
+    await poll(lambda: pool.stats()["waiting_senders"] == 1, what="a sender waiting")
     assert pool.stats()["totals"]["inflight"] == 2
     assert not third.done()
     assert (await first).kind == "ACK"
@@ -285,7 +295,7 @@ async def test_waiting_senders_fail_when_the_pool_closes(
     pool = await make_pool(receiver.port, pool_size=1, max_inflight=1)
     await pool.submit("W1", pacs008("W1"))
     waiting = asyncio.ensure_future(pool.send("W2", pacs008("W2")))
-    await until(lambda: pool.stats()["waiting_senders"] == 1)
+    await poll(lambda: pool.stats()["waiting_senders"] == 1, what="a sender waiting")
     await pool.close(deadline_s=0.01)
     with pytest.raises(Unanswered) as caught:
         await waiting
@@ -350,7 +360,7 @@ async def test_waiting_senders_fail_fast_when_the_breaker_opens(
     )
     in_flight = await pool.submit("K1", pacs008("K1"))
     waiting = asyncio.ensure_future(pool.send("K2", pacs008("K2")))
-    await until(lambda: pool.stats()["waiting_senders"] == 1)
+    await poll(lambda: pool.stats()["waiting_senders"] == 1, what="a sender waiting")
     await receiver.stop()  # the connection is lost, and so is every reconnect
     assert await outcome(in_flight) == "connection_lost"
     with pytest.raises(Unanswered) as caught:
@@ -382,7 +392,8 @@ async def test_a_receiver_that_hangs_up_on_every_message_trips_the_breaker(
         reasons.append(lost.value.reason)
 
     assert reasons == ["connection_lost"] * threshold
-    await until(lambda: pool.breaker.state is BreakerState.OPEN)  # once the slot has seen it end
+    # Once the slot has seen it end.
+    await poll(lambda: pool.breaker.state is BreakerState.OPEN, what="the breaker OPEN")
     with pytest.raises(Unanswered, match="breaker_open"):
         await pool.send("M-after", b"<pacs.008/>")
 
@@ -394,7 +405,7 @@ async def test_room_is_what_the_open_connections_take_now(
     pool for room while its lease runs."""
     receiver = await start_receiver(faults=Faults(no_answer_rate=1.0))
     pool = await make_pool(receiver.port, pool_size=2, max_inflight=3, heartbeat_s=0)
-    await until(lambda: pool.open_connections == 2)
+    await poll(lambda: pool.open_connections == 2, what="both connections open")
     assert pool.room == 6
     waiting = [await pool.submit(f"R{n}", pacs008(f"R{n}")) for n in range(2)]
     assert pool.room == 4

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 from paywire.transport import Unanswered
+from tests.fixtures.metrics import metric
 from tests.fixtures.postgres import SilentServer
 from tests.fixtures.tls import TLSFiles, pacs008
-from tests.transport.support import first_attempt, metric, until
+from tests.fixtures.waiting import poll
+from tests.transport.support import first_attempt
 
 HEARTBEAT = b"\0\0\0\0"  # an empty u32be frame
 
@@ -79,4 +81,4 @@ async def test_a_receiver_gone_silent_after_opening_fails_the_messages_in_flight
             await pool.send("S1", pacs008("S1"))
     assert metric("tls_connection_errors_total", reason="heartbeat") == before + 1
     assert "receiver silent for 0.2 s after a heartbeat" in caplog.messages[-1]
-    await until(lambda: pool.stats()["connections"][0]["connects"] == 2)
+    await poll(lambda: pool.stats()["connections"][0]["connects"] == 2, what="a second connect")

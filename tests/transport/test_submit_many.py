@@ -18,8 +18,10 @@ from paywire.config import MIN_FRAME_BYTES
 from paywire.receiver import Faults, Rules
 from paywire.transport import BreakerState, Unanswered
 from paywire.wire import Answer
+from tests.fixtures.metrics import metric
 from tests.fixtures.tls import StartReceiver, pacs008
-from tests.transport.support import FakeClock, metric, until
+from tests.fixtures.waiting import poll
+from tests.transport.support import FakeClock
 
 
 class Outcomes:
@@ -72,7 +74,7 @@ async def test_ten_thousand_messages_all_matched_out_of_order(
     # Uneven batches: one larger than the whole window waits for room as answers come in.
     for start, end in ((0, 3), (3, 700), (700, 10_000)):
         await pool.submit_many(batch[start:end], on_outcome)
-    await until(lambda: len(told) == 10_000, timeout_s=30)
+    await poll(lambda: len(told) == 10_000, 30, what="10,000 outcomes told")
     outcomes = told.once()
     assert all(isinstance(o, Answer) and o.msg_id == m for m, o in outcomes.items())
     assert sum(o.kind == "NACK" for o in outcomes.values() if isinstance(o, Answer)) == 100
@@ -91,16 +93,16 @@ async def test_connection_drop_tells_every_message_once(
     pool = await make_pool(receiver.port, pool_size=2, max_inflight=32, cb_failure_threshold=50)
     told = Outcomes()
     await pool.submit_many(messages("DROP", 300), told)
-    await until(lambda: len(told) == 300)
+    await poll(lambda: len(told) == 300, what="300 outcomes told")
     reasons = told.reasons()
     assert set(reasons.values()) <= {"ACK", "connection_lost"}
     assert "connection_lost" in reasons.values(), "some were in flight when the receiver hung up"
     assert metric("tls_connection_errors_total", reason="lost") > 0
-    await until(lambda: pool.open_connections == 2)
+    await poll(lambda: pool.open_connections == 2, what="both connections open again")
     lost = [m for m, r in reasons.items() if r == "connection_lost"]
     again = Outcomes()
     await pool.submit_many([(m, pacs008(m), None) for m in lost[:5]], again)
-    await until(lambda: len(again) == 5)
+    await poll(lambda: len(again) == 5, what="five resends told")
     # On fresh connections, well short of drop_after: every resend is answered.
     assert set(again.reasons().values()) == {"ACK"}
 
@@ -112,7 +114,7 @@ async def test_answers_later_than_the_timeout(
     pool = await make_pool(receiver.port, pool_size=1, ack_timeout_s=0.1, heartbeat_s=0)
     told = Outcomes()
     await pool.submit_many(messages("SLOW", 20), told)
-    await until(lambda: len(told) == 20)
+    await poll(lambda: len(told) == 20, what="20 outcomes told")
     outcomes = told.once()
     assert {o.reason for o in outcomes.values() if isinstance(o, Unanswered)} == {"timeout"}
     assert all(isinstance(o, Unanswered) and o.msg_id == m for m, o in outcomes.items())
@@ -133,7 +135,7 @@ async def test_mismatching_uetr_is_not_settled(
         ],
         told,
     )
-    await until(lambda: len(told) == 2)
+    await poll(lambda: len(told) == 2, what="both outcomes told")
     assert told.reasons() == {"UM1": "timeout", "UM2": "ACK"}
 
 
@@ -170,7 +172,7 @@ async def test_a_waiting_batch_ends_closed_when_the_pool_closes(
     pool = await make_pool(receiver.port, pool_size=1, max_inflight=4)
     told = Outcomes()
     waiting = asyncio.ensure_future(pool.submit_many(messages("W", 10), told))
-    await until(lambda: pool.stats()["waiting_senders"] == 1)
+    await poll(lambda: pool.stats()["waiting_senders"] == 1, what="a sender waiting")
     assert pool.stats()["totals"]["inflight"] == 4
     await pool.close(deadline_s=0.01)
     await waiting
@@ -186,12 +188,12 @@ async def test_a_cancelled_batch_tells_what_it_did_not_send(
     pool = await make_pool(receiver.port, pool_size=1, max_inflight=4)
     told = Outcomes()
     waiting = asyncio.ensure_future(pool.submit_many(messages("X", 10), told))
-    await until(lambda: pool.stats()["waiting_senders"] == 1)
+    await poll(lambda: pool.stats()["waiting_senders"] == 1, what="a sender waiting")
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
     assert told.reasons() == {f"X{i:05d}": "closed" for i in range(4, 10)}
-    await until(lambda: len(told) == 10)
+    await poll(lambda: len(told) == 10, what="ten outcomes told")
     assert [told.reasons()[f"X{i:05d}"] for i in range(4)] == ["ACK"] * 4
     assert pool.stats()["waiting_senders"] == 0
 
@@ -206,7 +208,7 @@ async def test_batches_and_single_senders_share_the_room(
     singles = [pool.send(f"S{i}", pacs008(f"S{i}")) for i in range(40)]
     results = await asyncio.gather(*batches, *singles)
     assert all(a.kind == "ACK" for a in results[3:] if a is not None)
-    await until(lambda: len(told) == 120)
+    await poll(lambda: len(told) == 120, what="120 outcomes told")
     assert set(told.reasons().values()) == {"ACK"}
     assert receiver.stats.received == 160
 
@@ -233,10 +235,10 @@ async def test_a_waiting_batch_fails_fast_when_the_breaker_opens(
     )
     told = Outcomes()
     waiting = asyncio.ensure_future(pool.submit_many(messages("K", 5), told))
-    await until(lambda: pool.stats()["waiting_senders"] == 1)
+    await poll(lambda: pool.stats()["waiting_senders"] == 1, what="a sender waiting")
     await receiver.stop()  # the connection is lost, and so is every reconnect
     await waiting
-    await until(lambda: len(told) == 5)
+    await poll(lambda: len(told) == 5, what="five outcomes told")
     reasons = told.reasons()
     assert [reasons[f"K{i:05d}"] for i in range(2)] == ["connection_lost"] * 2
     assert [reasons[f"K{i:05d}"] for i in range(2, 5)] == ["breaker_open"] * 3
@@ -256,7 +258,7 @@ async def test_bad_batches_are_refused_whole(
     with pytest.raises(ValueError, match="in flight"):
         await pool.submit_many(messages("G", 1) + messages("F", 1), told)
     assert pool.stats()["totals"]["inflight"] == 2, "nothing of a refused batch was queued"
-    await until(lambda: len(told) == 2)
+    await poll(lambda: len(told) == 2, what="both outcomes told")
     assert set(told.once()) == {"F00000", "F00001"}
 
 
@@ -274,7 +276,7 @@ async def test_a_failing_handler_does_not_lose_the_others(
 
     with caplog.at_level(logging.ERROR, logger="paywire.transport"):
         await pool.submit_many(messages("H", 10), on_outcome)
-        await until(lambda: len(told) == 10)
+        await poll(lambda: len(told) == 10, what="ten outcomes told")
     assert set(told.reasons().values()) == {"ACK"}
     assert "outcome handler failed" in caplog.text
 
@@ -296,7 +298,7 @@ async def test_answers_read_together_with_a_bad_header_still_settle(
     pool = await make_pool(receiver.port, pool_size=1, cb_failure_threshold=50)
     told = Outcomes()
     await pool.submit_many(messages("BAD", 5), told)
-    await until(lambda: len(told) == 5)
+    await poll(lambda: len(told) == 5, what="five outcomes told")
     assert set(told.reasons().values()) == {"ACK"}
-    await until(lambda: pool.stats()["connections"][0]["connects"] == 2)
+    await poll(lambda: pool.stats()["connections"][0]["connects"] == 2, what="a second connect")
     assert "framing error" in (pool.stats()["connections"][0]["last_error"] or "")

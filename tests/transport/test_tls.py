@@ -20,6 +20,7 @@ from cryptography.x509.oid import NameOID
 from paywire.errors import ConfigError
 from paywire.transport import TransportError, client_context
 from paywire.transport.tls import check_pin
+from tests.fixtures.metrics import metric
 from tests.fixtures.tls import (
     LOOPBACK,
     SERVER_NAME,
@@ -28,7 +29,7 @@ from tests.fixtures.tls import (
     assert_acked,
     gateway_settings,
 )
-from tests.transport.support import first_attempt, metric
+from tests.transport.support import first_attempt
 
 
 def test_client_context_always_verifies(tls_files: TLSFiles) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from playwright.async_api import expect
 
 from paywire.api import create_app
-from tests.ui.conftest import Console
-from tests.ui.terminal import TIMEOUT_MS
+from tests.fixtures.browser import TIMEOUT_MS, Console
 
 
 async def test_swagger_ui_shows_the_operations_offline(browser, serve, settings, db_pool) -> None:

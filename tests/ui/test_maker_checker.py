@@ -9,9 +9,9 @@ import re
 from playwright.async_api import expect
 
 from paywire.api import create_app
-from tests.api.world import CREDITOR, DEBTOR, PASSWORD, seed
-from tests.ui.conftest import Console
-from tests.ui.terminal import TIMEOUT_MS, TerminalPage
+from tests.api.world import seed
+from tests.fixtures.browser import TIMEOUT_MS, Console, TerminalPage
+from tests.fixtures.world import ACME, GLOBEX, PASSWORD
 
 REFERENCE = re.compile(r"created (PW-\d{8}-[0-9A-Z]{8}): 1250\.00 EUR INITIATED")
 
@@ -38,9 +38,9 @@ async def test_maker_enters_checker_approves_screen_follows_it_to_completed(
         ("currency:", "eur"),
         (re.compile(r"value date \[\d{4}-\d\d-\d\d\]:"), ""),
         ("debtor name:", "ACME GmbH"),
-        ("debtor account:", DEBTOR),
+        ("debtor account:", ACME),
         ("creditor name:", "Globex SA"),
-        ("creditor account:", CREDITOR),
+        ("creditor account:", GLOBEX),
         ("creditor agent BIC:", "bnpafrppxxx"),
         ("end-to-end id (optional):", "INV-2026-0042"),
         ("remittance info (optional):", ""),

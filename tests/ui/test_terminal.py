@@ -7,9 +7,9 @@ import re
 from playwright.async_api import expect
 
 from paywire.api import create_app
-from tests.api.world import PASSWORD, seed
-from tests.ui.conftest import Console
-from tests.ui.terminal import TIMEOUT_MS, TerminalPage
+from tests.api.world import seed
+from tests.fixtures.browser import TIMEOUT_MS, Console, TerminalPage
+from tests.fixtures.world import PASSWORD
 
 
 async def test_help_history_and_cancelled_login(browser, serve, settings, db_pool) -> None:
