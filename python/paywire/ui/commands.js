@@ -148,6 +148,28 @@ const COMMANDS = [
     },
   },
   {
+    name: "compliance",
+    usage: "compliance ID release|reject REASON",
+    about: "decide on a HELD payment; the rest of the line is the reason (COMPLIANCE)",
+    run: async (ctx, args) => {
+      const usage = "compliance ID release|reject REASON";
+      need(args, 3, usage);
+      const [id, decision, ...reason] = args;
+      if (!["release", "reject"].includes(decision)) throw new UsageError(usage);
+      const done = decision === "release" ? "released" : "rejected";
+      await paymentAction(ctx, id, "compliance", { decision, reason: reason.join(" ") }, done);
+    },
+  },
+  {
+    name: "retry",
+    usage: "retry ID",
+    about: "drive a stuck payment on now: one more transmission, or out of quarantine (ADMIN)",
+    run: async (ctx, args) => {
+      need(args, 1, "retry ID");
+      await paymentAction(ctx, args[0], "retry", {}, "retried");
+    },
+  },
+  {
     name: "recon",
     usage: "recon daily [DATE] | recon aging DAYS",
     about: "reconciliation report of a day (default today), or unmatched items older than DAYS",
@@ -182,6 +204,15 @@ const COMMANDS = [
           list.items || [],
         ),
       );
+    },
+  },
+  {
+    name: "resolve",
+    usage: "resolve EXCEPTION_ID",
+    about: "resolve an exception: asks what was done, and for a note (ADMIN)",
+    run: async (ctx, args) => {
+      need(args, 1, "resolve EXCEPTION_ID");
+      await resolveException(ctx, args[0]);
     },
   },
   {
@@ -287,6 +318,25 @@ async function payShow(ctx, id) {
       ]),
     );
   }
+}
+
+// What each answer to "action" sends: nothing but the note, one more transmission, or the
+// receiver's word recorded as the payment's answer.
+const RESOLUTIONS = ["note", "resend", "mark_settled"];
+
+async function resolveException(ctx, id) {
+  const action = (await ctx.ask(`action (${RESOLUTIONS.join(", ")}) [note]:`)).trim() || "note";
+  if (!RESOLUTIONS.includes(action)) throw new UsageError(`action must be one of ${RESOLUTIONS.join(", ")}`);
+  const body = {};
+  if (action !== "note") body.action = action;
+  if (action === "mark_settled") {
+    body.outcome = (await ctx.ask("the receiver's answer (ACK or NACK):")).trim().toUpperCase();
+    body.confirmation = (await ctx.ask("the receiver's reference for it:")).trim();
+    if (body.outcome === "NACK") body.reason_code = (await ctx.ask("its reason code:")).trim();
+  }
+  body.note = (await ctx.ask("note (what was done, and why):")).trim();
+  const item = await ctx.api.post(`/api/v1/exceptions/${encodeURIComponent(id)}/resolve`, body);
+  ctx.ok(`exception ${item.id} ${item.kind} ${item.state} by ${item.resolved_by}`);
 }
 
 async function reconDaily(ctx, date) {
