@@ -1,8 +1,9 @@
 """PostgreSQL stopped in the middle of a run and started again: the gateway rides it out.
 
 The run has an embedded server of its own (not the session's, which every other test shares).
-While it is down, /health answers 503 at once; nothing claimed, posted, transmitted or answered
-is lost, and once it is back every payment settles exactly once without a restart of the gateway.
+While it is down, /health answers 503 at once and so does an API request, with Retry-After;
+nothing claimed, posted, transmitted or answered is lost, and once it is back every payment
+settles exactly once without a restart of the gateway.
 """
 
 from __future__ import annotations
@@ -105,8 +106,9 @@ async def test_postgres_restarted_mid_run_health_503_then_every_payment_settles_
 
 async def _outage(http: aiohttp.ClientSession, url: str, seconds: float) -> None:
     """/health answers 503 `error` as soon as the database is gone, for as long as it is gone
-    (`seconds`: how long the outage lasts). That the answer is bounded by the check's timeout
-    is tests/api/test_health.py's, against a server that never answers."""
+    (`seconds`: how long the outage lasts), and the API 503 `UNAVAILABLE`, to be retried. That
+    the answer is bounded by the check's timeout is tests/api/test_health.py's, against a server
+    that never answers."""
     until = time.monotonic() + seconds
     answers = 0
     while answers == 0 or time.monotonic() < until:
@@ -116,3 +118,10 @@ async def _outage(http: aiohttp.ClientSession, url: str, seconds: float) -> None
         assert body["checks"]["database"]["status"] == "error"
         answers += 1
         await asyncio.sleep(0.2)
+    # A login needs the database for its attempt counter before any password is checked.
+    login = {"username": "maker", "password": "not the password"}
+    async with http.post(f"{url}/api/v1/auth/login", json=login) as response:
+        body = await response.json()
+        assert response.status == 503, body
+        assert response.headers["Retry-After"] == "1"
+        assert body["error"]["code"] == "UNAVAILABLE"
