@@ -10,8 +10,8 @@ from playwright.async_api import expect
 
 from paywire.api import create_app
 from tests.api.world import seed
-from tests.fixtures.browser import TIMEOUT_MS, Console, TerminalPage
-from tests.fixtures.world import ACME, GLOBEX, PASSWORD
+from tests.fixtures.browser import TIMEOUT_MS, signed_in
+from tests.fixtures.world import ACME, GLOBEX
 
 REFERENCE = re.compile(r"created (PW-\d{8}-[0-9A-Z]{8}): 1250\.00 EUR INITIATED")
 
@@ -26,11 +26,7 @@ async def test_maker_enters_checker_approves_screen_follows_it_to_completed(
     )
     url = str(client.make_url("/"))
 
-    maker_page = await (await browser.new_context()).new_page()
-    maker_console = Console(maker_page)
-    await maker_page.goto(url)
-    maker = TerminalPage(maker_page)
-    await maker.login("maker", PASSWORD)
+    maker, maker_console = await signed_in(browser, url, "maker")
 
     await maker.enter("pay new")
     for question, answer in (
@@ -50,11 +46,7 @@ async def test_maker_enters_checker_approves_screen_follows_it_to_completed(
     created = next(m for line in await maker.lines() if (m := REFERENCE.search(line)))
     reference = created.group(1)
 
-    checker_page = await (await browser.new_context()).new_page()
-    checker_console = Console(checker_page)
-    await checker_page.goto(url)
-    checker = TerminalPage(checker_page)
-    await checker.login("checker", PASSWORD)
+    checker, checker_console = await signed_in(browser, url, "checker")
     await checker.enter(f"approve {reference}")
     await checker.wait_for_text(f"{reference} approved: APPROVED")
 
@@ -67,9 +59,9 @@ async def test_maker_enters_checker_approves_screen_follows_it_to_completed(
     await maker.wait_for_text("REFERENCE")
     row = next(line for line in await maker.lines() if re.match(rf"{reference} +COMPLETED", line))
     assert re.search(r" 1250\.00  EUR  ", row)
-    await maker_page.screenshot(path=artifacts / "ui-maker-checker.png", full_page=True)
+    await maker.page.screenshot(path=artifacts / "ui-maker-checker.png", full_page=True)
     # Closed here, so no poll reaches the server after the test's database is gone.
-    await maker_page.context.close()
-    await checker_page.context.close()
+    await maker.page.context.close()
+    await checker.page.context.close()
     assert maker_console.errors == []
     assert checker_console.errors == []

@@ -9,8 +9,7 @@ from paywire.domain.exception_kinds import ORPHAN_ACK
 from paywire.services import pipeline
 from paywire.store.exception_queue import NewException
 from tests.api.world import make_world
-from tests.fixtures.browser import Console, TerminalPage
-from tests.fixtures.world import PASSWORD
+from tests.fixtures.browser import signed_in
 
 
 async def test_compliance_releases_a_held_payment_an_admin_retries_and_resolves(
@@ -29,20 +28,12 @@ async def test_compliance_releases_a_held_payment_an_admin_retries_and_resolves(
     )
     url = str(client.make_url("/"))
 
-    compliance_page = await (await browser.new_context()).new_page()
-    compliance_console = Console(compliance_page)
-    await compliance_page.goto(url)
-    compliance = TerminalPage(compliance_page)
-    await compliance.login("compliance", PASSWORD)
+    compliance, compliance_console = await signed_in(browser, url, "compliance")
     await compliance.enter(f"compliance {reference} release invoice checked with the debtor")
     await compliance.wait_for_text(f"{reference} released:")
     await gateway.wait_for([held], ["COMPLETED"])
 
-    admin_page = await (await browser.new_context()).new_page()
-    admin_console = Console(admin_page)
-    await admin_page.goto(url)
-    admin = TerminalPage(admin_page)
-    await admin.login("admin", PASSWORD)
+    admin, admin_console = await signed_in(browser, url, "admin")
     # Settled by now: the API's refusal reaches the screen as it is.
     await admin.enter(f"retry {reference}")
     await admin.wait_for_text("payment is COMPLETED: there is nothing to retry")
@@ -65,8 +56,8 @@ async def test_compliance_releases_a_held_payment_an_admin_retries_and_resolves(
         str(held),
     )
     assert released == 1
-    await compliance_page.context.close()
-    await admin_page.context.close()
+    await compliance.page.context.close()
+    await admin.page.context.close()
     assert compliance_console.errors == []
     # The browser reports the refused retry's response itself; nothing else went wrong.
     assert admin_console.errors == [
