@@ -166,7 +166,8 @@ async def resolve_exception(
             request_id=request_id,
         )
         await audit.append(conn, [entry], now)
-        await gauges.refresh_exceptions_open(conn)
+    # Counted once committed, as the pipeline counts the exceptions it opens.
+    await gauges.refresh_exceptions_open(db)
     if isinstance(action, Resend) and after.payment_id is not None:
         assert driver is not None
         driver.release(after.payment_id)

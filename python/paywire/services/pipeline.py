@@ -220,8 +220,10 @@ async def settle(
         )
         # Exceptions before the status changes: opening one may wait for an operator resolving
         # the same item, who in turn waits for the chain head, which `move` would hold by then.
-        await _open(conn, problems)
+        opened = await _open(conn, problems)
         await move(conn, moves, SYSTEM_ACTOR, request_id=request_id)
+    if opened:
+        await gauges.refresh_exceptions_open(db)
     for payment, answer in settled:
         (result.completed if answer.kind == "ACK" else result.failed).append(payment.id)
         if payment.approved_at is not None:
@@ -235,15 +237,19 @@ async def settle(
 async def open_exceptions(db: Db, items: Sequence[NewException]) -> list[ExceptionItem]:
     """Open exceptions (e.g. ACK_MISSING after the last attempt); one already open is kept."""
     async with transaction(db) as conn:
-        return await _open(conn, items)
+        opened = await _open(conn, items)
+    if opened:
+        await gauges.refresh_exceptions_open(db)
+    return opened
 
 
 async def _open(conn: Conn, items: Sequence[NewException]) -> list[ExceptionItem]:
+    """Open and audit the exceptions not already open. The caller refreshes `exceptions_open`
+    once its transaction has committed: counted inside it, the gauge would also count what a
+    rollback then takes back."""
     if not items:
         return []
     opened = await exception_queue.open_many(conn, items)
-    if opened:
-        await gauges.refresh_exceptions_open(conn)
     await audit.append(
         conn,
         [
