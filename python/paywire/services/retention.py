@@ -5,6 +5,7 @@ login throttles over for thirty days removed; each run audited.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -68,11 +69,13 @@ async def run(
         sessions, throttles = await operators.prune_sign_in_records(
             conn, moment - SIGN_IN_RECORDS_KEPT
         )
+    # In a thread: a log directory on a slow or network disk must not stall the event loop.
+    log_files_removed = await asyncio.to_thread(prune_log_files, log_dir, moment.date())
     result = RetentionRun(
         at=moment,
         audit_rows_purged=purged,
         payments_archived=archived,
-        log_files_removed=prune_log_files(log_dir, moment.date()),
+        log_files_removed=log_files_removed,
         sessions_removed=sessions,
         login_throttles_removed=throttles,
     )
