@@ -229,6 +229,22 @@ def test_the_demo_seed_is_refused_on_a_database_with_operators_of_its_own(
     assert json.loads(status.stdout)["rows"] == 2, "nothing was added"
 
 
+def test_the_demo_is_refused_on_a_database_with_operators_of_its_own(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A DATABASE_URL left set in the shell must not give a real database the demo's ADMIN,
+    accounts and a gateway: the demo stops before it migrates or seeds anything."""
+    migrated_and_seeded(env, tmp_path)
+
+    refused = paywire(env, tmp_path, "demo")
+
+    assert refused.returncode == 2, refused.stderr
+    assert "has operators of its own (olga)" in refused.stderr
+    assert "unset DATABASE_URL" in refused.stderr
+    status = paywire(env, tmp_path, "audit", "verify")
+    assert json.loads(status.stdout)["rows"] == 2, "nothing was added"
+
+
 async def test_audit_verify_detects_tampering_and_export_writes_csv(
     env: dict[str, str], tmp_path: Path
 ) -> None:

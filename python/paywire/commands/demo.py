@@ -18,6 +18,7 @@ import uvloop
 
 from paywire.commands import configuration
 from paywire.config import Settings
+from paywire.errors import ConfigError
 from paywire.gateway import run_gateway
 from paywire.observability.logging import configure_logging
 from paywire.receiver.certs import ensure_certificates
@@ -53,6 +54,14 @@ async def run_demo(settings: Settings) -> None:
     step("preparing the database in " + str(settings.data_dir.resolve()))
     credentials = demo_credentials(settings.data_dir)
     async with database(settings, bounded=False) as db:
+        own = await seeding.operators_of_its_own(db.pool)
+        if own:
+            raise ConfigError(
+                f"this database has operators of its own ({', '.join(own)}): `paywire demo` "
+                "would add the demo operators, an ADMIN among them, and demo balances, then run "
+                "a gateway on it; unset DATABASE_URL to run the demo on an embedded server of "
+                "its own in PAYWIRE_DATA_DIR"
+            )
         async with db.pool.acquire() as conn:
             applied = await migrator.upgrade(conn, migrator.load())
         step(f"schema up to date ({len(applied)} migrations applied now)")

@@ -140,8 +140,8 @@ async def seed_demo(db: Db, *, hasher: PasswordHasher = DEFAULT_HASHER) -> SeedR
 
 async def operators_of_its_own(db: Db) -> list[str]:
     """Some operators of the database that are not demo operators (at most three): a database
-    that has them is not a demo's, and `paywire seed` without a file must not give it the demo's
-    ADMIN and balances."""
+    that has them is not a demo's, and neither `paywire seed` without a file nor `paywire demo`
+    may give it the demo's ADMIN and balances."""
     demo = [name for name, _roles in DEMO_OPERATORS]
     async with connection(db) as conn:
         return await operator_store.usernames_except(conn, demo, limit=3)

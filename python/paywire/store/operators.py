@@ -125,7 +125,10 @@ async def all_operators(conn: Conn) -> list[Operator]:
 
 
 async def usernames_except(conn: Conn, excluded: Iterable[str], *, limit: int) -> list[str]:
-    """The first `limit` user names, in order, that are not among `excluded`."""
+    """The first `limit` user names, in order, that are not among `excluded`; none in a database
+    not yet migrated, which has no operators table."""
+    if await conn.fetchval("SELECT to_regclass('operators')") is None:
+        return []
     rows = await conn.fetch(
         "SELECT username FROM operators WHERE username <> ALL($1::text[])"
         " ORDER BY username LIMIT $2",
