@@ -10,8 +10,9 @@ import pytest
 
 from paywire.domain.accounts import PostingRequest
 from paywire.domain.identifiers import iban_problem
+from paywire.domain.roles import Role
 from paywire.domain.statuses import Status
-from paywire.errors import Conflict, ValidationError
+from paywire.errors import AuthenticationError, Conflict, ValidationError
 from paywire.services import auth, pipeline, seeding
 from paywire.store import ledger
 from paywire.store.tx import Pool
@@ -40,9 +41,12 @@ def seed_file(**changes: Any) -> dict[str, Any]:
     return data
 
 
+async def _session(pool: Pool, username: str, password: str) -> auth.Session:
+    return await auth.login(pool, username, password, token_ttl_s=60, hasher=CHEAP_HASHER)
+
+
 async def _login(pool: Pool, username: str, password: str) -> str:
-    session = await auth.login(pool, username, password, token_ttl_s=60, hasher=CHEAP_HASHER)
-    return session.operator.username
+    return (await _session(pool, username, password)).operator.username
 
 
 async def test_the_demo_seed_creates_once_and_shows_passwords_once(db_pool: Pool) -> None:
@@ -84,6 +88,8 @@ async def test_a_seed_file_is_applied_exactly_and_idempotently(db_pool: Pool) ->
 
 async def test_a_changed_file_brings_operators_and_accounts_in_line(db_pool: Pool) -> None:
     await seeding.seed_file(db_pool, seed_file(), hasher=CHEAP_HASHER)
+    olga = await _session(db_pool, "olga", "olga's long secret")
+    pete = await _session(db_pool, "pete", "pete's long secret")
     changed = seed_file()
     changed["operators"][0]["roles"] = ["MAKER", "CHECKER"]
     changed["operators"][1]["password"] = "pete's new long secret"
@@ -91,6 +97,10 @@ async def test_a_changed_file_brings_operators_and_accounts_in_line(db_pool: Poo
     report = await seeding.seed_file(db_pool, changed, hasher=CHEAP_HASHER)
     assert sorted(report.updated) == ["account ACC-7", "operator olga", "operator pete"]
     assert await _login(db_pool, "pete", "pete's new long secret") == "pete"
+    # A new password ends the sessions of the old one, as through the API; new roles do not.
+    with pytest.raises(AuthenticationError):
+        await auth.authenticate(db_pool, pete.token)
+    assert (await auth.authenticate(db_pool, olga.token)).roles == {Role.MAKER, Role.CHECKER}
 
 
 async def test_balances_of_posted_accounts_are_not_overwritten(world: World) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -229,6 +230,10 @@ async def _apply_operator(
         conn, existing.id, password_hash=new_hash, roles=op.roles, active=True
     )
     assert updated is not None
+    if new_hash is not None:
+        # As a password change through the API does: a seed file that rotates a leaked
+        # password must end the sessions opened with the old one.
+        await operator_store.revoke_all_sessions(conn, existing.id, datetime.now(UTC))
     report.updated.append(label)
     after = {**updated.audited(), "password_changed": new_hash is not None}
     before = existing.audited()
