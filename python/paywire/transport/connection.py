@@ -150,6 +150,7 @@ class Connection(asyncio.Protocol):
         self._confirmed: asyncio.Future[None] = self._loop.create_future()
         self._closed: asyncio.Future[TransportError | None] = self._loop.create_future()
         self._failure: TransportError | None = None
+        self._pins: Collection[str] = ()  # the endpoint's, set by establish()
         # What messages still in flight at the end are told: lost, or closed by us.
         self._unanswered_reason: UnansweredReason = "connection_lost"
         now = time.monotonic()
@@ -174,6 +175,7 @@ class Connection(asyncio.Protocol):
         missing client certificate) fail the attempt instead of a connection that looked open.
         """
         confirming = False
+        self._pins = endpoint.pins
         try:
             async with asyncio.timeout(connect_timeout_s):
                 await self._loop.create_connection(
@@ -184,8 +186,8 @@ class Connection(asyncio.Protocol):
                     server_hostname=endpoint.server_name,
                     ssl_handshake_timeout=connect_timeout_s,
                 )
-                assert self._transport is not None
-                check_pin(self._transport.get_extra_info("ssl_object"), endpoint.pins)
+                if self._failure is not None:
+                    raise self._failure  # refused in connection_made (the pin)
                 if self._options.heartbeat_s:
                     # The opening heartbeat; with heartbeats off (for a receiver that does not
                     # answer them) the connection is open once the handshake is done.
@@ -262,6 +264,12 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TLS transport implements asyncio.Transport without subclassing it.
         self._transport = cast(asyncio.Transport, transport)
+        # The pin is checked here, before a byte of the peer is read: a server whose certificate
+        # the CA vouches for but the pin refuses must not hand the settler an answer meanwhile.
+        try:
+            check_pin(transport.get_extra_info("ssl_object"), self._pins)
+        except TransportError as exc:
+            self._fail(exc.reason, exc.message)
 
     def pause_writing(self) -> None:
         self._writes_paused = True
@@ -273,6 +281,8 @@ class Connection(asyncio.Protocol):
             self._answer_heartbeat(time.monotonic())
 
     def data_received(self, data: bytes) -> None:
+        if self._failure is not None:
+            return  # given up (a refused pin, a framing error): nothing more is read
         try:
             payloads = self._decoder.feed(data)
         except FramingError as exc:
