@@ -14,6 +14,7 @@ from uuid import UUID
 import pytest
 
 from paywire.domain.accounts import clearing_account
+from paywire.errors import PermissionDenied
 from paywire.pipeline import runner
 from paywire.pipeline.runner import PipelineState
 from paywire.receiver import Faults, Rules
@@ -108,6 +109,9 @@ async def test_silence_is_resent_with_the_same_bytes_then_opens_ack_missing(
     assert gateway.receiver.stats.duplicates == 2
     assert (await gateway.statuses([pid]))[pid] == "TRANSMITTED"
 
+    # Four eyes past approval, as on the exception the retry answers: not the approver.
+    with pytest.raises(PermissionDenied, match=r"four eyes: .* may not retry it"):
+        await gateway.pipeline.retry(pid, world.checker)
     await gateway.pipeline.retry(pid, world.operators["admin"], request_id="req-retry")
     await gateway.row("SELECT 1 FROM messages WHERE payment_id = $1 AND attempts = 4", pid)
     assert (await gateway.statuses([pid]))[pid] == "TRANSMITTED"

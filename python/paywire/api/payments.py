@@ -229,5 +229,6 @@ _action(
     errors=(*CONFLICT, 503),
     description=f"{BY_ID_OR_REFERENCE} A TRANSMITTED payment gets one more transmission at once, "
     "even after its ACK_MISSING exception; one waiting in APPROVED, SCREENED or POSTED is taken "
-    "out of quarantine and claimed at once. Any other status is a conflict.",
+    "out of quarantine and claimed at once. Any other status is a conflict. Not by the "
+    "payment's initiator or approver (four eyes, as on its exceptions).",
 )

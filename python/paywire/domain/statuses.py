@@ -143,6 +143,15 @@ def authorize(
     return found
 
 
+def refuse_own(actor: Actor, created_by: str, approved_by: str | None, doing: str) -> None:
+    """Four eyes past approval: what follows a payment's fate (resolving its exceptions,
+    retrying it) is for neither its initiator nor its approver, whatever their roles."""
+    if actor.username in (created_by, approved_by):
+        raise PermissionDenied(
+            f"four eyes: the initiator or approver of a payment may not {doing}; another ADMIN must"
+        )
+
+
 def authorize_action(
     action: Action,
     status: Status,

@@ -20,7 +20,7 @@ from paywire.config import Settings
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.roles import Actor
 from paywire.domain.screening import ScreeningRules
-from paywire.domain.statuses import Status
+from paywire.domain.statuses import Status, refuse_own
 from paywire.errors import Conflict, NotFound
 from paywire.pipeline.compose import Composer
 from paywire.pipeline.loop import StepLoop, rest
@@ -143,6 +143,7 @@ class Pipeline:
         payment = await payments_store.get(conn, payment_id)
         if payment is None:
             raise NotFound(f"payment {payment_id} does not exist")
+        refuse_own(actor, payment.created_by, payment.approved_by, "retry it")
         before: dict[str, object] = {"status": payment.status.value}
         after = dict(before)
         if payment.status is Status.TRANSMITTED:

@@ -17,9 +17,9 @@ import orjson
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.payment import REASON_CODE_MAX
 from paywire.domain.roles import Actor, Role, require_role
-from paywire.domain.statuses import Status
+from paywire.domain.statuses import Status, refuse_own
 from paywire.domain.validation import Problems, required_text, text
-from paywire.errors import Conflict, NotFound, PermissionDenied
+from paywire.errors import Conflict, NotFound
 from paywire.services import gauges
 from paywire.services import pipeline as pipeline_services
 from paywire.services.ledger import LedgerAdapter
@@ -176,11 +176,8 @@ async def resolve_exception(
 
 async def _refuse_own_payment(conn: Conn, payment_id: UUID, actor: Actor) -> None:
     payment = await payment_store.get(conn, payment_id)
-    if payment is not None and actor.username in (payment.created_by, payment.approved_by):
-        raise PermissionDenied(
-            "four eyes: the initiator or approver of a payment may not resolve its exceptions;"
-            " another ADMIN must"
-        )
+    if payment is not None:
+        refuse_own(actor, payment.created_by, payment.approved_by, "resolve its exceptions")
 
 
 async def _act(
