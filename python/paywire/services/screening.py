@@ -5,17 +5,43 @@ Read once when the pipeline starts; a file that cannot be read or parsed stops t
 
 from __future__ import annotations
 
+import hashlib
+import logging
+
 from paywire.config import Settings
 from paywire.domain.screening import ScreeningRules, parse_sanctions_csv
 from paywire.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 
 def load_rules(settings: Settings) -> ScreeningRules:
+    """The rules, and a log line saying what they hold: a gateway screening against no list at
+    all must say so where operators look, not pass every payment in silence."""
     limits = dict(settings.amount_limits)
     if settings.sanctions_file is None:
-        return parse_sanctions_csv("type,value,source\n", limits)
+        rules = parse_sanctions_csv("type,value,source\n", limits)
+        log.warning(
+            "screening without a sanctions list: PAYWIRE_SANCTIONS_FILE is not set, so only "
+            "amount limits (%s) hold payments",
+            _limits(rules),
+        )
+        return rules
     try:
         content = settings.sanctions_file.read_text(encoding="utf-8")
-        return parse_sanctions_csv(content, limits)
+        rules = parse_sanctions_csv(content, limits)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"PAYWIRE_SANCTIONS_FILE={settings.sanctions_file}: {exc}") from None
+    log.info(
+        "screening: %d names and %d BICs from %s, SHA-256 %s; amount limits %s",
+        len(rules.names),
+        len(rules.bics),
+        settings.sanctions_file,
+        hashlib.sha256(content.encode()).hexdigest(),
+        _limits(rules),
+    )
+    return rules
+
+
+def _limits(rules: ScreeningRules) -> str:
+    return ", ".join(f"{c}={a}" for c, a in sorted(rules.limits.items())) or "none"

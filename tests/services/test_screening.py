@@ -1,0 +1,43 @@
+"""Loading the screening rules says what they hold, and says it loudly when there is no list."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import pytest
+
+from paywire.config import load_settings
+from paywire.services.screening import load_rules
+
+SANCTIONS = "type,value,source\nNAME,Ivan Drago,OFAC SDN\nNAME,Max Zorin,EU\nBIC,BADBDE22,OFAC\n"
+
+
+def test_without_a_sanctions_file_screening_warns_that_only_limits_hold(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO, logger="paywire.services.screening"):
+        rules = load_rules(load_settings(environ={"PAYWIRE_AMOUNT_LIMITS": "EUR=1000"}))
+    assert (rules.names, rules.bics) == ({}, {})
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == (
+        "screening without a sanctions list: PAYWIRE_SANCTIONS_FILE is not set, so only amount"
+        " limits (EUR=1000) hold payments"
+    )
+
+
+def test_a_loaded_list_is_logged_with_its_size_and_digest(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    listed = tmp_path / "sanctions.csv"
+    listed.write_text(SANCTIONS, encoding="utf-8")
+    with caplog.at_level(logging.INFO, logger="paywire.services.screening"):
+        load_rules(load_settings(environ={"PAYWIRE_SANCTIONS_FILE": str(listed)}))
+    (record,) = caplog.records
+    assert record.levelno == logging.INFO
+    digest = hashlib.sha256(SANCTIONS.encode()).hexdigest()
+    assert record.getMessage() == (
+        f"screening: 2 names and 1 BICs from {listed}, SHA-256 {digest}; amount limits none"
+    )
