@@ -255,3 +255,11 @@ def test_every_paywire_variable_the_repository_reads_is_a_setting_or_known_not_t
             continue
     assert unknown_variables(dict.fromkeys(read, "")) == {}
     assert read >= NOT_SETTINGS, "every name of NOT_SETTINGS is still read somewhere"
+
+
+def test_allowed_hosts_are_names_without_scheme_or_port() -> None:
+    taken = load_settings(environ={"PAYWIRE_ALLOWED_HOSTS": "Paywire.Example., gateway"})
+    assert taken.allowed_hosts == ("paywire.example", "gateway")
+    for value in ("https://paywire.example", "paywire.example:3000", "pay wire"):
+        with pytest.raises(ConfigError, match="^PAYWIRE_ALLOWED_HOSTS=.*: must be host names"):
+            load_settings(environ={"PAYWIRE_ALLOWED_HOSTS": value})

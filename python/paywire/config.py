@@ -74,6 +74,7 @@ _DURATIONS = {
     "drain_timeout_s": "0 or more",
 }
 MAX_SECONDS = 86_400.0
+_HOST_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
 # PAYWIRE_TLS_MIN_VERSION's values and the oldest TLS each lets a connection use; the gateway's
 # client contexts and the reference receiver's server context both take them from here.
 TLS_MIN_VERSIONS: Mapping[str, ssl.TLSVersion] = MappingProxyType(
@@ -98,6 +99,8 @@ class Settings:
     data_dir: Path = Path(".paywire")
     http_host: str = "127.0.0.1"
     http_port: int = 3000
+    # Host names the admin surface answers to besides IP addresses and localhost (DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
     receiver_host: str | None = None
     receiver_port: int | None = None
     receiver_server_name: str | None = None
@@ -249,6 +252,9 @@ def _coerce(name: str, value: Any) -> Any:
         return None
     if "Path" in str(field_type):
         return Path(value)
+    if name == "allowed_hosts":
+        items = value if isinstance(value, list | tuple) else str(value).split(",")
+        return tuple(str(h).strip().lower().rstrip(".") for h in items if str(h).strip())
     if name == "receiver_pin_sha256":
         items = value if isinstance(value, list | tuple) else str(value).split(",")
         return tuple(_normalise_pin(p) for p in items if str(p).strip())
@@ -357,6 +363,12 @@ def _validate(s: Settings) -> None:
     check(7 <= s.audit_retention_years <= 10, "audit_retention_years", "must be 7 to 10")
     check(s.receiver_port is None or 0 < s.receiver_port < 65536, "receiver_port", "not a port")
     check(0 <= s.http_port < 65536, "http_port", "not a port")
+    check(
+        all(_HOST_NAME.fullmatch(h) for h in s.allowed_hosts),
+        "allowed_hosts",
+        "must be host names separated by commas, without scheme or port (IP addresses and "
+        "localhost are always answered)",
+    )
     check(
         (s.client_cert_file is None) == (s.client_key_file is None),
         "client_key_file" if s.client_cert_file is None else "client_cert_file",

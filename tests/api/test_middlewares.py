@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
 from aiohttp import web
@@ -143,3 +144,24 @@ async def test_timing_uses_the_route_template_not_the_raw_path(client) -> None:
         )
         is None
     )
+
+
+async def test_a_host_name_the_gateway_is_not_is_refused_before_anything_runs(
+    serve: Serve, settings, world
+) -> None:
+    """DNS rebinding: a page whose own name resolves to the gateway is same-origin with it. Its
+    requests carry that name as Host, so they are refused (421) before a login is counted;
+    IP addresses, localhost and the names of PAYWIRE_ALLOWED_HOSTS are answered."""
+    allowed = replace(settings, allowed_hosts=("paywire.example",))
+    client = await serve(create_app(allowed, world.pool))
+    login = {"username": "admin", "password": "not the password"}
+    for host in ("evil.example:3000", "evil.example", "PAYWIRE.EXAMPLE.evil.example"):
+        refused = await client.post("/api/v1/auth/login", json=login, headers={"Host": host})
+        assert refused.status == 421, host
+        body = await refused.json()
+        assert body["error"]["code"] == "MISDIRECTED_REQUEST"
+        assert "PAYWIRE_ALLOWED_HOSTS" in body["error"]["message"]
+    assert await world.pool.fetchval("SELECT count(*) FROM login_throttle") == 0
+    for host in ("127.0.0.1:3000", "10.1.2.3", "[::1]:3000", "localhost:3000", "Paywire.Example."):
+        answered = await client.get("/health/live", headers={"Host": host})
+        assert answered.status == 200, host

@@ -152,7 +152,7 @@ async def raw_request(
     reader, writer = await asyncio.open_connection(server.host, server.port)
     try:
         writer.write(
-            f"{method} {path} HTTP/1.1\r\nHost: paywire\r\n".encode()
+            f"{method} {path} HTTP/1.1\r\nHost: localhost\r\n".encode()
             + b"".join(name + b": " + value + b"\r\n" for name, value in headers.items())
             + f"Content-Type: application/json\r\nContent-Length: {len(content)}\r\n".encode()
             + b"Connection: close\r\n\r\n"

@@ -28,6 +28,12 @@ class PayloadTooLarge(PaywireError):
     code = "PAYLOAD_TOO_LARGE"
 
 
+class MisdirectedRequest(PaywireError):
+    """A request whose Host names something other than this gateway (docs/SECURITY.md)."""
+
+    code = "MISDIRECTED_REQUEST"
+
+
 class Unavailable(PaywireError):
     """A part of the gateway this request needs is not running in this process."""
 
@@ -43,6 +49,7 @@ _STATUS_BY_CLASS: tuple[tuple[type[PaywireError], int], ...] = (
     (Conflict, 409),
     (PayloadTooLarge, 413),
     (UnsupportedMediaType, 415),
+    (MisdirectedRequest, 421),
     (Throttled, 429),
     (Unavailable, 503),
 )

@@ -4,6 +4,7 @@ headers, error mapping, body limit. Handlers stay free of all of them.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import time
@@ -13,7 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from paywire.api import errors
-from paywire.api.keys import PAYMENT_ID, REQUEST_ID
+from paywire.api.keys import PAYMENT_ID, REQUEST_ID, SETTINGS
 from paywire.errors import PaywireError
 from paywire.observability.logging import request_id_var
 from paywire.observability.metrics import http_request_duration_seconds
@@ -146,6 +147,39 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 @web.middleware
+async def host_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer only to a Host the gateway is: an IP address, localhost, or a name of
+    PAYWIRE_ALLOWED_HOSTS. A page whose own name an attacker points at the gateway's address
+    (DNS rebinding) is same-origin with it, and could otherwise send JSON logins, lock operators
+    out and read /metrics; it cannot choose the Host its requests carry."""
+    name = host_name(request.host)
+    if not answers_to(name, request.app[SETTINGS].allowed_hosts):
+        raise errors.MisdirectedRequest(
+            f"this gateway does not answer to the host name {name!r}: add it to "
+            "PAYWIRE_ALLOWED_HOSTS if it is the gateway's"
+        )
+    return await handler(request)
+
+
+def host_name(host: str) -> str:
+    """The name of a Host header, without its port: `[::1]:3000` → `::1`."""
+    if host.startswith("["):
+        return host[1 : host.find("]")].lower()
+    name, colon, port = host.rpartition(":")
+    return (name if colon and port.isdigit() else host).lower().rstrip(".")
+
+
+def answers_to(name: str, allowed: tuple[str, ...]) -> bool:
+    if name == "localhost" or name in allowed:
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+@web.middleware
 async def body_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse an announced oversized body before reading it; bodies without a length are cut
     off by the app's `client_max_size` while they are read."""
@@ -160,5 +194,6 @@ MIDDLEWARES = (
     timing_middleware,
     security_headers_middleware,
     error_middleware,
+    host_middleware,
     body_limit_middleware,
 )
