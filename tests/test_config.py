@@ -261,5 +261,5 @@ def test_allowed_hosts_are_names_without_scheme_or_port() -> None:
     taken = load_settings(environ={"PAYWIRE_ALLOWED_HOSTS": "Paywire.Example., gateway"})
     assert taken.allowed_hosts == ("paywire.example", "gateway")
     for value in ("https://paywire.example", "paywire.example:3000", "pay wire"):
-        with pytest.raises(ConfigError, match="^PAYWIRE_ALLOWED_HOSTS=.*: must be host names"):
+        with pytest.raises(ConfigError, match=r"^PAYWIRE_ALLOWED_HOSTS=.*: must be host names"):
             load_settings(environ={"PAYWIRE_ALLOWED_HOSTS": value})
