@@ -50,9 +50,9 @@ async def settings_for(
 
 
 async def test_a_caller_that_fails_after_start_still_gets_a_drained_and_closed_gateway(
-    database: str, start_receiver: StartReceiver, tls_files: TLSFiles, tmp_path: Path
+    gateway_database: str, start_receiver: StartReceiver, tls_files: TLSFiles, tmp_path: Path
 ) -> None:
-    settings = await settings_for(database, start_receiver, tls_files, tmp_path)
+    settings = await settings_for(gateway_database, start_receiver, tls_files, tmp_path)
     started: list[str] = []
 
     def fail_when_ready(url: str) -> None:
@@ -68,6 +68,7 @@ async def test_a_caller_that_fails_after_start_still_gets_a_drained_and_closed_g
 
 async def test_the_periodic_jobs_wait_as_long_as_they_must_not_the_statement_timeout(
     database: str,
+    gateway_database: str,
     start_receiver: StartReceiver,
     tls_files: TLSFiles,
     tmp_path: Path,
@@ -76,7 +77,7 @@ async def test_the_periodic_jobs_wait_as_long_as_they_must_not_the_statement_tim
     """The gateway's statements time out after 0.2 s here; its sweep and retention run, held up
     well past that by a lock on the audit log (both read it), wait and then complete once."""
     settings = await settings_for(
-        database, start_receiver, tls_files, tmp_path, db_command_timeout_s=0.2
+        gateway_database, start_receiver, tls_files, tmp_path, db_command_timeout_s=0.2
     )
     caplog.set_level(logging.WARNING, logger="paywire.pipeline.loop")
     holder, watcher = await asyncpg.connect(database), await asyncpg.connect(database)
@@ -114,6 +115,31 @@ async def test_the_periodic_jobs_wait_as_long_as_they_must_not_the_statement_tim
             await watcher.close()
     failed = [r.getMessage() for r in caplog.records if "step failed" in r.getMessage()]
     assert failed == []
+
+
+@pytest.mark.parametrize(("login", "warned"), [("gateway", False), ("owner", True)])
+async def test_a_gateway_logged_in_as_the_schema_s_owner_says_so(
+    database: str,
+    gateway_database: str,
+    start_receiver: StartReceiver,
+    tls_files: TLSFiles,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    login: str,
+    warned: bool,
+) -> None:
+    """An owner (or a superuser) could turn the records' triggers off; the gateway runs as one
+    only if it was deployed wrong, and says so at start rather than refusing an existing
+    deployment."""
+    dsn = gateway_database if login == "gateway" else database
+    settings = await settings_for(dsn, start_receiver, tls_files, tmp_path)
+    stop = asyncio.Event()
+    with caplog.at_level(logging.WARNING, logger="paywire.gateway"):
+        await run_gateway(settings, stop=stop, on_ready=lambda _: stop.set())
+    warnings = [r.getMessage() for r in caplog.records if "owns the schema" in r.getMessage()]
+    assert len(warnings) == warned
+    if warned:
+        assert "member of paywire_gateway" in warnings[0]
 
 
 async def test_a_gateway_that_cannot_start_leaves_no_signal_handler_behind(

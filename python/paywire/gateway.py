@@ -58,13 +58,21 @@ async def run_gateway(
         for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, _stop_once, stop, settings.drain_timeout_s)
             undo.callback(loop.remove_signal_handler, signum)
-        db = await open_database(settings)
+        db = await open_database(settings, gateway=True)
         undo.push_async_callback(db.close)
         shared = SharedState.from_settings(settings, db.pool)
         if shared is not None:
             undo.push_async_callback(shared.close)
         async with db.pool.acquire() as conn:
             await migrator.require_current(conn)
+            if await migrator.owns_schema(conn):
+                log.warning(
+                    "the gateway's database role owns the schema or is a superuser: it could "
+                    "alter the tables and turn off their append-only triggers. Log the gateway "
+                    "in as a member of %s and run only `paywire migrate` as the owner "
+                    '(docs/SECURITY.md, "Database roles")',
+                    migrator.GATEWAY_ROLE,
+                )
         ledger = PostgresLedger()
         settler = Settler(db.pool, ledger)
         # Answers the pool no longer waits for (late ones, orphans) are settled like the others;

@@ -7,6 +7,7 @@ import re
 from paywire.domain.screening import ScreeningRules
 from paywire.services import pipeline
 from paywire.store.ledger import PostgresLedger
+from paywire.store.tx import Pool
 from tests.api.world import World
 from tests.fixtures.breaks import tamper
 from tests.fixtures.world import ACME, COMPOSE
@@ -81,7 +82,7 @@ async def test_entries_of_an_account_by_its_number(world: World) -> None:
     )
 
 
-async def test_audit_log_query_pages_and_filters(world: World) -> None:
+async def test_audit_log_query_pages_and_filters(world: World, owner_pool: Pool) -> None:
     created = [await world.create_payment() for _ in range(3)]
     auditor = world.auth("auditor")
     response = await world.client.get(
@@ -106,7 +107,7 @@ async def test_audit_log_query_pages_and_filters(world: World) -> None:
     assert len(row["hash"]) == 64
     # As the chain hashes it and the export writes it, even when the microseconds are zero.
     await tamper(
-        world.pool,
+        owner_pool,
         "UPDATE audit_logs SET timestamp = date_trunc('second', timestamp) WHERE id = $1",
         row["id"],
     )

@@ -59,8 +59,8 @@ async def world(serve: Serve, settings: Settings, db_pool: Pool) -> World:
 
 
 @pytest.fixture
-async def breaks(world: World, settings: Settings) -> Breaks:
-    made = await breaks_through_the_api(world)
+async def breaks(world: World, settings: Settings, owner_pool: Pool) -> Breaks:
+    made = await breaks_through_the_api(world, owner_pool)
     await AckMissing(world.pool, max_attempts=settings.max_attempts).step(10)
     await reconciliation.sweep(world.pool, answer_window=reconciliation.answer_window(settings))
     return made

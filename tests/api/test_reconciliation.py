@@ -18,6 +18,7 @@ from paywire.domain.audit_chain import AuditEntry
 from paywire.services.audit import EXPORT_COLUMNS
 from paywire.store import audit
 from paywire.store.database import create_pool
+from paywire.store.tx import Pool
 from tests.api.world import World, breaks_through_the_api, make_world
 from tests.fixtures.app import Serve
 from tests.fixtures.breaks import Breaks
@@ -45,8 +46,8 @@ def settings(tmp_path) -> Settings:
 
 
 @pytest.fixture
-async def breaks(world: World) -> Breaks:
-    return await breaks_through_the_api(world)
+async def breaks(world: World, owner_pool: Pool) -> Breaks:
+    return await breaks_through_the_api(world, owner_pool)
 
 
 async def get(world: World, path: str, who: str = "auditor", **query: str) -> Any:

@@ -29,11 +29,13 @@ CHECKS = (
 
 
 @pytest.fixture(scope="module")
-def gateway(postgres, migrated_template, tls_files, tmp_path_factory) -> Iterator[LiveServer]:
+def gateway(
+    postgres, migrated_template, gateway_login, tls_files, tmp_path_factory
+) -> Iterator[LiveServer]:
     """The gateway on a seeded database, with a real TLS pool whose receiver never answers (so
     the admin endpoints have a breaker to show and reset)."""
     log_dir = tmp_path_factory.mktemp("logs")
-    with live_gateway(postgres, migrated_template, tls_files, log_dir) as live:
+    with live_gateway(postgres, migrated_template, gateway_login, tls_files, log_dir) as live:
         seeded = live.server.run(seed(live.pool, ["maker", "checker", "everything"]))
         live.server.token = live.server.run(open_session(live.pool, seeded["everything"]))
         yield live.server

@@ -103,10 +103,11 @@ class World:
         return UUID(created["id"])
 
 
-async def breaks_through_the_api(world: World) -> Breaks:
-    """Four payments entered and approved through the API, then broken one way each."""
+async def breaks_through_the_api(world: World, owner: Pool) -> Breaks:
+    """Four payments entered and approved through the API, then broken one way each (through
+    `owner`, the schema's owner)."""
     approved = [await world.approved_payment(amount=amount) for amount in AMOUNTS]
-    return await one_of_each(world.pool, approved)
+    return await one_of_each(world.pool, owner, approved)
 
 
 async def open_session(pool: Pool, operator: Operator) -> str:

@@ -36,12 +36,12 @@ class Run:
 
 
 @pytest.fixture
-async def run(world: World, database: str, tls_files: TLSFiles, tmp_path: Path) -> Run:
+async def run(world: World, gateway_database: str, tls_files: TLSFiles, tmp_path: Path) -> Run:
     ids = await approve_mixed(world, 30)
     log = tmp_path / "receiver.jsonl"
     receiver, port = await start_receiver(tls_files, log, "--nack-amount-over", str(NACK_OVER))
     try:
-        gateway, _ = await start_gateway(gateway_env(database, tls_files, port, tmp_path))
+        gateway, _ = await start_gateway(gateway_env(gateway_database, tls_files, port, tmp_path))
         try:
             await wait_finished(world.pool, ids, timeout_for(len(ids)))
             gateway.signal(signal.SIGTERM)

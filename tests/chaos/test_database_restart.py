@@ -63,7 +63,7 @@ async def test_postgres_restarted_mid_run_health_503_then_every_payment_settles_
     async with own_server() as server, AsyncExitStack() as stack:
         dsn = server.info.dsn()
         pool = await open_pool(dsn)
-        world = await build_world(pool)
+        world = await build_world(pool, pool)
         ids = await approve_mixed(world, payments)
         receiver, port = await start_receiver(
             tls_files, log, "--nack-amount-over", str(NACK_OVER), "--ack-delay-ms", "50",

@@ -23,7 +23,7 @@ KILLS = 3
 
 
 async def test_three_sigkills_at_random_moments_lose_and_double_nothing(
-    world: World, database: str, tls_files: TLSFiles, tmp_path: Path
+    world: World, gateway_database: str, tls_files: TLSFiles, tmp_path: Path
 ) -> None:
     rng = seeded("sigkill")
     payments = size(600, 5000)
@@ -41,7 +41,13 @@ async def test_three_sigkills_at_random_moments_lose_and_double_nothing(
         # A short ACK timeout lets each restarted process take over the dead one's leases soon;
         # a narrow window (at most 160 answers a second) keeps the run going past each kill.
         env = gateway_env(
-            database, tls_files, port, tmp_path, ack_timeout_s=2, pool_size=1, max_inflight=8
+            gateway_database,
+            tls_files,
+            port,
+            tmp_path,
+            ack_timeout_s=2,
+            pool_size=1,
+            max_inflight=8,
         )
         for fraction in fractions:
             gateway, _ = await start_gateway(env)

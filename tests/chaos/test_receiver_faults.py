@@ -26,7 +26,7 @@ from tests.pipeline.processes import gateway_env, start_gateway, start_receiver
 
 async def run(
     world: World,
-    database: str,
+    gateway_database: str,
     tls_files: TLSFiles,
     tmp_path: Path,
     payments: int,
@@ -42,7 +42,7 @@ async def run(
             tls_files, log, "--nack-amount-over", str(NACK_OVER), *receiver_args
         )
         stack.push_async_callback(receiver.stop)
-        env = gateway_env(database, tls_files, port, tmp_path, **settings)
+        env = gateway_env(gateway_database, tls_files, port, tmp_path, **settings)
         gateway, _ = await start_gateway(env)
         stack.push_async_callback(gateway.stop)
         await wait_finished(world.pool, ids, timeout_for(payments, per_second=10))
@@ -56,12 +56,12 @@ async def run(
 
 
 async def test_a_lossy_receiver_drops_garbles_withholds_and_invents_answers(
-    world: World, database: str, tls_files: TLSFiles, tmp_path: Path
+    world: World, gateway_database: str, tls_files: TLSFiles, tmp_path: Path
 ) -> None:
     rng = seeded("lossy receiver")
     payments = size(1000, 10_000)
     _, summary = await run(
-        world, database, tls_files, tmp_path, payments,
+        world, gateway_database, tls_files, tmp_path, payments,
         [
             "--drop-after", "150",  # a connection closed after every 150 answers
             "--garbage-every", "300", "--garbage-kind", "header",  # and by a framing error
@@ -81,12 +81,12 @@ async def test_a_lossy_receiver_drops_garbles_withholds_and_invents_answers(
 
 
 async def test_a_slow_receiver_answers_after_the_timeout_and_every_payment_settles_once(
-    world: World, database: str, tls_files: TLSFiles, tmp_path: Path
+    world: World, gateway_database: str, tls_files: TLSFiles, tmp_path: Path
 ) -> None:
     rng = seeded("slow receiver")
     payments = size(500, 10_000)
     ids, summary = await run(
-        world, database, tls_files, tmp_path, payments,
+        world, gateway_database, tls_files, tmp_path, payments,
         [
             "--ack-delay-ms", "1500",  # every answer half a timeout late
             "--duplicate-rate", "0.1",

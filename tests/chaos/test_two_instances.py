@@ -21,7 +21,7 @@ from tests.pipeline.processes import Process, gateway_env, kill, start_gateway, 
 
 
 async def test_one_of_two_gateways_killed_mid_run_the_other_finishes_the_work(
-    world: World, database: str, tls_files: TLSFiles, tmp_path: Path
+    world: World, gateway_database: str, tls_files: TLSFiles, tmp_path: Path
 ) -> None:
     rng = seeded("two instances")
     payments = size(800, 5000)
@@ -34,7 +34,13 @@ async def test_one_of_two_gateways_killed_mid_run_the_other_finishes_the_work(
         stack.push_async_callback(receiver.stop)
         # Narrow windows (at most 160 answers a second each) keep the run going past the kill.
         env = gateway_env(
-            database, tls_files, port, tmp_path, ack_timeout_s=2, pool_size=1, max_inflight=8
+            gateway_database,
+            tls_files,
+            port,
+            tmp_path,
+            ack_timeout_s=2,
+            pool_size=1,
+            max_inflight=8,
         )
         gateways: list[Process] = []
         for _ in range(2):

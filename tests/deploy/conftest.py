@@ -32,8 +32,8 @@ class Live:
     """The running gateway and what a test needs to talk to it and to its database."""
 
     url: str
-    dsn: str
-    env: dict[str, str]  # the gateway's own environment (PAYWIRE_*, DATABASE_URL)
+    dsn: str  # the schema owner's, for the runbook's backups and queries
+    env: dict[str, str]  # the gateway's own environment (PAYWIRE_*, its login's DATABASE_URL)
     world: World
     http: aiohttp.ClientSession
     gateway: Process
@@ -90,14 +90,14 @@ class Live:
 
 @pytest.fixture
 async def live(
-    world: World, database: str, tls_files: TLSFiles, tmp_path: Path
+    world: World, database: str, gateway_database: str, tls_files: TLSFiles, tmp_path: Path
 ) -> AsyncIterator[Live]:
     receiver, port = await start_receiver(
         tls_files, tmp_path / "receiver.jsonl", "--nack-amount-over", NACK_OVER
     )
     gateway: Process | None = None
     try:
-        env = gateway_env(database, tls_files, port, tmp_path / "logs")
+        env = gateway_env(gateway_database, tls_files, port, tmp_path / "logs")
         gateway, url = await start_gateway(env)
         async with aiohttp.ClientSession() as http:
             yield Live(url, database, env, world, http, gateway, receiver)

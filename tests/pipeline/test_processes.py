@@ -50,11 +50,11 @@ async def wait_until(world: World, ids: list[UUID], count: int, *statuses: str) 
 
 
 async def test_serve_refuses_to_start_without_the_receiver_naming_the_variable(
-    database: str, tmp_path: Path
+    gateway_database: str, tmp_path: Path
 ) -> None:
     child = await Process.spawn(
         "serve",
-        env={"DATABASE_URL": database, "PAYWIRE_LOG_DIR": str(tmp_path)},
+        env={"DATABASE_URL": gateway_database, "PAYWIRE_LOG_DIR": str(tmp_path)},
     )
     try:
         assert await child.wait() == 2
@@ -66,7 +66,7 @@ async def test_serve_refuses_to_start_without_the_receiver_naming_the_variable(
 
 
 async def test_sigkill_mid_run_then_restart_settles_every_payment_exactly_once(
-    world: World, database: str, tls_files: TLSFiles, tmp_path: Path
+    world: World, gateway_database: str, tls_files: TLSFiles, tmp_path: Path
 ) -> None:
     log = tmp_path / "receiver.jsonl"
     async with AsyncExitStack() as stack:
@@ -77,7 +77,13 @@ async def test_sigkill_mid_run_then_restart_settles_every_payment_exactly_once(
         # A narrow window and slow answers keep the run going long enough to be cut in the
         # middle; a short ACK timeout lets the restarted process take over the dead one's leases.
         env = gateway_env(
-            database, tls_files, port, tmp_path, ack_timeout_s=1, pool_size=2, max_inflight=8
+            gateway_database,
+            tls_files,
+            port,
+            tmp_path,
+            ack_timeout_s=1,
+            pool_size=2,
+            max_inflight=8,
         )
         ids = await approve_mixed(world, 300)
         gateway = await started(stack, env)
@@ -92,7 +98,7 @@ async def test_sigkill_mid_run_then_restart_settles_every_payment_exactly_once(
 
 
 async def test_sigterm_drains_in_flight_answers_and_exits_zero(
-    world: World, database: str, tls_files: TLSFiles, tmp_path: Path
+    world: World, gateway_database: str, tls_files: TLSFiles, tmp_path: Path
 ) -> None:
     log = tmp_path / "receiver.jsonl"
     async with AsyncExitStack() as stack:
@@ -100,7 +106,7 @@ async def test_sigterm_drains_in_flight_answers_and_exits_zero(
             tls_files, log, "--nack-amount-over", str(NACK_OVER), "--ack-delay-ms", "500"
         )
         stack.push_async_callback(receiver.stop)
-        env = gateway_env(database, tls_files, port, tmp_path)
+        env = gateway_env(gateway_database, tls_files, port, tmp_path)
         ids = await approve_mixed(world, 40)
         gateway = await started(stack, env)
         await wait_until(world, ids, 1, "TRANSMITTED")
@@ -117,7 +123,7 @@ async def test_sigterm_drains_in_flight_answers_and_exits_zero(
 
 
 async def test_two_instances_share_one_queue_and_settle_each_payment_once(
-    world: World, database: str, tls_files: TLSFiles, tmp_path: Path
+    world: World, gateway_database: str, tls_files: TLSFiles, tmp_path: Path
 ) -> None:
     log = tmp_path / "receiver.jsonl"
     async with AsyncExitStack() as stack:
@@ -125,7 +131,7 @@ async def test_two_instances_share_one_queue_and_settle_each_payment_once(
             tls_files, log, "--nack-amount-over", str(NACK_OVER), "--ack-delay-ms", "50"
         )
         stack.push_async_callback(receiver.stop)
-        env = gateway_env(database, tls_files, port, tmp_path, pool_size=1, max_inflight=16)
+        env = gateway_env(gateway_database, tls_files, port, tmp_path, pool_size=1, max_inflight=16)
         gateways = [await started(stack, env) for _ in range(2)]
         ids = await approve_mixed(world, 400)
         await wait_until(world, ids, len(ids), "COMPLETED", "FAILED")
@@ -140,7 +146,7 @@ async def test_two_instances_share_one_queue_and_settle_each_payment_once(
 
 
 async def test_a_receiver_outage_opens_the_breaker_payments_wait_then_flow(
-    world: World, database: str, tls_files: TLSFiles, tmp_path: Path
+    world: World, gateway_database: str, tls_files: TLSFiles, tmp_path: Path
 ) -> None:
     log = tmp_path / "receiver.jsonl"
     port = free_port()
@@ -150,7 +156,7 @@ async def test_a_receiver_outage_opens_the_breaker_payments_wait_then_flow(
         )
         stack.push_async_callback(receiver.stop)
         env = gateway_env(
-            database, tls_files, port, tmp_path, cb_failure_threshold=2, cb_reset_s=1,
+            gateway_database, tls_files, port, tmp_path, cb_failure_threshold=2, cb_reset_s=1,
             ack_timeout_s=2,
         )  # fmt: skip
         gateway, url = await start_gateway(env)

@@ -94,10 +94,11 @@ async def test_a_poisonous_answer_does_not_take_its_batch_down(world: World) -> 
 async def cut_off_while_it_waits(pool: Pool, settling: Coroutine[Any, Any, Any]) -> Any:
     """Run `settling` while the answers table is locked; once its connection waits for the
     lock, the database ends that connection (pg_terminate_backend), as a restart would."""
-    task = asyncio.create_task(settling)
+    task = None
     try:
         async with pool.acquire() as holder, holder.transaction():
             await holder.execute("LOCK TABLE answers IN ACCESS EXCLUSIVE MODE")
+            task = asyncio.create_task(settling)
             await poll(lambda: lock_waiters(pool), what="the settling waiting for the lock")
             pid = await pool.fetchval(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
@@ -113,7 +114,10 @@ async def cut_off_while_it_waits(pool: Pool, settling: Coroutine[Any, Any, Any])
             )
         return await task
     finally:
-        task.cancel()
+        if task is None:
+            settling.close()
+        else:
+            task.cancel()
 
 
 async def test_a_database_failure_one_by_one_resumes_with_the_next_answer(
@@ -126,7 +130,7 @@ async def test_a_database_failure_one_by_one_resumes_with_the_next_answer(
     async def cut_at_the_poison(db: Any, answers: Any, ledger: Any) -> Any:
         calls.append(len(answers))
         if calls == [3, 1, 1]:  # the batch, the first alone, then the poison alone
-            return await cut_off_while_it_waits(world.pool, real_settle(db, answers, ledger))
+            return await cut_off_while_it_waits(world.owner, real_settle(db, answers, ledger))
         return await real_settle(db, answers, ledger)
 
     monkeypatch.setattr(settler_module.steps, "settle", cut_at_the_poison)
@@ -141,17 +145,17 @@ async def test_a_database_failure_one_by_one_resumes_with_the_next_answer(
 
 
 async def test_an_answer_waits_out_a_lock_it_cannot_get_and_then_settles(
-    world: World, database: str, caplog: pytest.LogCaptureFixture
+    world: World, gateway_database: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """lock_timeout (55P03) is the database's trouble, not the answer's: the settler retries the
     answer until the lock is free, where it used to settle it alone, fail again and drop it."""
     payment = await world.drive(await world.create(), Status.TRANSMITTED)
     # For connections opened from now on: the settler's, not the lock holder's.
-    await world.pool.execute(
+    await world.owner.execute(
         "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET lock_timeout = ''20ms''',"
         " current_database()); END $$"
     )
-    settler_pool = await create_pool(database, min_size=1, max_size=2, command_timeout=30)
+    settler_pool = await create_pool(gateway_database, min_size=1, max_size=2, command_timeout=30)
     settler = Settler(settler_pool, world.ledger, backoff_max_s=0.05)
     unsettleable = metric("tls_protocol_anomalies_total", kind="unsettleable")
     try:

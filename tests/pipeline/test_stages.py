@@ -44,18 +44,18 @@ async def test_a_failing_payment_is_quarantined_and_the_rest_of_its_batch_moves(
 
 
 async def test_a_lock_the_step_cannot_get_is_retried_not_blamed_on_the_payments(
-    world: World, database: str
+    world: World, gateway_database: str
 ) -> None:
     """lock_timeout (55P03) while the ledger waits for an account another transaction holds:
     the step fails as the database's trouble, for its loop to retry; no payment is quarantined
     and no PROCESSING_ERROR opened."""
     payment = await world.drive(await world.create(), Status.APPROVED)
     # For connections opened from now on: the stage's, not the lock holder's.
-    await world.pool.execute(
+    await world.owner.execute(
         "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET lock_timeout = ''20ms''',"
         " current_database()); END $$"
     )
-    stage_pool = await create_pool(database, min_size=1, max_size=2, command_timeout=30)
+    stage_pool = await create_pool(gateway_database, min_size=1, max_size=2, command_timeout=30)
 
     async def screen_and_post(conn: Conn, payment_ids: Sequence[UUID]) -> steps.Outcome:
         return await steps.screen_and_post(conn, payment_ids, world.rules, world.ledger, COMPOSE)

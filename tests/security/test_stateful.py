@@ -88,11 +88,15 @@ class Gateway:
 
 
 @pytest.fixture(scope="module")
-def gateway(postgres, migrated_template, tls_files, tmp_path_factory) -> Iterator[Gateway]:
+def gateway(
+    postgres, migrated_template, gateway_login, tls_files, tmp_path_factory
+) -> Iterator[Gateway]:
     """The admin surface with a running pipeline and a TLS pool whose receiver never answers,
     as `paywire serve` assembles them (approved payments move on, then wait on the breaker)."""
     log_dir = tmp_path_factory.mktemp("logs")
-    with live_gateway(postgres, migrated_template, tls_files, log_dir, with_pipeline=True) as live:
+    with live_gateway(
+        postgres, migrated_template, gateway_login, tls_files, log_dir, with_pipeline=True
+    ) as live:
         operators = live.server.run(seed(live.pool))
         yield Gateway(live.server, live.pool, operators)
 

@@ -3,6 +3,7 @@ hostile name shows as the text it is and never becomes an element or runs."""
 
 from __future__ import annotations
 
+from paywire.store.tx import Pool
 from tests.api.world import World
 from tests.fixtures.breaks import tamper
 from tests.fixtures.browser import Console, TerminalPage
@@ -12,7 +13,9 @@ MARKUP = '<img src=x onerror="window.__pwned=1"><b>bold</b><script>window.__pwne
 ACCOUNT_MARKUP = "ACCT-<svg/onload=1>"
 
 
-async def test_markup_in_a_payment_is_shown_as_text(world: World, browser) -> None:
+async def test_markup_in_a_payment_is_shown_as_text(
+    world: World, owner_pool: Pool, browser
+) -> None:
     created = await world.create_payment(
         creditor={"name": MARKUP, "account": "ACCT-('onload')", "agent_bic": "BNPAFRPPXXX"},
         remittance_info="</div><iframe src=javascript:window.__pwned=3>",
@@ -20,7 +23,7 @@ async def test_markup_in_a_payment_is_shown_as_text(world: World, browser) -> No
     # Account ids are held to SWIFT's x characters now; a payment stored before could still
     # carry markup in one.
     await tamper(
-        world.pool,
+        owner_pool,
         "UPDATE payments SET creditor_account = $2 WHERE reference = $1",
         created["reference"],
         ACCOUNT_MARKUP,

@@ -24,7 +24,7 @@ async def test_recon_daily_prints_the_report_and_fails_on_unmatched_items(
         (await world.drive(await world.create(amount=f"{10 + i}.00"), Status.APPROVED)).id
         for i in range(4)
     ]
-    breaks = await one_of_each(world.pool, ids)
+    breaks = await one_of_each(world.pool, world.owner, ids)
     # The day the payments were made, which is not "today" if the suite ran past midnight.
     made = await world.pool.fetchval("SELECT min(created_at) FROM payments")
     day = made.astimezone(UTC).date().isoformat()

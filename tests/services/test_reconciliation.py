@@ -67,7 +67,7 @@ async def ledger_mismatches(pool: Pool) -> dict[str, str]:
 
 
 async def test_the_daily_report_finds_one_item_of_each_category(world: World) -> None:
-    breaks = await one_of_each(world.pool, await world.approved(AMOUNTS))
+    breaks = await one_of_each(world.pool, world.owner, await world.approved(AMOUNTS))
     report = await daily(world.pool)
     assert report["date"] == datetime.now(UTC).date().isoformat()
     assert report["totals"] == {"payments": 4, "matched": 1, "unmatched": 4}
@@ -89,7 +89,7 @@ async def test_the_daily_report_finds_one_item_of_each_category(world: World) ->
 
 
 async def test_an_answer_due_later_is_not_missing_yet(world: World) -> None:
-    breaks = await one_of_each(world.pool, await world.approved(AMOUNTS))
+    breaks = await one_of_each(world.pool, world.owner, await world.approved(AMOUNTS))
     report = await daily(world.pool, window=timedelta(minutes=5))
     assert "MISSING_ACK" not in by_category(report["unmatched"])
     assert report["totals"] == {"payments": 4, "matched": 2, "unmatched": 3}
@@ -113,7 +113,7 @@ async def test_ledger_rules_beyond_the_amount(world: World) -> None:
     ]
     # A COMPLETED payment without its posting; a reversal on a COMPLETED one.
     await tamper(
-        world.pool,
+        world.owner,
         "WITH gone AS (DELETE FROM postings WHERE payment_id = $1 RETURNING id) "
         "DELETE FROM ledger_entries WHERE posting_id IN (SELECT id FROM gone)",
         second,
@@ -131,14 +131,14 @@ async def test_the_ledger_must_move_the_money_out_of_the_debtor_and_back(world: 
     failed = await world.drive(await world.create(), Status.TRANSMITTED)
     await pipeline.settle(world.pool, [answer(failed, "NACK", reason_code="AC04")], world.ledger)
     await tamper(
-        world.pool,
+        world.owner,
         "UPDATE ledger_entries e SET amount = -e.amount FROM postings g"
         " WHERE g.id = e.posting_id AND g.payment_id = ANY($1::uuid[]) AND g.kind = $2",
         [wrong_way],
         "POSTING",
     )
     await tamper(
-        world.pool,
+        world.owner,
         "UPDATE ledger_entries e SET amount = -e.amount FROM postings g"
         " WHERE g.id = e.posting_id AND g.payment_id = ANY($1::uuid[]) AND g.kind = $2",
         [failed.id],
@@ -158,7 +158,7 @@ async def test_the_ledger_must_credit_the_currency_s_clearing_account(world: Wor
     await pipeline.settle(world.pool, [answer(failed, "NACK", reason_code="AC04")], world.ledger)
     for payment_id, kind in ((elsewhere, "POSTING"), (failed.id, "REVERSAL")):
         await tamper(
-            world.pool,
+            world.owner,
             "UPDATE ledger_entries e SET account_id = (SELECT id FROM accounts WHERE account = $3)"
             " FROM postings g WHERE g.id = e.posting_id AND g.payment_id = $1 AND g.kind = $2"
             " AND e.account_id <> (SELECT id FROM accounts WHERE account = $4)",
@@ -209,7 +209,7 @@ async def test_balances_are_checked_against_the_opening_and_the_entries(world: W
 
 
 async def test_aging_lists_what_is_outstanding_by_age(world: World) -> None:
-    breaks = await one_of_each(world.pool, await world.approved(AMOUNTS))
+    breaks = await one_of_each(world.pool, world.owner, await world.approved(AMOUNTS))
     await reconciliation.sweep(world.pool, answer_window=NOW)
     assert by_category(await aging(world.pool, 0)) == expected(breaks)
     assert await aging(world.pool, 1) == []
@@ -218,7 +218,7 @@ async def test_aging_lists_what_is_outstanding_by_age(world: World) -> None:
 
 
 async def test_the_sweep_opens_each_exception_once_and_sets_the_gauges(world: World) -> None:
-    breaks = await one_of_each(world.pool, await world.approved(AMOUNTS))
+    breaks = await one_of_each(world.pool, world.owner, await world.approved(AMOUNTS))
     first = await reconciliation.sweep(world.pool, answer_window=NOW)
     # The orphan's was open already; ACK_MISSING is the pipeline's, once it stops resending.
     assert (first.unmatched, first.opened) == (4, 2)
@@ -242,7 +242,7 @@ async def test_the_sweep_opens_each_exception_once_and_sets_the_gauges(world: Wo
 
 
 async def test_a_resolved_exception_reconciles_its_item_by_hand(world: World) -> None:
-    breaks = await one_of_each(world.pool, await world.approved(AMOUNTS))
+    breaks = await one_of_each(world.pool, world.owner, await world.approved(AMOUNTS))
     await reconciliation.sweep(world.pool, answer_window=NOW)
     (orphan,) = await exception_queue.list_exceptions(world.pool, limit=10, kind="ORPHAN_ACK")
     await exception_queue.resolve_exception(
@@ -260,7 +260,7 @@ async def test_a_resolved_exception_reconciles_its_item_by_hand(world: World) ->
 async def test_a_resolution_covers_the_ledger_as_it_stood(world: World) -> None:
     """An operator resolved a payment's ledger break; a reversal made for it afterwards takes
     the money back from a COMPLETED payment, a new break the old resolution must not hide."""
-    breaks = await one_of_each(world.pool, await world.approved(AMOUNTS))
+    breaks = await one_of_each(world.pool, world.owner, await world.approved(AMOUNTS))
     await reconciliation.sweep(world.pool, answer_window=NOW)
     (mismatch,) = await exception_queue.list_exceptions(
         world.pool, limit=10, kind="LEDGER_MISMATCH"
@@ -331,13 +331,13 @@ async def test_amounts_per_currency_keep_their_minor_digits(world: World) -> Non
 async def _without_posting(world: World, payment_id: UUID, *, entered_ago: timedelta) -> None:
     """A COMPLETED payment's posting removed, and the payment entered `entered_ago`."""
     await tamper(
-        world.pool,
+        world.owner,
         "WITH gone AS (DELETE FROM postings WHERE payment_id = $1 RETURNING id) "
         "DELETE FROM ledger_entries WHERE posting_id IN (SELECT id FROM gone)",
         payment_id,
     )
     await tamper(
-        world.pool,
+        world.owner,
         "UPDATE payments SET created_at = created_at - $2::interval WHERE id = $1",
         payment_id,
         entered_ago,
@@ -357,7 +357,7 @@ async def test_the_sweep_closes_a_whole_day(world: World) -> None:
     await _without_posting(world, payment.id, entered_ago=timedelta(days=1))
     # Its changes too are older than the sweep's hour.
     await tamper(
-        world.pool,
+        world.owner,
         "UPDATE audit_logs SET timestamp = timestamp - interval '1 day'"
         " WHERE entity = 'payment' AND entity_id = $1",
         str(payment.id),

@@ -41,9 +41,9 @@ async def write(pool: Pool, count: int, at: datetime | None = None) -> None:
 
 
 @pytest.fixture
-async def tamper(db_pool: Pool) -> AsyncIterator[asyncpg.Connection]:
+async def tamper(owner_pool: Pool) -> AsyncIterator[asyncpg.Connection]:
     """A superuser session with the append-only trigger switched off, as an attacker would."""
-    async with db_pool.acquire() as conn:
+    async with owner_pool.acquire() as conn:
         await conn.execute("ALTER TABLE audit_logs DISABLE TRIGGER audit_logs_append_only")
         yield conn
         await conn.execute("ALTER TABLE audit_logs ENABLE TRIGGER audit_logs_append_only")
@@ -195,17 +195,21 @@ async def test_reordered_rows_are_found(db_pool: Pool, tamper: asyncpg.Connectio
         "UPDATE audit_chain SET last_at = last_at - interval '1 second'",
     ],
 )
-async def test_the_database_refuses_changes(db_pool: Pool, sql: str) -> None:
+async def test_the_database_refuses_changes(db_pool: Pool, owner_pool: Pool, sql: str) -> None:
+    """Even the schema's owner, while the triggers are on (the gateway's role is refused before
+    them, tests/store/test_grants.py)."""
     await write(db_pool, 3)
-    async with db_pool.acquire() as conn:
+    async with owner_pool.acquire() as conn:
         with pytest.raises(asyncpg.IntegrityConstraintViolationError):
             await conn.execute(sql)
     assert (await audit_service.verify(db_pool)).ok
 
 
-async def test_setting_the_purge_flag_by_hand_deletes_nothing_recent(db_pool: Pool) -> None:
+async def test_setting_the_purge_flag_by_hand_deletes_nothing_recent(
+    db_pool: Pool, owner_pool: Pool
+) -> None:
     await write(db_pool, 3)
-    async with db_pool.acquire() as conn, conn.transaction():
+    async with owner_pool.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL paywire.audit_purge = 'on'")
         with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="append-only"):
             await conn.execute("DELETE FROM audit_logs")

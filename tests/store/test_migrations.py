@@ -113,7 +113,7 @@ async def test_rolling_back_the_schedule_of_unanswered_messages_says_to_settle_t
     step goes back."""
     migrations = migrator.load()
     sent = await world.drive(await world.create(), Status.TRANSMITTED)
-    async with world.pool.acquire() as conn:
+    async with world.owner.acquire() as conn:
         while (await migrator.status(conn, migrations))[7].state == "applied":
             assert await migrator.rollback(conn, migrations) is not None
         with pytest.raises(MigrationError) as refused:
@@ -126,7 +126,7 @@ async def test_rolling_back_the_schedule_of_unanswered_messages_says_to_settle_t
         )
         await migrator.upgrade(conn, migrations)
     await pipeline.settle(world.pool, [answer(sent, "ACK")], world.ledger)
-    async with world.pool.acquire() as conn:
+    async with world.owner.acquire() as conn:
         while (await migrator.status(conn, migrations))[6].state == "applied":
             assert await migrator.rollback(conn, migrations) is not None
         with pytest.raises(MigrationError, match=r"^rolling back 0006_audit is refused: "):

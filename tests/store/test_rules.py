@@ -34,8 +34,10 @@ ALLOWED = {(t.source, t.target) for t in TRANSITIONS}
 
 
 @pytest.fixture
-async def conn(db_pool: Pool) -> AsyncIterator[asyncpg.Connection]:
-    async with db_pool.acquire() as connection:
+async def conn(owner_pool: Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A session of the schema's owner, who holds every privilege on the tables: what refuses
+    it is the rules themselves (the gateway's role is refused more, tests/store/test_grants.py)."""
+    async with owner_pool.acquire() as connection:
         await connection.execute(
             "INSERT INTO operators (username, password_hash, roles) VALUES"
             " ('mia', '$argon2id$x', '{MAKER}'), ('carol', '$argon2id$x', '{CHECKER}')"

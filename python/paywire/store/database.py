@@ -18,6 +18,7 @@ from paywire.config import Settings
 from paywire.errors import ConfigError, DatabaseUnavailable
 from paywire.store import migrator
 from paywire.store.embedded import EmbeddedPostgres
+from paywire.store.migrator import GATEWAY_ROLE
 from paywire.store.tx import Conn, Db, Pool
 
 # Every session works in UTC, so dates derived in SQL agree with the ones Python derives.
@@ -37,6 +38,7 @@ class Database:
     server: EmbeddedPostgres | None = None
     # Held only to open more pools on the same server; it may carry a password.
     _dsn: str = field(default="", repr=False)
+    _role: str | None = field(default=None, repr=False)
     _more: list[Pool] = field(default_factory=list, repr=False)
 
     async def unbounded_pool(self, size: int) -> Pool:
@@ -44,7 +46,9 @@ class Database:
         with this one: for the gateway's periodic jobs (the day's close, retention), which may
         rightly take longer than PAYWIRE_DB_COMMAND_TIMEOUT_S on a big database and would
         otherwise be cancelled and retried for ever. Connections open only when used."""
-        pool = await create_pool(self._dsn, min_size=0, max_size=size, command_timeout=None)
+        pool = await create_pool(
+            self._dsn, min_size=0, max_size=size, command_timeout=None, role=self._role
+        )
         self._more.append(pool)
         return pool
 
@@ -61,17 +65,25 @@ async def open_database(
     embedded_settings: Mapping[str, str] | None = None,
     bounded: bool = True,
     connect_timeout: float = CONNECT_TIMEOUT_S,
+    gateway: bool = False,
 ) -> Database:
     """Start or join the embedded server unless DATABASE_URL is set, then open the pool.
     `embedded_settings` are server settings for an embedded server this call starts. Statements
     time out after PAYWIRE_DB_COMMAND_TIMEOUT_S unless `bounded` is false: for a migration, whose
     step may rightly run for minutes on a big database, a timeout would only roll it back.
-    A server that has not answered a connection within `connect_timeout` is given up, saying so."""
+    A server that has not answered a connection within `connect_timeout` is given up, saying so.
+
+    With `gateway`, the embedded server's sessions take the role GATEWAY_ROLE: its superuser is
+    the only login it has, and the gateway's statements are then held to the grants a deployment
+    gives its gateway, here as there. DATABASE_URL's role is used as it is: to be held to those
+    grants, it must be a login that is a member of GATEWAY_ROLE (docs/SECURITY.md)."""
     server = None
+    role = None
     dsn = settings.database_url
     if dsn is None:
         server = EmbeddedPostgres(settings.data_dir, embedded_settings)
         dsn = (await server.start()).dsn()
+        role = GATEWAY_ROLE if gateway else None
     try:
         pool = await create_pool(
             dsn,
@@ -79,6 +91,7 @@ async def open_database(
             max_size=settings.db_pool_max,
             command_timeout=settings.db_command_timeout_s if bounded else None,
             connect_timeout=connect_timeout,
+            role=role,
         )
         try:
             # With PAYWIRE_DB_POOL_MIN=0 the pool connects only when first used: one
@@ -102,7 +115,7 @@ async def open_database(
             message = _unreachable(dsn, server is not None, exc, connect_timeout)
             raise DatabaseUnavailable(message) from None
         raise
-    return Database(pool, server, dsn)
+    return Database(pool, server, dsn, role)
 
 
 # What opening a pool raises when the server is not there, refuses us, or has no such database.
@@ -175,10 +188,13 @@ async def create_pool(
     max_size: int,
     command_timeout: float | None,
     connect_timeout: float = CONNECT_TIMEOUT_S,
+    role: str | None = None,
 ) -> Pool:
     """A pool whose connections speak paywire's codecs; used by the app and by the tests.
     `connect_timeout` bounds every connection the pool opens, the ones it reopens after an
-    outage too."""
+    outage too. With `role`, every session takes that role from its start (the login must be
+    allowed to SET ROLE to it)."""
+    server_settings = SERVER_SETTINGS if role is None else {**SERVER_SETTINGS, "role": role}
     pool: Pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
@@ -186,7 +202,7 @@ async def create_pool(
         command_timeout=command_timeout,
         timeout=connect_timeout,
         init=init_connection,
-        server_settings=SERVER_SETTINGS,
+        server_settings=server_settings,
         connection_class=PooledConnection,
     )
     return pool

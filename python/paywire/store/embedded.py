@@ -28,6 +28,7 @@ import asyncpg
 import orjson
 
 from paywire.errors import ConfigError, DatabaseUnavailable
+from paywire.store.migrator import GATEWAY_ROLE
 
 log = logging.getLogger(__name__)
 
@@ -401,10 +402,15 @@ def _port_free(port: int) -> bool:
 
 
 async def _ensure_database(info: ServerInfo) -> None:
+    """paywire's database, and the gateway's role, whose sessions take it (`open_database`)
+    before any migration has made it: a gateway started on an empty server then hears to run
+    `paywire migrate`, not that its role does not exist."""
     conn = await asyncpg.connect(info.dsn("postgres"))
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE)
         if not exists:
             await conn.execute(f"CREATE DATABASE {DATABASE}")  # a constant identifier
+        if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", GATEWAY_ROLE):
+            await conn.execute(f"CREATE ROLE {GATEWAY_ROLE} NOLOGIN")  # a constant identifier
     finally:
         await conn.close()

@@ -22,6 +22,9 @@ from paywire.store.tx import Conn, Record
 
 # pg_advisory_lock key: any constant the application uses for nothing else ("paywire" in ASCII).
 LOCK_KEY = 0x70617977697265
+# The role the gateway runs as: migration 0018 makes it and grants it the rows it works on and
+# nothing of the schema (docs/SECURITY.md, "Database roles").
+GATEWAY_ROLE = "paywire_gateway"
 _FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.(up|down)\.sql$")
 
 _CREATE_TABLE = """
@@ -158,6 +161,17 @@ async def upgrade(
 
 async def require_current(conn: Conn, migrations: Sequence[Migration] | None = None) -> None:
     """Refuse to work on a database whose schema is not exactly the latest."""
+    if await conn.fetchval(
+        "SELECT to_regclass('schema_migrations') IS NOT NULL"
+        " AND NOT has_table_privilege('schema_migrations', 'SELECT')"
+    ):
+        # A gateway role on a schema migrated before 0018, or never granted its rights.
+        raise MigrationError(
+            f"the database role {await conn.fetchval('SELECT current_user')} may not read this "
+            f"schema; run `paywire migrate` as the schema's owner, which grants {GATEWAY_ROLE} "
+            "what the gateway needs, and log the gateway in as a member of it "
+            '(docs/SECURITY.md, "Database roles")'
+        )
     states = await status(conn, migrations if migrations is not None else load())
     behind = [s for s in states if s.state != "applied"]
     if behind:
@@ -166,6 +180,21 @@ async def require_current(conn: Conn, migrations: Sequence[Migration] | None = N
             f"the database schema is not current (migration {first.version:04d}_{first.name} is "
             f"{first.state}); {_REMEDY[first.state]}"
         )
+
+
+async def owns_schema(conn: Conn) -> bool:
+    """Whether the session's role is a superuser or may act as the owner of paywire's tables: a
+    role that can alter them, turn their append-only triggers off, or rewrite their functions,
+    which the gateway never needs."""
+    return bool(
+        await conn.fetchval(
+            """
+            SELECT r.rolsuper OR pg_has_role(current_user, c.relowner, 'MEMBER')
+            FROM pg_roles r, pg_class c
+            WHERE r.rolname = current_user AND c.oid = 'audit_logs'::regclass
+            """
+        )
+    )
 
 
 # What to do about a migration in each state but applied: `paywire migrate` helps only one.
