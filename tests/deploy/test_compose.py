@@ -95,7 +95,7 @@ def test_secrets_come_from_env_files_that_are_never_committed(compose: dict) -> 
         for service in compose["services"].values()
         for entry in service.get("env_file", [])
     }
-    assert files == {"postgres.env", "paywire.env", "redis.env"}
+    assert files == {"postgres.env", "migrate.env", "paywire.env", "redis.env"}
     for name in files:
         assert (DEPLOY / f"{name}.example").is_file(), f"no template for {name}"
         ignored = subprocess.run(
@@ -117,13 +117,20 @@ def env_template(name: str) -> dict[str, str]:
     )
 
 
-def test_the_gateway_is_its_own_database_role_not_the_superuser(compose: dict) -> None:
+def test_migrations_run_as_the_owner_and_the_gateway_as_its_own_login(compose: dict) -> None:
     postgres = env_template("postgres")
-    url = env_template("paywire")["DATABASE_URL"]
-    assert url == f"postgresql://paywire:{postgres['PAYWIRE_DB_PASSWORD']}@postgres:5432/paywire"
-    assert postgres["POSTGRES_USER"] != "paywire"
-    assert "./postgres:/docker-entrypoint-initdb.d:ro" in compose["services"]["postgres"]["volumes"]
-    assert (DEPLOY / "postgres" / "10-paywire-owner.sh").stat().st_mode & 0o111
+    owner = env_template("migrate")["DATABASE_URL"]
+    gateway = env_template("paywire")["DATABASE_URL"]
+    assert owner == f"postgresql://paywire:{postgres['PAYWIRE_DB_PASSWORD']}@postgres:5432/paywire"
+    assert gateway == (
+        f"postgresql://paywire_app:{postgres['PAYWIRE_GATEWAY_DB_PASSWORD']}@postgres:5432/paywire"
+    )
+    assert postgres["POSTGRES_USER"] not in {"paywire", "paywire_app"}
+    services = compose["services"]
+    assert [e["path"] for e in services["migrate"]["env_file"]] == ["migrate.env"]
+    assert [e["path"] for e in services["gateway"]["env_file"]] == ["paywire.env"]
+    assert "./postgres:/docker-entrypoint-initdb.d:ro" in services["postgres"]["volumes"]
+    assert (DEPLOY / "postgres" / "10-paywire-roles.sh").stat().st_mode & 0o111
 
 
 def test_redis_wants_a_password_and_shares_a_network_with_the_gateway_only(
@@ -173,15 +180,16 @@ def test_prometheus_mounts_the_rules_it_is_configured_with(compose: dict) -> Non
         assert (PROMETHEUS_DIR / rule_file).is_file()
 
 
-async def test_the_init_script_makes_a_role_that_migrates_and_cannot_turn_triggers_off(
+async def test_the_init_script_makes_an_owner_that_migrates_and_a_gateway_login_that_cannot(
     postgres: PostgresServer,
 ) -> None:
     """The script as the postgres image runs it (psql as the superuser), against a real server;
-    then paywire's whole schema is migrated by the role it made, which holds no superuser
-    rights: it cannot switch off the triggers that keep the records append-only."""
+    then paywire's whole schema is migrated by the owner it made, which holds no superuser
+    rights, and the gateway's login works on rows and can change nothing of the schema."""
     server = urlsplit(postgres.url)
     suffix = uuid.uuid4().hex[:8]
     role, database, password = f"paywire_{suffix}", f"paywire_{suffix}", f"pw-{suffix}"
+    gateway, gateway_password = f"paywire_app_{suffix}", f"gw-{suffix}"
     env = {
         "PATH": f"{binaries()}:{os.environ['PATH']}",
         "POSTGRES_USER": server.username or "",
@@ -191,8 +199,11 @@ async def test_the_init_script_makes_a_role_that_migrates_and_cannot_turn_trigge
         "PAYWIRE_DB_USER": role,
         "PAYWIRE_DB_NAME": database,
         "PAYWIRE_DB_PASSWORD": password,
+        "PAYWIRE_GATEWAY_DB_USER": gateway,
+        "PAYWIRE_GATEWAY_DB_PASSWORD": gateway_password,
     }
-    script = DEPLOY / "postgres" / "10-paywire-owner.sh"
+    script = DEPLOY / "postgres" / "10-paywire-roles.sh"
+    where = f"{server.hostname}:{server.port}/{database}"
     try:
         done = await asyncio.to_thread(
             subprocess.run,
@@ -204,8 +215,7 @@ async def test_the_init_script_makes_a_role_that_migrates_and_cannot_turn_trigge
             timeout=SCRIPT_TIMEOUT_S,
         )
         assert done.returncode == 0, done.stderr
-        owner_url = f"postgresql://{role}:{password}@{server.hostname}:{server.port}/{database}"
-        conn = await asyncpg.connect(owner_url)
+        conn = await asyncpg.connect(f"postgresql://{role}:{password}@{where}")
         try:
             assert not await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = $1", role)
             await migrator.upgrade(conn, migrator.load())
@@ -213,7 +223,17 @@ async def test_the_init_script_makes_a_role_that_migrates_and_cannot_turn_trigge
                 await conn.execute("SET session_replication_role = replica")
         finally:
             await conn.close()
+        conn = await asyncpg.connect(f"postgresql://{gateway}:{gateway_password}@{where}")
+        try:
+            await migrator.require_current(conn)
+            assert not await migrator.owns_schema(conn)
+            await conn.execute("DELETE FROM sessions")
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="must be owner"):
+                await conn.execute("ALTER TABLE audit_logs DISABLE TRIGGER audit_logs_append_only")
+        finally:
+            await conn.close()
     finally:
         # Whatever the script made before it failed or timed out.
         await postgres.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await postgres.execute(f'DROP ROLE IF EXISTS "{gateway}"')
         await postgres.execute(f'DROP ROLE IF EXISTS "{role}"')
