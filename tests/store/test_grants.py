@@ -17,7 +17,7 @@ from paywire.errors import PaywireError
 from paywire.store import migrator
 from paywire.store.database import open_database
 from paywire.store.tx import Pool
-from tests.fixtures.postgres import as_gateway
+from tests.fixtures.postgres import with_login
 
 # What an owner could do to get past the records' rules, and the gateway must not.
 SCHEMA_CHANGES = [
@@ -89,7 +89,7 @@ async def test_a_gateway_role_without_the_grants_is_told_to_migrate(
         await migrator.upgrade(owner, migrator.load()[:17])
     finally:
         await owner.close()
-    gateway = await asyncpg.connect(as_gateway(empty_database, gateway_login))
+    gateway = await asyncpg.connect(with_login(empty_database, gateway_login))
     try:
         with pytest.raises(PaywireError) as refused:
             await migrator.require_current(gateway)

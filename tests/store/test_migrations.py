@@ -17,6 +17,7 @@ from paywire.services import pipeline
 from paywire.store import audit, migrator, operators
 from paywire.store.database import init_connection
 from paywire.store.migrator import MigrationError
+from tests.fixtures.postgres import PostgresServer, embedded_server, with_login
 from tests.fixtures.world import PASSWORD_HASH, World, answer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -192,3 +193,65 @@ async def test_concurrent_runners_apply_each_migration_once(empty_database: str)
         for c in conns:
             await c.close()
     assert sorted(len(r) for r in results) == [0, 0, len(migrator.load())]
+
+
+async def test_a_step_the_server_refuses_is_named_with_its_hint_and_leaves_nothing(
+    conn: asyncpg.Connection, migrations_copy: Path
+) -> None:
+    """A step that fails was a traceback and an `unexpected` error; now it is named, with the
+    HINT the step or the server gave, and neither it nor its record stays."""
+    broken = migrations_copy / "0002_accounts.up.sql"
+    broken.write_text(
+        broken.read_text()
+        + "\nDO $$ BEGIN RAISE EXCEPTION 'no room' USING HINT = 'make room first'; END $$;\n"
+    )
+    with pytest.raises(MigrationError) as refused:
+        await migrator.upgrade(conn, migrator.load(migrations_copy))
+    assert refused.value.message == (
+        "applying 0002_accounts failed: no room; nothing of it was applied (the migrations"
+        " before it were); make room first"
+    )
+    states = [s.state for s in await migrator.status(conn, migrator.load(migrations_copy))]
+    assert states[:3] == ["applied", "pending", "pending"]
+    assert await conn.fetchval("SELECT to_regclass('accounts')") is None
+
+
+def test_an_owner_that_may_not_make_roles_is_told_which_to_ask_for() -> None:
+    """An installation from before 0018 whose owner holds no CREATEROLE (as deploy/postgres
+    makes it): the step says what the administrator must run, and applies once they have. On a
+    server of its own, where the role can be missing (every test database's grants hold it on
+    the session's server)."""
+    with embedded_server() as server:
+        asyncio.run(_without_the_role_then_with_it(server))
+
+
+async def _without_the_role_then_with_it(server: PostgresServer) -> None:
+    admin = await asyncpg.connect(server.dsn("postgres"))
+    try:
+        await admin.execute(f"DROP ROLE {migrator.GATEWAY_ROLE}")  # made by the embedded start
+        await admin.execute("CREATE ROLE owner_only LOGIN PASSWORD 'owner-pw' NOCREATEROLE")
+        await admin.execute("CREATE DATABASE owned OWNER owner_only")
+        owner = await asyncpg.connect(with_login(server.dsn("owned"), ("owner_only", "owner-pw")))
+        try:
+            migrations = migrator.load()
+            with pytest.raises(MigrationError) as refused:
+                await migrator.upgrade(owner, migrations)
+            assert refused.value.message == (
+                "applying 0018_gateway_role failed: the role paywire_gateway does not exist, and"
+                " owner_only may not create roles; nothing of it was applied (the migrations"
+                " before it were); have the database administrator run CREATE ROLE"
+                " paywire_gateway NOLOGIN, then run paywire migrate again"
+            )
+            await admin.execute(f"CREATE ROLE {migrator.GATEWAY_ROLE} NOLOGIN")
+            assert [m.label for m in await migrator.upgrade(owner, migrations)] == [
+                m.label for m in migrations[17:]
+            ]
+            assert await owner.fetchval(
+                "SELECT has_table_privilege($1, 'audit_logs', 'INSERT')"
+                " AND NOT has_table_privilege($1, 'audit_logs', 'UPDATE')",
+                migrator.GATEWAY_ROLE,
+            )
+        finally:
+            await owner.close()
+    finally:
+        await admin.close()

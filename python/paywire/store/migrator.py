@@ -146,7 +146,16 @@ async def upgrade(
             if migration.version in applied:
                 continue
             async with conn.transaction():
-                await conn.execute(migration.up_sql)
+                try:
+                    await conn.execute(migration.up_sql)
+                except asyncpg.PostgresError as exc:
+                    # What the server said, its HINT when the step gave one (0018 says which
+                    # role to ask the administrator for), and that nothing of the step stays.
+                    remedy = exc.hint or "mend the cause and run `paywire migrate` again"
+                    raise MigrationError(
+                        f"applying {migration.label} failed: {exc.message}; nothing of it was "
+                        f"applied (the migrations before it were); {remedy}"
+                    ) from None
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
                     migration.version,
