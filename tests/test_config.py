@@ -81,6 +81,8 @@ def test_settings_are_logged_without_any_secret_of_their_urls() -> None:
         ({"PAYWIRE_DB_POOL_MIN": "5", "PAYWIRE_DB_POOL_MAX": "2"}, "PAYWIRE_DB_POOL_MIN"),
         ({"PAYWIRE_SENDER_BIC": "bogus"}, "PAYWIRE_SENDER_BIC"),
         ({"PAYWIRE_RECEIVER_BIC": "rcvrgb2lxxx"}, "PAYWIRE_RECEIVER_BIC"),
+        ({"PAYWIRE_LOG_LEVEL": "DEBUG"}, "PAYWIRE_LOG_LEVEL"),
+        ({"PAYWIRE_LOG_LEVEL": "verbose"}, "PAYWIRE_LOG_LEVEL"),
     ],
 )
 def test_settings_that_would_misbehave_later_are_refused_at_start(
@@ -196,7 +198,7 @@ def test_a_misspelt_variable_is_named_with_the_setting_it_resembles() -> None:
         "PAYWIRE_SENDERBIC": "PAYWDEFFXXX",
         "PAYWIRE_RECEIVER_CA": "/etc/ca.pem",  # cut short
         "PAYWIRE_DATABASE_URL": "postgresql://ops:pw@db/paywire",  # DATABASE_URL has no prefix
-        "PAYWIRE_LOG_LEVEL": "debug",  # like no setting
+        "PAYWIRE_VERBOSE": "1",  # like no setting
         "PAYWIRE_PORT": "3000",  # a service link's name, but not its value
         "PAYWIRE_POOL_SIZE": "2",
         "DATABASE_URL": "postgresql://ops:pw@db/paywire",
@@ -205,11 +207,11 @@ def test_a_misspelt_variable_is_named_with_the_setting_it_resembles() -> None:
     assert unknown_variables(environ) == {
         "PAYWIRE_ACK_TIMEOUT": "PAYWIRE_ACK_TIMEOUT_S",
         "PAYWIRE_DATABASE_URL": "DATABASE_URL",
-        "PAYWIRE_LOG_LEVEL": None,
         "PAYWIRE_PORT": None,
         "PAYWIRE_RECEIVER_CA": "PAYWIRE_RECEIVER_CA_FILE",
         "PAYWIRE_RECIEVER_HOST": "PAYWIRE_RECEIVER_HOST",
         "PAYWIRE_SENDERBIC": "PAYWIRE_SENDER_BIC",
+        "PAYWIRE_VERBOSE": None,
     }
     assert load_settings(environ=environ).pool_size == 2, "loading settings still ignores them"
 

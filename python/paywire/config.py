@@ -64,6 +64,10 @@ _SIMILAR = 0.8
 # The frame headers the wire core speaks (docs/TRANSPORT.md); the reference receiver's
 # --framing takes the same.
 FRAMINGS = ("u32be", "u16be", "ascii4")
+# The levels PAYWIRE_LOG_LEVEL takes, named as the standard library names them. No DEBUG:
+# paywire writes no debug records (what diagnosis needs is at INFO, and in the metrics), and the
+# libraries' debug records were never read for secrets.
+LOG_LEVELS = ("INFO", "WARNING", "ERROR")
 _FRAMING_LIMITS = {"u32be": 0xFFFF_FFFF, "u16be": 0xFFFF, "ascii4": 9999}
 # Every duration setting, and what it may be besides positive. A day bounds them all: longer
 # is no timeout a receiver or database needs, and overflows the date arithmetic of leases.
@@ -125,6 +129,8 @@ class Settings:
     token_ttl_s: int = 3600
     sanctions_file: Path | None = None
     log_dir: Path = Path("logs")
+    # The least severe log record written (observability/logging.py).
+    log_level: str = "INFO"
     audit_retention_years: int = 10
     redis_url: str | None = None
     db_pool_min: int = 2
@@ -257,6 +263,8 @@ def _coerce(name: str, value: Any) -> Any:
     if name == "allowed_hosts":
         items = value if isinstance(value, list | tuple) else str(value).split(",")
         return tuple(str(h).strip().lower().rstrip(".") for h in items if str(h).strip())
+    if name == "log_level":
+        return str(value).strip().upper()
     if name == "receiver_pin_sha256":
         items = value if isinstance(value, list | tuple) else str(value).split(",")
         return tuple(_normalise_pin(p) for p in items if str(p).strip())
@@ -318,6 +326,7 @@ def _validate(s: Settings) -> None:
         f"must be {' or '.join(TLS_MIN_VERSIONS)}",
     )
     check(s.framing in FRAMINGS, "framing", f"must be one of {', '.join(FRAMINGS)}")
+    check(s.log_level in LOG_LEVELS, "log_level", f"must be one of {', '.join(LOG_LEVELS)}")
     check(
         s.max_frame_bytes >= MIN_FRAME_BYTES,
         "max_frame_bytes",

@@ -218,6 +218,33 @@ def test_configure_logging_writes_to_stream_and_daily_file(tmp_path: Path) -> No
     assert json.loads(written[0])["message"] == "configured"
 
 
+def test_the_log_level_leaves_out_what_is_less_severe(tmp_path: Path) -> None:
+    """PAYWIRE_LOG_LEVEL=warning (in any case): the line per request and the routine events
+    are left out, warnings and errors written, paywire's and the libraries' alike."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    settings = load_settings(
+        environ={"PAYWIRE_LOG_LEVEL": "warning", "PAYWIRE_LOG_DIR": str(tmp_path)}
+    )
+    try:
+        configure_logging(settings, stream=stream)
+        logging.getLogger("paywire.api").info("GET /health 200")
+        logging.getLogger("paywire.transport").warning("connection lost")
+        logging.getLogger("aiohttp.server").info("a library's routine line")
+        logging.getLogger("asyncpg").error("a library's error")
+    finally:
+        for handler in set(root.handlers) - set(saved_handlers):
+            root.removeHandler(handler)
+            handler.close()
+        root.setLevel(saved_level)
+    lines = [json.loads(x) for x in stream.getvalue().splitlines()]
+    assert [(x["level"], x["message"]) for x in lines] == [
+        ("WARNING", "connection lost"),
+        ("ERROR", "a library's error"),
+    ]
+
+
 def test_a_throttled_kind_logs_once_per_period_with_the_count_it_left_out(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

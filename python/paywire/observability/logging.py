@@ -220,10 +220,13 @@ def prune_log_files(directory: Path, today: dt.date, retention_days: int = RETEN
 
 
 def configure_logging(
-    settings: Settings, *, level: int | str = logging.INFO, stream: IO[str] | None = None
+    settings: Settings, *, level: str | None = None, stream: IO[str] | None = None
 ) -> None:
-    """Send every log record, as JSON lines, to `stream` (stdout) and the daily file in
-    `settings.log_dir`. Calling it again replaces the handlers it installed before."""
+    """Send log records, as JSON lines, to `stream` (stdout) and the daily file in
+    `settings.log_dir`. Calling it again replaces the handlers it installed before.
+
+    `level` (default `settings.log_level`) is the least severe record written, paywire's or a
+    library's; never below INFO (docs/CONFIGURATION.md says why)."""
     formatter = JsonFormatter()
     console = logging.StreamHandler(stream if stream is not None else sys.stdout)
     console.set_name(_CONSOLE_HANDLER)
@@ -244,6 +247,6 @@ def configure_logging(
     for handler in (console, daily):
         handler.setFormatter(formatter)
         root.addHandler(handler)
-    root.setLevel(level)
+    root.setLevel(level or settings.log_level)
     # aiohttp's access log would repeat what the timing middleware already logs, in prose.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
