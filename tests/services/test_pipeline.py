@@ -11,15 +11,20 @@ import asyncpg
 import pytest
 
 from paywire.domain.accounts import clearing_account
+from paywire.domain.exception_kinds import ACK_MISSING
+from paywire.domain.payment import Payment, utc_iso
 from paywire.domain.roles import Role
 from paywire.domain.statuses import Status
 from paywire.errors import PermissionDenied, ValidationError
 from paywire.observability.metrics import payments_completed_total, payments_failed_total
+from paywire.services import audit as audit_service
 from paywire.services import payments, pipeline
 from paywire.store import audit, delivery
 from paywire.store import ledger as ledger_store
 from paywire.store import payments as payment_store
+from paywire.store.exception_queue import NewException
 from paywire.wire import parse_pacs008_summary
+from tests.fixtures.metrics import metric
 from tests.fixtures.waiting import lock_waiters, poll
 from tests.fixtures.world import (
     ACME,
@@ -474,6 +479,66 @@ async def test_an_answer_contradicting_the_settlement_opens_ack_missing(
     assert kind == "ACK_MISSING"
     assert detail.startswith(f"{then} {'ACCP' if then == 'ACK' else 'RJCT'} after the payment")
     assert f"settled by a {first}" in detail
+
+
+async def ack_missing(world: World, payment: Payment) -> int:
+    """ACK_MISSING opened as the pipeline opens it after the last unanswered attempt."""
+    (opened,) = await pipeline.open_exceptions(
+        world.pool,
+        [NewException(ACK_MISSING, payment.id, payment.msg_id, "5 transmissions unanswered")],
+    )
+    return opened.id
+
+
+@pytest.mark.parametrize(("kind", "status"), [("ACK", "COMPLETED"), ("NACK", "FAILED")])
+async def test_an_answer_after_ack_missing_settles_and_the_gateway_closes_the_exception(
+    world: World, kind: str, status: str
+) -> None:
+    """The answer came after all: an operator asking the receiver for it would ask for nothing.
+    The exception is resolved by `system`, with what came and when, and audited."""
+    payment = await world.drive(await world.create(), Status.TRANSMITTED)
+    exception_id = await ack_missing(world, payment)
+    assert metric("exceptions_open") == 1
+
+    late = answer(payment, kind, reason_code="AC04")
+    await pipeline.settle(world.pool, [late], world.ledger)
+
+    assert (await world.reload(payment)).status is Status(status)
+    row = await world.pool.fetchrow(
+        "SELECT state, resolved_by, note FROM exceptions WHERE id = $1", exception_id
+    )
+    assert (row["state"], row["resolved_by"]) == ("RESOLVED", "system")
+    assert row["note"] == (
+        f"the receiver answered after all: {kind} {late.status} received "
+        f"{utc_iso(late.received_at)}; the payment is {status}"
+    )
+    (entry,) = await world.pool.fetch(
+        "SELECT operator, before, after FROM audit_logs"
+        " WHERE action = 'exception.resolve' AND entity_id = $1",
+        str(exception_id),
+    )
+    assert entry["operator"] == "system"
+    assert (entry["before"]["state"], entry["after"]["state"]) == ("OPEN", "RESOLVED")
+    assert entry["before"]["note"] is None
+    assert entry["after"]["note"] == row["note"]
+    assert metric("exceptions_open") == 0
+    assert (await audit_service.verify(world.pool)).ok
+
+
+async def test_an_ack_missing_an_operator_is_resolving_is_left_to_them(world: World) -> None:
+    """Its row locked by an operator's resolution: the settler does not wait for it (they lock
+    the exception, then the payment; it the other way round), and the payment settles."""
+    payment = await world.drive(await world.create(), Status.TRANSMITTED)
+    exception_id = await ack_missing(world, payment)
+    async with world.owner.acquire() as operator, operator.transaction():
+        await operator.execute("SELECT 1 FROM exceptions WHERE id = $1 FOR UPDATE", exception_id)
+        settled = await asyncio.wait_for(
+            pipeline.settle(world.pool, [answer(payment, "ACK")], world.ledger), 10
+        )
+    assert settled.completed == [payment.id]
+    assert await open_exceptions_of(world, payment.id) == [
+        ("ACK_MISSING", "5 transmissions unanswered")
+    ]
 
 
 async def test_contradicting_answers_in_one_batch_settle_by_the_first_and_open_ack_missing(

@@ -11,11 +11,13 @@ import asyncpg
 import pytest
 
 from paywire.domain.audit_chain import AuditEntry
+from paywire.domain.exception_kinds import ACK_MISSING
 from paywire.domain.roles import Role
 from paywire.domain.statuses import Status
 from paywire.services import pipeline
 from paywire.store import audit, migrator, operators
 from paywire.store.database import init_connection
+from paywire.store.exception_queue import NewException
 from paywire.store.migrator import MigrationError
 from tests.fixtures.postgres import PostgresServer, embedded_server, with_login
 from tests.fixtures.world import PASSWORD_HASH, World, answer
@@ -255,3 +257,23 @@ async def _without_the_role_then_with_it(server: PostgresServer) -> None:
             await owner.close()
     finally:
         await admin.close()
+
+
+async def test_rolling_back_0019_is_refused_once_the_gateway_resolved_an_exception(
+    world: World,
+) -> None:
+    """The foreign key it would restore cannot hold `system`; records are never deleted."""
+    payment = await world.drive(await world.create(), Status.TRANSMITTED)
+    await pipeline.open_exceptions(
+        world.pool, [NewException(ACK_MISSING, payment.id, payment.msg_id, "unanswered")]
+    )
+    await pipeline.settle(world.pool, [answer(payment, "ACK")], world.ledger)
+    migrations = migrator.load()
+    async with world.owner.acquire() as conn:
+        for _ in migrations[19:]:  # the steps after 0019 go back first
+            assert await migrator.rollback(conn, migrations) is not None
+        with pytest.raises(MigrationError) as refused:
+            await migrator.rollback(conn, migrations)
+    assert refused.value.message.startswith(
+        "rolling back 0019_answered_after_all is refused: the gateway has resolved exceptions"
+    )

@@ -359,6 +359,27 @@ async def test_exceptions_open_once_and_resolve_with_a_note(conn: asyncpg.Connec
     assert await conn.fetchval(insert, payment_id) != exception_id  # a new one may open now
 
 
+@pytest.mark.parametrize(("resolver", "known"), [("mia", True), ("system", True), ("eve", False)])
+async def test_an_exception_is_resolved_by_an_operator_or_the_gateway(
+    conn: asyncpg.Connection, resolver: str, known: bool
+) -> None:
+    """`system` (the gateway closing an ACK_MISSING whose answer came late) besides operators;
+    no one else (migration 0019, which replaced the foreign key on operators)."""
+    exception_id = await conn.fetchval(
+        "INSERT INTO exceptions (kind, payment_id) VALUES ('ACK_MISSING', $1) RETURNING id",
+        await _payment(conn),
+    )
+    resolve = (
+        "UPDATE exceptions SET state = 'RESOLVED', resolved_at = now(), resolved_by = $2,"
+        " note = 'answered' WHERE id = $1"
+    )
+    if known:
+        await conn.execute(resolve, exception_id, resolver)
+    else:
+        with pytest.raises(asyncpg.ForeignKeyViolationError, match="not by eve"):
+            await conn.execute(resolve, exception_id, resolver)
+
+
 async def test_references_follow_the_format_and_never_repeat(conn: asyncpg.Connection) -> None:
     references = await conn.fetch("SELECT payment_reference() AS r FROM generate_series(1, 2000)")
     values = [row["r"] for row in references]

@@ -26,13 +26,11 @@ from paywire.services.ledger import LedgerAdapter
 from paywire.store import audit, exception_queue
 from paywire.store import payments as payment_store
 from paywire.store.exception_queue import ExceptionItem
-from paywire.store.messages import IncomingAnswer
+from paywire.store.messages import MANUAL, IncomingAnswer
 from paywire.store.tx import Conn, Db, connection, transaction
 
 NOTE_MAX = 1000
 CONFIRMATION_MAX = 140
-# answers.status of an answer an operator recorded from the receiver's confirmation.
-MANUAL = "MANUAL"
 
 
 class Driver(Protocol):

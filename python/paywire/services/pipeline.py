@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from paywire.domain.accounts import PostingRequest
@@ -22,8 +22,8 @@ from paywire.domain.exception_kinds import (
     ORPHAN_ACK,
     PROCESSING_ERROR,
 )
-from paywire.domain.payment import REASON_CODE_MAX, Payment, Reason
-from paywire.domain.roles import SYSTEM_ACTOR
+from paywire.domain.payment import REASON_CODE_MAX, Payment, Reason, utc_iso
+from paywire.domain.roles import SYSTEM, SYSTEM_ACTOR
 from paywire.domain.screening import ScreeningRules, summarise
 from paywire.domain.statuses import Status
 from paywire.observability.metrics import (
@@ -38,7 +38,7 @@ from paywire.store import audit, delivery, exception_queue, messages
 from paywire.store import payments as store
 from paywire.store.delivery import Transmission
 from paywire.store.exception_queue import ExceptionItem, NewException
-from paywire.store.messages import IncomingAnswer, OutgoingMessage
+from paywire.store.messages import MANUAL, IncomingAnswer, OutgoingMessage
 from paywire.store.payments import claim
 from paywire.store.tx import Conn, Db, transaction
 
@@ -220,9 +220,12 @@ async def settle(
         )
         # Exceptions before the status changes: opening one may wait for an operator resolving
         # the same item, who in turn waits for the chain head, which `move` would hold by then.
+        # Closed before the batch's own problems open: a contradiction within the batch (an ACK
+        # and a NACK for one payment) opens an ACK_MISSING the answer must not close.
+        closed = await _close_answered(conn, settled)
         opened = await _open(conn, problems)
         await move(conn, moves, SYSTEM_ACTOR, request_id=request_id)
-    if opened:
+    if opened or closed:
         await gauges.refresh_exceptions_open(db)
     for payment, answer in settled:
         (result.completed if answer.kind == "ACK" else result.failed).append(payment.id)
@@ -258,6 +261,43 @@ async def _open(conn: Conn, items: Sequence[NewException]) -> list[ExceptionItem
         ],
     )
     return opened
+
+
+async def _close_answered(
+    conn: Conn, settled: Sequence[tuple[Payment, IncomingAnswer]]
+) -> list[ExceptionItem]:
+    """Resolve and audit, as the gateway, the open ACK_MISSING of each payment the receiver's
+    answer settles: the answer came after all, and an operator asking the receiver for it would
+    ask for nothing. An answer an operator recorded (MANUAL) is settling through the exception it
+    resolves itself."""
+    notes = {
+        payment.id: (
+            f"the receiver answered after all: {answer.kind} {answer.status} received "
+            f"{utc_iso(answer.received_at)}; the payment is "
+            f"{'COMPLETED' if answer.kind == 'ACK' else 'FAILED'}"
+        )
+        for payment, answer in settled
+        if answer.status != MANUAL
+    }
+    if not notes:
+        return []
+    closed = await exception_queue.resolve_answered(conn, notes, SYSTEM, datetime.now(UTC))
+    await audit.append(
+        conn,
+        [
+            AuditEntry.by_system(
+                "exception.resolve",
+                "exception",
+                str(item.id),
+                before=replace(
+                    item, state="OPEN", resolved_at=None, resolved_by=None, note=None
+                ).as_dict(),
+                after=item.as_dict(),
+            )
+            for item in closed
+        ],
+    )
+    return closed
 
 
 async def _lock(conn: Conn, payment_ids: Sequence[UUID], status: Status) -> list[Payment]:

@@ -5,7 +5,7 @@ At most one OPEN exception per kind and payment (per msg_id for orphans); openin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +15,7 @@ from paywire.domain.payment import utc_iso
 from paywire.store.tx import Conn, Record
 
 _COLUMNS = "id, kind, payment_id, msg_id, detail, state, opened_at, resolved_at, resolved_by, note"
+_E_COLUMNS = ", ".join(f"e.{column}" for column in _COLUMNS.split(", "))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,38 @@ async def resolve(
         at,
     )
     return to_item(row) if row else None
+
+
+async def resolve_answered(
+    conn: Conn, notes: Mapping[UUID, str], by: str, at: datetime
+) -> list[ExceptionItem]:
+    """Resolve, as `by`, the open ACK_MISSING of each payment of `notes` with its note: its
+    answer came after all. One an operator is resolving right now (its row locked) is left to
+    them: waiting for it could deadlock, since they lock the exception before the payment and
+    the settler the other way round."""
+    rows = await conn.fetch(
+        f"""
+        WITH late AS (
+            SELECT e.id, a.note
+            FROM exceptions e
+            JOIN unnest($1::uuid[], $2::text[]) AS a (payment_id, note)
+                ON a.payment_id = e.payment_id
+            WHERE e.kind = 'ACK_MISSING' AND e.state = 'OPEN'
+            ORDER BY e.id
+            FOR UPDATE OF e SKIP LOCKED
+        )
+        UPDATE exceptions e
+        SET state = 'RESOLVED', resolved_at = $4, resolved_by = $3, note = late.note
+        FROM late
+        WHERE e.id = late.id
+        RETURNING {_E_COLUMNS}
+        """,
+        list(notes),
+        list(notes.values()),
+        by,
+        at,
+    )
+    return sorted((to_item(row) for row in rows), key=lambda item: item.id)
 
 
 async def page(

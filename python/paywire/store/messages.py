@@ -24,6 +24,11 @@ class OutgoingMessage:
     payload: bytes
 
 
+# answers.status of an answer an operator recorded from the receiver's confirmation, resolving
+# an exception with mark_settled; the receiver's own answers carry an ISO 20022 status.
+MANUAL = "MANUAL"
+
+
 @dataclass(frozen=True, slots=True)
 class IncomingAnswer:
     """An ACK or NACK as parsed from the wire, with the frame it came in."""
