@@ -270,18 +270,12 @@ async def _close_answered(
     answer settles: the answer came after all, and an operator asking the receiver for it would
     ask for nothing. An answer an operator recorded (MANUAL) is settling through the exception it
     resolves itself."""
-    notes = {
-        payment.id: (
-            f"the receiver answered after all: {answer.kind} {answer.status} received "
-            f"{utc_iso(answer.received_at)}; the payment is "
-            f"{'COMPLETED' if answer.kind == 'ACK' else 'FAILED'}"
-        )
-        for payment, answer in settled
-        if answer.status != MANUAL
-    }
-    if not notes:
+    answered = {p.id: a for p, a in settled if a.status != MANUAL}
+    waiting = await exception_queue.lock_open(conn, ACK_MISSING, list(answered))
+    if not waiting:
         return []
-    closed = await exception_queue.resolve_answered(conn, notes, SYSTEM, datetime.now(UTC))
+    notes = {exception_id: _came_after_all(answered[pid]) for pid, exception_id in waiting.items()}
+    closed = await exception_queue.resolve_many(conn, notes, SYSTEM, datetime.now(UTC))
     await audit.append(
         conn,
         [
@@ -298,6 +292,14 @@ async def _close_answered(
         ],
     )
     return closed
+
+
+def _came_after_all(answer: IncomingAnswer) -> str:
+    settled_as = "COMPLETED" if answer.kind == "ACK" else "FAILED"
+    return (
+        f"the receiver answered after all: {answer.kind} {answer.status} received "
+        f"{utc_iso(answer.received_at)}; the payment is {settled_as}"
+    )
 
 
 async def _lock(conn: Conn, payment_ids: Sequence[UUID], status: Status) -> list[Payment]:

@@ -87,42 +87,21 @@ async def resolve(
     conn: Conn, exception_id: int, by: str, note: str, at: datetime
 ) -> ExceptionItem | None:
     """Resolve an OPEN exception; None if it is not open."""
-    row = await conn.fetchrow(
-        f"""
-        UPDATE exceptions SET state = 'RESOLVED', resolved_at = $4, resolved_by = $2, note = $3
-        WHERE id = $1 AND state = 'OPEN'
-        RETURNING {_COLUMNS}
-        """,
-        exception_id,
-        by,
-        note,
-        at,
-    )
-    return to_item(row) if row else None
+    resolved = await resolve_many(conn, {exception_id: note}, by, at)
+    return resolved[0] if resolved else None
 
 
-async def resolve_answered(
-    conn: Conn, notes: Mapping[UUID, str], by: str, at: datetime
+async def resolve_many(
+    conn: Conn, notes: Mapping[int, str], by: str, at: datetime
 ) -> list[ExceptionItem]:
-    """Resolve, as `by`, the open ACK_MISSING of each payment of `notes` with its note: its
-    answer came after all. One an operator is resolving right now (its row locked) is left to
-    them: waiting for it could deadlock, since they lock the exception before the payment and
-    the settler the other way round."""
+    """Resolve the OPEN exceptions of `notes`, each with its note, as `by`; those not open are
+    left. In id order."""
     rows = await conn.fetch(
         f"""
-        WITH late AS (
-            SELECT e.id, a.note
-            FROM exceptions e
-            JOIN unnest($1::uuid[], $2::text[]) AS a (payment_id, note)
-                ON a.payment_id = e.payment_id
-            WHERE e.kind = 'ACK_MISSING' AND e.state = 'OPEN'
-            ORDER BY e.id
-            FOR UPDATE OF e SKIP LOCKED
-        )
         UPDATE exceptions e
-        SET state = 'RESOLVED', resolved_at = $4, resolved_by = $3, note = late.note
-        FROM late
-        WHERE e.id = late.id
+        SET state = 'RESOLVED', resolved_at = $4, resolved_by = $3, note = n.note
+        FROM unnest($1::bigint[], $2::text[]) AS n (id, note)
+        WHERE e.id = n.id AND e.state = 'OPEN'
         RETURNING {_E_COLUMNS}
         """,
         list(notes),
@@ -131,6 +110,24 @@ async def resolve_answered(
         at,
     )
     return sorted((to_item(row) for row in rows), key=lambda item: item.id)
+
+
+async def lock_open(conn: Conn, kind: str, payment_ids: Sequence[UUID]) -> dict[UUID, int]:
+    """The OPEN exception of `kind` of each of these payments that has one, by payment, locked.
+    One whose row another transaction holds (an operator resolving it) is skipped, not waited
+    for: they lock the exception before the payment, and the settler, whose payments are locked
+    already, would deadlock with them."""
+    rows = await conn.fetch(
+        """
+        SELECT id, payment_id FROM exceptions
+        WHERE kind = $1 AND state = 'OPEN' AND payment_id = ANY($2::uuid[])
+        ORDER BY id
+        FOR UPDATE SKIP LOCKED
+        """,
+        kind,
+        payment_ids,
+    )
+    return {row["payment_id"]: row["id"] for row in rows}
 
 
 async def page(
