@@ -11,13 +11,20 @@ import signal
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from tests.chaos.run import SETTLED, count, strike_after, timeout_for, wait_finished
+from tests.chaos.run import (
+    SETTLED,
+    count,
+    kill_scene,
+    strike_after,
+    timeout_for,
+    wait_finished,
+)
 from tests.chaos.scale import seeded, size
 from tests.fixtures.bulk import NACK_OVER, approve_mixed
 from tests.fixtures.invariants import check_invariants
 from tests.fixtures.tls import TLSFiles
 from tests.fixtures.world import World
-from tests.pipeline.processes import gateway_env, kill, start_gateway, start_receiver
+from tests.pipeline.processes import kill, start_gateway
 
 KILLS = 3
 
@@ -33,22 +40,7 @@ async def test_three_sigkills_at_random_moments_lose_and_double_nothing(
     log = tmp_path / "receiver.jsonl"
     timeout = timeout_for(payments)
     async with AsyncExitStack() as stack:
-        receiver, port = await start_receiver(
-            tls_files, log, "--nack-amount-over", str(NACK_OVER), "--ack-delay-ms", "50",
-            "--shuffle", "--seed", str(rng.randrange(2**32)),
-        )  # fmt: skip
-        stack.push_async_callback(receiver.stop)
-        # A short ACK timeout lets each restarted process take over the dead one's leases soon;
-        # a narrow window (at most 160 answers a second) keeps the run going past each kill.
-        env = gateway_env(
-            gateway_database,
-            tls_files,
-            port,
-            tmp_path,
-            ack_timeout_s=2,
-            pool_size=1,
-            max_inflight=8,
-        )
+        env = await kill_scene(stack, rng, log, gateway_database, tls_files, tmp_path)
         for fraction in fractions:
             gateway, _ = await start_gateway(env)
             stack.push_async_callback(gateway.stop)

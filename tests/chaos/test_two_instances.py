@@ -11,13 +11,20 @@ import signal
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from tests.chaos.run import SETTLED, count, strike_after, timeout_for, wait_finished
+from tests.chaos.run import (
+    SETTLED,
+    count,
+    kill_scene,
+    strike_after,
+    timeout_for,
+    wait_finished,
+)
 from tests.chaos.scale import seeded, size
 from tests.fixtures.bulk import NACK_OVER, approve_mixed
 from tests.fixtures.invariants import check_invariants
 from tests.fixtures.tls import TLSFiles
 from tests.fixtures.world import World
-from tests.pipeline.processes import Process, gateway_env, kill, start_gateway, start_receiver
+from tests.pipeline.processes import Process, kill, start_gateway
 
 
 async def test_one_of_two_gateways_killed_mid_run_the_other_finishes_the_work(
@@ -27,21 +34,7 @@ async def test_one_of_two_gateways_killed_mid_run_the_other_finishes_the_work(
     payments = size(800, 5000)
     log = tmp_path / "receiver.jsonl"
     async with AsyncExitStack() as stack:
-        receiver, port = await start_receiver(
-            tls_files, log, "--nack-amount-over", str(NACK_OVER), "--ack-delay-ms", "50",
-            "--shuffle", "--seed", str(rng.randrange(2**32)),
-        )  # fmt: skip
-        stack.push_async_callback(receiver.stop)
-        # Narrow windows (at most 160 answers a second each) keep the run going past the kill.
-        env = gateway_env(
-            gateway_database,
-            tls_files,
-            port,
-            tmp_path,
-            ack_timeout_s=2,
-            pool_size=1,
-            max_inflight=8,
-        )
+        env = await kill_scene(stack, rng, log, gateway_database, tls_files, tmp_path)
         gateways: list[Process] = []
         for _ in range(2):
             gateway, _ = await start_gateway(env)

@@ -199,45 +199,43 @@ def test_files_older_than_thirty_days_are_removed(tmp_path: Path) -> None:
     assert "application-notes.log" in names
 
 
-def test_configure_logging_writes_to_stream_and_daily_file(tmp_path: Path) -> None:
-    stream = io.StringIO()
+@pytest.fixture
+def restored_root() -> Iterator[None]:
+    """configure_logging sets up the root logger; put it back as it was after the test."""
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
-    try:
-        configure_logging(Settings(log_dir=tmp_path), stream=stream)
-        configure_logging(Settings(log_dir=tmp_path), stream=stream)  # again: no duplicates
-        logging.getLogger("paywire.test.configure").info("configured")
-    finally:
-        for handler in set(root.handlers) - set(saved_handlers):
-            root.removeHandler(handler)
-            handler.close()
-        root.setLevel(saved_level)
+    yield
+    for handler in set(root.handlers) - set(saved_handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(saved_level)
+
+
+@pytest.mark.usefixtures("restored_root")
+def test_configure_logging_writes_to_stream_and_daily_file(tmp_path: Path) -> None:
+    stream = io.StringIO()
+    configure_logging(Settings(log_dir=tmp_path), stream=stream)
+    configure_logging(Settings(log_dir=tmp_path), stream=stream)  # again: no duplicates
+    logging.getLogger("paywire.test.configure").info("configured")
     assert [json.loads(x)["message"] for x in stream.getvalue().splitlines()] == ["configured"]
     today = dt.datetime.now(dt.UTC).date()
     written = (tmp_path / log_file_name(today)).read_text().splitlines()
     assert json.loads(written[0])["message"] == "configured"
 
 
+@pytest.mark.usefixtures("restored_root")
 def test_the_log_level_leaves_out_what_is_less_severe(tmp_path: Path) -> None:
     """PAYWIRE_LOG_LEVEL=warning (in any case): the line per request and the routine events
     are left out, warnings and errors written, paywire's and the libraries' alike."""
     stream = io.StringIO()
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
     settings = load_settings(
         environ={"PAYWIRE_LOG_LEVEL": "warning", "PAYWIRE_LOG_DIR": str(tmp_path)}
     )
-    try:
-        configure_logging(settings, stream=stream)
-        logging.getLogger("paywire.api").info("GET /health 200")
-        logging.getLogger("paywire.transport").warning("connection lost")
-        logging.getLogger("aiohttp.server").info("a library's routine line")
-        logging.getLogger("asyncpg").error("a library's error")
-    finally:
-        for handler in set(root.handlers) - set(saved_handlers):
-            root.removeHandler(handler)
-            handler.close()
-        root.setLevel(saved_level)
+    configure_logging(settings, stream=stream)
+    logging.getLogger("paywire.api").info("GET /health 200")
+    logging.getLogger("paywire.transport").warning("connection lost")
+    logging.getLogger("aiohttp.server").info("a library's routine line")
+    logging.getLogger("asyncpg").error("a library's error")
     lines = [json.loads(x) for x in stream.getvalue().splitlines()]
     assert [(x["level"], x["message"]) for x in lines] == [
         ("WARNING", "connection lost"),

@@ -19,6 +19,7 @@ from paywire.store import audit, migrator, operators
 from paywire.store.database import init_connection
 from paywire.store.exception_queue import NewException
 from paywire.store.migrator import MigrationError
+from tests.fixtures.migrations import refused_rollback
 from tests.fixtures.postgres import PostgresServer, embedded_server, with_login
 from tests.fixtures.world import PASSWORD_HASH, World, answer
 
@@ -95,11 +96,8 @@ async def test_rolling_back_past_records_is_refused(conn: asyncpg.Connection) ->
     entry = AuditEntry("system", "operator.create", "operator", str(olga.id), after={"u": "olga"})
     async with conn.transaction():
         await audit.append(conn, [entry], datetime.now(UTC))
-    for _ in range(len(migrations) - 6):  # down to 0007, which has nothing to lose here
-        assert await migrator.rollback(conn, migrations) is not None
-    with pytest.raises(MigrationError) as refused:
-        await migrator.rollback(conn, migrations)
-    assert refused.value.message == (
+    # Down to 0007, which has nothing to lose here.
+    assert (await refused_rollback(conn, 6)).message == (
         "rolling back 0006_audit is refused: the audit log holds rows: rolling back 0006 would"
         " drop them; a rollback never deletes records: to go back before 0006_audit, restore a"
         " backup taken before it was applied (docs/RUNBOOK.md, Restore)"
@@ -268,12 +266,8 @@ async def test_rolling_back_0019_is_refused_once_the_gateway_resolved_an_excepti
         world.pool, [NewException(ACK_MISSING, payment.id, payment.msg_id, "unanswered")]
     )
     await pipeline.settle(world.pool, [answer(payment, "ACK")], world.ledger)
-    migrations = migrator.load()
     async with world.owner.acquire() as conn:
-        for _ in migrations[19:]:  # the steps after 0019 go back first
-            assert await migrator.rollback(conn, migrations) is not None
-        with pytest.raises(MigrationError) as refused:
-            await migrator.rollback(conn, migrations)
-    assert refused.value.message.startswith(
+        refused = await refused_rollback(conn, 19)
+    assert refused.message.startswith(
         "rolling back 0019_answered_after_all is refused: the gateway has resolved exceptions"
     )
