@@ -102,6 +102,28 @@ async def test_a_gateway_role_without_the_grants_is_told_to_migrate(
     )
 
 
+async def test_migrating_with_the_gateway_s_login_says_whose_url_it_takes(
+    gateway_database: str, gateway_login: tuple[str, str]
+) -> None:
+    """A container's environment holds the gateway's URL; `paywire migrate` run there was a
+    traceback ending in "permission denied for schema public"."""
+    conn, other = [await asyncpg.connect(gateway_database) for _ in range(2)]
+    try:
+        for step in (migrator.upgrade, migrator.rollback):
+            with pytest.raises(PaywireError) as refused:
+                await step(conn, migrator.load())
+            assert refused.value.message == (
+                f"the database role {gateway_login[0]} may not change the schema; run `paywire"
+                " migrate` with the schema owner's DATABASE_URL, not the gateway's"
+                ' (docs/SECURITY.md, "Database roles")'
+            )
+        # The refused runner let the migration lock go: another takes it at once.
+        assert await other.fetchval("SELECT pg_try_advisory_lock($1)", migrator.LOCK_KEY)
+    finally:
+        await conn.close()
+        await other.close()
+
+
 async def test_on_the_embedded_server_the_gateway_takes_the_role(
     embedded_data_dir: Path,
 ) -> None:

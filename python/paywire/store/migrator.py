@@ -252,7 +252,15 @@ async def _locked(conn: Conn, waiting: Callable[[], None] | None) -> AsyncIterat
             waiting()
         await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
     try:
-        await conn.execute(_CREATE_TABLE)
+        try:
+            await conn.execute(_CREATE_TABLE)
+        except asyncpg.InsufficientPrivilegeError:
+            # The likeliest cause: the gateway's URL (a container's environment) used to migrate.
+            raise MigrationError(
+                f"the database role {await conn.fetchval('SELECT current_user')} may not change "
+                "the schema; run `paywire migrate` with the schema owner's DATABASE_URL, not the "
+                'gateway\'s (docs/SECURITY.md, "Database roles")'
+            ) from None
         yield
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
