@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -274,7 +274,8 @@ async def _close_answered(
     waiting = await exception_queue.lock_open(conn, ACK_MISSING, list(answered))
     if not waiting:
         return []
-    notes = {exception_id: _came_after_all(answered[pid]) for pid, exception_id in waiting.items()}
+    before = {item.id: item for item in waiting.values()}
+    notes = {item.id: _came_after_all(answered[pid]) for pid, item in waiting.items()}
     closed = await exception_queue.resolve_many(conn, notes, SYSTEM, datetime.now(UTC))
     await audit.append(
         conn,
@@ -283,9 +284,7 @@ async def _close_answered(
                 "exception.resolve",
                 "exception",
                 str(item.id),
-                before=replace(
-                    item, state="OPEN", resolved_at=None, resolved_by=None, note=None
-                ).as_dict(),
+                before=before[item.id].as_dict(),
                 after=item.as_dict(),
             )
             for item in closed

@@ -112,14 +112,16 @@ async def resolve_many(
     return sorted((to_item(row) for row in rows), key=lambda item: item.id)
 
 
-async def lock_open(conn: Conn, kind: str, payment_ids: Sequence[UUID]) -> dict[UUID, int]:
+async def lock_open(
+    conn: Conn, kind: str, payment_ids: Sequence[UUID]
+) -> dict[UUID, ExceptionItem]:
     """The OPEN exception of `kind` of each of these payments that has one, by payment, locked.
     One whose row another transaction holds (an operator resolving it) is skipped, not waited
     for: they lock the exception before the payment, and the settler, whose payments are locked
     already, would deadlock with them."""
     rows = await conn.fetch(
-        """
-        SELECT id, payment_id FROM exceptions
+        f"""
+        SELECT {_COLUMNS} FROM exceptions
         WHERE kind = $1 AND state = 'OPEN' AND payment_id = ANY($2::uuid[])
         ORDER BY id
         FOR UPDATE SKIP LOCKED
@@ -127,7 +129,7 @@ async def lock_open(conn: Conn, kind: str, payment_ids: Sequence[UUID]) -> dict[
         kind,
         payment_ids,
     )
-    return {row["payment_id"]: row["id"] for row in rows}
+    return {row["payment_id"]: to_item(row) for row in rows}
 
 
 async def page(
