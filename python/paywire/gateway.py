@@ -79,7 +79,7 @@ async def run_gateway(
         # the settler tells them apart against the database.
         pool = ConnectionPool(
             settings,
-            on_orphan=lambda answer, _payload: settler.add(answer),
+            on_unmatched=lambda answer, _payload: settler.add(answer),
             shared=_shared_breaker(shared, settings),
         )
         pipeline = Pipeline(settings, db.pool, pool, settler, ledger, rules)

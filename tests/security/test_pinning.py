@@ -47,7 +47,7 @@ async def test_answers_from_a_server_the_pin_refuses_never_reach_the_settler(
             pool_size=1,
             receiver_pin_sha256="00" * 32,
             cb_failure_threshold=100,
-            on_orphan=lambda answer, _payload: orphans.append(answer),
+            on_unmatched=lambda answer, _payload: orphans.append(answer),
         )
         slot = pool.stats()["connections"][0]
     finally:

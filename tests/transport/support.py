@@ -11,6 +11,12 @@ from paywire.transport import ConnectionPool
 from tests.fixtures.tls import TLSFiles, gateway_settings
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+HEARTBEAT = b"\0\0\0\0"  # an empty u32be frame
+
+
+async def read_to_the_end(reader: asyncio.StreamReader) -> None:
+    while await reader.read(65536):
+        pass
 
 
 async def first_attempt(

@@ -36,6 +36,19 @@ def ack(msg_id: str, uetr: str) -> bytes:
     return document.replace(b"PLACEHOLDER", msg_id.encode()).replace(UETR.encode(), uetr.encode())
 
 
+def nack(msg_id: str, uetr: str) -> bytes:
+    """The same pacs.002, rejecting."""
+    return ack(msg_id, uetr).replace(b"ACSP", b"RJCT")
+
+
+async def read_messages(reader: asyncio.StreamReader, received: bytearray, count: int) -> None:
+    """Read until `count` messages in all have arrived (heartbeats are off in these tests)."""
+    while received.count(MESSAGE) < count:
+        chunk = await reader.read(65536)
+        assert chunk, "closed before the messages arrived"
+        received += chunk
+
+
 async def test_answers_are_matched_by_valid_msg_ids_and_lower_case_uetrs(
     scripted_receiver: Callable[[Script], Any], make_pool: Callable[..., Any]
 ) -> None:
@@ -59,7 +72,7 @@ async def test_answers_are_matched_by_valid_msg_ids_and_lower_case_uetrs(
         port,
         pool_size=1,
         heartbeat_s=0,
-        on_orphan=lambda answer, _payload: orphans.append(answer),
+        on_unmatched=lambda answer, _payload: orphans.append(answer),
     )
     unparseable = metric("tls_protocol_anomalies_total", kind="unparseable")
     mismatches = metric("tls_protocol_anomalies_total", kind="uetr_mismatch")
@@ -128,7 +141,7 @@ async def test_a_flood_of_heartbeats_gets_an_answer_per_write_not_per_heartbeat(
         await scripted_receiver(flood),
         pool_size=1,
         heartbeat_s=30,
-        on_orphan=lambda _answer, _payload: flood_read.set(),
+        on_unmatched=lambda _answer, _payload: flood_read.set(),
     )
     await asyncio.wait_for(flood_read.wait(), 60)
     await pool.close(deadline_s=0)  # writes what is queued, then closes
@@ -226,3 +239,72 @@ async def test_heartbeats_read_while_our_writes_are_paused_get_one_answer_when_t
         await asyncio.gather(*sends, return_exceptions=True)
     assert received.count(b"<pacs.008>") == messages
     assert heartbeats_in(received) == 1
+
+
+async def test_an_answer_contradicting_the_one_that_settled_its_message_goes_to_the_pipeline(
+    scripted_receiver: Callable[[Script], Any], make_pool: Callable[..., Any]
+) -> None:
+    """M1's ACK, the same ACK again and a NACK, in one read; then, in a later read, M2's ACK and
+    another NACK for M1. The repeat is a duplicate and dropped. Each NACK says the opposite of
+    the answer that settled M1, so it goes to the pipeline, which keeps it and opens an
+    ACK_MISSING: dropped as a duplicate, as it was, the receiver's rejection was lost."""
+
+    async def contradict(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received = bytearray()
+        await read_messages(reader, received, 1)
+        writer.write(encode_frames([ack("M1", UETR), ack("M1", UETR), nack("M1", UETR)]))
+        await read_messages(reader, received, 2)
+        writer.write(encode_frames([ack("M2", UETR), nack("M1", UETR)]))
+        await writer.drain()
+
+    handed_over: list[tuple[str, str]] = []
+    pool = await make_pool(
+        await scripted_receiver(contradict),
+        pool_size=1,
+        heartbeat_s=0,
+        on_unmatched=lambda answer, _payload: handed_over.append((answer.msg_id, answer.kind)),
+    )
+    duplicates = metric("tls_protocol_anomalies_total", kind="duplicate")
+    contradictions = metric("tls_protocol_anomalies_total", kind="contradiction")
+
+    assert (await pool.send("M1", MESSAGE, uetr=UETR)).kind == "ACK"
+    assert (await pool.send("M2", MESSAGE, uetr=UETR)).kind == "ACK"
+
+    await poll(lambda: len(handed_over) == 2, what="both NACKs handed over")
+    assert handed_over == [("M1", "NACK"), ("M1", "NACK")]
+    assert metric("tls_protocol_anomalies_total", kind="duplicate") == duplicates + 1
+    assert metric("tls_protocol_anomalies_total", kind="contradiction") == contradictions + 2
+
+
+async def test_a_sender_woken_by_answers_read_before_a_framing_error_waits_for_the_next_connection(
+    scripted_receiver: Callable[[Script], Any], make_pool: Callable[..., Any]
+) -> None:
+    """One read brings M1's answer, then a header announcing more than the frame limit. The
+    answer frees the room M2's sender waits for; the connection is given up in the same read,
+    though its end comes a callback later. M2 must go out on the next connection: handed to
+    the one given up, it was never written, ended `connection_lost` (an attempt spent on a
+    message the receiver never saw) and took the in-flight gauge below where it was."""
+    connections = 0
+
+    async def break_the_first(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        received = bytearray()
+        await read_messages(reader, received, 1)
+        if connections == 1:
+            writer.write(encode_frames([ack("M1", UETR)]) + (1 << 30).to_bytes(4, "big"))
+        else:
+            writer.write(encode_frames([ack("M2", UETR)]))
+        await writer.drain()
+
+    pool = await make_pool(
+        await scripted_receiver(break_the_first), pool_size=1, max_inflight=1, heartbeat_s=0
+    )
+    inflight = metric("tls_messages_inflight")
+    first = asyncio.ensure_future(pool.send("M1", MESSAGE, uetr=UETR))
+    second = asyncio.ensure_future(pool.send("M2", MESSAGE, uetr=UETR))
+
+    assert (await first).kind == "ACK"
+    assert (await second).kind == "ACK"
+    assert connections == 2
+    assert metric("tls_messages_inflight") == inflight

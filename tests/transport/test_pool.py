@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from paywire.receiver import Faults, Rules
-from paywire.transport import BreakerState, PoolState, Unanswered
+from paywire.transport import BreakerState, ConnectionPool, PoolState, Unanswered
 from paywire.wire import Answer
 from tests.fixtures.metrics import metric
 from tests.fixtures.ports import free_port
-from tests.fixtures.tls import StartReceiver, pacs008
+from tests.fixtures.tls import StartReceiver, TLSFiles, gateway_settings, pacs008
 from tests.fixtures.waiting import poll
-from tests.transport.support import FakeClock, Script
+from tests.transport.support import HEARTBEAT, FakeClock, Script, read_to_the_end
 
 
 async def outcome(future: asyncio.Future[Answer]) -> Answer | str:
@@ -86,7 +86,7 @@ async def test_answer_later_than_the_timeout(
         pool_size=1,
         ack_timeout_s=0.1,
         heartbeat_s=0,
-        on_orphan=lambda a, raw: orphans.append((a, raw)),
+        on_unmatched=lambda a, raw: orphans.append((a, raw)),
     )
     with pytest.raises(Unanswered) as caught:
         await pool.send("SLOW1", pacs008("SLOW1"))
@@ -136,7 +136,7 @@ async def test_duplicates_are_ignored_and_orphans_handed_over(
     orphans: list[str] = []
     receiver = await start_receiver(faults=Faults(duplicate_rate=1.0, orphan_rate=1.0))
     pool = await make_pool(
-        receiver.port, pool_size=1, on_orphan=lambda a, raw: orphans.append(a.msg_id)
+        receiver.port, pool_size=1, on_unmatched=lambda a, raw: orphans.append(a.msg_id)
     )
     duplicates = metric("tls_protocol_anomalies_total", kind="duplicate")
     answers = [await pool.send(f"D{i}", pacs008(f"D{i}")) for i in range(10)]
@@ -150,16 +150,25 @@ async def test_duplicates_are_ignored_and_orphans_handed_over(
     assert pool.stats()["totals"]["acks"] == 10
 
 
-async def test_mismatching_uetr_is_an_anomaly_and_does_not_settle(
+async def test_mismatching_uetr_is_an_anomaly_does_not_settle_and_goes_to_the_pipeline(
     start_receiver: StartReceiver, make_pool: Callable[..., Any]
 ) -> None:
+    """The answer does not settle the message, which times out; it is handed over all the same,
+    for the settler to keep and raise (PROCESSING_ERROR), as when it comes after the timeout."""
     receiver = await start_receiver()
-    pool = await make_pool(receiver.port, pool_size=1, ack_timeout_s=0.2)
+    handed_over: list[tuple[str, str | None]] = []
+    pool = await make_pool(
+        receiver.port,
+        pool_size=1,
+        ack_timeout_s=0.2,
+        on_unmatched=lambda a, raw: handed_over.append((a.msg_id, a.uetr)),
+    )
     before = metric("tls_protocol_anomalies_total", kind="uetr_mismatch")
     payload = pacs008("U1", uetr="0f8fad5b-d9cb-469f-a165-70867728950e")
     with pytest.raises(Unanswered, match="timeout"):
         await pool.send("U1", payload, uetr="7c9e6679-7425-40de-944b-e07fc1f90ae7")
     assert metric("tls_protocol_anomalies_total", kind="uetr_mismatch") == before + 1
+    assert handed_over == [("U1", "0f8fad5b-d9cb-469f-a165-70867728950e")]
     answer = await pool.send(
         "U2",
         pacs008("U2", uetr="0f8fad5b-d9cb-469f-a165-70867728950e"),
@@ -194,6 +203,85 @@ async def test_breaker_opens_half_opens_and_closes(
     assert metric("tls_circuit_breaker_state") == 0
     assert (await pool.send("CB2", pacs008("CB2"))).kind == "ACK"
     await poll(lambda: pool.open_connections == 2, what="both connections open")
+
+
+async def test_a_connection_dialled_before_the_breaker_opened_does_not_close_it(
+    scripted_receiver: Callable[[Script], Any], make_pool: Callable[..., Any]
+) -> None:
+    """Two slots dial at once; the receiver confirms one slowly and hangs up on the other, which
+    opens a breaker of threshold 1. When the slow one then opens, the breaker stays OPEN: only
+    its HALF_OPEN probe may close it. A handshake begun before the receiver failed says nothing
+    of it now, and closing on it had also cleared, with shared state, every gateway's verdict."""
+    connections = 0
+
+    async def slow_or_refused(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        if connections > 1:
+            writer.close()
+            return
+        assert await reader.readexactly(4) == HEARTBEAT
+        await asyncio.sleep(0.5)
+        writer.write(HEARTBEAT)
+        await read_to_the_end(reader)
+
+    pool = await make_pool(
+        await scripted_receiver(slow_or_refused),
+        pool_size=2,
+        cb_failure_threshold=1,
+        heartbeat_s=30,
+        clock=FakeClock(),
+    )
+    assert pool.open_connections == 1
+    assert pool.breaker.state is BreakerState.OPEN
+
+
+async def test_a_connection_that_opens_while_the_pool_closes_is_closed_with_it(
+    scripted_receiver: Callable[[Script], Any], tls_files: TLSFiles
+) -> None:
+    """One slot is open; the other's first attempt is refused and its second confirmed slowly.
+    The pool is closed meanwhile and waits for the open connection's goodbye, which a receiver
+    that stopped reading never gives; the slow one opens during that wait, after the pool last
+    looked at its connections. It must end with the pool, not stay open (and heartbeating) for
+    the life of the process."""
+    connections = 0
+    deaf_one_released = asyncio.Event()
+    late_one_dialling = asyncio.Event()
+    late_one_closed = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        number = connections
+        if number == 2:
+            writer.close()
+            return
+        assert await reader.readexactly(4) == HEARTBEAT
+        if number == 1:
+            writer.write(HEARTBEAT)
+            await writer.drain()
+            writer.transport.pause_reading()  # deaf from here on: no goodbye comes back
+            await deaf_one_released.wait()
+            return
+        late_one_dialling.set()
+        await asyncio.sleep(0.5)
+        writer.write(HEARTBEAT)
+        try:
+            await read_to_the_end(reader)
+        finally:  # an end or a reset
+            late_one_closed.set()
+
+    port = await scripted_receiver(script)
+    settings = gateway_settings(tls_files, port, pool_size=2, heartbeat_s=30)
+    pool = ConnectionPool(settings, backoff_base_s=0.01, backoff_max_s=0.05, close_timeout_s=2.0)
+    await pool.start()
+    try:
+        await asyncio.wait_for(late_one_dialling.wait(), 5)
+        await pool.close()
+        await asyncio.wait_for(late_one_closed.wait(), 5)
+        assert connections == 3
+    finally:
+        deaf_one_released.set()
 
 
 async def test_manual_breaker_reset_dials_at_once(

@@ -131,7 +131,7 @@ async def run_pipeline(
     pool: Any = (
         ImmediatePool()
         if immediate
-        else ConnectionPool(bench.settings, on_orphan=lambda answer, _p: settler.add(answer))
+        else ConnectionPool(bench.settings, on_unmatched=lambda answer, _p: settler.add(answer))
     )
     pipeline = Pipeline(bench.settings, bench.db, pool, settler, ledger, load_rules(bench.settings))
     if not immediate:

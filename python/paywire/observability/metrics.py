@@ -41,7 +41,13 @@ tls_protocol_anomalies_total = Counter(
 # Its kinds (docs/RUNBOOK.md, "Protocol anomalies"), each exported from the start at 0: a kind
 # that appears only with its first anomaly reads as "no data", and `rate()` misses that first one.
 AnomalyKind = Literal[
-    "duplicate", "orphan", "unparseable", "uetr_mismatch", "unsettleable", "overflow"
+    "duplicate",
+    "contradiction",
+    "orphan",
+    "unparseable",
+    "uetr_mismatch",
+    "unsettleable",
+    "overflow",
 ]
 for _kind in get_args(AnomalyKind):
     tls_protocol_anomalies_total.labels(kind=_kind)

@@ -44,7 +44,8 @@ log = logging.getLogger("paywire.transport")
 
 _ACK_LATENCY = LatencyRecorder(tls_ack_latency_seconds)
 
-OrphanHandler = Callable[[Answer, bytes], None]
+# Told every answer that settles no message in flight here (see `Connection._unmatched`).
+UnmatchedHandler = Callable[[Answer, bytes], None]
 # Told the outcome of one message sent through `ConnectionPool.submit_many`: (msg_id, outcome).
 OutcomeHandler: TypeAlias = Callable[[str, Answer | Unanswered], None]
 # One message for `submit_many`: (msg_id, payload, uetr to check the answer against or None).
@@ -61,7 +62,7 @@ _Future = asyncio.Future
 class ConnectionState(enum.Enum):
     CONNECTING = "CONNECTING"  # TCP/TLS handshake, pin check, opening heartbeat
     OPEN = "OPEN"  # takes messages
-    CLOSING = "CLOSING"  # closed by us, the last writes are being flushed
+    CLOSING = "CLOSING"  # closed or given up by us, waiting for the transport to end
     CLOSED = "CLOSED"
 
 
@@ -121,7 +122,7 @@ class Connection(asyncio.Protocol):
         stats: ConnectionStats,
         settled: RecentlySettled,
         peer_events: Throttled,
-        on_orphan: OrphanHandler,
+        on_unmatched: UnmatchedHandler,
         on_progress: ProgressHandler,
     ) -> None:
         self.conn_id = conn_id
@@ -138,7 +139,7 @@ class Connection(asyncio.Protocol):
         self._decoder = FrameDecoder(options.framing, options.max_frame_bytes)
         self._settled = settled
         self._peer_events = peer_events
-        self._on_orphan = on_orphan
+        self._on_unmatched = on_unmatched
         self._on_progress = on_progress
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
@@ -153,9 +154,10 @@ class Connection(asyncio.Protocol):
         self._pins: Collection[str] = ()  # the endpoint's, set by establish()
         # What messages still in flight at the end are told: lost, or closed by us.
         self._unanswered_reason: UnansweredReason = "connection_lost"
-        now = time.monotonic()
-        self._last_rx = now
-        self._last_tx = now
+        # When the receiver last sent a frame. Liveness is judged by what arrives only: what we
+        # write reaches the kernel whether or not the receiver still reads it, so a connection
+        # kept busy by our sends would otherwise never probe a receiver that hung.
+        self._last_rx = time.monotonic()
         # Heartbeat bookkeeping, see _on_heartbeat.
         self._probe_sent_at: float | None = None
         self._echo_until = 0.0
@@ -254,7 +256,6 @@ class Connection(asyncio.Protocol):
         # which the receiver could make us write without limit, wait while it is full.
         if transport is not None and not transport.is_closing():
             transport.write(encode_frames(frames, self._framing))
-            self._last_tx = time.monotonic()
         if messages:
             self.stats.sent += messages
             tls_messages_inflight.inc(messages)
@@ -301,7 +302,7 @@ class Connection(asyncio.Protocol):
         elif self.state is ConnectionState.OPEN:
             self.proven = True
         inflight = self.inflight
-        settled: list[str] = []
+        settled: dict[str, str] = {}  # msg_id: the kind of answer that settled it
         sent: list[float] = []
         nacks = 0
         for payload in payloads:
@@ -321,11 +322,13 @@ class Connection(asyncio.Protocol):
             sink, sent_at, uetr = entry
             if uetr is not None and answer.uetr not in (None, uetr):
                 # Settling on a mismatching answer could settle the wrong payment; the message
-                # stays in flight and times out, so it is resent and the pipeline decides.
+                # stays in flight and times out, so it is resent. The answer is the pipeline's
+                # to keep and to raise with an operator, as if it had come late.
                 self._anomaly("uetr_mismatch", f"{msg_id}: OrgnlUETR {answer.uetr} != {uetr}")
+                self._hand_over(answer, payload)
                 continue
             del inflight[msg_id]
-            settled.append(msg_id)
+            settled[msg_id] = answer.kind
             sent.append(sent_at)
             if answer.kind == "NACK":
                 nacks += 1
@@ -346,20 +349,33 @@ class Connection(asyncio.Protocol):
         tls_messages_inflight.dec(acks + nacks)
         self._on_progress(acks + nacks, acks + nacks)
 
-    def _unmatched(self, answer: Answer, payload: bytes, settled_in_this_read: list[str]) -> None:
-        if answer.msg_id in self._settled or answer.msg_id in settled_in_this_read:
+    def _unmatched(
+        self, answer: Answer, payload: bytes, settled_in_this_read: dict[str, str]
+    ) -> None:
+        """An answer for no message in flight: a repeat of the answer that settled its message
+        is dropped; one that contradicts it (a NACK after the ACK), or names no message settled
+        lately, goes to the pipeline, which keeps every answer and raises what needs raising."""
+        msg_id = answer.msg_id
+        settled_as = settled_in_this_read.get(msg_id) or self._settled.settled_as(msg_id)
+        if settled_as == answer.kind:
             tls_protocol_anomalies_total.labels(kind="duplicate").inc()
             return
-        tls_protocol_anomalies_total.labels(kind="orphan").inc()
+        kind: AnomalyKind = "orphan" if settled_as is None else "contradiction"
+        tls_protocol_anomalies_total.labels(kind=kind).inc()
         self._peer_events.warning(
-            "orphan",
-            "answer for unknown message",
-            extra={"conn_id": self.conn_id, "msg_id": answer.msg_id, "kind": answer.kind},
+            kind,
+            "answer for unknown message"
+            if settled_as is None
+            else "answer contradicting the one that settled its message",
+            extra={"conn_id": self.conn_id, "msg_id": msg_id, "kind": answer.kind},
         )
+        self._hand_over(answer, payload)
+
+    def _hand_over(self, answer: Answer, payload: bytes) -> None:
         try:
-            self._on_orphan(answer, payload)
+            self._on_unmatched(answer, payload)
         except Exception:
-            log.exception("orphan handler failed", extra={"msg_id": answer.msg_id})
+            log.exception("unmatched-answer handler failed", extra={"msg_id": answer.msg_id})
 
     def _anomaly(self, kind: AnomalyKind, detail: str) -> None:
         tls_protocol_anomalies_total.labels(kind=kind).inc()
@@ -407,7 +423,7 @@ class Connection(asyncio.Protocol):
         if heartbeat_s:
             probe_sent_at = self._probe_sent_at
             if probe_sent_at is None:
-                if now - max(self._last_rx, self._last_tx) >= heartbeat_s:
+                if now - self._last_rx >= heartbeat_s:
                     self._probe_sent_at = now
                     self._queue(_HEARTBEAT)
             elif now - probe_sent_at >= heartbeat_s and now - self._last_rx >= heartbeat_s:
@@ -452,6 +468,11 @@ class Connection(asyncio.Protocol):
         """Give the connection up; connection_lost then fails what is in flight."""
         if self._failure is None:
             self._failure = TransportError(reason, message)
+        if self.state is ConnectionState.OPEN:
+            # connection_lost comes in a later callback; until then the pool must not choose a
+            # connection whose transport no longer writes (a sender woken by the answers of the
+            # same read would otherwise spend its messages' attempts on it).
+            self.state = ConnectionState.CLOSING
         self.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -486,12 +507,14 @@ class Connection(asyncio.Protocol):
                 handle.cancel()
         self._flush_handle = self._tick_handle = None
         self._pending = []
+        # Queued messages whose write was cancelled above were never counted in flight.
+        unflushed, self._pending_messages = self._pending_messages, 0
         reason = self._unanswered_reason
         inflight, self.inflight = self.inflight, {}
         for msg_id, (sink, _, _) in inflight.items():
             tell(sink, msg_id, Unanswered(reason, msg_id))
-        if inflight:
-            tls_messages_inflight.dec(len(inflight))
+        if len(inflight) > unflushed:
+            tls_messages_inflight.dec(len(inflight) - unflushed)
         if not self._confirmed.done():
             self._confirmed.set_exception(
                 failure or TransportError("lost", "connection closed before it was confirmed")

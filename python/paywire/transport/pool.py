@@ -28,8 +28,8 @@ from paywire.transport.connection import (
     ConnectionStats,
     Endpoint,
     Message,
-    OrphanHandler,
     OutcomeHandler,
+    UnmatchedHandler,
     count_error,
     tell,
 )
@@ -65,8 +65,8 @@ class _Slot:
         self.last_error: str | None = None
 
 
-def _ignore_orphan(answer: Answer, payload: bytes) -> None:
-    """Default orphan handler: the connection has counted and logged it already."""
+def _ignore_unmatched(answer: Answer, payload: bytes) -> None:
+    """Default: the connection has counted and logged the answer already."""
 
 
 class ConnectionPool:
@@ -77,7 +77,7 @@ class ConnectionPool:
         self,
         settings: Settings,
         *,
-        on_orphan: OrphanHandler = _ignore_orphan,
+        on_unmatched: UnmatchedHandler = _ignore_unmatched,
         connect_timeout_s: float = 10.0,
         close_timeout_s: float = 5.0,
         backoff_base_s: float = 0.1,
@@ -120,7 +120,7 @@ class ConnectionPool:
         self._close_timeout_s = close_timeout_s
         self._backoff_base_s = backoff_base_s
         self._backoff_max_s = backoff_max_s
-        self._on_orphan = on_orphan
+        self._on_unmatched = on_unmatched
         self._random = random.Random()
         self._state = PoolState.NEW
         self._loop: asyncio.AbstractEventLoop  # the loop start() runs on
@@ -425,13 +425,15 @@ class ConnectionPool:
                 self._attempted(slot)
                 await self._wait_for_breaker(wait_s)
                 continue
+            # An attempt granted while HALF_OPEN is the one probe (`allow_attempt`).
+            probe = self._breaker.state is BreakerState.HALF_OPEN
             conn = Connection(
                 f"{slot.index}.{slot.connects + 1}",
                 self._options,
                 slot.stats,
                 self._settled,
                 self._peer_events,
-                self._on_orphan,
+                self._on_unmatched,
                 self._on_progress,
             )
             slot.conn = conn
@@ -447,8 +449,13 @@ class ConnectionPool:
                 failures += 1
                 await asyncio.sleep(self._backoff(failures))
                 continue
+            if self._state is not PoolState.OPEN:
+                # Dialled while the pool closed: `close` no longer looks at new connections.
+                slot.conn = None
+                conn.abort()
+                return
             slot.connects += 1
-            failure = await self._run(slot, conn)
+            failure = await self._run(slot, conn, probe)
             if failure is not None:
                 slot.last_error = failure.message
                 if conn.proven:
@@ -463,12 +470,12 @@ class ConnectionPool:
                 failures += 1
                 await asyncio.sleep(self._backoff(failures))
 
-    async def _run(self, slot: _Slot, conn: Connection) -> TransportError | None:
+    async def _run(self, slot: _Slot, conn: Connection, probe: bool) -> TransportError | None:
         """Offer an established connection to senders until it ends."""
-        was_closed = self._breaker.state is BreakerState.CLOSED
-        if not was_closed:
-            # The probe got through: senders may use it. While CLOSED an open connection proves
-            # nothing yet; an answer on it does (`_on_progress`), or its end after one.
+        if probe:
+            # The probe got through: senders may use it. Any other connection opening proves
+            # nothing yet, nor does one dialled before the breaker opened and done since; an
+            # answer on it does (`_on_progress`), or its end after one.
             self._breaker.record_success()
         self._open.append(conn)
         tls_connections_active.inc()
@@ -476,9 +483,14 @@ class ConnectionPool:
         self._attempted(slot)
         self._wake(self._max_inflight)
         try:
-            if not was_closed and self._shared is not None:
+            if probe and self._shared is not None:
                 await self._shared.publish_closed()  # the probe worked: for everyone
             return await conn.wait_closed()
+        except asyncio.CancelledError:
+            # The pool's close cancels the slots it has waited for; a connection it did not
+            # know of (opened meanwhile) must not outlive it.
+            conn.abort()
+            raise
         finally:
             self._open.remove(conn)
             tls_connections_active.dec()

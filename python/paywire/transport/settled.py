@@ -1,15 +1,19 @@
-"""A bounded memory of the msg_ids answered lately, shared by the connections of one pool.
+"""A bounded memory of the msg_ids answered lately and how, shared by the connections of a pool.
 
-It tells a duplicate answer (ignored) from an answer naming no message we know of (an orphan).
+It tells a duplicate answer (ignored) from one that contradicts the answer that settled its
+message, and both from an answer naming no message we know of (an orphan).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class RecentlySettled:
-    """Remembers at least the last `capacity` msg_ids and at most twice as many.
+    """Remembers at least the last `capacity` msg_ids, each with the kind of answer (ACK, NACK)
+    that settled it, and at most twice as many.
 
-    Two generations of sets instead of an LRU: adding a read's msg_ids is one set update, and
+    Two generations of dicts instead of an LRU: adding a read's msg_ids is one dict update, and
     duplicate answers arrive within moments of the first, long before a generation ages out.
     """
 
@@ -17,15 +21,17 @@ class RecentlySettled:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self._capacity = capacity
-        self._current: set[str] = set()
-        self._previous: set[str] = set()
+        self._current: dict[str, str] = {}
+        self._previous: dict[str, str] = {}
 
-    def update(self, msg_ids: list[str]) -> None:
+    def update(self, kinds: Mapping[str, str]) -> None:
+        """Remember how each msg_id of `kinds` was settled."""
         current = self._current
-        current.update(msg_ids)
+        current.update(kinds)
         if len(current) >= self._capacity:
             self._previous = current
-            self._current = set()
+            self._current = {}
 
-    def __contains__(self, msg_id: object) -> bool:
-        return msg_id in self._current or msg_id in self._previous
+    def settled_as(self, msg_id: str) -> str | None:
+        """The kind of answer that settled `msg_id`, or None if none did lately."""
+        return self._current.get(msg_id) or self._previous.get(msg_id)
