@@ -17,6 +17,7 @@ from paywire.receiver.rules import normalise_bic
 from paywire.wire import Answer, FrameDecoder, parse_answer
 from tests.fixtures.tls import StartReceiver, TLSFiles, pacs008
 from tests.receiver.wire_client import WireClient
+from tests.wire.conftest import PACS008_NS
 
 Connect = Callable[..., Any]
 
@@ -121,6 +122,8 @@ async def test_unparseable_payload_gets_an_admi002(
         b"<Document><GrpHdr><MsgId>BROKEN1</MsgId></GrpHdr>",
         b"\x00\x01 not xml",
         b"<Document><GrpHdr><MsgId>A\tB</MsgId></GrpHdr>",
+        # The parser's complaint quotes the tag, a control character and all.
+        f'<Document xmlns="{PACS008_NS}"><a\u0085></b></Document>'.encode(),
         pacs008("F1"),
     )
     rejects = sorted(
@@ -131,9 +134,10 @@ async def test_unparseable_payload_gets_an_admi002(
         ("BROKEN1", "NACK", "RJCT", "FF01"),
         ("NOTPROVIDED", "NACK", "RJCT", "FF01"),
         ("NOTPROVIDED", "NACK", "RJCT", "FF01"),
+        ("NOTPROVIDED", "NACK", "RJCT", "FF01"),
     ]
     assert [a.kind for a in answers if a.msg_id == "F1"] == ["ACK"]
-    assert receiver.stats.malformed == 3
+    assert receiver.stats.malformed == 4
 
 
 async def test_framing_error_closes_the_connection(

@@ -18,6 +18,7 @@ import uuid
 from types import TracebackType
 from typing import NamedTuple, cast
 
+from paywire.domain.validation import defanged
 from paywire.errors import ConfigError
 from paywire.receiver.config import Faults, ReceiverConfig, check_port
 from paywire.receiver.log import MessageLog
@@ -295,12 +296,15 @@ class Receiver:
     def _malformed(self, payload: bytes, now: datetime.datetime, why: str) -> _Answer:
         found = _MSG_ID.search(payload)
         guessed = [found.group(1).decode("utf-8", "replace")] if found else []
+        # The parser's message may quote the payload's own characters (a tag's name), controls
+        # included, which an admi.002's text may not carry.
+        reason_text = defanged(why)[:105]
         # What looks like the MsgId of a payload that did not parse may be nothing an admi.002
         # can carry (a raw tab, say): then the reject names no message rather than failing.
         for related in (*guessed, NOT_PROVIDED):
             try:
                 body = build_admi002(
-                    related_ref=related, created_at=now, reason_code="FF01", reason_text=why[:105]
+                    related_ref=related, created_at=now, reason_code="FF01", reason_text=reason_text
                 )
             except InvalidMessage:
                 continue
