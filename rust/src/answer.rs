@@ -252,6 +252,11 @@ pub(crate) const PACS002: Schema<Field> = Schema {
             Field::TxStatus,
         ),
     ],
+    // One answer is about one message and its one transaction.
+    once: &[
+        &["FIToFIPmtStsRpt", "OrgnlGrpInfAndSts"],
+        &["FIToFIPmtStsRpt", "TxInfAndSts"],
+    ],
 };
 
 pub(crate) const ADMI002: Schema<Field> = Schema {
@@ -267,6 +272,7 @@ pub(crate) const ADMI002: Schema<Field> = Schema {
             Field::GroupReasonText,
         ),
     ],
+    once: &[&["admi.002.001.01", "RltdRef"]],
 };
 
 /// Reads a pacs.002.001.10 or admi.002.001.01 payload.
@@ -526,6 +532,26 @@ mod tests {
         assert!(refused
             .to_string()
             .contains("inside a value that must be text"));
+    }
+
+    #[test]
+    fn a_second_block_is_refused_not_read_into_the_first() {
+        // The UETR of one transaction and the status of another would read as one NACK of M1.
+        let group = "<OrgnlGrpInfAndSts><OrgnlMsgId>M1</OrgnlMsgId><OrgnlMsgNmId>pacs.008.001.08</OrgnlMsgNmId></OrgnlGrpInfAndSts>";
+        let transactions = "<TxInfAndSts><OrgnlUETR>8a562c67-ca16-48ba-b074-65581be6f011</OrgnlUETR></TxInfAndSts><TxInfAndSts><TxSts>RJCT</TxSts></TxInfAndSts>";
+        let groups = "<OrgnlGrpInfAndSts><GrpSts>RJCT</GrpSts></OrgnlGrpInfAndSts>";
+        for (body, block) in [
+            (format!("{group}{transactions}"), "TxInfAndSts"),
+            (format!("{group}{groups}"), "OrgnlGrpInfAndSts"),
+        ] {
+            let refused = parse(pacs002(&body).as_bytes()).unwrap_err();
+            assert!(
+                refused
+                    .to_string()
+                    .contains(&format!("more than one \"{block}\"")),
+                "{refused}"
+            );
+        }
     }
 
     #[test]

@@ -104,6 +104,8 @@ pub(crate) const PACS008: Schema<Field> = Schema {
         ),
         (&["FIToFICstmrCdtTrf", "GrpHdr", "MsgId"], Field::MsgId),
     ],
+    // paywire sends one transaction per message: a second is refused, not read into the first.
+    once: &[&["FIToFICstmrCdtTrf", "CdtTrfTxInf"]],
 };
 
 /// Reads the fields of a pacs.008.001.08 that the receiver acts on.

@@ -205,7 +205,15 @@ pub struct Schema<F: 'static> {
     /// Paths of local names from the message root (the child of `Document`), each with the
     /// field it fills. Sorted by path, so the candidates for a prefix are contiguous.
     pub fields: &'static [(&'static [&'static str], F)],
+    /// Paths of elements that may appear at most once (at most `MAX_ONCE`), each holding
+    /// fields: a second one is refused, not read as part of the first. Its fields' own
+    /// `set_once` cannot see it when the two carry different fields (an UETR in one block, a
+    /// status in the other, read as one answer).
+    pub once: &'static [&'static [&'static str]],
 }
+
+/// How many `Schema::once` paths a schema may have.
+const MAX_ONCE: usize = 4;
 
 #[cfg(test)]
 impl<F> Schema<F> {
@@ -269,6 +277,14 @@ impl Candidates {
             }
         }
         found
+    }
+
+    /// The path down to the element at `depth` these candidates are below, if any.
+    fn path<'f, F>(self, fields: &[(&'f [&'f str], F)], depth: usize) -> Option<&'f [&'f str]> {
+        let (path, _) = fields
+            .get(usize::from(self.start))
+            .filter(|_| self.start < self.end)?;
+        path.get(..=depth)
     }
 
     /// The field whose path ends exactly at `depth`: the first candidate, if any, since a
@@ -477,6 +493,8 @@ pub fn read_fields<'i, F: Copy>(
     // The attributes of the innermost open element, while it has no child element.
     let mut leaf: Option<Attributes<'i>> = None;
     let mut gathered = LeafText::Nothing;
+    // Which of the schema's `once` elements have been seen.
+    let mut seen = [false; MAX_ONCE];
 
     loop {
         match tokens.next_event()? {
@@ -525,6 +543,18 @@ pub fn read_fields<'i, F: Copy>(
                 } else {
                     Candidates::NONE
                 };
+                if let Some(path) = open[depth].path(fields, depth) {
+                    let once = schemas[doc].once;
+                    if let Some(i) = once.iter().take(MAX_ONCE).position(|p| *p == path) {
+                        if seen[i] {
+                            return Err(ReadError::new(format!(
+                                "more than one {}: exactly one expected",
+                                shown(start.local, MAX_SHOWN)
+                            )));
+                        }
+                        seen[i] = true;
+                    }
+                }
                 leaf = Some(start.attributes);
                 gathered = LeafText::Nothing;
             }
@@ -587,6 +617,7 @@ mod tests {
             (&["A", "X", "C"], "A/X/C"),
             (&["Amt"], "Amt"),
         ],
+        once: &[&["A", "X"]],
     };
 
     fn leaves(input: &str) -> Result<Vec<(String, String)>, ReadError> {
@@ -609,6 +640,23 @@ mod tests {
         assert_eq!(
             leaves(doc).unwrap(),
             pairs(&[("A/B", "1"), ("A/X/C", "2"), ("A/C", "3"), ("A/D", "4")])
+        );
+    }
+
+    #[test]
+    fn an_element_read_once_is_refused_the_second_time_whatever_it_holds() {
+        // Each X holds a different leaf: `set_once` on the leaves alone would read both as one.
+        let doc = "<Document xmlns='urn:example'><A><X><C>1</C></X><X><Q>2</Q></X></A></Document>";
+        let refused = leaves(doc).unwrap_err();
+        assert!(
+            refused.to_string().contains("more than one \"X\""),
+            "{refused}"
+        );
+        // Elements not read once may repeat, and X below another parent is another element.
+        let doc = "<Document xmlns='urn:example'><A><X><C>1</C></X><B>2</B></A><A><B>3</B></A></Document>";
+        assert_eq!(
+            leaves(doc).unwrap(),
+            pairs(&[("A/X/C", "1"), ("A/B", "2"), ("A/B", "3")])
         );
     }
 

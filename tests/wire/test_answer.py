@@ -195,6 +195,21 @@ def test_elements_in_another_namespace_are_ignored() -> None:
             "more than one",
         ),
         (
+            # One transaction's UETR and another's status, which read as one NACK of M1.
+            pacs002(
+                f"{GROUP}</OrgnlGrpInfAndSts><TxInfAndSts><OrgnlUETR>{UETR}</OrgnlUETR>"
+                "</TxInfAndSts><TxInfAndSts><TxSts>RJCT</TxSts></TxInfAndSts>"
+            ),
+            'more than one "TxInfAndSts"',
+        ),
+        (
+            pacs002(
+                f"{GROUP}</OrgnlGrpInfAndSts><OrgnlGrpInfAndSts><GrpSts>RJCT</GrpSts>"
+                "</OrgnlGrpInfAndSts>"
+            ),
+            'more than one "OrgnlGrpInfAndSts"',
+        ),
+        (
             pacs002(f"{GROUP}</OrgnlGrpInfAndSts><TxInfAndSts><TxSts>ACSP</TxSts>"),
             "not well-formed",
         ),
