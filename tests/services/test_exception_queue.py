@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from paywire.domain.exception_kinds import ACK_MISSING
+from paywire.domain.exception_kinds import ACK_MISSING, PROCESSING_ERROR
 from paywire.domain.statuses import Status
 from paywire.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from paywire.services import exception_queue, payments, pipeline
@@ -17,7 +17,7 @@ from tests.fixtures.world import COMPOSE, LEASE, World, payment_body
 
 async def test_open_list_and_resolve(world: World) -> None:
     payment = await world.drive(await world.create(), Status.TRANSMITTED)
-    item = NewException(ACK_MISSING, payment.id, payment.msg_id, "5 transmissions unanswered")
+    item = NewException(PROCESSING_ERROR, payment.id, payment.msg_id, "ACK names another UETR")
     (opened,) = await pipeline.open_exceptions(world.pool, [item])
     assert await pipeline.open_exceptions(world.pool, [item]) == []  # already open
     listed = await exception_queue.list_exceptions(world.pool, limit=10, state="OPEN")
@@ -28,10 +28,10 @@ async def test_open_list_and_resolve(world: World) -> None:
     with pytest.raises(ValidationError):
         await exception_queue.resolve_exception(world.pool, opened.id, world.admin, " ")
     resolved = await exception_queue.resolve_exception(
-        world.pool, opened.id, world.admin, "receiver confirmed by phone", request_id="r-9"
+        world.pool, opened.id, world.admin, "receiver fixed their UETR mapping", request_id="r-9"
     )
     assert (resolved.state, resolved.resolved_by) == ("RESOLVED", "admin")
-    assert resolved.as_dict()["note"] == "receiver confirmed by phone"
+    assert resolved.as_dict()["note"] == "receiver fixed their UETR mapping"
     with pytest.raises(Conflict, match="RESOLVED"):
         await exception_queue.resolve_exception(world.pool, opened.id, world.admin, "again")
     with pytest.raises(NotFound):
@@ -56,10 +56,40 @@ async def test_the_initiator_or_approver_of_a_payment_may_not_resolve_its_except
     payment = await payments.approve(world.pool, created.payment.id, checker)
     await pipeline.screen_and_post(world.pool, [payment.id], world.rules, world.ledger, COMPOSE)
     await pipeline.transmit(world.pool, [payment.id], at=datetime.now(UTC), lease=LEASE, by="t")
-    item = NewException(ACK_MISSING, payment.id, payment.msg_id, "5 transmissions unanswered")
+    item = NewException(PROCESSING_ERROR, payment.id, payment.msg_id, "ACK names another UETR")
     (opened,) = await pipeline.open_exceptions(world.pool, [item])
 
     with pytest.raises(PermissionDenied, match="four eyes"):
         await exception_queue.resolve_exception(world.pool, opened.id, world.allround, "paid")
     resolved = await exception_queue.resolve_exception(world.pool, opened.id, world.admin, "paid")
+    assert resolved.state == "RESOLVED"
+
+
+async def test_an_unanswered_payments_ack_missing_is_not_closed_by_a_note_alone(
+    world: World,
+) -> None:
+    """Its message is sent no more: closed with a note, the payment stayed TRANSMITTED for good,
+    its money in clearing, and reconciliation counted the item as accounted for. A note alone
+    is refused, nothing is written, and the exception stays open for an action; once the
+    payment is settled (the ACK_MISSING of answers that contradict each other) a note does."""
+    payment = await world.drive(await world.create(), Status.TRANSMITTED)
+    item = NewException(ACK_MISSING, payment.id, payment.msg_id, "5 transmissions unanswered")
+    (opened,) = await pipeline.open_exceptions(world.pool, [item])
+
+    with pytest.raises(Conflict, match=r'still unanswered: .* "resend", or "mark_settled"'):
+        await exception_queue.resolve_exception(world.pool, opened.id, world.admin, "chasing")
+    (still,) = await exception_queue.list_exceptions(world.pool, limit=10, state="OPEN")
+    assert still.id == opened.id
+    async with world.pool.acquire() as conn:
+        rows = await audit.page(conn, limit=10, entity="exception")
+    assert [r["action"] for r in rows] == ["exception.open"]
+
+    completed = await world.drive(await world.create(), Status.COMPLETED)
+    contradiction = NewException(
+        ACK_MISSING, completed.id, completed.msg_id, "NACK RJCT after the payment was settled"
+    )
+    (opened,) = await pipeline.open_exceptions(world.pool, [contradiction])
+    resolved = await exception_queue.resolve_exception(
+        world.pool, opened.id, world.admin, "receiver confirmed the ACK stands"
+    )
     assert resolved.state == "RESOLVED"

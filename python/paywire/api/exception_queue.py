@@ -57,7 +57,8 @@ async def list_exceptions(request: web.Request) -> web.Response:
     "more transmission; `mark_settled` settles the TRANSMITTED payment as the receiver "
     "confirmed outside the wire: `outcome` `ACK`, or `NACK` with the receiver's "
     "`reason_code`, and `confirmation` (the receiver's reference). The answer is recorded as "
-    "MANUAL and applied like any other: a NACK reverses the posting. Audited.",
+    "MANUAL and applied like any other: a NACK reverses the posting. The ACK_MISSING of a "
+    "payment still TRANSMITTED takes one of the two actions: a note alone is 409. Audited.",
 )
 async def resolve_exception(request: web.Request) -> web.Response:
     exception_id = params.int_path(request.match_info["id"], "exception")

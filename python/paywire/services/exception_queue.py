@@ -15,6 +15,7 @@ from uuid import UUID
 import orjson
 
 from paywire.domain.audit_chain import AuditEntry
+from paywire.domain.exception_kinds import ACK_MISSING
 from paywire.domain.payment import REASON_CODE_MAX
 from paywire.domain.roles import Actor, Role, require_role
 from paywire.domain.statuses import Status, refuse_own
@@ -145,7 +146,7 @@ async def resolve_exception(
         if before.state != "OPEN":
             raise Conflict(f"exception {exception_id} is {before.state}, not OPEN")
         if before.payment_id is not None:
-            await _refuse_own_payment(conn, before.payment_id, actor)
+            await _check_payment(conn, before, actor, action)
         if action is not None:
             assert driver is not None
             await _act(conn, before, actor, why, action, driver, request_id)
@@ -172,10 +173,24 @@ async def resolve_exception(
     return after
 
 
-async def _refuse_own_payment(conn: Conn, payment_id: UUID, actor: Actor) -> None:
-    payment = await payment_store.get(conn, payment_id)
-    if payment is not None:
-        refuse_own(actor, payment.created_by, payment.approved_by, "resolve its exceptions")
+async def _check_payment(
+    conn: Conn, item: ExceptionItem, actor: Actor, action: Action | None
+) -> None:
+    """Four eyes on the item's payment, and no note alone for an ACK_MISSING whose payment is
+    still unanswered: its message is sent no more, so the payment would stay TRANSMITTED, its
+    money in the clearing account, with nothing left to settle it and nothing left to report
+    it (reconciliation takes a resolved exception as the item's account)."""
+    assert item.payment_id is not None
+    payment = await payment_store.get(conn, item.payment_id)
+    if payment is None:
+        return
+    refuse_own(actor, payment.created_by, payment.approved_by, "resolve its exceptions")
+    if action is None and item.kind == ACK_MISSING and payment.status is Status.TRANSMITTED:
+        raise Conflict(
+            f"payment {payment.reference} is still unanswered: resolve its ACK_MISSING with the "
+            'action "resend", or "mark_settled" with the answer the receiver gave you; or leave '
+            "it open until the receiver answers"
+        )
 
 
 async def _act(
