@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
 import pytest
 
 from paywire.domain.roles import Role
 from paywire.domain.statuses import Status
+from paywire.domain.validation import parse_payment
 from paywire.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from paywire.observability.metrics import payments_approved_total, payments_initiated_total
 from paywire.services import payments
 from paywire.store import audit
+from paywire.store import payments as payment_store
 from tests.fixtures.world import ACME, YANKEE, World, add_operator, payment_body
 
 
@@ -41,6 +43,19 @@ async def test_creation_stores_an_initiated_payment_with_history_and_audit(world
     )
     assert row["after"]["reference"] == payment.reference
     assert payments_initiated_total._value.get() == before + 1
+
+
+async def test_a_reference_carries_the_day_of_the_creation_time_stored(world: World) -> None:
+    """Entered a moment before midnight (UTC): the reference and the msg_id name the day of
+    created_at, by which reconciliation files the payment, whatever the database's clock says
+    by the time the row is written."""
+    at = datetime(2026, 11, 26, 23, 59, 59, 999_000, tzinfo=UTC)
+    new = parse_payment(payment_body(value_date="2026-11-26"), today=at.date())
+    async with world.pool.acquire() as conn:
+        payment = await payment_store.insert(conn, new, "maker", at)
+    assert payment.created_at == at
+    assert payment.reference.startswith("PW-20261126-")
+    assert payment.msg_id.startswith("PWM20261126")
 
 
 async def test_references_msg_ids_and_uetrs_are_unique(world: World) -> None:
@@ -99,6 +114,27 @@ async def test_a_replay_after_the_value_date_has_passed_returns_the_original(
         await payments.create_payment(
             world.pool, dated, world.maker, idempotency_key="k2", today=today + timedelta(days=1)
         )
+
+
+async def test_a_payment_whose_value_date_has_passed_is_not_approved(world: World) -> None:
+    """Entered on a Friday for that Friday and approved on the Monday, it would go to the
+    receiver with a settlement date in the past. Refused, it stays INITIATED, and a batch with
+    it approves none; the checker rejects it and the maker enters it again."""
+    friday = datetime.now(UTC).date() - timedelta(days=3)
+    stale = await payments.create_payment(
+        world.pool, payment_body(value_date=friday.isoformat()), world.maker, today=friday
+    )
+    fresh = await world.create()
+    with pytest.raises(Conflict, match=rf"value date {friday}, which has passed.*reject or cancel"):
+        await payments.approve(world.pool, stale.payment.id, world.checker)
+    with pytest.raises(Conflict, match="has passed"):
+        await payments.approve_many(world.pool, [fresh.id, stale.payment.id], world.checker)
+    for payment_id in (stale.payment.id, fresh.id):
+        assert (await payments.get_payment(world.pool, payment_id)).payment.status is (
+            Status.INITIATED
+        )
+    rejected = await payments.reject(world.pool, stale.payment.id, world.checker, "value date")
+    assert rejected.status is Status.REJECTED
 
 
 async def test_same_key_with_another_body_is_a_conflict(world: World) -> None:

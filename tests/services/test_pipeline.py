@@ -4,7 +4,7 @@ answers; concurrency of claims and postings."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -15,7 +15,7 @@ from paywire.domain.exception_kinds import ACK_MISSING
 from paywire.domain.payment import Payment, utc_iso
 from paywire.domain.roles import Role
 from paywire.domain.statuses import Status
-from paywire.errors import PermissionDenied, ValidationError
+from paywire.errors import Conflict, PermissionDenied, ValidationError
 from paywire.observability.metrics import payments_completed_total, payments_failed_total
 from paywire.services import audit as audit_service
 from paywire.services import payments, pipeline
@@ -24,6 +24,7 @@ from paywire.store import ledger as ledger_store
 from paywire.store import payments as payment_store
 from paywire.store.exception_queue import NewException
 from paywire.wire import parse_pacs008_summary
+from tests.fixtures.breaks import tamper
 from tests.fixtures.metrics import metric
 from tests.fixtures.waiting import lock_waiters, poll
 from tests.fixtures.world import (
@@ -141,6 +142,24 @@ async def test_compliance_releases_or_rejects_held_payments(world: World) -> Non
     assert [h.status for h in history][-2:] == [Status.HELD, Status.SCREENED]
     assert history[-2].reason is not None
     assert history[-2].reason.code == "AMOUNT_LIMIT"
+
+
+async def test_a_held_payment_whose_value_date_has_passed_is_not_released(world: World) -> None:
+    """Held over a weekend: released on the Monday, it would be posted and sent with the
+    Friday's settlement date. Refused, it stays HELD for the compliance officer to reject."""
+    held = await _held(world)
+    friday = datetime.now(UTC).date() - timedelta(days=3)
+    # As if it had waited since Friday: the fixed terms are a trigger's, so it is put aside.
+    await tamper(world.owner, "UPDATE payments SET value_date = $1 WHERE id = $2", friday, held.id)
+    with pytest.raises(Conflict, match=rf"value date {friday}, which has passed.*: reject it"):
+        await payments.compliance_decision(
+            world.pool, held.id, world.compliance, "release", "known counterparty"
+        )
+    assert (await world.reload(held)).status is Status.HELD
+    done = await payments.compliance_decision(
+        world.pool, held.id, world.compliance, "reject", "value date passed while held"
+    )
+    assert done.status is Status.REJECTED
 
 
 async def test_compliance_decisions_need_the_role_a_decision_and_a_reason(world: World) -> None:

@@ -174,7 +174,8 @@ _action(
     (Role.CHECKER,),
     lambda r, pid: service.approve(r.app[DB_POOL], pid, operator(r), request_id=r[REQUEST_ID]),
     takes=(Action.APPROVE,),
-    description=f"{BY_ID_OR_REFERENCE} The initiator may never approve, whatever their roles.",
+    description=f"{BY_ID_OR_REFERENCE} The initiator may never approve, whatever their roles. "
+    "409 once the payment's value date has passed: reject it, and have it entered again.",
 )
 _action(
     "reject",
@@ -209,7 +210,8 @@ _action(
     ),
     body=schemas.ref("ComplianceDecision"),
     takes=(Action.RELEASE, Action.COMPLIANCE_REJECT),
-    description=f"{BY_ID_OR_REFERENCE} Not by the payment's initiator or approver (four eyes).",
+    description=f"{BY_ID_OR_REFERENCE} Not by the payment's initiator or approver (four eyes). "
+    "A release is 409 once the payment's value date has passed: reject it instead.",
 )
 
 

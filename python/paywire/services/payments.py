@@ -17,7 +17,7 @@ from paywire.domain.accounts import CUSTOMER
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.payment import Payment, PaymentDetail, Reason
 from paywire.domain.roles import Actor, Role, require_role
-from paywire.domain.statuses import Action, Status
+from paywire.domain.statuses import ACTION_STEPS, Action, Status
 from paywire.domain.validation import Problems, parse_payment, required_text, text
 from paywire.errors import Conflict, NotFound, ValidationError
 from paywire.observability.metrics import payments_approved_total, payments_initiated_total
@@ -67,11 +67,13 @@ async def create_payment(
         replay = await _replay(db, actor, idempotency_key, request_hash)
         if replay is not None:
             return Created(replay, False)
-    new = parse_payment(body, today=today or datetime.now(UTC).date())
+    # One clock reading for the default value date, the creation time and the reference's day.
+    now = datetime.now(UTC)
+    new = parse_payment(body, today=today or now.date())
     try:
         async with transaction(db) as conn:
             await _check_debtor(conn, new.debtor.account, new.currency)
-            payment = await store.insert(conn, new, actor.username, datetime.now(UTC))
+            payment = await store.insert(conn, new, actor.username, now)
             if idempotency_key is not None and not await store.remember_request(
                 conn, actor.username, idempotency_key, request_hash, payment.id
             ):
@@ -118,6 +120,7 @@ async def approve_many(
         if len(locked) != len(set(payment_ids)):
             missing = set(payment_ids) - {p.id for p in locked}
             raise NotFound(f"no payment {', '.join(sorted(map(str, missing)))}")
+        _refuse_past_value_dates(locked, Action.APPROVE)
         moved = await move(
             conn, [asked(p, Action.APPROVE) for p in locked], actor, request_id=request_id
         )
@@ -218,6 +221,7 @@ async def _act(
         locked = await store.lock(conn, [payment_id])
         if not locked:
             raise NotFound(f"no payment {payment_id}")
+        _refuse_past_value_dates(locked, action)
         moved = await move(
             conn,
             [asked(locked[0], action, reason)],
@@ -227,6 +231,26 @@ async def _act(
         )
     (payment,) = moved.payments()
     return payment
+
+
+def _refuse_past_value_dates(payments: Sequence[Payment], action: Action) -> None:
+    """An approval or a compliance release sends a payment on its way, and the value date it
+    carries to the receiver (IntrBkSttlmDt) must not have passed by then. It was checked at
+    entry, which may be days before: a Friday's payment approved on Monday, one held over a
+    weekend. Refused, the payment is cancelled or rejected and entered again with a date that
+    holds; the date is the debtor's instruction, not the gateway's to move."""
+    if action not in (Action.APPROVE, Action.RELEASE):
+        return
+    source = ACTION_STEPS[action].source
+    today = datetime.now(UTC).date()
+    for payment in payments:
+        if payment.status is source and payment.value_date < today:
+            undo = "reject or cancel" if action is Action.APPROVE else "reject"
+            raise Conflict(
+                f"payment {payment.reference} has the value date {payment.value_date}, which has "
+                f"passed (today is {today}, UTC): {undo} it and have it entered again with today's "
+                "date or a later one"
+            )
 
 
 async def _replay(db: Db, actor: Actor, key: str, request_hash: str) -> Payment | None:

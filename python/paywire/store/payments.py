@@ -65,8 +65,8 @@ _INSERT = f"""
 WITH p AS (
     INSERT INTO payments (amount, currency, value_date, debtor_name, debtor_account,
                           creditor_name, creditor_account, creditor_agent_bic, end_to_end_id,
-                          remittance_info, created_by, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+                          remittance_info, created_by, created_at, updated_at, reference)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, payment_reference($12))
     RETURNING {COLUMNS}
 ), e AS (
     INSERT INTO payment_events (payment_id, status, at, by)
@@ -77,7 +77,8 @@ SELECT {COLUMNS} FROM p
 
 
 async def insert(conn: Conn, new: NewPayment, created_by: str, at: datetime) -> Payment:
-    """A new INITIATED payment and the first entry of its history."""
+    """A new INITIATED payment and the first entry of its history; its reference carries the
+    UTC day of `at`, its creation time."""
     row = await conn.fetchrow(
         _INSERT,
         new.amount,
