@@ -212,6 +212,34 @@ async def test_a_burst_of_hashes_runs_two_at_a_time() -> None:
     assert len(set(hashes)) == 8
 
 
+async def test_past_a_full_queue_of_hashes_a_login_is_refused_at_once_and_not_counted(
+    world: World,
+) -> None:
+    """A flood of logins (the endpoint needs no token) must not make operators wait without
+    end: past MAX_QUEUED_HASHES waiting or running, a login is refused with a 429 to retry,
+    before its attempt is counted, so retrying through a flood cannot lock one's own name."""
+    hasher = GatedHasher()
+    flood = asyncio.gather(
+        *(passwords.hash_password(f"flood {n}", hasher) for n in range(passwords.MAX_QUEUED_HASHES))
+    )
+    try:
+        await poll(lambda: hasher.entered == passwords.HASHING_WORKERS, what="the workers busy")
+        with pytest.raises(Throttled, match="password checks are under way"):
+            await passwords.hash_password("one more", hasher)
+        for _ in range(auth.LOCKOUT_ATTEMPTS + 1):
+            with pytest.raises(Throttled, match="password checks are under way"):
+                await auth.login(world.pool, "checker", PASSWORD, token_ttl_s=60)
+        counted = await world.pool.fetchval(
+            "SELECT count(*) FROM login_throttle WHERE username = 'checker'"
+        )
+        assert counted == 0
+    finally:
+        hasher.permits.release(passwords.MAX_QUEUED_HASHES)
+        await asyncio.wait_for(asyncio.gather(flood, return_exceptions=True), 30)
+    session = await auth.login(world.pool, "checker", PASSWORD, token_ttl_s=60)
+    assert session.operator.username == "checker"
+
+
 @pytest.mark.parametrize(
     "change",
     [{"password": "a brand new password"}, {"active": False}],

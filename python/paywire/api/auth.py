@@ -26,7 +26,8 @@ routes = Routes("auth")
     replies={200: Reply("A new session", schemas.ref("LoginResult"))},
     errors=(401, 429),
     description="Five failed logins for one user name in fifteen minutes lock it for fifteen "
-    "minutes (429), whether or not the name exists.",
+    "minutes (429), whether or not the name exists. 429 too, not counted as an attempt, while "
+    "too many password checks are under way: retry in a second.",
 )
 async def login(request: web.Request) -> web.Response:
     credentials = body(request)

@@ -22,7 +22,7 @@ _ERROR_DESCRIPTIONS: Mapping[int, str] = {
     409: "The resource's state does not allow the action, or an idempotency key clashes",
     413: "The body is larger than 64 KiB",
     415: "The body is not sent with `Content-Type: application/json`",
-    429: "Too many failed logins; wait and try again",
+    429: "Too many failed logins, or too many logins being checked at once; wait and retry",
     503: "The component this request needs is not available",
 }
 

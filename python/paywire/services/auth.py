@@ -22,7 +22,13 @@ from paywire.domain.payment import utc_iso
 from paywire.errors import AuthenticationError, Throttled
 from paywire.services.auth_state import AttemptCounter, PostgresAttempts, SessionCache
 from paywire.services.operators import operator_entry
-from paywire.services.passwords import DEFAULT_HASHER, DUMMY_HASH, rehash, verify_password
+from paywire.services.passwords import (
+    DEFAULT_HASHER,
+    DUMMY_HASH,
+    refuse_when_busy,
+    rehash,
+    verify_password,
+)
 from paywire.store import audit
 from paywire.store import operators as store
 from paywire.store.tx import Db, connection, transaction
@@ -72,6 +78,7 @@ async def login(
     """
     if not isinstance(username, str) or not isinstance(password, str):
         raise AuthenticationError("invalid user name or password")
+    refuse_when_busy()
     name = normalise_username(username)
     if username_problem(name) is not None:
         # No operator can have this name: nothing to count or lock, but take as long as a check.

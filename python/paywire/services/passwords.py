@@ -1,7 +1,8 @@
 """Password hashing with argon2, in worker threads of its own.
 
-A hash never blocks the event loop, and at most `HASHING_WORKERS` run at once: each holds
-64 MiB, and the login endpoint is reachable before authentication (docs/SECURITY.md).
+A hash never blocks the event loop, at most `HASHING_WORKERS` run at once (each holds 64 MiB)
+and at most `MAX_QUEUED_HASHES` wait or run: the login endpoint is reachable before
+authentication (docs/SECURITY.md).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from paywire.errors import Throttled
 
 # argon2id with the library's defaults (RFC 9106's second recommendation: t=3, m=64 MiB, p=4).
 DEFAULT_HASHER = PasswordHasher()
@@ -26,9 +29,53 @@ DUMMY_HASH = (
 # with 20 concurrent logins: asyncio's default pool (6 threads here) peaked at 412 MB and took
 # 2.0 s, two workers 156 MB and 1.8 s (docs/SECURITY.md).
 HASHING_WORKERS = 2
-_HASHING = ThreadPoolExecutor(max_workers=HASHING_WORKERS, thread_name_prefix="paywire-argon2")
+# Hashes waiting or running at once, at most; past it one is refused at once (429). The login
+# endpoint is reachable before authentication and a check takes ~0.12 s, so ~16 logins a second
+# fill the workers: without a bound, anyone sending more made every operator's login wait longer
+# and longer, without end. With it, a flood costs an operator at most ~2 s of waiting, or a
+# refusal to retry.
+MAX_QUEUED_HASHES = 32
 
 T = TypeVar("T")
+
+
+class _Hashing:
+    """The workers and the count of hashes given to them and not yet done."""
+
+    def __init__(self, workers: int, limit: int) -> None:
+        self._executor = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="paywire-argon2"
+        )
+        self._limit = limit
+        self._queued = 0
+
+    @property
+    def full(self) -> bool:
+        return self._queued >= self._limit
+
+    async def run(self, work: Callable[..., T], *args: str) -> T:
+        if self.full:
+            raise busy()
+        self._queued += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+        finally:
+            self._queued -= 1
+
+
+_HASHING = _Hashing(HASHING_WORKERS, MAX_QUEUED_HASHES)
+
+
+def busy() -> Throttled:
+    return Throttled("too many password checks are under way; try again in a second")
+
+
+def refuse_when_busy() -> None:
+    """Refuse a login at once while the hashing queue is full, before its attempt is counted:
+    counted and then refused, an operator retrying through a flood of others' logins would
+    lock their own name without a password ever being checked."""
+    if _HASHING.full:
+        raise busy()
 
 
 async def hash_password(password: str, hasher: PasswordHasher = DEFAULT_HASHER) -> str:
@@ -46,7 +93,7 @@ async def rehash(stored: str, password: str, hasher: PasswordHasher) -> str | No
 
 
 async def _hashing(work: Callable[..., T], *args: str) -> T:
-    return await asyncio.get_running_loop().run_in_executor(_HASHING, work, *args)
+    return await _HASHING.run(work, *args)
 
 
 def _verify(password_hash: str, password: str) -> bool:
