@@ -24,7 +24,7 @@ routes = Routes("auth")
     roles=PUBLIC,
     body=schemas.ref("LoginRequest"),
     replies={200: Reply("A new session", schemas.ref("LoginResult"))},
-    errors=(401, 429),
+    errors=(401, 429, 503),
     description="Five failed logins for one user name in fifteen minutes lock it for fifteen "
     "minutes (429), whether or not the name exists. 429 too, not counted as an attempt, while "
     "too many password checks are under way: retry in a second.",

@@ -22,8 +22,9 @@ _ERROR_DESCRIPTIONS: Mapping[int, str] = {
     409: "The resource's state does not allow the action, or an idempotency key clashes",
     413: "The body is larger than 64 KiB",
     415: "The body is not sent with `Content-Type: application/json`",
+    421: "The `Host` is not one this gateway answers to (`PAYWIRE_ALLOWED_HOSTS`)",
     429: "Too many failed logins, or too many logins being checked at once; wait and retry",
-    503: "The component this request needs is not available",
+    503: "The database, or the component this request needs, is not available; retry later",
 }
 
 _DESCRIPTION = """\
@@ -160,10 +161,12 @@ def _resolve(schema: Schema | None, components: Mapping[str, Schema]) -> Schema 
 
 
 def error_statuses(endpoint: Endpoint) -> set[int]:
-    """The error statuses an endpoint can answer with, from its declaration."""
-    statuses = set(endpoint.errors)
+    """The error statuses an endpoint can answer with, from its declaration: 421 for a Host
+    the gateway is not (every request), 503 wherever the database is read for the token (the
+    session is looked up) or for what the endpoint declares."""
+    statuses = {*endpoint.errors, 421}
     if endpoint.roles is not None:
-        statuses.add(401)
+        statuses.update((401, 503))
         if endpoint.roles:
             statuses.add(403)
     if endpoint.body is not None or any(p.location == "query" for p in endpoint.params):
