@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from paywire.config import MIN_FRAME_BYTES, NOT_SETTINGS, load_settings, unknown_variables
+from paywire.config import (
+    MIN_FRAME_BYTES,
+    NOT_SETTINGS,
+    load_settings,
+    unknown_variables,
+)
 from paywire.errors import ConfigError
 from paywire.wire import build_pacs008
 from tests.wire.test_pacs008 import valid_payment
@@ -92,6 +97,18 @@ def test_settings_that_would_misbehave_later_are_refused_at_start(
         load_settings(environ=environ)
 
 
+@pytest.mark.parametrize("ttl", ["0", "86401", "400000000000"])
+def test_a_session_lifetime_over_a_day_is_refused(ttl: str) -> None:
+    """No bank wants a session to outlast a working day; far longer, the gateway started and
+    then every login overflowed computing the token's expiry (a 500)."""
+    with pytest.raises(ConfigError) as refused:
+        load_settings(environ={"PAYWIRE_TOKEN_TTL_S": ttl})
+    assert refused.value.message == (
+        f"PAYWIRE_TOKEN_TTL_S={int(ttl)}: must be more than 0 seconds and at most 86,400 (a day)"
+    )
+    assert load_settings(environ={"PAYWIRE_TOKEN_TTL_S": "86400"}).token_ttl_s == 86_400
+
+
 def test_zero_turns_off_what_may_be_off() -> None:
     settings = load_settings(environ={"PAYWIRE_HEARTBEAT_S": "0", "PAYWIRE_DRAIN_TIMEOUT_S": "0"})
     assert (settings.heartbeat_s, settings.drain_timeout_s) == (0, 0)
@@ -111,6 +128,28 @@ def test_a_password_that_breaks_its_url_is_refused_without_being_shown(
     with pytest.raises(ConfigError, match=f"^{variable}: .*percent-encode") as raised:
         load_settings(environ={variable: url})
     assert "Zx9" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "url"),
+    [
+        ("DATABASE_URL", "postgresql://u:Zx9{at}ss@127.0.0.1:5999/db"),
+        ("DATABASE_URL", "postgresql://u:Zx9{at}ss@127.0.0.1:5999?options=a@b"),
+        ("DATABASE_URL", "postgresql://ops{at}Zx9.example:pw@db/paywire"),
+        ("REDIS_URL", "redis://:Zx9{at}q@cache:6379/0"),
+    ],
+)
+def test_a_raw_at_sign_in_a_url_s_credentials_is_refused_without_being_shown(
+    variable: str, url: str
+) -> None:
+    """Taken, the URL's host would be read from inside the password, and the database's
+    "Name or service not known" would come long after start-up; percent-encoded, it is taken."""
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={variable: url.format(at="@")})
+    assert raised.value.message.startswith(f"{variable}: ")
+    assert raised.value.message.endswith("percent-encode '@' there as %40")
+    assert "Zx9" not in str(raised.value)
+    assert load_settings(environ={variable: url.format(at="%40")}) is not None
 
 
 @pytest.mark.parametrize(
@@ -152,21 +191,69 @@ def test_a_value_of_the_wrong_form_is_refused_saying_what_form_is_wanted(tmp_pat
         load_settings(environ={}, config_file=config)
 
 
+def test_a_config_file_that_cannot_be_read_is_refused_naming_it(tmp_path: Path) -> None:
+    """A directory, or a file that is not UTF-8 (an unreadable one cannot be made when the tests
+    run as root), is refused naming the file and what to do, not with a traceback."""
+    with pytest.raises(ConfigError) as refused:
+        load_settings(environ={}, config_file=tmp_path)
+    assert refused.value.message == (
+        f"config file {tmp_path} is a directory; give --config the TOML file itself"
+    )
+    config = tmp_path / "paywire.toml"
+    config.write_bytes('log_dir = "journaux-\u00e9t\u00e9"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError) as refused:
+        load_settings(environ={}, config_file=config)
+    assert refused.value.message == (
+        f"config file {config} is not UTF-8 text (at byte 20); save it as UTF-8, which TOML"
+        " requires"
+    )
+
+
 @pytest.mark.parametrize(
     ("line", "refusal"),
     [
+        ("log_dir = 5", "PAYWIRE_LOG_DIR=5 is not a path; write it in quotes"),
+        ("sanctions_file = true", "PAYWIRE_SANCTIONS_FILE=True is not a path; write it in quotes"),
+        ("http_host = 127", "PAYWIRE_HTTP_HOST=127 is not text; write it in quotes"),
+        ("log_level = [1]", "PAYWIRE_LOG_LEVEL=[1] is not text; write it in quotes"),
+        (
+            "allowed_hosts = [5]",
+            "PAYWIRE_ALLOWED_HOSTS=5 is not text or an array of text; write it in quotes",
+        ),
+        (
+            'database_url = ["postgresql://ops:Zx9q@db/paywire"]',
+            "DATABASE_URL (an array) is not text; write it in quotes",
+        ),
+        ('pool_size = "four"', "PAYWIRE_POOL_SIZE='four' is not a whole number"),
+        # What Python would quietly convert: True to 1, 2.5 to 2.
         ("ack_timeout_s = true", "PAYWIRE_ACK_TIMEOUT_S=True is not a number"),
         ("pool_size = 2.5", "PAYWIRE_POOL_SIZE=2.5 is not a whole number"),
     ],
 )
-def test_a_file_value_python_would_quietly_convert_is_refused(
+def test_a_file_value_of_the_wrong_type_is_refused_naming_the_type_wanted(
     tmp_path: Path, line: str, refusal: str
 ) -> None:
+    """TOML's values have types the environment's have not: one that is not what the setting
+    takes is refused naming it, not with an "unexpected TypeError" nor taken as its Python
+    spelling ("True", "['a']"), and a URL is not quoted back."""
     config = tmp_path / "paywire.toml"
     config.write_text(line + "\n")
     with pytest.raises(ConfigError) as refused:
         load_settings(environ={}, config_file=config)
     assert refused.value.message == refusal
+
+
+def test_file_values_of_the_types_they_were_taken_as_are_still_taken(tmp_path: Path) -> None:
+    """Text for a number, an unquoted TLS version and arrays of text, as before."""
+    config = tmp_path / "paywire.toml"
+    config.write_text(
+        'pool_size = "2"\ntls_min_version = 1.3\nallowed_hosts = ["gateway"]\n'
+        'log_dir = "journal"\namount_limits = { EUR = 1000 }\n'
+    )
+    settings = load_settings(environ={}, config_file=config)
+    assert (settings.pool_size, settings.tls_min_version) == (2, "1.3")
+    assert (settings.allowed_hosts, settings.log_dir) == (("gateway",), Path("journal"))
+    assert settings.amount_limits == (("EUR", 1000),)
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from paywire import runtime
-from paywire.errors import PaywireError
+from paywire.errors import PaywireError, ValidationError
 
 # Sub-command modules, in the order `paywire --help` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -74,7 +74,7 @@ def _run(argv: Sequence[str]) -> int:
     try:
         code: int = args.handler(args)
     except PaywireError as exc:
-        print(f"paywire: {exc.message}", file=sys.stderr)
+        print("\n".join(refusal(exc)), file=sys.stderr)
         return 2
     except Exception as exc:
         # Not what the command found (exit 1: a break, a broken chain), so exit 2 like every
@@ -83,6 +83,18 @@ def _run(argv: Sequence[str]) -> int:
         print(f"paywire: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     return code
+
+
+def refusal(exc: PaywireError) -> list[str]:
+    """The lines a command's refusal prints: its message, then for a ValidationError each field
+    with its problem, one a line. The message alone ("invalid seed file") does not say what to
+    change."""
+    lines = [f"paywire: {exc.message}"]
+    if isinstance(exc, ValidationError):
+        for detail in exc.details:
+            field, message = detail.get("field"), detail.get("message")
+            lines.append(f"  {field}: {message}" if field else f"  {message}")
+    return lines
 
 
 if __name__ == "__main__":

@@ -80,6 +80,10 @@ _DURATIONS = {
     "drain_timeout_s": "0 or more",
 }
 MAX_SECONDS = 86_400.0
+# The longest operator session: a bank wants none to outlast a working day (a token left valid
+# overnight is one a stolen laptop can use); far longer, the expiry overflowed the date
+# arithmetic of every login.
+MAX_TOKEN_TTL_S = 86_400
 _HOST_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
 # PAYWIRE_TLS_MIN_VERSION's values and the oldest TLS each lets a connection use; the gateway's
 # client contexts and the reference receiver's server context both take them from here.
@@ -236,11 +240,27 @@ def env_name(field: str) -> str:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """The file's keys, or a refusal naming the file and what to do about it: whatever stops
+    reading it would otherwise end the command in a traceback."""
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"config file {path} is a directory; give --config the TOML file itself"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read config file {path}: {exc.strerror}; check that the user running"
+            " paywire may read it"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (at byte {exc.start}); save it as UTF-8,"
+            " which TOML requires"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 
@@ -259,20 +279,50 @@ def _coerce(name: str, value: Any) -> Any:
     if value == "" and "None" in str(field_type):
         return None
     if "Path" in str(field_type):
-        return Path(value)
+        return value if isinstance(value, Path) else Path(_text(name, value, "a path"))
     if name == "allowed_hosts":
-        items = value if isinstance(value, list | tuple) else str(value).split(",")
-        return tuple(str(h).strip().lower().rstrip(".") for h in items if str(h).strip())
-    if name == "log_level":
-        return str(value).strip().upper()
+        hosts = _text_items(name, value)
+        return tuple(h.strip().lower().rstrip(".") for h in hosts if h.strip())
     if name == "receiver_pin_sha256":
-        items = value if isinstance(value, list | tuple) else str(value).split(",")
-        return tuple(_normalise_pin(p) for p in items if str(p).strip())
+        return tuple(_normalise_pin(p) for p in _text_items(name, value) if p.strip())
     if "float" in str(field_type):
         return _parse(name, value, _strict(float), "a number")
     if "int" in str(field_type):
         return _parse(name, value, _strict(int), "a whole number")
-    return str(value)
+    if name == "tls_min_version" and isinstance(value, float):
+        # `tls_min_version = 1.3` unquoted is a TOML number, and means what it says.
+        return str(value)
+    text = _text(name, value, "text")
+    return text.strip().upper() if name == "log_level" else text
+
+
+def _text(name: str, value: Any, expected: str) -> str:
+    """A value that must be text. The environment gives nothing else, but the file may: a TOML
+    number, boolean, array or table is refused naming what is expected, rather than failing
+    with a TypeError (`Path(5)`) or quietly becoming its Python spelling (`True`, `['a']`)."""
+    if isinstance(value, str):
+        return value
+    # A URL's value is not quoted back: an array may hold one with its password.
+    shown = f" ({_toml_kind(value)})" if name in ("database_url", "redis_url") else f"={value!r}"
+    raise ConfigError(f"{env_name(name)}{shown} is not {expected}; write it in quotes")
+
+
+def _text_items(name: str, value: Any) -> list[str]:
+    """The items of a list setting: comma-separated text, or a TOML array of text."""
+    if not isinstance(value, list | tuple):
+        return _text(name, value, "text or an array of text").split(",")
+    return [_text(name, item, "text or an array of text") for item in value]
+
+
+def _toml_kind(value: Any) -> str:
+    """What a TOML value is, in TOML's words, for a refusal that must not show the value."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return "a table" if isinstance(value, dict) else "a date or time"
 
 
 def _strict(kind: type[int] | type[float]) -> Callable[[Any], int | float]:
@@ -355,12 +405,10 @@ def _validate(s: Settings) -> None:
         f"must be 0 to PAYWIRE_DB_POOL_MAX ({s.db_pool_max})",
     )
     for name in ("database_url", "redis_url"):
-        if _unencoded_userinfo(getattr(s, name)):
+        problem = _unencoded_userinfo(getattr(s, name))
+        if problem:
             # Not `check`: the message must not echo a URL that holds a password.
-            raise ConfigError(
-                f"{env_name(name)}: the part before '@' holds '/', '?' or '#', so the URL is"
-                " cut inside the password; percent-encode them there (%2F, %3F, %23)"
-            )
+            raise ConfigError(f"{env_name(name)}: {problem}")
     if s.redis_url and not _is_redis_url(s.redis_url):
         raise ConfigError(
             f"REDIS_URL={_mask_url(s.redis_url)!r}: must start redis://, rediss:// or unix://,"
@@ -370,7 +418,11 @@ def _validate(s: Settings) -> None:
         bic = getattr(s, name)
         problem = None if bic is None else bic_problem(bic)
         check(problem is None, name, problem or "")
-    check(s.token_ttl_s > 0, "token_ttl_s", "must be positive")
+    check(
+        0 < s.token_ttl_s <= MAX_TOKEN_TTL_S,
+        "token_ttl_s",
+        f"must be more than 0 seconds and at most {MAX_TOKEN_TTL_S:,} (a day)",
+    )
     check(7 <= s.audit_retention_years <= 10, "audit_retention_years", "must be 7 to 10")
     check(s.receiver_port is None or 0 < s.receiver_port < 65536, "receiver_port", "not a port")
     check(0 <= s.http_port < 65536, "http_port", "not a port")
@@ -400,14 +452,27 @@ def _shown(value: object) -> str:
     return repr(str(value)) if isinstance(value, Path) else repr(value)
 
 
-def _unencoded_userinfo(url: str | None) -> bool:
-    """Whether `user:password@` is broken by a raw '/', '?' or '#' in it: then drivers read the
-    password as a host and port, and their errors quote its first characters."""
+def _unencoded_userinfo(url: str | None) -> str | None:
+    """What breaks `user:password@` in the URL, said without any of it, or None. A raw '/', '?'
+    or '#' in it makes drivers read the password as a host and port, and their errors quote its
+    first characters; a raw '@' makes them look up the rest of the password as a host name
+    ("Name or service not known"), long after start-up."""
     if not url:
-        return False
+        return None
     rest = url.partition("://")[2]
     userinfo, at, _ = rest.partition("@")
-    return bool(at) and ":" in userinfo and any(c in userinfo for c in "/?#")
+    if at and ":" in userinfo and any(c in userinfo for c in "/?#"):
+        return (
+            "the part before '@' holds '/', '?' or '#', so the URL is cut inside the password;"
+            " percent-encode them there (%2F, %3F, %23)"
+        )
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if authority.count("@") > 1:
+        return (
+            "the part before the host holds more than one '@', so the host is read from inside"
+            " the password or user name; percent-encode '@' there as %40"
+        )
+    return None
 
 
 def _is_redis_url(url: str) -> bool:

@@ -245,6 +245,45 @@ def test_the_demo_is_refused_on_a_database_with_operators_of_its_own(
     assert json.loads(status.stdout)["rows"] == 2, "nothing was added"
 
 
+@pytest.mark.parametrize(
+    ("kept", "refusal"),
+    [
+        (
+            b'{"operators": [{"username": "maker", "pass',
+            ["paywire: the demo seed file {path} is not valid JSON ("],
+        ),
+        (
+            json.dumps({"operators": [{"username": "maker", "roles": []}], "accounts": []}),
+            [
+                "paywire: the demo seed file {path} is not a valid seed; delete it",
+                "  operators[0].password: ",
+                "  operators[0].roles: ",
+            ],
+        ),
+        (b"[]", ["paywire: the demo seed file {path} is not a valid seed; delete it", "  must be"]),
+    ],
+)
+def test_a_broken_demo_seed_is_refused_before_the_database_starts_saying_to_delete_it(
+    tmp_path: Path, kept: bytes | str, refusal: list[str]
+) -> None:
+    """The seed an earlier demo kept, cut short, edited or of an older paywire: the file and each
+    field's problem are named, without a traceback and before PostgreSQL is started."""
+    env = base_env(tmp_path)
+    path = Path(env["PAYWIRE_DATA_DIR"]) / "demo-seed.json"
+    path.parent.mkdir()
+    path.write_bytes(kept if isinstance(kept, bytes) else kept.encode())
+
+    done = paywire(env, tmp_path, "demo")
+
+    assert done.returncode == 2, done.stderr
+    printed = done.stderr.splitlines()
+    assert len(printed) == len(refusal), done.stderr
+    for line, start in zip(printed, refusal, strict=True):
+        assert line.startswith(start.format(path=path)), done.stderr
+    assert "run `paywire demo` again to generate a new one" in printed[0]
+    assert not (path.parent / "pgdata").exists(), "no database was started"
+
+
 async def test_audit_verify_detects_tampering_and_export_writes_csv(
     env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -18,7 +18,7 @@ import uvloop
 
 from paywire.commands import configuration
 from paywire.config import Settings
-from paywire.errors import ConfigError
+from paywire.errors import ConfigError, ValidationError
 from paywire.gateway import run_gateway
 from paywire.observability.logging import configure_logging
 from paywire.receiver.certs import ensure_certificates
@@ -93,8 +93,7 @@ def demo_credentials(data_dir: Path) -> dict[str, Any]:
     `make demo` logs in with the same ones."""
     path = data_dir / CREDENTIALS_FILE
     if path.exists():
-        data: dict[str, Any] = orjson.loads(path.read_bytes())
-        return data
+        return _read_credentials(path)
     operators, accounts = seeding.demo_seed()
     data = {
         "operators": [
@@ -116,6 +115,28 @@ def demo_credentials(data_dir: Path) -> dict[str, Any]:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    return data
+
+
+def _read_credentials(path: Path) -> dict[str, Any]:
+    """The seed a previous demo kept, checked before the database starts. A file cut short
+    (a disk that filled up), edited, or written by an older paywire cannot be used; the demo
+    makes a new one when there is none, so deleting it is the way out."""
+    again = "delete it and run `paywire demo` again to generate a new one"
+    try:
+        data: dict[str, Any] = orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the demo seed file {path}: {exc.strerror}; {again}"
+        ) from None
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(f"the demo seed file {path} is not valid JSON ({exc}); {again}") from None
+    try:
+        seeding.parse_seed_file(data)
+    except ValidationError as exc:
+        raise ValidationError(
+            f"the demo seed file {path} is not a valid seed; {again}", details=exc.details
+        ) from None
     return data
 
 

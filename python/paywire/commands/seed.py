@@ -6,7 +6,6 @@ Generated demo passwords are printed once, when the operator is created; nothing
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import uvloop
 
 from paywire.commands import configuration
 from paywire.config import Settings
-from paywire.errors import ConfigError, ValidationError
+from paywire.errors import ConfigError
 from paywire.services import seeding
 from paywire.store.database import current_database
 
@@ -36,13 +35,8 @@ def register(subparsers: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     settings = configuration.load(args)
     data = _read(args.file) if args.file is not None else None
-    try:
-        return uvloop.run(run(settings, data, from_file=args.file is not None))
-    except ValidationError as exc:
-        print(f"paywire: {exc.message}", file=sys.stderr)
-        for detail in exc.details:
-            print(f"  {detail['field']}: {detail['message']}", file=sys.stderr)
-        return 2
+    # A refused file's problems are printed field by field, with exit 2, by the CLI.
+    return uvloop.run(run(settings, data, from_file=args.file is not None))
 
 
 async def run(settings: Settings, data: object, *, from_file: bool) -> int:
