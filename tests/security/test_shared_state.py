@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from paywire.api import create_app
 from paywire.config import Settings
 from paywire.domain.roles import Role
+from paywire.services import seeding
 from paywire.services.auth import token_digest
 from paywire.shared_state import SharedState, sessions
 from paywire.shared_state.link import DOWN, RedisLink
@@ -175,6 +176,24 @@ async def test_role_changes_and_deactivation_reach_the_other_process_at_once(
     )
     assert deactivate.status == 200
     assert (await b.client.get("/api/v1/auth/me", headers=a.auth("checker"))).status == 401
+
+
+async def test_a_seed_file_that_takes_a_role_away_counts_at_once_on_every_process(
+    two: tuple[World, World], db_pool: Pool, shared: Callable[[], SharedState]
+) -> None:
+    """`paywire seed --file` changes operators in PostgreSQL from a process of its own: it
+    drops their cached sessions as an ADMIN's change does, or a token would keep its old roles
+    on every gateway for as long as the entry lives."""
+    a, b = two
+    for world in (a, b):
+        me = await world.client.get("/api/v1/auth/me", headers=a.auth("checker"))
+        assert (await me.json())["roles"] == ["CHECKER"]
+    seed = {"operators": [{"username": "checker", "password": PASSWORD, "roles": ["AUDITOR"]}]}
+    report = await seeding.seed_file(db_pool, seed, cache=shared().sessions)
+    assert report.updated == ["operator checker"]
+    for world in (a, b):
+        me = await world.client.get("/api/v1/auth/me", headers=a.auth("checker"))
+        assert (await me.json())["roles"] == ["AUDITOR"]
 
 
 async def test_a_check_racing_a_revocation_cannot_cache_the_revoked_session(

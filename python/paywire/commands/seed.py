@@ -16,6 +16,7 @@ from paywire.commands import configuration
 from paywire.config import Settings
 from paywire.errors import ConfigError
 from paywire.services import seeding
+from paywire.shared_state import SharedState
 from paywire.store.database import current_database
 
 
@@ -42,7 +43,13 @@ def handle(args: argparse.Namespace) -> int:
 async def run(settings: Settings, data: object, *, from_file: bool) -> int:
     async with current_database(settings) as db:
         if from_file:
-            report = await seeding.seed_file(db.pool, data)
+            shared = SharedState.from_settings(settings, db.pool)
+            try:
+                cache = shared.sessions if shared is not None else None
+                report = await seeding.seed_file(db.pool, data, cache=cache)
+            finally:
+                if shared is not None:
+                    await shared.close()
         else:
             own = await seeding.operators_of_its_own(db.pool)
             if own:

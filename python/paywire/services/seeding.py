@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from argon2 import PasswordHasher
 
@@ -22,6 +23,7 @@ from paywire.domain.operators import Operator
 from paywire.domain.roles import Role
 from paywire.domain.validation import NAME_MAX, Problems, account, currency_code, text
 from paywire.errors import Conflict, ValidationError
+from paywire.services.auth_state import SessionCache
 from paywire.services.operators import check_operator
 from paywire.services.passwords import DEFAULT_HASHER, hash_password, verify_password
 from paywire.store import audit, ledger
@@ -74,6 +76,9 @@ class SeedReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     passwords: dict[str, str] = field(default_factory=dict)
+    # The operators whose roles, password or active flag the seed changed: their cached
+    # sessions must go, as an ADMIN's change through the API drops them.
+    operators_changed: list[UUID] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -148,12 +153,25 @@ async def operators_of_its_own(db: Db) -> list[str]:
         return await operator_store.usernames_except(conn, demo, limit=3)
 
 
-async def seed_file(db: Db, data: object, *, hasher: PasswordHasher = DEFAULT_HASHER) -> SeedReport:
+async def seed_file(
+    db: Db,
+    data: object,
+    *,
+    hasher: PasswordHasher = DEFAULT_HASHER,
+    cache: SessionCache | None = None,
+) -> SeedReport:
     """Exactly the operators and accounts of a seed file: missing ones are created, differing
     ones brought in line. An operator keeps its password hash when the file's password verifies;
-    an account's balance is only set while it has no ledger entries (postings move it after)."""
+    an account's balance is only set while it has no ledger entries (postings move it after).
+    The changed operators' sessions are dropped from `cache` (REDIS_URL's) once committed: a
+    file that takes a role away or rotates a leaked password counts at once on every gateway,
+    not when the cached entries run out."""
     operators, accounts = parse_seed_file(data)
-    return await _seed(db, operators, accounts, demo=False, hasher=hasher)
+    report = await _seed(db, operators, accounts, demo=False, hasher=hasher)
+    if cache is not None:
+        for operator_id in report.operators_changed:
+            await cache.forget_operator(operator_id)
+    return report
 
 
 async def _seed(
@@ -235,6 +253,7 @@ async def _apply_operator(
         # password must end the sessions opened with the old one.
         await operator_store.revoke_all_sessions(conn, existing.id, datetime.now(UTC))
     report.updated.append(label)
+    report.operators_changed.append(existing.id)
     after = {**updated.audited(), "password_changed": new_hash is not None}
     before = existing.audited()
     return [
