@@ -165,6 +165,82 @@ def test_a_name_matches_another_script_only_as_it_looks(listed: str, written: st
     assert rules.screen(payment(debtor=written)) == []
 
 
+@pytest.mark.parametrize(
+    ("listed", "written"),
+    [
+        ("Søren Holm", "Soren Holm"),
+        ("SØREN HOLM", "soren holm"),
+        ("Łukasz Nowak", "Lukasz Nowak"),
+        ("Đorđe Petrović", "Dorde Petrovic"),
+        ("Guðrún Sigurðardóttir", "Gudrun Sigurdardottir"),
+        ("K\u0131l\u0131ç Arslan", "Kilic Arslan"),  # dotless i
+        ("Ærø Shipping", "Aero Shipping"),
+        ("Cœur Holdings", "Coeur Holdings"),
+        ("Þór Þorsteinsson", "Thor Thorsteinsson"),
+        ("Straße Handel", "Strasse Handel"),
+        ("STRAẞE HANDEL", "Strasse Handel"),
+        ("Ħamrun Trading", "Hamrun Trading"),
+        ("Ŧana Bygg", "Tana Bygg"),
+        ("Paŀlars Invest", "Pal·lars Invest"),  # NFKD makes ŀ an l and a middle dot
+        ("Qaĸortoĸ Fish", "Qakortok Fish"),
+    ],
+)
+def test_latin_letters_outside_a_z_match_their_ascii_spelling(listed: str, written: str) -> None:
+    """Letters NFKD leaves whole (a stroke, a ligature, a letter of its own), either way round:
+    a list and a payment are folded alike."""
+    for sanctioned, paid in ((listed, written), (written, listed)):
+        rules = parse_sanctions_csv(f"type,value,source\nNAME,{sanctioned},X\n")
+        assert [h.code for h in rules.screen(payment(creditor=paid))] == [SANCTIONS_HIT]
+
+
+LATIN_LOOK_ALIKES = [
+    ("a", "\u0251"),  # Latin alpha
+    ("a", "\u2c6d"),  # Latin capital alpha
+    ("g", "\u0261"),  # script g
+    ("i", "\u0269"),  # Latin iota
+    ("j", "\u0237"),  # dotless j
+    ("k", "\u0138"),  # kra
+    # The small capitals; x has none.
+    *zip(
+        "abcdefghijklmnopqrstuvwyz",
+        "\u1d00\u0299\u1d04\u1d05\u1d07\ua730\u0262\u029c\u026a\u1d0a\u1d0b\u029f\u1d0d"
+        "\u0274\u1d0f\u1d18\ua7af\u0280\ua731\u1d1b\u1d1c\u1d20\u1d21\u028f\u1d22",
+        strict=True,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("latin", "look_alike"),
+    [pytest.param(latin, ch, id=f"{latin}-U+{ord(ch):04X}") for latin, ch in LATIN_LOOK_ALIKES],
+)
+def test_latin_look_alikes_do_not_hide_a_listed_name(latin: str, look_alike: str) -> None:
+    """Small capitals and IPA letters are small letters (Ll), which entry takes. Written as code
+    points: their glyphs would not tell them from a-z."""
+    for sanctioned, paid in (
+        (f"Ex{latin}mple", f"Ex{look_alike}mple"),
+        (f"Ex{look_alike}mple", f"Ex{latin}mple"),
+    ):
+        rules = parse_sanctions_csv(f"type,value,source\nNAME,{sanctioned} Ltd,X\n")
+        assert rules.screen(payment(creditor=f"{paid} Ltd")) != []
+
+
+@pytest.mark.parametrize(
+    ("listed", "written"),
+    [
+        ("Søren Holm", "Karen Holm"),
+        ("Søren Holm", "Soren Holmberg"),
+        ("Łukasz Nowak", "Lucas Nowak"),
+        ("Þór Sigurðsson", "Tor Sigurdsson"),
+        ("Ærø Shipping", "Aro Shipping"),
+        ("Ex\u0251mple Ltd", "Exemple Ltd"),  # Latin alpha
+    ],
+)
+def test_folding_latin_letters_leaves_other_names_apart(listed: str, written: str) -> None:
+    rules = parse_sanctions_csv(f"type,value,source\nNAME,{listed},X\n")
+    assert rules.screen(payment(creditor=written)) == []
+
+
 def test_part_of_a_word_is_no_hit() -> None:
     rules = parse_sanctions_csv("type,value,source\nNAME,Drago,X\n")
     assert rules.screen(payment(creditor="Dragonfly Ltd")) == []

@@ -49,6 +49,37 @@ _LOOK_ALIKES = {
     "v": "\u0475\u03bd", "w": "\u051d\u0461", "x": "\u0445", "y": "\u0443\u04af\u03b3",
 }  # fmt: skip
 _LATIN_OF = {look_alike: latin for latin, chars in _LOOK_ALIKES.items() for look_alike in chars}
+# Latin letters that NFKD leaves whole, being letters of their own and not a letter with a mark,
+# each folded to how a list written in ASCII spells it: "Søren" is Soren, "Łukasz" Lukasz, "Þór"
+# Thor. ß needs no entry: case folding makes it ss; nor ŀ, which NFKD makes l and a middle dot,
+# so that "Paŀlars" reads as "Pal·lars" does.
+_LATIN_SPELLINGS = {
+    "ae": "\u00e6", "d": "\u0111\u00f0", "h": "\u0127", "i": "\u0131", "l": "\u0142",
+    "o": "\u00f8", "oe": "\u0153", "t": "\u0167", "th": "\u00fe",
+}  # fmt: skip
+# Latin letters that look like one letter of a-z (small capitals, IPA letters, kra, dotless j):
+# entry takes them, being small letters (Ll), and they would hide a listed name as a Cyrillic
+# letter does. Written as code points, as _LOOK_ALIKES is.
+_LATIN_LOOK_ALIKES = {
+    "a": "\u0251\u1d00", "b": "\u0299", "c": "\u1d04", "d": "\u1d05", "e": "\u1d07",
+    "f": "\ua730", "g": "\u0261\u0262", "h": "\u029c", "i": "\u0269\u026a",
+    "j": "\u1d0a\u0237", "k": "\u1d0b\u0138", "l": "\u029f", "m": "\u1d0d", "n": "\u0274",
+    "o": "\u1d0f", "p": "\u1d18", "q": "\ua7af", "r": "\u0280", "s": "\ua731", "t": "\u1d1b",
+    "u": "\u1d1c", "v": "\u1d20", "w": "\u1d21", "y": "\u028f", "z": "\u1d22",
+}  # fmt: skip
+# Both are folded after case folding, which first makes their capitals (Ø, Æ, the capital alpha
+# U+2C6D) these small letters: no case of theirs looks like another letter, as the Greek nu's
+# does. They only ever make more names match, never fewer: each replaces a letter where it
+# stands, splitting or joining no word, so names that had one key still do, and a name that
+# matches now as well is held for a compliance officer, not let through.
+_LATIN_FOLDS = str.maketrans(
+    {
+        letter: latin
+        for table in (_LATIN_SPELLINGS, _LATIN_LOOK_ALIKES)
+        for latin, letters in table.items()
+        for letter in letters
+    }
+)
 # What displays as a blank separates words, as a space does (entry refuses these, but a list or a
 # payment entered before it did may hold them).
 _FOLDS = str.maketrans({**_LATIN_OF, **dict.fromkeys(BLANKS, " ")})
@@ -60,9 +91,10 @@ _FOLDS_BEFORE_NFKD = str.maketrans(
 
 
 def normalise_name(name: str) -> str:
-    """A name reduced to what a reader sees in it, so that neither case, accents, punctuation nor
-    a letter of another script posing as a Latin one hides a listed name: "Société  Générale,
-    S.A.", "societe generale s a" and the first with a Cyrillic o (U+043E) compare equal."""
+    """A name reduced to what a reader sees in it, so that neither case, accents, punctuation, a
+    Latin letter outside a-z (ø, a small capital) nor a letter of another script posing as a
+    Latin one hides a listed name: "Société  Générale, S.A.", "societe generale s a" and the
+    first with a Cyrillic o (U+043E) compare equal, as do "Søren" and "Soren"."""
     if name.isascii():
         # Most names are, and screening runs on every payment: the same result, in one pass.
         return _ASCII_SEPARATORS.sub(" ", name.lower()).strip()
@@ -96,7 +128,8 @@ def _letters(name: str) -> str:
 
 
 def _folded(letters: str) -> str:
-    return _SPACES.sub(" ", letters.translate(_FOLDS).casefold()).strip()
+    folded = letters.translate(_FOLDS).casefold().translate(_LATIN_FOLDS)
+    return _SPACES.sub(" ", folded).strip()
 
 
 @dataclass(frozen=True, slots=True)
