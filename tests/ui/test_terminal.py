@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
 from paywire.api import create_app
 from tests.api.world import seed
@@ -90,4 +90,65 @@ async def test_signing_in_again_revokes_the_previous_session(
     await term.wait_for_text("signed out")
     assert not [line for line in await term.lines() if "checker" in line]
     assert await live_sessions() == {"maker": 0, "checker": 0}
+    await page.close()
+
+
+async def recalled(term: TerminalPage, presses: int = 6) -> list[str]:
+    """What Up brings back, press after press, from an empty prompt."""
+    seen = []
+    for _ in range(presses):
+        await term.prompt.press("ArrowUp")
+        seen.append(await term.prompt.input_value())
+    return seen
+
+
+async def maker_at_work(browser, serve, settings, db_pool) -> tuple[Page, TerminalPage]:
+    """A page of the terminal, the maker signed in on it and shown by `whoami`."""
+    await seed(db_pool, ["maker", "checker"])
+    client = await serve(create_app(settings, db_pool))
+    page = await browser.new_page()
+    await page.goto(str(client.make_url("/")))
+    term = TerminalPage(page)
+    await term.login("maker", PASSWORD)
+    await term.enter("whoami")
+    await expect(term.output).to_contain_text(re.compile(r"username +maker"), timeout=TIMEOUT_MS)
+    return page, term
+
+
+async def test_logout_forgets_the_command_history(browser, serve, settings, db_pool) -> None:
+    page, term = await maker_at_work(browser, serve, settings, db_pool)
+    rejection = "reject PW-20261127-NOSUCH1 duplicate of the alice order"
+    await term.enter(rejection)
+    await term.wait_for_text("error 40")
+    await term.prompt.press("ArrowUp")
+    await expect(term.prompt).to_have_value(rejection)
+    await term.prompt.press("ArrowDown")
+
+    # The next person at the workstation gets nothing back from Up or Down.
+    await term.enter("logout")
+    await term.wait_for_text("signed out")
+    assert await recalled(term) == [""] * 6
+    await term.prompt.press("ArrowDown")
+    await expect(term.prompt).to_have_value("")
+
+    # Nor after signing in themselves: Up brings back only their own `login`.
+    await term.login("checker", PASSWORD)
+    assert await recalled(term) == ["login"] * 6
+    await page.close()
+
+
+async def test_a_session_the_server_ended_leaves_the_page_as_logout_does(
+    browser, serve, settings, db_pool
+) -> None:
+    page, term = await maker_at_work(browser, serve, settings, db_pool)
+    # Age the session, as tests/api/test_auth.py does: its expiry moves an hour into the past.
+    await db_pool.execute(
+        "UPDATE sessions SET created_at = created_at - interval '2 hours',"
+        " expires_at = expires_at - interval '1 hour'"
+    )
+    await term.enter("pay list")
+    await term.wait_for_text("error 401")
+    await term.wait_for_text("the session has ended")
+    assert not [line for line in await term.lines() if "maker" in line], "the screen is cleared"
+    assert await recalled(term) == [""] * 6
     await page.close()

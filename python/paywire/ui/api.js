@@ -26,6 +26,9 @@ export class Api {
   constructor() {
     this.token = null;
     this.operator = null;
+    // Told when the server ends the session (expired, revoked): the page forgets what the
+    // operator left behind, as `logout` does.
+    this.onSessionEnd = () => undefined;
   }
 
   get signedIn() {
@@ -61,7 +64,9 @@ export class Api {
 
   async request(method, path, { body, headers } = {}) {
     const sent = { Accept: "application/json", ...headers };
-    if (this.token) sent.Authorization = `Bearer ${this.token}`;
+    // The token this request carries: a 401 ends that session, not one signed in meanwhile.
+    const token = this.token;
+    if (token) sent.Authorization = `Bearer ${token}`;
     if (body !== undefined) sent["Content-Type"] = "application/json";
     const response = await fetch(path, {
       method,
@@ -73,7 +78,10 @@ export class Api {
     const type = response.headers.get("Content-Type") || "";
     const data = type.includes("application/json") ? await response.json() : await response.text();
     if (!response.ok) {
-      if (response.status === 401 && this.token) this.forget();
+      if (response.status === 401 && token && token === this.token) {
+        this.forget();
+        this.onSessionEnd();
+      }
       throw new ApiError(response.status, data, response.headers.get("X-Request-Id"));
     }
     return data;

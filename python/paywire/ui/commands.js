@@ -90,8 +90,10 @@ const COMMANDS = [
       } finally {
         ctx.api.forget();
         ctx.watcher.stop();
-        // What the operator saw (payments, accounts, audit rows) leaves the screen with them.
+        // What the operator saw (payments, accounts, audit rows) leaves the screen with them,
+        // and what they typed (references, reasons) leaves the Up/Down history.
         ctx.terminal.clear();
+        ctx.terminal.forgetHistory();
       }
       ctx.ok("signed out");
     },

@@ -17,6 +17,14 @@ function start() {
   });
   const api = new Api();
   const watcher = new Watcher(api, terminal);
+  // A session the server ended (expired, revoked) leaves the page as `logout` does: nothing
+  // the operator saw or typed is left for whoever sits down next.
+  api.onSessionEnd = () => {
+    watcher.stop();
+    terminal.clear();
+    terminal.forgetHistory();
+    terminal.print("the session has ended (expired or revoked): log in again", "info");
+  };
   const ctx = {
     api,
     terminal,

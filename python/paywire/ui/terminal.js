@@ -45,6 +45,14 @@ export class Terminal {
     this.output.replaceChildren();
   }
 
+  // Drop the command history, the recall cursor and the unsent line kept for recall: what one
+  // operator typed is not brought back by Up for the next one.
+  forgetHistory() {
+    this.history = [];
+    this.cursor = 0;
+    this.draft = "";
+  }
+
   // Ask one question; resolves with the answer, rejects with Cancelled on Escape or Ctrl+C.
   ask(question, { secret = false } = {}) {
     return new Promise((resolve, reject) => {
