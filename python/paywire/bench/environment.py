@@ -2,7 +2,9 @@
 
 Self-contained by default (embedded PostgreSQL and the reference receiver in its own process,
 both under a temporary directory, removed afterwards); or an operator's own database and
-receiver, which the run then fills with its bench operators, account and payments.
+receiver, which the run then fills with its bench operators, account and payments. The run is
+set up by the owner (migrations, operators, the database's profile); its payments go through a
+pool that logs in as `serve` does, held to the gateway's grants.
 """
 
 from __future__ import annotations
@@ -38,8 +40,11 @@ DEBTOR = "DE" + iban_check_digits("DE", DEBTOR_BBAN) + DEBTOR_BBAN
 
 @dataclass(frozen=True, slots=True)
 class Bench:
+    """`db` is the gateway's (as `serve` logs in), `owner` the login that set the run up."""
+
     settings: Settings
     db: Pool
+    owner: Pool
     maker: Operator
     checker: Operator
 
@@ -76,7 +81,8 @@ async def bench_environment(
             db = await open_database(settings, embedded_settings=embedded_settings)
             try:
                 maker, checker = await _prepare(db)
-                yield Bench(settings, db.pool, maker, checker)
+                gateway = await db.gateway_pool(settings)
+                yield Bench(settings, gateway, db.pool, maker, checker)
             finally:
                 await db.close()
         shutil.rmtree(work / "pgdata", ignore_errors=True)

@@ -88,13 +88,13 @@ async def run(settings: Settings, args: argparse.Namespace, modes: tuple[str, ..
         for mode in modes:
             print(f"bench: {mode}, {args.payments:,} payments", file=sys.stderr)
             ids = [] if mode == "transport" else await create_payments(bench, args.payments)
-            profiling = args.db_profile and await dbprofile.reset(bench.db)
+            profiling = args.db_profile and await dbprofile.reset(bench.owner)
             if mode == "transport":
                 results.append(await run_transport(bench, args.payments, args.rate))
             else:
                 results.append(await run_pipeline(bench, ids, args.rate, immediate=mode == "db"))
             if profiling:
-                profile = await dbprofile.report(bench.db)
+                profile = await dbprofile.report(bench.owner)
                 print(f"bench: {mode}: database time by statement\n{profile}", file=sys.stderr)
     return results
 

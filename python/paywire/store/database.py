@@ -52,6 +52,21 @@ class Database:
         self._more.append(pool)
         return pool
 
+    async def gateway_pool(self, settings: Settings) -> Pool:
+        """Another pool on the same server, as `serve` opens its own: the embedded server's
+        sessions take GATEWAY_ROLE, DATABASE_URL's login is used as it is; closed with this
+        one. For the bench, which sets up as the owner (migrations, operators, the database's
+        profile) and then runs the pipeline as the gateway does."""
+        pool = await create_pool(
+            self._dsn,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            command_timeout=settings.db_command_timeout_s,
+            role=_role(self.server is not None, gateway=True),
+        )
+        self._more.append(pool)
+        return pool
+
     async def close(self) -> None:
         for pool in (*self._more, self.pool):
             await pool.close()
@@ -83,7 +98,7 @@ async def open_database(
     if dsn is None:
         server = EmbeddedPostgres(settings.data_dir, embedded_settings)
         dsn = (await server.start()).dsn()
-        role = GATEWAY_ROLE if gateway else None
+        role = _role(True, gateway=gateway)
     try:
         pool = await create_pool(
             dsn,
@@ -116,6 +131,12 @@ async def open_database(
             raise DatabaseUnavailable(message) from None
         raise
     return Database(pool, server, dsn, role)
+
+
+def _role(embedded: bool, *, gateway: bool) -> str | None:
+    """The role a pool's sessions take: the gateway's on the embedded server, whose one login is
+    its superuser; none with DATABASE_URL, whose login is the role (docs/SECURITY.md)."""
+    return GATEWAY_ROLE if embedded and gateway else None
 
 
 # What opening a pool raises when the server is not there, refuses us, or has no such database.
