@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from playwright.async_api import Page, expect
@@ -150,5 +151,33 @@ async def test_a_session_the_server_ended_leaves_the_page_as_logout_does(
     await term.wait_for_text("error 401")
     await term.wait_for_text("the session has ended")
     assert not [line for line in await term.lines() if "maker" in line], "the screen is cleared"
+    assert await recalled(term) == [""] * 6
+    await page.close()
+
+
+async def test_a_session_that_expires_while_nobody_types_ends_on_the_page(
+    browser, serve, settings, db_pool
+) -> None:
+    """Left unattended, the page shows the operator's screen until its session's end, not
+    until someone next types a command."""
+    short = dataclasses.replace(settings, token_ttl_s=2)
+    page, term = await maker_at_work(browser, serve, short, db_pool)
+    await term.wait_for_text("the session has ended")
+    assert not [line for line in await term.lines() if "maker" in line], "the screen is cleared"
+    assert await recalled(term) == [""] * 6
+    await page.close()
+
+
+async def test_another_operator_signing_in_takes_over_a_clean_page(
+    browser, serve, settings, db_pool
+) -> None:
+    """Signing in as someone else replaces the session, and the screen and history with it;
+    the same operator signing in again keeps what they had."""
+    page, term = await maker_at_work(browser, serve, settings, db_pool)
+    await term.login("maker", PASSWORD)
+    assert [line for line in await term.lines() if "username" in line and "maker" in line]
+    await term.login("checker", PASSWORD)
+    await term.wait_for_text("signed in as checker")
+    assert not [line for line in await term.lines() if "maker" in line]
     assert await recalled(term) == [""] * 6
     await page.close()

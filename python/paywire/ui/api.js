@@ -26,9 +26,10 @@ export class Api {
   constructor() {
     this.token = null;
     this.operator = null;
-    // Told when the server ends the session (expired, revoked): the page forgets what the
-    // operator left behind, as `logout` does.
+    // Told when the session ends without a logout (it expired, or the server revoked it):
+    // the page forgets what the operator left behind, as `logout` does.
     this.onSessionEnd = () => undefined;
+    this.expiry = null;
   }
 
   get signedIn() {
@@ -38,6 +39,14 @@ export class Api {
   forget() {
     this.token = null;
     this.operator = null;
+    clearTimeout(this.expiry);
+    this.expiry = null;
+  }
+
+  // The session is over: forgotten here, and the page told.
+  end() {
+    this.forget();
+    this.onSessionEnd();
   }
 
   // Sign in. A session this page already holds is revoked once the new one is granted, so
@@ -57,8 +66,15 @@ export class Api {
       const revoke = { Authorization: `Bearer ${previous}` };
       await this.post("/api/v1/auth/logout", undefined, revoke).catch(() => undefined);
     }
+    this.forget();
     this.token = result.token;
     this.operator = result.operator;
+    // A session that expires while nobody types ends on the page too, not at the next
+    // request: an unattended terminal shows nothing of it to whoever comes next. By this
+    // machine's clock; one so far ahead that the session looks over already leaves it to the
+    // server's 401.
+    const left = Date.parse(result.expires_at) - Date.now();
+    if (left > 0) this.expiry = setTimeout(() => this.end(), left);
     return result;
   }
 
@@ -78,10 +94,7 @@ export class Api {
     const type = response.headers.get("Content-Type") || "";
     const data = type.includes("application/json") ? await response.json() : await response.text();
     if (!response.ok) {
-      if (response.status === 401 && token && token === this.token) {
-        this.forget();
-        this.onSessionEnd();
-      }
+      if (response.status === 401 && token && token === this.token) this.end();
       throw new ApiError(response.status, data, response.headers.get("X-Request-Id"));
     }
     return data;

@@ -75,7 +75,9 @@ const COMMANDS = [
     run: async (ctx, args) => {
       const username = args[0] || (await ctx.ask("username:"));
       const password = await ctx.ask("password:", { secret: true });
+      const before = ctx.api.operator;
       const result = await ctx.api.signIn(username, password);
+      if (before && before.username !== result.operator.username) ctx.leave();
       ctx.ok(`signed in as ${result.operator.username} (${result.operator.roles.join(", ")}); session ends ${result.expires_at}`);
     },
   },
@@ -89,11 +91,7 @@ const COMMANDS = [
         await ctx.api.post("/api/v1/auth/logout");
       } finally {
         ctx.api.forget();
-        ctx.watcher.stop();
-        // What the operator saw (payments, accounts, audit rows) leaves the screen with them,
-        // and what they typed (references, reasons) leaves the Up/Down history.
-        ctx.terminal.clear();
-        ctx.terminal.forgetHistory();
+        ctx.leave();
       }
       ctx.ok("signed out");
     },

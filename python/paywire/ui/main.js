@@ -17,18 +17,22 @@ function start() {
   });
   const api = new Api();
   const watcher = new Watcher(api, terminal);
-  // A session the server ended (expired, revoked) leaves the page as `logout` does: nothing
-  // the operator saw or typed is left for whoever sits down next.
-  api.onSessionEnd = () => {
+  // What one operator saw (payments, accounts, audit rows) and typed (references, reasons)
+  // leaves the page with them: at logout, when their session ends, when another signs in.
+  const leave = () => {
     watcher.stop();
     terminal.clear();
     terminal.forgetHistory();
+  };
+  api.onSessionEnd = () => {
+    leave();
     terminal.print("the session has ended (expired or revoked): log in again", "info");
   };
   const ctx = {
     api,
     terminal,
     watcher,
+    leave,
     ask: (question, options) => terminal.ask(question, options),
     out: (lines) => (Array.isArray(lines) ? terminal.printLines(lines) : terminal.print(lines)),
     ok: (text) => terminal.print(text, "ok"),
