@@ -20,8 +20,22 @@ from tests.fixtures.live import LiveServer, live_gateway
 
 MAX_EXAMPLES = 15
 LOGOUT = "POST /api/v1/auth/logout"
+# What an action (a retry, an exception's resend or mark_settled) answers in a process that runs
+# no pipeline, as this one does (docs/API.md): the one 5xx that is not a defect here.
+NO_PIPELINE = "this gateway process runs no pipeline"
+
+
+@schemathesis.check
+def not_a_server_error_but_the_missing_pipeline(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+) -> bool | None:
+    if response.status_code == 503 and response.json()["error"]["message"] == NO_PIPELINE:
+        return None
+    return not_a_server_error(ctx, response, case)
+
+
 CHECKS = (
-    not_a_server_error,
+    not_a_server_error_but_the_missing_pipeline,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
