@@ -103,6 +103,12 @@ async def recalled(term: TerminalPage, presses: int = 6) -> list[str]:
     return seen
 
 
+async def left_clean(term: TerminalPage, who: str) -> None:
+    """Nothing of `who` on the screen, and nothing for Up to bring back."""
+    assert not [line for line in await term.lines() if who in line], "the screen is cleared"
+    assert await recalled(term) == [""] * 6
+
+
 async def maker_at_work(browser, serve, settings, db_pool) -> tuple[Page, TerminalPage]:
     """A page of the terminal, the maker signed in on it and shown by `whoami`."""
     await seed(db_pool, ["maker", "checker"])
@@ -150,8 +156,7 @@ async def test_a_session_the_server_ended_leaves_the_page_as_logout_does(
     await term.enter("pay list")
     await term.wait_for_text("error 401")
     await term.wait_for_text("the session has ended")
-    assert not [line for line in await term.lines() if "maker" in line], "the screen is cleared"
-    assert await recalled(term) == [""] * 6
+    await left_clean(term, "maker")
     await page.close()
 
 
@@ -163,8 +168,7 @@ async def test_a_session_that_expires_while_nobody_types_ends_on_the_page(
     short = dataclasses.replace(settings, token_ttl_s=2)
     page, term = await maker_at_work(browser, serve, short, db_pool)
     await term.wait_for_text("the session has ended")
-    assert not [line for line in await term.lines() if "maker" in line], "the screen is cleared"
-    assert await recalled(term) == [""] * 6
+    await left_clean(term, "maker")
     await page.close()
 
 
@@ -178,6 +182,5 @@ async def test_another_operator_signing_in_takes_over_a_clean_page(
     assert [line for line in await term.lines() if "username" in line and "maker" in line]
     await term.login("checker", PASSWORD)
     await term.wait_for_text("signed in as checker")
-    assert not [line for line in await term.lines() if "maker" in line]
-    assert await recalled(term) == [""] * 6
+    await left_clean(term, "maker")
     await page.close()
