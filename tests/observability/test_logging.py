@@ -97,9 +97,16 @@ def test_secrets_never_reach_the_log(capture) -> None:
         raise RuntimeError("failed with token=tok_abcdef123")
     except RuntimeError:
         logger.exception("boom")
+    # A body or a dict written into a message: its keys quoted, as JSON and repr() write them.
+    logger.warning(
+        """refused {"username": "alice", "password": "json-pass-1"} and"""
+        """ {'api_key': 'repr-key-2'} with Authorization: Basic YWxpY2U6YmFzaWMtMw=="""
+    )
     text = stream.getvalue()
-    for secret in ("hunter2-secret", "tok_abcdef123", "db-pass-42", "key-pass-7", "cs-99"):
+    secrets = ("hunter2-secret", "tok_abcdef123", "db-pass-42", "key-pass-7", "cs-99")
+    for secret in (*secrets, "json-pass-1", "repr-key-2", "YWxpY2U6YmFzaWMtMw=="):
         assert secret not in text
+    assert '"username": "alice"' in lines(stream)[-1]["message"], "what is no secret is kept"
     first = lines(stream)[0]
     assert first["headers"] == {"Authorization": "***", "Accept": "json"}
     assert "postgresql://paywire:***@localhost/paywire" in str(first["message"])

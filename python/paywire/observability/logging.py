@@ -31,10 +31,14 @@ FILE_SUFFIX = ".log"
 # printed in groups of four. Masking keeps only the last four characters.
 _ACCOUNT_RE = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
 _BEARER_RE = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
+# Basic credentials (base64 of user:password) where an Authorization header is written out; not
+# "basic" anywhere, a word prose uses.
+_BASIC_RE = re.compile(r"(?i)\b(authorization[\"']?\s*[=:]\s*[\"']?basic)\s+[A-Za-z0-9+/=]+")
 _URL_PASSWORD_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*):[^@\s]*@")
-# Also when the word ends a longer name: `sslpassword=` in a DSN, `client_secret=`.
+# Also when the word ends a longer name: `sslpassword=` in a DSN, `client_secret=`; and with the
+# name quoted, as JSON and a dict's repr write it: `"password": "…"`.
 _KEY_VALUE_SECRET_RE = re.compile(
-    r"(?i)\b(\w*(?:password|passwd|secret|token|api[_-]?key))(\s*[=:]\s*)"
+    r"(?i)\b(\w*(?:password|passwd|secret|token|api[_-]?key))([\"']?\s*[=:]\s*)"
     r"(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
 )
 # Field names whose values are never written, whatever they hold ...
@@ -95,6 +99,7 @@ def scrub_text(text: str) -> str:
     """Free text with account numbers masked and credentials that look like one removed."""
     text = _URL_PASSWORD_RE.sub(lambda m: f"{m.group(1)}:{_REDACTED}@", text)
     text = _BEARER_RE.sub(lambda m: f"{m.group(1)} {_REDACTED}", text)
+    text = _BASIC_RE.sub(lambda m: f"{m.group(1)} {_REDACTED}", text)
     text = _KEY_VALUE_SECRET_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{_REDACTED}", text)
     return _ACCOUNT_RE.sub(lambda m: mask_account(m.group(0)), text)
 
