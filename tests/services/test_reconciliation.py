@@ -8,18 +8,22 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
 
+from paywire.config import load_settings
 from paywire.domain.statuses import Status
+from paywire.pipeline.housekeeping import Housekeeping
 from paywire.pipeline.recovery import AckMissing
 from paywire.services import exception_queue, pipeline, reconciliation, seeding
 from paywire.store import messages
 from paywire.store.tx import Pool
 from tests.fixtures.breaks import AMOUNTS, Breaks, one_of_each, tamper
 from tests.fixtures.metrics import metric
+from tests.fixtures.waiting import poll
 from tests.fixtures.world import ACME, CHEAP_HASHER, POOR, YANKEE, World, answer
 
 NOW = timedelta(0)  # an answer window of nothing: every unanswered payment is overdue
@@ -350,6 +354,36 @@ async def test_the_sweep_sees_an_old_payment_that_moved_within_the_hour(world: W
     payment = await world.drive(await world.create(), Status.COMPLETED)
     await _without_posting(world, payment.id, entered_ago=timedelta(days=3))
     assert await reconciliation.sweep(world.pool, answer_window=NOW) == reconciliation.Sweep(1, 1)
+
+
+async def test_a_gateway_s_first_sweep_sees_what_moved_while_no_sweep_got_through(
+    world: World, tmp_path: Path
+) -> None:
+    """Entered days ago and broken three hours ago, while the sweeps failed (the database away,
+    every gateway down): a fixed hour back never saw it again, and its day was closed long
+    before. A gateway's first sweep looks back a day; later ones from the last that got
+    through."""
+    payment = await world.drive(await world.create(), Status.COMPLETED)
+    await _without_posting(world, payment.id, entered_ago=timedelta(days=3))
+    await tamper(
+        world.owner,
+        "UPDATE audit_logs SET timestamp = timestamp - interval '3 hours'"
+        " WHERE entity = 'payment' AND entity_id = $1",
+        str(payment.id),
+    )
+    assert await reconciliation.sweep(world.pool, answer_window=NOW) == reconciliation.Sweep(0, 0)
+    housekeeping = Housekeeping(load_settings(environ={}, log_dir=tmp_path), world.pool)
+    housekeeping.start()
+    try:
+        await poll(
+            lambda: exception_queue.list_exceptions(world.pool, limit=10, kind="LEDGER_MISMATCH"),
+            10,
+            what="the break found by the first sweep",
+        )
+    finally:
+        await housekeeping.stop()
+    (item,) = await exception_queue.list_exceptions(world.pool, limit=10, kind="LEDGER_MISMATCH")
+    assert item.payment_id == payment.id
 
 
 async def test_the_sweep_closes_a_whole_day(world: World) -> None:

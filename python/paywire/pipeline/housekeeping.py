@@ -22,6 +22,9 @@ from paywire.store.tx import Pool
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_S = 60.0
+# How far back the first sweep of a process looks at the payments that moved: it knows nothing
+# of the sweeps before it, which may have failed for as long as it was away.
+FIRST_LOOKBACK = timedelta(days=1)
 RETENTION_EVERY_S = 24 * 3600.0
 
 
@@ -40,6 +43,7 @@ class Housekeeping:
         self._settings = settings
         self._db = db
         self._closed: date | None = None
+        self._swept_at: datetime | None = None  # the moment of the last sweep that got through
         self._loops = (
             StepLoop("reconcile", self._sweep, batch=1, idle_s=sweep_every_s),
             StepLoop("retention", self._retention, batch=1, idle_s=RETENTION_EVERY_S),
@@ -55,14 +59,24 @@ class Housekeeping:
         await asyncio.gather(*(loop.stop(within_s) for loop in self._loops))
 
     async def _sweep(self, _limit: int) -> int:
+        moment = datetime.now(UTC)
         # The first sweep of each UTC day (and of the process) closes the day before: all of it.
-        yesterday = datetime.now(UTC).date() - timedelta(days=1)
+        yesterday = moment.date() - timedelta(days=1)
+        # The payments that moved since an hour before the last sweep that got through (what
+        # committed after its snapshot), not only in the last hour: sweeps that failed for
+        # longer (a database away) would leave the changes made meanwhile to payments of days
+        # already closed unchecked for good.
+        last = self._swept_at
+        since = moment - FIRST_LOOKBACK if last is None else last - reconciliation.RECENT
         swept = await reconciliation.sweep(
             self._db,
             answer_window=reconciliation.answer_window(self._settings),
+            as_of=moment,
             close_day=yesterday if self._closed != yesterday else None,
+            since=since,
         )
         self._closed = yesterday
+        self._swept_at = moment
         if swept.opened:
             log.warning(
                 "reconciliation opened %d exceptions; %d items unmatched",

@@ -118,12 +118,15 @@ async def sweep(
     answer_window: timedelta,
     as_of: datetime | None = None,
     close_day: date | None = None,
+    since: datetime | None = None,
 ) -> Sweep:
-    """Reconcile the payments created or moved in the last hour (where new breaks appear),
-    everything outstanding, and the whole of `close_day` when given; open the exceptions
-    missing; set `reconciliation_unmatched_items` to the items found and `exceptions_open`."""
+    """Reconcile the payments created or moved in the last hour, or since `since` if that is
+    earlier (where new breaks appear), everything outstanding, and the whole of `close_day`
+    when given; open the exceptions missing; set `reconciliation_unmatched_items` to the items
+    found and `exceptions_open`."""
     moment = as_of or datetime.now(UTC)
-    scopes: list[store.Scope] = [Changed(moment - RECENT), Outstanding()]
+    start = moment - RECENT if since is None else min(since, moment - RECENT)
+    scopes: list[store.Scope] = [Changed(start), Outstanding()]
     if close_day is not None:
         scopes.append(Created.day(close_day))
     found: set[tuple[str, UUID | None, str | None]] = set()
