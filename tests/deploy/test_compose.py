@@ -68,6 +68,19 @@ def test_the_gateway_starts_after_what_it_needs_is_healthy(compose: dict) -> Non
     assert services["migrate"]["command"] == ["migrate"]
     for name in ("postgres", "redis", "receiver"):
         assert services[name]["healthcheck"]["test"], f"{name} has no health check"
+    # PostgreSQL is healthy once it takes TCP connections, as `migrate` makes them: on a fresh
+    # volume the image's init server listens on its Unix socket only.
+    assert "pg_isready -h 127.0.0.1 " in services["postgres"]["healthcheck"]["test"][-1]
+
+
+def test_every_service_has_a_memory_and_cpu_limit(compose: dict) -> None:
+    """None may take the host's memory from the others; the gateway's are the Kubernetes
+    deployment's (1 GiB, two cores)."""
+    for name, service in compose["services"].items():
+        assert service.get("mem_limit"), f"{name} has no memory limit"
+        assert service.get("cpus"), f"{name} has no CPU limit"
+    gateway = compose["services"]["gateway"]
+    assert (gateway["mem_limit"], gateway["cpus"]) == ("1g", 2)
 
 
 def test_the_receiver_makes_the_certificates_the_gateway_trusts(compose: dict) -> None:
