@@ -112,6 +112,20 @@ async def test_a_float_is_refused_when_written_and_named_when_found(
     }
 
 
+async def test_a_value_no_reader_can_decode_is_the_bad_row_named(
+    db_pool: Pool, tamper: asyncpg.Connection
+) -> None:
+    """jsonb keeps a number of any size; 1e400 is past every float, and reading the row failed
+    the whole walk with a decode error: verify named no row, and said nothing of the chain."""
+    await write(db_pool, 5)
+    await tamper.execute("UPDATE audit_logs SET after = '{\"amount\": 1e400}' WHERE id = 3")
+    assert (await audit_service.verify(db_pool)).as_dict() == {
+        "ok": False,
+        "rows": 3,
+        "first_bad_id": 3,
+    }
+
+
 async def test_a_recomputed_hash_still_breaks_the_next_link(
     db_pool: Pool, tamper: asyncpg.Connection
 ) -> None:
