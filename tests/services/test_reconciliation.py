@@ -348,6 +348,17 @@ async def _without_posting(world: World, payment_id: UUID, *, entered_ago: timed
     )
 
 
+async def _changed_ago(world: World, payment_id: UUID, ago: timedelta) -> None:
+    """The payment's changes made `ago` earlier than they were, as its audit rows tell."""
+    await tamper(
+        world.owner,
+        "UPDATE audit_logs SET timestamp = timestamp - $2::interval"
+        " WHERE entity = 'payment' AND entity_id = $1",
+        str(payment_id),
+        ago,
+    )
+
+
 async def test_the_sweep_sees_an_old_payment_that_moved_within_the_hour(world: World) -> None:
     """Entered days ago, approved and settled now: the break is new, whatever the payment's day
     of entry, whose close has long run."""
@@ -365,12 +376,7 @@ async def test_a_gateway_s_first_sweep_sees_what_moved_while_no_sweep_got_throug
     through."""
     payment = await world.drive(await world.create(), Status.COMPLETED)
     await _without_posting(world, payment.id, entered_ago=timedelta(days=3))
-    await tamper(
-        world.owner,
-        "UPDATE audit_logs SET timestamp = timestamp - interval '3 hours'"
-        " WHERE entity = 'payment' AND entity_id = $1",
-        str(payment.id),
-    )
+    await _changed_ago(world, payment.id, timedelta(hours=3))
     assert await reconciliation.sweep(world.pool, answer_window=NOW) == reconciliation.Sweep(0, 0)
     housekeeping = Housekeeping(load_settings(environ={}, log_dir=tmp_path), world.pool)
     housekeeping.start()
@@ -390,12 +396,7 @@ async def test_the_sweep_closes_a_whole_day(world: World) -> None:
     payment = await world.drive(await world.create(), Status.COMPLETED)
     await _without_posting(world, payment.id, entered_ago=timedelta(days=1))
     # Its changes too are older than the sweep's hour.
-    await tamper(
-        world.owner,
-        "UPDATE audit_logs SET timestamp = timestamp - interval '1 day'"
-        " WHERE entity = 'payment' AND entity_id = $1",
-        str(payment.id),
-    )
+    await _changed_ago(world, payment.id, timedelta(days=1))
     assert await reconciliation.sweep(world.pool, answer_window=NOW) == reconciliation.Sweep(0, 0)
     yesterday = payment.created_at.date() - timedelta(days=1)
     closed = await reconciliation.sweep(world.pool, answer_window=NOW, close_day=yesterday)
