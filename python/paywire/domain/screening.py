@@ -51,10 +51,10 @@ _LOOK_ALIKES = {
 _LATIN_OF = {look_alike: latin for latin, chars in _LOOK_ALIKES.items() for look_alike in chars}
 # Latin letters that NFKD leaves whole, being letters of their own and not a letter with a mark,
 # each folded to how a list written in ASCII spells it: "Søren" is Soren, "Łukasz" Lukasz, "Þór"
-# Thor. ß needs no entry: case folding makes it ss; nor ŀ, which NFKD makes l and a middle dot,
-# so that "Paŀlars" reads as "Pal·lars" does.
+# Thor, the African ɖ (whose capital Ɖ is drawn as Đ) d. ß needs no entry: case folding makes it
+# ss; nor ŀ, which NFKD makes l and a middle dot, so that "Paŀlars" reads as "Pal·lars" does.
 _LATIN_SPELLINGS = {
-    "ae": "\u00e6", "d": "\u0111\u00f0", "h": "\u0127", "i": "\u0131", "l": "\u0142",
+    "ae": "\u00e6", "d": "\u0111\u00f0\u0256", "h": "\u0127", "i": "\u0131", "l": "\u0142",
     "o": "\u00f8", "oe": "\u0153", "t": "\u0167", "th": "\u00fe",
 }  # fmt: skip
 # Latin letters that look like one letter of a-z (small capitals, IPA letters, kra, dotless j):
