@@ -112,11 +112,12 @@ async def test_a_float_is_refused_when_written_and_named_when_found(
     }
 
 
-async def test_a_value_no_reader_can_decode_is_the_bad_row_named(
+async def test_a_value_no_reader_can_decode_is_the_bad_row_named_and_exported_as_stored(
     db_pool: Pool, tamper: asyncpg.Connection
 ) -> None:
     """jsonb keeps a number of any size; 1e400 is past every float, and reading the row failed
-    the whole walk with a decode error: verify named no row, and said nothing of the chain."""
+    the whole walk with a decode error: verify named no row, and the day could not be exported,
+    just when its file was the evidence wanted."""
     await write(db_pool, 5)
     await tamper.execute("UPDATE audit_logs SET after = '{\"amount\": 1e400}' WHERE id = 3")
     assert (await audit_service.verify(db_pool)).as_dict() == {
@@ -124,6 +125,11 @@ async def test_a_value_no_reader_can_decode_is_the_bad_row_named(
         "rows": 3,
         "first_bad_id": 3,
     }
+    day = (await db_pool.fetchval("SELECT timestamp FROM audit_logs WHERE id = 3")).date()
+    rows = {row["id"]: row for row in await exported(db_pool, day)}
+    assert len(rows) == 5
+    assert rows["3"]["after"] == '{"amount": 1' + "0" * 400 + "}", "as jsonb stores it"
+    reverify([rows["1"], rows["2"]])  # the rows before it still verify from the file alone
 
 
 async def test_a_recomputed_hash_still_breaks_the_next_link(

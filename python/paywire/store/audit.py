@@ -136,21 +136,26 @@ async def verify(conn: Conn, *, prefetch: int = 2000) -> VerifyResult:
         return VerifyResult(True, rows, None)
 
 
-# before and after as the text jsonb stores, decoded row by row (`_stored_entry`): one a writer
-# behind the triggers made undecodable (a number past a float, 1e400) is the bad row to name,
-# where the connection's codec would have ended the whole walk with an error.
-_VERIFIED_ROWS = (
-    "SELECT id, timestamp, operator, action, entity, entity_id, before::text AS before,"
-    " after::text AS after, request_id, prev_hash, hash FROM audit_logs ORDER BY id"
+# For verify and export: before and after as the text jsonb stores, decoded row by row
+# (`stored_json`). A value a writer behind the triggers made undecodable (a number past a float,
+# 1e400) is then the bad row to name, or the cell to show as stored, where the connection's codec
+# would have ended the whole walk with an error.
+_STORED_COLUMNS = (
+    "id, timestamp, operator, action, entity, entity_id, before::text AS before,"
+    " after::text AS after, request_id, prev_hash, hash"
 )
+_VERIFIED_ROWS = f"SELECT {_STORED_COLUMNS} FROM audit_logs ORDER BY id"
+
+
+def stored_json(text: str | None) -> Any:
+    """A before or after column read as text; JSONDecodeError when it cannot be read back."""
+    return None if text is None else orjson.loads(text)
 
 
 def _stored_entry(row: Record) -> AuditEntry | None:
     """The entry of a row read by `_VERIFIED_ROWS`, or None when its JSON cannot be read."""
     try:
-        before, after = (
-            None if row[name] is None else orjson.loads(row[name]) for name in ("before", "after")
-        )
+        before, after = stored_json(row["before"]), stored_json(row["after"])
     except orjson.JSONDecodeError:
         return None
     return AuditEntry(
@@ -205,10 +210,12 @@ async def page(
 async def stream(
     conn: Conn, since: datetime, until: datetime, *, prefetch: int = 2000
 ) -> AsyncGenerator[Record, None]:
-    """Rows stamped in [since, until), oldest first, through a cursor (for exports)."""
+    """Rows stamped in [since, until), oldest first, through a cursor (for exports); before
+    and after as stored text (`stored_json`)."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         query = (
-            f"SELECT {COLUMNS} FROM audit_logs WHERE timestamp >= $1 AND timestamp < $2 ORDER BY id"
+            f"SELECT {_STORED_COLUMNS} FROM audit_logs"
+            " WHERE timestamp >= $1 AND timestamp < $2 ORDER BY id"
         )
         async for row in conn.cursor(query, since, until, prefetch=prefetch):
             yield row
