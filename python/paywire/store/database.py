@@ -62,7 +62,8 @@ class Database:
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
             command_timeout=settings.db_command_timeout_s,
-            role=_role(self.server is not None, gateway=True),
+            # The embedded server's one login is its superuser; DATABASE_URL's is the role.
+            role=GATEWAY_ROLE if self.server is not None else None,
         )
         self._more.append(pool)
         return pool
@@ -98,7 +99,7 @@ async def open_database(
     if dsn is None:
         server = EmbeddedPostgres(settings.data_dir, embedded_settings)
         dsn = (await server.start()).dsn()
-        role = _role(True, gateway=gateway)
+        role = GATEWAY_ROLE if gateway else None
     try:
         pool = await create_pool(
             dsn,
@@ -131,12 +132,6 @@ async def open_database(
             raise DatabaseUnavailable(message) from None
         raise
     return Database(pool, server, dsn, role)
-
-
-def _role(embedded: bool, *, gateway: bool) -> str | None:
-    """The role a pool's sessions take: the gateway's on the embedded server, whose one login is
-    its superuser; none with DATABASE_URL, whose login is the role (docs/SECURITY.md)."""
-    return GATEWAY_ROLE if embedded and gateway else None
 
 
 # What opening a pool raises when the server is not there, refuses us, or has no such database.
