@@ -7,6 +7,8 @@ import asyncio
 import asyncpg
 
 from paywire.api import create_app, health
+from paywire.store import tx
+from tests.api.world import World
 from tests.fixtures.app import Serve
 from tests.fixtures.postgres import SilentServer
 
@@ -82,3 +84,24 @@ async def test_a_pool_with_every_connection_busy_is_degraded_not_down(
     assert response.status == 200
     database = (await response.json())["checks"]["database"]
     assert database == {"status": "degraded", "detail": f"all {len(held)} connections in use"}
+
+
+async def test_a_request_that_finds_every_connection_busy_is_503_instead_of_waiting(
+    world: World, db_pool, monkeypatch
+) -> None:
+    """The degraded pool seen from a request: past tx.POOL_WAIT_S the client is told to retry.
+    asyncpg alone would hold the request until a connection came back, without a bound."""
+    monkeypatch.setattr(tx, "POOL_WAIT_S", 0.2)
+    await world.login("maker")
+    held = [await db_pool.acquire() for _ in range(db_pool.get_max_size())]
+    try:
+        async with asyncio.timeout(30):  # a hang guard: unbounded, the request never returns
+            response = await world.client.get("/api/v1/payments", headers=world.auth("maker"))
+    finally:
+        for conn in held:
+            await db_pool.release(conn)
+    assert response.status == 503, await response.text()
+    assert response.headers["Retry-After"] == "1"
+    assert (await response.json())["error"]["code"] == "UNAVAILABLE"
+    again = await world.client.get("/api/v1/payments", headers=world.auth("maker"))
+    assert again.status == 200, await again.text()

@@ -38,6 +38,13 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.LockNotAvailableError,
 )
 
+# How long a transaction waits for a connection of its pool. asyncpg waits without end: when
+# every connection is busy (a load peak on the pool the API shares with the pipeline, exports
+# on the reports' two), a request would wait behind however many transactions are ahead of it,
+# its client long gone. Past this, the wait raises TimeoutError, one of the TRANSIENT_ERRORS:
+# the API answers 503 with a Retry-After, the pipeline tries its step again.
+POOL_WAIT_S = 10.0
+
 
 @asynccontextmanager
 async def transaction(db: Db) -> AsyncIterator[Conn]:
@@ -47,7 +54,7 @@ async def transaction(db: Db) -> AsyncIterator[Conn]:
     what an all-or-nothing state change wants, and it saves two round trips per call.
     """
     if isinstance(db, asyncpg.Pool):
-        async with db.acquire() as conn, conn.transaction():
+        async with db.acquire(timeout=POOL_WAIT_S) as conn, conn.transaction():
             yield conn
     elif db.is_in_transaction():
         yield db
@@ -60,7 +67,7 @@ async def transaction(db: Db) -> AsyncIterator[Conn]:
 async def connection(db: Db) -> AsyncIterator[Conn]:
     """A connection for reads that need no transaction of their own."""
     if isinstance(db, asyncpg.Pool):
-        async with db.acquire() as conn:
+        async with db.acquire(timeout=POOL_WAIT_S) as conn:
             yield conn
     else:
         yield db
