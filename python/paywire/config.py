@@ -466,8 +466,12 @@ def _unencoded_userinfo(url: str | None) -> str | None:
             "the part before '@' holds '/', '?' or '#', so the URL is cut inside the password;"
             " percent-encode them there (%2F, %3F, %23)"
         )
-    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    if authority.count("@") > 1:
+    authority, _, after = rest.partition("/")
+    authority = re.split(r"[?#]", authority, maxsplit=1)[0]
+    path = re.split(r"[?#]", after, maxsplit=1)[0] if "@" in authority else ""
+    if authority.count("@") > 1 or "@" in path:
+        # A second '@' in the path: a password holding '@' and then '/' ("a@b/c"), cut at the
+        # '/', its end read as the database's name and its middle as the host.
         return (
             "the part before the host holds more than one '@', so the host is read from inside"
             " the password or user name; percent-encode '@' there as %40"
