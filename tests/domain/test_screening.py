@@ -184,6 +184,8 @@ def test_a_name_matches_another_script_only_as_it_looks(listed: str, written: st
         ("Ŧana Bygg", "Tana Bygg"),
         ("Paŀlars Invest", "Pal·lars Invest"),  # NFKD makes ŀ an l and a middle dot
         ("Qaĸortoĸ Fish", "Qakortok Fish"),
+        ("\u0181ello \u018aanjuma", "Bello Danjuma"),  # Hausa's hooked Ɓ and Ɗ
+        ("\u0198abiru \u01b3akubu", "Kabiru Yakubu"),  # and its Ƙ and Ƴ
     ],
 )
 def test_latin_letters_outside_a_z_match_their_ascii_spelling(listed: str, written: str) -> None:
@@ -209,15 +211,29 @@ LATIN_LOOK_ALIKES = [
         strict=True,
     ),
 ]
+# Letters with a stroke or a hook, small and capital: case folding makes the capital small.
+LATIN_WITH_STROKE_OR_HOOK = list(
+    zip(
+        "bbccdfgijklnrtuyyzz" * 2,
+        "\u0180\u0253\u0188\u023c\u0257\u0192\u01e5\u0268\u0249\u0199"
+        "\u019a\u0272\u024d\u01ad\u0289\u01b4\u024f\u01b6\u0225"
+        "\u0243\u0181\u0187\u023b\u018a\u0191\u01e4\u0197\u0248\u0198"
+        "\u023d\u019d\u024c\u01ac\u0244\u01b3\u024e\u01b5\u0224",
+        strict=True,
+    )
+)
 
 
 @pytest.mark.parametrize(
     ("latin", "look_alike"),
-    [pytest.param(latin, ch, id=f"{latin}-U+{ord(ch):04X}") for latin, ch in LATIN_LOOK_ALIKES],
+    [
+        pytest.param(latin, ch, id=f"{latin}-U+{ord(ch):04X}")
+        for latin, ch in (*LATIN_LOOK_ALIKES, *LATIN_WITH_STROKE_OR_HOOK)
+    ],
 )
 def test_latin_look_alikes_do_not_hide_a_listed_name(latin: str, look_alike: str) -> None:
-    """Small capitals and IPA letters are small letters (Ll), which entry takes. Written as code
-    points: their glyphs would not tell them from a-z."""
+    """Small capitals, IPA letters and letters with a stroke or a hook are letters (Ll, Lu),
+    which entry takes. Written as code points: their glyphs would not tell them from a-z."""
     for sanctioned, paid in (
         (f"Ex{latin}mple", f"Ex{look_alike}mple"),
         (f"Ex{look_alike}mple", f"Ex{latin}mple"),

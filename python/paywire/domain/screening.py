@@ -51,11 +51,16 @@ _LOOK_ALIKES = {
 _LATIN_OF = {look_alike: latin for latin, chars in _LOOK_ALIKES.items() for look_alike in chars}
 # Latin letters that NFKD leaves whole, being letters of their own and not a letter with a mark,
 # each folded to how a list written in ASCII spells it: "Søren" is Soren, "Łukasz" Lukasz, "Þór"
-# Thor, the African ɖ (whose capital Ɖ is drawn as Đ) d. ß needs no entry: case folding makes it
-# ss; nor ŀ, which NFKD makes l and a middle dot, so that "Paŀlars" reads as "Pal·lars" does.
+# Thor, the African ɖ (whose capital Ɖ is drawn as Đ) d, and every letter with a stroke or a hook
+# its letter: the hooked ɓ ɗ ƙ ƴ are Hausa's own, "Ɗanjuma" is Danjuma on a list. ß needs no
+# entry: case folding makes it ss; nor ŀ, which NFKD makes l and a middle dot, so that "Paŀlars"
+# reads as "Pal·lars" does. Written as code points, as _LOOK_ALIKES is.
 _LATIN_SPELLINGS = {
-    "ae": "\u00e6", "d": "\u0111\u00f0\u0256", "h": "\u0127", "i": "\u0131", "l": "\u0142",
-    "o": "\u00f8", "oe": "\u0153", "t": "\u0167", "th": "\u00fe",
+    "ae": "\u00e6", "b": "\u0180\u0253", "c": "\u0188\u023c",
+    "d": "\u0111\u00f0\u0256\u0257", "f": "\u0192", "g": "\u01e5", "h": "\u0127",
+    "i": "\u0131\u0268", "j": "\u0249", "k": "\u0199", "l": "\u0142\u019a", "n": "\u0272",
+    "o": "\u00f8", "oe": "\u0153", "r": "\u024d", "t": "\u0167\u01ad", "th": "\u00fe",
+    "u": "\u0289", "y": "\u01b4\u024f", "z": "\u01b6\u0225",
 }  # fmt: skip
 # Latin letters that look like one letter of a-z (small capitals, IPA letters, kra, dotless j):
 # entry takes them, being small letters (Ll), and they would hide a listed name as a Cyrillic
