@@ -118,6 +118,32 @@ async def test_audit_log_query_pages_and_filters(world: World, owner_pool: Pool)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000000Z", stamp), stamp
 
 
+async def test_a_row_no_reader_can_decode_is_listed_as_stored(
+    world: World, owner_pool: Pool
+) -> None:
+    """jsonb keeps a number past every float (1e400, written behind the triggers); decoded on
+    the way out, it made its page a 500, just when an auditor was looking for it."""
+    created = await world.create_payment()
+    listing = {"entity_id": created["id"]}
+    auditor = world.auth("auditor")
+    stored = await (
+        await world.client.get("/api/v1/audit-logs", params=listing, headers=auditor)
+    ).json()
+    (row,) = stored["items"]
+    await tamper(
+        owner_pool, "UPDATE audit_logs SET after = '{\"amount\": 1e400}' WHERE id = $1", row["id"]
+    )
+    response = await world.client.get("/api/v1/audit-logs", params=listing, headers=auditor)
+    assert response.status == 200, await response.text()
+    (shown,) = (await response.json())["items"]
+    assert shown["after"] == {"amount": 10**400}
+    assert shown["before"] is None
+    assert {k: v for k, v in shown.items() if k != "after"} == {
+        k: v for k, v in row.items() if k != "after"
+    }
+    assert row["after"]["id"] == created["id"], "the row as it was, before and after as JSON"
+
+
 async def test_audit_verify_and_roles(world: World) -> None:
     await world.create_payment()
     for who in ("auditor", "admin"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from paywire.api import params, schemas, streams
@@ -64,8 +65,18 @@ async def list_audit_logs(request: web.Request) -> web.Response:
 
 def _shown(row: Record) -> dict[str, Any]:
     """A row as the export writes it: its timestamp always with microseconds, as the chain
-    hashes it (orjson would drop `.000000`)."""
-    return {**row, "timestamp": utc_iso(row["timestamp"])}
+    hashes it (orjson would drop `.000000`); before and after as stored, JSON text passed
+    through, so that a value Python cannot hold (1e400) is shown, not a 500 for the page."""
+    return {
+        **row,
+        "timestamp": utc_iso(row["timestamp"]),
+        "before": _stored(row["before"]),
+        "after": _stored(row["after"]),
+    }
+
+
+def _stored(text: str | None) -> orjson.Fragment | None:
+    return None if text is None else orjson.Fragment(text)
 
 
 @routes.get(

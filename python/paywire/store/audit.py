@@ -136,10 +136,10 @@ async def verify(conn: Conn, *, prefetch: int = 2000) -> VerifyResult:
         return VerifyResult(True, rows, None)
 
 
-# For verify and export: before and after as the text jsonb stores, decoded row by row
-# (`stored_json`). A value a writer behind the triggers made undecodable (a number past a float,
-# 1e400) is then the bad row to name, or the cell to show as stored, where the connection's codec
-# would have ended the whole walk with an error.
+# For verify, export and the listing: before and after as the text jsonb stores, decoded row by
+# row (`stored_json`) or passed on as JSON text. A value a writer behind the triggers made
+# undecodable (a number past a float, 1e400) is then the bad row to name, or the cell to show as
+# stored, where the connection's codec would have ended the whole walk (or page) with an error.
 _STORED_COLUMNS = (
     "id, timestamp, operator, action, entity, entity_id, before::text AS before,"
     " after::text AS after, request_id, prev_hash, hash"
@@ -182,10 +182,10 @@ async def page(
     until: datetime | None = None,
 ) -> list[Record]:
     """Audit rows newest first, filtered; `after` is the id of the previous page's last row and
-    `until` is exclusive."""
+    `until` is exclusive. Before and after as stored text, as `stream` reads them."""
     return await conn.fetch(
         f"""
-        SELECT {COLUMNS} FROM audit_logs
+        SELECT {_STORED_COLUMNS} FROM audit_logs
         WHERE ($1::bigint IS NULL OR id < $1)
           AND ($2::text IS NULL OR entity = $2)
           AND ($3::text IS NULL OR entity_id = $3)
