@@ -334,7 +334,7 @@ def test_answer_is_frozen() -> None:
     assert repr(answer).startswith("Answer(kind='ACK', msg_id='MSG-20250115-0001'")
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500)
 @given(payload=st.binary(max_size=600))
 def test_random_bytes_never_crash(payload: bytes) -> None:
     with contextlib.suppress(AnswerError):
@@ -358,7 +358,7 @@ def mutated(draw: st.DrawFn) -> bytes:
     return bytes(document)
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=1000)
 @given(payload=mutated())
 def test_mutated_documents_never_crash(payload: bytes) -> None:
     try:
@@ -369,7 +369,7 @@ def test_mutated_documents_never_crash(payload: bytes) -> None:
     assert answer.msg_id
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(
     msg_id=texts(35),
     original_msg_id=texts(35),
@@ -411,7 +411,7 @@ def test_built_status_reports_validate_and_read_back(
     )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(related_ref=texts(35), reason_code=texts(35), reason_text=st.none() | texts(350))
 def test_built_message_rejects_validate_and_read_back(
     schemas: Schemas, related_ref: str, reason_code: str, reason_text: str | None

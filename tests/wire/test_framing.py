@@ -73,7 +73,7 @@ def test_encode_frames_accepts_any_iterable_of_bytes() -> None:
 payload_lists = st.lists(st.one_of(st.just(b""), st.binary(max_size=300)), min_size=1, max_size=8)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(payloads=payload_lists, framing=st.sampled_from(FRAMINGS))
 def test_every_split_point_decodes_identically(payloads: list[bytes], framing: str) -> None:
     stream = encode_frames(payloads, framing)
@@ -84,7 +84,7 @@ def test_every_split_point_decodes_identically(payloads: list[bytes], framing: s
         assert decoder.buffered == 0
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(
     payloads=payload_lists,
     framing=st.sampled_from(FRAMINGS),

@@ -51,7 +51,7 @@ def account_of(root: etree._Element, tag: str) -> str | None:
     return text(root, f".//p:{tag}/p:Id/p:IBAN") or text(root, f".//p:{tag}/p:Id/p:Othr/p:Id")
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
 @given(payment=payments())
 def test_generated_payments_are_valid_and_round_trip(
     schemas: Schemas, payment: dict[str, Any]

@@ -42,7 +42,7 @@ def test_sample_is_summarised() -> None:
     assert isinstance(summary, Pacs008Summary)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(payment=payments())
 def test_built_payments_read_back(payment: dict[str, Any]) -> None:
     document = build_pacs008(**payment)
