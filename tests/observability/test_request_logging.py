@@ -19,6 +19,7 @@ async def test_request_lines_carry_the_request_id_and_no_secrets(tmp_path) -> No
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     logger = logging.getLogger("paywire")
+    level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     pool = await asyncpg.create_pool("postgresql://u:db-secret@127.0.0.1:9/none", min_size=0)
@@ -38,6 +39,7 @@ async def test_request_lines_carry_the_request_id_and_no_secrets(tmp_path) -> No
             assert (await client.get("/health", headers=same)).status == 503
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)  # left at INFO, it would hide DEBUG lines from later tests
         await pool.close()
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert lines
