@@ -228,6 +228,7 @@ mod tests {
                 assert_eq!(accepted, Ok(Accepted::New));
             }
             let answers = frames(framing, &out);
+            assert_eq!(answers.len(), 3, "one answer per message, in {framing:?}");
             for (i, (msg_id, sent)) in ["M1", "A&B<'\">", "ünïcödé-€"]
                 .iter()
                 .zip(&answers)
