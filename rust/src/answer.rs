@@ -319,8 +319,9 @@ pub fn parse(payload: &[u8]) -> Result<Parsed<'_>, ReadError> {
             )));
         }
     }
+    // SPEC §4: the group's OrgnlMsgId names the message (ISO makes the block mandatory); a
+    // transaction's own reference is only checked against it.
     let msg_id = group_msg_id
-        .or(tx_msg_id)
         .ok_or_else(|| ReadError::new("pacs.002 without OrgnlGrpInfAndSts/OrgnlMsgId"))?;
     fields::text("OrgnlMsgId", &msg_id, MSG_ID_MAX_CHARS)?;
     let uetr = non_empty(g.uetr)
@@ -341,6 +342,7 @@ pub fn parse(payload: &[u8]) -> Result<Parsed<'_>, ReadError> {
             }
         }
     }
+    let of_group = tx_status.is_none();
     let status = tx_status.or(group_status).ok_or_else(|| {
         ReadError::new("pacs.002 without TxInfAndSts/TxSts or OrgnlGrpInfAndSts/GrpSts")
     })?;
@@ -352,6 +354,14 @@ pub fn parse(payload: &[u8]) -> Result<Parsed<'_>, ReadError> {
             shown(&status, 35)
         ))
     })?;
+    if of_group && status.kind() == Kind::Ack {
+        // SPEC §4: a group's status alone settles only as a rejection. An acceptance names its
+        // transaction (TxSts), and a payment completed on less could be one never accepted.
+        return Err(ReadError::new(format!(
+            "pacs.002 accepting by GrpSts {} alone, without TxInfAndSts/TxSts",
+            status.as_str()
+        )));
+    }
     let reason = if g.tx_reason.is_empty() {
         g.group_reason
     } else {
@@ -605,14 +615,8 @@ mod tests {
                 "",
             )
         };
-        let in_tx = |id: &str| {
-            ack(
-                "",
-                &format!("<OrgnlGrpInf><OrgnlMsgId>{id}</OrgnlMsgId></OrgnlGrpInf>"),
-            )
-        };
         let in_admi = |id: &str| ADMI.replace("MSG-20250115-0001", id);
-        let documents: [&dyn Fn(&str) -> String; 3] = [&in_group, &in_tx, &in_admi];
+        let documents: [&dyn Fn(&str) -> String; 2] = [&in_group, &in_admi];
         for document in documents {
             for id in [
                 "M".repeat(35),
@@ -679,6 +683,9 @@ mod tests {
             (pacs002("<OrgnlGrpInfAndSts><OrgnlMsgId>M</OrgnlMsgId></OrgnlGrpInfAndSts><TxInfAndSts><TxSts>PDNG</TxSts></TxInfAndSts>"), "unsupported status \"PDNG\""),
             (pacs002(&format!("<OrgnlGrpInfAndSts><OrgnlMsgId>M</OrgnlMsgId></OrgnlGrpInfAndSts><TxInfAndSts><TxSts>{}</TxSts></TxInfAndSts>", "X".repeat(8000))), "unsupported status a 8000-byte value"),
             (pacs002("<TxInfAndSts><TxSts>ACSP</TxSts></TxInfAndSts>"), "without OrgnlGrpInfAndSts/OrgnlMsgId"),
+            (pacs002("<TxInfAndSts><OrgnlGrpInf><OrgnlMsgId>M</OrgnlMsgId></OrgnlGrpInf><TxSts>ACSP</TxSts></TxInfAndSts>"), "without OrgnlGrpInfAndSts/OrgnlMsgId"),
+            (pacs002("<OrgnlGrpInfAndSts><OrgnlMsgId>M</OrgnlMsgId><GrpSts>ACCP</GrpSts></OrgnlGrpInfAndSts>"), "accepting by GrpSts ACCP alone"),
+            (pacs002("<OrgnlGrpInfAndSts><OrgnlMsgId>M</OrgnlMsgId><GrpSts>ACSC</GrpSts></OrgnlGrpInfAndSts><TxInfAndSts><OrgnlUETR>8a562c67-ca16-48ba-b074-65581be6f011</OrgnlUETR></TxInfAndSts>"), "accepting by GrpSts ACSC alone"),
             (pacs002("<OrgnlGrpInfAndSts><OrgnlMsgId>M</OrgnlMsgId></OrgnlGrpInfAndSts>"), "without TxInfAndSts/TxSts"),
             (pacs002("<OrgnlGrpInfAndSts><OrgnlMsgId>M</OrgnlMsgId></OrgnlGrpInfAndSts><TxInfAndSts><TxSts>ACSP</TxSts></TxInfAndSts><TxInfAndSts><TxSts>ACSP</TxSts></TxInfAndSts>"), "more than one"),
             (ACCEPT.replace("pacs.002.001.10", "pacs.002.001.12"), "unexpected namespace"),

@@ -217,6 +217,20 @@ def test_elements_in_another_namespace_are_ignored() -> None:
             pacs002(f"{GROUP}</OrgnlGrpInfAndSts>").replace(b"</Document>", b"</Documen>"),
             "not well-formed",
         ),
+        (
+            # SPEC §4: the group's OrgnlMsgId names the message; a transaction's alone does not.
+            pacs002(
+                "<TxInfAndSts><OrgnlGrpInf><OrgnlMsgId>M1</OrgnlMsgId>"
+                "<OrgnlMsgNmId>pacs.008.001.08</OrgnlMsgNmId></OrgnlGrpInf><TxSts>ACSP</TxSts>"
+                "</TxInfAndSts>"
+            ),
+            "pacs.002 without OrgnlGrpInfAndSts/OrgnlMsgId",
+        ),
+        (
+            # SPEC §4: a group's status settles alone only as a rejection; acceptance is TxSts.
+            pacs002(f"{GROUP}<GrpSts>ACSC</GrpSts></OrgnlGrpInfAndSts>"),
+            "accepting by GrpSts ACSC alone, without TxInfAndSts/TxSts",
+        ),
         (pacs002(f"{GROUP}<X>&#0;</X></OrgnlGrpInfAndSts>"), "not an XML character"),
         (pacs002(f"{GROUP}<X>\x01</X></OrgnlGrpInfAndSts>"), "does not allow"),
         (b"\xff\xfe<\x00D\x00", "not valid UTF-8"),
@@ -241,19 +255,11 @@ def admi002(related_ref: str) -> bytes:
     return sample("admi.002-sample.xml").replace(b"MSG-20250115-0001", related_ref.encode())
 
 
-def tx_level(msg_id: str) -> bytes:
-    """A pacs.002 naming its message only in `TxInfAndSts/OrgnlGrpInf/OrgnlMsgId`."""
-    return pacs002(
-        f"<TxInfAndSts><OrgnlGrpInf><OrgnlMsgId>{msg_id}</OrgnlMsgId>"
-        "<OrgnlMsgNmId>pacs.008.001.08</OrgnlMsgNmId></OrgnlGrpInf><TxSts>ACSP</TxSts></TxInfAndSts>"
-    )
-
-
 def group_level(msg_id: str) -> bytes:
     return pacs002(GROUP.replace("M1", msg_id) + "<GrpSts>RJCT</GrpSts></OrgnlGrpInfAndSts>")
 
 
-@pytest.mark.parametrize("document", [group_level, tx_level, admi002])
+@pytest.mark.parametrize("document", [group_level, admi002])
 def test_message_ids_are_max35text(document: Callable[[str], bytes]) -> None:
     """Every MsgId paywire sends has 1 to 35 characters; an answer naming a longer one names no
     message of ours and must not reach the settler, whose indexes cannot hold it."""
