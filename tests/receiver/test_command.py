@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import orjson
@@ -31,32 +33,45 @@ async def read_until_listening(process: asyncio.subprocess.Process) -> dict[str,
             seen[key] = value
 
 
-async def test_cli_receiver_runs_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
-    log_file = tmp_path / "receiver.jsonl"
+@asynccontextmanager
+async def running(
+    *options: str,
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, dict[str, str]]]:
+    """`paywire receiver` started with `options` and listening, with what it printed; it does
+    not outlive the test, whatever failed before the test stopped it."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "paywire.cli", "receiver",
-        "--data-dir", str(tmp_path), "--port", "0", "--log", str(log_file),
-        "--nack-creditor-bic", "DEUTDEFF", "--progress-s", "0",
+        sys.executable, "-m", "paywire.cli", "receiver", "--port", "0", "--progress-s", "0",
+        *options,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
-        printed = await read_until_listening(process)
+        yield process, await read_until_listening(process)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def stopped(process: asyncio.subprocess.Process) -> bytes:
+    """SIGTERM, and what the receiver said on stderr; it must stop cleanly."""
+    process.send_signal(signal.SIGTERM)
+    _, stderr = await finished(process, 10)
+    assert process.returncode == 0, stderr
+    return stderr
+
+
+async def test_cli_receiver_runs_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
+    log_file = tmp_path / "receiver.jsonl"
+    options = ("--data-dir", str(tmp_path), "--log", str(log_file))
+    async with running(*options, "--nack-creditor-bic", "DEUTDEFF") as (process, printed):
         assert Path(printed["ca-file"]) == (tmp_path / "tls" / "ca.pem").resolve()
         client = await WireClient.open(int(printed["port"]), Path(printed["ca-file"]))
         await client.send(pacs008("CLI1"), pacs008("CLI2", creditor_bic="DEUTDEFFXXX"))
         answers = [parse_answer(frame) for frame in await client.read(2)]
         assert [(a.msg_id, a.kind) for a in answers] == [("CLI1", "ACK"), ("CLI2", "NACK")]
         await client.close()
-        process.send_signal(signal.SIGTERM)
-        _, stderr = await finished(process, 10)
-        assert process.returncode == 0
-        assert b"stopped: connections 1, received 2" in stderr
-    finally:
-        # Whatever failed before the SIGTERM, the receiver does not outlive the test.
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        assert b"stopped: connections 1, received 2" in await stopped(process)
     events = [orjson.loads(line)["event"] for line in log_file.read_bytes().splitlines()]
     assert events.count("received") == 2
     assert events.count("answer") == 2
@@ -96,6 +111,18 @@ async def test_cli_receiver_refuses_options_it_would_misbehave_with(
     value, says = value.format(tmp=tmp_path), says.format(tmp=tmp_path)
     assert says.encode() in await refused("--data-dir", str(tmp_path), option, value)
     assert not (tmp_path / "tls").exists()
+
+
+async def test_cli_receiver_trusts_the_ca_its_data_dir_makes_on_a_first_start(
+    tmp_path: Path,
+) -> None:
+    """As the runbook's staging receiver and the Compose file start it, on an empty volume:
+    refused as "no such file", it restarted for ever and never made its certificates."""
+    ca_file = tmp_path / "tls" / "ca.pem"
+    options = ("--data-dir", str(tmp_path), "--client-ca", str(ca_file))
+    async with running(*options) as (process, printed):
+        assert Path(printed["ca-file"]) == ca_file.resolve()
+        await stopped(process)
 
 
 async def test_cli_receiver_names_a_certificate_it_cannot_load(tmp_path: Path) -> None:

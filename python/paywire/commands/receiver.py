@@ -19,6 +19,7 @@ import uvloop
 from paywire.config import DEFAULT_MAX_FRAME_BYTES, FRAMINGS, MIN_FRAME_BYTES, TLS_MIN_VERSIONS
 from paywire.errors import ConfigError
 from paywire.receiver import Faults, Receiver, ReceiverConfig, Rules, ensure_certificates
+from paywire.receiver.certs import CertificateFiles
 from paywire.receiver.config import check_port
 from paywire.receiver.rules import normalise_bic
 
@@ -149,8 +150,14 @@ def _check_options(args: argparse.Namespace) -> None:
             f"--max-frame-bytes must be at least {MIN_FRAME_BYTES}, as the gateway's limit:"
             " a pacs.008 can take 4,029 bytes"
         )
+    # The CA --data-dir makes on a first start may be the one named: the way a deployment
+    # trusts its gateways' certificates, issued by that CA (docs/RUNBOOK.md, "Staging").
     if args.client_ca is not None and not args.client_ca.is_file():
-        raise ConfigError(f"--client-ca {args.client_ca}: no such file")
+        made = args.data_dir is not None and args.client_ca.resolve() == (
+            CertificateFiles.in_directory(args.data_dir / "tls").ca_file.resolve()
+        )
+        if not made:
+            raise ConfigError(f"--client-ca {args.client_ca}: no such file")
 
 
 async def _serve(config: ReceiverConfig, progress_s: float) -> None:
