@@ -37,6 +37,7 @@ async def assert_books_balance(gateway: Gateway, ids: list[UUID]) -> None:
         """,
         ids,
     )
+    assert len(rows) == len(set(ids)), "every payment is there to check"
     for row in rows:
         posted = row["status"] in ("POSTED", "TRANSMITTED", "COMPLETED", "FAILED")
         assert row["postings"] == (1 if posted else 0), dict(row)
@@ -167,17 +168,18 @@ async def test_answers_arriving_after_the_timeout_still_settle_once(
     world: World, start_gateway: StartGateway
 ) -> None:
     gateway = await start_gateway(
-        faults=Faults(ack_delay_ms=400), ack_timeout_s=0.1, max_attempts=20
+        faults=Faults(ack_delay_ms=1000), ack_timeout_s=0.1, max_attempts=50
     )
     ids = await world.approved(["2.00"] * 5)
     gateway.pipeline.wake()
     final = await gateway.wait_for(ids)
     assert set(final.values()) == {"COMPLETED"}
-    # The timeout did run out before the answers came: each message went out again.
+    # The timeout did run out before the answers came: messages went out again, and the
+    # receiver answered the copies too (a second answer for each such message).
     attempts = await world.pool.fetch(
         "SELECT attempts FROM messages WHERE payment_id = ANY($1::uuid[])", ids
     )
-    assert all(row["attempts"] > 1 for row in attempts), attempts
+    assert any(row["attempts"] > 1 for row in attempts), attempts
     assert gateway.receiver.stats.duplicates > 0
     events = await world.pool.fetchval(
         "SELECT count(*) FROM payment_events WHERE status = 'COMPLETED'"
@@ -204,7 +206,10 @@ async def test_answers_for_unknown_messages_are_kept_for_reconciliation(
 
 
 async def test_messages_the_breaker_refused_keep_their_attempts(
-    world: World, start_gateway: StartGateway, monkeypatch: pytest.MonkeyPatch
+    world: World,
+    start_gateway: StartGateway,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The breaker opens between the recording of four transmissions and their sending: the
     pool refuses them before a byte is written, so they go out later without having used up
@@ -225,12 +230,14 @@ async def test_messages_the_breaker_refused_keep_their_attempts(
     gateway.pipeline.wake()
     final = await gateway.wait_for(ids, timeout_s=10)
     assert set(final.values()) == {"COMPLETED"}
-    messages = await world.pool.fetch(
-        "SELECT attempts, first_sent_at <= last_sent_at AS ordered FROM messages"
-        " WHERE payment_id = ANY($1::uuid[])",
-        ids,
+    # The refusal happened: without it, the test would pass on an ordinary run.
+    assert any(
+        m.endswith("transmissions held back or lost; due again now") for m in caplog.messages
     )
-    assert [(m["attempts"], m["ordered"]) for m in messages] == [(1, True)] * 4
+    messages = await world.pool.fetch(
+        "SELECT attempts FROM messages WHERE payment_id = ANY($1::uuid[])", ids
+    )
+    assert [m["attempts"] for m in messages] == [1] * 4
     assert (gateway.receiver.stats.received, gateway.receiver.stats.duplicates) == (4, 0)
     assert await world.pool.fetchval("SELECT count(*) FROM exceptions") == 0
     await assert_books_balance(gateway, ids)
