@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import re
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import sys
 import orjson
 
 from paywire.store.tx import Pool
+from tests.fixtures.environ import clean_environ
 
 PAYMENTS = 60
 KEYS = {
@@ -47,7 +47,7 @@ async def test_bench_runs_every_mode_self_contained_and_reports_json(
         text=True,
         timeout=300,
         check=False,
-        env={**os.environ, "DATABASE_URL": database},
+        env={**clean_environ(), "DATABASE_URL": database},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     written = await db_pool.fetchrow(

@@ -11,7 +11,6 @@ embedded server: the session's, or one of their own when the tests use DATABASE_
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import asyncpg
 from paywire.store.embedded import binaries
 from tests.deploy.conftest import Live
 from tests.deploy.paths import RUNBOOK, VENV_BIN, anchor, headings
+from tests.fixtures.environ import clean_environ
 from tests.fixtures.waiting import finished
 from tests.fixtures.world import PASSWORD
 
@@ -138,8 +138,7 @@ async def test_runbook_commands_run_against_a_live_gateway(
     await live.pay("10.00", "950.00")
     workdir = tmp_path / "ops"
     workdir.mkdir()
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("PAYWIRE_", "PG"))}
-    base.pop("DATABASE_URL", None)
+    base = clean_environ("PG")
     env = {
         **base,
         **{k: v for k, v in live.env.items() if k.startswith("PAYWIRE_")},

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import sys
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from tests.fixtures.environ import clean_environ
 from tests.fixtures.tls import LOOPBACK, SERVER_NAME, TLSFiles
 
 START_TIMEOUT_S = 60.0
@@ -40,7 +40,7 @@ class Process:
             "-m",
             "paywire.cli",
             *args,
-            env={**os.environ, **env},
+            env={**clean_environ(), **env},
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
