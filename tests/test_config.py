@@ -178,13 +178,12 @@ def test_a_redis_url_the_client_would_refuse_is_refused_at_start_without_its_pas
 
 
 def test_urls_with_encoded_passwords_and_at_signs_in_queries_are_taken() -> None:
-    settings = load_settings(
-        environ={
-            "DATABASE_URL": "postgresql://paywire:Zx9%2Fq@db:5432/paywire?options=a@b",
-            "REDIS_URL": "redis://cache:6379/0",
-        }
-    )
-    assert settings.database_url is not None
+    urls = {
+        "DATABASE_URL": "postgresql://paywire:Zx9%2Fq@db:5432/paywire?options=a@b",
+        "REDIS_URL": "redis://cache:6379/0",
+    }
+    settings = load_settings(environ=urls)
+    assert (settings.database_url, settings.redis_url) == tuple(urls.values())
 
 
 def test_a_value_of_the_wrong_form_is_refused_saying_what_form_is_wanted(tmp_path) -> None:
@@ -285,8 +284,12 @@ def test_half_a_client_certificate_is_refused_naming_the_path_as_written(
         f"{given}='rcv/tls/gateway.pem': PAYWIRE_CLIENT_CERT_FILE and PAYWIRE_CLIENT_KEY_FILE"
         " go together: set both for mutual TLS, or neither"
     )
-    both = load_settings(environ={given: "gw.pem", other: "gw-key.pem"})
-    assert (both.client_cert_file, both.client_key_file) != (None, None)
+    paths = {given: "gw-1.pem", other: "gw-2.pem"}
+    both = load_settings(environ=paths)
+    assert (both.client_cert_file, both.client_key_file) == (
+        Path(paths["PAYWIRE_CLIENT_CERT_FILE"]),
+        Path(paths["PAYWIRE_CLIENT_KEY_FILE"]),
+    )
 
 
 def test_a_misspelt_variable_is_named_with_the_setting_it_resembles() -> None:

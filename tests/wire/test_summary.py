@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -55,6 +56,9 @@ def test_built_payments_read_back(payment: dict[str, Any]) -> None:
     summary = parse_pacs008_summary(document)
     assert (summary.msg_id, summary.end_to_end_id) == (msg_id, end_to_end_id)
     assert summary.uetr == payment["uetr"]
+    # The field the receiver's NACK rule reads: the amount as written, the currency's digits.
+    digits = minor_digits(payment["currency"])
+    assert summary.amount == f"{Decimal(str(payment['amount'])):.{digits}f}"
     assert summary.currency == payment["currency"]
     assert summary.creditor_agent_bic == payment["creditor_agent_bic"]
 
