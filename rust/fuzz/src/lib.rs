@@ -1,8 +1,9 @@
 //! Fuzzing the wire core: the targets, their seeds, and a driver for stable Rust.
 //!
 //! `fuzz_targets/*.rs` hand each target to libFuzzer (`cargo fuzz run NAME`); the tests below run
-//! the same targets through `driver` for `PAYWIRE_FUZZ_SECONDS` each (default 2) and replay every
-//! saved regression. docs/TESTING.md has the commands.
+//! the same targets through `driver`, `PAYWIRE_FUZZ_EXECUTIONS` inputs each (default 100,000) or
+//! for `PAYWIRE_FUZZ_SECONDS` when it is set (`make fuzz`), and replay every saved regression.
+//! docs/TESTING.md has the commands.
 
 pub mod corpus;
 pub mod driver;
@@ -10,7 +11,7 @@ pub mod targets;
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
     use crate::{corpus, driver, targets};
 
@@ -26,27 +27,31 @@ mod tests {
         std::env::var(name).ok().and_then(|v| v.parse().ok())
     }
 
-    /// Fuzzes `name` for the configured time; the seed is printed so a failure can be replayed
-    /// (PAYWIRE_FUZZ_SEED), and the failing input is saved under `artifacts/`.
+    /// Fuzzes `name` for a count of inputs, the same on a loaded machine as on a quiet one (a
+    /// time budget could pass having tried almost nothing), or for PAYWIRE_FUZZ_SECONDS when
+    /// set; the seed is printed so a failure can be replayed (PAYWIRE_FUZZ_SEED), and the
+    /// failing input is saved under `artifacts/`.
     fn fuzz(name: &str) {
-        let seconds = env_number("PAYWIRE_FUZZ_SECONDS").unwrap_or(2);
+        let (budget, count) = match env_number("PAYWIRE_FUZZ_SECONDS") {
+            Some(seconds) => (Duration::from_secs(seconds), u64::MAX),
+            None => (
+                Duration::MAX,
+                env_number("PAYWIRE_FUZZ_EXECUTIONS").unwrap_or(100_000),
+            ),
+        };
+        let started = Instant::now();
         let seed = env_number("PAYWIRE_FUZZ_SEED").unwrap_or_else(|| {
             SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(1, |d| d.as_nanos() as u64)
         });
         let seeds = corpus::seeds(name);
-        match driver::run(
-            name,
-            target(name),
-            &seeds,
-            seed,
-            Duration::from_secs(seconds),
-            u64::MAX,
-        ) {
+        match driver::run(name, target(name), &seeds, seed, budget, count) {
             Ok(report) => println!(
-                "{name}: {} executions in {seconds} s, PAYWIRE_FUZZ_SEED={}",
-                report.executions, report.seed
+                "{name}: {} executions in {:.1} s, PAYWIRE_FUZZ_SEED={}",
+                report.executions,
+                started.elapsed().as_secs_f64(),
+                report.seed
             ),
             Err(crash) => panic!(
                 "{name} failed (PAYWIRE_FUZZ_SEED={seed}): {}\ninput saved to {:?}; \
