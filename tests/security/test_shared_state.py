@@ -29,6 +29,7 @@ from tests.fixtures.redis import RedisServer
 from tests.fixtures.tls import LOOPBACK, StartReceiver, pacs008
 from tests.fixtures.waiting import poll
 from tests.fixtures.world import PASSWORD
+from tests.transport.support import FakeClock
 
 
 @pytest.fixture
@@ -323,13 +324,17 @@ async def dead_receiver() -> AsyncIterator[DeadReceiver]:
     await receiver.stop()
 
 
-def shared_pool_settings(state: SharedState, port: int) -> dict[str, Any]:
-    """Two connections whose first failure opens a breaker shared through `state`."""
+def shared_pool_settings(
+    state: SharedState, port: int, reset_s: float = 1.0, **settings: Any
+) -> dict[str, Any]:
+    """Two connections whose first failure opens, for `reset_s`, a breaker shared through
+    `state`."""
     return {
         "shared": state.breaker(LOOPBACK, port),
         "pool_size": 2,
         "cb_failure_threshold": 1,
-        "cb_reset_s": 1.0,
+        "cb_reset_s": reset_s,
+        **settings,
     }
 
 
@@ -339,20 +344,26 @@ async def test_an_open_breaker_stops_the_other_process_dialling_and_one_probe_se
     shared: Callable[[], SharedState],
     redis: Redis,
 ) -> None:
+    # A period longer than the test, which ends it by hand: no second one can run out in it.
+    clock = FakeClock()
     port = await dead_receiver.start()
-    first = await make_pool(port, **shared_pool_settings(shared(), port))
+    first = await make_pool(port, **shared_pool_settings(shared(), port, 60.0, clock=clock))
     assert first.breaker.state is BreakerState.OPEN
     dialled = dead_receiver.dials
     assert 1 <= dialled <= 2
     open_key = f"paywire:breaker:{LOOPBACK}:{port}:open"
     assert await redis.pttl(open_key) > 0
 
-    second = await make_pool(port, **shared_pool_settings(shared(), port))
+    second = await make_pool(port, **shared_pool_settings(shared(), port, 60.0, clock=clock))
     assert second.breaker.state is BreakerState.OPEN  # the other process's verdict
     assert dead_receiver.dials == dialled, "the second process dialled a receiver known dead"
     assert second.stats()["totals"]["errors"] == 0
 
-    # The period ends for both at once; four slots in two processes make one probe.
+    # The period ends for both at once (the verdict's key expires in Redis as their clocks
+    # pass it); four slots in two processes make one probe.
+    assert await redis.delete(open_key) == 1
+    clock.now += 60
+    assert (first.breaker.state, second.breaker.state) == (BreakerState.HALF_OPEN,) * 2
     await poll(lambda: dead_receiver.dials, what="the probe", until=lambda n: n > dialled)
     await poll(lambda: redis.pttl(open_key), what="the breaker open again", until=lambda ms: ms > 0)
     assert dead_receiver.dials == dialled + 1
