@@ -1,6 +1,6 @@
 """Brute force against the login: five failures in fifteen minutes lock the name (429), even
-for the right password and even when the guesses arrive all at once; other names stay open, and
-the lock ends after fifteen minutes."""
+for the right password, even with successes between them and even when the guesses arrive all
+at once; other names stay open, and the lock ends after fifteen minutes."""
 
 from __future__ import annotations
 
@@ -25,6 +25,15 @@ async def test_the_fifth_failure_locks_the_name_even_for_the_right_password(worl
     # Other names, and sessions opened before the lock, are unaffected.
     assert await world.attempt_login("maker", PASSWORD) == 200
     assert (await world.client.get("/api/v1/auth/me", headers=world.auth("checker"))).status == 200
+
+
+async def test_a_success_between_failures_forgives_none_of_them(world: World) -> None:
+    """SPEC §6: five failed logins in fifteen minutes lock the name. A success among them (its
+    owner typing, or a guess come right) is not a failure and is not counted; the failures
+    before it still are (a success once wiped them, granting four more guesses each time)."""
+    assert [await world.attempt_login("maker2") for _ in range(3)] == [401] * 3
+    assert [await world.attempt_login("maker2", PASSWORD) for _ in range(6)] == [200] * 6
+    assert [await world.attempt_login("maker2") for _ in range(2)] == [401, 429]
 
 
 async def test_concurrent_guesses_get_no_more_than_five_tries(world: World) -> None:

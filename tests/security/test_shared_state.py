@@ -84,6 +84,18 @@ async def test_lockout_is_shared_and_counted_in_redis(
     assert await b.attempt_login("maker", PASSWORD) == 200
 
 
+async def test_a_success_in_redis_uncounts_itself_and_nothing_before_it(
+    two: tuple[World, World], redis: Redis
+) -> None:
+    """SPEC §6, as tests/security/test_lockout.py has it for PostgreSQL: five failures in the
+    window lock the name, a success among them or not."""
+    a, b = two
+    assert [await a.attempt_login("checker") for _ in range(3)] == [401] * 3
+    assert await b.attempt_login("checker", PASSWORD) == 200
+    assert await redis.zcard("paywire:login-attempts:checker") == 3
+    assert [await b.attempt_login("checker") for _ in range(2)] == [401, 429]
+
+
 async def test_concurrent_guesses_across_processes_get_five_tries(two: tuple[World, World]) -> None:
     a, b = two
     guesses = [world.attempt_login("auditor") for world in (a, b) * 10]

@@ -120,7 +120,7 @@ async def login(
         await audit.append(
             conn, [operator_entry(operator, "auth.login", operator, request_id)], now
         )
-    await counter.clear(name)
+    await counter.forgive(name, now)
     return Login(token, expires_at, operator)
 
 

@@ -21,8 +21,9 @@ class AttemptCounter(Protocol):
         """Count one more attempt; the attempts within the window, this one included."""
         ...
 
-    async def clear(self, username: str) -> None:
-        """Forget the attempts of `username` (after a successful login)."""
+    async def forgive(self, username: str, at: datetime) -> None:
+        """Uncount the attempt counted at `at`, which succeeded. The failures before it still
+        count: five within the window lock the name (SPEC §6), a success between them or not."""
         ...
 
 
@@ -61,6 +62,6 @@ class PostgresAttempts:
         async with connection(self._db) as conn:
             return await store.recent_attempts(conn, username, now, window=self._window)
 
-    async def clear(self, username: str) -> None:
+    async def forgive(self, username: str, at: datetime) -> None:
         async with transaction(self._db) as conn:
-            await store.clear_attempts(conn, username)
+            await store.forgive_attempt(conn, username, at)

@@ -49,10 +49,14 @@ class RedisAttempts:
         # Attempts made during an outage are in PostgreSQL (normally none: one indexed read).
         return int(counted) + await self._fallback.recent(username, now)
 
-    async def clear(self, username: str) -> None:
-        await self._link.call("login attempts", lambda client: client.delete(self._key(username)))
-        # Attempts counted while Redis was down live in PostgreSQL: clear both.
-        await self._fallback.clear(username)
+    async def forgive(self, username: str, at: datetime) -> None:
+        score = repr(at.timestamp())
+        await self._link.call(
+            "login attempts",
+            lambda client: client.zremrangebyscore(self._key(username), score, score),
+        )
+        # Counted while Redis was down, the attempt lives in PostgreSQL: forgive it there too.
+        await self._fallback.forgive(username, at)
 
     def _key(self, username: str) -> str:
         return self._link.key("login-attempts", username)

@@ -224,9 +224,19 @@ async def lock(conn: Conn, username: str, now: datetime, until: datetime) -> dat
     return None
 
 
-async def clear_attempts(conn: Conn, username: str) -> None:
-    """Forget the attempts counted for `username`, but never a lock set meanwhile."""
-    await conn.execute("UPDATE login_throttle SET failures = '{}' WHERE username = $1", username)
+async def forgive_attempt(conn: Conn, username: str, at: datetime) -> None:
+    """Remove the attempt `count_attempt` counted for `username` at `at`, if it is still there
+    (a lock set meanwhile started the count afresh); the others stay."""
+    await conn.execute(
+        """
+        UPDATE login_throttle
+        SET failures = failures[:array_position(failures, $2) - 1]
+                       || failures[array_position(failures, $2) + 1:]
+        WHERE username = $1 AND $2 = ANY(failures)
+        """,
+        username,
+        at,
+    )
 
 
 async def insert_session(
