@@ -59,6 +59,7 @@ async def list_audit_logs(request: web.Request) -> web.Response:
             action=q.get("action"),
             since=since,
             until=until,
+            as_stored=True,
         )
     return json_response(page(rows, limit, _shown, lambda r: (r["id"],)))
 

@@ -180,12 +180,14 @@ async def page(
     action: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    as_stored: bool = False,
 ) -> list[Record]:
     """Audit rows newest first, filtered; `after` is the id of the previous page's last row and
-    `until` is exclusive. Before and after as stored text, as `stream` reads them."""
+    `until` is exclusive. With `as_stored`, before and after as stored text, as `stream` reads
+    them (for the API, which shows a row no reader can decode), else decoded."""
     return await conn.fetch(
         f"""
-        SELECT {_STORED_COLUMNS} FROM audit_logs
+        SELECT {_STORED_COLUMNS if as_stored else COLUMNS} FROM audit_logs
         WHERE ($1::bigint IS NULL OR id < $1)
           AND ($2::text IS NULL OR entity = $2)
           AND ($3::text IS NULL OR entity_id = $3)
