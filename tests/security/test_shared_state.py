@@ -336,6 +336,20 @@ async def dead_receiver() -> AsyncIterator[DeadReceiver]:
     await receiver.stop()
 
 
+async def test_no_probe_is_claimed_while_a_verdict_stands(
+    shared: Callable[[], SharedState], redis: Redis
+) -> None:
+    """A process reads the period as over; before it claims the probe, another's probe fails
+    and publishes a fresh verdict, which clears the probe's lock for the next period. Claimed
+    then, a second probe would dial a receiver just found dead."""
+    state = shared().breaker(LOOPBACK, 7000)
+    await state.publish_open(60)
+    assert not await state.claim_probe(10)
+    assert await redis.delete(f"paywire:breaker:{LOOPBACK}:7000:open") == 1  # the period over
+    assert await state.claim_probe(10)
+    assert not await state.claim_probe(10), "one probe per period"
+
+
 def shared_pool_settings(
     state: SharedState, port: int, reset_s: float = 1.0, **settings: Any
 ) -> dict[str, Any]:

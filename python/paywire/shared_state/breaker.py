@@ -7,6 +7,15 @@ from __future__ import annotations
 
 from paywire.shared_state.link import Down, Redis, RedisLink
 
+# The probe is claimed only while no OPEN verdict stands, in one step: a process that read the
+# period as over, and then claimed, would otherwise probe after another's failed probe published
+# a fresh verdict in between (publishing clears the probe's lock for the next period).
+_CLAIM_PROBE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return 1 end
+return 0
+"""
+
 
 class RedisBreakerState:
     """A `SharedBreaker` for the receiver at `receiver` ("host:port"). While Redis is down it
@@ -16,6 +25,7 @@ class RedisBreakerState:
         self._link = link
         self._open = link.key("breaker", receiver, "open")
         self._probe = link.key("breaker", receiver, "probe")
+        self._claim = link.script(_CLAIM_PROBE)
 
     async def open_for(self) -> float:
         remaining = await self._link.call("breaker state", lambda client: client.pttl(self._open))
@@ -33,9 +43,8 @@ class RedisBreakerState:
         await self._link.call("breaker open", publish)
 
     async def claim_probe(self, ttl_s: float) -> bool:
-        claimed = await self._link.call(
-            "breaker probe",
-            lambda client: client.set(self._probe, b"1", nx=True, px=max(1, int(ttl_s * 1000))),
+        claimed = await self._link.run_script(
+            "breaker probe", self._claim, [self._open, self._probe], [max(1, int(ttl_s * 1000))]
         )
         return isinstance(claimed, Down) or bool(claimed)
 
