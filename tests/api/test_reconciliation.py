@@ -33,8 +33,16 @@ SOME_DAY = "2026-01-15"
 
 def today() -> str:
     """Asked when a test needs it, not once when the module is collected: the suite may run
-    past midnight (UTC) before it gets here."""
+    past midnight (UTC) before it gets here. Only where what the day holds does not matter:
+    the day of rows the test made is read from them (`made_on`)."""
     return datetime.now(UTC).date().isoformat()
+
+
+async def made_on(world: World) -> str:
+    """The day (UTC) the test's payments were stored on, which is not `today()` if the suite
+    ran past midnight since they were made."""
+    made: datetime = await world.pool.fetchval("SELECT min(created_at) FROM payments")
+    return made.astimezone(UTC).date().isoformat()
 
 
 @pytest.fixture
@@ -65,7 +73,7 @@ def as_csv(items: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 async def test_the_daily_report_has_the_documented_shape(world: World, breaks: Breaks) -> None:
-    day = today()
+    day = await made_on(world)
     response = await get(world, DAILY, date=day)
     assert response.content_type == "application/json"
     assert response.headers["X-Request-Id"]
@@ -87,7 +95,7 @@ async def test_the_daily_report_has_the_documented_shape(world: World, breaks: B
 
 
 async def test_the_daily_csv_is_the_unmatched_list(world: World, breaks: Breaks) -> None:
-    day = today()
+    day = await made_on(world)
     body = await (await get(world, DAILY, date=day)).json()
     response = await get(world, DAILY, "admin", date=day, format="csv")
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
@@ -169,16 +177,23 @@ async def test_invalid_queries_are_refused(world: World, path: str, query: dict[
 
 
 async def test_the_audit_export_streams_the_days_rows(world: World, breaks: Breaks) -> None:
-    day = today()
-    response = await get(world, EXPORT, date=day)
-    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert response.headers["Content-Disposition"] == f'attachment; filename="audit-{day}.csv"'
-    rows = csv_rows(await response.text())
-    stored = await world.pool.fetch("SELECT id, hash, action FROM audit_logs ORDER BY id")
-    assert [(int(r["id"]), r["hash"], r["action"]) for r in rows] == [
-        (r["id"], r["hash"], r["action"]) for r in stored
-    ]
-    assert list(rows[0]) == list(EXPORT_COLUMNS)
+    stored = await world.pool.fetch(
+        "SELECT id, hash, action, timestamp FROM audit_logs ORDER BY id"
+    )
+    stamped = {r["id"]: r["timestamp"].astimezone(UTC).date().isoformat() for r in stored}
+    # Each day the rows were stamped on (one, unless the breaks were made across midnight UTC)
+    # exports that day's rows, all of them.
+    for day in sorted(set(stamped.values())):
+        response = await get(world, EXPORT, date=day)
+        assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+        assert response.headers["Content-Disposition"] == (
+            f'attachment; filename="audit-{day}.csv"'
+        )
+        rows = csv_rows(await response.text())
+        assert [(int(r["id"]), r["hash"], r["action"]) for r in rows] == [
+            (r["id"], r["hash"], r["action"]) for r in stored if stamped[r["id"]] == day
+        ]
+        assert list(rows[0]) == list(EXPORT_COLUMNS)
     empty = await get(world, EXPORT, date="2001-01-01")
     assert await empty.text() == ",".join(EXPORT_COLUMNS) + "\r\n"
 
@@ -188,7 +203,10 @@ async def test_an_export_to_a_client_that_stops_reading_gives_its_connection_bac
 ) -> None:
     """The export holds a database connection while it streams; a client that sends its
     request and never reads must not hold it for ever."""
-    day = today()
+    # The rows' stamp, and so the day exported: a day of their own reading of the clock would
+    # be empty if the suite ran past midnight (UTC) in between.
+    at = datetime.now(UTC)
+    day = at.date().isoformat()
     monkeypatch.setattr(streams, "WRITE_TIMEOUT_S", 0.5)
     padding = "x" * 1500  # ~15 MB of CSV: more than the sockets' buffers hold
     async with world.pool.acquire() as conn, conn.transaction():
@@ -198,6 +216,7 @@ async def test_an_export_to_a_client_that_stops_reading_gives_its_connection_bac
                 AuditEntry("system", "test", "row", str(n), after={"p": padding})
                 for n in range(10_000)
             ],
+            at,
         )
     in_use = world.pool.get_size() - world.pool.get_idle_size()
     response = await world.client.get(EXPORT, params={"date": day}, headers=world.auth("auditor"))

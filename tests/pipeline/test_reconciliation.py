@@ -5,7 +5,7 @@ the gauges current."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,21 @@ WINDOW = timedelta(seconds=0.4)  # ack_timeout_s times max_attempts, as set belo
 
 
 async def daily_items(world: World) -> list[dict[str, Any]]:
-    async with reconciliation.daily(
-        world.pool, datetime.now(UTC).date(), answer_window=WINDOW
-    ) as report:
+    """The unmatched items of every day (UTC) a payment was stored on or an orphan answer
+    received on, one day's after the other's: those days as stored, not as the clock reads
+    now, which is past midnight if the test ran across it."""
+    stamps = await world.pool.fetch(
+        "SELECT created_at AS at FROM payments"
+        " UNION ALL SELECT received_at FROM answers WHERE payment_id IS NULL"
+    )
+    items: list[dict[str, Any]] = []
+    for day in sorted({r["at"].astimezone(UTC).date() for r in stamps}):
+        items += await day_items(world, day)
+    return items
+
+
+async def day_items(world: World, day: date) -> list[dict[str, Any]]:
+    async with reconciliation.daily(world.pool, day, answer_window=WINDOW) as report:
         items: list[dict[str, Any]] = json.loads(b"".join([c async for c in report.json()]))[
             "unmatched"
         ]

@@ -293,9 +293,15 @@ async def test_audit_verify_detects_tampering_and_export_writes_csv(
     assert verified.returncode == 0
     assert json.loads(verified.stdout) == {"ok": True, "rows": 2, "first_bad_id": None}
 
-    exported = paywire(
-        env, tmp_path, "audit", "export", "--date", datetime.now(UTC).date().isoformat()
-    )
+    # The day the seed's rows were stamped, which is not today if the suite ran past midnight
+    # (UTC) in the seconds these commands take.
+    conn = await asyncpg.connect(env["DATABASE_URL"])
+    try:
+        stamped: datetime = await conn.fetchval("SELECT min(timestamp) FROM audit_logs")
+    finally:
+        await conn.close()
+    day = stamped.astimezone(UTC).date().isoformat()
+    exported = paywire(env, tmp_path, "audit", "export", "--date", day)
     assert exported.returncode == 0
     assert exported.stdout.splitlines()[0].startswith("id,timestamp,operator")
     assert len(exported.stdout.splitlines()) == 3

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,17 +29,42 @@ from tests.fixtures.world import ACME, CHEAP_HASHER, POOR, YANKEE, World, answer
 NOW = timedelta(0)  # an answer window of nothing: every unanswered payment is overdue
 
 
-async def daily(pool: Pool, **kw: Any) -> dict[str, Any]:
-    async with reconciliation.daily(
-        pool, datetime.now(UTC).date(), answer_window=kw.pop("window", NOW), **kw
-    ) as report:
+async def daily(pool: Pool, day: date, **kw: Any) -> dict[str, Any]:
+    async with reconciliation.daily(pool, day, answer_window=kw.pop("window", NOW), **kw) as report:
         return json.loads(b"".join([chunk async for chunk in report.json()]))
 
 
-async def daily_csv(pool: Pool) -> list[dict[str, str]]:
-    async with reconciliation.daily(pool, datetime.now(UTC).date(), answer_window=NOW) as report:
+async def daily_csv(pool: Pool, day: date) -> list[dict[str, str]]:
+    async with reconciliation.daily(pool, day, answer_window=NOW) as report:
         text = b"".join([chunk async for chunk in report.csv()]).decode()
     return list(csv.DictReader(io.StringIO(text)))
+
+
+async def made_on(pool: Pool) -> date:
+    """The day (UTC) the test's payments were stored on, which is not today if the suite ran
+    past midnight since they were made."""
+    made: datetime = await pool.fetchval("SELECT min(created_at) FROM payments")
+    return made.astimezone(UTC).date()
+
+
+async def stored_days(pool: Pool) -> list[date]:
+    """Every day (UTC) a payment was stored on or an orphan answer received on, in order: one,
+    unless the test made them across midnight."""
+    stamps = await pool.fetch(
+        "SELECT created_at AS at FROM payments"
+        " UNION ALL SELECT received_at FROM answers WHERE payment_id IS NULL"
+    )
+    return sorted({r["at"].astimezone(UTC).date() for r in stamps})
+
+
+async def reports(pool: Pool) -> list[dict[str, Any]]:
+    """The reports of `stored_days`, the days that hold the test's payments and orphans."""
+    return [await daily(pool, day) for day in await stored_days(pool)]
+
+
+async def unmatched(pool: Pool) -> list[dict[str, Any]]:
+    """The unmatched items of `reports`, one day's after the other's."""
+    return [item for report in await reports(pool) for item in report["unmatched"]]
 
 
 async def aging(pool: Pool, days: int, as_of: datetime | None = None) -> list[dict[str, Any]]:
@@ -65,15 +90,16 @@ def expected(breaks: Breaks) -> dict[str, str]:
 
 
 async def ledger_mismatches(pool: Pool) -> dict[str, str]:
-    """The day's LEDGER_MISMATCH items: payment id -> detail."""
-    items = (await daily(pool))["unmatched"]
+    """The LEDGER_MISMATCH items of the payments' days: payment id -> detail."""
+    items = await unmatched(pool)
     return {i["payment_id"]: i["detail"] for i in items if i["category"] == "LEDGER_MISMATCH"}
 
 
 async def test_the_daily_report_finds_one_item_of_each_category(world: World) -> None:
     breaks = await one_of_each(world.pool, world.owner, await world.approved(AMOUNTS))
-    report = await daily(world.pool)
-    assert report["date"] == datetime.now(UTC).date().isoformat()
+    day = await made_on(world.pool)
+    report = await daily(world.pool, day)
+    assert report["date"] == day.isoformat()
     assert report["totals"] == {"payments": 4, "matched": 1, "unmatched": 4}
     assert report["by_currency"] == [
         {"currency": "EUR", "payments": 4, "amount": "406.00", "matched": 1, "unmatched": 3}
@@ -86,7 +112,7 @@ async def test_the_daily_report_finds_one_item_of_each_category(world: World) ->
     assert [i["exception_id"] is None for i in report["unmatched"]].count(False) == 1
 
     # The CSV form is the same list.
-    rows = await daily_csv(world.pool)
+    rows = await daily_csv(world.pool, day)
     assert rows == [
         {k: "" if v is None else str(v) for k, v in item.items()} for item in report["unmatched"]
     ]
@@ -94,7 +120,7 @@ async def test_the_daily_report_finds_one_item_of_each_category(world: World) ->
 
 async def test_an_answer_due_later_is_not_missing_yet(world: World) -> None:
     breaks = await one_of_each(world.pool, world.owner, await world.approved(AMOUNTS))
-    report = await daily(world.pool, window=timedelta(minutes=5))
+    report = await daily(world.pool, await made_on(world.pool), window=timedelta(minutes=5))
     assert "MISSING_ACK" not in by_category(report["unmatched"])
     assert report["totals"] == {"payments": 4, "matched": 2, "unmatched": 3}
     assert str(breaks.missing_ack) not in {i["payment_id"] for i in report["unmatched"]}
@@ -241,8 +267,7 @@ async def test_the_sweep_opens_each_exception_once_and_sets_the_gauges(world: Wo
         "MISSING_REVERSAL": breaks.missing_reversal,
         "ORPHAN_ACK": breaks.orphan_msg_id,
     }
-    report = await daily(world.pool)
-    assert {i["exception_id"] for i in report["unmatched"]} == {e.id for e in queue}
+    assert {i["exception_id"] for i in await unmatched(world.pool)} == {e.id for e in queue}
 
 
 async def test_a_resolved_exception_reconciles_its_item_by_hand(world: World) -> None:
@@ -252,7 +277,7 @@ async def test_a_resolved_exception_reconciles_its_item_by_hand(world: World) ->
     await exception_queue.resolve_exception(
         world.pool, orphan.id, world.admin, "receiver confirms: a test message of theirs"
     )
-    report = await daily(world.pool)
+    report = await daily(world.pool, await made_on(world.pool))
     assert "ORPHAN_ACK" not in by_category(report["unmatched"])
     assert report["totals"]["unmatched"] == 3
     swept = await reconciliation.sweep(world.pool, answer_window=NOW)
@@ -272,10 +297,10 @@ async def test_a_resolution_covers_the_ledger_as_it_stood(world: World) -> None:
     await exception_queue.resolve_exception(
         world.pool, mismatch.id, world.admin, "posting corrected with the debtor's bank"
     )
-    assert "LEDGER_MISMATCH" not in by_category((await daily(world.pool))["unmatched"])
+    assert "LEDGER_MISMATCH" not in by_category(await unmatched(world.pool))
 
     await world.ledger.reverse(world.pool, [breaks.ledger_mismatch])
-    items = (await daily(world.pool))["unmatched"]
+    items = await unmatched(world.pool)
     assert by_category(items)["LEDGER_MISMATCH"] == str(breaks.ledger_mismatch)
     swept = await reconciliation.sweep(world.pool, answer_window=NOW)
     assert swept.opened == 1
@@ -297,11 +322,11 @@ async def test_a_payment_settled_with_the_other_answer_on_record_too_is_unmatche
     await pipeline.settle(world.pool, [answer(payment, first, reason_code="AC04")], world.ledger)
     foreign = answer(payment, then, uetr="00000000-0000-4000-8000-000000000000")
     for stored in (foreign, answer(payment, then)):
-        assert (await daily(world.pool))["unmatched"] == []
+        assert await unmatched(world.pool) == []
         # Stored as the settler stores every answer, but without its exception: the rule alone.
         async with world.pool.acquire() as conn, conn.transaction():
             await messages.insert_answers(conn, [stored], [payment.id])
-    (item,) = (await daily(world.pool))["unmatched"]
+    (item,) = await unmatched(world.pool)
     assert (item["category"], item["payment_id"], item["exception_id"]) == (
         "MISSING_ACK", str(payment.id), None,
     )  # fmt: skip
@@ -315,7 +340,7 @@ async def test_a_payment_settled_with_the_other_answer_on_record_too_is_unmatche
     await exception_queue.resolve_exception(
         world.pool, opened.id, world.admin, "receiver confirms the first answer"
     )
-    assert (await daily(world.pool))["unmatched"] == []
+    assert await unmatched(world.pool) == []
 
 
 async def test_amounts_per_currency_keep_their_minor_digits(world: World) -> None:
@@ -324,12 +349,13 @@ async def test_amounts_per_currency_keep_their_minor_digits(world: World) -> Non
         if account:
             changes["debtor"] = {"name": "Yankee", "account": account}
         await world.drive(await world.create(**changes), Status.COMPLETED)
-    report = await daily(world.pool)
-    assert report["by_currency"] == [
+    # One day's list, or the EUR day's then the USD day's if they were made across midnight.
+    by_currency = [row for report in await reports(world.pool) for row in report["by_currency"]]
+    assert by_currency == [
         {"currency": "EUR", "payments": 1, "amount": "10.50", "matched": 1, "unmatched": 0},
         {"currency": "USD", "payments": 1, "amount": "7.25", "matched": 1, "unmatched": 0},
     ]
-    assert Decimal(report["by_currency"][0]["amount"]) == Decimal("10.5")
+    assert Decimal(by_currency[0]["amount"]) == Decimal("10.5")
 
 
 async def _without_posting(world: World, payment_id: UUID, *, entered_ago: timedelta) -> None:
@@ -412,7 +438,8 @@ async def test_a_receiver_s_formula_reaches_the_csv_as_text(world: World) -> Non
     CSV it must not be a cell a spreadsheet runs as a formula when an ADMIN opens the report."""
     formula = '=HYPERLINK("http://x.example/","a")'
     await pipeline.settle(world.pool, [answer(formula, "ACK")], world.ledger)
-    (item,) = (await daily(world.pool))["unmatched"]
+    (day,) = await stored_days(world.pool)  # the orphan's
+    (item,) = (await daily(world.pool, day))["unmatched"]
     assert (item["category"], item["msg_id"]) == ("ORPHAN_ACK", formula), "JSON keeps it as sent"
-    (row,) = await daily_csv(world.pool)
+    (row,) = await daily_csv(world.pool, day)
     assert row["msg_id"] == f"'{formula}"

@@ -5,7 +5,8 @@ each run audited; every other DELETE refused."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -15,7 +16,6 @@ import pytest
 
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.exception_kinds import PROCESSING_ERROR
-from paywire.domain.retention import years_before
 from paywire.domain.statuses import Status
 from paywire.observability.logging import log_file_name
 from paywire.services import audit as audit_service
@@ -61,6 +61,19 @@ async def report_of(pool: Pool, day: Any) -> dict[str, Any]:
     return body
 
 
+async def days_of(pool: Pool, ids: list[UUID]) -> list[date]:
+    """The days (UTC) these payments are stored on, in order: one, unless they were made across
+    midnight, and not the day of a clock read before or after they were made."""
+    made = await pool.fetch("SELECT created_at FROM payments WHERE id = ANY($1::uuid[])", ids)
+    return sorted({r["created_at"].astimezone(UTC).date() for r in made})
+
+
+def added(reports: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """The totals of these days' reports added up."""
+    totals = [report["totals"] for report in reports]
+    return {key: sum(t[key] for t in totals) for key in ("payments", "matched", "unmatched")}
+
+
 async def counts(pool: Pool, table: str) -> tuple[int, int]:
     live = await pool.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608
     archived = await pool.fetchval(f"SELECT count(*) FROM {table}_archive")  # noqa: S608
@@ -86,9 +99,9 @@ async def test_a_run_purges_archives_prunes_and_is_audited(world: World, tmp_pat
     recent = await world.drive(await world.create(amount="50.00"), Status.COMPLETED)
     old = [completed.id, failed.id, unanswered.id, questioned.id]
     await make_old(world.owner, old)
-    old_day = years_before(now, 8).date()
-    before = await report_of(world.pool, old_day)
-    assert before["totals"] == {"payments": 4, "matched": 3, "unmatched": 1}  # unanswered
+    old_days = await days_of(world.pool, old)
+    before = {day: await report_of(world.pool, day) for day in old_days}
+    assert added(before.values()) == {"payments": 4, "matched": 3, "unmatched": 1}  # unanswered
 
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -113,8 +126,9 @@ async def test_a_run_purges_archives_prunes_and_is_audited(world: World, tmp_pat
     assert live_events == 0
 
     # The old day's report reads the archive too: the same before and after.
-    assert await report_of(world.pool, old_day) == before
-    assert (await report_of(world.pool, now.date()))["totals"]["payments"] == 1
+    assert {day: await report_of(world.pool, day) for day in old_days} == before
+    (recent_day,) = await days_of(world.pool, [recent.id])
+    assert (await report_of(world.pool, recent_day))["totals"]["payments"] == 1
     assert recent.id not in {r["id"] for r in archived}
 
     verified = await audit_service.verify(world.pool)
