@@ -15,7 +15,7 @@ from paywire.domain.screening import ScreeningRules
 from paywire.services import pipeline
 from paywire.store.ledger import PostgresLedger
 from tests.api.world import World, raw_request
-from tests.fixtures.world import COMPOSE, payment_body
+from tests.fixtures.world import COMPOSE, add_account, payment_body
 
 PAYMENTS = "/api/v1/payments"
 AMOUNT_TO_SEND = 'a decimal string of at most 18 digits, such as "1250.00"'
@@ -471,3 +471,26 @@ async def test_the_largest_amount_iso_20022_allows_is_taken_and_a_bad_currency_s
     assert (await refused.json())["error"]["details"] == [
         {"field": "currency", "message": "must match the pattern ^[A-Z]{3}$"}
     ]
+
+
+async def test_a_currency_of_four_minor_digits_and_a_printed_iban_are_taken(world: World) -> None:
+    """SPEC §5: an amount with at most its currency's minor digits (the Chilean UF has four),
+    and any valid IBAN: a Maltese one, 31 characters, is 39 as printed in groups of four."""
+    await add_account(world.pool, "ANDES-0001", "CLF", "100")
+    body = payment_body(
+        amount="1.2345",
+        currency="CLF",
+        debtor={"name": "Andes SpA", "account": "ANDES-0001"},
+        creditor={
+            "name": "Valletta Ltd",
+            "account": "MT84 MALT 0110 0001 2345 MTLC AST0 01S",
+            "agent_bic": "MALTMTMTXXX",
+        },
+    )
+    response = await post(world, PAYMENTS, "maker", body)
+    assert response.status == 201, await response.text()
+    created = await response.json()
+    assert (created["amount"], created["currency"]) == ("1.2345", "CLF")
+    assert created["creditor"]["account"] == "MT84MALT011000012345MTLCAST001S"
+    five = await post(world, PAYMENTS, "maker", {**body, "amount": "1.23456"})
+    assert five.status == 400

@@ -55,11 +55,11 @@ STRING: Schema = {"type": "string"}
 DATE: Schema = {"type": "string", "format": "date"}
 DATE_TIME: Schema = {"type": "string", "format": "date-time"}
 # Amounts are decimal strings of at most 18 digits (ISO 20022's ActiveCurrencyAndAmount); the
-# currency decides how many of them may follow the point (domain.money checks both). The
-# description completes "must be …" when anything else is sent (validation.py).
+# currency decides how many of them may follow the point, up to 4 (CLF, UYW; domain.money checks
+# both). The description completes "must be …" when anything else is sent (validation.py).
 AMOUNT: Schema = {
     "type": "string",
-    "pattern": r"^[0-9]{1,18}(\.[0-9]{1,3})?$",
+    "pattern": r"^[0-9]{1,18}(\.[0-9]{1,4})?$",
     "maxLength": 19,
     "description": 'a decimal string of at most 18 digits, such as "1250.00"',
 }
@@ -74,7 +74,7 @@ REASON: Schema = _text(140)
 COUNT: Schema = {"type": "integer", "minimum": 0}
 BREAKER: Schema = {"type": "string", "enum": [state.name for state in BreakerState]}
 # A sum of amounts may need more integer digits than one payment's amount.
-AMOUNT_SUM: Schema = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,3})?$"}
+AMOUNT_SUM: Schema = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,4})?$"}
 EXCEPTION_KIND: Schema = {"type": "string", "enum": list(KINDS)}
 EXCEPTION_STATE: Schema = {"type": "string", "enum": ["OPEN", "RESOLVED"]}
 # The CSV form of a report or an export: a header row, then one row per item.
@@ -87,11 +87,14 @@ PAYMENT = ref("Payment")
 PAYMENT_DETAIL = ref("PaymentDetail")
 OPERATOR = ref("Operator")
 
+# An IBAN of 34 characters as it is printed, in groups of four: the domain takes the spaces out
+# before it checks the length (domain.validation.account).
+ACCOUNT_IN = _text(42)
 PARTY_IN = _object(
-    {"name": _text(140), "account": _text(34)}, required=("name", "account"), closed=True
+    {"name": _text(140), "account": ACCOUNT_IN}, required=("name", "account"), closed=True
 )
 CREDITOR_IN = _object(
-    {"name": _text(140), "account": _text(34), "agent_bic": BIC},
+    {"name": _text(140), "account": ACCOUNT_IN, "agent_bic": BIC},
     required=("name", "account", "agent_bic"),
     closed=True,
 )
