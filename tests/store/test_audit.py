@@ -132,6 +132,16 @@ async def test_a_value_no_reader_can_decode_is_the_bad_row_named_and_exported_as
     reverify([rows["1"], rows["2"]])  # the rows before it still verify from the file alone
 
 
+async def test_verify_tells_its_progress_against_the_rows_the_head_names(db_pool: Pool) -> None:
+    """`paywire audit verify` draws its bar from this: every `prefetch` rows, and at the end."""
+    await write(db_pool, 5)
+    heard: list[tuple[int, int]] = []
+    async with db_pool.acquire() as conn:
+        result = await audit.verify(conn, prefetch=2, progress=lambda *told: heard.append(told))
+    assert result.ok
+    assert heard == [(2, 5), (4, 5), (5, 5)]
+
+
 async def test_a_recomputed_hash_still_breaks_the_next_link(
     db_pool: Pool, tamper: asyncpg.Connection
 ) -> None:

@@ -23,7 +23,7 @@ from uuid import UUID
 from prometheus_client import REGISTRY
 
 from paywire.bench.environment import DEBTOR, Bench
-from paywire.bench.progress import Progress
+from paywire.commands.progress import Progress
 from paywire.errors import PaywireError
 from paywire.pipeline.runner import Pipeline
 from paywire.pipeline.settler import Settler

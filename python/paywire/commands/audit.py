@@ -14,6 +14,7 @@ import uvloop
 
 from paywire.commands import configuration
 from paywire.commands.output import utc_day, write_report
+from paywire.commands.progress import Progress
 from paywire.config import Settings
 from paywire.services import audit as service
 from paywire.store.database import current_database
@@ -44,8 +45,10 @@ def handle_export(args: argparse.Namespace) -> int:
 
 
 async def verify(settings: Settings) -> int:
+    progress = Progress("verified", 0)
     async with current_database(settings) as db:
-        result = await service.verify(db.pool)
+        result = await service.verify(db.pool, progress.update)
+    progress.close()
     print(orjson.dumps(result.as_dict()).decode())
     return 0 if result.ok else 1
 

@@ -5,7 +5,7 @@ Verification and export stream rows through a cursor, so a log of any size fits 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing, asynccontextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
@@ -30,10 +30,11 @@ class Writable(Protocol):
     def write(self, data: bytes, /) -> Any: ...
 
 
-async def verify(db: Db) -> VerifyResult:
-    """Walk the whole chain: `{"ok", "rows", "first_bad_id"}` of SPEC §7."""
+async def verify(db: Db, progress: Callable[[int, int], None] | None = None) -> VerifyResult:
+    """Walk the whole chain: `{"ok", "rows", "first_bad_id"}` of SPEC §7; `progress` hears
+    (rows walked, rows expected) as it goes."""
     async with connection(db) as conn:
-        return await audit.verify(conn)
+        return await audit.verify(conn, progress=progress)
 
 
 @asynccontextmanager

@@ -1,4 +1,5 @@
-"""A one-line progress bar on the terminal for long bench runs; silent when not a terminal.
+"""A one-line progress bar on the terminal for long commands (`bench`, `audit verify`); silent
+when standard error is not a terminal, so scripts and logs get only the result.
 
 Redrawn at most ten times a second, so drawing costs nothing measurable.
 """
@@ -19,7 +20,10 @@ class Progress:
         self._started = time.monotonic()
         self._drawn_at = 0.0
 
-    def update(self, done: int) -> None:
+    def update(self, done: int, total: int | None = None) -> None:
+        """`total` when it is learnt only once the work has begun."""
+        if total is not None:
+            self._total = max(total, 1)
         now = time.monotonic()
         if not self._enabled or (now - self._drawn_at < 0.1 and done < self._total):
             return
