@@ -15,7 +15,7 @@ import pytest
 from paywire.config import Settings
 from paywire.errors import DatabaseUnavailable
 from paywire.gateway import run_gateway
-from tests.fixtures.tls import StartReceiver, TLSFiles, gateway_settings
+from tests.fixtures.tls import REFUSING_PORT, StartReceiver, TLSFiles, gateway_settings
 from tests.fixtures.waiting import lock_waiters, poll
 
 # The drain's 5 s (settings_for) and the admin surface's shutdown, with room to spare.
@@ -147,9 +147,11 @@ async def test_a_gateway_that_cannot_start_leaves_no_signal_handler_behind(
 ) -> None:
     """Its stop signals would otherwise go on setting an event nobody waits for, and SIGTERM
     would no longer end the process that tried."""
-    refused = "postgresql://paywire:pw@127.0.0.1:9/paywire"  # nothing listens on loopback's 9
+    refused = f"postgresql://paywire:pw@127.0.0.1:{REFUSING_PORT}/paywire"
     settings = await settings_for(refused, start_receiver, tls_files, tmp_path)
-    with pytest.raises(DatabaseUnavailable, match=r"cannot open the database at 127\.0\.0\.1:9"):
+    with pytest.raises(
+        DatabaseUnavailable, match=f"cannot open the database at 127.0.0.1:{REFUSING_PORT}/"
+    ):
         await run_gateway(settings)
     loop = asyncio.get_running_loop()
     assert [loop.remove_signal_handler(s) for s in (signal.SIGTERM, signal.SIGINT)] == [False] * 2

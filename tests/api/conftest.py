@@ -14,14 +14,14 @@ from paywire.config import Settings
 from paywire.store.tx import Pool
 from tests.api.world import World, make_world
 from tests.fixtures.app import Serve
-from tests.fixtures.tls import DISCARD_PORT
+from tests.fixtures.tls import REFUSING_PORT
 
 
 @pytest.fixture
 async def unreachable_pool() -> AsyncIterator[asyncpg.Pool]:
-    """A pool whose server does not exist: nothing listens on DISCARD_PORT."""
+    """A pool whose server does not exist: nothing listens on REFUSING_PORT."""
     pool = await asyncpg.create_pool(
-        f"postgresql://nobody:x@127.0.0.1:{DISCARD_PORT}/none", min_size=0
+        f"postgresql://nobody:x@127.0.0.1:{REFUSING_PORT}/none", min_size=0
     )
     yield pool
     await pool.close()

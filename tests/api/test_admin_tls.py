@@ -12,7 +12,7 @@ from paywire.transport.pool import ConnectionPool
 from tests.api.world import World, make_world
 from tests.fixtures.app import Serve
 from tests.fixtures.ports import free_port
-from tests.fixtures.tls import DISCARD_PORT, gateway_settings
+from tests.fixtures.tls import REFUSING_PORT, gateway_settings
 
 TLS = "/api/v1/admin/tls"
 RESET = "/api/v1/admin/tls/circuit-breaker/reset"
@@ -75,7 +75,7 @@ async def test_open_breaker_degrades_health_and_an_audited_reset_closes_it(
     serve: Serve, db_pool, settings, pools, tls_files
 ) -> None:
     unreachable = gateway_settings(
-        tls_files, DISCARD_PORT, pool_size=1, cb_failure_threshold=1, cb_reset_s=3600
+        tls_files, REFUSING_PORT, pool_size=1, cb_failure_threshold=1, cb_reset_s=3600
     )
     world = await gateway(serve, db_pool, settings, pools, unreachable)
     health = await (await world.client.get("/health")).json()

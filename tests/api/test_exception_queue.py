@@ -24,7 +24,7 @@ from tests.api.world import World, breaks_through_the_api, make_world
 from tests.fixtures.app import Serve
 from tests.fixtures.breaks import Breaks
 from tests.fixtures.metrics import metric
-from tests.fixtures.tls import DISCARD_PORT, TLSFiles, gateway_settings
+from tests.fixtures.tls import REFUSING_PORT, TLSFiles, gateway_settings
 
 QUEUE = "/api/v1/exceptions"
 
@@ -33,7 +33,7 @@ QUEUE = "/api/v1/exceptions"
 def settings(tls_files: TLSFiles, tmp_path) -> Settings:
     return gateway_settings(
         tls_files,
-        DISCARD_PORT,
+        REFUSING_PORT,
         sender_bic="PAYWDEFFXXX",
         receiver_bic="RCVRGB2LXXX",
         log_dir=tmp_path / "logs",

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from paywire.api import create_app
 from paywire.config import Settings
 from paywire.observability.logging import JsonFormatter
+from tests.fixtures.tls import REFUSING_PORT
 
 
 async def test_request_lines_carry_the_request_id_and_no_secrets(tmp_path) -> None:
@@ -22,7 +23,9 @@ async def test_request_lines_carry_the_request_id_and_no_secrets(tmp_path) -> No
     level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-    pool = await asyncpg.create_pool("postgresql://u:db-secret@127.0.0.1:9/none", min_size=0)
+    pool = await asyncpg.create_pool(
+        f"postgresql://u:db-secret@127.0.0.1:{REFUSING_PORT}/none", min_size=0
+    )
     app = create_app(Settings(log_dir=tmp_path), pool)
     try:
         async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:

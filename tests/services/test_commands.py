@@ -20,7 +20,9 @@ import pytest
 
 from paywire.store import migrator
 from paywire.store.embedded import EmbeddedPostgres
+from tests.fixtures.environ import clean_environ
 from tests.fixtures.postgres import server_dir
+from tests.fixtures.tls import REFUSING_PORT
 from tests.fixtures.waiting import finished, poll
 
 PAYWIRE = Path(sys.executable).with_name("paywire")
@@ -28,11 +30,11 @@ SEED = {
     "operators": [{"username": "olga", "password": "olga's long secret", "roles": ["MAKER"]}],
     "accounts": [{"account": "ACC-1", "name": "Initech", "currency": "EUR", "balance": "10.00"}],
 }
-# What `serve` needs beyond a database; port 9 on loopback refuses, and none of these tests
-# gets as far as dialling it.
+# What `serve` needs beyond a database; the port refuses, and none of these tests gets as far as
+# dialling it.
 SERVE = {
     "PAYWIRE_RECEIVER_HOST": "127.0.0.1",
-    "PAYWIRE_RECEIVER_PORT": "9",
+    "PAYWIRE_RECEIVER_PORT": str(REFUSING_PORT),
     "PAYWIRE_SENDER_BIC": "PAYWDEFFXXX",
     "PAYWIRE_RECEIVER_BIC": "RCVRGB2LXXX",
 }
@@ -45,9 +47,7 @@ def paywire(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedP
 
 
 def base_env(tmp_path: Path) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("PAYWIRE_") and k != "DATABASE_URL"
-    }
+    env = clean_environ()
     env["PAYWIRE_LOG_DIR"] = str(tmp_path / "logs")
     env["PAYWIRE_DATA_DIR"] = str(tmp_path / "data")
     return env
@@ -156,12 +156,14 @@ def test_a_database_that_cannot_be_reached_is_exit_2_not_a_finding(
     tmp_path: Path, command: tuple[str, ...]
 ) -> None:
     """Exit 1 means unmatched items or a broken audit chain; a cron job must not read an
-    outage as either. Port 9 on loopback refuses connections."""
-    env = {**base_env(tmp_path), "DATABASE_URL": "postgresql://ops:s3cret-pw@127.0.0.1:9/paywire"}
+    outage as either. REFUSING_PORT refuses connections."""
+    url = f"postgresql://ops:s3cret-pw@127.0.0.1:{REFUSING_PORT}/paywire"
+    env = {**base_env(tmp_path), "DATABASE_URL": url}
     done = paywire(env, tmp_path, *command)
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith(
-        "paywire: cannot open the database at 127.0.0.1:9/paywire: ConnectionRefusedError"
+        f"paywire: cannot open the database at 127.0.0.1:{REFUSING_PORT}/paywire:"
+        " ConnectionRefusedError"
     ), done.stderr
     assert "check DATABASE_URL" in done.stderr
     assert "Traceback" not in done.stderr
@@ -179,10 +181,11 @@ def test_a_database_that_cannot_be_reached_is_exit_2_not_a_finding(
 def test_config_is_read_before_or_after_the_command(tmp_path: Path, line: tuple[str, ...]) -> None:
     """The file's database (a port that refuses) is the one the command tries to open."""
     config = tmp_path / "paywire.toml"
-    config.write_text('database_url = "postgresql://ops:pw@127.0.0.1:9/from_the_file"\n')
+    where = f"127.0.0.1:{REFUSING_PORT}/from_the_file"
+    config.write_text(f'database_url = "postgresql://ops:pw@{where}"\n')
     done = paywire(base_env(tmp_path), tmp_path, *(a.format(file=config) for a in line))
     assert done.returncode == 2, done.stderr
-    assert "cannot open the database at 127.0.0.1:9/from_the_file" in done.stderr
+    assert f"cannot open the database at {where}" in done.stderr
 
 
 def test_seed_demo_then_file(env: dict[str, str], tmp_path: Path) -> None:
@@ -327,7 +330,7 @@ def test_a_report_that_fails_half_way_leaves_the_previous_file_as_it_was(
     assert written.returncode == 0, written.stderr
     before = report.read_bytes()
 
-    away = {**env, "DATABASE_URL": "postgresql://ops:pw@127.0.0.1:9/paywire"}
+    away = {**env, "DATABASE_URL": f"postgresql://ops:pw@127.0.0.1:{REFUSING_PORT}/paywire"}
     failed = paywire(away, tmp_path, "audit", "export", "--date", today, "--output", str(report))
 
     assert failed.returncode == 2
@@ -433,7 +436,7 @@ def test_a_misspelt_variable_is_named_with_the_setting_it_resembles(tmp_path: Pa
         **base_env(tmp_path),
         **{k: v for k, v in SERVE.items() if k != "PAYWIRE_RECEIVER_HOST"},
         "PAYWIRE_RECIEVER_HOST": "127.0.0.1",
-        "PAYWIRE_DATABASE_URL": "postgresql://ops:s3cret-pw@127.0.0.1:9/paywire",
+        "PAYWIRE_DATABASE_URL": f"postgresql://ops:s3cret-pw@127.0.0.1:{REFUSING_PORT}/paywire",
         "PAYWIRE_SERVICE_HOST": "10.96.0.7",
         "PAYWIRE_PORT": "tcp://10.96.0.7:3000",
         "PAYWIRE_CHAOS_SEED": "7",
