@@ -82,14 +82,17 @@ async def test_unknown_names_are_locked_as_well(world: World) -> None:
         await _login(world, "ghost", "whatever")
 
 
-async def test_a_success_clears_the_count(world: World) -> None:
-    for _ in range(4):
+async def test_a_success_uncounts_itself_and_none_of_the_failures(world: World) -> None:
+    """Successes never lock a name; the failures before one still count toward the five."""
+    for _ in range(3):
         with pytest.raises(AuthenticationError):
             await _login(world, password="wrong password")
-    await _login(world)
-    for _ in range(4):
-        with pytest.raises(AuthenticationError):
-            await _login(world, password="wrong password")
+    for _ in range(6):
+        await _login(world)
+    with pytest.raises(AuthenticationError):
+        await _login(world, password="wrong password")
+    with pytest.raises(Throttled):
+        await _login(world, password="wrong password")
 
 
 async def test_expired_tokens_are_refused(world: World) -> None:
