@@ -24,6 +24,7 @@ from typing import Any
 
 import uvloop
 
+from machine import describe
 from paywire.config import load_settings
 from paywire.transport import ConnectionPool, Unanswered
 from paywire.wire import Answer, FrameDecoder, build_pacs008, encode_frames
@@ -299,18 +300,8 @@ def table(results: list[dict[str, Any]]) -> str:
 
 
 def machine() -> str:
-    """What the numbers were measured on, and how busy the machine was meanwhile."""
-    cpu = next(
-        line.split(":", 1)[1].strip()
-        for line in Path("/proc/cpuinfo").read_text().splitlines()
-        if line.startswith("model name")
-    )
-    ram_kb = int(Path("/proc/meminfo").read_text().split()[1])
-    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     return (
-        f"{cpu}, {os.cpu_count()} cores, {ram_kb / 1024 / 1024:.0f} GiB RAM; Python "
-        f"{sys.version.split()[0]}, uvloop {uvloop.__version__}, {ssl.OPENSSL_VERSION}; "
-        f"load average {load}; {MESSAGES:,} messages per run after {WARMUP:,} warm-up, "
+        f"{describe()}; {MESSAGES:,} messages per run after {WARMUP:,} warm-up, "
         f"best of {REPEAT}; window {POOL_SIZE} x {WINDOW}"
     )
 
