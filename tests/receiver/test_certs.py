@@ -1,4 +1,5 @@
-"""Generated demo certificates: written once, reused, and good enough for a real handshake."""
+"""Generated certificates: written once and reused, or made anew on demand (the demo's), and
+good enough for a real handshake."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 
 from paywire.config import load_settings
 from paywire.receiver import Receiver, ReceiverConfig, ensure_certificates
+from paywire.receiver.certs import generate_certificates
 from tests.fixtures.tls import LOOPBACK, assert_acked
 
 
@@ -24,6 +26,14 @@ def test_existing_files_are_reused(tmp_path: Path) -> None:
     first = ensure_certificates(tmp_path)
     ca = first.ca_file.read_bytes()
     assert ensure_certificates(tmp_path).ca_file.read_bytes() == ca
+
+
+def test_a_set_generated_replaces_a_usable_one(tmp_path: Path) -> None:
+    """`paywire demo`'s: a new CA every start, though the one there would still do."""
+    ca = ensure_certificates(tmp_path).ca_file.read_bytes()
+    files = generate_certificates(tmp_path)
+    assert files.ca_file.read_bytes() != ca
+    assert ensure_certificates(tmp_path).ca_file.read_bytes() == files.ca_file.read_bytes()
 
 
 def test_missing_host_name_regenerates(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from paywire.receiver import ensure_certificates
 from paywire.store import migrator
 from paywire.store.embedded import EmbeddedPostgres
 from tests.fixtures.environ import clean_environ
@@ -594,6 +595,8 @@ async def test_the_demo_settles_a_payment_between_its_operators_and_stops_on_ctr
     from a printed account, entered by one and approved by another, reaches the reference
     receiver and settles; Ctrl-C stops everything the demo started."""
     env = {**base_env(tmp_path), "PAYWIRE_DATA_DIR": str(data_dir), "PAYWIRE_HTTP_PORT": "0"}
+    # A set of certificates an earlier run left, still valid: the demo makes a CA of its own.
+    earlier = ensure_certificates(data_dir / "tls").ca_file.read_bytes()
     process = await asyncio.create_subprocess_exec(
         str(PAYWIRE), "demo", env=env, cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -604,6 +607,7 @@ async def test_the_demo_settles_a_payment_between_its_operators_and_stops_on_ctr
             printed = await read_until_welcome(process.stdout)
         welcome = WELCOME.search(printed)
         assert welcome is not None, printed
+        assert (data_dir / "tls" / "ca.pem").read_bytes() != earlier, "a freshly generated CA"
         operators = {row[0]: row[1] for row in demo_section(printed, "Operators (")}
         accounts = demo_section(printed, "Accounts to pay from (")
         debtor = next(row[0] for row in accounts if row[1] == "EUR")

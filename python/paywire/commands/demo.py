@@ -21,7 +21,7 @@ from paywire.config import Settings
 from paywire.errors import ConfigError, ValidationError
 from paywire.gateway import run_gateway
 from paywire.observability.logging import configure_logging
-from paywire.receiver.certs import ensure_certificates
+from paywire.receiver.certs import generate_certificates
 from paywire.receiver.process import (
     LOOPBACK_RECEIVER_BIC,
     LOOPBACK_SENDER_BIC,
@@ -67,8 +67,9 @@ async def run_demo(settings: Settings) -> None:
         step(f"schema up to date ({len(applied)} migrations applied now)")
         await seeding.seed_file(db.pool, credentials)
         step("demo operators and accounts seeded")
-    certs = ensure_certificates(settings.data_dir / "tls")
-    step(f"certificates in {certs.ca_file.parent}")
+    # SPEC §2: a freshly generated CA every run; only this run's receiver and gateway use it.
+    certs = generate_certificates(settings.data_dir / "tls")
+    step(f"a new CA and certificates in {certs.ca_file.parent}")
     async with receiver_process(
         "--cert", str(certs.cert_file),
         "--key", str(certs.key_file),

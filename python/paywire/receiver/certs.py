@@ -1,6 +1,8 @@
 """A private CA with a receiver (server) and a gateway (client) certificate, for demos and tests.
 
-`ensure_certificates` writes them into a directory once and reuses them while they stay valid.
+`ensure_certificates` writes them into a directory once and reuses them while they stay valid
+(a staging receiver, whose CA its gateways trust from one start to the next);
+`generate_certificates` makes a new set every time (`paywire demo`, whose CA nothing else trusts).
 """
 
 from __future__ import annotations
@@ -50,6 +52,14 @@ def ensure_certificates(
     files = CertificateFiles.in_directory(directory)
     if _usable(files, hostnames):
         return files
+    return generate_certificates(directory, hostnames)
+
+
+def generate_certificates(
+    directory: Path, hostnames: Sequence[str] = DEFAULT_HOSTNAMES
+) -> CertificateFiles:
+    """A new CA and certificates in `directory`, replacing any there; the CA's key is not kept."""
+    files = CertificateFiles.in_directory(directory)
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
