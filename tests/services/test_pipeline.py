@@ -20,6 +20,7 @@ from paywire.observability.metrics import payments_completed_total, payments_fai
 from paywire.services import audit as audit_service
 from paywire.services import payments, pipeline
 from paywire.store import audit, delivery
+from paywire.store import exception_queue as exception_store
 from paywire.store import ledger as ledger_store
 from paywire.store import payments as payment_store
 from paywire.store.exception_queue import NewException
@@ -601,6 +602,24 @@ async def test_orphans_and_foreign_uetrs_open_exceptions(world: World) -> None:
     )
     async with world.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM exceptions") == 2
+
+
+async def test_a_gauge_that_cannot_be_counted_after_the_commit_does_not_fail_the_batch(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch committed; a settle that raised then was settled again by the settler's retry,
+    and each of its answers stored twice."""
+    payment = await world.drive(await world.create(), Status.TRANSMITTED)
+
+    async def database_gone(*_: object) -> int:
+        raise TimeoutError
+
+    monkeypatch.setattr(exception_store, "count_open", database_gone)
+    settled = await pipeline.settle(
+        world.pool, [answer(payment, "ACK", msg_id="PWMNOSUCHMESSAGE")], world.ledger
+    )
+    assert settled.orphans == ["PWMNOSUCHMESSAGE"]
+    assert await world.pool.fetchval("SELECT count(*) FROM exceptions WHERE state = 'OPEN'") == 1
 
 
 async def test_settling_beside_an_operator_resolving_the_same_orphan_cannot_deadlock(
