@@ -360,6 +360,27 @@ async def test_a_resend_falls_due_with_its_lease_unless_still_on_its_way(world: 
     assert [(t.payment_id, t.attempt) for t in due] == [(lost.id, 2)]
 
 
+async def test_a_resend_after_the_clock_stepped_back_is_claimed_not_refused(world: World) -> None:
+    """First sent at a host clock since stepped back (NTP, a resumed VM): recording the resend
+    at the earlier "now" broke messages_sent_order, and the claim failed with every other
+    message due in it, until the clock caught up."""
+    payment = await world.drive(await world.create(), Status.POSTED)
+    now = datetime.now(UTC)
+    sent = now + timedelta(minutes=1)
+    await pipeline.transmit(world.pool, [payment.id], at=sent, lease=LEASE, by="a")
+    async with world.pool.acquire() as conn, conn.transaction():
+        # Lost with its connection, so due at once: by the clock as it reads now.
+        await conn.execute(
+            "UPDATE messages SET next_attempt_at = $2 WHERE payment_id = $1", payment.id, now
+        )
+        due = await delivery.claim_due(conn, 10, at=now, lease=LEASE, by="b", max_attempts=5)
+    assert [(t.payment_id, t.attempt) for t in due] == [(payment.id, 2)]
+    row = await world.pool.fetchrow(
+        "SELECT first_sent_at, last_sent_at FROM messages WHERE payment_id = $1", payment.id
+    )
+    assert row["last_sent_at"] == row["first_sent_at"] == sent
+
+
 async def test_a_lost_transmission_brings_forward_only_its_own_lease(world: World) -> None:
     """Process a lost its connection with attempt 1 on it; by then b had claimed attempt 2."""
     payment = await world.drive(await world.create(), Status.POSTED)

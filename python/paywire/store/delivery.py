@@ -73,7 +73,10 @@ async def claim_due(
         )
         UPDATE messages m SET attempts = m.attempts + 1,
                               first_sent_at = coalesce(m.first_sent_at, $2),
-                              last_sent_at = $2,
+                              -- Never before the first: a host clock stepped back since (NTP,
+                              -- a resumed VM) would break messages_sent_order and, with it,
+                              -- every claim of this statement.
+                              last_sent_at = greatest($2, m.first_sent_at),
                               next_attempt_at = $2 + $3::interval,
                               sent_by = $4
         FROM due WHERE m.payment_id = due.payment_id
