@@ -648,10 +648,13 @@ async def test_settling_beside_an_operator_resolving_the_same_orphan_cannot_dead
 ) -> None:
     """The operator's transaction holds the orphan's exception and then asks for the chain
     head; the settler, opening the same orphan again, waits for that exception, so it must not
-    hold the head yet."""
+    hold the head yet: not for the payment's status change, nor for the ACK_MISSING its answer
+    closes first."""
     orphan = "PWMNOSUCHMESSAGE"
     payment = await world.drive(await world.create(), Status.TRANSMITTED)
     await pipeline.settle(world.pool, [answer(payment, "ACK", msg_id=orphan)], world.ledger)
+    missing = NewException(ACK_MISSING, payment.id, payment.msg_id, "no answer after 5 attempts")
+    await pipeline.open_exceptions(world.pool, [missing])
     async with world.pool.acquire() as operator:
         resolving = operator.transaction()
         await resolving.start()
@@ -674,7 +677,12 @@ async def test_settling_beside_an_operator_resolving_the_same_orphan_cannot_dead
     assert (await settling).completed == [payment.id]
     async with world.pool.acquire() as conn:
         states = await conn.fetch("SELECT state FROM exceptions WHERE msg_id = $1", orphan)
+        closed = await conn.fetchval(
+            "SELECT state FROM exceptions WHERE payment_id = $1 AND kind = 'ACK_MISSING'",
+            payment.id,
+        )
     assert sorted(r["state"] for r in states) == ["OPEN", "RESOLVED"]
+    assert closed == "RESOLVED"
 
 
 async def test_claims_take_the_oldest_first_and_leave_excluded_ones(world: World) -> None:

@@ -218,13 +218,16 @@ async def settle(
         await messages.mark_answered(
             conn, [p.id for p, _ in settled], [a.received_at for _, a in settled]
         )
-        # Exceptions before the status changes: opening one may wait for an operator resolving
-        # the same item, who in turn waits for the chain head, which `move` would hold by then.
-        # Closed before the batch's own problems open: a contradiction within the batch (an ACK
-        # and a NACK for one payment) opens an ACK_MISSING the answer must not close.
-        closed = await _close_answered(conn, settled)
-        opened = await _open(conn, problems)
-        await move(conn, moves, SYSTEM_ACTOR, request_id=request_id)
+        # The audit rows last, once every other lock is taken: opening an exception may wait for
+        # an operator resolving the same item, who in turn waits for the chain head, which
+        # appending would hold by then. Closed before the batch's own problems open: a
+        # contradiction within the batch (an ACK and a NACK for one payment) opens an
+        # ACK_MISSING the answer must not close.
+        journal = audit.Journal()
+        closed = await _close_answered(conn, settled, journal)
+        opened = await _open(conn, problems, journal)
+        await move(conn, moves, SYSTEM_ACTOR, request_id=request_id, journal=journal)
+        await journal.write(conn)
     if opened or closed:
         await gauges.refresh_exceptions_open(db)
     for payment, answer in settled:
@@ -246,39 +249,42 @@ async def open_exceptions(db: Db, items: Sequence[NewException]) -> list[Excepti
     return opened
 
 
-async def _open(conn: Conn, items: Sequence[NewException]) -> list[ExceptionItem]:
-    """Open and audit the exceptions not already open. The caller refreshes `exceptions_open`
-    once its transaction has committed: counted inside it, the gauge would also count what a
-    rollback then takes back."""
+async def _open(
+    conn: Conn, items: Sequence[NewException], journal: audit.Journal | None = None
+) -> list[ExceptionItem]:
+    """Open and audit the exceptions not already open; the audit rows now, or in `journal` for
+    the caller to write last. The caller refreshes `exceptions_open` once its transaction has
+    committed: counted inside it, the gauge would also count what a rollback then takes back."""
     if not items:
         return []
     opened = await exception_queue.open_many(conn, items)
-    await audit.append(
-        conn,
-        [
-            AuditEntry.by_system("exception.open", "exception", str(item.id), after=item.as_dict())
-            for item in opened
-        ],
-    )
+    entries = [
+        AuditEntry.by_system("exception.open", "exception", str(item.id), after=item.as_dict())
+        for item in opened
+    ]
+    if journal is None:
+        await audit.append(conn, entries)
+    else:
+        journal.add(entries, datetime.now(UTC))
     return opened
 
 
 async def _close_answered(
-    conn: Conn, settled: Sequence[tuple[Payment, IncomingAnswer]]
+    conn: Conn, settled: Sequence[tuple[Payment, IncomingAnswer]], journal: audit.Journal
 ) -> list[ExceptionItem]:
-    """Resolve and audit, as the gateway, the open ACK_MISSING of each payment the receiver's
-    answer settles: the answer came after all, and an operator asking the receiver for it would
-    ask for nothing. An answer an operator recorded (MANUAL) is settling through the exception it
-    resolves itself."""
+    """Resolve, as the gateway, the open ACK_MISSING of each payment the receiver's answer
+    settles, their audit rows in `journal`: the answer came after all, and an operator asking
+    the receiver for it would ask for nothing. An answer an operator recorded (MANUAL) is
+    settling through the exception it resolves itself."""
     answered = {p.id: a for p, a in settled if a.status != MANUAL}
     waiting = await exception_queue.lock_open(conn, ACK_MISSING, list(answered))
     if not waiting:
         return []
     before = {item.id: item for item in waiting.values()}
     notes = {item.id: _came_after_all(answered[pid]) for pid, item in waiting.items()}
-    closed = await exception_queue.resolve_many(conn, notes, SYSTEM, datetime.now(UTC))
-    await audit.append(
-        conn,
+    at = datetime.now(UTC)
+    closed = await exception_queue.resolve_many(conn, notes, SYSTEM, at)
+    journal.add(
         [
             AuditEntry.by_system(
                 "exception.resolve",
@@ -289,6 +295,7 @@ async def _close_answered(
             )
             for item in closed
         ],
+        at,
     )
     return closed
 
