@@ -625,6 +625,20 @@ async def test_orphans_and_foreign_uetrs_open_exceptions(world: World) -> None:
         assert await conn.fetchval("SELECT count(*) FROM exceptions") == 2
 
 
+async def test_an_answer_for_a_message_never_sent_is_kept_and_shown(world: World) -> None:
+    """A receiver answering a message paywire has stored but not yet sent (POSTED) has it from
+    elsewhere: the answer was kept and ignored, and no one was told."""
+    payment = await world.drive(await world.create(), Status.POSTED)
+    settled = await pipeline.settle(world.pool, [answer(payment, "ACK")], world.ledger)
+    assert settled.ignored == [payment.msg_id]
+    assert (await world.reload(payment)).status is Status.POSTED
+    row = await world.pool.fetchrow(
+        "SELECT kind, payment_id, detail FROM exceptions WHERE state = 'OPEN'"
+    )
+    assert (row["kind"], row["payment_id"]) == ("PROCESSING_ERROR", payment.id)
+    assert row["detail"].startswith("ACK ACCP for a message not sent yet (the payment is POSTED)")
+
+
 async def test_a_gauge_that_cannot_be_counted_after_the_commit_does_not_fail_the_batch(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

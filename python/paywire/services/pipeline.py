@@ -192,7 +192,11 @@ async def settle(
             elif payment.id in taken or payment.status is not Status.TRANSMITTED:
                 result.ignored.append(answer.msg_id)
                 settled_as = taken.get(payment.id) or _SETTLED_AS.get(payment.status)
-                if settled_as not in (None, answer.kind) and _names(answer, payment):
+                if settled_as is None:
+                    # POSTED: its message is stored but was never sent (a send follows the
+                    # commit of TRANSMITTED). A receiver answering it has it from elsewhere.
+                    problems.append(_unsent(payment, answer))
+                elif settled_as != answer.kind and _names(answer, payment):
                     problems.append(_contradiction(payment, answer, settled_as))
             elif not _names(answer, payment):
                 result.refused.append(answer.msg_id)
@@ -332,6 +336,16 @@ def _settling_move(payment: Payment, answer: IncomingAnswer) -> Move:
 
 
 _SETTLED_AS = {Status.COMPLETED: "ACK", Status.FAILED: "NACK"}
+
+
+def _unsent(payment: Payment, answer: IncomingAnswer) -> NewException:
+    return NewException(
+        PROCESSING_ERROR,
+        payment.id,
+        answer.msg_id,
+        f"{answer.kind} {answer.status} for a message not sent yet (the payment is "
+        f"{payment.status}): kept, not settled; ask the receiver where it has it from",
+    )
 
 
 def _names(answer: IncomingAnswer, payment: Payment) -> bool:
