@@ -78,8 +78,10 @@ class Transmitter:
             await self._make_due()
         if room <= 0 or not self.ready():
             return 0
-        now = datetime.now(UTC)
         async with transaction(self._db) as conn:
+            # The leases run from when the claim has its connection: read before, the clock
+            # would count the wait for one (up to POOL_WAIT_S) against the answer's time.
+            now = datetime.now(UTC)
             # Resends first: they are the older messages. Behind a backlog of fresh payments a
             # message lost with a connection or a dead process would otherwise wait for the
             # whole backlog, past its answer window (reconciliation's MISSING_ACK).

@@ -1,0 +1,51 @@
+"""The transmitter's claim: what its leases count from."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from paywire.domain.statuses import Status
+from paywire.pipeline.transmitter import Transmitter
+from paywire.store.database import create_pool
+from paywire.transport import ConnectionPool
+from tests.fixtures.tls import StartReceiver, TLSFiles, gateway_settings
+from tests.fixtures.world import World
+
+
+async def test_a_lease_runs_from_when_the_claim_has_its_connection(
+    world: World, gateway_database: str, start_receiver: StartReceiver, tls_files: TLSFiles
+) -> None:
+    """Its one database connection busy, the step waits for it; the message's lease (and its
+    first send) must not count that wait, or a message is due again, or given up, sooner than
+    PAYWIRE_ACK_TIMEOUT_S after it went out."""
+    payment = await world.drive(await world.create(), Status.POSTED)
+    receiver = await start_receiver()
+    pool = ConnectionPool(gateway_settings(tls_files, receiver.port, pool_size=1))
+    db = await create_pool(gateway_database, min_size=1, max_size=1, command_timeout=30)
+    transmitter = Transmitter(
+        db,
+        pool,
+        lambda _: None,
+        instance="t",
+        window=10,
+        ack_timeout_s=30,
+        max_attempts=5,
+        wake=lambda: None,
+    )
+    try:
+        await pool.start()
+        held = await db.acquire()
+        step = asyncio.create_task(transmitter.step(10))
+        await asyncio.sleep(0)  # the step runs up to its wait for the connection
+        assert not step.done()
+        released_at = datetime.now(UTC)
+        await db.release(held)
+        assert await step == 1
+    finally:
+        await pool.close(deadline_s=0)
+        await db.close()
+    first_sent_at = await world.pool.fetchval(
+        "SELECT first_sent_at FROM messages WHERE payment_id = $1", payment.id
+    )
+    assert first_sent_at >= released_at
