@@ -1,6 +1,16 @@
 // The terminal's only way to the gateway: the public JSON API, with the operator's bearer token.
 // The token lives in memory only, so closing or reloading the page ends the session locally.
 
+// How long a request may take, its answer read to the end, before the page gives up on it.
+const TIMEOUT_S = 30;
+
+// A request that got no answer: the network failed, it timed out, or the operator aborted it.
+// Whatever it asked for may or may not have been done.
+export class Unanswered extends Error {}
+
+// A request the operator aborted (Esc) before its answer came.
+export class Aborted extends Unanswered {}
+
 export class ApiError extends Error {
   constructor(status, body, requestId) {
     const error = body && typeof body === "object" && body.error ? body.error : null;
@@ -20,6 +30,53 @@ export class ApiError extends Error {
     if (this.requestId) out.push(`  (request id ${this.requestId})`);
     return out;
   }
+
+  // An answer that is not JSON where JSON is due, or was cut off: its status and request id
+  // are all there is to show and quote.
+  static unreadable(status, requestId) {
+    const message = "the gateway's answer could not be read (not JSON, or cut off)";
+    const error = { code: "UNREADABLE_ANSWER", message };
+    return new ApiError(status, { error }, requestId);
+  }
+}
+
+// One request's end before its answer: the operator's abort (the running command's signal) or
+// the timeout, whichever comes first; `signal.reason` is the error that tells which.
+function deadline(command) {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new Unanswered(`no answer from the gateway within ${TIMEOUT_S} s`)),
+    TIMEOUT_S * 1000,
+  );
+  const abort = () => controller.abort(new Aborted("aborted"));
+  if (command && command.aborted) abort();
+  else if (command) command.addEventListener("abort", abort, { once: true });
+  const done = () => {
+    clearTimeout(timer);
+    if (command) command.removeEventListener("abort", abort);
+  };
+  return { signal: controller.signal, done };
+}
+
+// The answer's body: the JSON the API sends, null for none (204), or the text of an error page
+// from something in between (a proxy's 502). One that cannot be read is an ApiError that keeps
+// the status and the request id, not a bare SyntaxError that loses both.
+async function readBody(response, signal) {
+  if (response.status === 204) return null;
+  const unreadable = () => ApiError.unreadable(response.status, response.headers.get("X-Request-Id"));
+  let text;
+  try {
+    text = await response.text();
+  } catch {
+    throw signal.aborted ? signal.reason : unreadable();
+  }
+  const type = response.headers.get("Content-Type") || "";
+  if (!type.includes("application/json") && !response.ok) return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw unreadable();
+  }
 }
 
 export class Api {
@@ -30,6 +87,9 @@ export class Api {
     // the page forgets what the operator left behind, as `logout` does.
     this.onSessionEnd = () => undefined;
     this.expiry = null;
+    // The running command's AbortSignal: its requests end with it (Esc). The watcher's polls
+    // pass a signal of their own.
+    this.signal = null;
   }
 
   get signedIn() {
@@ -78,35 +138,41 @@ export class Api {
     return result;
   }
 
-  async request(method, path, { body, headers } = {}) {
+  async request(method, path, { body, headers, signal = this.signal } = {}) {
     const sent = { Accept: "application/json", ...headers };
     // The token this request carries: a 401 ends that session, not one signed in meanwhile.
     const token = this.token;
     if (token) sent.Authorization = `Bearer ${token}`;
     if (body !== undefined) sent["Content-Type"] = "application/json";
-    const response = await fetch(path, {
-      method,
-      headers: sent,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "omit",
-      cache: "no-store",
-    });
-    const type = response.headers.get("Content-Type") || "";
-    const data = type.includes("application/json") ? await response.json() : await response.text();
-    if (!response.ok) {
+    const limit = deadline(signal);
+    try {
+      const response = await fetch(path, {
+        method,
+        headers: sent,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "omit",
+        cache: "no-store",
+        signal: limit.signal,
+      }).catch((error) => {
+        if (limit.signal.aborted) throw limit.signal.reason;
+        throw new Unanswered(`no answer from the gateway (${error.message})`);
+      });
       if (response.status === 401 && token && token === this.token) this.end();
-      throw new ApiError(response.status, data, response.headers.get("X-Request-Id"));
+      const data = await readBody(response, limit.signal);
+      if (!response.ok) throw new ApiError(response.status, data, response.headers.get("X-Request-Id"));
+      return data;
+    } finally {
+      limit.done();
     }
-    return data;
   }
 
-  get(path, query) {
+  get(path, query, signal) {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(query || {})) {
       if (value !== undefined && value !== null && value !== "") params.set(key, String(value));
     }
     const suffix = params.toString();
-    return this.request("GET", suffix ? `${path}?${suffix}` : path);
+    return this.request("GET", suffix ? `${path}?${suffix}` : path, { signal });
   }
 
   post(path, body, headers) {

@@ -1,6 +1,7 @@
 // The terminal's commands: each parses its arguments, calls the public API and prints the
 // result as aligned text. `help` is generated from this table.
 
+import { ApiError, Unanswered } from "./api.js";
 import { keyValues, table } from "./table.js";
 
 const PAYMENTS = "/api/v1/payments";
@@ -65,7 +66,7 @@ const COMMANDS = [
     about: "list the commands",
     run: async (ctx) => {
       ctx.out(table([{ title: "COMMAND", key: "usage" }, { title: "DOES", key: "about" }], COMMANDS));
-      ctx.info("Up/Down: history · Esc or Ctrl+C: cancel a question · Ctrl+L: clear");
+      ctx.info("Up/Down: history · Esc or Ctrl+C: cancel a question, abort a command · Ctrl+L: clear");
     },
   },
   {
@@ -272,10 +273,28 @@ const COMMANDS = [
   },
 ];
 
-async function payNew(ctx) {
+// A payment entry's Idempotency-Key: a random (version 4) UUID made from getRandomValues, as
+// crypto.randomUUID exists only in secure contexts (not over plain http to an address).
+function idempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  const groups = [[0, 8], [8, 12], [12, 16], [16, 20], [20, 32]];
+  return groups.map(([from, to]) => hex.slice(from, to)).join("-");
+}
+
+// Whether a POST that failed may still have created the payment: no answer came (network,
+// timeout, Esc), the gateway failed (5xx), or its answer to a success could not be read.
+function mayExist(error) {
+  if (error instanceof Unanswered) return true;
+  return error instanceof ApiError && (error.status >= 500 || error.status < 300);
+}
+
+async function askPayment(ctx) {
   const ask = (q) => ctx.ask(q);
   const optional = async (q) => (await ask(q)).trim() || undefined;
-  const body = {
+  return {
     amount: (await ask("amount:")).trim(),
     currency: (await ask("currency:")).trim().toUpperCase(),
     value_date: await optional(`value date [${today()}]:`),
@@ -288,17 +307,49 @@ async function payNew(ctx) {
     end_to_end_id: await optional("end-to-end id (optional):"),
     remittance_info: await optional("remittance info (optional):"),
   };
-  // One key per entry: a retried submission of the same entry cannot create a second payment.
-  const p = await ctx.api.post(PAYMENTS, body, { "Idempotency-Key": crypto.randomUUID() });
+}
+
+// Whether to send the unconfirmed entry again. Declined, it is dropped: the operator has
+// found out what became of it.
+async function sendAgain(ctx) {
+  const { amount, currency, debtor, creditor } = ctx.unconfirmed.body;
+  ctx.info(`unconfirmed entry: ${amount} ${currency} from ${debtor.name} to ${creditor.name}`);
+  const answer = (await ctx.ask("send that entry again, with the same key? [Y/n]:")).trim().toLowerCase();
+  if (!["", "y", "yes", "n", "no"].includes(answer)) throw new UsageError("answer y or n");
+  if (answer.startsWith("n")) ctx.unconfirmed = null;
+  return ctx.unconfirmed !== null;
+}
+
+// One key per entry: sent again with it, an entry cannot create a second payment. An entry
+// whose POST may or may not have created the payment is kept with its key, and the next
+// `pay new` offers to send it again (the gateway then answers with the payment the first
+// attempt created, if it did) before asking for a new one.
+async function payNew(ctx) {
+  const again = ctx.unconfirmed !== null && (await sendAgain(ctx));
+  const entry = again ? ctx.unconfirmed : { body: await askPayment(ctx), key: idempotencyKey() };
+  let p;
+  try {
+    p = await ctx.api.post(PAYMENTS, entry.body, { "Idempotency-Key": entry.key });
+  } catch (error) {
+    ctx.unconfirmed = mayExist(error) ? entry : null;
+    ctx.report(error);
+    if (ctx.unconfirmed) {
+      ctx.info("unconfirmed: the payment may or may not exist; pay new offers to send this entry again");
+    }
+    return;
+  }
+  ctx.unconfirmed = null;
   ctx.ok(`created ${p.reference || p.id}: ${p.amount} ${p.currency} ${p.status}`);
   ctx.watcher.track(p);
 }
 
 async function payList(ctx, status) {
   const list = await ctx.api.get(PAYMENTS, { status: status && status.toUpperCase(), limit: 50 });
-  ctx.out(table(paymentColumns, list.items));
+  // A body without a list of items (a proxy's answer, say) lists none rather than failing.
+  const items = Array.isArray(list && list.items) ? list.items : [];
+  ctx.out(table(paymentColumns, items));
   if (list.next_cursor) ctx.info("(more payments exist; narrow with a status)");
-  for (const p of list.items) ctx.watcher.track(p);
+  for (const p of items) ctx.watcher.track(p);
 }
 
 async function payShow(ctx, id) {

@@ -7,10 +7,15 @@ const EMPTY = "-";
 // whatever else comes from it (a counterparty's text) on its own line, in its own order.
 const UNSHOWABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
+// Text as it may go on screen: every unshowable character shown as \ufffd. The terminal puts
+// every line through it, in tables or not (an error message, a name in a confirmation).
+export function showable(text) {
+  return String(text).replace(UNSHOWABLE, "\ufffd");
+}
+
 function cell(value) {
   if (value === null || value === undefined || value === "") return EMPTY;
-  if (Array.isArray(value)) return value.join(",").replace(UNSHOWABLE, "\ufffd");
-  return String(value).replace(UNSHOWABLE, "\ufffd");
+  return showable(Array.isArray(value) ? value.join(",") : value);
 }
 
 // columns: [{title, key, right}] where key is a property name or a function of the row.

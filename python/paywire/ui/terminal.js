@@ -1,9 +1,15 @@
 // The screen: printing output lines, the prompt with its history, and questions asked inside a
 // command (with hidden input for passwords). Text is only ever set through textContent.
 
+import { showable } from "./table.js";
+
 export class Cancelled extends Error {}
 
 const HISTORY_LIMIT = 200;
+// The prompt's label while a command waits for the gateway rather than for the operator.
+const BUSY = "…";
+// How far from the end the view still counts as at the bottom (scroll offsets are fractional).
+const BOTTOM_SLACK_PX = 4;
 
 export class Terminal {
   constructor({ output, input, label, form, prompt }) {
@@ -16,29 +22,48 @@ export class Terminal {
     this.draft = "";
     this.pending = null;
     this.handler = null;
-    this.queue = Promise.resolve();
+    // The running command's AbortController (Esc aborts its requests), null at the prompt.
+    this.running = null;
+    this.hinted = false;
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.submit();
     });
     input.addEventListener("keydown", (event) => this.key(event));
-    output.addEventListener("click", () => input.focus());
+    // A click brings the caret back to the prompt, but not one that ended a selection: moving
+    // the focus would drop the text the operator selected to copy.
+    output.addEventListener("click", () => {
+      if (document.getSelection().isCollapsed) input.focus();
+    });
   }
 
   onCommand(handler) {
     this.handler = handler;
   }
 
+  // One line of output. Whatever it holds (server text among it) keeps to its line and its
+  // order; the view follows new lines only if it was at the bottom, so an operator reading
+  // back is not pulled away by output arriving meanwhile (live updates, a slow answer).
   print(text, kind = "out") {
+    const following = this.atBottom();
     const line = document.createElement("div");
     line.className = `line ${kind}`;
-    line.textContent = text;
+    line.textContent = showable(text);
     this.output.appendChild(line);
-    this.output.scrollTop = this.output.scrollHeight;
+    if (following) this.scrollToEnd();
   }
 
   printLines(lines, kind = "out") {
     for (const text of lines) this.print(text, kind);
+  }
+
+  atBottom() {
+    const { scrollHeight, scrollTop, clientHeight } = this.output;
+    return scrollHeight - scrollTop - clientHeight <= BOTTOM_SLACK_PX;
+  }
+
+  scrollToEnd() {
+    this.output.scrollTop = this.output.scrollHeight;
   }
 
   clear() {
@@ -53,29 +78,39 @@ export class Terminal {
     this.draft = "";
   }
 
-  // Ask one question; resolves with the answer, rejects with Cancelled on Escape or Ctrl+C.
+  // Ask one question; resolves with the answer, rejects with Cancelled on Escape or Ctrl+C, or
+  // when the session ends (cancelQuestion).
   ask(question, { secret = false } = {}) {
     return new Promise((resolve, reject) => {
       this.pending = { question, secret, resolve, reject };
-      this.label.textContent = question;
       this.input.type = secret ? "password" : "text";
       this.input.value = "";
+      this.show();
       this.input.focus();
     });
   }
 
+  // Give up the open question, as Esc does: the command that asked it ends with Cancelled.
+  cancelQuestion() {
+    if (!this.pending) return;
+    const { reject } = this.pending;
+    this.endQuestion();
+    reject(new Cancelled("cancelled"));
+  }
+
   submit() {
-    const value = this.input.value;
-    this.input.value = "";
     if (this.pending) {
-      const { question, secret, resolve } = this.pending;
-      this.endQuestion();
-      this.print(`${question} ${secret ? "********" : value}`, "cmd");
-      resolve(value);
+      this.answer();
       return;
     }
+    if (this.running) {
+      this.refuse();
+      return;
+    }
+    const value = this.input.value;
+    this.input.value = "";
     const line = value.trim();
-    this.print(`${this.prompt} ${value}`, "cmd");
+    this.echo(`${this.prompt} ${value}`);
     if (!line) return;
     if (this.history[this.history.length - 1] !== line) {
       this.history.push(line);
@@ -83,25 +118,85 @@ export class Terminal {
     }
     this.cursor = this.history.length;
     this.draft = "";
-    // Commands run one after another, in the order they were typed.
-    this.queue = this.queue.then(() => this.handler && this.handler(line));
+    this.run(line);
+  }
+
+  answer() {
+    const { question, secret, resolve } = this.pending;
+    const value = this.input.value;
+    this.endQuestion();
+    this.echo(`${question} ${secret ? "********" : value}`);
+    resolve(value);
+  }
+
+  // The operator's own line (a command, an answer) brings the view to the end, where what it
+  // leads to will be printed.
+  echo(text) {
+    this.print(text, "cmd");
+    this.scrollToEnd();
+  }
+
+  // One command at a time, and lines typed while it runs are refused, not queued: a queued
+  // line would run as a command even if it was meant as the answer to a question not asked
+  // yet (a password typed ahead of `login`), and be echoed and kept in the history.
+  async run(line) {
+    this.running = new AbortController();
+    this.show();
+    try {
+      await this.handler(line, this.running.signal);
+    } finally {
+      this.running = null;
+      this.hinted = false;
+      this.show();
+      this.input.focus();
+    }
+  }
+
+  // Enter while a command waits for the gateway takes nothing (the input is read-only then);
+  // one line per command says so, and how to stop it.
+  refuse() {
+    if (this.hinted) return;
+    this.hinted = true;
+    this.print("busy: a command is running (Esc aborts it)", "info");
   }
 
   endQuestion() {
     this.pending = null;
     this.input.type = "text";
-    this.label.textContent = this.prompt;
+    this.input.value = "";
+    this.show();
+  }
+
+  // Whom the page waits for, on the label and the output's aria-busy: the operator (the prompt,
+  // or a question) or the gateway (a command running: "…", and the input takes no typing).
+  show() {
+    const waiting = this.running !== null && this.pending === null;
+    if (this.pending) this.label.textContent = this.pending.question;
+    else this.label.textContent = waiting ? BUSY : this.prompt;
+    this.output.setAttribute("aria-busy", String(waiting));
+    this.input.readOnly = waiting;
+  }
+
+  // Text selected in the prompt or on the page, which Ctrl+C copies rather than interrupts.
+  selected() {
+    const { selectionStart, selectionEnd } = this.input;
+    return selectionStart !== selectionEnd || !document.getSelection().isCollapsed;
+  }
+
+  // Esc, or Ctrl+C with nothing selected: cancel the open question, else abort the command.
+  interrupt(event) {
+    if (this.pending) {
+      event.preventDefault();
+      this.cancelQuestion();
+    } else if (this.running) {
+      event.preventDefault();
+      this.running.abort();
+    }
   }
 
   key(event) {
-    if (event.key === "Escape" || (event.ctrlKey && event.key === "c")) {
-      if (this.pending) {
-        event.preventDefault();
-        const { reject } = this.pending;
-        this.endQuestion();
-        this.input.value = "";
-        reject(new Cancelled("cancelled"));
-      }
+    if (event.key === "Escape" || (event.ctrlKey && event.key === "c" && !this.selected())) {
+      this.interrupt(event);
       return;
     }
     if (event.ctrlKey && event.key === "l") {
@@ -109,7 +204,7 @@ export class Terminal {
       this.clear();
       return;
     }
-    if (this.pending) return;
+    if (this.pending || this.running) return;
     if (event.key === "ArrowUp" && this.cursor > 0) {
       event.preventDefault();
       if (this.cursor === this.history.length) this.draft = this.input.value;
