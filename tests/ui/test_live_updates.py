@@ -9,11 +9,14 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from playwright.async_api import Browser, Locator, Page, Route, expect
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Locator, Page, Route, expect
 
 from paywire.api import create_app
+from paywire.config import Settings
+from paywire.store.tx import Pool
 from tests.api.world import seed
+from tests.fixtures.app import Serve
 from tests.fixtures.browser import TIMEOUT_MS, Held, TerminalPage, signed_in
 from tests.fixtures.world import ACME, GLOBEX, PASSWORD
 
@@ -88,6 +91,19 @@ class Gateway:
         await asyncio.wait_for(self.arrived.get(), TIMEOUT_MS / 1000)
 
 
+async def following(
+    browser: Browser, serve: Serve, settings: Settings, db_pool: Pool
+) -> tuple[TerminalPage, Gateway]:
+    """The maker signed in (a checker to sign in after), following the payment the test's
+    gateway plays."""
+    await seed(db_pool, ["maker", "checker"])
+    client = await serve(create_app(settings, db_pool))
+    term, _ = await signed_in(browser, str(client.make_url("/")), "maker")
+    gateway = Gateway()
+    await gateway.showing(term)
+    return term, gateway
+
+
 def updates(page: Page) -> Locator:
     return page.locator("#output .line.update")
 
@@ -95,11 +111,7 @@ def updates(page: Page) -> Locator:
 async def test_an_answer_overtaken_by_a_newer_one_is_ignored_and_pauses_are_told_once(
     browser, serve, settings, db_pool
 ) -> None:
-    await seed(db_pool, ["maker"])
-    client = await serve(create_app(settings, db_pool))
-    term, _ = await signed_in(browser, str(client.make_url("/")), "maker")
-    gateway = Gateway()
-    await gateway.showing(term)
+    term, gateway = await following(browser, serve, settings, db_pool)
 
     # A poll is on its way when `approve` answers APPROVED; the poll's answer, INITIATED as
     # the payment was when it was read, comes after.
@@ -133,11 +145,7 @@ async def test_an_answer_overtaken_by_a_newer_one_is_ignored_and_pauses_are_told
 async def test_following_goes_on_through_a_sign_in_in_flight(
     browser, serve, settings, db_pool
 ) -> None:
-    await seed(db_pool, ["maker"])
-    client = await serve(create_app(settings, db_pool))
-    term, _ = await signed_in(browser, str(client.make_url("/")), "maker")
-    gateway = Gateway()
-    await gateway.showing(term)
+    term, gateway = await following(browser, serve, settings, db_pool)
     gateway.polls.put_nowait(status("INITIATED", T0))
     await gateway.poll_arrived()
 
@@ -162,11 +170,7 @@ async def test_following_goes_on_through_a_sign_in_in_flight(
 async def test_a_poll_on_its_way_when_the_operator_leaves_prints_nothing_for_the_next(
     browser, serve, settings, db_pool
 ) -> None:
-    await seed(db_pool, ["maker", "checker"])
-    client = await serve(create_app(settings, db_pool))
-    term, _ = await signed_in(browser, str(client.make_url("/")), "maker")
-    gateway = Gateway()
-    await gateway.showing(term)
+    term, gateway = await following(browser, serve, settings, db_pool)
     await gateway.poll_arrived()
 
     await term.login("checker", PASSWORD)

@@ -11,7 +11,6 @@ from playwright.async_api import expect
 from paywire.api import create_app
 from tests.api.world import seed
 from tests.fixtures.browser import TIMEOUT_MS, signed_in
-from tests.fixtures.world import ACME, GLOBEX
 
 REFERENCE = re.compile(r"created (PW-\d{8}-[0-9A-Z]{8}): 1250\.00 EUR INITIATED")
 
@@ -28,20 +27,7 @@ async def test_maker_enters_checker_approves_screen_follows_it_to_completed(
 
     maker, maker_console = await signed_in(browser, url, "maker")
 
-    await maker.enter("pay new")
-    for question, answer in (
-        ("amount:", "1250.00"),
-        ("currency:", "eur"),
-        (re.compile(r"value date \[\d{4}-\d\d-\d\d\]:"), ""),
-        ("debtor name:", "ACME GmbH"),
-        ("debtor account:", ACME),
-        ("creditor name:", "Globex SA"),
-        ("creditor account:", GLOBEX),
-        ("creditor agent BIC:", "bnpafrppxxx"),
-        ("end-to-end id (optional):", "INV-2026-0042"),
-        ("remittance info (optional):", ""),
-    ):
-        await maker.answer(question, answer)
+    await maker.enter_payment("1250.00", end_to_end_id="INV-2026-0042")
     await maker.wait_for_text("created PW-")
     created = next(m for line in await maker.lines() if (m := REFERENCE.search(line)))
     reference = created.group(1)

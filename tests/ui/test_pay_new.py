@@ -9,31 +9,13 @@ from playwright.async_api import Route
 
 from paywire.api import create_app
 from tests.api.world import seed
-from tests.fixtures.browser import TerminalPage, signed_in
-from tests.fixtures.world import ACME, GLOBEX
+from tests.fixtures.browser import signed_in
 
 # What the page has over plain http to an IP address: crypto without randomUUID.
 INSECURE = "delete Crypto.prototype.randomUUID;"
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 AGAIN = "send that entry again, with the same key? [Y/n]:"
 UNCONFIRMED = "unconfirmed: the payment may or may not exist"
-
-
-async def enter_payment(term: TerminalPage) -> None:
-    await term.enter("pay new")
-    for question, answer in (
-        ("amount:", "12.50"),
-        ("currency:", "eur"),
-        (re.compile(r"value date \[\d{4}-\d\d-\d\d\]:"), ""),
-        ("debtor name:", "ACME GmbH"),
-        ("debtor account:", ACME),
-        ("creditor name:", "Globex SA"),
-        ("creditor account:", GLOBEX),
-        ("creditor agent BIC:", "bnpafrppxxx"),
-        ("end-to-end id (optional):", ""),
-        ("remittance info (optional):", ""),
-    ):
-        await term.answer(question, answer)
 
 
 class LossyGateway:
@@ -69,7 +51,7 @@ async def test_an_unconfirmed_entry_is_sent_again_with_its_key_and_created_once(
     gateway = LossyGateway()
     await term.page.route("**/api/v1/payments", gateway)
 
-    await enter_payment(term)
+    await term.enter_payment("12.50")
     await term.wait_for_text(UNCONFIRMED)
     await term.wait_for_text("error: no answer from the gateway (Failed to fetch)")
 
@@ -108,7 +90,7 @@ async def test_an_entry_the_operator_declines_to_send_again_is_dropped(
     term, _ = await signed_in(browser, str(client.make_url("/")), "maker")
     gateway = LossyGateway()
     await term.page.route("**/api/v1/payments", gateway)
-    await enter_payment(term)
+    await term.enter_payment("12.50")
     await term.wait_for_text(UNCONFIRMED)
 
     await term.enter("pay new")
