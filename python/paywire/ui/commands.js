@@ -5,6 +5,8 @@ import { ApiError, Unanswered } from "./api.js";
 import { keyValues, table } from "./table.js";
 
 const PAYMENTS = "/api/v1/payments";
+// Rows a list asks for: one screenful or so; more are told, not printed.
+const LIST_LIMIT = 50;
 
 const paymentColumns = [
   { title: "REFERENCE", key: (p) => p.reference || p.id },
@@ -187,25 +189,9 @@ const COMMANDS = [
   },
   {
     name: "exceptions",
-    usage: "exceptions",
-    about: "the exception queue (ADMIN)",
-    run: async (ctx) => {
-      const list = await ctx.api.get("/api/v1/exceptions");
-      ctx.out(
-        table(
-          [
-            { title: "ID", key: "id" },
-            { title: "KIND", key: "kind" },
-            { title: "STATE", key: "state" },
-            { title: "PAYMENT", key: "payment_id" },
-            { title: "MSG ID", key: "msg_id" },
-            { title: "OPENED", key: "opened_at" },
-            { title: "NOTE", key: "note" },
-          ],
-          list.items || [],
-        ),
-      );
-    },
+    usage: "exceptions [open|resolved|all] [KIND]",
+    about: "the exception queue, open items by default, optionally of one kind (ADMIN)",
+    run: async (ctx, args) => listExceptions(ctx, args),
   },
   {
     name: "resolve",
@@ -344,12 +330,18 @@ async function payNew(ctx) {
 }
 
 async function payList(ctx, status) {
-  const list = await ctx.api.get(PAYMENTS, { status: status && status.toUpperCase(), limit: 50 });
+  const list = await ctx.api.get(PAYMENTS, { status: status && status.toUpperCase(), limit: LIST_LIMIT });
   // A body without a list of items (a proxy's answer, say) lists none rather than failing.
   const items = Array.isArray(list && list.items) ? list.items : [];
   ctx.out(table(paymentColumns, items));
-  if (list.next_cursor) ctx.info("(more payments exist; narrow with a status)");
-  for (const p of items) ctx.watcher.track(p);
+  // The rest would be silently missing: say so, and how to see other payments.
+  if (list && list.next_cursor) {
+    const narrow = status
+      ? "the rest are paged through GET /api/v1/payments (docs/API.md)"
+      : "narrow with a status: pay list STATUS (e.g. pay list HELD)";
+    ctx.info(`more than ${LIST_LIMIT} payments: the newest ${LIST_LIMIT} are listed; ${narrow}`);
+  }
+  ctx.watcher.trackList(items);
 }
 
 async function payShow(ctx, id) {
@@ -368,6 +360,47 @@ async function payShow(ctx, id) {
         ["answer", a ? `${a.kind} ${a.status || ""} ${a.reason_code || ""} at ${a.received_at}` : "none yet"],
       ]),
     );
+  }
+}
+
+// The states `exceptions` takes, and the API's `state` for each (all: none).
+const EXCEPTION_STATES = { open: "OPEN", resolved: "RESOLVED", all: undefined };
+const EXCEPTIONS_USAGE = "exceptions [open|resolved|all] [KIND]";
+
+// `exceptions`' arguments: a state word first (open if none), then a kind.
+function exceptionQuery(args) {
+  const words = [...args];
+  const first = (words[0] || "").toLowerCase();
+  const which = Object.hasOwn(EXCEPTION_STATES, first) ? (words.shift(), first) : "open";
+  if (words.length > 1) throw new UsageError(EXCEPTIONS_USAGE);
+  return { which, state: EXCEPTION_STATES[which], kind: words[0] && words[0].toUpperCase() };
+}
+
+// Open items by default: they are the work to do, and resolved ones would bury them.
+async function listExceptions(ctx, args) {
+  const { which, state, kind } = exceptionQuery(args);
+  const list = await ctx.api.get("/api/v1/exceptions", { state, kind, limit: LIST_LIMIT });
+  const items = Array.isArray(list && list.items) ? list.items : [];
+  ctx.out(
+    table(
+      [
+        { title: "ID", key: "id" },
+        { title: "KIND", key: "kind" },
+        { title: "STATE", key: "state" },
+        { title: "PAYMENT", key: "payment_id" },
+        { title: "MSG ID", key: "msg_id" },
+        { title: "OPENED", key: "opened_at" },
+        { title: "DETAIL", key: "detail" },
+        { title: "NOTE", key: "note" },
+      ],
+      items,
+    ),
+  );
+  if (list && list.next_cursor) {
+    const narrow = kind
+      ? "the rest are paged through GET /api/v1/exceptions (docs/API.md)"
+      : `narrow with a kind: exceptions ${which} KIND (e.g. exceptions ${which} ACK_MISSING)`;
+    ctx.info(`more than ${LIST_LIMIT} exceptions: the newest ${LIST_LIMIT} are listed; ${narrow}`);
   }
 }
 

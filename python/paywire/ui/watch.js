@@ -29,24 +29,76 @@ export class Watcher {
     this.paused = false;
   }
 
-  // Start (or keep) following a payment as it is now on screen.
+  // Start (or keep) following a payment the operator created, showed or acted on: when 25 are
+  // followed, a listed row is dropped for it before any such one.
   track(payment) {
+    const dropped = this.follow(payment, true);
+    if (dropped) this.dropped([dropped.label]);
+  }
+
+  // Follow a list's rows, newest first as the API gives them: the newest not final that fit
+  // beside the operator's own payments, added oldest first so that the newest are the last to
+  // go. The rows of an earlier list they push out are told in one line, not one each.
+  trackList(payments) {
+    for (const p of payments) if (FINAL.has(p.status)) this.follow(p, false);
+    const open = payments.filter((p) => !FINAL.has(p.status));
+    const own = (p) => (this.watched.get(p.id) || {}).pinned;
+    const pinned = [...this.watched.values()].filter((e) => e.pinned).length;
+    const rows = open.filter((p) => !own(p)).slice(0, MAX_WATCHED - pinned);
+    const dropped = [];
+    for (const p of open.filter(own).concat(rows.reverse())) {
+      const entry = this.follow(p, false);
+      if (entry) dropped.push(entry.label);
+    }
+    if (dropped.length > 0) this.dropped(dropped);
+  }
+
+  // One line for the payments no longer followed, so that the operator knows to look again.
+  dropped(labels) {
+    const limit = `no longer followed (following ${MAX_WATCHED} at most)`;
+    const text =
+      labels.length === 1
+        ? `${labels[0]} ${limit}: pay show it to follow it again`
+        : `${labels.length} payments listed earlier ${limit}: pay show one to follow it again`;
+    this.terminal.print(text, "info");
+  }
+
+  // Follow one payment, `pinned` if the operator's own (created, shown, acted on), as the most
+  // recent; the entry dropped to make room for it, if one was.
+  follow(payment, pinned) {
     // A final status is the last a payment has: no answer overtaken by another can hold one.
     if (FINAL.has(payment.status)) {
       this.watched.delete(payment.id);
-      return;
+      return null;
     }
     const known = this.watched.get(payment.id);
     if (known) {
       this.observe(known, payment);
-      return;
+      if (!this.watched.has(known.id)) return null;
+      // Taken again, it is as recent as a new one (the Map keeps insertion order).
+      this.watched.delete(known.id);
+      known.pinned = known.pinned || pinned;
+      this.watched.set(known.id, known);
+      return null;
     }
+    let dropped = null;
     if (this.watched.size >= MAX_WATCHED) {
-      this.watched.delete(this.watched.keys().next().value);
+      dropped = this.oldest(pinned);
+      // Full of the operator's own payments: a listed row is not followed rather than one of them.
+      if (!dropped) return null;
+      this.watched.delete(dropped.id);
     }
     const { id, reference, status, updated_at: updated } = payment;
-    this.watched.set(id, { id, label: reference || id, path: [status], updated });
+    this.watched.set(id, { id, label: reference || id, path: [status], updated, pinned });
     this.schedule();
+    return dropped;
+  }
+
+  // The entry to drop for a new one: the oldest listed row, else (for one of the operator's
+  // own) the oldest of theirs.
+  oldest(pinned) {
+    const entries = [...this.watched.values()];
+    return entries.find((e) => !e.pinned) || (pinned ? entries[0] : null);
   }
 
   stop() {
