@@ -226,6 +226,37 @@ async def test_mark_settled_with_the_receivers_ack(world: World, breaks: Breaks)
     }
 
 
+async def test_mark_settled_through_another_exception_closes_the_ack_missing_too(
+    world: World, breaks: Breaks
+) -> None:
+    """The payment settled by hand through its PROCESSING_ERROR: its ACK_MISSING, left open,
+    sat in the queue beside a COMPLETED payment with nothing left to do."""
+    msg_id = await world.pool.fetchval(
+        "SELECT msg_id FROM messages WHERE payment_id = $1", breaks.missing_ack
+    )
+    (other,) = await pipeline.open_exceptions(
+        world.pool,
+        [
+            NewException(
+                "PROCESSING_ERROR", breaks.missing_ack, msg_id, "an answer with another UETR"
+            )
+        ],
+    )
+    missing = await the_open(world, "ACK_MISSING")
+    response = await resolve(
+        world,
+        other.id,
+        {"note": "confirmed by phone", "action": "mark_settled", "outcome": "ACK",
+         "confirmation": "RCVR ops ticket 4712"},
+    )  # fmt: skip
+    assert response.status == 200, await response.text()
+    closed = await world.pool.fetchrow(
+        "SELECT state, resolved_by, note FROM exceptions WHERE id = $1", missing["id"]
+    )
+    assert (closed["state"], closed["resolved_by"]) == ("RESOLVED", "system")
+    assert closed["note"].startswith(f"settled by hand with exception {other.id}: ACK recorded")
+
+
 async def test_mark_settled_with_the_receivers_nack_reverses(world: World, breaks: Breaks) -> None:
     item = await the_open(world, "ACK_MISSING")
     response = await resolve(

@@ -231,4 +231,6 @@ async def _act(
         ),
         received_at=datetime.now(UTC),
     )
-    await pipeline_services.settle(conn, [answer], driver.ledger, request_id=request_id)
+    await pipeline_services.settle(
+        conn, [answer], driver.ledger, request_id=request_id, resolving=item.id
+    )

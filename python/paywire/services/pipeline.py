@@ -162,6 +162,7 @@ async def settle(
     ledger: LedgerAdapter,
     *,
     request_id: str | None = None,
+    resolving: int | None = None,
 ) -> Settlement:
     """Apply answers: the first for a TRANSMITTED payment settles it, ACK → COMPLETED, NACK →
     FAILED with its posting reversed. Every answer is kept; one naming no message opens an
@@ -171,7 +172,8 @@ async def settle(
     find out from the receiver which is true. UETRs are compared as the connection compares
     them: as text, in the lower case `parse_answer` hands over and `str(UUID)` writes, so an
     answer settles the same on either path. `request_id` ties the audit rows to the operator's
-    request that recorded an answer."""
+    request that recorded an answer, and `resolving` names the exception that request resolves
+    with it."""
     result = Settlement()
     settled: list[tuple[Payment, IncomingAnswer]] = []
     async with transaction(db) as conn:
@@ -228,7 +230,7 @@ async def settle(
         # contradiction within the batch (an ACK and a NACK for one payment) opens an
         # ACK_MISSING the answer must not close.
         journal = audit.Journal()
-        closed = await _close_answered(conn, settled, journal)
+        closed = await _close_answered(conn, settled, journal, resolving)
         opened = await _open(conn, problems, journal)
         await move(conn, moves, SYSTEM_ACTOR, request_id=request_id, journal=journal)
         await journal.write(conn)
@@ -274,18 +276,22 @@ async def _open(
 
 
 async def _close_answered(
-    conn: Conn, settled: Sequence[tuple[Payment, IncomingAnswer]], journal: audit.Journal
+    conn: Conn,
+    settled: Sequence[tuple[Payment, IncomingAnswer]],
+    journal: audit.Journal,
+    resolving: int | None,
 ) -> list[ExceptionItem]:
-    """Resolve, as the gateway, the open ACK_MISSING of each payment the receiver's answer
-    settles, their audit rows in `journal`: the answer came after all, and an operator asking
-    the receiver for it would ask for nothing. An answer an operator recorded (MANUAL) is
-    settling through the exception it resolves itself."""
-    answered = {p.id: a for p, a in settled if a.status != MANUAL}
-    waiting = await exception_queue.lock_open(conn, ACK_MISSING, list(answered))
+    """Resolve, as the gateway, the open ACK_MISSING of each payment settled, their audit rows
+    in `journal`: the answer came after all, and an operator asking the receiver for it would
+    ask for nothing. The exception an operator resolves by recording an answer (`resolving`)
+    is theirs to close; any other ACK_MISSING of that payment is closed here too."""
+    answered = {p.id: a for p, a in settled}
+    locked = await exception_queue.lock_open(conn, ACK_MISSING, list(answered))
+    waiting = {pid: item for pid, item in locked.items() if item.id != resolving}
     if not waiting:
         return []
     before = {item.id: item for item in waiting.values()}
-    notes = {item.id: _came_after_all(answered[pid]) for pid, item in waiting.items()}
+    notes = {item.id: _came_after_all(answered[pid], resolving) for pid, item in waiting.items()}
     at = datetime.now(UTC)
     closed = await exception_queue.resolve_many(conn, notes, SYSTEM, at)
     journal.add(
@@ -304,8 +310,13 @@ async def _close_answered(
     return closed
 
 
-def _came_after_all(answer: IncomingAnswer) -> str:
+def _came_after_all(answer: IncomingAnswer, resolving: int | None) -> str:
     settled_as = "COMPLETED" if answer.kind == "ACK" else "FAILED"
+    if answer.status == MANUAL:
+        return (
+            f"settled by hand with exception {resolving}: {answer.kind} recorded "
+            f"{utc_iso(answer.received_at)}; the payment is {settled_as}"
+        )
     return (
         f"the receiver answered after all: {answer.kind} {answer.status} received "
         f"{utc_iso(answer.received_at)}; the payment is {settled_as}"
