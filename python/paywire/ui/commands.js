@@ -329,18 +329,24 @@ async function payNew(ctx) {
   ctx.watcher.track(p);
 }
 
-async function payList(ctx, status) {
-  const list = await ctx.api.get(PAYMENTS, { status: status && status.toUpperCase(), limit: LIST_LIMIT });
-  // A body without a list of items (a proxy's answer, say) lists none rather than failing.
+// A list's first page as a table; `items` of a body without them (a proxy's answer, say) are
+// none rather than a failure. The rest would be silently missing: `narrow` says how to see
+// them, or, once narrowed already (null), where they are paged.
+async function listPage(ctx, path, query, columns, noun, narrow) {
+  const list = await ctx.api.get(path, { ...query, limit: LIST_LIMIT });
   const items = Array.isArray(list && list.items) ? list.items : [];
-  ctx.out(table(paymentColumns, items));
-  // The rest would be silently missing: say so, and how to see other payments.
+  ctx.out(table(columns, items));
   if (list && list.next_cursor) {
-    const narrow = status
-      ? "the rest are paged through GET /api/v1/payments (docs/API.md)"
-      : "narrow with a status: pay list STATUS (e.g. pay list HELD)";
-    ctx.info(`more than ${LIST_LIMIT} payments: the newest ${LIST_LIMIT} are listed; ${narrow}`);
+    const rest = narrow || `the rest are paged through GET ${path} (docs/API.md)`;
+    ctx.info(`more than ${LIST_LIMIT} ${noun}: the newest ${LIST_LIMIT} are listed; ${rest}`);
   }
+  return items;
+}
+
+async function payList(ctx, status) {
+  const narrow = status ? null : "narrow with a status: pay list STATUS (e.g. pay list HELD)";
+  const query = { status: status && status.toUpperCase() };
+  const items = await listPage(ctx, PAYMENTS, query, paymentColumns, "payments", narrow);
   ctx.watcher.trackList(items);
 }
 
@@ -379,29 +385,20 @@ function exceptionQuery(args) {
 // Open items by default: they are the work to do, and resolved ones would bury them.
 async function listExceptions(ctx, args) {
   const { which, state, kind } = exceptionQuery(args);
-  const list = await ctx.api.get("/api/v1/exceptions", { state, kind, limit: LIST_LIMIT });
-  const items = Array.isArray(list && list.items) ? list.items : [];
-  ctx.out(
-    table(
-      [
-        { title: "ID", key: "id" },
-        { title: "KIND", key: "kind" },
-        { title: "STATE", key: "state" },
-        { title: "PAYMENT", key: "payment_id" },
-        { title: "MSG ID", key: "msg_id" },
-        { title: "OPENED", key: "opened_at" },
-        { title: "DETAIL", key: "detail" },
-        { title: "NOTE", key: "note" },
-      ],
-      items,
-    ),
-  );
-  if (list && list.next_cursor) {
-    const narrow = kind
-      ? "the rest are paged through GET /api/v1/exceptions (docs/API.md)"
-      : `narrow with a kind: exceptions ${which} KIND (e.g. exceptions ${which} ACK_MISSING)`;
-    ctx.info(`more than ${LIST_LIMIT} exceptions: the newest ${LIST_LIMIT} are listed; ${narrow}`);
-  }
+  const narrow = kind
+    ? null
+    : `narrow with a kind: exceptions ${which} KIND (e.g. exceptions ${which} ACK_MISSING)`;
+  const columns = [
+    { title: "ID", key: "id" },
+    { title: "KIND", key: "kind" },
+    { title: "STATE", key: "state" },
+    { title: "PAYMENT", key: "payment_id" },
+    { title: "MSG ID", key: "msg_id" },
+    { title: "OPENED", key: "opened_at" },
+    { title: "DETAIL", key: "detail" },
+    { title: "NOTE", key: "note" },
+  ];
+  await listPage(ctx, "/api/v1/exceptions", { state, kind }, columns, "exceptions", narrow);
 }
 
 // What each answer to "action" sends: nothing but the note, one more transmission, or the
