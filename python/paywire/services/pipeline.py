@@ -291,7 +291,7 @@ async def _close_answered(
     if not waiting:
         return []
     before = {item.id: item for item in waiting.values()}
-    notes = {item.id: _came_after_all(answered[pid], resolving) for pid, item in waiting.items()}
+    notes = {item.id: _closing_note(answered[pid], resolving) for pid, item in waiting.items()}
     at = datetime.now(UTC)
     closed = await exception_queue.resolve_many(conn, notes, SYSTEM, at)
     journal.add(
@@ -310,7 +310,9 @@ async def _close_answered(
     return closed
 
 
-def _came_after_all(answer: IncomingAnswer, resolving: int | None) -> str:
+def _closing_note(answer: IncomingAnswer, resolving: int | None) -> str:
+    """What closed an ACK_MISSING: the receiver's answer, come after all, or an operator's
+    record of it through exception `resolving`."""
     settled_as = "COMPLETED" if answer.kind == "ACK" else "FAILED"
     if answer.status == MANUAL:
         return (
