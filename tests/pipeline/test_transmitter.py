@@ -1,4 +1,4 @@
-"""The transmitter's claim: what its leases count from."""
+"""The transmitter's claim: what its leases count from, and what happens when one ends first."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from paywire.pipeline.transmitter import Transmitter
 from paywire.store.database import create_pool
 from paywire.transport import ConnectionPool
 from tests.fixtures.tls import StartReceiver, TLSFiles, gateway_settings
+from tests.fixtures.waiting import poll
 from tests.fixtures.world import World
 
 
@@ -49,3 +50,47 @@ async def test_a_lease_runs_from_when_the_claim_has_its_connection(
         "SELECT first_sent_at FROM messages WHERE payment_id = $1", payment.id
     )
     assert first_sent_at >= released_at
+
+
+async def test_a_claim_still_unsent_when_its_lease_ends_is_given_back(
+    world: World, gateway_database: str, start_receiver: StartReceiver, tls_files: TLSFiles
+) -> None:
+    """The connection lost between the claim and the send, and not back before the lease ends:
+    the message must not wait on in the pool, where another process could resend it meanwhile,
+    or its attempts run out while it never left. It is given back, unsent and due. (The breaker
+    would refuse it too once it opens; it is kept closed here.)"""
+    payment = await world.drive(await world.create(), Status.POSTED)
+    receiver = await start_receiver()
+    settings = gateway_settings(tls_files, receiver.port, pool_size=1, cb_failure_threshold=1000)
+    pool = ConnectionPool(settings)
+    db = await create_pool(gateway_database, min_size=1, max_size=1, command_timeout=30)
+    transmitter = Transmitter(
+        db,
+        pool,
+        lambda _: None,
+        instance="t",
+        window=10,
+        ack_timeout_s=0.5,
+        max_attempts=5,
+        wake=lambda: None,
+    )
+    try:
+        await pool.start()
+        held = await db.acquire()
+        step = asyncio.create_task(transmitter.step(10))
+        await asyncio.sleep(0)  # the step has seen a connection with room
+        assert not step.done()
+        await receiver.stop()
+        await poll(lambda: pool.open_connections == 0, what="the connection lost")
+        await db.release(held)
+        assert await asyncio.wait_for(step, timeout=10) == 1
+    finally:
+        await pool.close(deadline_s=0)
+        await db.close()
+    message = await world.pool.fetchrow(
+        "SELECT attempts, first_sent_at, next_attempt_at <= now() AS due FROM messages"
+        " WHERE payment_id = $1",
+        payment.id,
+    )
+    assert dict(message) == {"attempts": 0, "first_sent_at": None, "due": True}
+    assert receiver.stats.received == 0

@@ -199,6 +199,24 @@ async def test_a_cancelled_batch_tells_what_it_did_not_send(
     assert pool.stats()["waiting_senders"] == 0
 
 
+async def test_what_waits_past_its_deadline_is_told_no_room(
+    start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    """The caller's claim on the messages ends at `queue_by`: what has no room by then must not
+    leave later, and is told so, certainly unwritten."""
+    receiver = await start_receiver(faults=Faults(ack_delay_ms=1000))
+    pool = await make_pool(receiver.port, pool_size=1, max_inflight=4)
+    told = Outcomes()
+    await pool.submit_many(
+        messages("D", 10), told, queue_by=asyncio.get_running_loop().time() + 0.2
+    )
+    assert told.reasons() == {f"D{i:05d}": "no_room" for i in range(4, 10)}
+    assert pool.stats()["waiting_senders"] == 0
+    await poll(lambda: len(told) == 10, what="ten outcomes told")
+    assert [told.reasons()[f"D{i:05d}"] for i in range(4)] == ["ACK"] * 4
+    assert receiver.stats.received == 4
+
+
 async def test_batches_and_single_senders_share_the_room(
     start_receiver: StartReceiver, make_pool: Callable[..., Any]
 ) -> None:

@@ -86,7 +86,13 @@ class ImmediatePool:
 
     breaker = _Breaker()
 
-    async def submit_many(self, messages: Sequence[Message], on_outcome: OutcomeHandler) -> None:
+    async def submit_many(
+        self,
+        messages: Sequence[Message],
+        on_outcome: OutcomeHandler,
+        *,
+        queue_by: float | None = None,
+    ) -> None:
         for msg_id, _, uetr in messages:
             on_outcome(msg_id, _ack(msg_id, uetr))
 

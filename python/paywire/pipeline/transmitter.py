@@ -26,6 +26,9 @@ from paywire.wire import Answer
 log = logging.getLogger(__name__)
 
 _SEND_AGAIN_NOW = frozenset({"connection_lost", "closed"})
+# Refused before a byte was written: the breaker was open, or no connection had room before the
+# claim's lease ran out (connections lost between the claim and the send, and not back in time).
+_NEVER_WRITTEN = frozenset({"breaker_open", "no_room"})
 
 
 class Transmitter:
@@ -48,6 +51,7 @@ class Transmitter:
         self._on_answer = on_answer
         self._instance = instance
         self._window = window
+        self._lease_s = ack_timeout_s
         self._lease = timedelta(seconds=ack_timeout_s)
         self._max_attempts = max_attempts
         self._wake = wake
@@ -82,6 +86,7 @@ class Transmitter:
             # The leases run from when the claim has its connection: read before, the clock
             # would count the wait for one (up to POOL_WAIT_S) against the answer's time.
             now = datetime.now(UTC)
+            lease_ends = asyncio.get_running_loop().time() + self._lease_s
             # Resends first: they are the older messages. Behind a backlog of fresh payments a
             # message lost with a connection or a dead process would otherwise wait for the
             # whole backlog, past its answer window (reconciliation's MISSING_ACK).
@@ -101,17 +106,22 @@ class Transmitter:
                 sends += await steps.transmit(
                     conn, fresh, at=now, lease=self._lease, by=self._instance
                 )
-        await self._send(sends)
+        await self._send(sends, lease_ends)
         return len(sends)
 
-    async def _send(self, sends: Sequence[Transmission]) -> None:
+    async def _send(self, sends: Sequence[Transmission], lease_ends: float) -> None:
+        """Hand the claimed transmissions to the pool; those it has not queued when their leases
+        end are given back (another process may claim them then, and must not resend a message
+        that is still waiting here for a connection)."""
         if not sends:
             return
         self._sending.update((t.msg_id, (t.payment_id, t.attempt)) for t in sends)
         self.idle.clear()
         try:
             await self._pool.submit_many(
-                [(t.msg_id, t.payload, str(t.uetr)) for t in sends], self._outcome
+                [(t.msg_id, t.payload, str(t.uetr)) for t in sends],
+                self._outcome,
+                queue_by=lease_ends,
             )
         except ValueError:
             # Refused whole (a bug, not the network): nothing was queued. The leases bring
@@ -133,8 +143,8 @@ class Transmitter:
             self.idle.set()
         if not isinstance(outcome, Unanswered):
             self._on_answer(outcome)
-        elif outcome.reason == "breaker_open":
-            # Refused before a byte was written: due again, and the attempt given back.
+        elif outcome.reason in _NEVER_WRITTEN:
+            # Due again, and the attempt given back.
             self._unsent.append(transmission)
         elif outcome.reason in _SEND_AGAIN_NOW and transmission[1] == 1:
             # Lost with its connection, or never written: the receiver may or may not have it;

@@ -13,7 +13,7 @@ from paywire.errors import PaywireError
 # labels of `tls_connection_errors_total`.
 FailureReason = Literal["connect", "tls", "pin", "protocol", "lost", "heartbeat"]
 
-UnansweredReason = Literal["timeout", "connection_lost", "breaker_open", "closed"]
+UnansweredReason = Literal["timeout", "connection_lost", "breaker_open", "no_room", "closed"]
 
 
 class TransportError(PaywireError):
@@ -31,7 +31,7 @@ class Unanswered(PaywireError):
 
     For "timeout" and "connection_lost" the receiver may have seen the message, and for
     "closed" too (the pool or connection closed, before or after it was written); only for
-    "breaker_open" was it certainly never written.
+    "breaker_open" and "no_room" was it certainly never written.
     """
 
     code = "UNANSWERED"

@@ -253,13 +253,21 @@ class ConnectionPool:
         conn.submit(msg_id, payload, uetr, future)
         return future
 
-    async def submit_many(self, messages: Sequence[Message], on_outcome: OutcomeHandler) -> None:
+    async def submit_many(
+        self,
+        messages: Sequence[Message],
+        on_outcome: OutcomeHandler,
+        *,
+        queue_by: float | None = None,
+    ) -> None:
         """Queue many messages, `(msg_id, payload, uetr or None)` each; tell every one's outcome
         to `on_outcome(msg_id, outcome)`, exactly once.
 
         The outcome is the `Answer` (ACK or NACK) or an `Unanswered` whose reason says why not:
         "timeout", "connection_lost", "closed" (the pool closed, before or after the message was
-        written, or this call was cancelled before it was), "breaker_open". The handler is called
+        written, or this call was cancelled before it was), "breaker_open", "no_room" (still
+        waiting for a connection with room at `queue_by`, a time of the event loop's clock: the
+        caller's claim on the message ends then, so it must not leave later). The handler is called
         from the connection's read (no future, no task, no loop callback per message), or from
         this call for messages it could not queue; it must not block, and what it raises is
         logged and dropped.
@@ -285,7 +293,12 @@ class ConnectionPool:
                         overtaken = False
                     else:
                         # Woken but overtaken before it ran, it keeps its place at the front.
-                        await self._wait_for_room(overtaken)
+                        try:
+                            async with asyncio.timeout_at(queue_by):
+                                await self._wait_for_room(overtaken)
+                        except TimeoutError:
+                            reason = "no_room"
+                            break
                         overtaken = True
                     reason = self._refusal()
                     if reason is not None:
