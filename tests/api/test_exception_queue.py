@@ -3,6 +3,7 @@ the resend and mark_settled actions through a (not started) pipeline, audited, A
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -25,6 +26,8 @@ from tests.fixtures.app import Serve
 from tests.fixtures.breaks import Breaks
 from tests.fixtures.metrics import metric
 from tests.fixtures.tls import REFUSING_PORT, TLSFiles, gateway_settings
+from tests.fixtures.waiting import poll
+from tests.fixtures.world import answer
 
 QUEUE = "/api/v1/exceptions"
 
@@ -169,6 +172,46 @@ async def test_resend_grants_one_more_transmission(world: World, breaks: Breaks)
     )
     categories = {i["category"] for i in (await report.json())["unmatched"]}
     assert "MISSING_ACK" not in categories
+
+
+async def test_an_answer_that_settles_the_payment_while_an_admin_resends_it_is_said(
+    world: World, breaks: Breaks, owner_pool: Pool
+) -> None:
+    """The ACK arrives while an ADMIN resolves the payment's ACK_MISSING: the settler skips the
+    item the resolution holds, and the resolution, waiting for the payment, finds it settled.
+    The ADMIN is told so and what to do, not that a resend failed; a note then closes it."""
+    item = await the_open(world, "ACK_MISSING")
+    msg_id = await world.pool.fetchval(
+        "SELECT msg_id FROM payments WHERE id = $1", breaks.missing_ack
+    )
+    async with owner_pool.acquire() as settler, settler.transaction():
+        await settler.execute("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE", breaks.missing_ack)
+        resending = asyncio.create_task(
+            resolve(world, item["id"], {"note": "receiver was down", "action": "resend"})
+        )
+        await poll(
+            lambda: owner_pool.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            ),
+            what="the resolution waiting for the payment",
+        )
+        await pipeline.settle(settler, [answer(msg_id, "ACK")], PostgresLedger())
+    response = await resending
+    assert response.status == 409, await response.text()
+    message = (await response.json())["error"]["message"]
+    assert message.endswith(
+        "is COMPLETED, settled by the receiver's answer: there is nothing to resend or settle;"
+        f" resolve exception {item['id']} with a note alone"
+    )
+    settle = {"action": "mark_settled", "outcome": "NACK", "confirmation": "c"}
+    response = await resolve(world, item["id"], {"note": "n", **settle, "reason_code": "AC04"})
+    assert response.status == 409
+    assert (await response.json())["error"]["message"] == message
+    attempts = await world.pool.fetchval(
+        "SELECT attempt_limit FROM messages WHERE payment_id = $1", breaks.missing_ack
+    )
+    assert attempts is None, "no attempt granted"
+    assert (await resolve(world, item["id"], {"note": "answered meanwhile"})).status == 200
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import orjson
 
 from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.exception_kinds import ACK_MISSING
-from paywire.domain.payment import REASON_CODE_MAX
+from paywire.domain.payment import REASON_CODE_MAX, Payment
 from paywire.domain.roles import Actor, Role, require_role
 from paywire.domain.statuses import Status, refuse_own
 from paywire.domain.validation import Problems, required_text, text
@@ -32,6 +32,8 @@ from paywire.store.tx import Conn, Db, connection, transaction
 
 NOTE_MAX = 1000
 CONFIRMATION_MAX = 140
+# What an answer from the receiver (or its record by hand) leaves a payment in.
+_SETTLED = frozenset({Status.COMPLETED, Status.FAILED})
 
 
 class Driver(Protocol):
@@ -145,11 +147,12 @@ async def resolve_exception(
             raise NotFound(f"no exception {exception_id}")
         if before.state != "OPEN":
             raise Conflict(f"exception {exception_id} is {before.state}, not OPEN")
+        payment = None
         if before.payment_id is not None:
-            await _check_payment(conn, before, actor, action)
+            payment = await _check_payment(conn, before, actor, action)
         if action is not None:
             assert driver is not None
-            await _act(conn, before, actor, why, action, driver, request_id)
+            await _act(conn, before, payment, actor, why, action, driver, request_id)
         after = await exception_queue.resolve(conn, exception_id, actor.username, why, now)
         assert after is not None  # locked and OPEN above
         record = after.as_dict()
@@ -175,15 +178,22 @@ async def resolve_exception(
 
 async def _check_payment(
     conn: Conn, item: ExceptionItem, actor: Actor, action: Action | None
-) -> None:
-    """Four eyes on the item's payment, and no note alone for an ACK_MISSING whose payment is
-    still unanswered: its message is sent no more, so the payment would stay TRANSMITTED, its
-    money in the clearing account, with nothing left to settle it and nothing left to report
-    it (reconciliation takes a resolved exception as the item's account)."""
+) -> Payment | None:
+    """The item's payment, locked for an action; four eyes on it, no note alone for an
+    ACK_MISSING whose payment is still unanswered, and no action on one the receiver settled.
+
+    A note alone would leave the message sent no more and the payment TRANSMITTED, its money
+    in the clearing account, with nothing left to settle it and nothing left to report it
+    (reconciliation takes a resolved exception as the item's account). An action is checked
+    under the payment's lock: an answer settling it meanwhile skips the item this resolution
+    holds, so the operator must hear that the payment is settled, not that a resend failed."""
     assert item.payment_id is not None
-    payment = await payment_store.get(conn, item.payment_id)
+    if action is None:
+        payment = await payment_store.get(conn, item.payment_id)
+    else:
+        payment = next(iter(await payment_store.lock(conn, [item.payment_id])), None)
     if payment is None:
-        return
+        return None
     refuse_own(actor, payment.created_by, payment.approved_by, "resolve its exceptions")
     if action is None and item.kind == ACK_MISSING and payment.status is Status.TRANSMITTED:
         raise Conflict(
@@ -191,23 +201,30 @@ async def _check_payment(
             'action "resend", or "mark_settled" with the answer the receiver gave you; or leave '
             "it open until the receiver answers"
         )
+    if action is not None and item.kind == ACK_MISSING and payment.status in _SETTLED:
+        raise Conflict(
+            f"payment {payment.reference} is {payment.status}, settled by the receiver's "
+            f"answer: there is nothing to resend or settle; resolve exception {item.id} with a "
+            "note alone"
+        )
+    return payment
 
 
 async def _act(
     conn: Conn,
     item: ExceptionItem,
+    payment: Payment | None,
     actor: Actor,
     note: str,
     action: Action,
     driver: Driver,
     request_id: str | None,
 ) -> None:
-    if item.payment_id is None:
-        raise Conflict(f"exception {item.id} names no payment to act on")
+    if payment is None:
+        raise Conflict(f"exception {item.id} has no payment to act on")
     if isinstance(action, Resend):
-        await driver.grant_retry(conn, item.payment_id, actor, request_id=request_id)
+        await driver.grant_retry(conn, payment.id, actor, request_id=request_id)
         return
-    (payment,) = await payment_store.lock(conn, [item.payment_id])
     if payment.status is not Status.TRANSMITTED:
         raise Conflict(f"the payment is {payment.status}: only a TRANSMITTED one is settled")
     # Recorded as an answer like any other, marked MANUAL, so the payment is settled the one
