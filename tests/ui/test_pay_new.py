@@ -62,7 +62,10 @@ async def test_an_unconfirmed_entry_is_sent_again_with_its_key_and_created_once(
     await term.wait_for_text("error 503 HTTP_503: upstream unavailable")
     await term.enter("pay new")
     await term.answer(AGAIN, "y")
-    await term.wait_for_text("created PW-")
+    await term.wait_for_text("already created PW-")
+    created = [line for line in await term.lines() if "created PW-" in line]
+    assert len(created) == 1
+    assert created[0].endswith("12.50 EUR INITIATED (by the first attempt; not entered twice)")
 
     lines = await term.lines()
     assert len([line for line in lines if line.startswith(UNCONFIRMED)]) == 2

@@ -138,7 +138,13 @@ export class Api {
     return result;
   }
 
-  async request(method, path, { body, headers, signal = this.signal } = {}) {
+  async request(method, path, options) {
+    return (await this.exchange(method, path, options)).data;
+  }
+
+  // The answer's body and its headers, for the callers that read a header too (a replayed
+  // payment entry says so in one).
+  async exchange(method, path, { body, headers, signal = this.signal } = {}) {
     const sent = { Accept: "application/json", ...headers };
     // The token this request carries: a 401 ends that session, not one signed in meanwhile.
     const token = this.token;
@@ -160,7 +166,7 @@ export class Api {
       if (response.status === 401 && token && token === this.token) this.end();
       const data = await readBody(response, limit.signal);
       if (!response.ok) throw new ApiError(response.status, data, response.headers.get("X-Request-Id"));
-      return data;
+      return { data, headers: response.headers };
     } finally {
       limit.done();
     }

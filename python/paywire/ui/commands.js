@@ -313,9 +313,12 @@ async function sendAgain(ctx) {
 async function payNew(ctx) {
   const again = ctx.unconfirmed !== null && (await sendAgain(ctx));
   const entry = again ? ctx.unconfirmed : { body: await askPayment(ctx), key: idempotencyKey() };
-  let p;
+  let answer;
   try {
-    p = await ctx.api.post(PAYMENTS, entry.body, { "Idempotency-Key": entry.key });
+    answer = await ctx.api.exchange("POST", PAYMENTS, {
+      body: entry.body,
+      headers: { "Idempotency-Key": entry.key },
+    });
   } catch (error) {
     ctx.unconfirmed = mayExist(error) ? entry : null;
     ctx.report(error);
@@ -325,7 +328,11 @@ async function payNew(ctx) {
     return;
   }
   ctx.unconfirmed = null;
-  ctx.ok(`created ${p.reference || p.id}: ${p.amount} ${p.currency} ${p.status}`);
+  const p = answer.data;
+  // Sent again, an entry the first attempt did create comes back as that payment.
+  const first = answer.headers.get("Idempotent-Replayed") === "true";
+  const what = `${p.reference || p.id}: ${p.amount} ${p.currency} ${p.status}`;
+  ctx.ok(first ? `already created ${what} (by the first attempt; not entered twice)` : `created ${what}`);
   ctx.watcher.track(p);
 }
 
