@@ -26,7 +26,7 @@ from tests.fixtures.app import Serve
 from tests.fixtures.breaks import Breaks
 from tests.fixtures.metrics import metric
 from tests.fixtures.tls import REFUSING_PORT, TLSFiles, gateway_settings
-from tests.fixtures.waiting import poll
+from tests.fixtures.waiting import lock_waiters, poll
 from tests.fixtures.world import answer
 
 QUEUE = "/api/v1/exceptions"
@@ -189,12 +189,7 @@ async def test_an_answer_that_settles_the_payment_while_an_admin_resends_it_is_s
         resending = asyncio.create_task(
             resolve(world, item["id"], {"note": "receiver was down", "action": "resend"})
         )
-        await poll(
-            lambda: owner_pool.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-            ),
-            what="the resolution waiting for the payment",
-        )
+        await poll(lambda: lock_waiters(owner_pool), what="the resolution waiting for the payment")
         await pipeline.settle(settler, [answer(msg_id, "ACK")], PostgresLedger())
     response = await resending
     assert response.status == 409, await response.text()

@@ -148,7 +148,8 @@ async def test_an_answer_waits_out_a_lock_it_cannot_get_and_then_settles(
     world: World, gateway_database: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """lock_timeout (55P03) is the database's trouble, not the answer's: the settler retries the
-    answer until the lock is free, where it used to settle it alone, fail again and drop it."""
+    answer until the lock (here the audit chain's head) is free, where it used to settle it
+    alone, fail again and drop it."""
     payment = await world.drive(await world.create(), Status.TRANSMITTED)
     # For connections opened from now on: the settler's, not the lock holder's.
     await world.owner.execute(
@@ -160,7 +161,7 @@ async def test_an_answer_waits_out_a_lock_it_cannot_get_and_then_settles(
     unsettleable = metric("tls_protocol_anomalies_total", kind="unsettleable")
     try:
         async with world.pool.acquire() as holder, holder.transaction():
-            await holder.execute("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE", payment.id)
+            await holder.execute("SELECT 1 FROM audit_chain FOR UPDATE")
             with caplog.at_level(logging.WARNING, logger="paywire.pipeline.settler"):
                 settler.add(wire_answer(payment, "ACSP"))
                 settler.start()
@@ -178,6 +179,44 @@ async def test_an_answer_waits_out_a_lock_it_cannot_get_and_then_settles(
     assert (await world.reload(payment)).status is Status.COMPLETED
     assert await stored(world, payment) == ["ACK"]
     assert metric("tls_protocol_anomalies_total", kind="unsettleable") == unsettleable
+
+
+async def test_answers_to_a_payment_held_elsewhere_wait_aside_and_keep_their_order(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One payment locked by another transaction (a DBA's, left open) must not hold up the
+    answers behind its own: they settle, and its answers wait, tried again until it is let go,
+    then settle in the order they came (the first settles; the NACK after the ACK contradicts
+    it). The log says how long they have waited, and where to look."""
+    held, other = [await world.drive(await world.create(), Status.TRANSMITTED) for _ in range(2)]
+    monkeypatch.setattr(settler_module, "HELD_WARN_S", 0.0)
+    settler = Settler(world.pool, world.ledger)
+    try:
+        async with world.owner.acquire() as holder, holder.transaction():
+            await holder.execute("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE", held.id)
+            with caplog.at_level(logging.WARNING, logger="paywire.pipeline.settler"):
+                settler.add(wire_answer(held, "ACSP"))
+                settler.add(wire_answer(other, "ACSP"))
+                settler.start()
+                await poll(lambda: settler.pending == 1, what="the other answer settled")
+                settler.add(wire_answer(held, "RJCT"))
+                await asyncio.sleep(2 * settler_module.HELD_RETRY_S)  # tried again, held still
+            assert settler.pending == 2
+            assert (await world.reload(other)).status is Status.COMPLETED
+            assert (await world.reload(held)).status is Status.TRANSMITTED
+            assert await stored(world, held) == []
+        await asyncio.wait_for(settler.drain(), 10)
+    finally:
+        await settler.stop()
+    assert (await world.reload(held)).status is Status.COMPLETED
+    assert await stored(world, held) == ["ACK", "NACK"]
+    kinds = await world.pool.fetch(
+        "SELECT kind FROM exceptions WHERE payment_id = $1 AND state = 'OPEN'", held.id
+    )
+    assert [row["kind"] for row in kinds] == ["ACK_MISSING"], "the NACK contradicts the ACK"
+    (warning,) = {r.getMessage() for r in caplog.records if "another transaction" in r.getMessage()}
+    assert warning.startswith("answers to 1 messages have waited ")
+    assert "pg_stat_activity" in warning
 
 
 async def test_answers_past_the_queue_limit_are_dropped_and_counted(world: World) -> None:

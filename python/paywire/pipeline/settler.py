@@ -3,16 +3,20 @@
 Answers arrive one by one from the transport; while a batch is being written the next one
 gathers, so batches grow with the load and an idle gateway settles a lone answer at once. A
 batch that fails for a reason other than the database being away is settled answer by answer,
-so one answer the database refuses cannot hold up the genuine ones beside it.
+so one answer the database refuses cannot hold up the genuine ones beside it. An answer whose
+payment another transaction holds waits aside, with every later answer to its message, and is
+tried again shortly; the answers behind it go on settling.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from paywire.domain.validation import defanged
+from paywire.observability.logging import Throttled
 from paywire.observability.metrics import tls_protocol_anomalies_total
 from paywire.pipeline.loop import backoff_s, finish, one_by_one, rest
 from paywire.services import pipeline as steps
@@ -32,6 +36,10 @@ _LOGGED_MSG_ID_CHARS = 35
 QUEUE_BYTES = 128 * 1024 * 1024
 # What an answer costs beside its payload: the Python objects that carry it.
 _ANSWER_OVERHEAD = 512
+# How long answers whose payments another transaction holds wait before they are tried again,
+# and how old the oldest of them is when the log starts saying so (at most once a minute).
+HELD_RETRY_S = 0.5
+HELD_WARN_S = 10.0
 
 
 def incoming(answer: Answer) -> IncomingAnswer:
@@ -58,7 +66,8 @@ class Settler:
     process dies first, the message is still unanswered in the database, so it is resent and the
     receiver answers again. An answer that fails to settle on its own is dropped, logged and
     counted (`tls_protocol_anomalies_total{kind="unsettleable"}`): retrying it cannot help. At
-    most `max_queued_bytes` of answers wait; past it one is dropped and counted (`overflow`).
+    most `max_queued_bytes` of answers wait, those waiting for a payment's lock included; past
+    it one is dropped and counted (`overflow`).
     """
 
     def __init__(
@@ -76,6 +85,12 @@ class Settler:
         self._backoff_max_s = backoff_max_s
         self._max_queued_bytes = max_queued_bytes
         self._queue: list[IncomingAnswer] = []
+        # Answers whose payments another transaction held, in arrival order, with their msg_ids;
+        # back to the head of the queue at `_retry_at` (loop time).
+        self._waiting: list[IncomingAnswer] = []
+        self._waiting_ids: set[str] = set()
+        self._retry_at = 0.0
+        self._held_log = Throttled(log, every_s=60.0)
         self._queued_bytes = 0
         self._overflowing = False
         self._told_late = False
@@ -87,7 +102,7 @@ class Settler:
 
     @property
     def pending(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + len(self._waiting)
 
     def add(self, answer: Answer) -> None:
         if self._task is not None and self._task.done():
@@ -130,11 +145,25 @@ class Settler:
         self._ready.set()
         if self._task is not None:
             await finish(self._task, within_s, "writing the answers received")
+        if self._waiting:
+            log.error(
+                "settler stopped with %d answers unwritten: their payments were held by another"
+                " transaction; their messages are resent and answered again after the restart",
+                len(self._waiting),
+            )
 
     async def _run(self) -> None:
         failures = 0
+        loop = asyncio.get_running_loop()
         while True:
+            if self._waiting and loop.time() >= self._retry_at:
+                self._retry_waiting()
             if not self._queue:
+                if self._waiting:
+                    # A stop waits for them too, up to its deadline.
+                    self._ready.clear()
+                    await rest(self._ready, self._retry_at - loop.time())
+                    continue
                 self._idle.set()
                 if self._stopping.is_set():
                     return
@@ -160,21 +189,64 @@ class Settler:
         """Settle `batch`, the head of the queue, and take it off the queue; when it fails for a
         reason other than the database, settle its answers one by one instead."""
         try:
-            await steps.settle(self._db, batch, self._ledger)
+            held = await self._settle_ready(batch)
         except TRANSIENT_ERRORS:
             raise
         except Exception:
             log.exception("settling a batch of %d answers failed; settling one by one", len(batch))
         else:
             self._take(len(batch))
+            self._wait_aside(batch, held)
             return
         await one_by_one(batch, self._settle_one, self._refuse)
 
     async def _settle_one(self, answer: IncomingAnswer) -> None:
         # One by one, each answer leaves the queue (whose head it is) as soon as it is settled
         # or refused, so a database failure half-way resumes with the next, not the first.
-        await steps.settle(self._db, [answer], self._ledger)
+        held = await self._settle_ready([answer])
         self._take(1)
+        self._wait_aside([answer], held)
+
+    async def _settle_ready(self, answers: Sequence[IncomingAnswer]) -> list[str]:
+        """Settle those of `answers` whose messages have no answer kept aside; the msg_ids of
+        those whose payments another transaction held."""
+        ready = [a for a in answers if a.msg_id not in self._waiting_ids]
+        if not ready:
+            return []
+        settlement = await steps.settle(self._db, ready, self._ledger)
+        return [a.msg_id for a in settlement.waiting]
+
+    def _wait_aside(self, answers: Sequence[IncomingAnswer], held: Iterable[str]) -> None:
+        """Keep aside, in their order, the answers taken off the queue whose payments another
+        transaction `held`, and the others to the same messages: an answer must not settle
+        before one to its message that came first."""
+        self._waiting_ids.update(held)
+        if not self._waiting_ids:
+            return
+        aside = [a for a in answers if a.msg_id in self._waiting_ids]
+        if not aside:
+            return
+        if not self._waiting:
+            self._retry_at = asyncio.get_running_loop().time() + HELD_RETRY_S
+        self._waiting += aside
+        self._queued_bytes += sum(_size(a.payload) for a in aside)
+        oldest = min(a.received_at for a in self._waiting)
+        waited_s = (datetime.now(UTC) - oldest).total_seconds()
+        if waited_s >= HELD_WARN_S:
+            self._held_log.warning(
+                "held",
+                "answers to %d messages have waited %.0f s for their payments, which another"
+                " transaction holds locked; the other answers settle meanwhile. Find the holder"
+                " in pg_stat_activity (a transaction left open?)",
+                len(self._waiting_ids),
+                waited_s,
+            )
+
+    def _retry_waiting(self) -> None:
+        """The answers kept aside go back to the head of the queue, in their order."""
+        self._queue[:0] = self._waiting
+        self._waiting = []
+        self._waiting_ids.clear()
 
     async def _refuse(self, answer: IncomingAnswer, exc: Exception) -> None:
         """Drop an answer that cannot be settled even alone; its payment, if it names one, stays

@@ -66,13 +66,15 @@ class Outcome:
 @dataclass(frozen=True, slots=True)
 class Settlement:
     """What a batch of answers did: payments completed and failed, answers for settled messages
-    (ignored), answers naming no message (orphans), and answers held as PROCESSING_ERROR."""
+    (ignored), answers naming no message (orphans), answers held as PROCESSING_ERROR (refused),
+    and answers whose payment another transaction held: neither applied nor stored (waiting)."""
 
     completed: list[UUID] = field(default_factory=list)
     failed: list[UUID] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    waiting: list[IncomingAnswer] = field(default_factory=list)
 
 
 async def post(
@@ -173,11 +175,16 @@ async def settle(
     them: as text, in the lower case `parse_answer` hands over and `str(UUID)` writes, so an
     answer settles the same on either path. `request_id` ties the audit rows to the operator's
     request that recorded an answer, and `resolving` names the exception that request resolves
-    with it."""
+    with it. An answer whose payment another transaction holds is handed back in `waiting`,
+    untouched, with any other answer to the same message: the caller settles them again later,
+    in their order (the first settles)."""
     result = Settlement()
     settled: list[tuple[Payment, IncomingAnswer]] = []
     async with transaction(db) as conn:
-        locked = await store.lock_by_msg_id(conn, sorted({a.msg_id for a in answers}))
+        locked, held = await store.lock_by_msg_id(conn, sorted({a.msg_id for a in answers}))
+        if held:
+            result.waiting.extend(a for a in answers if a.msg_id in held)
+            answers = [a for a in answers if a.msg_id not in held]
         by_msg_id = {p.msg_id: p for p in locked}
         await messages.insert_answers(
             conn, answers, [_payment_id(by_msg_id, a.msg_id) for a in answers]

@@ -120,12 +120,27 @@ async def lock(conn: Conn, payment_ids: Sequence[UUID]) -> list[Payment]:
     return [to_payment(row) for row in rows]
 
 
-async def lock_by_msg_id(conn: Conn, msg_ids: Sequence[str]) -> list[Payment]:
+async def lock_by_msg_id(conn: Conn, msg_ids: Sequence[str]) -> tuple[list[Payment], set[str]]:
+    """The payments of these distinct msg_ids that no other transaction holds, locked; and the
+    msg_ids of those another holds. Not waited for: one payment locked elsewhere (an operator's
+    action, a DBA's open transaction) would hold up every answer behind it. NO KEY UPDATE, as
+    settling changes no key: it does not conflict with the key-share lock a row referencing the
+    payment takes while its transaction inserts it."""
     rows = await conn.fetch(
-        f"SELECT {COLUMNS} FROM payments WHERE msg_id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+        f"SELECT {COLUMNS} FROM payments WHERE msg_id = ANY($1::text[])"
+        " FOR NO KEY UPDATE SKIP LOCKED",
         msg_ids,
     )
-    return [to_payment(row) for row in rows]
+    locked = [to_payment(row) for row in rows]
+    if len(locked) == len(msg_ids):
+        return locked, set()
+    # The rest name no payment (orphans), or one that is held: those are told apart unlocked.
+    found = {payment.msg_id for payment in locked}
+    held = await conn.fetch(
+        "SELECT msg_id FROM payments WHERE msg_id = ANY($1::text[])",
+        [msg_id for msg_id in msg_ids if msg_id not in found],
+    )
+    return locked, {row["msg_id"] for row in held}
 
 
 async def claim(
