@@ -29,6 +29,8 @@ _SEND_AGAIN_NOW = frozenset({"connection_lost", "closed"})
 # Refused before a byte was written: the breaker was open, or no connection had room before the
 # claim's lease ran out (connections lost between the claim and the send, and not back in time).
 _NEVER_WRITTEN = frozenset({"breaker_open", "no_room"})
+# How long before a lease ends (at most half of it) what is not yet queued is given back.
+_GIVE_BACK_MARGIN_S = 1.0
 
 
 class Transmitter:
@@ -51,8 +53,11 @@ class Transmitter:
         self._on_answer = on_answer
         self._instance = instance
         self._window = window
-        self._lease_s = ack_timeout_s
         self._lease = timedelta(seconds=ack_timeout_s)
+        # What is not queued this long after its claim is given back: early enough that the
+        # give-back commits while the lease still holds, before the ACK_MISSING sweep or another
+        # process takes the message as overdue and counts an attempt that never left.
+        self._queue_within_s = ack_timeout_s - min(ack_timeout_s / 2, _GIVE_BACK_MARGIN_S)
         self._max_attempts = max_attempts
         self._wake = wake
         # This process's transmissions awaiting their outcome, msg_id → (payment_id, attempt).
@@ -86,7 +91,7 @@ class Transmitter:
             # The leases run from when the claim has its connection: read before, the clock
             # would count the wait for one (up to POOL_WAIT_S) against the answer's time.
             now = datetime.now(UTC)
-            lease_ends = asyncio.get_running_loop().time() + self._lease_s
+            queue_by = asyncio.get_running_loop().time() + self._queue_within_s
             # Resends first: they are the older messages. Behind a backlog of fresh payments a
             # message lost with a connection or a dead process would otherwise wait for the
             # whole backlog, past its answer window (reconciliation's MISSING_ACK).
@@ -106,13 +111,13 @@ class Transmitter:
                 sends += await steps.transmit(
                     conn, fresh, at=now, lease=self._lease, by=self._instance
                 )
-        await self._send(sends, lease_ends)
+        await self._send(sends, queue_by)
         return len(sends)
 
-    async def _send(self, sends: Sequence[Transmission], lease_ends: float) -> None:
-        """Hand the claimed transmissions to the pool; those it has not queued when their leases
-        end are given back (another process may claim them then, and must not resend a message
-        that is still waiting here for a connection)."""
+    async def _send(self, sends: Sequence[Transmission], queue_by: float) -> None:
+        """Hand the claimed transmissions to the pool; those it has not queued by `queue_by`,
+        shortly before their leases end, are given back (another process may claim them then,
+        and must not resend a message that is still waiting here for a connection)."""
         if not sends:
             return
         self._sending.update((t.msg_id, (t.payment_id, t.attempt)) for t in sends)
@@ -121,7 +126,7 @@ class Transmitter:
             await self._pool.submit_many(
                 [(t.msg_id, t.payload, str(t.uetr)) for t in sends],
                 self._outcome,
-                queue_by=lease_ends,
+                queue_by=queue_by,
             )
         except ValueError:
             # Refused whole (a bug, not the network): nothing was queued. The leases bring

@@ -127,10 +127,10 @@ async def due_now(
     written: bool = True,
 ) -> None:
     """Make these messages due at `at`: the transmissions `by` made of them, (payment, attempt),
-    were lost with their connection. Not `written` (the pool refused them before a byte left,
-    because the breaker opened), their attempts are given back too: they count against no
-    limit and record no send. A message claimed again since, by this process or another, keeps
-    the lease of that later transmission."""
+    were lost with their connection. Not `written` (the pool refused them before a byte left:
+    the breaker was open, or no connection had room before their lease ended), their attempts
+    are given back too: they count against no limit and record no send. A message claimed
+    again since, by this process or another, keeps the lease of that later transmission."""
     await conn.execute(
         """
         UPDATE messages m

@@ -280,6 +280,8 @@ class ConnectionPool:
         total = len(messages)
         done = 0
         reason = self._refusal()
+        if reason is None and queue_by is not None and self._loop.time() >= queue_by:
+            reason = "no_room"
         try:
             if reason is None and total:
                 # Queue behind senders already waiting rather than overtake them.
@@ -394,7 +396,10 @@ class ConnectionPool:
             await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
-                self._wake(1)  # pass the room it was given on
+                # Given room, it passes it on; failed with all waiters (the same tick), the
+                # failure is the caller's to hear no more, but it is taken off the future.
+                if waiter.exception() is None:
+                    self._wake(1)
             else:
                 # _wake may have dropped it already.
                 with contextlib.suppress(ValueError):
