@@ -10,7 +10,7 @@ import pytest
 
 from paywire.api import create_app
 from paywire.config import Settings
-from paywire.domain.exception_kinds import ORPHAN_ACK
+from paywire.domain.exception_kinds import ORPHAN_ACK, PROCESSING_ERROR
 from paywire.domain.screening import ScreeningRules
 from paywire.pipeline.recovery import AckMissing
 from paywire.pipeline.runner import Pipeline
@@ -195,7 +195,7 @@ async def test_an_answer_that_settles_the_payment_while_an_admin_resends_it_is_s
     assert response.status == 409, await response.text()
     message = (await response.json())["error"]["message"]
     assert message.endswith(
-        "is COMPLETED, settled by the receiver's answer: there is nothing to resend or settle;"
+        "is COMPLETED, settled by its first answer: there is nothing to resend or settle;"
         f" resolve exception {item['id']} with a note alone"
     )
     settle = {"action": "mark_settled", "outcome": "NACK", "confirmation": "c"}
@@ -207,6 +207,31 @@ async def test_an_answer_that_settles_the_payment_while_an_admin_resends_it_is_s
     )
     assert attempts is None, "no attempt granted"
     assert (await resolve(world, item["id"], {"note": "answered meanwhile"})).status == 200
+
+
+async def test_a_resend_and_an_exception_opened_for_its_payment_do_not_deadlock(
+    world: World, breaks: Breaks, owner_pool: Pool
+) -> None:
+    """The resend holds the exception, then the payment, and waits for the message row, which
+    another transaction holds (the ACK_MISSING sweep taking it off the schedule) while it opens
+    an exception naming the payment: a key-share lock on it. Locked FOR UPDATE, the payment
+    made that a deadlock, and PostgreSQL aborted one side."""
+    item = await the_open(world, "ACK_MISSING")
+    msg_id = await world.pool.fetchval(
+        "SELECT msg_id FROM payments WHERE id = $1", breaks.missing_ack
+    )
+    async with owner_pool.acquire() as sweep, sweep.transaction():
+        await sweep.execute(
+            "UPDATE messages SET next_attempt_at = NULL WHERE payment_id = $1", breaks.missing_ack
+        )
+        resending = asyncio.create_task(
+            resolve(world, item["id"], {"note": "receiver was down", "action": "resend"})
+        )
+        await poll(lambda: lock_waiters(owner_pool), what="the resend waiting for the message")
+        problem = NewException(PROCESSING_ERROR, breaks.missing_ack, msg_id, "a foreign UETR")
+        await asyncio.wait_for(pipeline.open_exceptions(sweep, [problem]), 10)
+    response = await resending
+    assert response.status == 200, await response.text()
 
 
 @pytest.mark.parametrize(

@@ -121,7 +121,7 @@ class Settler:
                     "%d answers (%d bytes) wait to be written; answers are dropped until they"
                     " are (their messages are resent): is the database away, or the receiver"
                     " flooding answers?",
-                    len(self._queue),
+                    self.pending,
                     self._queued_bytes,
                 )
             return
@@ -145,11 +145,12 @@ class Settler:
         self._ready.set()
         if self._task is not None:
             await finish(self._task, within_s, "writing the answers received")
-        if self._waiting:
+        if self.pending:
             log.error(
-                "settler stopped with %d answers unwritten: their payments were held by another"
-                " transaction; their messages are resent and answered again after the restart",
-                len(self._waiting),
+                "settler stopped with %d answers unwritten (some may wait for payments another"
+                " transaction holds): their messages are resent and answered again after the"
+                " restart",
+                self.pending,
             )
 
     async def _run(self) -> None:
@@ -175,7 +176,7 @@ class Settler:
                 await self._settle(batch)
             except TRANSIENT_ERRORS as exc:
                 if self._stopping.is_set():
-                    log.error("settler stopping with %d answers unwritten: %s", self.pending, exc)
+                    log.error("settler stopping: the database failed: %s", exc)
                     return
                 failures += 1
                 delay = backoff_s(failures, self._backoff_max_s)
@@ -195,8 +196,8 @@ class Settler:
         except Exception:
             log.exception("settling a batch of %d answers failed; settling one by one", len(batch))
         else:
-            self._take(len(batch))
             self._wait_aside(batch, held)
+            self._take(len(batch))
             return
         await one_by_one(batch, self._settle_one, self._refuse)
 
@@ -204,8 +205,8 @@ class Settler:
         # One by one, each answer leaves the queue (whose head it is) as soon as it is settled
         # or refused, so a database failure half-way resumes with the next, not the first.
         held = await self._settle_ready([answer])
-        self._take(1)
         self._wait_aside([answer], held)
+        self._take(1)
 
     async def _settle_ready(self, answers: Sequence[IncomingAnswer]) -> list[str]:
         """Settle those of `answers` whose messages have no answer kept aside; the msg_ids of
@@ -217,9 +218,10 @@ class Settler:
         return [a.msg_id for a in settlement.waiting]
 
     def _wait_aside(self, answers: Sequence[IncomingAnswer], held: Iterable[str]) -> None:
-        """Keep aside, in their order, the answers taken off the queue whose payments another
-        transaction `held`, and the others to the same messages: an answer must not settle
-        before one to its message that came first."""
+        """Keep aside, in their order, those of `answers` (about to leave the queue) whose
+        payments another transaction `held`, and the others to the same messages: an answer
+        must not settle before one to its message that came first. Their bytes are counted
+        before the queue gives up its own, so the count never dips below what is kept."""
         self._waiting_ids.update(held)
         if not self._waiting_ids:
             return

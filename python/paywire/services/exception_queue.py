@@ -24,6 +24,7 @@ from paywire.errors import Conflict, NotFound
 from paywire.services import gauges
 from paywire.services import pipeline as pipeline_services
 from paywire.services.ledger import LedgerAdapter
+from paywire.services.pipeline import SETTLED
 from paywire.store import audit, exception_queue
 from paywire.store import payments as payment_store
 from paywire.store.exception_queue import ExceptionItem
@@ -32,8 +33,6 @@ from paywire.store.tx import Conn, Db, connection, transaction
 
 NOTE_MAX = 1000
 CONFIRMATION_MAX = 140
-# What an answer from the receiver (or its record by hand) leaves a payment in.
-_SETTLED = frozenset({Status.COMPLETED, Status.FAILED})
 
 
 class Driver(Protocol):
@@ -201,11 +200,10 @@ async def _check_payment(
             'action "resend", or "mark_settled" with the answer the receiver gave you; or leave '
             "it open until the receiver answers"
         )
-    if action is not None and item.kind == ACK_MISSING and payment.status in _SETTLED:
+    if action is not None and item.kind == ACK_MISSING and payment.status in SETTLED:
         raise Conflict(
-            f"payment {payment.reference} is {payment.status}, settled by the receiver's "
-            f"answer: there is nothing to resend or settle; resolve exception {item.id} with a "
-            "note alone"
+            f"payment {payment.reference} is {payment.status}, settled by its first answer: "
+            f"there is nothing to resend or settle; resolve exception {item.id} with a note alone"
         )
     return payment
 
@@ -248,6 +246,7 @@ async def _act(
         ),
         received_at=datetime.now(UTC),
     )
+    # The payment is locked by this transaction, so the answer cannot be handed back to wait.
     await pipeline_services.settle(
         conn, [answer], driver.ledger, request_id=request_id, resolving=item.id
     )

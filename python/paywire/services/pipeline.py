@@ -185,6 +185,8 @@ async def settle(
         if held:
             result.waiting.extend(a for a in answers if a.msg_id in held)
             answers = [a for a in answers if a.msg_id not in held]
+            if not answers:
+                return result
         by_msg_id = {p.msg_id: p for p in locked}
         await messages.insert_answers(
             conn, answers, [_payment_id(by_msg_id, a.msg_id) for a in answers]
@@ -356,6 +358,8 @@ def _settling_move(payment: Payment, answer: IncomingAnswer) -> Move:
 
 
 _SETTLED_AS = {Status.COMPLETED: "ACK", Status.FAILED: "NACK"}
+# What an answer (or its record by hand) leaves a payment in.
+SETTLED = frozenset(_SETTLED_AS)
 
 
 def _unsent(payment: Payment, answer: IncomingAnswer) -> NewException:

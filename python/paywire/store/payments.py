@@ -112,9 +112,14 @@ async def id_by_reference(conn: Conn, reference: str) -> UUID | None:
 
 
 async def lock(conn: Conn, payment_ids: Sequence[UUID]) -> list[Payment]:
-    """The payments, locked until the transaction ends; in id order, so lockers never deadlock."""
+    """The payments, locked until the transaction ends; in id order, so lockers never deadlock.
+
+    NO KEY UPDATE: what the lockers change (a status, its reason) is no key. A row inserted
+    elsewhere that references the payment (an exception the ACK_MISSING sweep opens, while it
+    holds the message row a resend waits for) takes a key-share lock, which a plain FOR UPDATE
+    would make wait: a deadlock with the transaction that waits for that message row."""
     rows = await conn.fetch(
-        f"SELECT {COLUMNS} FROM payments WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+        f"SELECT {COLUMNS} FROM payments WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE",
         payment_ids,
     )
     return [to_payment(row) for row in rows]
@@ -124,8 +129,7 @@ async def lock_by_msg_id(conn: Conn, msg_ids: Sequence[str]) -> tuple[list[Payme
     """The payments of these distinct msg_ids that no other transaction holds, locked; and the
     msg_ids of those another holds. Not waited for: one payment locked elsewhere (an operator's
     action, a DBA's open transaction) would hold up every answer behind it. NO KEY UPDATE, as
-    settling changes no key: it does not conflict with the key-share lock a row referencing the
-    payment takes while its transaction inserts it."""
+    `lock` says."""
     rows = await conn.fetch(
         f"SELECT {COLUMNS} FROM payments WHERE msg_id = ANY($1::text[])"
         " FOR NO KEY UPDATE SKIP LOCKED",
