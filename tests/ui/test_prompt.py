@@ -1,5 +1,6 @@
-"""The prompt while a command runs (busy, typed-ahead lines refused, Esc aborts, requests time
-out), questions that die with the session, and the screen's selection and scrolling."""
+"""The prompt while a command runs (busy, typed-ahead lines refused, Esc aborts wherever the
+focus is, requests time out), questions that die with the session, and the screen's selection
+and scrolling."""
 
 from __future__ import annotations
 
@@ -55,6 +56,14 @@ async def test_a_running_command_takes_no_typed_ahead_lines_and_esc_aborts_it(
     await expect(term.label).to_have_text("…")
     await term.prompt.press("Control+c")
     await expect(term.output.locator(".line.info", has_text="aborted")).to_have_count(2)
+
+    # Esc aborts with the focus away from the prompt too (on the page, selecting text, say).
+    await term.enter("whoami")
+    await held.next()
+    await term.prompt.blur()
+    await term.page.keyboard.press("Escape")
+    await expect(term.output.locator(".line.info", has_text="aborted")).to_have_count(3)
+    await expect(term.prompt).to_be_focused()
     await term.enter("help")
     await term.wait_for_text("pay list [STATUS]")
     await term.page.context.close()

@@ -30,6 +30,11 @@ export class Terminal {
       this.submit();
     });
     input.addEventListener("keydown", (event) => this.key(event));
+    // Esc interrupts wherever the focus is (the operator may have clicked the output to select
+    // text); Ctrl+C only in the prompt, as elsewhere it copies.
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && event.target !== input) this.interrupt(event);
+    });
     // A click brings the caret back to the prompt, but not one that ended a selection: moving
     // the focus would drop the text the operator selected to copy.
     output.addEventListener("click", () => {
