@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from paywire.config import Settings
 from paywire.domain.statuses import Status
 from paywire.pipeline.transmitter import Transmitter
 from paywire.store.database import create_pool
@@ -12,6 +16,44 @@ from paywire.transport import ConnectionPool
 from tests.fixtures.tls import StartReceiver, TLSFiles, gateway_settings
 from tests.fixtures.waiting import poll
 from tests.fixtures.world import World
+
+
+@dataclass(frozen=True)
+class HeldStep:
+    """A transmit step under way, waiting for its one database connection, which the test
+    holds until it calls `release`."""
+
+    step: asyncio.Task[int]
+    pool: ConnectionPool
+    release: Callable[[], Awaitable[None]]
+
+
+@asynccontextmanager
+async def held_step(
+    database: str, settings: Settings, *, ack_timeout_s: float
+) -> AsyncIterator[HeldStep]:
+    pool = ConnectionPool(settings)
+    db = await create_pool(database, min_size=1, max_size=1, command_timeout=30)
+    transmitter = Transmitter(
+        db,
+        pool,
+        lambda _: None,
+        instance="t",
+        window=10,
+        ack_timeout_s=ack_timeout_s,
+        max_attempts=5,
+        wake=lambda: None,
+    )
+    try:
+        await pool.start()
+        held = await db.acquire()
+        step = asyncio.create_task(transmitter.step(10))
+        await asyncio.sleep(0)  # the step has seen a connection with room, and waits for its own
+        assert not step.done()
+        yield HeldStep(step, pool, lambda: db.release(held))
+    finally:
+        await pool.close(deadline_s=0)
+        await db.close()
 
 
 async def test_a_lease_runs_from_when_the_claim_has_its_connection(
@@ -22,30 +64,11 @@ async def test_a_lease_runs_from_when_the_claim_has_its_connection(
     PAYWIRE_ACK_TIMEOUT_S after it went out."""
     payment = await world.drive(await world.create(), Status.POSTED)
     receiver = await start_receiver()
-    pool = ConnectionPool(gateway_settings(tls_files, receiver.port, pool_size=1))
-    db = await create_pool(gateway_database, min_size=1, max_size=1, command_timeout=30)
-    transmitter = Transmitter(
-        db,
-        pool,
-        lambda _: None,
-        instance="t",
-        window=10,
-        ack_timeout_s=30,
-        max_attempts=5,
-        wake=lambda: None,
-    )
-    try:
-        await pool.start()
-        held = await db.acquire()
-        step = asyncio.create_task(transmitter.step(10))
-        await asyncio.sleep(0)  # the step runs up to its wait for the connection
-        assert not step.done()
+    settings = gateway_settings(tls_files, receiver.port, pool_size=1)
+    async with held_step(gateway_database, settings, ack_timeout_s=30) as held:
         released_at = datetime.now(UTC)
-        await db.release(held)
-        assert await step == 1
-    finally:
-        await pool.close(deadline_s=0)
-        await db.close()
+        await held.release()
+        assert await held.step == 1
     first_sent_at = await world.pool.fetchval(
         "SELECT first_sent_at FROM messages WHERE payment_id = $1", payment.id
     )
@@ -62,31 +85,11 @@ async def test_a_claim_still_unsent_when_its_lease_ends_is_given_back(
     payment = await world.drive(await world.create(), Status.POSTED)
     receiver = await start_receiver()
     settings = gateway_settings(tls_files, receiver.port, pool_size=1, cb_failure_threshold=1000)
-    pool = ConnectionPool(settings)
-    db = await create_pool(gateway_database, min_size=1, max_size=1, command_timeout=30)
-    transmitter = Transmitter(
-        db,
-        pool,
-        lambda _: None,
-        instance="t",
-        window=10,
-        ack_timeout_s=0.5,
-        max_attempts=5,
-        wake=lambda: None,
-    )
-    try:
-        await pool.start()
-        held = await db.acquire()
-        step = asyncio.create_task(transmitter.step(10))
-        await asyncio.sleep(0)  # the step has seen a connection with room
-        assert not step.done()
+    async with held_step(gateway_database, settings, ack_timeout_s=0.5) as held:
         await receiver.stop()
-        await poll(lambda: pool.open_connections == 0, what="the connection lost")
-        await db.release(held)
-        assert await asyncio.wait_for(step, timeout=10) == 1
-    finally:
-        await pool.close(deadline_s=0)
-        await db.close()
+        await poll(lambda: held.pool.open_connections == 0, what="the connection lost")
+        await held.release()
+        assert await asyncio.wait_for(held.step, timeout=10) == 1
     message = await world.pool.fetchrow(
         "SELECT attempts, first_sent_at, next_attempt_at <= now() AS due FROM messages"
         " WHERE payment_id = $1",
