@@ -44,6 +44,13 @@ class PermissionDenied(PaywireError):
     code = "FORBIDDEN"
 
 
+class PasswordChangeRequired(PermissionDenied):
+    """The operator's password was chosen by an ADMIN: they choose their own before anything
+    else (`POST /api/v1/auth/password`)."""
+
+    code = "PASSWORD_CHANGE_REQUIRED"
+
+
 class NotFound(PaywireError):
     code = "NOT_FOUND"
 

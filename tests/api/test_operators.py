@@ -16,7 +16,11 @@ async def test_admin_lists_operators_without_secrets(world: World) -> None:
     names = [o["username"] for o in body["items"]]
     assert names == sorted(names)
     assert "maker" in names
-    assert "password" not in str(body)
+    assert {key for item in body["items"] for key in item} == {
+        "id", "username", "roles", "active", "created_at", "updated_at",
+        "password_change_required",
+    }  # fmt: skip
+    assert "argon2" not in str(body), "no password hash"
 
 
 async def test_only_admins_manage_operators(world: World) -> None:
@@ -40,6 +44,7 @@ async def test_create_then_log_in(world: World) -> None:
     created = await response.json()
     assert created["roles"] == ["CHECKER"]
     assert created["active"] is True
+    assert created["password_change_required"] is True, "the ADMIN chose it"
     await world.login("carol", "a long enough secret 1")
     clash = await world.client.post(
         OPERATORS,
@@ -74,9 +79,14 @@ async def test_patch_roles_active_and_password(world: World) -> None:
         path, json={"password": new_password}, headers=world.auth("admin")
     )
     assert changed.status == 200
-    # A new password ends the operator's sessions; the new password works.
+    assert (await changed.json())["password_change_required"] is True
+    # A new password ends the operator's sessions; the new password works, for choosing their
+    # own and nothing else.
     assert (await world.client.get("/api/v1/auth/me", headers=world.auth("maker2"))).status == 401
     await world.login("maker2", new_password)
+    refused = await world.client.get("/api/v1/payments", headers=world.auth("maker2"))
+    assert refused.status == 403
+    assert (await refused.json())["error"]["code"] == "PASSWORD_CHANGE_REQUIRED"
 
     off = await world.client.patch(path, json={"active": False}, headers=world.auth("admin"))
     assert (await off.json())["active"] is False

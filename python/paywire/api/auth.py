@@ -1,4 +1,4 @@
-"""Sessions: log in for a bearer token, log out to revoke it, and who am I.
+"""Sessions: log in for a bearer token, log out to revoke it, who am I, and a new password.
 
 Lockout after repeated failed logins is the session service's (`paywire.services.auth`); it
 surfaces here as 429.
@@ -47,6 +47,7 @@ async def login(request: web.Request) -> web.Response:
     summary="Log out: revoke this token",
     roles=ANY_OPERATOR,
     replies={204: Reply("Revoked")},
+    before_own_password=True,
 )
 async def logout(request: web.Request) -> web.Response:
     await auth.logout(
@@ -63,6 +64,35 @@ async def logout(request: web.Request) -> web.Response:
     summary="The signed-in operator and roles",
     roles=ANY_OPERATOR,
     replies={200: Reply("The operator", schemas.OPERATOR)},
+    before_own_password=True,
 )
 async def me(request: web.Request) -> web.Response:
     return json_response(operator(request).as_dict())
+
+
+@routes.post(
+    "/api/v1/auth/password",
+    summary="Change one's own password; every session of the operator ends, this one too",
+    roles=ANY_OPERATOR,
+    body=schemas.ref("PasswordChange"),
+    replies={204: Reply("Changed: sign in again with the new password")},
+    errors=(409, 429),
+    before_own_password=True,
+    description="The only thing an operator whose password an ADMIN set (a new operator, or a "
+    "password reset) can do besides `me` and `logout` (`password_change_required`; every other "
+    "endpoint answers them 403 `PASSWORD_CHANGE_REQUIRED`). A wrong `current_password` is 400 "
+    "and counts as a failed login: five in fifteen minutes lock the name (429). The new "
+    "password must differ from the current one.",
+)
+async def change_password(request: web.Request) -> web.Response:
+    change = body(request)
+    await auth.change_password(
+        request.app[DB_POOL],
+        operator(request),
+        change["current_password"],
+        change["new_password"],
+        request_id=request[REQUEST_ID],
+        attempts=request.app[LOGIN_ATTEMPTS],
+        cache=request.app[SESSION_CACHE],
+    )
+    return web.Response(status=204)

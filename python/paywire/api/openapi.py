@@ -167,7 +167,7 @@ def error_statuses(endpoint: Endpoint) -> set[int]:
     statuses = {*endpoint.errors, 421}
     if endpoint.roles is not None:
         statuses.update((401, 503))
-        if endpoint.roles:
+        if endpoint.roles or not endpoint.before_own_password:
             statuses.add(403)
     if endpoint.body is not None or any(p.location == "query" for p in endpoint.params):
         statuses.add(400)

@@ -62,6 +62,9 @@ class Endpoint:
     errors: tuple[int, ...] = ()
     description: str = ""
     documented: bool = True
+    # Open to an operator who must choose their own password first (who am I, log out, change
+    # it); every other endpoint answers them 403 PASSWORD_CHANGE_REQUIRED.
+    before_own_password: bool = False
 
     @property
     def path_params(self) -> tuple[str, ...]:
@@ -90,6 +93,7 @@ class Routes:
         errors: Iterable[int] = (),
         description: str = "",
         documented: bool = True,
+        before_own_password: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.endpoints.append(
@@ -107,6 +111,7 @@ class Routes:
                     errors=tuple(errors),
                     description=description,
                     documented=documented,
+                    before_own_password=before_own_password,
                 )
             )
             return handler
@@ -170,6 +175,8 @@ def _guard(endpoint: Endpoint, components: Mapping[str, Schema]) -> Handler:
     async def guarded(request: web.Request) -> web.StreamResponse:
         if endpoint.roles is not None:
             operator = await security.authenticate(request)
+            if not endpoint.before_own_password:
+                security.require_own_password(operator)
             security.require_any_role(operator, endpoint.roles)
             request[OPERATOR] = operator
         if any("\x00" in value for value in request.match_info.values()):

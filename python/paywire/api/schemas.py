@@ -126,6 +126,11 @@ COMPONENTS: dict[str, Schema] = {
         required=("username", "password"),
         closed=True,
     ),
+    "PasswordChange": _object(
+        {"current_password": _text(PASSWORD_MAX), "new_password": _text(PASSWORD_MAX)},
+        required=("current_password", "new_password"),
+        closed=True,
+    ),
     "Operator": _object(
         {
             "id": STRING,
@@ -134,8 +139,9 @@ COMPONENTS: dict[str, Schema] = {
             "active": {"type": "boolean"},
             "created_at": DATE_TIME,
             "updated_at": DATE_TIME,
+            "password_change_required": {"type": "boolean"},
         },
-        required=("id", "username", "roles", "active"),
+        required=("id", "username", "roles", "active", "password_change_required"),
     ),
     "LoginResult": _object(
         {"token": STRING, "expires_at": DATE_TIME, "operator": OPERATOR},

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from paywire.api.keys import DB_POOL, SESSION_CACHE
 from paywire.domain.operators import Operator
-from paywire.errors import AuthenticationError, PermissionDenied
+from paywire.errors import AuthenticationError, PasswordChangeRequired, PermissionDenied
 from paywire.services import auth
 
 _SCHEME = "bearer"
@@ -36,6 +36,15 @@ async def authenticate(request: web.Request) -> Operator:
     return await auth.authenticate(
         request.app[DB_POOL], bearer_token(request), cache=request.app[SESSION_CACHE]
     )
+
+
+def require_own_password(operator: Operator) -> None:
+    """Pass unless an ADMIN chose the operator's password and they have not replaced it yet."""
+    if operator.password_change_required:
+        raise PasswordChangeRequired(
+            "your password was set by an administrator: choose your own first"
+            " (POST /api/v1/auth/password, or passwd in the terminal), then sign in with it"
+        )
 
 
 def require_any_role(operator: Operator, roles: Collection[str]) -> None:

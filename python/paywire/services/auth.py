@@ -16,15 +16,17 @@ from typing import Any, NoReturn
 from argon2 import PasswordHasher
 
 from paywire.domain.audit_chain import AuditEntry
-from paywire.domain.credentials import normalise_username, username_problem
+from paywire.domain.credentials import normalise_username, password_problem, username_problem
 from paywire.domain.operators import Operator
 from paywire.domain.payment import utc_iso
-from paywire.errors import AuthenticationError, Throttled
+from paywire.domain.validation import Problems
+from paywire.errors import AuthenticationError, Conflict, Throttled, ValidationError
 from paywire.services.auth_state import AttemptCounter, PostgresAttempts, SessionCache
 from paywire.services.operators import operator_entry
 from paywire.services.passwords import (
     DEFAULT_HASHER,
     DUMMY_HASH,
+    hash_password,
     refuse_when_busy,
     rehash,
     verify_password,
@@ -86,20 +88,8 @@ async def login(
         raise AuthenticationError("invalid user name or password")
     counter = attempts or PostgresAttempts(db, LOCKOUT_WINDOW)
     now = datetime.now(UTC)
-    async with connection(db) as conn:
-        until = await store.locked_until(conn, name, now)
-    if until is not None:
-        raise _locked(until)
-    counted = await counter.count(name, now)
-    if counted > LOCKOUT_ATTEMPTS:
-        # More attempts than allowed are under way at once: none of them gets a guess.
-        await _lock(db, name, now, request_id)
-    async with connection(db) as conn:
-        found = await store.credentials(conn, name)
-    valid = await verify_password(found[1] if found else DUMMY_HASH, password)
-    if found is None or not valid or not found[0].active:
-        if counted >= LOCKOUT_ATTEMPTS:
-            await _lock(db, name, now, request_id)
+    found = await _attempt(db, name, password, counter, now, request_id, active_only=True)
+    if found is None:
         raise AuthenticationError("invalid user name or password")
     stored_hash = found[1]
     token = secrets.token_urlsafe(32)
@@ -160,8 +150,96 @@ async def logout(
         await cache.forget_token(digest)
 
 
+async def change_password(
+    db: Db,
+    operator: Operator,
+    current_password: object,
+    new_password: object,
+    *,
+    request_id: str | None = None,
+    hasher: PasswordHasher = DEFAULT_HASHER,
+    attempts: AttemptCounter | None = None,
+    cache: SessionCache | None = None,
+) -> None:
+    """Replace the operator's own password, given the current one. Every session of theirs
+    ends, this one too: they sign in again with the new password, as anyone who knew the old
+    one would have to. A wrong current password counts as a failed login (five lock the name),
+    so a session left open cannot be used to guess the password behind it."""
+    problems = Problems()
+    if not isinstance(current_password, str):
+        problems.add("current_password", "must be a string")
+    if not isinstance(new_password, str):
+        problems.add("new_password", "must be a string")
+    else:
+        problem = password_problem(new_password, operator.username)
+        if problem is None and new_password == current_password:
+            problem = "must differ from the current password"
+        if problem is not None:
+            problems.add("new_password", problem)
+    problems.raise_any("invalid password change")
+    assert isinstance(current_password, str)
+    assert isinstance(new_password, str)
+    refuse_when_busy()
+    name = operator.username
+    counter = attempts or PostgresAttempts(db, LOCKOUT_WINDOW)
+    now = datetime.now(UTC)
+    found = await _attempt(db, name, current_password, counter, now, request_id)
+    if found is None:
+        wrong = {"field": "current_password", "message": "is not the operator's current password"}
+        raise ValidationError("invalid password change", details=[wrong])
+    stored_hash = found[1]
+    new_hash = await hash_password(new_password, hasher)
+    async with transaction(db) as conn:
+        current = await store.credentials(conn, name, lock=True)
+        if current is None or current[1] != stored_hash:
+            raise Conflict("the password was changed meanwhile: sign in again")
+        changed = await store.update(
+            conn, operator.id, password_hash=new_hash, password_change_required=False
+        )
+        assert changed is not None
+        await store.revoke_all_sessions(conn, operator.id, now)
+        await audit.append(
+            conn, [operator_entry(operator, "auth.password_change", changed, request_id)], now
+        )
+    await counter.forgive(name, now)
+    if cache is not None:
+        await cache.forget_operator(operator.id)
+
+
 def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
+
+
+async def _attempt(
+    db: Db,
+    name: str,
+    password: str,
+    counter: AttemptCounter,
+    now: datetime,
+    request_id: str | None,
+    *,
+    active_only: bool = False,
+) -> tuple[Operator, str] | None:
+    """One attempt at `name`'s password: refused (Throttled) while the name is locked, counted
+    before it is checked, so concurrent guesses cannot slip past the limit while the first ones
+    are being verified; the operator and their hash when it is right (and, `active_only`, the
+    operator active). A wrong one at the limit locks the name."""
+    async with connection(db) as conn:
+        until = await store.locked_until(conn, name, now)
+    if until is not None:
+        raise _locked(until)
+    counted = await counter.count(name, now)
+    if counted > LOCKOUT_ATTEMPTS:
+        # More attempts than allowed are under way at once: none of them gets a guess.
+        await _lock(db, name, now, request_id)
+    async with connection(db) as conn:
+        found = await store.credentials(conn, name)
+    valid = await verify_password(found[1] if found else DUMMY_HASH, password)
+    if found is None or not valid or (active_only and not found[0].active):
+        if counted >= LOCKOUT_ATTEMPTS:
+            await _lock(db, name, now, request_id)
+        return None
+    return found
 
 
 async def _lock(db: Db, name: str, now: datetime, request_id: str | None) -> NoReturn:

@@ -33,13 +33,16 @@ async def create_operator(
     request_id: str | None = None,
     hasher: PasswordHasher = DEFAULT_HASHER,
 ) -> Operator:
-    """A new active operator (ADMIN); Conflict when the user name is taken."""
+    """A new active operator (ADMIN); Conflict when the user name is taken. The ADMIN chose its
+    password, so the operator must choose their own at their first sign-in."""
     require_role(actor, Role.ADMIN)
     name, secret, role_set = check_operator(username, password, roles)
     password_hash = await hash_password(secret, hasher)
     async with transaction(db) as conn:
         await _still_admin(conn, actor)
-        operator = await store.insert(conn, name, password_hash, role_set)
+        operator = await store.insert(
+            conn, name, password_hash, role_set, password_change_required=True
+        )
         await audit.append(conn, [operator_entry(actor, "operator.create", operator, request_id)])
     return operator
 
@@ -57,8 +60,10 @@ async def update_operator(
     cache: SessionCache | None = None,
 ) -> Operator:
     """Change roles, active flag or password (ADMIN); deactivation or a new password ends the
-    operator's sessions. Any change drops the operator's cached sessions, so new roles count
-    from the next request on. An ADMIN cannot demote or deactivate themselves (Conflict)."""
+    operator's sessions. A password set for another operator must be replaced by their own at
+    their next sign-in (one the ADMIN knows must not stay theirs). Any change drops the
+    operator's cached sessions, so new roles count from the next request on. An ADMIN cannot
+    demote or deactivate themselves (Conflict)."""
     require_role(actor, Role.ADMIN)
     async with connection(db) as conn:
         current = await store.get(conn, operator_id)
@@ -90,6 +95,9 @@ async def update_operator(
             password_hash=new_hash,
             roles=role_set,
             active=active if isinstance(active, bool) else None,
+            password_change_required=(
+                None if new_hash is None else current.username != actor.username
+            ),
         )
         assert before is not None  # operators are never deleted
         assert after is not None

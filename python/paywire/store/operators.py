@@ -16,7 +16,7 @@ from paywire.domain.roles import Role
 from paywire.errors import Conflict
 from paywire.store.tx import Conn, Record
 
-_COLUMNS = "id, username, roles, active, created_at, updated_at"
+_COLUMNS = "id, username, roles, active, created_at, updated_at, password_change_required"
 
 
 def to_operator(row: Record) -> Operator:
@@ -29,24 +29,30 @@ def to_operator(row: Record) -> Operator:
         active=row["active"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        password_change_required=row["password_change_required"],
     )
 
 
 async def insert(
-    conn: Conn, username: str, password_hash: str, roles: Iterable[Role], active: bool = True
+    conn: Conn,
+    username: str,
+    password_hash: str,
+    roles: Iterable[Role],
+    *,
+    password_change_required: bool = False,
 ) -> Operator:
-    """A new operator; Conflict when the user name is taken."""
+    """A new active operator; Conflict when the user name is taken."""
     try:
         row = await conn.fetchrow(
             f"""
-            INSERT INTO operators (username, password_hash, roles, active)
+            INSERT INTO operators (username, password_hash, roles, password_change_required)
             VALUES ($1, $2, $3, $4)
             RETURNING {_COLUMNS}
             """,
             username,
             password_hash,
             sorted(roles),
-            active,
+            password_change_required,
         )
     except asyncpg.UniqueViolationError:
         raise Conflict(f"an operator {username} exists already") from None
@@ -61,6 +67,7 @@ async def update(
     password_hash: str | None = None,
     roles: Iterable[Role] | None = None,
     active: bool | None = None,
+    password_change_required: bool | None = None,
 ) -> Operator | None:
     """Change what is given, leave the rest; None when there is no such operator."""
     row = await conn.fetchrow(
@@ -68,6 +75,7 @@ async def update(
         UPDATE operators SET password_hash = coalesce($2, password_hash),
                              roles = coalesce($3, roles),
                              active = coalesce($4, active),
+                             password_change_required = coalesce($5, password_change_required),
                              updated_at = now()
         WHERE id = $1
         RETURNING {_COLUMNS}
@@ -76,6 +84,7 @@ async def update(
         password_hash,
         sorted(roles) if roles is not None else None,
         active,
+        password_change_required,
     )
     return to_operator(row) if row else None
 

@@ -82,6 +82,19 @@ const COMMANDS = [
       const result = await ctx.api.signIn(username, password);
       if (before && before.username !== result.operator.username) ctx.leave();
       ctx.ok(`signed in as ${result.operator.username} (${result.operator.roles.join(", ")}); session ends ${result.expires_at}`);
+      if (result.operator.password_change_required) {
+        ctx.info("your password was set by an administrator: choose your own now");
+        await changePassword(ctx, password);
+      }
+    },
+  },
+  {
+    name: "passwd",
+    usage: "passwd",
+    about: "change your own password (hidden input); you then sign in again with it",
+    run: async (ctx) => {
+      if (!ctx.api.signedIn) return ctx.info("not signed in");
+      return changePassword(ctx);
     },
   },
   {
@@ -258,6 +271,21 @@ const COMMANDS = [
     run: async (ctx) => ctx.terminal.clear(),
   },
 ];
+
+// A new password, asked twice with hidden input and sent with the current one (asked unless
+// given). Every session of the operator ends with the change, this one too: whoever knew the
+// old password must sign in again, and so must they, with the new one.
+async function changePassword(ctx, current) {
+  const currentPassword = current ?? (await ctx.ask("current password:", { secret: true }));
+  const newPassword = await ctx.ask("new password:", { secret: true });
+  if ((await ctx.ask("new password again:", { secret: true })) !== newPassword) {
+    throw new Error("the two new passwords differ; nothing was changed");
+  }
+  await ctx.api.post("/api/v1/auth/password", { current_password: currentPassword, new_password: newPassword });
+  ctx.api.forget();
+  ctx.leave();
+  ctx.ok("password changed; every session of yours has ended: log in again with the new one");
+}
 
 // A payment entry's Idempotency-Key: a random (version 4) UUID made from getRandomValues, as
 // crypto.randomUUID exists only in secure contexts (not over plain http to an address).
