@@ -143,6 +143,37 @@ async def test_a_session_written_into_redis_without_the_key_is_not_believed(
     assert "a cached session failed its signature check" in caplog.text
 
 
+async def test_an_operator_who_must_choose_a_password_stays_refused_through_the_cache(
+    two: tuple[World, World], redis: Redis
+) -> None:
+    """The flag travels with the cached session; and an entry cached by a gateway from before
+    it (a rolling upgrade: old and new pods on one Redis) has no flag to say, so it is a miss
+    and PostgreSQL decides, rather than a session without the restriction."""
+    a, b = two
+    await a.pool.execute(
+        "UPDATE operators SET password_change_required = true WHERE username = 'maker'"
+    )
+    token = await a.login("maker")
+    headers = {"Authorization": f"Bearer {token}"}
+    for world in (a, b):  # cached by a, then read from the cache by b
+        me = await world.client.get("/api/v1/auth/me", headers=headers)
+        assert (await me.json())["password_change_required"] is True
+        refused = await world.client.get("/api/v1/payments", headers=headers)
+        assert (await refused.json())["error"]["code"] == "PASSWORD_CHANGE_REQUIRED"
+
+    digest = token_digest(token)
+    operator = {**a.operators["maker"].as_dict()}
+    del operator["password_change_required"]
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+    payload = orjson.dumps({"operator": operator, "until": until})
+    key = await a.pool.fetchval("SELECT secret FROM session_cache_key")
+    entry = sessions._signature(key, digest, payload) + payload
+    await redis.set(f"paywire:session:{digest.hex()}", entry, px=60_000)
+    refused = await b.client.get("/api/v1/payments", headers=headers)
+    assert refused.status == 403
+    assert (await refused.json())["error"]["code"] == "PASSWORD_CHANGE_REQUIRED"
+
+
 async def test_a_signed_session_replayed_after_its_logout_is_not_believed(
     two: tuple[World, World], redis: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -73,7 +73,8 @@ class Gateway:
     async def _restore(self) -> dict[str, str]:
         for name, operator in self.operators.items():
             await self.pool.execute(
-                "UPDATE operators SET roles = $2, active = true WHERE id = $1",
+                "UPDATE operators SET roles = $2, active = true, password_change_required = false"
+                " WHERE id = $1",
                 operator.id,
                 sorted(OPERATORS[name]),
             )

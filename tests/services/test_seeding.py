@@ -101,6 +101,9 @@ async def test_a_changed_file_brings_operators_and_accounts_in_line(db_pool: Poo
     with pytest.raises(AuthenticationError):
         await auth.authenticate(db_pool, pete.token)
     assert (await auth.authenticate(db_pool, olga.token)).roles == {Role.MAKER, Role.CHECKER}
+    # The file's password is the installer's: pete chooses his own first; olga kept hers.
+    required = dict(await db_pool.fetch("SELECT username, password_change_required FROM operators"))
+    assert required == {"olga": False, "pete": True}
 
 
 async def test_balances_of_posted_accounts_are_not_overwritten(world: World) -> None:

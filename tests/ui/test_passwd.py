@@ -45,6 +45,11 @@ async def test_a_password_set_by_an_admin_is_replaced_at_sign_in(
     await answer_secret(term, "new password:", OWN)
     await answer_secret(term, "new password again:", OWN)
     await term.wait_for_text(CHANGED)
+    live = await db_pool.fetchval(
+        "SELECT count(*) FROM sessions s JOIN operators o ON o.id = s.operator_id"
+        " WHERE o.username = 'maker' AND s.revoked_at IS NULL"
+    )
+    assert live == 0, "every session of the operator ended, the page's too"
     await term.enter("whoami")
     await term.wait_for_text("error 401")
 

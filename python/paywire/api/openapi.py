@@ -17,7 +17,8 @@ from paywire.api.validation import Schema
 _ERROR_DESCRIPTIONS: Mapping[int, str] = {
     400: "Invalid input; `details` names each offending field",
     401: "No token, or an expired, revoked or malformed one",
-    403: "The operator lacks the role, or the four-eyes rule forbids the action",
+    403: "The operator lacks the role, or the four-eyes rule forbids the action, or must choose "
+    "their own password first (PASSWORD_CHANGE_REQUIRED)",
     404: "No such resource",
     409: "The resource's state does not allow the action, or an idempotency key clashes",
     413: "The body is larger than 64 KiB",

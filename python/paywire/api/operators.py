@@ -59,8 +59,10 @@ async def create_operator(request: web.Request) -> web.Response:
     body=schemas.ref("OperatorPatch"),
     replies={200: Reply("The operator after the change", schemas.OPERATOR)},
     errors=(409,),
-    description="Deactivation or a new password ends the operator's sessions. An admin cannot "
-    "remove their own ADMIN role nor deactivate themselves (409).",
+    description="Deactivation or a new password ends the operator's sessions; a new password "
+    "must be replaced by the operator's own at their next sign-in (`password_change_required`). "
+    "An admin cannot remove their own ADMIN role, deactivate themselves, or set their own "
+    "password here (409: POST /api/v1/auth/password asks for the current one).",
 )
 async def update_operator(request: web.Request) -> web.Response:
     target = params.uuid_path(request.match_info["id"], "operator")

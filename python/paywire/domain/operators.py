@@ -48,8 +48,7 @@ class Operator(Actor):
             active=data["active"],
             created_at=datetime.fromisoformat(data["created_at"]),
             updated_at=datetime.fromisoformat(data["updated_at"]),
-            # A session cached by a gateway before 0021 has no such key; nobody had to then.
-            password_change_required=data.get("password_change_required", False),
+            password_change_required=data["password_change_required"],
         )
 
     def audited(self) -> dict[str, Any]:

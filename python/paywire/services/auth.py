@@ -183,7 +183,7 @@ async def change_password(
     name = operator.username
     counter = attempts or PostgresAttempts(db, LOCKOUT_WINDOW)
     now = datetime.now(UTC)
-    found = await _attempt(db, name, current_password, counter, now, request_id)
+    found = await _attempt(db, name, current_password, counter, now, request_id, active_only=True)
     if found is None:
         wrong = {"field": "current_password", "message": "is not the operator's current password"}
         raise ValidationError("invalid password change", details=[wrong])
@@ -191,7 +191,9 @@ async def change_password(
     new_hash = await hash_password(new_password, hasher)
     async with transaction(db) as conn:
         current = await store.credentials(conn, name, lock=True)
-        if current is None or current[1] != stored_hash:
+        if current is None or not current[0].active:
+            raise AuthenticationError("the operator was deactivated meanwhile")
+        if current[1] != stored_hash:
             raise Conflict("the password was changed meanwhile: sign in again")
         changed = await store.update(
             conn, operator.id, password_hash=new_hash, password_change_required=False
@@ -201,9 +203,10 @@ async def change_password(
         await audit.append(
             conn, [operator_entry(operator, "auth.password_change", changed, request_id)], now
         )
-    await counter.forgive(name, now)
+    # Sessions first: whatever happens to the count after, none cached outlives the change.
     if cache is not None:
         await cache.forget_operator(operator.id)
+    await counter.forgive(name, now)
 
 
 def token_digest(token: str) -> bytes:

@@ -60,16 +60,17 @@ async def update_operator(
     cache: SessionCache | None = None,
 ) -> Operator:
     """Change roles, active flag or password (ADMIN); deactivation or a new password ends the
-    operator's sessions. A password set for another operator must be replaced by their own at
-    their next sign-in (one the ADMIN knows must not stay theirs). Any change drops the
-    operator's cached sessions, so new roles count from the next request on. An ADMIN cannot
-    demote or deactivate themselves (Conflict)."""
+    operator's sessions. A password set here must be replaced by the operator's own at their
+    next sign-in (one the ADMIN knows must not stay theirs). Any change drops the operator's
+    cached sessions, so new roles count from the next request on. An ADMIN cannot demote or
+    deactivate themselves, nor set their own password here (Conflict)."""
     require_role(actor, Role.ADMIN)
     async with connection(db) as conn:
         current = await store.get(conn, operator_id)
     if current is None:
         raise NotFound(f"no operator {operator_id}")
     if current.username == actor.username:
+        _refuse_own_password(password)
         _refuse_self_lockout(roles, active)
     problems = Problems()
     role_set = _roles(roles, problems) if roles is not None else None
@@ -95,9 +96,7 @@ async def update_operator(
             password_hash=new_hash,
             roles=role_set,
             active=active if isinstance(active, bool) else None,
-            password_change_required=(
-                None if new_hash is None else current.username != actor.username
-            ),
+            password_change_required=True if new_hash is not None else None,
         )
         assert before is not None  # operators are never deleted
         assert after is not None
@@ -125,6 +124,16 @@ async def _still_admin(conn: Conn, actor: Actor) -> None:
     Every active ADMIN's row stays locked to the end of the transaction."""
     if actor.username not in await store.lock_active_admins(conn):
         raise PermissionDenied("you are no longer an active ADMIN; nothing was changed")
+
+
+def _refuse_own_password(password: object) -> None:
+    """An ADMIN's own password is changed as anyone's is, with the current one: a session of
+    theirs left open must not be enough to take the account over."""
+    if password is not None:
+        raise Conflict(
+            "your own password is changed with POST /api/v1/auth/password (passwd in the"
+            " terminal), which asks for the current one"
+        )
 
 
 def _refuse_self_lockout(roles: object, active: object) -> None:

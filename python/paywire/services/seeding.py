@@ -244,8 +244,15 @@ async def _apply_operator(
     if new_hash is None and (keep_existing or (existing.roles == op.roles and existing.active)):
         report.unchanged.append(label)
         return []
+    # A password the seed file gives an existing operator is the installer's, as one an ADMIN
+    # sets is: the operator must choose their own at their next sign-in.
     updated = await operator_store.update(
-        conn, existing.id, password_hash=new_hash, roles=op.roles, active=True
+        conn,
+        existing.id,
+        password_hash=new_hash,
+        roles=op.roles,
+        active=True,
+        password_change_required=True if new_hash is not None else None,
     )
     assert updated is not None
     if new_hash is not None:

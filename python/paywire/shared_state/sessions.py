@@ -156,6 +156,10 @@ def _verified(key: bytes, token_hash: bytes, entry: bytes) -> Operator | None:
     if datetime.fromisoformat(data["until"]) <= datetime.now(UTC):
         log.warning("a cached session was replayed past its end")
         return None
+    if "password_change_required" not in data["operator"]:
+        # Cached by a gateway from before migration 0021 (a rolling upgrade): it cannot say
+        # whether the operator must choose their own password first.
+        return None
     return Operator.from_dict(data["operator"])
 
 
