@@ -324,3 +324,45 @@ async def test_an_admin_demoted_while_a_request_was_under_way_creates_nobody(
             world.pool, world.admin, "spare", "a long enough secret", ["ADMIN"], hasher=CHEAP_HASHER
         )
     assert await world.pool.fetchval("SELECT count(*) FROM operators WHERE username = 'spare'") == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [({"password": "a brand new password"}, Conflict), ({"active": False}, AuthenticationError)],
+    ids=["password", "deactivation"],
+)
+async def test_a_password_change_under_way_when_an_admin_acts_changes_nothing(
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    change: dict[str, object],
+    refusal: type[Exception],
+) -> None:
+    """The ADMIN's reset, or deactivation, lands while argon2 checks the operator's current
+    password: the operator's change must not overwrite the reset, nor go through for an
+    operator no longer active."""
+    checked, go_on = asyncio.Event(), asyncio.Event()
+    verify = auth.verify_password
+
+    async def verify_then_wait(password_hash: str, password: str) -> bool:
+        valid = await verify(password_hash, password)
+        checked.set()
+        await go_on.wait()
+        return valid
+
+    monkeypatch.setattr(auth, "verify_password", verify_then_wait)
+    own = "my very own passphrase"
+    changing = asyncio.create_task(
+        auth.change_password(world.pool, world.maker, PASSWORD, own, hasher=CHEAP_HASHER)
+    )
+    await checked.wait()
+    await operators.update_operator(
+        world.pool, world.admin, world.maker.id, hasher=CHEAP_HASHER, **change
+    )
+    go_on.set()
+    with pytest.raises(refusal):
+        await changing
+    monkeypatch.setattr(auth, "verify_password", verify)
+    stored = await world.pool.fetchval(
+        "SELECT password_hash FROM operators WHERE id = $1", world.maker.id
+    )
+    assert not await verify(stored, own), "the operator's change did not land"
