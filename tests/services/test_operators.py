@@ -25,6 +25,22 @@ from tests.fixtures.world import CHEAP_HASHER, PASSWORD, World
 REHASHING = PasswordHasher(time_cost=2, memory_cost=8, parallelism=1)
 
 
+def hold_password_checks(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """Hold each of auth's password checks once argon2 has run (`checked` is set) until the
+    test sets `go_on`: what an ADMIN does meanwhile lands while a check is under way."""
+    checked, go_on = asyncio.Event(), asyncio.Event()
+    verify = auth.verify_password
+
+    async def verify_then_wait(password_hash: str, password: str) -> bool:
+        valid = await verify(password_hash, password)
+        checked.set()
+        await go_on.wait()
+        return valid
+
+    monkeypatch.setattr(auth, "verify_password", verify_then_wait)
+    return checked, go_on
+
+
 async def _login(world: World, username: str = "maker", password: str = PASSWORD) -> auth.Login:
     return await auth.login(world.pool, username, password, token_ttl_s=3600, hasher=CHEAP_HASHER)
 
@@ -254,16 +270,7 @@ async def test_a_login_under_way_when_the_credentials_change_gets_no_session(
     """The admin's change lands while argon2 is checking the old password. The login hashes
     with other parameters than the stored hash's, so it would also write a re-hash of the old
     password over the new one."""
-    checked, go_on = asyncio.Event(), asyncio.Event()
-    verify = auth.verify_password
-
-    async def verify_then_wait(password_hash: str, password: str) -> bool:
-        valid = await verify(password_hash, password)
-        checked.set()
-        await go_on.wait()
-        return valid
-
-    monkeypatch.setattr(auth, "verify_password", verify_then_wait)
+    checked, go_on = hold_password_checks(monkeypatch)
     login = asyncio.create_task(
         auth.login(world.pool, "maker", PASSWORD, token_ttl_s=3600, hasher=REHASHING)
     )
@@ -274,7 +281,6 @@ async def test_a_login_under_way_when_the_credentials_change_gets_no_session(
     go_on.set()
     with pytest.raises(AuthenticationError):
         await login
-    monkeypatch.setattr(auth, "verify_password", verify)
     async with world.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM sessions WHERE revoked_at IS NULL") == 0
     if "password" in change:
@@ -340,16 +346,7 @@ async def test_a_password_change_under_way_when_an_admin_acts_changes_nothing(
     """The ADMIN's reset, or deactivation, lands while argon2 checks the operator's current
     password: the operator's change must not overwrite the reset, nor go through for an
     operator no longer active."""
-    checked, go_on = asyncio.Event(), asyncio.Event()
-    verify = auth.verify_password
-
-    async def verify_then_wait(password_hash: str, password: str) -> bool:
-        valid = await verify(password_hash, password)
-        checked.set()
-        await go_on.wait()
-        return valid
-
-    monkeypatch.setattr(auth, "verify_password", verify_then_wait)
+    checked, go_on = hold_password_checks(monkeypatch)
     own = "my very own passphrase"
     changing = asyncio.create_task(
         auth.change_password(world.pool, world.maker, PASSWORD, own, hasher=CHEAP_HASHER)
@@ -361,8 +358,7 @@ async def test_a_password_change_under_way_when_an_admin_acts_changes_nothing(
     go_on.set()
     with pytest.raises(refusal):
         await changing
-    monkeypatch.setattr(auth, "verify_password", verify)
     stored = await world.pool.fetchval(
         "SELECT password_hash FROM operators WHERE id = $1", world.maker.id
     )
-    assert not await verify(stored, own), "the operator's change did not land"
+    assert not await passwords.verify_password(stored, own), "the operator's change did not land"
