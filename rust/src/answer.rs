@@ -158,8 +158,14 @@ struct Gathered<'i> {
     tx_reason: Reason<'i>,
 }
 
-fn non_empty(value: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
-    value.filter(|v| !v.is_empty())
+/// A field's value as read: every field set once has a minimum length in the schemas (message
+/// ids, UETR and status codes), so an empty element is refused rather than read as absent, which
+/// would skip the check it is there for (an empty OrgnlUETR would settle without the UETR match).
+fn filled<'i>(text: Cow<'i, str>, element: &str) -> Result<Cow<'i, str>, ReadError> {
+    if text.is_empty() {
+        return Err(ReadError::new(format!("an empty {element}")));
+    }
+    Ok(text)
 }
 
 /// The leaves an answer is read for; admi.002 fills the same slots as a group-level reject.
@@ -281,13 +287,21 @@ pub fn parse(payload: &[u8]) -> Result<Parsed<'_>, ReadError> {
     let document = read_fields(payload, &[PACS002, ADMI002], |field, leaf| {
         let text = leaf.text;
         match field {
-            Field::MsgId => set_once(&mut g.msg_id, text, "original message id")?,
-            Field::GroupStatus => set_once(&mut g.group_status, text, "GrpSts")?,
+            Field::MsgId => set_once(
+                &mut g.msg_id,
+                filled(text, "original message id")?,
+                "original message id",
+            )?,
+            Field::GroupStatus => set_once(&mut g.group_status, filled(text, "GrpSts")?, "GrpSts")?,
             Field::GroupReasonCode => g.group_reason.set_code(text),
             Field::GroupReasonText => g.group_reason.add_text(text),
-            Field::TxMsgId => set_once(&mut g.tx_msg_id, text, "TxInfAndSts")?,
-            Field::Uetr => set_once(&mut g.uetr, text, "TxInfAndSts")?,
-            Field::TxStatus => set_once(&mut g.tx_status, text, "TxInfAndSts")?,
+            Field::TxMsgId => set_once(
+                &mut g.tx_msg_id,
+                filled(text, "TxInfAndSts/OrgnlGrpInf/OrgnlMsgId")?,
+                "TxInfAndSts",
+            )?,
+            Field::Uetr => set_once(&mut g.uetr, filled(text, "OrgnlUETR")?, "TxInfAndSts")?,
+            Field::TxStatus => set_once(&mut g.tx_status, filled(text, "TxSts")?, "TxInfAndSts")?,
             Field::TxReasonCode => g.tx_reason.set_code(text),
             Field::TxReasonText => g.tx_reason.add_text(text),
         }
@@ -295,8 +309,9 @@ pub fn parse(payload: &[u8]) -> Result<Parsed<'_>, ReadError> {
     })?;
 
     if document == 1 {
-        let msg_id =
-            non_empty(g.msg_id).ok_or_else(|| ReadError::new("admi.002 without RltdRef/Ref"))?;
+        let msg_id = g
+            .msg_id
+            .ok_or_else(|| ReadError::new("admi.002 without RltdRef/Ref"))?;
         fields::text("RltdRef/Ref", &msg_id, MSG_ID_MAX_CHARS)?;
         return Ok(Parsed {
             kind: Kind::Nack,
@@ -307,7 +322,7 @@ pub fn parse(payload: &[u8]) -> Result<Parsed<'_>, ReadError> {
             reason_text: g.group_reason.text,
         });
     }
-    let (group_msg_id, tx_msg_id) = (non_empty(g.msg_id), non_empty(g.tx_msg_id));
+    let (group_msg_id, tx_msg_id) = (g.msg_id, g.tx_msg_id);
     if let (Some(group), Some(tx)) = (&group_msg_id, &tx_msg_id) {
         // The answer would name two messages; settling either could settle the wrong one.
         if group != tx {
@@ -324,10 +339,11 @@ pub fn parse(payload: &[u8]) -> Result<Parsed<'_>, ReadError> {
     let msg_id = group_msg_id
         .ok_or_else(|| ReadError::new("pacs.002 without OrgnlGrpInfAndSts/OrgnlMsgId"))?;
     fields::text("OrgnlMsgId", &msg_id, MSG_ID_MAX_CHARS)?;
-    let uetr = non_empty(g.uetr)
+    let uetr = g
+        .uetr
         .map(|uetr| fields::read_uetr("OrgnlUETR", uetr))
         .transpose()?;
-    let (tx_status, group_status) = (non_empty(g.tx_status), non_empty(g.group_status));
+    let (tx_status, group_status) = (g.tx_status, g.group_status);
     if let (Some(tx), Some(group)) = (&tx_status, &group_status) {
         // A group rejected whose one transaction was accepted, or the other way round: the
         // receiver contradicts itself, and neither reading may settle the payment.
@@ -691,6 +707,12 @@ mod tests {
             (ACCEPT.replace("pacs.002.001.10", "pacs.002.001.12"), "unexpected namespace"),
             (ACCEPT.replace("pacs.002.001.10", &"9".repeat(8000)), "unexpected namespace a 8031-byte value"),
             ("not xml at all".to_owned(), "outside the root"),
+            (ACCEPT.replace("8a562c67-ca16-48ba-b074-65581be6f011", ""), "an empty OrgnlUETR"),
+            (ACCEPT.replace("8a562c67-ca16-48ba-b074-65581be6f011", " \n "), "an empty OrgnlUETR"),
+            (pacs002("<OrgnlGrpInfAndSts><OrgnlMsgId>M</OrgnlMsgId></OrgnlGrpInfAndSts><TxInfAndSts><OrgnlGrpInf><OrgnlMsgId/></OrgnlGrpInf><TxSts>ACSP</TxSts></TxInfAndSts>"), "an empty TxInfAndSts/OrgnlGrpInf/OrgnlMsgId"),
+            (pacs002("<OrgnlGrpInfAndSts><OrgnlMsgId>M</OrgnlMsgId><GrpSts>RJCT</GrpSts></OrgnlGrpInfAndSts><TxInfAndSts><TxSts></TxSts></TxInfAndSts>"), "an empty TxSts"),
+            (pacs002("<OrgnlGrpInfAndSts><OrgnlMsgId>M</OrgnlMsgId><GrpSts/></OrgnlGrpInfAndSts><TxInfAndSts><TxSts>ACSP</TxSts></TxInfAndSts>"), "an empty GrpSts"),
+            (pacs002("<OrgnlGrpInfAndSts><OrgnlMsgId> </OrgnlMsgId></OrgnlGrpInfAndSts><TxInfAndSts><TxSts>ACSP</TxSts></TxInfAndSts>"), "an empty original message id"),
         ];
         for (doc, expected) in cases {
             let err = parse(doc.as_bytes()).unwrap_err();

@@ -150,6 +150,10 @@ impl fmt::Display for ReadError {
     }
 }
 
+/// Longest value from the network an error quotes: a schema's namespace is 46 bytes, names and
+/// references of real documents are shorter.
+pub const MAX_SHOWN: usize = 100;
+
 /// A value read from the network, for an error message: quoted while it is at most `max_bytes`
 /// long, else only its length, so a hostile peer cannot fill the log through our errors.
 pub fn shown(value: &str, max_bytes: usize) -> String {

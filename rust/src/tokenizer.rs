@@ -14,7 +14,7 @@
 
 use std::borrow::Cow;
 
-use crate::error::ReadError;
+use crate::error::{shown, ReadError, MAX_SHOWN};
 use crate::scan::repeat;
 
 /// Deeper nesting is refused: the deepest path paywire reads is 7 levels below the root.
@@ -40,7 +40,8 @@ const fn classes() -> [u8; 256] {
     while i < 256 {
         let b = i as u8;
         let mut class = 0;
-        // Non-ASCII bytes are allowed anywhere in a name, so a name always ends at an ASCII byte.
+        // Non-ASCII bytes are let into a name here, so a name always ends at an ASCII byte;
+        // `is_xml_name` then checks the characters they make.
         if b.is_ascii_alphabetic() || b == b'_' || b >= 0x80 {
             class |= NAME_START | NAME;
         }
@@ -81,6 +82,28 @@ pub fn is_xml_space(c: char) -> bool {
 /// The XML 1.0 `Char` production: anything else makes a document not well-formed.
 pub fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Whether every non-ASCII character of a name is one XML allows there (XML 1.0, fifth edition,
+/// productions 4 and 4a): the byte table lets any non-ASCII byte into a name, to keep the scan
+/// of the ASCII names of real documents a table lookup; the rare other names are checked here.
+/// `name` is `local` or `prefix:local`, each part checked for its first character.
+fn is_xml_name(name: &str) -> bool {
+    fn starts(c: char) -> bool {
+        c.is_ascii()
+            || matches!(c,
+                '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}'
+                | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}' | '\u{200C}'..='\u{200D}'
+                | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}' | '\u{3001}'..='\u{D7FF}'
+                | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}' | '\u{10000}'..='\u{EFFFF}')
+    }
+    fn continues(c: char) -> bool {
+        starts(c) || matches!(c, '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+    }
+    name.split(':').all(|part| {
+        let mut chars = part.chars();
+        chars.next().is_some_and(starts) && chars.all(continues)
+    })
 }
 
 fn forbidden_character() -> ReadError {
@@ -128,7 +151,8 @@ pub fn resolve_reference(reference: &str) -> Result<char, ReadError> {
         return match code.and_then(char::from_u32) {
             Some(c) if is_xml_char(c) => Ok(c),
             _ => Err(ReadError::new(format!(
-                "character reference &{reference}; is not an XML character"
+                "character reference {} is not an XML character",
+                shown(&format!("&{reference};"), MAX_SHOWN)
             ))),
         };
     }
@@ -138,7 +162,10 @@ pub fn resolve_reference(reference: &str) -> Result<char, ReadError> {
         "amp" => Ok('&'),
         "apos" => Ok('\''),
         "quot" => Ok('"'),
-        other => Err(ReadError::new(format!("undeclared entity &{other};"))),
+        other => Err(ReadError::new(format!(
+            "undeclared entity {}",
+            shown(&format!("&{other};"), MAX_SHOWN)
+        ))),
     }
 }
 
@@ -516,7 +543,7 @@ impl<'i> Tokenizer<'i> {
     }
 
     /// A name at `at`: `local` or `prefix:local`, each part starting with a letter, `_` or a
-    /// non-ASCII character. Returns the name and where its colon is (0 for none).
+    /// non-ASCII character XML allows to start a name (`is_xml_name`). Returns the name and where its colon is (0 for none).
     #[inline(always)]
     fn name(&self, at: usize) -> Result<(&'i str, usize), ReadError> {
         let starts_name = |at: usize| self.byte(at).is_some_and(|b| class(b) & NAME_START != 0);
@@ -535,7 +562,14 @@ impl<'i> Tokenizer<'i> {
                 return Err(malformed("a name with a misplaced `:`", at));
             }
         }
-        Ok((self.slice(at, end)?, colon))
+        let name = self.slice(at, end)?;
+        if !name.is_ascii() && !is_xml_name(name) {
+            return Err(malformed(
+                "a name holding a character XML names may not",
+                at,
+            ));
+        }
+        Ok((name, colon))
     }
 
     /// `<name attributes>` or `<name attributes/>`, starting at the `<`.
@@ -672,7 +706,10 @@ impl<'i> Tokenizer<'i> {
             _ => self.skip_spaces(name_end),
         };
         if !same_name || self.byte(at) != Some(b'>') {
-            return Err(malformed(&format!("expected </{open}>"), self.pos));
+            return Err(malformed(
+                &format!("expected the end tag of {}", shown(open, MAX_SHOWN)),
+                self.pos,
+            ));
         }
         self.pos = at + 1;
         self.level -= 1;
@@ -790,7 +827,10 @@ impl<'i> Tokenizer<'i> {
                 }),
                 1 => {
                     if !value.eq_ignore_ascii_case("utf-8") {
-                        return Err(ReadError::new(format!("encoding {value:?} is not UTF-8")));
+                        return Err(ReadError::new(format!(
+                            "encoding {} is not UTF-8",
+                            shown(value, MAX_SHOWN)
+                        )));
                     }
                     true
                 }
@@ -874,9 +914,9 @@ mod tests {
     #[test]
     fn malformed_markup_is_refused() {
         let cases = [
-            ("<a></b>", "expected </a>"),
-            ("<a></ab>", "expected </a>"),
-            ("<ab></a>", "expected </ab>"),
+            ("<a></b>", "expected the end tag of \"a\""),
+            ("<a></ab>", "expected the end tag of \"a\""),
+            ("<ab></a>", "expected the end tag of \"ab\""),
             ("</a>", "end tag without"),
             ("<a", "ends in a tag"),
             ("<a/", "ends in a tag"),
@@ -888,7 +928,7 @@ mod tests {
             ("<a x='1' x='2'>", "duplicate"),
             ("<a x='<'>", "`<` in an attribute value"),
             ("<a x='&'>", "does not start a reference"),
-            ("<a x='&e;'>", "undeclared entity &e;"),
+            ("<a x='&e;'>", "undeclared entity \"&e;\""),
             ("<a x='\u{1}'>", "does not allow"),
             ("<1a>", "name expected"),
             ("<>", "name expected"),
@@ -1060,5 +1100,48 @@ mod tests {
             [("x", "1"), ("p:y", "a&amp;'b"), ("z", "")]
         );
         assert!(Attributes::default().is_empty());
+    }
+
+    #[test]
+    fn names_hold_only_the_characters_xml_allows_in_names() {
+        for input in [
+            "<caf\u{E9}/>",
+            "<\u{E9}t\u{E9}\u{B7}\u{300}/>",
+            "<\u{6F22}\u{5B57} \u{E9}='1'/>",
+            "<p\u{E9}:\u{10000}/>",
+            "<?p\u{E9} x?><a/>",
+        ] {
+            assert!(events(input).is_ok(), "{input:?}: {:?}", events(input));
+        }
+        for input in [
+            "<X\u{FFFE}/>",
+            "<X\u{A0}Y/>",
+            "<X\u{202E}Y/>",
+            "<\u{B7}a/>",
+            "<a:\u{300}b/>",
+            "<\u{D7}/>",
+            "<a x\u{FFFE}='1'/>",
+            "<?p\u{2028} x?><a/>",
+        ] {
+            assert!(
+                refused(input).contains("character XML names may not"),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn long_names_and_references_are_shown_by_their_length() {
+        let name = "A".repeat(200_000);
+        for input in [
+            format!("<{name}></B>"),
+            format!("<a>&{name};</a>"),
+            format!("<a>&#x{name};</a>"),
+            format!("<?xml version='1.0' encoding='{name}'?><a/>"),
+        ] {
+            let err = refused(&input);
+            assert!(err.len() < 200, "{} bytes: {}", err.len(), &err[..200]);
+            assert!(err.contains("-byte value"), "{err}");
+        }
     }
 }

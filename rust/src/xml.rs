@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use crate::error::{shown, ReadError};
+use crate::error::{shown, ReadError, MAX_SHOWN};
 use crate::scan::{has_zero_byte, repeat, word_at};
 pub use crate::tokenizer::MAX_DEPTH;
 use crate::tokenizer::{is_xml_space, same_bytes, Attributes, Event, Text, Tokenizer};
@@ -196,8 +196,6 @@ pub(crate) use {end, leaf, start};
 pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;
 /// Namespace declarations in scope at once; real messages have one or two.
 const MAX_BINDINGS: usize = 16;
-/// Longest URI or prefix an error quotes (a schema's namespace is 46 bytes).
-const MAX_SHOWN: usize = 100;
 
 /// One document kind to read: its namespace and the leaves wanted from it.
 pub struct Schema<F: 'static> {
@@ -336,7 +334,8 @@ impl<'i> Scope<'i> {
             };
             if uri.contains('&') || (uri.is_empty() && !prefix.is_empty()) {
                 return Err(ReadError::new(format!(
-                    "unsupported namespace declaration {key}={}",
+                    "unsupported namespace declaration {}={}",
+                    shown(key, MAX_SHOWN),
                     shown(uri, MAX_SHOWN)
                 )));
             }
