@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from paywire.transport import BreakerState, CircuitBreaker
@@ -30,7 +32,7 @@ def open_it(breaker: CircuitBreaker) -> None:
 
 def test_starts_closed_and_allows_attempts(breaker: CircuitBreaker) -> None:
     assert breaker.state is BreakerState.CLOSED
-    assert breaker.allow_attempt()
+    assert breaker.attempt_wait() == 0.0
     assert breaker.retry_in() == 0.0
 
 
@@ -42,7 +44,7 @@ def test_opens_after_threshold_consecutive_failures(
     assert breaker.state is BreakerState.CLOSED
     breaker.record_failure()
     assert breaker.state is BreakerState.OPEN
-    assert not breaker.allow_attempt()
+    assert breaker.attempt_wait() == pytest.approx(30.0)
     assert changes == [BreakerState.OPEN]
 
 
@@ -65,8 +67,8 @@ def test_half_opens_after_reset_period_with_a_single_probe(
     assert breaker.retry_in() == pytest.approx(0.1)
     clock.now += 0.1
     assert breaker.state is BreakerState.HALF_OPEN
-    assert breaker.allow_attempt()
-    assert not breaker.allow_attempt(), "only one probe while half-open"
+    assert breaker.attempt_wait() == 0.0
+    assert breaker.attempt_wait() == math.inf, "only one probe while half-open"
     assert changes == [BreakerState.OPEN, BreakerState.HALF_OPEN]
 
 
@@ -75,11 +77,11 @@ def test_probe_success_closes(
 ) -> None:
     open_it(breaker)
     clock.now += 30
-    assert breaker.allow_attempt()
+    assert breaker.attempt_wait() == 0.0
     breaker.record_success()
     assert breaker.state is BreakerState.CLOSED
     assert breaker.failures == 0
-    assert breaker.allow_attempt()
+    assert breaker.attempt_wait() == 0.0
     assert changes[-1] is BreakerState.CLOSED
 
 
@@ -88,19 +90,19 @@ def test_probe_failure_reopens_for_another_period(
 ) -> None:
     open_it(breaker)
     clock.now += 30
-    assert breaker.allow_attempt()
+    assert breaker.attempt_wait() == 0.0
     breaker.record_failure()
     assert breaker.state is BreakerState.OPEN
     assert breaker.retry_in() == pytest.approx(30.0)
     clock.now += 30
-    assert breaker.allow_attempt(), "a new period grants a new probe"
+    assert breaker.attempt_wait() == 0.0, "a new period grants a new probe"
 
 
 def test_manual_reset_closes_from_any_state(breaker: CircuitBreaker) -> None:
     open_it(breaker)
     breaker.reset()
     assert breaker.state is BreakerState.CLOSED
-    assert breaker.allow_attempt()
+    assert breaker.attempt_wait() == 0.0
 
 
 def test_state_values_are_the_exported_gauge_values() -> None:

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import itertools
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from paywire.transport import BreakerState, Unanswered
 from paywire.transport.connection import Connection
 from paywire.wire import Answer, build_pacs002, encode_frames
 from tests.fixtures.metrics import metric
 from tests.fixtures.waiting import poll
-from tests.transport.support import Script
+from tests.transport.support import FakeClock, Script
 
 UETR = "8a562c67-ca16-48ba-b074-65581be6f011"
 MESSAGE = b"<pacs.008/>"
@@ -240,6 +242,92 @@ async def test_heartbeats_read_while_our_writes_are_paused_get_one_answer_when_t
         await asyncio.gather(*sends, return_exceptions=True)
     assert received.count(b"<pacs.008>") == messages
     assert heartbeats_in(received) == 1
+
+
+async def test_a_receiver_that_stops_reading_gets_no_more_messages_and_is_dropped(
+    scripted_receiver: Callable[[Script], Any], make_pool: Callable[..., Any]
+) -> None:
+    """The receiver echoes the opening heartbeat, then reads nothing more while it keeps the
+    connection alive with heartbeats of its own. The messages written to it time out in our
+    buffer; the room they free must not take more (every answer timeout another
+    `max_inflight` of them, for as long as the receiver kept it up), and a connection whose
+    writes have not moved for a whole answer timeout is given up, reason `stalled`."""
+    max_inflight = 16
+    done = asyncio.Event()
+    scripts_running = 0
+
+    async def stop_reading(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal scripts_running
+        scripts_running += 1
+        try:
+            await reader.readexactly(4)  # the opening heartbeat
+            while not done.is_set():
+                writer.write(encode_frames([b""]))
+                await asyncio.sleep(0.05)
+        finally:
+            scripts_running -= 1
+
+    stalled = metric("tls_connection_errors_total", reason="stalled")
+    pool = await make_pool(
+        await scripted_receiver(stop_reading),
+        pool_size=1,
+        heartbeat_s=0.5,
+        ack_timeout_s=1.0,
+        max_inflight=max_inflight,
+    )
+    message = b"<pacs.008>" + b"x" * (1_000_000 - 21) + b"</pacs.008>"
+    outcomes: list[str] = []
+
+    def told(_msg_id: str, outcome: Answer | Unanswered) -> None:
+        outcomes.append(outcome.reason if isinstance(outcome, Unanswered) else outcome.kind)
+
+    async def keep_sending() -> None:
+        for n in itertools.count():
+            batch = [(f"S{n}-{i}", message, None) for i in range(max_inflight)]
+            await pool.submit_many(batch, told, queue_by=asyncio.get_running_loop().time() + 0.5)
+
+    sending = asyncio.ensure_future(keep_sending())
+    try:
+        await poll(
+            lambda: metric("tls_connection_errors_total", reason="stalled") > stalled,
+            timeout_s=10,
+            what="the stalled connection given up",
+        )
+    finally:
+        done.set()
+        sending.cancel()
+        await asyncio.gather(sending, return_exceptions=True)
+        await poll(lambda: scripts_running == 0, what="the receiver's scripts ended")
+    first = pool.stats()["connections"][0]
+    assert first["sent"] <= 2 * max_inflight, "messages were handed to a paused connection"
+    assert "timeout" not in outcomes or outcomes.count("timeout") <= 2 * max_inflight
+    assert "no_room" in outcomes, "senders waited for room while the writes were paused"
+
+
+async def test_a_connection_given_up_in_the_read_that_confirmed_it_does_not_open(
+    scripted_receiver: Callable[[Script], Any], make_pool: Callable[..., Any]
+) -> None:
+    """The opening heartbeat's echo and a bad frame header in one write: the read that
+    confirms the connection also gives it up. It must not then open (its messages would be
+    written nowhere), nor, as a HALF_OPEN probe, close the breaker on a failure."""
+
+    async def echo_then_garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readexactly(4)
+        writer.write(encode_frames([b""]) + (1 << 30).to_bytes(4, "big"))
+        await writer.drain()
+        await reader.read()
+
+    errors = metric("tls_connection_errors_total", reason="protocol")
+    pool = await make_pool(
+        await scripted_receiver(echo_then_garbage),
+        pool_size=1,
+        heartbeat_s=30,
+        cb_failure_threshold=1,
+        clock=FakeClock(),
+    )
+    assert metric("tls_connection_errors_total", reason="protocol") > errors
+    assert pool.breaker.state is BreakerState.OPEN
+    assert pool.open_connections == 0
 
 
 async def test_an_answer_contradicting_the_one_that_settled_its_message_goes_to_the_pipeline(

@@ -296,6 +296,45 @@ async def test_a_connection_that_opens_while_the_pool_closes_is_closed_with_it(
             await pool.close(deadline_s=0)
 
 
+class StraddlingClock(FakeClock):
+    """A FakeClock that, after `straddle(at, reading)`, gives its `reading`-th next reading just
+    short of `at`, and every reading after that one at `at`: two readings in a row on either
+    side of a period's end, wherever the code under test happens to read twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._short_of: float | None = None
+        self._readings_left = 0
+
+    def straddle(self, at: float, reading: int) -> None:
+        self._short_of, self._readings_left = at, reading
+
+    def __call__(self) -> float:
+        if self._short_of is None:
+            return self.now
+        self._readings_left -= 1
+        if self._readings_left:
+            return self.now
+        self.now, self._short_of = self._short_of, None
+        return self.now - 1e-6
+
+
+@pytest.mark.parametrize("reading", [1, 2, 3, 4])
+async def test_a_slot_asking_as_the_open_period_ends_takes_the_probe(
+    reading: int, start_receiver: StartReceiver, make_pool: Callable[..., Any]
+) -> None:
+    """A lone slot that asks the breaker just as its OPEN period ends probes the receiver. It
+    was told "not yet" by one reading of the clock and "no time left" by the next, and so
+    waited for the breaker to change, on a breaker that only its own probe could change."""
+    port = free_port()  # nothing listens on it yet
+    clock = StraddlingClock()
+    pool = await make_pool(port, pool_size=1, cb_failure_threshold=1, cb_reset_s=0.05, clock=clock)
+    assert pool.breaker.state is BreakerState.OPEN  # and asks again every 0.05 s, meanwhile
+    await start_receiver(port=port)
+    clock.straddle(0.05, reading)
+    await poll(lambda: pool.open_connections == 1, what="the probe's connection open")
+
+
 async def test_manual_breaker_reset_dials_at_once(
     start_receiver: StartReceiver, make_pool: Callable[..., Any]
 ) -> None:

@@ -6,6 +6,7 @@ Pure state, no I/O and an injectable clock, so the pool drives it and tests step
 from __future__ import annotations
 
 import enum
+import math
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -65,15 +66,25 @@ class CircuitBreaker:
             return 0.0
         return max(0.0, self._opened_at + self._reset_s - self._clock())
 
-    def allow_attempt(self) -> bool:
-        """Whether a connection attempt may start now; in HALF_OPEN only the first caller may."""
-        state = self.state
-        if state is BreakerState.CLOSED:
-            return True
-        if state is BreakerState.HALF_OPEN and not self._probing:
+    def attempt_wait(self) -> float:
+        """0.0 when a connection attempt may start now (in HALF_OPEN, the one probe, granted to
+        this caller); else the seconds to wait before asking again: the rest of the OPEN period,
+        or inf while another caller holds the probe (the breaker's next change ends that wait).
+
+        One reading of the clock decides: read twice, the OPEN period could end between the
+        readings, and a caller told "not yet" by the first and "no time left" by the second
+        would wait for ever on a breaker that nobody probes."""
+        if self._state is BreakerState.OPEN:
+            left = self._opened_at + self._reset_s - self._clock()
+            if left > 0:
+                return left
+            self._set(BreakerState.HALF_OPEN)
+        if self._state is BreakerState.CLOSED:
+            return 0.0
+        if not self._probing:
             self._probing = True
-            return True
-        return False
+            return 0.0
+        return math.inf
 
     def record_success(self) -> None:
         self._failures = 0
@@ -103,7 +114,7 @@ class CircuitBreaker:
             self._set(BreakerState.OPEN)
 
     def release_probe(self) -> None:
-        """Give back the HALF_OPEN probe `allow_attempt` granted, unused: another process
+        """Give back the HALF_OPEN probe `attempt_wait` granted, unused: another process
         probes the receiver for everyone."""
         self._probing = False
 

@@ -81,6 +81,7 @@ class Endpoint:
 class ConnectionOptions:
     framing: str
     max_frame_bytes: int
+    max_inflight: int
     ack_timeout_s: float
     heartbeat_s: float  # 0: no heartbeats at all, not even the opening one
     tick_s: float  # period of the deadline sweep and heartbeat check
@@ -161,10 +162,10 @@ class Connection(asyncio.Protocol):
         # Heartbeat bookkeeping, see _on_heartbeat.
         self._probe_sent_at: float | None = None
         self._echo_until = 0.0
-        # Whether the transport's write buffer is over its high-water mark (pause_writing);
-        # whether the next write already carries an answer to a heartbeat of the receiver's;
-        # whether one is owed for when writing resumes.
-        self._writes_paused = False
+        # Since when the transport's write buffer has been over its high-water mark
+        # (pause_writing), None while writes flow; whether the next write already carries an
+        # answer to a heartbeat of the receiver's; whether one is owed for when writing resumes.
+        self.paused_since: float | None = None
         self._answer_queued = False
         self._answer_owed = False
 
@@ -197,6 +198,10 @@ class Connection(asyncio.Protocol):
                     self._probe_sent_at = time.monotonic()
                     self._queue(_HEARTBEAT)
                     await asyncio.shield(self._confirmed)
+                    if self._failure is not None:
+                        # The read that confirmed it also gave it up (a bad frame header
+                        # after the echo): no connection, and no probe that succeeded.
+                        raise self._failure
         except BaseException as exc:
             self.abort()
             if isinstance(exc, TransportError) or not isinstance(exc, Exception):
@@ -205,6 +210,16 @@ class Connection(asyncio.Protocol):
         self.state = ConnectionState.OPEN
         self.connected_since = datetime.datetime.now(datetime.UTC)
         self._tick_handle = self._loop.call_later(self._options.tick_s, self._tick)
+
+    @property
+    def room(self) -> int:
+        """Messages this connection takes now. None unless it is OPEN and its writes flow: a
+        receiver that stops reading while its heartbeats keep the connection alive would
+        otherwise be handed, every answer timeout, the room its expired messages freed, and
+        our write buffer would grow by them for as long as it kept that up."""
+        if self.state is not ConnectionState.OPEN or self.paused_since is not None:
+            return 0
+        return self._options.max_inflight - len(self.inflight)
 
     async def wait_closed(self) -> TransportError | None:
         """Wait until the connection is gone; the failure that ended it, None if we closed it."""
@@ -251,8 +266,8 @@ class Connection(asyncio.Protocol):
         frames, self._pending = self._pending, []
         messages, self._pending_messages = self._pending_messages, 0
         transport = self._transport
-        # Messages go into the transport's buffer whatever its size: the pool never lets more
-        # than max_inflight of them onto one connection, which bounds it. Heartbeat answers,
+        # Messages go into the transport's buffer whatever its size: the pool hands none to a
+        # connection whose writes are paused (`room`), which bounds it. Heartbeat answers,
         # which the receiver could make us write without limit, wait while it is full.
         if transport is not None and not transport.is_closing():
             transport.write(encode_frames(frames, self._framing))
@@ -273,13 +288,15 @@ class Connection(asyncio.Protocol):
             self._fail(exc.reason, exc.message)
 
     def pause_writing(self) -> None:
-        self._writes_paused = True
+        self.paused_since = time.monotonic()
 
     def resume_writing(self) -> None:
-        self._writes_paused = False
+        self.paused_since = None
         if self._answer_owed and not self._answer_queued:
             self._answer_owed = False
             self._answer_heartbeat(time.monotonic())
+        if self.state is ConnectionState.OPEN:
+            self._on_progress(self.room, 0)  # room for the senders waiting meanwhile
 
     def data_received(self, data: bytes) -> None:
         if self._failure is not None:
@@ -401,7 +418,7 @@ class Connection(asyncio.Protocol):
         elif now < self._echo_until:
             self._echo_until = 0.0
         elif self._options.heartbeat_s and not self._answer_queued:
-            if self._writes_paused:
+            if self.paused_since is not None:
                 self._answer_owed = True
             else:
                 self._answer_heartbeat(now)
@@ -415,7 +432,13 @@ class Connection(asyncio.Protocol):
 
     def _tick(self) -> None:
         now = time.monotonic()
-        expired = self._expire(now - self._options.ack_timeout_s)
+        ack_timeout_s = self._options.ack_timeout_s
+        paused_since = self.paused_since
+        if paused_since is not None and now - paused_since >= ack_timeout_s:
+            # Not one message written meanwhile could have been answered in time.
+            self._fail("stalled", f"receiver took none of our writes for {ack_timeout_s} s")
+            return
+        expired = self._expire(now - ack_timeout_s)
         if expired:
             tls_messages_inflight.dec(expired)
             self._on_progress(expired, 0)

@@ -11,7 +11,7 @@ from paywire.errors import PaywireError
 
 # Why a connection attempt failed or a live connection was given up; these are also the `reason`
 # labels of `tls_connection_errors_total`.
-FailureReason = Literal["connect", "tls", "pin", "protocol", "lost", "heartbeat"]
+FailureReason = Literal["connect", "tls", "pin", "protocol", "lost", "heartbeat", "stalled"]
 
 UnansweredReason = Literal["timeout", "connection_lost", "breaker_open", "no_room", "closed"]
 

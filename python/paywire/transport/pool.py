@@ -40,7 +40,6 @@ from paywire.wire import Answer
 
 log = logging.getLogger("paywire.transport")
 
-_OPEN = ConnectionState.OPEN
 # How long a slot waits before asking again while another process probes the receiver.
 SHARED_PROBE_POLL_S = 0.25
 
@@ -110,6 +109,7 @@ class ConnectionPool:
         self._options = ConnectionOptions(
             framing=settings.framing,
             max_frame_bytes=settings.max_frame_bytes,
+            max_inflight=settings.max_inflight,
             ack_timeout_s=settings.ack_timeout_s,
             heartbeat_s=settings.heartbeat_s,
             tick_s=tick_s,
@@ -342,17 +342,11 @@ class ConnectionPool:
     @property
     def room(self) -> int:
         """Messages the open connections would take now, without a sender waiting."""
-        limit = self._max_inflight
-        return sum(
-            limit - len(c.inflight)
-            for c in self._open
-            if c.state is _OPEN and len(c.inflight) < limit
-        )
+        return sum(c.room for c in self._open)
 
     def _with_room(self) -> list[Connection]:
         """The open connections with room, the least loaded first."""
-        room = self._max_inflight
-        conns = [c for c in self._open if len(c.inflight) < room and c.state is _OPEN]
+        conns = [c for c in self._open if c.room > 0]
         if len(conns) > 1:
             conns.sort(key=_load)
         return conns
@@ -368,7 +362,7 @@ class ConnectionPool:
         total = len(messages)
         for index, conn in enumerate(conns):
             share = -(-(total - done) // (len(conns) - index))
-            take = min(share, self._max_inflight - len(conn.inflight))
+            take = min(share, conn.room)
             conn.submit_many(messages[done : done + take], on_outcome)
             done += take
             if done == total:
@@ -376,13 +370,13 @@ class ConnectionPool:
         return done
 
     def _least_loaded(self) -> Connection | None:
-        best = None
-        room = self._max_inflight
+        """The connection with the most room; None when none has any (a connection that just
+        ended stays listed until its supervisor runs, and has none)."""
+        best, most = None, 0
         for conn in self._open:
-            # A connection that just ended stays listed until its supervisor runs; skip it.
-            load = len(conn.inflight)
-            if load < room and conn.state is _OPEN:
-                best, room = conn, load
+            room = conn.room
+            if room > most:
+                best, most = conn, room
         return best
 
     async def _wait_for_room(self, front: bool) -> None:
@@ -443,7 +437,7 @@ class ConnectionPool:
                 self._attempted(slot)
                 await self._wait_for_breaker(wait_s)
                 continue
-            # An attempt granted while HALF_OPEN is the one probe (`allow_attempt`).
+            # An attempt granted while HALF_OPEN is the one probe (`attempt_wait`).
             probe = self._breaker.state is BreakerState.HALF_OPEN
             conn = Connection(
                 f"{slot.index}.{slot.connects + 1}",
@@ -541,9 +535,10 @@ class ConnectionPool:
                     # Nothing is up here either: take the verdict, so senders fail fast too.
                     self._breaker.trip(remaining)
                 return remaining
+        wait_s = self._breaker.attempt_wait()
+        if wait_s:
+            return wait_s
         probing = self._breaker.state is BreakerState.HALF_OPEN
-        if not self._breaker.allow_attempt():
-            return self._breaker.retry_in() or math.inf
         if probing and shared is not None and not await shared.claim_probe(self._probe_ttl_s()):
             self._breaker.release_probe()
             return SHARED_PROBE_POLL_S
