@@ -627,7 +627,8 @@ async def test_orphans_and_foreign_uetrs_open_exceptions(world: World) -> None:
 
 async def test_an_answer_for_a_message_never_sent_is_kept_and_shown(world: World) -> None:
     """A receiver answering a message paywire has stored but not yet sent (POSTED) has it from
-    elsewhere: the answer was kept and ignored, and no one was told."""
+    elsewhere: the answer is kept, not applied, and raised as a PROCESSING_ERROR. It is shown
+    with the payment until an answer settles the message; then that answer is."""
     payment = await world.drive(await world.create(), Status.POSTED)
     settled = await pipeline.settle(world.pool, [answer(payment, "ACK")], world.ledger)
     assert settled.ignored == [payment.msg_id]
@@ -637,6 +638,20 @@ async def test_an_answer_for_a_message_never_sent_is_kept_and_shown(world: World
     )
     assert (row["kind"], row["payment_id"]) == ("PROCESSING_ERROR", payment.id)
     assert row["detail"].startswith("ACK ACCP for a message not sent yet (the payment is POSTED)")
+    detail = await payments.get_payment(world.pool, payment.id)
+    assert detail.message is not None
+    assert detail.message.answer is not None
+    assert detail.message.answer.kind == "ACK"
+
+    await pipeline.transmit(world.pool, [payment.id], at=datetime.now(UTC), lease=LEASE, by="test")
+    nack = answer(payment, "NACK", reason_code="AC04")
+    assert (await pipeline.settle(world.pool, [nack], world.ledger)).failed == [payment.id]
+    detail = await payments.get_payment(world.pool, payment.id)
+    assert detail.payment.status is Status.FAILED
+    assert detail.message is not None
+    assert detail.message.answer is not None
+    assert (detail.message.answer.kind, detail.message.answer.reason_code) == ("NACK", "AC04")
+    assert detail.message.answer.received_at == nack.received_at
 
 
 async def test_a_gauge_that_cannot_be_counted_after_the_commit_does_not_fail_the_batch(

@@ -68,7 +68,15 @@ CURRENCY: Schema = {"type": "string", "pattern": "^[A-Z]{3}$"}
 BIC: Schema = {"type": "string", "pattern": "^[A-Z0-9]{8}([A-Z0-9]{3})?$"}
 ROLE: Schema = {"type": "string", "enum": list(ROLES)}
 STATUS: Schema = {"type": "string", "enum": list(STATUSES)}
-ROLE_LIST: Schema = {"type": "array", "items": ROLE, "minItems": 1, "uniqueItems": True}
+# Every array a request may hold needs a maxItems: validation.py checks the items of an array
+# only when it is within its bound, and the items of an unbounded one always.
+ROLE_LIST: Schema = {
+    "type": "array",
+    "items": ROLE,
+    "minItems": 1,
+    "maxItems": len(ROLES),
+    "uniqueItems": True,
+}
 PASSWORD: Schema = _text(PASSWORD_MAX, min_length=PASSWORD_MIN)
 REASON: Schema = _text(140)
 COUNT: Schema = {"type": "integer", "minimum": 0}

@@ -6,15 +6,41 @@ Schema for the validator, and failures become a `ValidationError` with one detai
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.protocols import Validator
 
 from paywire.errors import ValidationError
 
 Schema = Mapping[str, Any]
+_Keyword = Callable[[Validator, Any, Any, Schema], Iterator[jsonschema.ValidationError] | None]
+
+
+def _unless_too_long(check: _Keyword) -> _Keyword:
+    """`check`, skipped for an array longer than its schema's `maxItems`, which refuses it alone.
+
+    iter_errors runs every keyword: `uniqueItems` compares every pair of items that cannot be
+    hashed or sorted (a list of strings and numbers): most of a minute of the event loop for a
+    list that fits in a body. `items` names each bad item: thousands of details for one problem."""
+
+    def guarded(
+        validator: Validator, value: Any, instance: Any, schema: Schema
+    ) -> Iterator[jsonschema.ValidationError]:
+        limit = schema.get("maxItems")
+        if isinstance(instance, list) and isinstance(limit, int) and len(instance) > limit:
+            return
+        yield from check(validator, value, instance, schema) or ()
+
+    return guarded
+
+
+_Draft202012Bounded = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator,
+    {kw: _unless_too_long(Draft202012Validator.VALIDATORS[kw]) for kw in ("items", "uniqueItems")},
+)
 
 
 def to_json_schema(schema: Any) -> Any:
@@ -42,7 +68,7 @@ def compile_validator(
     references resolve against `components`."""
     root = dict(to_json_schema(schema))
     root["components"] = {"schemas": to_json_schema(dict(components))}
-    validator = Draft202012Validator(root, format_checker=FormatChecker())
+    validator: Validator = _Draft202012Bounded(root, format_checker=FormatChecker())
 
     def validate(value: Any) -> Any:
         problems = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))

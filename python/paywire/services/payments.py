@@ -24,7 +24,7 @@ from paywire.observability.metrics import payments_approved_total, payments_init
 from paywire.services.transitions import asked, move
 from paywire.store import audit, ledger
 from paywire.store import payments as store
-from paywire.store.tx import Conn, Db, connection, transaction
+from paywire.store.tx import Conn, Db, Pool, connection, transaction
 
 REASON_MAX = 140
 CHECKER_REJECTED = "CHECKER_REJECTED"
@@ -170,9 +170,14 @@ async def compliance_decision(
     return await _act(db, payment_id, actor, action, Reason(code, why), request_id, audit_action)
 
 
-async def get_payment(db: Db, payment_id: UUID) -> PaymentDetail:
-    """The payment with its status history and its message (NotFound if there is none)."""
-    async with connection(db) as conn:
+async def get_payment(db: Pool, payment_id: UUID) -> PaymentDetail:
+    """The payment with its status history and its message (NotFound if there is none), read
+    in one snapshot: a step committing between the reads would show a status its history has
+    already left, or an answer for a status not yet reached."""
+    async with (
+        connection(db) as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
         payment = await store.get(conn, payment_id)
         if payment is None:
             raise NotFound(f"no payment {payment_id}")

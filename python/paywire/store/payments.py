@@ -223,9 +223,11 @@ async def history(conn: Conn, payment_id: UUID) -> list[HistoryEntry]:
 
 
 async def message_summary(conn: Conn, payment_id: UUID) -> MessageSummary | None:
-    """The payment's message and the answer that settled it: the first kept whose UETR, if it
-    names one, is the message's. `settle` refuses the others, and a receiver may have sent one
-    before the answer that counted."""
+    """The payment's message and its answer: the one that settled it, received at the
+    message's `answered_at` (`settle` writes that answer's `received_at` there). Before one
+    settles it, the first kept whose UETR, if it names one, is the message's: `settle` refuses
+    the others, and keeps without settling an answer to a message not sent yet, which may come
+    before the answer that counts."""
     row = await conn.fetchrow(
         """
         SELECT m.msg_id, m.uetr, m.attempts,
@@ -234,7 +236,8 @@ async def message_summary(conn: Conn, payment_id: UUID) -> MessageSummary | None
         LEFT JOIN LATERAL (
             SELECT kind, status, reason_code, received_at FROM answers
             WHERE payment_id = m.payment_id AND (uetr IS NULL OR uetr = m.uetr::text)
-            ORDER BY id LIMIT 1
+            ORDER BY (received_at = m.answered_at) IS NOT TRUE, id
+            LIMIT 1
         ) a ON true
         WHERE m.payment_id = $1
         """,
