@@ -11,23 +11,19 @@ import pytest
 from paywire.api import create_app
 from paywire.config import Settings
 from paywire.domain.exception_kinds import ORPHAN_ACK, PROCESSING_ERROR
-from paywire.domain.screening import ScreeningRules
 from paywire.pipeline.recovery import AckMissing
-from paywire.pipeline.runner import Pipeline
-from paywire.pipeline.settler import Settler
 from paywire.services import pipeline, reconciliation
 from paywire.store import audit
 from paywire.store.exception_queue import NewException
 from paywire.store.ledger import PostgresLedger
 from paywire.store.tx import Pool
-from paywire.transport.pool import ConnectionPool
 from tests.api.world import World, breaks_through_the_api, make_world
 from tests.fixtures.app import Serve
 from tests.fixtures.breaks import Breaks
 from tests.fixtures.metrics import metric
 from tests.fixtures.tls import REFUSING_PORT, TLSFiles, gateway_settings
 from tests.fixtures.waiting import lock_waiters, poll
-from tests.fixtures.world import answer
+from tests.fixtures.world import answer, idle_pipeline
 
 QUEUE = "/api/v1/exceptions"
 
@@ -49,15 +45,7 @@ def settings(tls_files: TLSFiles, tmp_path) -> Settings:
 async def world(serve: Serve, settings: Settings, db_pool: Pool) -> World:
     """The app with a pipeline that is never started: actions reach the database through it,
     nothing is sent."""
-    ledger = PostgresLedger()
-    pipeline = Pipeline(
-        settings,
-        db_pool,
-        ConnectionPool(settings),
-        Settler(db_pool, ledger),
-        ledger,
-        ScreeningRules(),
-    )
+    pipeline = idle_pipeline(settings, db_pool, PostgresLedger())
     return await make_world(await serve(create_app(settings, db_pool, pipeline=pipeline)), db_pool)
 
 

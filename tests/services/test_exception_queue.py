@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
+import asyncpg
 import pytest
 
 from paywire.domain.exception_kinds import ACK_MISSING, PROCESSING_ERROR
+from paywire.domain.roles import Actor, Role
 from paywire.domain.statuses import Status
 from paywire.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from paywire.pipeline.runner import Pipeline
 from paywire.services import exception_queue, payments, pipeline
+from paywire.services.exception_queue import MarkSettled
 from paywire.store import audit
 from paywire.store.exception_queue import NewException
-from tests.fixtures.world import COMPOSE, LEASE, World, payment_body
+from tests.fixtures.metrics import metric
+from tests.fixtures.tls import REFUSING_PORT, TLSFiles, gateway_settings
+from tests.fixtures.world import COMPOSE, LEASE, World, idle_pipeline, payment_body
+
+
+@pytest.fixture
+def driver(world: World, tls_files: TLSFiles, tmp_path: Path) -> Pipeline:
+    settings = gateway_settings(
+        tls_files,
+        REFUSING_PORT,
+        sender_bic="PAYWDEFFXXX",
+        receiver_bic="RCVRGB2LXXX",
+        log_dir=tmp_path / "logs",
+    )
+    return idle_pipeline(settings, world.pool, world.ledger)
 
 
 async def test_open_list_and_resolve(world: World) -> None:
@@ -93,3 +112,42 @@ async def test_an_unanswered_payments_ack_missing_is_not_closed_by_a_note_alone(
         world.pool, opened.id, world.admin, "receiver confirmed the ACK stands"
     )
     assert resolved.state == "RESOLVED"
+
+
+async def test_a_resolution_that_fails_after_settling_by_hand_counts_nothing(
+    world: World, driver: Pipeline
+) -> None:
+    """mark_settled settles the payment inside the resolution's transaction, which then fails
+    (here the database refuses the resolver, a name no operator has) and rolls back all of it.
+    The settlement was counted before the commit: `payments_failed_total`, which the
+    failure-rate alert reads, went up for a payment still TRANSMITTED, and `exceptions_open`
+    counted the uncommitted closing of the payment's ACK_MISSING. Counted once committed,
+    the same resolution by an operator counts the NACK once."""
+    payment = await world.drive(await world.create(), Status.TRANSMITTED)
+    _, foreign = await pipeline.open_exceptions(
+        world.pool,
+        [
+            NewException(ACK_MISSING, payment.id, payment.msg_id, "5 transmissions unanswered"),
+            NewException(PROCESSING_ERROR, payment.id, payment.msg_id, "a foreign UETR"),
+        ],
+    )
+    failed = metric("payments_failed_total")
+    assert metric("exceptions_open") == 2
+    nack = MarkSettled("NACK", "call 12", "AC04")
+    nobody = Actor("nobody", frozenset({Role.ADMIN}))
+
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match="not by nobody"):
+        await exception_queue.resolve_exception(
+            world.pool, foreign.id, nobody, "receiver rejected it", nack, driver=driver
+        )
+    assert (await world.reload(payment)).status is Status.TRANSMITTED
+    assert len(await exception_queue.list_exceptions(world.pool, limit=10, state="OPEN")) == 2
+    assert metric("payments_failed_total") == failed
+    assert metric("exceptions_open") == 2
+
+    await exception_queue.resolve_exception(
+        world.pool, foreign.id, world.admin, "receiver rejected it", nack, driver=driver
+    )
+    assert (await world.reload(payment)).status is Status.FAILED
+    assert metric("payments_failed_total") == failed + 1
+    assert metric("exceptions_open") == 0

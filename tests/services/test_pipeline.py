@@ -260,6 +260,42 @@ async def test_insufficient_funds_end_in_rejected(world: World) -> None:
     assert await world.balance(POOR) == Decimal("20.00")
 
 
+@pytest.mark.parametrize("step", ["screen_and_post", "post"])
+async def test_funds_are_taken_in_approval_order_not_id_order(world: World, step: str) -> None:
+    """The account covers one of the two: the one approved first is posted, the other refused.
+    The batch comes locked in id order and was posted in that order, so the payment approved
+    second took the funds whenever its random id sorted first (here it always does), and the
+    one-by-one fallback, in claim order, decided the other way."""
+    first, second = sorted(
+        [
+            await world.create(amount="60.00", debtor={"name": "P", "account": POOR})
+            for _ in range(2)
+        ],
+        key=lambda p: p.id,
+        reverse=True,
+    )
+    ready = Status.APPROVED if step == "screen_and_post" else Status.SCREENED
+    first = await world.drive(first, ready)
+    second = await world.drive(second, ready)
+    assert first.approved_at is not None
+    assert second.approved_at is not None
+    assert first.approved_at < second.approved_at
+
+    in_id_order = sorted([first.id, second.id])
+    if step == "screen_and_post":
+        outcome = await pipeline.screen_and_post(
+            world.pool, in_id_order, world.rules, world.ledger, COMPOSE
+        )
+    else:
+        outcome = await pipeline.post(world.pool, in_id_order, world.ledger, COMPOSE)
+
+    assert outcome.moved == {Status.POSTED: [first.id], Status.REJECTED: [second.id]}
+    refused = await world.reload(second)
+    assert refused.reason is not None
+    assert refused.reason.code == "INSUFFICIENT_FUNDS"
+    assert await world.balance(POOR) == Decimal("40.00")
+
+
 async def test_concurrent_postings_never_double_post_or_overdraw(world: World) -> None:
     batch = [
         await world.drive(

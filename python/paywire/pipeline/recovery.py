@@ -10,6 +10,7 @@ import logging
 from datetime import UTC, datetime
 
 from paywire.domain.exception_kinds import ACK_MISSING
+from paywire.services import gauges
 from paywire.services import pipeline as steps
 from paywire.store import delivery
 from paywire.store.exception_queue import NewException
@@ -31,7 +32,7 @@ class AckMissing:
             exhausted = await delivery.exhausted(
                 conn, limit, at=datetime.now(UTC), max_attempts=self._max_attempts
             )
-            await steps.open_exceptions(
+            opened = await steps.open_exceptions_in(
                 conn,
                 [
                     NewException(
@@ -43,6 +44,9 @@ class AckMissing:
                     for payment_id, msg_id in exhausted
                 ],
             )
+        # Counted once committed (`steps.open_exceptions_in` says why).
+        if opened:
+            await gauges.refresh_exceptions_open(self._db)
         for payment_id, msg_id in exhausted:
             log.warning(
                 "no answer after the last transmission; ACK_MISSING opened",

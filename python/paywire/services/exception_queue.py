@@ -24,7 +24,7 @@ from paywire.errors import Conflict, NotFound
 from paywire.services import gauges
 from paywire.services import pipeline as pipeline_services
 from paywire.services.ledger import LedgerAdapter
-from paywire.services.pipeline import SETTLED
+from paywire.services.pipeline import SETTLED, Settlement
 from paywire.store import audit, exception_queue
 from paywire.store import payments as payment_store
 from paywire.store.exception_queue import ExceptionItem
@@ -140,6 +140,7 @@ async def resolve_exception(
     if action is not None and driver is None:
         raise ValueError("an action needs the pipeline")
     now = datetime.now(UTC)
+    settlement: Settlement | None = None
     async with transaction(db) as conn:
         before = await exception_queue.get(conn, exception_id, lock=True)
         if before is None:
@@ -151,7 +152,7 @@ async def resolve_exception(
             payment = await _check_payment(conn, before, actor, action)
         if action is not None:
             assert driver is not None
-            await _act(conn, before, payment, actor, why, action, driver, request_id)
+            settlement = await _act(conn, before, payment, actor, why, action, driver, request_id)
         after = await exception_queue.resolve(conn, exception_id, actor.username, why, now)
         assert after is not None  # locked and OPEN above
         record = after.as_dict()
@@ -167,8 +168,11 @@ async def resolve_exception(
             request_id=request_id,
         )
         await audit.append(conn, [entry], now)
-    # Counted once committed, as the pipeline counts the exceptions it opens.
+    # Counted once committed, as the pipeline counts what it settles and the exceptions it
+    # opens: a resolution that fails after its answer settled the payment leaves no count.
     await gauges.refresh_exceptions_open(db)
+    if settlement is not None:
+        pipeline_services.count_settled(settlement)
     if isinstance(action, Resend) and after.payment_id is not None:
         assert driver is not None
         driver.release(after.payment_id)
@@ -217,12 +221,14 @@ async def _act(
     action: Action,
     driver: Driver,
     request_id: str | None,
-) -> None:
+) -> Settlement | None:
+    """Take `action` in the resolution's transaction; what a settlement by hand did, for the
+    caller to count once that transaction has committed."""
     if payment is None:
         raise Conflict(f"exception {item.id} has no payment to act on")
     if isinstance(action, Resend):
         await driver.grant_retry(conn, payment.id, actor, request_id=request_id)
-        return
+        return None
     if payment.status is not Status.TRANSMITTED:
         raise Conflict(f"the payment is {payment.status}: only a TRANSMITTED one is settled")
     # Recorded as an answer like any other, marked MANUAL, so the payment is settled the one
@@ -247,6 +253,6 @@ async def _act(
         received_at=datetime.now(UTC),
     )
     # The payment is locked by this transaction, so the answer cannot be handed back to wait.
-    await pipeline_services.settle(
+    return await pipeline_services.settle_in(
         conn, [answer], driver.ledger, request_id=request_id, resolving=item.id
     )

@@ -40,16 +40,19 @@ from paywire.store.delivery import Transmission
 from paywire.store.exception_queue import ExceptionItem, NewException
 from paywire.store.messages import MANUAL, IncomingAnswer, OutgoingMessage
 from paywire.store.payments import claim
-from paywire.store.tx import Conn, Db, transaction
+from paywire.store.tx import Conn, Db, Pool, transaction
 
 __all__ = [
     "Outcome",
     "Settlement",
     "claim",
+    "count_settled",
     "open_exceptions",
+    "open_exceptions_in",
     "post",
     "screen_and_post",
     "settle",
+    "settle_in",
     "transmit",
 ]
 
@@ -67,7 +70,9 @@ class Outcome:
 class Settlement:
     """What a batch of answers did: payments completed and failed, answers for settled messages
     (ignored), answers naming no message (orphans), answers held as PROCESSING_ERROR (refused),
-    and answers whose payment another transaction held: neither applied nor stored (waiting)."""
+    and answers whose payment another transaction held: neither applied nor stored (waiting).
+    Kept for the metrics, counted once the batch has committed: the exceptions it opened or
+    closed, and each settled payment's seconds from approval to answer."""
 
     completed: list[UUID] = field(default_factory=list)
     failed: list[UUID] = field(default_factory=list)
@@ -75,6 +80,8 @@ class Settlement:
     orphans: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     waiting: list[IncomingAnswer] = field(default_factory=list)
+    exceptions: list[ExceptionItem] = field(default_factory=list)
+    durations: list[float] = field(default_factory=list)
 
 
 async def post(
@@ -134,7 +141,13 @@ async def _posting(
     ledger: LedgerAdapter,
     compose: Callable[[Payment], OutgoingMessage],
 ) -> list[Move]:
-    """Post through the ledger and store each posted payment's message; the moves to make."""
+    """Post through the ledger, in approval order, and store each posted payment's message; the
+    moves to make. The ledger takes funds in the order it is handed the payments, and they come
+    locked in id order (which keeps lockers from deadlocking): posted so, a payment approved
+    later took the funds of one approved before it whenever its random id sorted first. Approval
+    order is also the order the screen stage claims in, so a batch posts as the one-by-one
+    fallback after a failed batch would."""
+    ready = sorted(ready, key=_approval_order)
     refused = await ledger.post(
         conn, [PostingRequest(p.id, p.debtor.account, p.amount, p.currency) for p in ready]
     )
@@ -158,29 +171,44 @@ async def transmit(
         return sends
 
 
-async def settle(
-    db: Db,
+async def settle(db: Pool, answers: Sequence[IncomingAnswer], ledger: LedgerAdapter) -> Settlement:
+    """Apply answers as `settle_in` does, in a transaction of their own, and count them once it
+    has committed."""
+    async with transaction(db) as conn:
+        result = await settle_in(conn, answers, ledger)
+    if result.exceptions:
+        await gauges.refresh_exceptions_open(db)
+    count_settled(result)
+    return result
+
+
+async def settle_in(
+    conn: Conn,
     answers: Sequence[IncomingAnswer],
     ledger: LedgerAdapter,
     *,
     request_id: str | None = None,
     resolving: int | None = None,
 ) -> Settlement:
-    """Apply answers: the first for a TRANSMITTED payment settles it, ACK → COMPLETED, NACK →
-    FAILED with its posting reversed. Every answer is kept; one naming no message opens an
-    ORPHAN_ACK exception, one whose UETR differs from the message's a PROCESSING_ERROR, and one
-    contradicting how the payment was settled (a NACK after the ACK, or an ACK after the NACK an
-    operator recorded) an ACK_MISSING: the ledger follows the first answer, and an operator must
-    find out from the receiver which is true. UETRs are compared as the connection compares
-    them: as text, in the lower case `parse_answer` hands over and `str(UUID)` writes, so an
-    answer settles the same on either path. `request_id` ties the audit rows to the operator's
-    request that recorded an answer, and `resolving` names the exception that request resolves
-    with it. An answer whose payment another transaction holds is handed back in `waiting`,
-    untouched, with any other answer to the same message: the caller settles them again later,
-    in their order (the first settles)."""
+    """Apply answers in the caller's transaction: the first for a TRANSMITTED payment settles
+    it, ACK → COMPLETED, NACK → FAILED with its posting reversed. Every answer is kept; one
+    naming no message opens an ORPHAN_ACK exception, one whose UETR differs from the message's a
+    PROCESSING_ERROR, and one contradicting how the payment was settled (a NACK after the ACK,
+    or an ACK after the NACK an operator recorded) an ACK_MISSING: the ledger follows the first
+    answer, and an operator must find out from the receiver which is true. UETRs are compared as
+    the connection compares them: as text, in the lower case `parse_answer` hands over and
+    `str(UUID)` writes, so an answer settles the same on either path. `request_id` ties the
+    audit rows to the operator's request that recorded an answer, and `resolving` names the
+    exception that request resolves with it. An answer whose payment another transaction holds
+    is handed back in `waiting`, untouched, with any other answer to the same message: the
+    caller settles them again later, in their order (the first settles). Nothing is counted
+    here: the caller counts the result (`count_settled`, and `exceptions_open` when it opened or
+    closed any) once its transaction has committed, as `settle` does; counted inside it, a
+    rollback (of the resolution an operator records an answer with) would leave settlements
+    counted that never happened."""
     result = Settlement()
     settled: list[tuple[Payment, IncomingAnswer]] = []
-    async with transaction(db) as conn:
+    async with transaction(conn):
         locked, held = await store.lock_by_msg_id(conn, sorted({a.msg_id for a in answers}))
         if held:
             result.waiting.extend(a for a in answers if a.msg_id in held)
@@ -239,37 +267,45 @@ async def settle(
         # contradiction within the batch (an ACK and a NACK for one payment) opens an
         # ACK_MISSING the answer must not close.
         journal = audit.Journal()
-        closed = await _close_answered(conn, settled, journal, resolving)
-        opened = await _open(conn, problems, journal)
+        result.exceptions.extend(await _close_answered(conn, settled, journal, resolving))
+        result.exceptions.extend(await open_exceptions_in(conn, problems, journal))
         await move(conn, moves, SYSTEM_ACTOR, request_id=request_id, journal=journal)
         await journal.write(conn)
-    if opened or closed:
-        await gauges.refresh_exceptions_open(db)
     for payment, answer in settled:
         (result.completed if answer.kind == "ACK" else result.failed).append(payment.id)
         if payment.approved_at is not None:
             elapsed = (answer.received_at - payment.approved_at).total_seconds()
-            payment_processing_duration_seconds.observe(max(elapsed, 0.0))
-    payments_completed_total.inc(len(result.completed))
-    payments_failed_total.inc(len(result.failed))
+            result.durations.append(max(elapsed, 0.0))
     return result
 
 
-async def open_exceptions(db: Db, items: Sequence[NewException]) -> list[ExceptionItem]:
-    """Open exceptions (e.g. ACK_MISSING after the last attempt); one already open is kept."""
+def count_settled(settlement: Settlement) -> None:
+    """Count the payments a settlement completed and failed, and how long each took; once the
+    transaction it was part of has committed."""
+    payments_completed_total.inc(len(settlement.completed))
+    payments_failed_total.inc(len(settlement.failed))
+    for seconds in settlement.durations:
+        payment_processing_duration_seconds.observe(seconds)
+
+
+async def open_exceptions(db: Pool, items: Sequence[NewException]) -> list[ExceptionItem]:
+    """Open exceptions (e.g. a PROCESSING_ERROR for a payment that failed its step) in a
+    transaction of their own; one already open is kept."""
     async with transaction(db) as conn:
-        opened = await _open(conn, items)
+        opened = await open_exceptions_in(conn, items)
     if opened:
         await gauges.refresh_exceptions_open(db)
     return opened
 
 
-async def _open(
+async def open_exceptions_in(
     conn: Conn, items: Sequence[NewException], journal: audit.Journal | None = None
 ) -> list[ExceptionItem]:
-    """Open and audit the exceptions not already open; the audit rows now, or in `journal` for
-    the caller to write last. The caller refreshes `exceptions_open` once its transaction has
-    committed: counted inside it, the gauge would also count what a rollback then takes back."""
+    """Open and audit, in the caller's transaction, the exceptions not already open; the audit
+    rows now, or in `journal` for the caller to write last. The caller refreshes
+    `exceptions_open` once its transaction has committed: counted inside it, the gauge would
+    also count what a rollback then takes back, and a failure of the count that the refresh
+    shrugs off would leave the caller's transaction aborted."""
     if not items:
         return []
     opened = await exception_queue.open_many(conn, items)
@@ -338,6 +374,12 @@ async def _lock(conn: Conn, payment_ids: Sequence[UUID], status: Status) -> list
     """The payments still in `status`, locked; the others are skipped, never failed."""
     locked = await store.lock(conn, payment_ids)
     return [p for p in locked if p.status is status]
+
+
+def _approval_order(payment: Payment) -> tuple[datetime, UUID]:
+    """Approved first, first; the id orders payments approved together (`approve_many`)."""
+    assert payment.approved_at is not None  # every payment screened or posted was approved
+    return payment.approved_at, payment.id
 
 
 def _outcome(moves: Sequence[Move]) -> Outcome:
