@@ -15,11 +15,13 @@ from uuid import UUID
 import pytest
 
 from paywire.config import load_settings
+from paywire.domain.exception_kinds import ACK_MISSING
 from paywire.domain.statuses import Status
 from paywire.pipeline.housekeeping import Housekeeping
 from paywire.pipeline.recovery import AckMissing
 from paywire.services import exception_queue, pipeline, reconciliation, seeding
 from paywire.store import messages
+from paywire.store.exception_queue import NewException
 from paywire.store.tx import Pool
 from tests.fixtures.breaks import AMOUNTS, Breaks, one_of_each, tamper
 from tests.fixtures.metrics import metric
@@ -341,6 +343,32 @@ async def test_a_payment_settled_with_the_other_answer_on_record_too_is_unmatche
         world.pool, opened.id, world.admin, "receiver confirms the first answer"
     )
     assert await unmatched(world.pool) == []
+
+
+async def test_a_resolution_covers_the_answers_as_they_stood(world: World) -> None:
+    """An operator resolved a payment's ACK_MISSING once it had completed; a NACK received for
+    it afterwards contradicts the ACK it completed on, a new break the old resolution must not
+    hide. (The settler raises a contradiction it settles itself; one kept while the message was
+    not sent yet, before the ACK, reaches the report only through this rule.)"""
+    payment = await world.drive(await world.create(), Status.TRANSMITTED)
+    await pipeline.settle(world.pool, [answer(payment, "ACK")], world.ledger)
+    (opened,) = await pipeline.open_exceptions(
+        world.pool,
+        [NewException(ACK_MISSING, payment.id, payment.msg_id, "5 transmissions unanswered")],
+    )
+    await exception_queue.resolve_exception(
+        world.pool, opened.id, world.admin, "receiver confirms the ACK"
+    )
+    assert await unmatched(world.pool) == []
+
+    async with world.pool.acquire() as conn, conn.transaction():
+        await messages.insert_answers(conn, [answer(payment, "NACK")], [payment.id])
+    (item,) = await unmatched(world.pool)
+    assert (item["category"], item["payment_id"], item["exception_id"]) == (
+        "MISSING_ACK", str(payment.id), None,
+    )  # fmt: skip
+    swept = await reconciliation.sweep(world.pool, answer_window=NOW)
+    assert swept.opened == 1
 
 
 async def test_amounts_per_currency_keep_their_minor_digits(world: World) -> None:

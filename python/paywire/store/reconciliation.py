@@ -124,7 +124,7 @@ ledger AS (
 ),
 -- Each payment against each rule, one column per category: null when the rule finds nothing.
 checked AS (
-    SELECT s.id, s.msg_id, s.updated_at, s.ledger_changed_at,
+    SELECT s.id, s.msg_id, s.updated_at, s.ledger_changed_at, a.answered_at,
         s.status = 'TRANSMITTED' AS awaiting_answer,
         -- Sent and unanswered once an answer was due; settled without the answer it needs; or
         -- settled with the other answer on record too (a receiver that said both, or a late
@@ -181,7 +181,8 @@ checked AS (
     FROM ledger s
     -- An answer naming another UETR is not one to this payment (the settler refused it).
     CROSS JOIN LATERAL (
-        SELECT bool_or(kind = 'ACK') AS acked, bool_or(kind = 'NACK') AS nacked
+        SELECT bool_or(kind = 'ACK') AS acked, bool_or(kind = 'NACK') AS nacked,
+               max(received_at) AS answered_at
         FROM answers_all
         WHERE payment_id = s.id AND (uetr IS NULL OR uetr = s.uetr::text)
     ) AS a
@@ -189,7 +190,7 @@ checked AS (
 ),
 breaks AS (
     SELECT c.id AS payment_id, c.msg_id, b.category, b.detail, b.since, c.awaiting_answer,
-           c.ledger_changed_at
+           c.ledger_changed_at, c.answered_at
     FROM checked c
     CROSS JOIN LATERAL (VALUES
         ('MISSING_ACK', c.missing_ack, c.unanswered_since),
@@ -203,11 +204,13 @@ breaks AS (
     SELECT NULL::uuid, o.msg_id, 'ORPHAN_ACK',
            CASE WHEN o.answers = 1 THEN 'an answer naming no message of ours'
                 ELSE o.answers || ' answers naming no message of ours' END,
-           o.since, false, NULL
+           o.since, false, NULL, NULL
     FROM ({_ORPHANS}) AS o
 ),
 -- An item whose exception an operator resolved (and none is open again) was reconciled by hand,
--- as the ledger stood then: a posting or reversal made for the payment since is a new break.
+-- as the ledger and the answers stood then: a posting or reversal made for the payment since is
+-- a new break, and so, for MISSING_ACK, is an answer received since (one kept before the message
+-- was sent stands beside the answer that later settled it).
 flagged AS (
     SELECT b.*, x.open_id, x.resolved
     FROM breaks b
@@ -215,7 +218,9 @@ flagged AS (
         SELECT max(e.id) FILTER (WHERE e.state = 'OPEN') AS open_id,
                coalesce(bool_or(e.state = 'RESOLVED'
                                 AND (b.ledger_changed_at IS NULL
-                                     OR e.resolved_at >= b.ledger_changed_at)), false)
+                                     OR e.resolved_at >= b.ledger_changed_at)
+                                AND (b.category <> 'MISSING_ACK' OR b.answered_at IS NULL
+                                     OR e.resolved_at >= b.answered_at)), false)
                    AS resolved
         FROM exceptions_all e
         WHERE e.kind = CASE b.category {_KIND_OF_CATEGORY} END
