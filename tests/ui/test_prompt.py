@@ -181,3 +181,56 @@ async def test_output_follows_new_lines_only_from_the_bottom(
     position = await scroll()
     assert position["top"] == position["bottom"]
     await term.page.context.close()
+
+
+async def test_a_command_the_session_ends_under_leaves_nothing_for_the_next_operator(
+    browser, serve, settings, db_pool
+) -> None:
+    """The maker's `pay new` waits for the gateway when their session runs out. Its request
+    ends with the session; its late outcome (no answer, so an entry that may exist) is not
+    kept for whoever signs in next, who would be offered to send it again, as their own."""
+    await seed(db_pool, ["maker", "maker2"])
+    client = await serve(create_app(settings, db_pool))
+    term, _ = await open_terminal(browser, str(client.make_url("/")), clock=True)
+    await term.login("maker", PASSWORD)
+    held = Held()
+    await term.page.route("**/api/v1/payments", held)
+
+    await term.page.clock.fast_forward((settings.token_ttl_s - 10) * 1000)
+    await term.enter_payment("12.50")
+    await held.next()  # the POST, unanswered
+    await term.page.clock.fast_forward(11_000)
+    await term.wait_for_text("the session has ended")
+    await term.page.clock.fast_forward(31_000)  # past the request's own 30 s
+    await term.login("maker2", PASSWORD)
+    await term.enter("pay new")
+    await expect(term.label).to_have_text("amount:", timeout=TIMEOUT_MS)
+    lines = await term.lines()
+    assert not [line for line in lines if "unconfirmed" in line or "12.50" in line], lines
+    await term.page.context.close()
+
+
+async def test_a_sign_in_under_way_when_the_session_ends_does_not_bring_it_back(
+    browser, serve, settings, db_pool
+) -> None:
+    """A failed sign-in gives back the session the page held before it, unless that session
+    ended while the sign-in waited: the page said so, and a command after it must not run as
+    the operator who has gone."""
+    await seed(db_pool, ["maker"])
+    client = await serve(create_app(settings, db_pool))
+    term, _ = await open_terminal(browser, str(client.make_url("/")), clock=True)
+    await term.login("maker", PASSWORD)
+    held = Held()
+    await term.page.route("**/api/v1/auth/login", held)
+
+    await term.page.clock.fast_forward((settings.token_ttl_s - 10) * 1000)
+    await term.enter("login maker")
+    await term.answer("password:", "not the password")
+    login = await held.next()
+    await term.page.clock.fast_forward(11_000)
+    await term.wait_for_text("the session has ended")
+    await login.fulfill(status=401, json={"error": {"code": "UNAUTHENTICATED", "message": "no"}})
+    await term.enter("whoami")
+    await term.wait_for_text("error 401 UNAUTHENTICATED")
+    assert not [line for line in await term.lines() if re.search(r"username +maker", line)]
+    await term.page.context.close()

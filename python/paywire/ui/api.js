@@ -87,6 +87,8 @@ export class Api {
     // the page forgets what the operator left behind, as `logout` does.
     this.onSessionEnd = () => undefined;
     this.expiry = null;
+    // How many sessions have ended without a logout (`end`).
+    this.ends = 0;
     // The running command's AbortSignal: its requests end with it (Esc). The watcher's polls
     // pass a signal of their own.
     this.signal = null;
@@ -105,6 +107,7 @@ export class Api {
 
   // The session is over: forgotten here, and the page told.
   end() {
+    this.ends += 1;
     this.forget();
     this.onSessionEnd();
   }
@@ -114,12 +117,13 @@ export class Api {
   // fails, the old session stays as it was.
   async signIn(username, password) {
     const previous = this.token;
+    const ends = this.ends;
     this.token = null;
     let result;
     try {
       result = await this.post("/api/v1/auth/login", { username, password });
     } catch (error) {
-      this.token = previous;
+      if (this.ends === ends) this.token = previous; // unless it ended meanwhile (expired)
       throw error;
     }
     if (previous) {

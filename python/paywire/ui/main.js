@@ -17,6 +17,10 @@ function start() {
   });
   const api = new Api();
   const watcher = new Watcher(api, terminal);
+  // The last `pay new` entry whose payment may or may not exist, with its Idempotency-Key.
+  let unconfirmed = null;
+  // Counts the sessions that ended under a running command (expired, or found revoked).
+  let ended = 0;
   // What one operator saw (payments, accounts, audit rows), typed (references, reasons) and
   // left unconfirmed leaves the page with them: at logout, when their session ends, when
   // another signs in. A question still open is cancelled, as Esc does: the next person's
@@ -26,7 +30,7 @@ function start() {
     watcher.stop();
     terminal.clear();
     terminal.forgetHistory();
-    ctx.unconfirmed = null;
+    unconfirmed = null;
   };
   const report = (error) => {
     if (error instanceof ApiError) terminal.printLines(error.lines(), "err");
@@ -35,20 +39,37 @@ function start() {
     else if (error instanceof Aborted) terminal.print("aborted", "info");
     else terminal.print(`error: ${error.message}`, "err");
   };
-  const ctx = {
-    api,
-    terminal,
-    watcher,
-    leave,
-    report,
-    // The last `pay new` entry whose payment may or may not exist, with its Idempotency-Key.
-    unconfirmed: null,
-    ask: (question, options) => terminal.ask(question, options),
-    out: (lines) => (Array.isArray(lines) ? terminal.printLines(lines) : terminal.print(lines)),
-    ok: (text) => terminal.print(text, "ok"),
-    info: (text) => terminal.print(text, "info"),
+  // A command's hold on the page, for as long as the session it started in lasts. When that
+  // session ends while the command waits for the gateway, whatever the command would still do
+  // (print a late answer, keep an entry to send again, follow a payment) belongs to the
+  // operator who has gone, and is dropped: the next to sign in must not see it, nor be
+  // offered to send it again under their own name.
+  const contextOf = () => {
+    const started = ended;
+    const live = () => ended === started;
+    const when = (act) => (...args) => (live() ? act(...args) : undefined);
+    return {
+      api,
+      terminal,
+      leave,
+      report: when(report),
+      watcher: { track: when((p) => watcher.track(p)), trackList: when((ps) => watcher.trackList(ps)) },
+      get unconfirmed() {
+        return unconfirmed;
+      },
+      set unconfirmed(entry) {
+        if (live()) unconfirmed = entry;
+      },
+      ask: (question, options) =>
+        live() ? terminal.ask(question, options) : Promise.reject(new Cancelled("cancelled")),
+      out: when((lines) => (Array.isArray(lines) ? terminal.printLines(lines) : terminal.print(lines))),
+      ok: when((text) => terminal.print(text, "ok")),
+      info: when((text) => terminal.print(text, "info")),
+    };
   };
   api.onSessionEnd = () => {
+    ended += 1;
+    terminal.abortCommand();
     leave();
     terminal.print("the session has ended (expired or revoked): log in again", "info");
   };
@@ -61,10 +82,11 @@ function start() {
       return;
     }
     api.signal = signal;
+    const ctx = contextOf();
     try {
       await command.run(ctx, args);
     } catch (error) {
-      report(error);
+      ctx.report(error);
     } finally {
       api.signal = null;
     }

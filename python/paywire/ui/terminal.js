@@ -195,8 +195,13 @@ export class Terminal {
       this.cancelQuestion();
     } else if (this.running) {
       event.preventDefault();
-      this.running.abort();
+      this.abortCommand();
     }
+  }
+
+  // End the running command's requests (Esc, or the session's end under it).
+  abortCommand() {
+    if (this.running) this.running.abort();
   }
 
   key(event) {
