@@ -181,6 +181,47 @@ async def test_an_answer_waits_out_a_lock_it_cannot_get_and_then_settles(
     assert metric("tls_protocol_anomalies_total", kind="unsettleable") == unsettleable
 
 
+async def test_answers_wait_out_a_database_that_refuses_writes(
+    world: World, gateway_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failover that leaves the gateway on a read-only standby fails every answer (25006)
+    as it fails the batch: the database's trouble, not the answers'. They were settled one by
+    one, failed alone and dropped (a message on its last attempt then ended ACK_MISSING,
+    its ACK thrown away); they wait, and settle once a writable server is back."""
+    payments = [await world.drive(await world.create(), Status.TRANSMITTED) for _ in range(3)]
+    set_read_only = (
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_read_only = {}',"
+        " current_database()); END $$"
+    )
+    await world.owner.execute(set_read_only.format("on"))  # for the settler's connection
+    settler_pool = await create_pool(gateway_database, min_size=1, max_size=1, command_timeout=30)
+    backend = await settler_pool.fetchval("SELECT pg_backend_pid()")
+    settler = Settler(settler_pool, world.ledger, backoff_max_s=0.05)
+    unsettleable = metric("tls_protocol_anomalies_total", kind="unsettleable")
+    try:
+        with caplog.at_level(logging.WARNING, logger="paywire.pipeline.settler"):
+            for payment in payments:
+                settler.add(wire_answer(payment, "ACSP"))
+            settler.start()
+
+            async def retried_twice() -> bool:
+                retries = [r for r in caplog.records if "settling failed" in r.getMessage()]
+                return len(retries) >= 2
+
+            await poll(retried_twice, what="two failed settlings logged")
+        # The primary is back: the standby's connection ends, the next one may write.
+        await world.owner.execute(set_read_only.format("off"))
+        assert await world.owner.fetchval("SELECT pg_terminate_backend($1)", backend)
+        await asyncio.wait_for(settler.drain(), 10)
+    finally:
+        await settler.stop()
+        await settler_pool.close()
+
+    for payment in payments:
+        assert (await world.reload(payment)).status is Status.COMPLETED
+    assert metric("tls_protocol_anomalies_total", kind="unsettleable") == unsettleable
+
+
 async def test_answers_to_a_payment_held_elsewhere_wait_aside_and_keep_their_order(
     world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -36,6 +36,10 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.InsufficientResourcesError,
     # lock_timeout: a lock another transaction holds.
     asyncpg.LockNotAvailableError,
+    # 25006: a server that takes no writes (a standby the pool reached after a failover).
+    asyncpg.ReadOnlySQLTransactionError,
+    # Class 58: the server's own I/O failed.
+    asyncpg.PostgresSystemError,
 )
 
 # How long a transaction waits for a connection of its pool. asyncpg waits without end: when
