@@ -181,6 +181,41 @@ async def test_an_answer_waits_out_a_lock_it_cannot_get_and_then_settles(
     assert metric("tls_protocol_anomalies_total", kind="unsettleable") == unsettleable
 
 
+async def test_a_stop_keeps_retrying_a_failed_write_until_its_deadline(
+    world: World, gateway_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stop gives the answers received what is left of its deadline. A write that failed
+    for the database's trouble (here a lock it cannot get) once the stop had begun ended the
+    settler there and then, its answers unwritten however much of the deadline was left."""
+    payment = await world.drive(await world.create(), Status.TRANSMITTED)
+    await world.owner.execute(
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET lock_timeout = ''20ms''',"
+        " current_database()); END $$"
+    )
+    settler_pool = await create_pool(gateway_database, min_size=1, max_size=2, command_timeout=30)
+    settler = Settler(settler_pool, world.ledger, backoff_max_s=0.05)
+    try:
+        async with world.pool.acquire() as holder, holder.transaction():
+            await holder.execute("SELECT 1 FROM audit_chain FOR UPDATE")
+            with caplog.at_level(logging.WARNING, logger="paywire.pipeline.settler"):
+                settler.add(wire_answer(payment, "ACSP"))
+                settler.start()
+                stopping = asyncio.ensure_future(settler.stop(within_s=30))
+
+                async def failed_while_stopping() -> bool:
+                    retries = [r for r in caplog.records if "settling failed" in r.getMessage()]
+                    return len(retries) >= 3
+
+                await poll(failed_while_stopping, what="writes failing during the stop")
+        await asyncio.wait_for(stopping, 10)
+    finally:
+        await settler.stop()
+        await settler_pool.close()
+
+    assert (await world.reload(payment)).status is Status.COMPLETED
+    assert settler.pending == 0
+
+
 async def test_answers_wait_out_a_database_that_refuses_writes(
     world: World, gateway_database: str, caplog: pytest.LogCaptureFixture
 ) -> None:

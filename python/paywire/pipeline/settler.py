@@ -175,14 +175,14 @@ class Settler:
             try:
                 await self._settle(batch)
             except TRANSIENT_ERRORS as exc:
-                if self._stopping.is_set():
-                    log.error("settler stopping: the database failed: %s", exc)
-                    return
                 failures += 1
                 delay = backoff_s(failures, self._backoff_max_s)
                 log.warning("settling failed, retrying in %.2f s: %s", delay, exc)
-                # A stop does not wait the delay out: it tries once more, then gives up.
-                await rest(self._stopping, delay)
+                if self._stopping.is_set():
+                    # What is left of the stop's deadline is theirs: `stop` cancels the wait.
+                    await asyncio.sleep(delay)
+                else:
+                    await rest(self._stopping, delay)  # a stop retries at once
                 continue
             failures = 0
 
