@@ -164,16 +164,40 @@ def test_a_password_holding_at_and_then_slash_is_refused_without_being_shown() -
 
 
 @pytest.mark.parametrize(
-    "url", ["http://:Zx9q@cache:6379/0", "redis://:Zx9q@cache:port/0", "redis://:Zx9q@cache:0"]
+    "url",
+    [
+        "http://:Zx9q@cache:6379/0",
+        "redis://:Zx9q@cache:port/0",
+        "redis://:Zx9q@cache:0",
+        "redis//:Zx9q@cache:6379/0",
+        "redis:/:Zx9q@cache:6379",
+        "redis:Zx9q@cache",
+    ],
 )
 def test_a_redis_url_the_client_would_refuse_is_refused_at_start_without_its_password(
     url: str,
 ) -> None:
-    """redis-py reads the URL only when the gateway starts, and refuses it with a traceback."""
+    """redis-py reads the URL only when the gateway starts, and refuses it with a traceback;
+    without its `//` it takes it, and connects to the local default without a password."""
     with pytest.raises(
-        ConfigError, match=r"^REDIS_URL='.*:\*\*\*@.*': must start redis://"
+        ConfigError, match=r"^REDIS_URL='[^']*\*\*\*@[^']*': must start redis://"
     ) as raised:
         load_settings(environ={"REDIS_URL": url})
+    assert "Zx9" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql:/app:Zx9q@db/paywire", "postgresql//app:Zx9q@db/paywire", "db/paywire"]
+)
+def test_a_database_url_without_its_scheme_and_slashes_is_refused_without_its_password(
+    url: str,
+) -> None:
+    """The driver would read `app:Zx9q@db/paywire` as the name of a database on a local
+    socket, and might quote it back in its error."""
+    with pytest.raises(ConfigError, match=r"^DATABASE_URL='[^']*': must start postgresql://"):
+        load_settings(environ={"DATABASE_URL": url})
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={"DATABASE_URL": url})
     assert "Zx9" not in str(raised.value)
 
 

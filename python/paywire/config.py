@@ -410,6 +410,11 @@ def _validate(s: Settings) -> None:
         if problem:
             # Not `check`: the message must not echo a URL that holds a password.
             raise ConfigError(f"{env_name(name)}: {problem}")
+    if s.database_url and not _has_scheme(s.database_url, ("postgresql", "postgres")):
+        raise ConfigError(
+            f"DATABASE_URL={_mask_url(s.database_url)!r}: must start postgresql:// or"
+            " postgres:// (a key=value connection string is not taken)"
+        )
     if s.redis_url and not _is_redis_url(s.redis_url):
         raise ConfigError(
             f"REDIS_URL={_mask_url(s.redis_url)!r}: must start redis://, rediss:// or unix://,"
@@ -483,12 +488,19 @@ def _unencoded_userinfo(url: str | None) -> str | None:
 def _is_redis_url(url: str) -> bool:
     """Whether redis-py will take the URL: checked at start-up, because the client is made
     only when the gateway starts, and its refusal would come as a traceback."""
-    parts = urlsplit(url)
     try:
-        port = parts.port  # a port that is not a number (or above 65535) raises
+        port = urlsplit(url).port  # a port that is not a number (or above 65535) raises
     except ValueError:
         return False
-    return parts.scheme in ("redis", "rediss", "unix") and port != 0
+    return _has_scheme(url, ("redis", "rediss", "unix")) and port != 0
+
+
+def _has_scheme(url: str, schemes: tuple[str, ...]) -> bool:
+    """Whether `url` starts with one of `schemes` and `://`. Without the slashes (`redis:/…`,
+    `redis//…`) drivers read no host or password out of it, and connect unauthenticated to the
+    local default instead, or to a database named after the rest."""
+    scheme, sep, _ = url.partition("://")
+    return bool(sep) and scheme in schemes
 
 
 def _mask_url(url: str) -> str:
@@ -496,7 +508,8 @@ def _mask_url(url: str) -> str:
     `sslpassword=`, …) masked."""
     scheme, sep, rest = url.partition("://")
     if not sep:
-        return url
+        # Not a URL: any of it before its last '@' may be a password (all of it, without one).
+        return f"***@{url.rpartition('@')[2]}" if "@" in url else "***"
     if "@" in rest:
         creds, _, host = rest.rpartition("@")
         rest = f"{creds.split(':', 1)[0]}:***@{host}"
