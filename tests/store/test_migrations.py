@@ -271,3 +271,22 @@ async def test_rolling_back_0019_is_refused_once_the_gateway_resolved_an_excepti
     assert refused.message.startswith(
         "rolling back 0019_answered_after_all is refused: the gateway has resolved exceptions"
     )
+
+
+async def test_rolling_back_0021_is_refused_while_an_operator_must_replace_a_password(
+    world: World,
+) -> None:
+    """Dropped with its column, the flag came back false with the next upgrade, and the
+    password an ADMIN chose worked with the operator's full rights."""
+    async with world.owner.acquire() as conn:
+        await conn.execute(
+            "UPDATE operators SET password_change_required = true WHERE username = 'maker'"
+        )
+        refused = await refused_rollback(conn, 21)
+        assert refused.message.startswith(
+            "rolling back 0021_password_change_required is refused: operators still have to"
+            " replace a password an ADMIN chose"
+        )
+        assert "passwd" in refused.message
+        await conn.execute("UPDATE operators SET password_change_required = false")
+        assert await migrator.rollback(conn, migrator.load()) is not None
