@@ -426,6 +426,29 @@ async def test_an_open_breaker_stops_the_other_process_dialling_and_one_probe_se
     assert dead_receiver.dials == dialled + 1
 
 
+async def test_a_reset_in_one_process_lifts_the_verdict_the_others_took(
+    start_receiver: StartReceiver,
+    dead_receiver: DeadReceiver,
+    make_pool: Callable[..., Awaitable[ConnectionPool]],
+    shared: Callable[[], SharedState],
+) -> None:
+    """An ADMIN's `cb reset` reaches one process. It clears the shared verdict, and the
+    others, OPEN only on that verdict, follow: they kept failing senders for the rest of
+    their period (30 s by default, up to a day), while the terminal said CLOSED."""
+    clock = FakeClock()  # a period longer than the test: only the reset can end it
+    port = await dead_receiver.start()
+    first = await make_pool(port, **shared_pool_settings(shared(), port, 60.0, clock=clock))
+    second = await make_pool(port, **shared_pool_settings(shared(), port, 60.0, clock=clock))
+    assert (first.breaker.state, second.breaker.state) == (BreakerState.OPEN,) * 2
+    await dead_receiver.stop()
+    await start_receiver(port=port)
+
+    first.reset_breaker()
+    await poll(lambda: first.open_connections, what="the reset process dialling", until=bool)
+    await poll(lambda: second.open_connections, what="the other process dialling", until=bool)
+    assert second.breaker.state is BreakerState.CLOSED
+
+
 async def test_with_redis_killed_the_pool_sends_and_its_breaker_works_alone(
     start_receiver: StartReceiver,
     dead_receiver: DeadReceiver,

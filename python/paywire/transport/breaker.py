@@ -113,6 +113,12 @@ class CircuitBreaker:
         if self._state is not BreakerState.OPEN:
             self._set(BreakerState.OPEN)
 
+    def lift(self) -> None:
+        """End an OPEN period now (the shared verdict it was taken from is lifted): HALF_OPEN,
+        so one probe decides whether the receiver is back."""
+        if self._state is BreakerState.OPEN:
+            self._opened_at = self._clock() - self._reset_s
+
     def release_probe(self) -> None:
         """Give back the HALF_OPEN probe `attempt_wait` granted, unused: another process
         probes the receiver for everyone."""

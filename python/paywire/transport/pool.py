@@ -42,6 +42,9 @@ log = logging.getLogger("paywire.transport")
 
 # How long a slot waits before asking again while another process probes the receiver.
 SHARED_PROBE_POLL_S = 0.25
+# How long a slot waits, at most, before asking again whether another process's OPEN verdict
+# still holds: one can be lifted before its end (an ADMIN's reset there, or a probe that worked).
+SHARED_VERDICT_POLL_S = 1.0
 
 
 class PoolState(enum.Enum):
@@ -148,6 +151,8 @@ class ConnectionPool:
         self._shared = shared
         self._background: set[asyncio.Task[None]] = set()
         self._clearing: asyncio.Task[None] | None = None
+        # Whether this breaker is OPEN only on another process's verdict (`trip`).
+        self._on_verdict = False
         tls_circuit_breaker_state.set(BreakerState.CLOSED.value)
 
     # -- life cycle -----------------------------------------------------------------------------
@@ -534,7 +539,12 @@ class ConnectionPool:
                 if not self._open:
                     # Nothing is up here either: take the verdict, so senders fail fast too.
                     self._breaker.trip(remaining)
-                return remaining
+                    self._on_verdict = True
+                return min(remaining, SHARED_VERDICT_POLL_S)
+            if self._on_verdict:
+                # The verdict this breaker was OPEN on is lifted: one probe decides here too.
+                self._on_verdict = False
+                self._breaker.lift()
         wait_s = self._breaker.attempt_wait()
         if wait_s:
             return wait_s
@@ -564,6 +574,8 @@ class ConnectionPool:
 
     def _on_breaker_change(self, state: BreakerState) -> None:
         self._breaker_open = state is BreakerState.OPEN
+        if state is not BreakerState.OPEN:
+            self._on_verdict = False
         tls_circuit_breaker_state.set(state.value)
         log.warning("circuit breaker %s", state.name)
         if state is BreakerState.OPEN:
