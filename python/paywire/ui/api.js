@@ -167,8 +167,13 @@ export class Api {
         if (limit.signal.aborted) throw limit.signal.reason;
         throw new Unanswered(`no answer from the gateway (${error.message})`);
       });
-      if (response.status === 401 && token && token === this.token) this.end();
-      const data = await readBody(response, limit.signal);
+      let data;
+      try {
+        data = await readBody(response, limit.signal);
+      } finally {
+        // Once its answer is read: the session's end aborts the command this request is part of.
+        if (response.status === 401 && token && token === this.token) this.end();
+      }
       if (!response.ok) throw new ApiError(response.status, data, response.headers.get("X-Request-Id"));
       return { data, headers: response.headers };
     } finally {

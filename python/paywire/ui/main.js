@@ -86,7 +86,10 @@ function start() {
     try {
       await command.run(ctx, args);
     } catch (error) {
-      ctx.report(error);
+      // A 401 to the command's own request is why its session ended: said, whatever else of
+      // the command is dropped (it holds nothing of the operator's).
+      if (error instanceof ApiError && error.status === 401) report(error);
+      else ctx.report(error);
     } finally {
       api.signal = null;
     }
