@@ -313,3 +313,61 @@ def test_sanctions_outrank_limits_in_the_summary() -> None:
 def test_malformed_lists_are_refused_with_the_row(content: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_sanctions_csv(content)
+
+
+@pytest.mark.parametrize(
+    ("listed", "written"),
+    [
+        ("Ivan Drago", "lVAN DRAGO"),  # a small L for the capital I
+        ("Ivan Drago", "IVAN DRAG0"),  # zero for O
+        ("Ivan Drago", "1van Drago"),
+        ("Kim Jong Un", "Kirn Jong Un"),  # rn for m
+        ("Kim Jong Un", "\u043a\u0456\u043c Jong Un"),  # Cyrillic small ka, i, em
+        ("Kim Jong Un", "Ki\u043c Jong Un"),
+        ("Kim Jong Un", "\u03ba\u03b9m Jong Un"),  # Greek small kappa, iota
+        ("Ivan Petrov", "PETROV, Ivan"),
+        ("Ivan Petrov", "Petrov Ivan"),
+        ("PETROV, Sergei", "Sergei Petrov"),
+        ("Ivan Petrov", "IvanPetrov"),
+        ("Ivan Petrov", "I v a n  P e t r o v"),
+        ("O'Brien Holdings", "O\u02bcBrien Holdings"),  # modifier letter apostrophe
+        ("O'Brien Holdings", "OBrien Holdings"),
+        ("Abd al-'Aziz Trading", "Abd al-\u02bfAziz Trading"),  # ʿayn
+        ("Al-Qaida", "AlQaida"),
+        ("Al-Qaida", "Al\u30fcQaida"),  # the prolonged sound mark as a hyphen
+        ("Alqaida", "Al Qaida"),
+    ],
+)
+def test_spelling_spacing_and_word_order_do_not_hide_a_listed_name(
+    listed: str, written: str
+) -> None:
+    rules = parse_sanctions_csv(f'type,value,source\nNAME,"{listed}",X\n')
+    assert rules.screen(payment(creditor=written)) != [], written
+
+
+@pytest.mark.parametrize(
+    ("listed", "written"),
+    [("Al-Qaida", "Royal Qaidar Ltd"), ("Ivan Petrov", "Ivanov Petrova"), ("Drago", "Dragonfly")],
+)
+def test_words_joined_or_reordered_are_still_whole_words(listed: str, written: str) -> None:
+    rules = parse_sanctions_csv(f"type,value,source\nNAME,{listed},X\n")
+    assert rules.screen(payment(creditor=written)) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            'type,value,source\nNAME,Ivan Drago,"OFAC SDN\nNAME,Kim Jong Un,UN\nBIC,BADBDEFF,EU\n',
+            "quote left open",
+        ),
+        ('type,value,source\nNAME,"Ivan\nDrago",X\n', "row 2: a value spans lines"),
+        ("type,value,source\nNAME,A,X\n", "row 2: 'A' is too short to screen by"),
+        ("type,value,source\nNAME,S.A.,X\n", "row 2: 'S.A.' is too short to screen by"),
+    ],
+)
+def test_a_list_that_would_lose_or_swamp_entries_is_refused(content: str, message: str) -> None:
+    """A quote left open took every line after it into one value: those entries were lost
+    without a word. A name of one or two letters would hold every payment holding them."""
+    with pytest.raises(ValueError, match=message):
+        parse_sanctions_csv(content)

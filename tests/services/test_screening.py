@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from paywire.config import load_settings
+from paywire.errors import ConfigError
 from paywire.services.screening import load_rules
 
 SANCTIONS = "type,value,source\nNAME,Ivan Drago,OFAC SDN\nNAME,Max Zorin,EU\nBIC,BADBDE22,OFAC\n"
@@ -19,7 +20,7 @@ def test_without_a_sanctions_file_screening_warns_that_only_limits_hold(
 ) -> None:
     with caplog.at_level(logging.INFO, logger="paywire.services.screening"):
         rules = load_rules(load_settings(environ={"PAYWIRE_AMOUNT_LIMITS": "EUR=1000"}))
-    assert (rules.names, rules.bics) == ({}, {})
+    assert (len(rules.names), len(rules.bics)) == (0, 0)
     (record,) = caplog.records
     assert record.levelno == logging.WARNING
     assert record.getMessage() == (
@@ -41,3 +42,22 @@ def test_a_loaded_list_is_logged_with_its_size_and_digest(
     assert record.getMessage() == (
         f"screening: 2 names and 1 BICs from {listed}, SHA-256 {digest}; amount limits none"
     )
+
+
+def test_a_list_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Excel's "CSV UTF-8" starts the file with one; its digest is the file's as it lies."""
+    listed = tmp_path / "sanctions.csv"
+    listed.write_bytes(SANCTIONS.encode("utf-8-sig"))
+    rules = load_rules(load_settings(environ={"PAYWIRE_SANCTIONS_FILE": str(listed)}))
+    assert (len(rules.names), len(rules.bics)) == (2, 1)
+
+
+@pytest.mark.parametrize(
+    "content", ["type,value,source\n", "# exported 2026-11-27\ntype,value,source\n\n"]
+)
+def test_a_sanctions_file_without_entries_stops_the_start(tmp_path: Path, content: str) -> None:
+    """A truncated export would screen nothing, logged at INFO as "0 names and 0 BICs"."""
+    listed = tmp_path / "sanctions.csv"
+    listed.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match="holds no entries"):
+        load_rules(load_settings(environ={"PAYWIRE_SANCTIONS_FILE": str(listed)}))

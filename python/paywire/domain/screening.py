@@ -22,6 +22,8 @@ from paywire.domain.validation import BLANKS
 SANCTIONS_HIT = "SANCTIONS_HIT"
 AMOUNT_LIMIT = "AMOUNT_LIMIT"
 _HEADER = ("type", "value", "source")
+# Letters and digits a listed name needs ("S.A." or one initial would hold most payments).
+MIN_NAME_LETTERS = 3
 _SPACES = re.compile(r"\s+")
 # In ASCII, what is not a letter or a digit is punctuation, a symbol, a space or a control.
 _ASCII_SEPARATORS = re.compile(r"[^a-z0-9]+")
@@ -33,8 +35,10 @@ _GREEK_OR_CYRILLIC = re.compile(
 
 # The letters of Cyrillic and Greek that Unicode's confusables.txt (UTS #39) gives as one Latin
 # letter, each folded to the letter it imitates in its own case: the Greek capital nu is N, its
-# small letter v. The capitals that confusables.txt gives as l, as it does I (Greek iota,
-# Cyrillic dotted I and palochka), are taken as I. Accented forms (U+0451, U+03CC) fold too,
+# small letter v; and the small letters drawn as a Latin small capital (Cyrillic к м н т в, Greek
+# κ τ), as the Latin small capitals are folded (`_LATIN_LOOK_ALIKES`). The capitals that
+# confusables.txt gives as l, as it does I (Greek iota, Cyrillic dotted I and palochka), are
+# taken as I. Accented forms (U+0451, U+03CC) fold too,
 # their accents being dropped first. Written as code points, as confusables.txt lists them:
 # their glyphs would not tell them from the Latin letters.
 _LOOK_ALIKES = {
@@ -43,10 +47,12 @@ _LOOK_ALIKES = {
     "J": "\u0408\u037f", "K": "\u041a\u039a", "M": "\u041c\u039c\u03fa", "N": "\u039d",
     "O": "\u041e\u039f", "P": "\u0420\u03a1", "S": "\u0405", "T": "\u0422\u03a4", "V": "\u0474",
     "W": "\u051c", "X": "\u0425\u03a7", "Y": "\u0423\u04ae\u03a5", "Z": "\u0396",
-    "a": "\u0430\u03b1", "b": "\u042c", "c": "\u0441\u03f2", "d": "\u0501", "e": "\u0435\u04bd",
-    "h": "\u04bb", "i": "\u0456\u04cf\ua647\u03b9", "j": "\u0458\u03f3", "o": "\u043e\u03bf\u03c3",
-    "p": "\u0440\u03c1", "q": "\u051b", "r": "\u0433\u1d26", "s": "\u0455", "u": "\u03c5",
-    "v": "\u0475\u03bd", "w": "\u051d\u0461", "x": "\u0445", "y": "\u0443\u04af\u03b3",
+    "a": "\u0430\u03b1", "b": "\u042c\u0432", "c": "\u0441\u03f2", "d": "\u0501",
+    "e": "\u0435\u04bd", "h": "\u04bb\u043d", "i": "\u0456\u04cf\ua647\u03b9",
+    "j": "\u0458\u03f3", "k": "\u043a\u03ba", "m": "\u043c", "o": "\u043e\u03bf\u03c3",
+    "p": "\u0440\u03c1", "q": "\u051b", "r": "\u0433\u1d26", "s": "\u0455", "t": "\u0442\u03c4",
+    "u": "\u03c5", "v": "\u0475\u03bd", "w": "\u051d\u0461", "x": "\u0445",
+    "y": "\u0443\u04af\u03b3",
 }  # fmt: skip
 _LATIN_OF = {look_alike: latin for latin, chars in _LOOK_ALIKES.items() for look_alike in chars}
 # Latin letters that NFKD leaves whole, being letters of their own and not a letter with a mark,
@@ -85,9 +91,19 @@ _LATIN_FOLDS = str.maketrans(
         for letter in letters
     }
 )
+# Modifier letters written as an apostrophe or a hyphen (U+02BC in "O'brien", U+02BF in
+# "al-'Aziz", U+30FC in "Al-qaida"): letters to Unicode (Lm), which would join the words the
+# ASCII apostrophe or hyphen separates.
+_SEPARATING_LETTERS = "\u02b9\u02ba\u02bb\u02bc\u02bd\u02be\u02bf\u02c8\u30fc"
 # What displays as a blank separates words, as a space does (entry refuses these, but a list or a
-# payment entered before it did may hold them).
-_FOLDS = str.maketrans({**_LATIN_OF, **dict.fromkeys(BLANKS, " ")})
+# payment entered before it did may hold them), and so do the letters above.
+_FOLDS = str.maketrans(
+    {**_LATIN_OF, **dict.fromkeys(BLANKS, " "), **dict.fromkeys(_SEPARATING_LETTERS, " ")}
+)
+# ASCII that confusables.txt (UTS #39) gives as other ASCII, once case is folded: l and 1 look
+# like I, 0 like O, and rn like m ("lVAN DRAG0", "Kirn"). Folded alike in a listed name and a
+# payment's, as every fold here: a name that matches now as well is held, not let through.
+_ASCII_LOOK_ALIKES = str.maketrans({"l": "i", "1": "i", "0": "o"})
 # Look-alikes that NFKD would turn into letters that look like nothing Latin (the Greek lunate
 # sigma U+03F2, a c to the eye, into the final sigma), so they are folded before it.
 _FOLDS_BEFORE_NFKD = str.maketrans(
@@ -114,10 +130,15 @@ def name_keys(name: str) -> tuple[str, str | None]:
     second key is compared only with the second keys of such names: a capital's small letter is
     not what a reader sees, so INA in Greek capitals must not match a listed "Iva"."""
     if name.isascii():
-        return normalise_name(name), None  # no look-alike is ASCII
+        return _skeleton(normalise_name(name)), None
     letters = _letters(name)
     small = _folded(letters.casefold()) if _GREEK_OR_CYRILLIC.search(name) else None
-    return _folded(letters), small
+    return _skeleton(_folded(letters)), None if small is None else _skeleton(small)
+
+
+def _skeleton(key: str) -> str:
+    # What a normalised name is screened under, not what a reader sees: `_ASCII_LOOK_ALIKES`.
+    return key.translate(_ASCII_LOOK_ALIKES).replace("rn", "m")
 
 
 def _letters(name: str) -> str:
@@ -137,6 +158,62 @@ def _folded(letters: str) -> str:
     return _SPACES.sub(" ", folded).strip()
 
 
+def _empty() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class NameIndex:
+    """Listed names under one kind of key (`name_keys`), each with its source list. A name
+    matches a payment's name as written, by a run of whole words in it; word for word in
+    another order ("PETROV, Ivan" for a listed "Ivan Petrov"); or spelt by a run of words
+    joined ("IvanPetrov", "Al Qaida" for a listed "Alqaida", "I v a n"). Runs are looked up
+    rather than entries scanned, so a long list costs no more than a short one."""
+
+    exact: Mapping[str, str] = field(default_factory=_empty)
+    reordered: Mapping[str, str] = field(default_factory=_empty)
+    joined: Mapping[str, str] = field(default_factory=_empty)
+    words: int = 0  # in the longest name
+    letters: int = 0  # in the longest name, spaces left out
+
+    @classmethod
+    def of(cls, names: Mapping[str, str]) -> NameIndex:
+        joined = {key.replace(" ", ""): source for key, source in names.items()}
+        return cls(
+            exact=MappingProxyType(dict(names)),
+            reordered=MappingProxyType(
+                {" ".join(sorted(key.split(" "))): source for key, source in names.items()}
+            ),
+            joined=MappingProxyType(joined),
+            words=max((key.count(" ") + 1 for key in names), default=0),
+            letters=max(map(len, joined), default=0),
+        )
+
+    def __len__(self) -> int:
+        return len(self.exact)
+
+    def source(self, key: str) -> str | None:
+        """The source list of the listed name `key` matches, or None."""
+        words = key.split(" ")
+        for start in range(len(words)):
+            for end in range(start + 1, min(start + self.words, len(words)) + 1):
+                run = words[start:end]
+                source = self.exact.get(" ".join(run))
+                if source is None and len(run) > 1:
+                    source = self.reordered.get(" ".join(sorted(run)))
+                if source is not None:
+                    return source
+            spelt = ""
+            for word in words[start:]:
+                spelt += word
+                if len(spelt) > self.letters:
+                    break
+                source = self.joined.get(spelt)
+                if source is not None:
+                    return source
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     code: str
@@ -149,11 +226,10 @@ class ScreeningRules:
     every listed name by its first name key, `script_names` the Greek and Cyrillic ones by
     their second (`name_keys`)."""
 
-    names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    script_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    bics: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    names: NameIndex = field(default_factory=NameIndex)
+    script_names: NameIndex = field(default_factory=NameIndex)
+    bics: Mapping[str, str] = field(default_factory=_empty)
     limits: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))
-    name_words: int = 0  # words in the longest sanctioned name
 
     def screen(self, payment: Payment) -> list[Hit]:
         """Every rule the payment hits; an empty list lets it through."""
@@ -178,21 +254,11 @@ class ScreeningRules:
         return hits
 
     def _name_source(self, name: str) -> str | None:
-        # A sanctioned name matches the whole name or a run of whole words within it; runs are
-        # looked up rather than entries scanned, so a long list costs no more than a short one.
         written, small = name_keys(name)
-        keyed = [(written, self.names)]
-        if small is not None:
-            keyed.append((small, self.script_names))
-        for key, listed in keyed:
-            words = key.split(" ")
-            longest = min(self.name_words, len(words))
-            for start in range(len(words)):
-                for end in range(start + 1, min(start + longest, len(words)) + 1):
-                    source = listed.get(" ".join(words[start:end]))
-                    if source is not None:
-                        return source
-        return None
+        source = self.names.source(written)
+        if source is None and small is not None:
+            source = self.script_names.source(small)
+        return source
 
     def _bic_source(self, bic: str) -> str | None:
         # An 8-character entry covers every branch of the institution; an 11-character one its
@@ -211,7 +277,12 @@ def parse_sanctions_csv(
 ) -> ScreeningRules:
     """Rules from CSV text `type,value,source` (type NAME or BIC); ValueError names the line."""
     lines = [line for line in content.splitlines() if not line.lstrip().startswith("#")]
-    rows = list(csv.reader(io.StringIO("\n".join(lines))))
+    try:
+        # Strict, and no value over two lines: a quote left open would otherwise take every
+        # line after it into one value, and those entries would be lost without a word.
+        rows = list(csv.reader(io.StringIO("\n".join(lines)), strict=True))
+    except csv.Error as exc:
+        raise ValueError(f"malformed CSV ({exc}): a quote left open?") from None
     rows = [row for row in rows if any(cell.strip() for cell in row)]
     if not rows or tuple(cell.strip().lower() for cell in rows[0]) != _HEADER:
         raise ValueError(f"the first row must be the header {','.join(_HEADER)}")
@@ -221,12 +292,19 @@ def parse_sanctions_csv(
     for number, row in enumerate(rows[1:], start=2):
         if len(row) != len(_HEADER):
             raise ValueError(f"row {number}: expected {len(_HEADER)} columns, got {len(row)}")
+        if any("\n" in cell for cell in row):
+            raise ValueError(f"row {number}: a value spans lines (a quote left open?)")
         kind, value, source = (cell.strip() for cell in row)
         source = source or "the sanctions list"
         if kind.upper() == "NAME":
             written, small = name_keys(value)
             if not written:
                 raise ValueError(f"row {number}: the name is empty once normalised")
+            if len(written.replace(" ", "")) < MIN_NAME_LETTERS:
+                raise ValueError(
+                    f"row {number}: {value!r} is too short to screen by: it would hold every"
+                    " payment whose names hold it"
+                )
             names[written] = source
             if small is not None:
                 script_names[small] = source
@@ -238,9 +316,8 @@ def parse_sanctions_csv(
         else:
             raise ValueError(f"row {number}: type must be NAME or BIC, not {kind!r}")
     return ScreeningRules(
-        names=MappingProxyType(names),
-        script_names=MappingProxyType(script_names),
+        names=NameIndex.of(names),
+        script_names=NameIndex.of(script_names),
         bics=MappingProxyType(bics),
         limits=MappingProxyType(dict(limits or {})),
-        name_words=max((name.count(" ") + 1 for name in (*names, *script_names)), default=0),
     )
