@@ -390,3 +390,18 @@ def test_allowed_hosts_are_names_without_scheme_or_port() -> None:
     for value in ("https://paywire.example", "paywire.example:3000", "pay wire"):
         with pytest.raises(ConfigError, match=r"^PAYWIRE_ALLOWED_HOSTS=.*: must be host names"):
             load_settings(environ={"PAYWIRE_ALLOWED_HOSTS": value})
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        ("EUX=100", "PAYWIRE_AMOUNT_LIMITS: EUX is not an ISO 4217 currency"),
+        ("EUR=5,EUR=1000000", "PAYWIRE_AMOUNT_LIMITS: EUR is given twice"),
+    ],
+)
+def test_amount_limits_that_would_limit_nothing_are_refused(limits: str, message: str) -> None:
+    """A currency ISO 4217 does not have limits no payment; a second limit for one currency
+    silently replaced the first."""
+    with pytest.raises(ConfigError) as refused:
+        load_settings(environ={"PAYWIRE_AMOUNT_LIMITS": limits})
+    assert refused.value.message == message

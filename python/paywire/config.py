@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from paywire.domain.identifiers import bic_problem
+from paywire.domain.money import currency_digits
 from paywire.errors import ConfigError
 
 _PREFIX = "PAYWIRE_"
@@ -420,6 +421,16 @@ def _validate(s: Settings) -> None:
             f"REDIS_URL={_mask_url(s.redis_url)!r}: must start redis://, rediss:// or unix://,"
             " and a port in it must be a number"
         )
+    given: set[str] = set()
+    for currency, _ in s.amount_limits:
+        # A code ISO 4217 does not have would limit nothing; one given twice, only its last.
+        try:
+            currency_digits(currency)
+        except ValueError as exc:
+            raise ConfigError(f"PAYWIRE_AMOUNT_LIMITS: {exc}") from None
+        if currency in given:
+            raise ConfigError(f"PAYWIRE_AMOUNT_LIMITS: {currency} is given twice")
+        given.add(currency)
     for name in ("sender_bic", "receiver_bic"):
         bic = getattr(s, name)
         problem = None if bic is None else bic_problem(bic)
