@@ -14,12 +14,24 @@ from typing import Any
 
 import yaml
 
+from paywire.config import Settings
+from paywire.gateway import HTTP_SHUTDOWN_S
+from paywire.pipeline.runner import SETTLER_STOP_MIN_S
+from paywire.transport.pool import CLOSE_TIMEOUT_S
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 PROMETHEUS_DIR = DEPLOY / "prometheus"
 K8S_DIR = DEPLOY / "k8s"
 RUNBOOK = ROOT / "docs" / "RUNBOOK.md"
 VENV_BIN = Path(sys.executable).parent
+
+
+def stop_s() -> float:
+    """The longest a gateway takes to stop after SIGTERM with the default settings: the drain,
+    the answers received written, the receiver's goodbye to each connection, the HTTP requests
+    still open. A platform's grace period must be longer, or its kill lands mid-way."""
+    return Settings().drain_timeout_s + SETTLER_STOP_MIN_S + CLOSE_TIMEOUT_S + HTTP_SHUTDOWN_S
 
 
 def tool(name: str) -> str:

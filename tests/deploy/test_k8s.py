@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 
 from paywire.config import Settings
-from tests.deploy.paths import K8S_DIR, load_yaml, load_yaml_documents
+from tests.deploy.paths import K8S_DIR, load_yaml, load_yaml_documents, stop_s
 
 KUBERNETES_VERSION = "1.30.0"
 MANIFESTS = sorted(path for path in K8S_DIR.glob("*.yaml") if path.name != "kustomization.yaml")
@@ -73,7 +73,7 @@ def test_stopping_leaves_time_to_drain() -> None:
     gateway = container(pod, "gateway")
     sleep = gateway["lifecycle"]["preStop"]["exec"]["command"]
     assert sleep[0] == "sleep"
-    assert pod["terminationGracePeriodSeconds"] > int(sleep[1]) + 30
+    assert pod["terminationGracePeriodSeconds"] > int(sleep[1]) + stop_s()
 
 
 @pytest.mark.parametrize("name", ["paywire", "paywire-receiver"])

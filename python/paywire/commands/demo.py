@@ -2,7 +2,8 @@
 
 Embedded PostgreSQL, migrations, demo operators and accounts, a CA and certificates, the reference
 receiver in its own process and the gateway on http://127.0.0.1:3000. Ctrl-C stops it all
-cleanly. The database, certificates and passwords in PAYWIRE_DATA_DIR are reused by the next run.
+cleanly. The database and the passwords in PAYWIRE_DATA_DIR are reused by the next run; the CA and
+the certificates are made anew each run.
 """
 
 from __future__ import annotations

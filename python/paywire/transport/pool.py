@@ -40,6 +40,8 @@ from paywire.wire import Answer
 
 log = logging.getLogger("paywire.transport")
 
+# How long a closing connection may take to say goodbye (TLS close_notify) by default.
+CLOSE_TIMEOUT_S = 5.0
 # How long a slot waits before asking again while another process probes the receiver.
 SHARED_PROBE_POLL_S = 0.25
 # How long a slot waits, at most, before asking again whether another process's OPEN verdict
@@ -81,7 +83,7 @@ class ConnectionPool:
         *,
         on_unmatched: UnmatchedHandler = _ignore_unmatched,
         connect_timeout_s: float = 10.0,
-        close_timeout_s: float = 5.0,
+        close_timeout_s: float = CLOSE_TIMEOUT_S,
         backoff_base_s: float = 0.1,
         backoff_max_s: float = 10.0,
         tick_s: float | None = None,
