@@ -289,7 +289,10 @@ pub fn parse(payload: &[u8]) -> Result<Parsed<'_>, ReadError> {
         match field {
             Field::MsgId => set_once(
                 &mut g.msg_id,
-                filled(text, "original message id")?,
+                filled(
+                    text,
+                    "original message id (OrgnlMsgId, or RltdRef/Ref of an admi.002)",
+                )?,
                 "original message id",
             )?,
             Field::GroupStatus => set_once(&mut g.group_status, filled(text, "GrpSts")?, "GrpSts")?,

@@ -22,8 +22,14 @@ from paywire.domain.validation import BLANKS
 SANCTIONS_HIT = "SANCTIONS_HIT"
 AMOUNT_LIMIT = "AMOUNT_LIMIT"
 _HEADER = ("type", "value", "source")
-# Letters and digits a listed name needs ("S.A." or one initial would hold most payments).
-MIN_NAME_LETTERS = 3
+# Names with fewer letters and digits than this ("S.A.", an initial, a name of two characters
+# in its own script) hit only a whole name equal to them: as a run of words, or spelt by one,
+# they would hold every payment whose name holds them.
+WHOLE_ONLY_BELOW = 3
+# Listed names of at most this many words also hit in another word order (personal names, and
+# "LAST, First" lists). Every run sorted against longer entries would cost milliseconds per name
+# of many short words, on the event loop.
+REORDERED_WORDS = 4
 _SPACES = re.compile(r"\s+")
 # In ASCII, what is not a letter or a digit is punctuation, a symbol, a space or a control.
 _ASCII_SEPARATORS = re.compile(r"[^a-z0-9]+")
@@ -166,10 +172,13 @@ def _empty() -> Mapping[str, str]:
 class NameIndex:
     """Listed names under one kind of key (`name_keys`), each with its source list. A name
     matches a payment's name as written, by a run of whole words in it; word for word in
-    another order ("PETROV, Ivan" for a listed "Ivan Petrov"); or spelt by a run of words
-    joined ("IvanPetrov", "Al Qaida" for a listed "Alqaida", "I v a n"). Runs are looked up
-    rather than entries scanned, so a long list costs no more than a short one."""
+    another order ("PETROV, Ivan" for a listed "Ivan Petrov"), for names of up to
+    `REORDERED_WORDS` words; or spelt by a run of words joined ("IvanPetrov", "Al Qaida" for a
+    listed "Alqaida", "I v a n"). A name shorter than `WHOLE_ONLY_BELOW` matches only a whole
+    name. Runs are looked up rather than entries scanned, so a long list costs no more than a
+    short one."""
 
+    whole: Mapping[str, str] = field(default_factory=_empty)
     exact: Mapping[str, str] = field(default_factory=_empty)
     reordered: Mapping[str, str] = field(default_factory=_empty)
     joined: Mapping[str, str] = field(default_factory=_empty)
@@ -178,40 +187,62 @@ class NameIndex:
 
     @classmethod
     def of(cls, names: Mapping[str, str]) -> NameIndex:
-        joined = {key.replace(" ", ""): source for key, source in names.items()}
+        whole = {
+            key: source for key, source in names.items() if len(_joined(key)) < WHOLE_ONLY_BELOW
+        }
+        runs = {key: source for key, source in names.items() if key not in whole}
+        joined = {_joined(key): source for key, source in runs.items()}
         return cls(
-            exact=MappingProxyType(dict(names)),
+            whole=MappingProxyType(whole),
+            exact=MappingProxyType(runs),
             reordered=MappingProxyType(
-                {" ".join(sorted(key.split(" "))): source for key, source in names.items()}
+                {
+                    " ".join(sorted(key.split(" "))): source
+                    for key, source in runs.items()
+                    if 1 < key.count(" ") + 1 <= REORDERED_WORDS
+                }
             ),
             joined=MappingProxyType(joined),
-            words=max((key.count(" ") + 1 for key in names), default=0),
+            words=max((key.count(" ") + 1 for key in runs), default=0),
             letters=max(map(len, joined), default=0),
         )
 
     def __len__(self) -> int:
-        return len(self.exact)
+        return len(self.whole) + len(self.exact)
 
     def source(self, key: str) -> str | None:
         """The source list of the listed name `key` matches, or None."""
+        source = self.whole.get(key)
+        if source is not None:
+            return source
         words = key.split(" ")
         for start in range(len(words)):
             for end in range(start + 1, min(start + self.words, len(words)) + 1):
                 run = words[start:end]
                 source = self.exact.get(" ".join(run))
-                if source is None and len(run) > 1:
+                if source is None and 1 < len(run) <= REORDERED_WORDS:
                     source = self.reordered.get(" ".join(sorted(run)))
                 if source is not None:
                     return source
             spelt = ""
             for word in words[start:]:
-                spelt += word
+                # Its words are folded already; an r ending one and an n starting the next make
+                # an rn once joined, as `_joined` folds it in a listed name.
+                if spelt.endswith("r") and word.startswith("n"):
+                    spelt = f"{spelt[:-1]}m{word[1:]}"
+                else:
+                    spelt += word
                 if len(spelt) > self.letters:
                     break
                 source = self.joined.get(spelt)
                 if source is not None:
                     return source
         return None
+
+
+def _joined(key: str) -> str:
+    # Joined, a word's last r and the next one's first n are an rn too (`_skeleton`).
+    return _skeleton(key.replace(" ", ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +313,7 @@ def parse_sanctions_csv(
         # line after it into one value, and those entries would be lost without a word.
         rows = list(csv.reader(io.StringIO("\n".join(lines)), strict=True))
     except csv.Error as exc:
-        raise ValueError(f"malformed CSV ({exc}): a quote left open?") from None
+        raise ValueError(f"malformed CSV ({exc}): check its quotes") from None
     rows = [row for row in rows if any(cell.strip() for cell in row)]
     if not rows or tuple(cell.strip().lower() for cell in rows[0]) != _HEADER:
         raise ValueError(f"the first row must be the header {','.join(_HEADER)}")
@@ -300,11 +331,6 @@ def parse_sanctions_csv(
             written, small = name_keys(value)
             if not written:
                 raise ValueError(f"row {number}: the name is empty once normalised")
-            if len(written.replace(" ", "")) < MIN_NAME_LETTERS:
-                raise ValueError(
-                    f"row {number}: {value!r} is too short to screen by: it would hold every"
-                    " payment whose names hold it"
-                )
             names[written] = source
             if small is not None:
                 script_names[small] = source
