@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from paywire.transport import BreakerState, Unanswered
-from paywire.transport.connection import Connection
+from paywire.transport import BreakerState, ConnectionPool, Unanswered
+from paywire.transport.connection import Connection, OutcomeHandler
 from paywire.wire import Answer, build_pacs002, encode_frames
 from tests.fixtures.metrics import metric
 from tests.fixtures.waiting import poll
@@ -244,49 +244,64 @@ async def test_heartbeats_read_while_our_writes_are_paused_get_one_answer_when_t
     assert heartbeats_in(received) == 1
 
 
-async def test_a_receiver_that_stops_reading_gets_no_more_messages_and_is_dropped(
-    scripted_receiver: Callable[[Script], Any], make_pool: Callable[..., Any]
-) -> None:
-    """The receiver echoes the opening heartbeat, then reads nothing more while it keeps the
-    connection alive with heartbeats of its own. The messages written to it time out in our
-    buffer; the room they free must not take more (every answer timeout another
-    `max_inflight` of them, for as long as the receiver kept it up), and a connection whose
-    writes have not moved for a whole answer timeout is given up, reason `stalled`."""
-    max_inflight = 16
-    done = asyncio.Event()
-    scripts_running = 0
+class StopsReading:
+    """A receiver that echoes the opening heartbeat, then reads nothing more while it keeps
+    each connection alive with heartbeats of its own, until `end`."""
 
-    async def stop_reading(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal scripts_running
-        scripts_running += 1
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
+        self.running = 0
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.running += 1
         try:
             await reader.readexactly(4)  # the opening heartbeat
-            while not done.is_set():
+            while not self.done.is_set():
                 writer.write(encode_frames([b""]))
                 await asyncio.sleep(0.05)
         finally:
-            scripts_running -= 1
+            self.running -= 1
 
+    async def end(self) -> None:
+        self.done.set()
+        await poll(lambda: self.running == 0, what="the receiver's scripts ended")
+
+
+# Sixteen messages of a megabyte fill the TLS layer's buffer past its high-water mark at once.
+STALLING_INFLIGHT = 16
+BIG_MESSAGE = b"<pacs.008>" + b"x" * (1_000_000 - 21) + b"</pacs.008>"
+
+
+async def keep_sending(pool: ConnectionPool, told: OutcomeHandler) -> None:
+    """Batches of `STALLING_INFLIGHT` big messages, each waiting at most half a second."""
+    for n in itertools.count():
+        batch = [(f"S{n}-{i}", BIG_MESSAGE, None) for i in range(STALLING_INFLIGHT)]
+        await pool.submit_many(batch, told, queue_by=asyncio.get_running_loop().time() + 0.5)
+        await asyncio.sleep(0.01)  # refused at once (the breaker open), it must not spin
+
+
+async def test_a_receiver_that_stops_reading_gets_no_more_messages_and_is_dropped(
+    scripted_receiver: Callable[[Script], Any], make_pool: Callable[..., Any]
+) -> None:
+    """The messages written to a receiver that stopped reading time out in our buffer; the
+    room they free must not take more (every answer timeout another `max_inflight` of them,
+    for as long as the receiver kept it up), and a connection whose writes have not moved for
+    a whole answer timeout is given up, reason `stalled`."""
+    receiver = StopsReading()
     stalled = metric("tls_connection_errors_total", reason="stalled")
     pool = await make_pool(
-        await scripted_receiver(stop_reading),
+        await scripted_receiver(receiver),
         pool_size=1,
         heartbeat_s=0.5,
         ack_timeout_s=1.0,
-        max_inflight=max_inflight,
+        max_inflight=STALLING_INFLIGHT,
     )
-    message = b"<pacs.008>" + b"x" * (1_000_000 - 21) + b"</pacs.008>"
     outcomes: list[str] = []
 
     def told(_msg_id: str, outcome: Answer | Unanswered) -> None:
         outcomes.append(outcome.reason if isinstance(outcome, Unanswered) else outcome.kind)
 
-    async def keep_sending() -> None:
-        for n in itertools.count():
-            batch = [(f"S{n}-{i}", message, None) for i in range(max_inflight)]
-            await pool.submit_many(batch, told, queue_by=asyncio.get_running_loop().time() + 0.5)
-
-    sending = asyncio.ensure_future(keep_sending())
+    sending = asyncio.ensure_future(keep_sending(pool, told))
     try:
         await poll(
             lambda: metric("tls_connection_errors_total", reason="stalled") > stalled,
@@ -294,14 +309,42 @@ async def test_a_receiver_that_stops_reading_gets_no_more_messages_and_is_droppe
             what="the stalled connection given up",
         )
     finally:
-        done.set()
         sending.cancel()
         await asyncio.gather(sending, return_exceptions=True)
-        await poll(lambda: scripts_running == 0, what="the receiver's scripts ended")
+        await receiver.end()
     first = pool.stats()["connections"][0]
-    assert first["sent"] <= 2 * max_inflight, "messages were handed to a paused connection"
-    assert "timeout" not in outcomes or outcomes.count("timeout") <= 2 * max_inflight
+    assert first["sent"] <= 2 * STALLING_INFLIGHT, "messages were handed to a paused connection"
+    assert outcomes.count("timeout") <= 2 * STALLING_INFLIGHT
     assert "no_room" in outcomes, "senders waited for room while the writes were paused"
+
+
+async def test_connections_that_stall_one_after_another_open_the_breaker(
+    scripted_receiver: Callable[[Script], Any], make_pool: Callable[..., Any]
+) -> None:
+    """The receiver's heartbeats prove nothing of a connection it took none of our writes on:
+    counted as proven, each stall reset the run of failures, and the breaker never opened
+    however many connections stalled in a row."""
+    receiver = StopsReading()
+    pool = await make_pool(
+        await scripted_receiver(receiver),
+        pool_size=1,
+        heartbeat_s=0.5,
+        ack_timeout_s=1.0,
+        max_inflight=STALLING_INFLIGHT,
+        cb_failure_threshold=2,
+        clock=FakeClock(),  # an OPEN breaker stays so: no probe in the test
+    )
+    sending = asyncio.ensure_future(keep_sending(pool, lambda _msg_id, _outcome: None))
+    try:
+        await poll(
+            lambda: pool.breaker.state is BreakerState.OPEN,
+            timeout_s=15,
+            what="the breaker OPEN after two stalls",
+        )
+    finally:
+        sending.cancel()
+        await asyncio.gather(sending, return_exceptions=True)
+        await receiver.end()
 
 
 async def test_a_connection_given_up_in_the_read_that_confirmed_it_does_not_open(

@@ -435,7 +435,10 @@ class Connection(asyncio.Protocol):
         ack_timeout_s = self._options.ack_timeout_s
         paused_since = self.paused_since
         if paused_since is not None and now - paused_since >= ack_timeout_s:
-            # Not one message written meanwhile could have been answered in time.
+            # Not one message written meanwhile could have been answered in time. Whatever the
+            # receiver sent on it (heartbeats), the connection proved nothing: its end continues
+            # the run of failures that backs off and trips the breaker.
+            self.proven = False
             self._fail("stalled", f"receiver took none of our writes for {ack_timeout_s} s")
             return
         expired = self._expire(now - ack_timeout_s)
