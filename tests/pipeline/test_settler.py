@@ -6,7 +6,7 @@ import asyncio
 import datetime
 import logging
 import secrets
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,6 +144,31 @@ async def test_a_database_failure_one_by_one_resumes_with_the_next_answer(
     assert (await world.reload(second)).status is Status.COMPLETED
 
 
+async def for_new_connections(world: World, setting: str) -> None:
+    """`setting` (`name = value`) for the connections opened from now on: the settler's own
+    pool's, not a lock holder's."""
+    await world.owner.execute(
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET " + setting + "', current_database());"
+        " END $$"
+    )
+
+
+async def settler_of_its_own(world: World, dsn: str) -> tuple[Pool, Settler]:
+    """A settler on a pool of one connection of its own, retrying within 50 ms."""
+    pool = await create_pool(dsn, min_size=1, max_size=1, command_timeout=30)
+    return pool, Settler(pool, world.ledger, backoff_max_s=0.05)
+
+
+def failed_settlings(caplog: pytest.LogCaptureFixture, at_least: int) -> Callable[[], bool]:
+    """Whether the settler has logged `at_least` failed settlings (retried, not dropped)."""
+
+    def logged() -> bool:
+        failed = [r for r in caplog.records if "settling failed" in r.getMessage()]
+        return len(failed) >= at_least
+
+    return logged
+
+
 async def test_an_answer_waits_out_a_lock_it_cannot_get_and_then_settles(
     world: World, gateway_database: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -151,13 +176,8 @@ async def test_an_answer_waits_out_a_lock_it_cannot_get_and_then_settles(
     answer until the lock (here the audit chain's head) is free, where it used to settle it
     alone, fail again and drop it."""
     payment = await world.drive(await world.create(), Status.TRANSMITTED)
-    # For connections opened from now on: the settler's, not the lock holder's.
-    await world.owner.execute(
-        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET lock_timeout = ''20ms''',"
-        " current_database()); END $$"
-    )
-    settler_pool = await create_pool(gateway_database, min_size=1, max_size=2, command_timeout=30)
-    settler = Settler(settler_pool, world.ledger, backoff_max_s=0.05)
+    await for_new_connections(world, "lock_timeout = '20ms'")
+    settler_pool, settler = await settler_of_its_own(world, gateway_database)
     unsettleable = metric("tls_protocol_anomalies_total", kind="unsettleable")
     try:
         async with world.pool.acquire() as holder, holder.transaction():
@@ -166,11 +186,7 @@ async def test_an_answer_waits_out_a_lock_it_cannot_get_and_then_settles(
                 settler.add(wire_answer(payment, "ACSP"))
                 settler.start()
 
-                async def retried_twice() -> bool:
-                    retries = [r for r in caplog.records if "settling failed" in r.getMessage()]
-                    return len(retries) >= 2
-
-                await poll(retried_twice, what="two failed settlings logged")
+                await poll(failed_settlings(caplog, 2), what="two failed settlings logged")
         await asyncio.wait_for(settler.drain(), 10)
     finally:
         await settler.stop()
@@ -188,12 +204,8 @@ async def test_a_stop_keeps_retrying_a_failed_write_until_its_deadline(
     for the database's trouble (here a lock it cannot get) once the stop had begun ended the
     settler there and then, its answers unwritten however much of the deadline was left."""
     payment = await world.drive(await world.create(), Status.TRANSMITTED)
-    await world.owner.execute(
-        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET lock_timeout = ''20ms''',"
-        " current_database()); END $$"
-    )
-    settler_pool = await create_pool(gateway_database, min_size=1, max_size=2, command_timeout=30)
-    settler = Settler(settler_pool, world.ledger, backoff_max_s=0.05)
+    await for_new_connections(world, "lock_timeout = '20ms'")
+    settler_pool, settler = await settler_of_its_own(world, gateway_database)
     try:
         async with world.pool.acquire() as holder, holder.transaction():
             await holder.execute("SELECT 1 FROM audit_chain FOR UPDATE")
@@ -202,11 +214,7 @@ async def test_a_stop_keeps_retrying_a_failed_write_until_its_deadline(
                 settler.start()
                 stopping = asyncio.ensure_future(settler.stop(within_s=30))
 
-                async def failed_while_stopping() -> bool:
-                    retries = [r for r in caplog.records if "settling failed" in r.getMessage()]
-                    return len(retries) >= 3
-
-                await poll(failed_while_stopping, what="writes failing during the stop")
+                await poll(failed_settlings(caplog, 3), what="writes failing during the stop")
         await asyncio.wait_for(stopping, 10)
     finally:
         await settler.stop()
@@ -224,14 +232,9 @@ async def test_answers_wait_out_a_database_that_refuses_writes(
     one, failed alone and dropped (a message on its last attempt then ended ACK_MISSING,
     its ACK thrown away); they wait, and settle once a writable server is back."""
     payments = [await world.drive(await world.create(), Status.TRANSMITTED) for _ in range(3)]
-    set_read_only = (
-        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_read_only = {}',"
-        " current_database()); END $$"
-    )
-    await world.owner.execute(set_read_only.format("on"))  # for the settler's connection
-    settler_pool = await create_pool(gateway_database, min_size=1, max_size=1, command_timeout=30)
+    await for_new_connections(world, "default_transaction_read_only = on")
+    settler_pool, settler = await settler_of_its_own(world, gateway_database)
     backend = await settler_pool.fetchval("SELECT pg_backend_pid()")
-    settler = Settler(settler_pool, world.ledger, backoff_max_s=0.05)
     unsettleable = metric("tls_protocol_anomalies_total", kind="unsettleable")
     try:
         with caplog.at_level(logging.WARNING, logger="paywire.pipeline.settler"):
@@ -239,13 +242,9 @@ async def test_answers_wait_out_a_database_that_refuses_writes(
                 settler.add(wire_answer(payment, "ACSP"))
             settler.start()
 
-            async def retried_twice() -> bool:
-                retries = [r for r in caplog.records if "settling failed" in r.getMessage()]
-                return len(retries) >= 2
-
-            await poll(retried_twice, what="two failed settlings logged")
+            await poll(failed_settlings(caplog, 2), what="two failed settlings logged")
         # The primary is back: the standby's connection ends, the next one may write.
-        await world.owner.execute(set_read_only.format("off"))
+        await for_new_connections(world, "default_transaction_read_only = off")
         assert await world.owner.fetchval("SELECT pg_terminate_backend($1)", backend)
         await asyncio.wait_for(settler.drain(), 10)
     finally:
