@@ -147,8 +147,9 @@ async def test_a_database_failure_one_by_one_resumes_with_the_next_answer(
 async def for_new_connections(world: World, setting: str) -> None:
     """`setting` (`name = value`) for the connections opened from now on: the settler's own
     pool's, not a lock holder's."""
+    quoted = setting.replace("'", "''")  # inside the format string's own quotes
     await world.owner.execute(
-        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET " + setting + "', current_database());"
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET " + quoted + "', current_database());"
         " END $$"
     )
 
