@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+import pytest
 from playwright.async_api import Page, expect
 
 from paywire.api import create_app
@@ -147,16 +148,22 @@ async def test_logout_forgets_the_command_history(browser, serve, settings, db_p
     await page.close()
 
 
+@pytest.mark.parametrize("command", ["pay list", "pay new"])
 async def test_a_session_the_server_ended_leaves_the_page_as_logout_does(
-    browser, serve, settings, db_pool
+    browser, serve, settings, db_pool, command: str
 ) -> None:
+    """The command whose request found the session ended says so (`pay new` reports its
+    errors itself), and the page is left as logout leaves it."""
     page, term = await maker_at_work(browser, serve, settings, db_pool)
     # Age the session, as tests/api/test_auth.py does: its expiry moves an hour into the past.
     await db_pool.execute(
         "UPDATE sessions SET created_at = created_at - interval '2 hours',"
         " expires_at = expires_at - interval '1 hour'"
     )
-    await term.enter("pay list")
+    if command == "pay new":
+        await term.enter_payment("12.50")
+    else:
+        await term.enter(command)
     await term.wait_for_text("error 401")
     await term.wait_for_text("the session has ended")
     await left_clean(term, "maker")

@@ -48,11 +48,14 @@ function start() {
     const started = ended;
     const live = () => ended === started;
     const when = (act) => (...args) => (live() ? act(...args) : undefined);
+    // A 401 to the command's own request is why its session ended: said, whatever else of the
+    // command is dropped (it holds nothing of the operator's).
+    const ended401 = (error) => error instanceof ApiError && error.status === 401;
     return {
       api,
       terminal,
       leave,
-      report: when(report),
+      report: (error) => (live() || ended401(error) ? report(error) : undefined),
       watcher: { track: when((p) => watcher.track(p)), trackList: when((ps) => watcher.trackList(ps)) },
       get unconfirmed() {
         return unconfirmed;
@@ -86,10 +89,7 @@ function start() {
     try {
       await command.run(ctx, args);
     } catch (error) {
-      // A 401 to the command's own request is why its session ended: said, whatever else of
-      // the command is dropped (it holds nothing of the operator's).
-      if (error instanceof ApiError && error.status === 401) report(error);
-      else ctx.report(error);
+      ctx.report(error);
     } finally {
       api.signal = null;
     }
