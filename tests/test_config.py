@@ -201,11 +201,17 @@ def test_a_database_url_without_its_scheme_and_slashes_is_refused_without_its_pa
     assert "Zx9" not in str(raised.value)
 
 
-def test_urls_with_encoded_passwords_and_at_signs_in_queries_are_taken() -> None:
-    urls = {
-        "DATABASE_URL": "postgresql://paywire:Zx9%2Fq@db:5432/paywire?options=a@b",
-        "REDIS_URL": "redis://cache:6379/0",
-    }
+@pytest.mark.parametrize(
+    ("database_url", "redis_url"),
+    [
+        ("postgresql://paywire:Zx9%2Fq@db:5432/paywire?options=a@b", "redis://cache:6379/0"),
+        ("POSTGRESQL://paywire@db/paywire", "REDIS://cache:6379/0"),  # the drivers' case too
+    ],
+)
+def test_urls_with_encoded_passwords_and_at_signs_in_queries_are_taken(
+    database_url: str, redis_url: str
+) -> None:
+    urls = {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
     settings = load_settings(environ=urls)
     assert (settings.database_url, settings.redis_url) == tuple(urls.values())
 

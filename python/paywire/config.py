@@ -511,7 +511,7 @@ def _has_scheme(url: str, schemes: tuple[str, ...]) -> bool:
     `redis//…`) drivers read no host or password out of it, and connect unauthenticated to the
     local default instead, or to a database named after the rest."""
     scheme, sep, _ = url.partition("://")
-    return bool(sep) and scheme in schemes
+    return bool(sep) and scheme.lower() in schemes  # as the drivers read it
 
 
 def _mask_url(url: str) -> str:
