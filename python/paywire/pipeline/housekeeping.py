@@ -26,6 +26,9 @@ SWEEP_EVERY_S = 60.0
 # of the sweeps before it, which may have failed for as long as it was away.
 FIRST_LOOKBACK = timedelta(days=1)
 RETENTION_EVERY_S = 24 * 3600.0
+# A failed retention run is tried again after at most this long, not the pipeline's 5 s: each
+# run takes the audit chain's head, which every audited write waits for.
+RETENTION_RETRY_MAX_S = 300.0
 
 
 class Housekeeping:
@@ -46,7 +49,13 @@ class Housekeeping:
         self._swept_at: datetime | None = None  # the moment of the last sweep that got through
         self._loops = (
             StepLoop("reconcile", self._sweep, batch=1, idle_s=sweep_every_s),
-            StepLoop("retention", self._retention, batch=1, idle_s=RETENTION_EVERY_S),
+            StepLoop(
+                "retention",
+                self._retention,
+                batch=1,
+                idle_s=RETENTION_EVERY_S,
+                backoff_max_s=RETENTION_RETRY_MAX_S,
+            ),
         )
 
     def start(self) -> None:
