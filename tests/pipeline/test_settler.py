@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 import secrets
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,6 +171,15 @@ def failed_settlings(caplog: pytest.LogCaptureFixture, at_least: int) -> Callabl
     return logged
 
 
+@contextlib.asynccontextmanager
+async def audit_head_held(world: World) -> AsyncIterator[None]:
+    """The audit chain's head locked by another transaction while the block runs: a lock every
+    settling takes last, and waits for."""
+    async with world.pool.acquire() as holder, holder.transaction():
+        await holder.execute("SELECT 1 FROM audit_chain FOR UPDATE")
+        yield
+
+
 async def test_an_answer_waits_out_a_lock_it_cannot_get_and_then_settles(
     world: World, gateway_database: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -181,8 +191,7 @@ async def test_an_answer_waits_out_a_lock_it_cannot_get_and_then_settles(
     settler_pool, settler = await settler_of_its_own(world, gateway_database)
     unsettleable = metric("tls_protocol_anomalies_total", kind="unsettleable")
     try:
-        async with world.pool.acquire() as holder, holder.transaction():
-            await holder.execute("SELECT 1 FROM audit_chain FOR UPDATE")
+        async with audit_head_held(world):
             with caplog.at_level(logging.WARNING, logger="paywire.pipeline.settler"):
                 settler.add(wire_answer(payment, "ACSP"))
                 settler.start()
@@ -208,8 +217,7 @@ async def test_a_stop_keeps_retrying_a_failed_write_until_its_deadline(
     await for_new_connections(world, "lock_timeout = '20ms'")
     settler_pool, settler = await settler_of_its_own(world, gateway_database)
     try:
-        async with world.pool.acquire() as holder, holder.transaction():
-            await holder.execute("SELECT 1 FROM audit_chain FOR UPDATE")
+        async with audit_head_held(world):
             with caplog.at_level(logging.WARNING, logger="paywire.pipeline.settler"):
                 settler.add(wire_answer(payment, "ACSP"))
                 settler.start()

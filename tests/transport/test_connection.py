@@ -7,10 +7,11 @@ most 35 characters), so a scripted TLS server (`scripted_receiver`) answers with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -280,6 +281,20 @@ async def keep_sending(pool: ConnectionPool, told: OutcomeHandler) -> None:
         await asyncio.sleep(0.01)  # refused at once (the breaker open), it must not spin
 
 
+@contextlib.asynccontextmanager
+async def sending_to(
+    pool: ConnectionPool, receiver: StopsReading, told: OutcomeHandler
+) -> AsyncIterator[None]:
+    """`keep_sending` for as long as the block runs; then the receiver's scripts end too."""
+    sending = asyncio.ensure_future(keep_sending(pool, told))
+    try:
+        yield
+    finally:
+        sending.cancel()
+        await asyncio.gather(sending, return_exceptions=True)
+        await receiver.end()
+
+
 async def test_a_receiver_that_stops_reading_gets_no_more_messages_and_is_dropped(
     scripted_receiver: Callable[[Script], Any], make_pool: Callable[..., Any]
 ) -> None:
@@ -301,17 +316,12 @@ async def test_a_receiver_that_stops_reading_gets_no_more_messages_and_is_droppe
     def told(_msg_id: str, outcome: Answer | Unanswered) -> None:
         outcomes.append(outcome.reason if isinstance(outcome, Unanswered) else outcome.kind)
 
-    sending = asyncio.ensure_future(keep_sending(pool, told))
-    try:
+    async with sending_to(pool, receiver, told):
         await poll(
             lambda: metric("tls_connection_errors_total", reason="stalled") > stalled,
             timeout_s=10,
             what="the stalled connection given up",
         )
-    finally:
-        sending.cancel()
-        await asyncio.gather(sending, return_exceptions=True)
-        await receiver.end()
     first = pool.stats()["connections"][0]
     assert first["sent"] <= 2 * STALLING_INFLIGHT, "messages were handed to a paused connection"
     assert outcomes.count("timeout") <= 2 * STALLING_INFLIGHT
@@ -334,17 +344,12 @@ async def test_connections_that_stall_one_after_another_open_the_breaker(
         cb_failure_threshold=2,
         clock=FakeClock(),  # an OPEN breaker stays so: no probe in the test
     )
-    sending = asyncio.ensure_future(keep_sending(pool, lambda _msg_id, _outcome: None))
-    try:
+    async with sending_to(pool, receiver, lambda _msg_id, _outcome: None):
         await poll(
             lambda: pool.breaker.state is BreakerState.OPEN,
             timeout_s=15,
             what="the breaker OPEN after two stalls",
         )
-    finally:
-        sending.cancel()
-        await asyncio.gather(sending, return_exceptions=True)
-        await receiver.end()
 
 
 async def test_a_connection_given_up_in_the_read_that_confirmed_it_does_not_open(
