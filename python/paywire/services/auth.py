@@ -88,7 +88,7 @@ async def login(
         raise AuthenticationError("invalid user name or password")
     counter = attempts or PostgresAttempts(db, LOCKOUT_WINDOW)
     now = datetime.now(UTC)
-    found = await _attempt(db, name, password, counter, now, request_id, active_only=True)
+    found = await _attempt(db, name, password, counter, now, request_id)
     if found is None:
         raise AuthenticationError("invalid user name or password")
     stored_hash = found[1]
@@ -183,7 +183,7 @@ async def change_password(
     name = operator.username
     counter = attempts or PostgresAttempts(db, LOCKOUT_WINDOW)
     now = datetime.now(UTC)
-    found = await _attempt(db, name, current_password, counter, now, request_id, active_only=True)
+    found = await _attempt(db, name, current_password, counter, now, request_id)
     if found is None:
         wrong = {"field": "current_password", "message": "is not the operator's current password"}
         raise ValidationError("invalid password change", details=[wrong])
@@ -220,13 +220,11 @@ async def _attempt(
     counter: AttemptCounter,
     now: datetime,
     request_id: str | None,
-    *,
-    active_only: bool = False,
 ) -> tuple[Operator, str] | None:
     """One attempt at `name`'s password: refused (Throttled) while the name is locked, counted
     before it is checked, so concurrent guesses cannot slip past the limit while the first ones
-    are being verified; the operator and their hash when it is right (and, `active_only`, the
-    operator active). A wrong one at the limit locks the name."""
+    are being verified; the operator and their hash when it is right and the operator
+    active. A wrong one at the limit locks the name."""
     async with connection(db) as conn:
         until = await store.locked_until(conn, name, now)
     if until is not None:
@@ -238,7 +236,7 @@ async def _attempt(
     async with connection(db) as conn:
         found = await store.credentials(conn, name)
     valid = await verify_password(found[1] if found else DUMMY_HASH, password)
-    if found is None or not valid or (active_only and not found[0].active):
+    if found is None or not valid or not found[0].active:
         if counted >= LOCKOUT_ATTEMPTS:
             await _lock(db, name, now, request_id)
         return None
