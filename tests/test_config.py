@@ -152,14 +152,17 @@ def test_a_raw_at_sign_in_a_url_s_credentials_is_refused_without_being_shown(
     assert load_settings(environ={variable: url.format(at="%40")}) is not None
 
 
-def test_a_password_holding_at_and_then_slash_is_refused_without_being_shown() -> None:
-    """Cut at the '/', its middle would be taken for the host and its end for the database's
-    name, and the connection's refusal would name both."""
+@pytest.mark.parametrize(("cut", "encoded_cut"), [("/", "%2F"), ("?", "%3F"), ("#", "%23")])
+def test_a_password_holding_at_and_then_a_delimiter_is_refused_without_being_shown(
+    cut: str, encoded_cut: str
+) -> None:
+    """Cut at the '/', '?' or '#', its middle would be taken for the host and its end for the
+    database's name or a parameter, and the connection's refusal would name both."""
     with pytest.raises(ConfigError) as raised:
-        load_settings(environ={"DATABASE_URL": "postgresql://u:Zx9@Yw8/Vu7@127.0.0.1:5999/db"})
+        load_settings(environ={"DATABASE_URL": f"postgresql://u:Zx9@Yw8{cut}Vu7@127.0.0.1:5999/db"})
     assert raised.value.message.endswith("percent-encode '@' there as %40")
     assert not {"Zx9", "Yw8", "Vu7"} & set(re.findall(r"\w+", str(raised.value)))
-    encoded = "postgresql://u:Zx9%40Yw8%2FVu7@127.0.0.1:5999/db"
+    encoded = f"postgresql://u:Zx9%40Yw8{encoded_cut}Vu7@127.0.0.1:5999/db"
     assert load_settings(environ={"DATABASE_URL": encoded}).database_url == encoded
 
 

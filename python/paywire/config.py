@@ -483,17 +483,25 @@ def _unencoded_userinfo(url: str | None) -> str | None:
             "the part before '@' holds '/', '?' or '#', so the URL is cut inside the password;"
             " percent-encode them there (%2F, %3F, %23)"
         )
-    authority, _, after = rest.partition("/")
-    authority = re.split(r"[?#]", authority, maxsplit=1)[0]
-    path = re.split(r"[?#]", after, maxsplit=1)[0] if "@" in authority else ""
-    if authority.count("@") > 1 or "@" in path:
-        # A second '@' in the path: a password holding '@' and then '/' ("a@b/c"), cut at the
-        # '/', its end read as the database's name and its middle as the host.
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if authority.count("@") > 1 or ("@" in authority and _at_past_the_host(rest[len(authority) :])):
+        # A password holding '@' and then '/', '?' or '#' ("a@b/c", "a@b?c"): cut there, its
+        # middle is read as the host and its end as the database's name or a parameter.
         return (
             "the part before the host holds more than one '@', so the host is read from inside"
             " the password or user name; percent-encode '@' there as %40"
         )
     return None
+
+
+def _at_past_the_host(tail: str) -> bool:
+    """Whether the URL after its host holds an '@' that only a password cut short can have put
+    there: in the path (a database's name), in a parameter's name or in a fragment. A
+    parameter's value may hold one (`options=a@b`)."""
+    before_fragment, _, fragment = tail.partition("#")
+    path, _, query = before_fragment.partition("?")
+    names = (part.partition("=")[0] for part in query.split("&"))
+    return "@" in path or "@" in fragment or any("@" in name for name in names)
 
 
 def _is_redis_url(url: str) -> bool:
