@@ -112,6 +112,19 @@ def test_secrets_never_reach_the_log(capture) -> None:
     assert "postgresql://paywire:***@localhost/paywire" in str(first["message"])
 
 
+def test_a_quoted_secret_is_hidden_whole_past_escaped_quotes_and_when_cut_short(capture) -> None:
+    """JSON and repr() escape a quote inside a value; a message may end inside one (a body cut
+    to a length)."""
+    logger, stream = capture
+    logger.warning("refused %s", json.dumps({"username": "alice", "password": 'Zx9"Yw8 Vu7'}))
+    logger.warning("refused %s", repr({"api_key": "Qa1'Ws2 Ed3"}))
+    logger.warning("refused %s", '{"password": "Rf4 Tg5 Yh6')
+    text = stream.getvalue()
+    for piece in ("Zx9", "Yw8", "Vu7", "Qa1", "Ws2", "Ed3", "Rf4", "Tg5", "Yh6"):
+        assert piece not in text
+    assert '"username": "alice"' in lines(stream)[0]["message"], "what is no secret is kept"
+
+
 def test_the_settings_logged_at_start_hide_every_secret_and_nothing_else(capture) -> None:
     """The `gateway ready` line: the session lifetime is a number of seconds, not a token, and
     shown; the passwords of both URLs and the DSN's `sslpassword` stay hidden."""

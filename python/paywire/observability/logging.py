@@ -36,10 +36,11 @@ _BEARER_RE = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
 _BASIC_RE = re.compile(r"(?i)\b(authorization[\"']?\s*[=:]\s*[\"']?basic)\s+[A-Za-z0-9+/=]+")
 _URL_PASSWORD_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*):[^@\s]*@")
 # Also when the word ends a longer name: `sslpassword=` in a DSN, `client_secret=`; and with the
-# name quoted, as JSON and a dict's repr write it: `"password": "…"`.
+# name quoted, as JSON and a dict's repr write it: `"password": "…"`. A quoted value ends at its
+# first unescaped quote (JSON and repr() escape one inside it), or with the text if cut short.
 _KEY_VALUE_SECRET_RE = re.compile(
     r"(?i)\b(\w*(?:password|passwd|secret|token|api[_-]?key))([\"']?\s*[=:]\s*)"
-    r"(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
+    r"(\"(?:\\.|[^\"\\])*(?:\"|\\?\Z)|'(?:\\.|[^'\\])*(?:'|\\?\Z)|[^\s,;&]+)"
 )
 # Field names whose values are never written, whatever they hold ...
 _SECRET_KEY_RE = re.compile(r"(?i)pass(word|wd)?|secret|token|authori[sz]ation|cookie|api[_-]?key")
