@@ -4,6 +4,7 @@ the resend and mark_settled actions through a (not started) pipeline, audited, A
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -52,7 +53,8 @@ async def world(serve: Serve, settings: Settings, db_pool: Pool) -> World:
 @pytest.fixture
 async def breaks(world: World, settings: Settings, owner_pool: Pool) -> Breaks:
     made = await breaks_through_the_api(world, owner_pool)
-    await AckMissing(world.pool, max_attempts=settings.max_attempts).step(10)
+    wait = timedelta(seconds=settings.ack_timeout_s)
+    await AckMissing(world.pool, max_attempts=settings.max_attempts, answer_wait=wait).step(10)
     await reconciliation.sweep(world.pool, answer_window=reconciliation.answer_window(settings))
     return made
 

@@ -21,7 +21,7 @@ from tests.fixtures.metrics import metric
 from tests.fixtures.waiting import poll
 from tests.fixtures.world import World
 
-WINDOW = timedelta(seconds=0.4)  # ack_timeout_s times max_attempts, as set below
+WINDOW = timedelta(seconds=0.6)  # ack_timeout_s times (max_attempts + 1), as set below
 
 
 async def daily_items(world: World) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""The transmitter's claim: what its leases count from, and what happens when one ends first."""
+"""The transmitter's claim: what its leases count from, and what happens when one ends first,
+the last one's included."""
 
 from __future__ import annotations
 
@@ -6,16 +7,21 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from paywire.config import Settings
 from paywire.domain.statuses import Status
+from paywire.pipeline.recovery import AckMissing
 from paywire.pipeline.transmitter import Transmitter
+from paywire.services import pipeline
 from paywire.store.database import create_pool
 from paywire.transport import ConnectionPool
 from tests.fixtures.tls import StartReceiver, TLSFiles, gateway_settings
 from tests.fixtures.waiting import poll
 from tests.fixtures.world import World
+
+ZERO = timedelta(0)
+HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -97,3 +103,20 @@ async def test_a_claim_still_unsent_when_its_lease_ends_is_given_back(
     )
     assert dict(message) == {"attempts": 0, "first_sent_at": None, "due": True}
     assert receiver.stats.received == 0
+
+
+async def test_a_last_transmission_is_given_up_an_answer_timeout_after_its_lease_ends(
+    world: World,
+) -> None:
+    """The lease runs from the claim, but the pool may queue the message up to almost an answer
+    timeout later and then waits a whole timeout from the write: given up when its lease ended,
+    a last transmission still awaited had an ACK_MISSING opened, which its answer closed."""
+    awaited = await world.drive(await world.create(), Status.POSTED)
+    silent = await world.drive(await world.create(), Status.POSTED)
+    now = datetime.now(UTC)
+    for payment, claimed_at in ((awaited, now - timedelta(seconds=20)), (silent, now - HOUR)):
+        await pipeline.transmit(world.pool, [payment.id], at=claimed_at, lease=ZERO, by="t")
+    sweep = AckMissing(world.pool, max_attempts=1, answer_wait=timedelta(seconds=60))
+    assert await sweep.step(10) == 1
+    opened = await world.pool.fetch("SELECT payment_id FROM exceptions WHERE kind = 'ACK_MISSING'")
+    assert [row["payment_id"] for row in opened] == [silent.id]

@@ -256,7 +256,7 @@ async def test_the_sweep_opens_each_exception_once_and_sets_the_gauges(world: Wo
     assert (first.unmatched, first.opened) == (4, 2)
     assert metric("reconciliation_unmatched_items") == 4
     assert metric("exceptions_open") == 3
-    assert await AckMissing(world.pool, max_attempts=1).step(10) == 1
+    assert await AckMissing(world.pool, max_attempts=1, answer_wait=timedelta(0)).step(10) == 1
     assert metric("exceptions_open") == 4
     again = await reconciliation.sweep(world.pool, answer_window=NOW)
     assert (again.unmatched, again.opened) == (4, 0)

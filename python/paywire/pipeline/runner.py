@@ -13,7 +13,7 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from paywire.config import Settings
@@ -102,7 +102,11 @@ class Pipeline:
             "transmit": StepLoop("transmit", self.transmitter.step, batch=BATCH, idle_s=IDLE_S),
             "ack-missing": StepLoop(
                 "ack-missing",
-                AckMissing(db, max_attempts=settings.max_attempts).step,
+                AckMissing(
+                    db,
+                    max_attempts=settings.max_attempts,
+                    answer_wait=timedelta(seconds=settings.ack_timeout_s),
+                ).step,
                 batch=BATCH,
                 idle_s=SWEEP_S,
             ),

@@ -33,8 +33,9 @@ RECENT = timedelta(hours=1)
 
 def answer_window(settings: Settings) -> timedelta:
     """How long after its first transmission a payment may wait for its answer before it is
-    MISSING_ACK: every attempt's timeout, when the pipeline too gives up (ACK_MISSING)."""
-    return timedelta(seconds=settings.ack_timeout_s * settings.max_attempts)
+    MISSING_ACK: every attempt's timeout and one more, the last attempt's wait (the pool may
+    queue it up to a timeout after its claim), when the pipeline too gives up (ACK_MISSING)."""
+    return timedelta(seconds=settings.ack_timeout_s * (settings.max_attempts + 1))
 
 
 @dataclass(frozen=True, slots=True)
