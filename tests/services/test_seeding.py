@@ -73,6 +73,9 @@ async def test_a_seed_file_is_applied_exactly_and_idempotently(db_pool: Pool) ->
     )
     assert report.passwords == {}
     assert await _login(db_pool, "pete", "pete's long secret") == "pete"
+    # The file's passwords are the installer's: each operator chooses their own first.
+    required = dict(await db_pool.fetch("SELECT username, password_change_required FROM operators"))
+    assert required == {"olga": True, "pete": True}
     async with db_pool.acquire() as conn:
         accounts = await ledger.accounts(conn)
         audited = await conn.fetchval("SELECT count(*) FROM audit_logs WHERE operator = 'system'")
@@ -101,9 +104,9 @@ async def test_a_changed_file_brings_operators_and_accounts_in_line(db_pool: Poo
     with pytest.raises(AuthenticationError):
         await auth.authenticate(db_pool, pete.token)
     assert (await auth.authenticate(db_pool, olga.token)).roles == {Role.MAKER, Role.CHECKER}
-    # The file's password is the installer's: pete chooses his own first; olga kept hers.
+    # Neither has chosen their own yet: pete's new password is the installer's too.
     required = dict(await db_pool.fetch("SELECT username, password_change_required FROM operators"))
-    assert required == {"olga": False, "pete": True}
+    assert required == {"olga": True, "pete": True}
 
 
 async def test_balances_of_posted_accounts_are_not_overwritten(world: World) -> None:

@@ -68,6 +68,11 @@ async def run(settings: Settings, data: object, *, from_file: bool) -> int:
         width = max(len(name) for name in report.passwords)
         for name, password in report.passwords.items():
             print(f"  {name:<{width}}  {password}")
+    if report.must_choose_password:
+        print(
+            f"\n{', '.join(report.must_choose_password)}: the file's password is only for the"
+            " first sign-in, which asks for one of their own (passwd in the terminal)"
+        )
     if not report.changed:
         print(f"nothing changed: {len(report.unchanged)} operators and accounts already as seeded")
     return 0

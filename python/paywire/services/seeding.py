@@ -79,6 +79,8 @@ class SeedReport:
     # The operators whose roles, password or active flag the seed changed: their cached
     # sessions must go, as an ADMIN's change through the API drops them.
     operators_changed: list[UUID] = field(default_factory=list)
+    # The operators who must now choose their own password: the file's is the installer's.
+    must_choose_password: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -141,7 +143,7 @@ async def seed_demo(db: Db, *, hasher: PasswordHasher = DEFAULT_HASHER) -> SeedR
     Only what is missing is created; generated passwords are reported for those created.
     """
     operators, accounts = demo_seed()
-    return await _seed(db, operators, accounts, demo=True, hasher=hasher)
+    return await _seed(db, operators, accounts, demo=True, hasher=hasher, own_passwords=True)
 
 
 async def operators_of_its_own(db: Db) -> list[str]:
@@ -159,15 +161,22 @@ async def seed_file(
     *,
     hasher: PasswordHasher = DEFAULT_HASHER,
     cache: SessionCache | None = None,
+    installer_passwords: bool = True,
 ) -> SeedReport:
     """Exactly the operators and accounts of a seed file: missing ones are created, differing
     ones brought in line. An operator keeps its password hash when the file's password verifies;
     an account's balance is only set while it has no ledger entries (postings move it after).
     The changed operators' sessions are dropped from `cache` (REDIS_URL's) once committed: a
     file that takes a role away or rotates a leaked password counts at once on every gateway,
-    not when the cached entries run out."""
+    not when the cached entries run out.
+
+    With `installer_passwords`, a password the file sets is whoever wrote the file's: the
+    operator must choose their own at their next sign-in. The demo's file is not (its passwords
+    are generated for whoever runs the demo)."""
     operators, accounts = parse_seed_file(data)
-    report = await _seed(db, operators, accounts, demo=False, hasher=hasher)
+    report = await _seed(
+        db, operators, accounts, demo=False, hasher=hasher, own_passwords=not installer_passwords
+    )
     if cache is not None:
         for operator_id in report.operators_changed:
             await cache.forget_operator(operator_id)
@@ -181,6 +190,7 @@ async def _seed(
     *,
     demo: bool,
     hasher: PasswordHasher,
+    own_passwords: bool,
 ) -> SeedReport:
     report = SeedReport()
     plans = await _plan_operators(db, operators, keep_existing=demo, hasher=hasher)
@@ -191,7 +201,7 @@ async def _seed(
         entries = []
         for op, existing, new_hash in plans:
             entries += await _apply_operator(
-                conn, op, existing, new_hash, report, keep_existing=demo
+                conn, op, existing, new_hash, report, keep_existing=demo, own=own_passwords
             )
             if existing is None and demo:
                 report.passwords[op.username] = op.password
@@ -231,12 +241,19 @@ async def _apply_operator(
     report: SeedReport,
     *,
     keep_existing: bool,
+    own: bool,
 ) -> list[AuditEntry]:
     label = f"operator {op.username}"
     if existing is None:
         assert new_hash is not None
-        created = await operator_store.insert(conn, op.username, new_hash, op.roles)
+        # Not `own`, the password is the installer's, as one an ADMIN sets is: the operator
+        # must choose their own at their next sign-in.
+        created = await operator_store.insert(
+            conn, op.username, new_hash, op.roles, password_change_required=not own
+        )
         report.created.append(label)
+        if not own:
+            report.must_choose_password.append(op.username)
         entity_id = str(created.id)
         return [
             AuditEntry.by_system("operator.create", "operator", entity_id, after=created.audited())
@@ -244,17 +261,18 @@ async def _apply_operator(
     if new_hash is None and (keep_existing or (existing.roles == op.roles and existing.active)):
         report.unchanged.append(label)
         return []
-    # A password the seed file gives an existing operator is the installer's, as one an ADMIN
-    # sets is: the operator must choose their own at their next sign-in.
+    # A new password likewise; new roles leave the flag as it was.
     updated = await operator_store.update(
         conn,
         existing.id,
         password_hash=new_hash,
         roles=op.roles,
         active=True,
-        password_change_required=True if new_hash is not None else None,
+        password_change_required=not own if new_hash is not None else None,
     )
     assert updated is not None
+    if new_hash is not None and not own:
+        report.must_choose_password.append(op.username)
     if new_hash is not None:
         # As a password change through the API does: a seed file that rotates a leaked
         # password must end the sessions opened with the old one.
