@@ -258,8 +258,9 @@ pub(crate) const PACS002: Schema<Field> = Schema {
             Field::TxStatus,
         ),
     ],
-    // One answer is about one message and its one transaction.
+    // One answer is one report, about one message and its one transaction.
     once: &[
+        &["FIToFIPmtStsRpt"],
         &["FIToFIPmtStsRpt", "OrgnlGrpInfAndSts"],
         &["FIToFIPmtStsRpt", "TxInfAndSts"],
     ],
@@ -278,7 +279,8 @@ pub(crate) const ADMI002: Schema<Field> = Schema {
             Field::GroupReasonText,
         ),
     ],
-    once: &[&["admi.002.001.01", "RltdRef"]],
+    // One answer is one report, about one message.
+    once: &[&["admi.002.001.01"], &["admi.002.001.01", "RltdRef"]],
 };
 
 /// Reads a pacs.002.001.10 or admi.002.001.01 payload.
@@ -578,6 +580,33 @@ mod tests {
                 refused
                     .to_string()
                     .contains(&format!("more than one \"{block}\"")),
+                "{refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_answer_split_over_two_reports_is_refused() {
+        // The group's acceptance in one report, the transaction's status in the other: read
+        // together they would be one ACK of M1, which neither report gives alone.
+        let doc = format!(
+            "<Document xmlns=\"{PACS002_NAMESPACE}\"><FIToFIPmtStsRpt><GrpHdr><MsgId>S</MsgId></GrpHdr>\
+             <OrgnlGrpInfAndSts><OrgnlMsgId>M1</OrgnlMsgId><GrpSts>ACCP</GrpSts></OrgnlGrpInfAndSts>\
+             </FIToFIPmtStsRpt><FIToFIPmtStsRpt><GrpHdr><MsgId>S</MsgId></GrpHdr><TxInfAndSts>\
+             <OrgnlUETR>8a562c67-ca16-48ba-b074-65581be6f011</OrgnlUETR><TxSts>ACSC</TxSts>\
+             </TxInfAndSts></FIToFIPmtStsRpt></Document>"
+        );
+        // The reference of one admi.002 and the reason of another.
+        let admi = ADMI.replace(
+            "</RltdRef>",
+            "</RltdRef></admi.002.001.01><admi.002.001.01>",
+        );
+        for (doc, report) in [(doc, "FIToFIPmtStsRpt"), (admi, "admi.002.001.01")] {
+            let refused = parse(doc.as_bytes()).unwrap_err();
+            assert!(
+                refused
+                    .to_string()
+                    .contains(&format!("more than one \"{report}\"")),
                 "{refused}"
             );
         }

@@ -22,7 +22,7 @@ pub const MAX_DEPTH: usize = 32;
 /// Open elements at once: the root and `MAX_DEPTH` levels below it.
 const MAX_OPEN: usize = MAX_DEPTH + 1;
 /// Attributes on one element; ISO 20022 elements carry at most a namespace and a currency.
-const MAX_ATTRIBUTES: usize = 16;
+pub const MAX_ATTRIBUTES: usize = 16;
 
 /// What one byte can be, as bit flags in `CLASS`.
 const NAME: u8 = 1 << 0;
@@ -767,7 +767,14 @@ impl<'i> Tokenizer<'i> {
             self.pos += USUAL_DECLARATION.len();
             return Ok(());
         }
-        let (target, _) = self.name(self.pos + 2)?;
+        let (target, colon) = self.name(self.pos + 2)?;
+        if colon != 0 {
+            // Well-formed XML 1.0, but not in a namespace-aware document (Namespaces, §7).
+            return Err(ReadError::new(format!(
+                "processing instruction target {} holds a `:`, which XML namespaces forbid",
+                shown(target, MAX_SHOWN)
+            )));
+        }
         let after_target = self.pos + 2 + target.len();
         if target.eq_ignore_ascii_case("xml") {
             if target != "xml" || self.pos != self.declaration_at {
@@ -1079,6 +1086,21 @@ mod tests {
         ] {
             assert!(events(input).is_ok(), "{input:?}: {:?}", events(input));
         }
+    }
+
+    #[test]
+    fn processing_instruction_targets_hold_no_colon() {
+        // XML 1.0 allows `:` in a PI target; the Namespaces recommendation (section 7) does not.
+        for input in ["<?a:b data?><a/>", "<?a:b?><a/>", "<a><?xml:x y?></a>"] {
+            let err = refused(input);
+            assert!(
+                err.contains("processing instruction target") && err.contains("`:`"),
+                "{input:?}: {err}"
+            );
+        }
+        let long = format!("<?a:{}?><a/>", "b".repeat(200_000));
+        assert!(refused(&long).contains("-byte value"));
+        assert!(events("<?a-b.c data?><a/>").is_ok());
     }
 
     #[test]

@@ -1,15 +1,18 @@
 //! XML on both sides of the wire: an escaping writer into one buffer, and a guarded reader.
 //!
 //! The reader walks untrusted bytes with the tokenizer (tokenizer.rs) and hands over the leaf
-//! values a schema asks for; it refuses DTDs, undeclared entities, oversize input and deep
-//! nesting.
+//! values a schema asks for; it refuses DTDs, undeclared entities, oversize input, deep
+//! nesting, and what the Namespaces recommendation forbids (undeclared prefixes, rebound `xml`
+//! and `xmlns`, one attribute under two prefixes).
 
 use std::borrow::Cow;
 
 use crate::error::{shown, ReadError, MAX_SHOWN};
 use crate::scan::{has_zero_byte, repeat, word_at};
 pub use crate::tokenizer::MAX_DEPTH;
-use crate::tokenizer::{is_xml_space, same_bytes, Attributes, Event, Text, Tokenizer};
+use crate::tokenizer::{
+    is_xml_space, same_bytes, Attributes, Event, Text, Tokenizer, MAX_ATTRIBUTES,
+};
 
 #[cfg(test)]
 mod differential;
@@ -295,6 +298,39 @@ impl Candidates {
     }
 }
 
+/// The namespace of the `xml` prefix, which is bound to it whether declared or not.
+const XML_NAMESPACE: &str = "http://www.w3.org/XML/1998/namespace";
+/// The namespace of the `xmlns` attributes, which no declaration may name.
+const XMLNS_NAMESPACE: &str = "http://www.w3.org/2000/xmlns/";
+
+/// Why binding `prefix` (empty for the default namespace) to `uri` breaks the Namespaces
+/// recommendation (section 3), if it does. `xml` and `xmlns` are bound once and for all and
+/// their namespaces are theirs alone: a document that rebinds either reads differently in
+/// every namespace-aware reader, and no sender writes one on purpose.
+fn reserved_binding(prefix: &str, uri: &str) -> Option<&'static str> {
+    match (prefix, uri) {
+        ("xmlns", _) => Some("the prefix xmlns may not be declared"),
+        (_, XMLNS_NAMESPACE) => {
+            Some("no prefix, nor the default namespace, may be bound to the xmlns namespace")
+        }
+        ("xml", XML_NAMESPACE) => None,
+        ("xml", _) => Some("the prefix xml may only be bound to the XML namespace"),
+        (_, XML_NAMESPACE) => Some("only the prefix xml may be bound to the XML namespace"),
+        _ => None,
+    }
+}
+
+/// The prefixed attributes of a start tag as (qualified name, prefix, local name), namespace
+/// declarations aside.
+fn prefixed_names<'i>(
+    attributes: Attributes<'i>,
+) -> impl Iterator<Item = (&'i str, &'i str, &'i str)> {
+    attributes.iter().filter_map(|(key, _)| {
+        let (prefix, local) = key.split_once(':')?;
+        (prefix != "xmlns").then_some((key, prefix, local))
+    })
+}
+
 #[derive(Clone, Copy, Default)]
 struct Binding<'i> {
     /// Nesting level of the element that declared it; the binding ends with that element.
@@ -315,26 +351,38 @@ struct Scope<'i> {
 }
 
 impl<'i> Scope<'i> {
-    /// Records the `xmlns` and `xmlns:p` attributes of an element opened at `level`.
-    /// `namespace_of` tells which schema (if any) a URI belongs to.
+    /// Records the `xmlns` and `xmlns:p` attributes of an element opened at `level`, and
+    /// checks its other prefixed attributes against them. `namespace_of` tells which schema
+    /// (if any) a URI belongs to.
     fn declare(
         &mut self,
         attributes: Attributes<'i>,
         level: usize,
         namespace_of: impl Fn(&str) -> Option<usize>,
     ) -> Result<(), ReadError> {
+        // Whether the element has prefixed attributes other than declarations: they are checked
+        // once its own declarations are in scope, which count for the whole tag, in any order.
+        let mut prefixed = false;
         for (key, uri) in attributes.iter() {
-            let prefix = match key.strip_prefix("xmlns") {
-                Some("") => "",
-                Some(rest) => match rest.strip_prefix(':') {
-                    Some(prefix) => prefix,
-                    None => continue,
-                },
-                None => continue,
+            let declared = match key.strip_prefix("xmlns") {
+                Some("") => Some(""),
+                Some(rest) => rest.strip_prefix(':'),
+                None => None,
+            };
+            let Some(prefix) = declared else {
+                prefixed |= key.bytes().any(|b| b == b':');
+                continue;
             };
             if uri.contains('&') || (uri.is_empty() && !prefix.is_empty()) {
                 return Err(ReadError::new(format!(
                     "unsupported namespace declaration {}={}",
+                    shown(key, MAX_SHOWN),
+                    shown(uri, MAX_SHOWN)
+                )));
+            }
+            if let Some(why) = reserved_binding(prefix, uri) {
+                return Err(ReadError::new(format!(
+                    "reserved namespace declaration {}={}: {why}",
                     shown(key, MAX_SHOWN),
                     shown(uri, MAX_SHOWN)
                 )));
@@ -351,7 +399,53 @@ impl<'i> Scope<'i> {
             self.len += 1;
         }
         self.default = self.lookup("").and_then(|b| b.schema);
+        if prefixed {
+            self.check_prefixed_attributes(attributes)?;
+        }
         Ok(())
+    }
+
+    /// Refuses a prefixed attribute whose prefix is not in scope, and two attributes that are
+    /// one: the same local name under two prefixes bound to one namespace, which the
+    /// tokenizer's check of the names as written cannot see. Real answers carry no prefixed
+    /// attribute but an occasional `xsi:schemaLocation`; the names are kept on the stack, each
+    /// compared with those before it, at most `MAX_ATTRIBUTES` of them.
+    fn check_prefixed_attributes(&self, attributes: Attributes<'i>) -> Result<(), ReadError> {
+        // (qualified name, local name, namespace) of each prefixed attribute so far.
+        let mut seen = [("", "", ""); MAX_ATTRIBUTES];
+        let mut len = 0;
+        for (key, prefix, local) in prefixed_names(attributes) {
+            let Some(uri) = self.attribute_namespace(prefix) else {
+                return Err(ReadError::new(format!(
+                    "undeclared namespace prefix {} on attribute {}",
+                    shown(prefix, MAX_SHOWN),
+                    shown(key, MAX_SHOWN)
+                )));
+            };
+            let earlier = seen.get(..len).unwrap_or_default();
+            if let Some((first, ..)) = earlier.iter().find(|(_, l, u)| *l == local && *u == uri) {
+                return Err(ReadError::new(format!(
+                    "duplicate attribute: {} and {} are both {} in namespace {}",
+                    shown(first, MAX_SHOWN),
+                    shown(key, MAX_SHOWN),
+                    shown(local, MAX_SHOWN),
+                    shown(uri, MAX_SHOWN)
+                )));
+            }
+            if let Some(slot) = seen.get_mut(len) {
+                *slot = (key, local, uri);
+                len += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The namespace an attribute's prefix stands for; `xml` is bound without a declaration.
+    fn attribute_namespace(&self, prefix: &str) -> Option<&'i str> {
+        match self.lookup(prefix) {
+            Some(binding) => Some(binding.uri),
+            None => (prefix == "xml").then_some(XML_NAMESPACE),
+        }
     }
 
     /// Drops the declarations of the element closing at `level`.
@@ -771,6 +865,104 @@ mod tests {
         for (doc, expected) in cases {
             let err = leaves(doc).unwrap_err();
             assert!(err.0.contains(expected), "{doc:?}: {err}");
+        }
+    }
+
+    /// Whether `leaves` refuses `doc` with an error holding `expected`.
+    fn refuses(doc: &str, expected: &str) {
+        match leaves(doc) {
+            Ok(read) => panic!("{doc:?} was accepted: {read:?}"),
+            Err(err) => assert!(err.0.contains(expected), "{doc:?}: {err}"),
+        }
+    }
+
+    #[test]
+    fn the_reserved_prefixes_and_namespaces_keep_their_bindings() {
+        const XML: &str = "http://www.w3.org/XML/1998/namespace";
+        const XMLNS: &str = "http://www.w3.org/2000/xmlns/";
+        for (declaration, expected) in [
+            (
+                "xmlns:xml='urn:other'".to_owned(),
+                "prefix xml may only be bound to",
+            ),
+            (
+                format!("xmlns:x='{XML}'"),
+                "only the prefix xml may be bound",
+            ),
+            (format!("xmlns='{XML}'"), "only the prefix xml may be bound"),
+            (
+                format!("xmlns:xmlns='{XMLNS}'"),
+                "prefix xmlns may not be declared",
+            ),
+            (
+                "xmlns:xmlns='urn:other'".to_owned(),
+                "prefix xmlns may not be declared",
+            ),
+            (
+                format!("xmlns:x='{XMLNS}'"),
+                "may be bound to the xmlns namespace",
+            ),
+            (
+                format!("xmlns='{XMLNS}'"),
+                "may be bound to the xmlns namespace",
+            ),
+        ] {
+            let doc = format!("<Document xmlns='urn:example'><A {declaration}/></Document>");
+            refuses(
+                &doc,
+                &format!(
+                    "reserved namespace declaration {:?}",
+                    declaration.split('=').next().unwrap()
+                ),
+            );
+            refuses(&doc, expected);
+        }
+        let long = format!(
+            "<Document xmlns='urn:example'><A xmlns:xml='{}'/></Document>",
+            "u".repeat(200_000)
+        );
+        refuses(&long, "a 200000-byte value");
+        // The xml prefix may be declared, to its own namespace.
+        let doc = format!("<Document xmlns='urn:example' xmlns:xml='{XML}' xml:lang='en'><A><B>1</B></A></Document>");
+        assert_eq!(leaves(&doc).unwrap(), pairs(&[("A/B", "1")]));
+    }
+
+    #[test]
+    fn prefixes_must_be_declared_on_attributes_as_on_elements() {
+        refuses(
+            "<Document xmlns='urn:example'><q:A/></Document>",
+            "undeclared namespace prefix \"q\"",
+        );
+        for doc in [
+            "<Document xmlns='urn:example'><A b:c='1'/></Document>",
+            "<Document xmlns='urn:example'><A><B xmlns:b='urn:other'/><B b:c='1'>2</B></A></Document>",
+            "<Document xmlns='urn:example'><A xmlnsb:c='1'/></Document>",
+        ] {
+            refuses(doc, "undeclared namespace prefix");
+            refuses(doc, "on attribute");
+        }
+        // Declared on the element itself (before or after the attribute), or on an ancestor;
+        // `xml` needs no declaration.
+        let doc = "<Document xmlns='urn:example' xmlns:o='urn:other'><A p:x='1' xmlns:p='urn:p'><B o:y='2' xml:lang='en' xml:space='preserve'>3</B></A></Document>";
+        assert_eq!(leaves(doc).unwrap(), pairs(&[("A/B", "3")]));
+    }
+
+    #[test]
+    fn attributes_are_unique_by_namespace_and_local_name() {
+        for doc in [
+            "<Document xmlns='urn:example'><A xmlns:p='urn:u' xmlns:q='urn:u' p:x='1' q:x='2'/></Document>",
+            "<Document xmlns='urn:example' xmlns:p='urn:u'><A xmlns:q='urn:u'><B q:x='1' y='2' p:x='3'/></A></Document>",
+        ] {
+            refuses(doc, "duplicate attribute");
+            refuses(doc, "\"urn:u\"");
+        }
+        // The same local name in different namespaces, or in none, is another attribute; a
+        // prefix redeclared on an inner element names the inner namespace.
+        for doc in [
+            "<Document xmlns='urn:example'><A xmlns:p='urn:u' xmlns:q='urn:v' p:x='1' q:x='2' x='3'/></Document>",
+            "<Document xmlns='urn:example' xmlns:p='urn:u'><A xmlns:p='urn:v' xmlns:q='urn:u' p:x='1' q:x='2'/></Document>",
+        ] {
+            assert!(leaves(doc).is_ok(), "{doc:?}: {:?}", leaves(doc));
         }
     }
 

@@ -251,6 +251,90 @@ def test_unusable_payloads_raise_answer_error(payload: bytes, message: str) -> N
         parse_answer(payload)
 
 
+ACCEPTED = f"{GROUP}</OrgnlGrpInfAndSts><TxInfAndSts><TxSts>ACSP</TxSts></TxInfAndSts>"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+XMLNS_NS = "http://www.w3.org/2000/xmlns/"
+
+
+def with_attributes(attributes: str) -> bytes:
+    """An answer that reads as an ACK but for `attributes` on its TxInfAndSts."""
+    return pacs002(ACCEPTED.replace("<TxInfAndSts>", f"<TxInfAndSts {attributes}>"))
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        pytest.param(
+            with_attributes('xmlns:xml="urn:other"'),
+            'reserved namespace declaration "xmlns:xml"="urn:other": the prefix xml may only',
+            id="xml-prefix-rebound",
+        ),
+        pytest.param(
+            with_attributes(f'xmlns:x="{XML_NS}"'),
+            "only the prefix xml may be bound to the XML namespace",
+            id="xml-namespace-under-another-prefix",
+        ),
+        pytest.param(
+            with_attributes(f'xmlns="{XML_NS}"'),
+            "only the prefix xml may be bound to the XML namespace",
+            id="xml-namespace-as-default",
+        ),
+        pytest.param(
+            with_attributes('xmlns:xmlns="urn:other"'),
+            "the prefix xmlns may not be declared",
+            id="xmlns-prefix-declared",
+        ),
+        pytest.param(
+            with_attributes(f'xmlns:x="{XMLNS_NS}"'),
+            "may be bound to the xmlns namespace",
+            id="xmlns-namespace-under-a-prefix",
+        ),
+        pytest.param(
+            with_attributes(f'xmlns="{XMLNS_NS}"'),
+            "may be bound to the xmlns namespace",
+            id="xmlns-namespace-as-default",
+        ),
+        pytest.param(
+            with_attributes('b:c="1"'),
+            'undeclared namespace prefix "b" on attribute "b:c"',
+            id="undeclared-attribute-prefix",
+        ),
+        pytest.param(
+            with_attributes('xmlns:p="urn:u" xmlns:q="urn:u" p:x="1" q:x="2"'),
+            'duplicate attribute: "p:x" and "q:x" are both "x" in namespace "urn:u"',
+            id="one-attribute-under-two-prefixes",
+        ),
+        pytest.param(
+            pacs002(ACCEPTED.replace("<TxInfAndSts>", "<TxInfAndSts><?a:b data?>")),
+            'processing instruction target "a:b" holds a `:`',
+            id="pi-target-with-colon",
+        ),
+        pytest.param(
+            # The group's acceptance in one report and the transaction's in another: one ACK
+            # that neither report gives alone.
+            pacs002(
+                f"{GROUP}<GrpSts>ACCP</GrpSts></OrgnlGrpInfAndSts></FIToFIPmtStsRpt>"
+                f"<FIToFIPmtStsRpt><TxInfAndSts><OrgnlUETR>{UETR}</OrgnlUETR><TxSts>ACSC</TxSts>"
+                "</TxInfAndSts>"
+            ),
+            'more than one "FIToFIPmtStsRpt"',
+            id="pacs002-split-over-two-reports",
+        ),
+        pytest.param(
+            sample("admi.002-sample.xml").replace(
+                b"</RltdRef>", b"</RltdRef></admi.002.001.01><admi.002.001.01>"
+            ),
+            'more than one "admi.002.001.01"',
+            id="admi002-split-over-two-reports",
+        ),
+    ],
+)
+def test_namespace_violations_and_split_answers_are_refused(payload: bytes, message: str) -> None:
+    """What the Namespaces recommendation forbids, and one answer spread over two reports."""
+    with pytest.raises(AnswerError, match=re.escape(message)):
+        parse_answer(payload)
+
+
 def admi002(related_ref: str) -> bytes:
     return sample("admi.002-sample.xml").replace(b"MSG-20250115-0001", related_ref.encode())
 

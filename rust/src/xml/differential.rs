@@ -449,7 +449,7 @@ mod tests {
             format!(
                 "\u{FEFF}<?xml version='1.0' encoding='utf-8' standalone='yes'?>\r\n<!-- c -->\r\n\
              <?pi x?><p:Document xmlns:p='{pacs002}' xmlns:o=\"urn:other\">\r\n <p:FIToFIPmtStsRpt>\
-             <p:OrgnlGrpInfAndSts x='1'>\r\n<p:OrgnlMsgId>\r\n M&amp;1&#x41;&#66;<!--x-->\r\n\
+             <p:OrgnlGrpInfAndSts x='1' o:x='2' xml:lang='en'>\r\n<p:OrgnlMsgId>\r\n M&amp;1&#x41;&#66;<!--x-->\r\n\
              </p:OrgnlMsgId ><o:GrpSts>RJCT</o:GrpSts><p:GrpSts><![CDATA[RJ\r\nCT]]>\r</p:GrpSts>\
              <p:StsRsnInf><p:Rsn><p:Cd/><p:Prtry>&lt;P&gt;</p:Prtry></p:Rsn><p:AddtlInf>a\rb\r\n\
              </p:AddtlInf><p:AddtlInf>&quot;c&apos;</p:AddtlInf></p:StsRsnInf>\
