@@ -279,8 +279,12 @@ pub(crate) const ADMI002: Schema<Field> = Schema {
             Field::GroupReasonText,
         ),
     ],
-    // One answer is one report, about one message.
-    once: &[&["admi.002.001.01"], &["admi.002.001.01", "RltdRef"]],
+    // One answer is one report, about one message, for one reason.
+    once: &[
+        &["admi.002.001.01"],
+        &["admi.002.001.01", "RltdRef"],
+        &["admi.002.001.01", "Rsn"],
+    ],
 };
 
 /// Reads a pacs.002.001.10 or admi.002.001.01 payload.

@@ -327,10 +327,19 @@ def with_attributes(attributes: str) -> bytes:
             'more than one "admi.002.001.01"',
             id="admi002-split-over-two-reports",
         ),
+        pytest.param(
+            # The schema has one Rsn: a second one's code and text would be read into the first.
+            sample("admi.002-sample.xml").replace(
+                b"</Rsn>", b"</Rsn><Rsn><RjctgPtyRsn>OTHER</RjctgPtyRsn></Rsn>"
+            ),
+            'more than one "Rsn"',
+            id="admi002-two-reasons",
+        ),
     ],
 )
 def test_namespace_violations_and_split_answers_are_refused(payload: bytes, message: str) -> None:
-    """What the Namespaces recommendation forbids, and one answer spread over two reports."""
+    """What the Namespaces recommendation forbids, one answer spread over two reports, and an
+    admi.002 giving two reasons."""
     with pytest.raises(AnswerError, match=re.escape(message)):
         parse_answer(payload)
 
