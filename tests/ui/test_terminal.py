@@ -148,7 +148,7 @@ async def test_logout_forgets_the_command_history(browser, serve, settings, db_p
     await page.close()
 
 
-@pytest.mark.parametrize("command", ["pay list", "pay new"])
+@pytest.mark.parametrize("command", ["pay list", "pay new", "logout"])
 async def test_a_session_the_server_ended_leaves_the_page_as_logout_does(
     browser, serve, settings, db_pool, command: str
 ) -> None:

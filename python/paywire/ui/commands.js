@@ -103,11 +103,15 @@ const COMMANDS = [
     about: "sign out and revoke the token",
     run: async (ctx) => {
       if (!ctx.api.signedIn) return ctx.info("not signed in");
+      const ends = ctx.api.ends;
       try {
         await ctx.api.post("/api/v1/auth/logout");
       } finally {
-        ctx.api.forget();
-        ctx.leave();
+        // Unless the session had ended already (the 401): the page was left then, and said so.
+        if (ctx.api.ends === ends) {
+          ctx.api.forget();
+          ctx.leave();
+        }
       }
       ctx.ok("signed out");
     },
