@@ -109,6 +109,38 @@ async def test_a_changed_file_brings_operators_and_accounts_in_line(db_pool: Poo
     assert required == {"olga": True, "pete": True}
 
 
+async def test_the_same_file_again_keeps_the_passwords_the_operators_chose(db_pool: Pool) -> None:
+    """A file's password is only for the first sign-in, which asks for one of the operator's
+    own: run again, the same file must change nothing (neither give the file's back nor end the
+    sessions of the new one), and a file with a new password still rotates it."""
+    await seeding.seed_file(db_pool, seed_file(), hasher=CHEAP_HASHER)
+    first = await _session(db_pool, "olga", "olga's long secret")
+    await auth.change_password(
+        db_pool, first.operator, "olga's long secret", "olga's own secret", hasher=CHEAP_HASHER
+    )
+    own = await _session(db_pool, "olga", "olga's own secret")
+
+    again = await seeding.seed_file(db_pool, seed_file(), hasher=CHEAP_HASHER)
+    assert not again.changed
+    assert (await auth.authenticate(db_pool, own.token)).username == "olga"
+    required = await db_pool.fetchval(
+        "SELECT password_change_required FROM operators WHERE username = 'olga'"
+    )
+    assert required is False
+    with pytest.raises(AuthenticationError):
+        await _login(db_pool, "olga", "olga's long secret")
+
+    rotated = seed_file()
+    rotated["operators"][0]["password"] = "olga's rotated secret"
+    report = await seeding.seed_file(db_pool, rotated, hasher=CHEAP_HASHER)
+    assert report.updated == ["operator olga"]
+    with pytest.raises(AuthenticationError):
+        await auth.authenticate(db_pool, own.token)
+    assert (
+        await _session(db_pool, "olga", "olga's rotated secret")
+    ).operator.password_change_required
+
+
 async def test_balances_of_posted_accounts_are_not_overwritten(world: World) -> None:
     payment = await world.drive(await world.create(amount="10.00"), Status.POSTED)
     assert payment.status is Status.POSTED

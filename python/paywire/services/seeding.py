@@ -220,12 +220,21 @@ async def _plan_operators(
     db: Db, operators: Sequence[SeedOperator], *, keep_existing: bool, hasher: PasswordHasher
 ) -> list[tuple[SeedOperator, Operator | None, str | None]]:
     """Per operator: the stored one, if any, and a new hash when its password must be set.
-    Hashing happens here, outside the transaction, in worker threads."""
+    Hashing happens here, outside the transaction, in worker threads.
+
+    The file's password is compared with the one a seed file set last, not with the operator's
+    own: the same file run again after the operator has chosen theirs (which a file's password
+    requires) changes nothing, while a file with a new password rotates it. An operator no file
+    has given a password (created through the API, or before migration 0022) is compared with
+    their current one."""
     plans: list[tuple[SeedOperator, Operator | None, str | None]] = []
     for op in operators:
         async with connection(db) as conn:
             found = await operator_store.credentials(conn, op.username)
-        if found is not None and (keep_existing or await verify_password(found[1], op.password)):
+            seeded = await operator_store.seeded_password_hash(conn, op.username)
+        if found is not None and (
+            keep_existing or await verify_password(seeded or found[1], op.password)
+        ):
             plans.append((op, found[0], None))
         else:
             new_hash = await hash_password(op.password, hasher)
@@ -249,7 +258,12 @@ async def _apply_operator(
         # Not `own`, the password is the installer's, as one an ADMIN sets is: the operator
         # must choose their own at their next sign-in.
         created = await operator_store.insert(
-            conn, op.username, new_hash, op.roles, password_change_required=not own
+            conn,
+            op.username,
+            new_hash,
+            op.roles,
+            password_change_required=not own,
+            seeded_password_hash=new_hash,
         )
         report.created.append(label)
         if not own:
@@ -269,6 +283,7 @@ async def _apply_operator(
         roles=op.roles,
         active=True,
         password_change_required=not own if new_hash is not None else None,
+        seeded_password_hash=new_hash,
     )
     assert updated is not None
     if new_hash is not None and not own:

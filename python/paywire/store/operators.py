@@ -40,19 +40,22 @@ async def insert(
     roles: Iterable[Role],
     *,
     password_change_required: bool = False,
+    seeded_password_hash: str | None = None,
 ) -> Operator:
     """A new active operator; Conflict when the user name is taken."""
     try:
         row = await conn.fetchrow(
             f"""
-            INSERT INTO operators (username, password_hash, roles, password_change_required)
-            VALUES ($1, $2, $3, $4)
+            INSERT INTO operators (username, password_hash, roles, password_change_required,
+                                   seeded_password_hash)
+            VALUES ($1, $2, $3, $4, $5)
             RETURNING {_COLUMNS}
             """,
             username,
             password_hash,
             sorted(roles),
             password_change_required,
+            seeded_password_hash,
         )
     except asyncpg.UniqueViolationError:
         raise Conflict(f"an operator {username} exists already") from None
@@ -68,6 +71,7 @@ async def update(
     roles: Iterable[Role] | None = None,
     active: bool | None = None,
     password_change_required: bool | None = None,
+    seeded_password_hash: str | None = None,
 ) -> Operator | None:
     """Change what is given, leave the rest; None when there is no such operator."""
     row = await conn.fetchrow(
@@ -76,6 +80,7 @@ async def update(
                              roles = coalesce($3, roles),
                              active = coalesce($4, active),
                              password_change_required = coalesce($5, password_change_required),
+                             seeded_password_hash = coalesce($6, seeded_password_hash),
                              updated_at = now()
         WHERE id = $1
         RETURNING {_COLUMNS}
@@ -85,6 +90,7 @@ async def update(
         sorted(roles) if roles is not None else None,
         active,
         password_change_required,
+        seeded_password_hash,
     )
     return to_operator(row) if row else None
 
@@ -157,6 +163,14 @@ async def credentials(
         username,
     )
     return (to_operator(row), row["password_hash"]) if row else None
+
+
+async def seeded_password_hash(conn: Conn, username: str) -> str | None:
+    """The hash of the password a seed file last set for `username`, if one did."""
+    seeded: str | None = await conn.fetchval(
+        "SELECT seeded_password_hash FROM operators WHERE username = $1", username
+    )
+    return seeded
 
 
 async def locked_until(conn: Conn, username: str, now: datetime) -> datetime | None:
