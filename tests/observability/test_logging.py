@@ -119,8 +119,9 @@ def test_a_quoted_secret_is_hidden_whole_past_escaped_quotes_and_when_cut_short(
     logger.warning("refused %s", json.dumps({"username": "alice", "password": 'Zx9"Yw8 Vu7'}))
     logger.warning("refused %s", repr({"api_key": "Qa1'Ws2 Ed3"}))
     logger.warning("refused %s", '{"password": "Rf4 Tg5 Yh6')
+    logger.warning("refused %s", '{"password": "Uj7\\\nIk8 Ol9"}')  # a backslash, then a line end
     text = stream.getvalue()
-    for piece in ("Zx9", "Yw8", "Vu7", "Qa1", "Ws2", "Ed3", "Rf4", "Tg5", "Yh6"):
+    for piece in ("Zx9", "Yw8", "Vu7", "Qa1", "Ws2", "Ed3", "Rf4", "Tg5", "Yh6", "Ik8", "Ol9"):
         assert piece not in text
     assert '"username": "alice"' in lines(stream)[0]["message"], "what is no secret is kept"
 

@@ -40,7 +40,7 @@ _URL_PASSWORD_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*):[^@\s]*@")
 # first unescaped quote (JSON and repr() escape one inside it), or with the text if cut short.
 _KEY_VALUE_SECRET_RE = re.compile(
     r"(?i)\b(\w*(?:password|passwd|secret|token|api[_-]?key))([\"']?\s*[=:]\s*)"
-    r"(\"(?:\\.|[^\"\\])*(?:\"|\\?\Z)|'(?:\\.|[^'\\])*(?:'|\\?\Z)|[^\s,;&]+)"
+    r"(\"(?:\\[\s\S]|[^\"\\])*(?:\"|\\?\Z)|'(?:\\[\s\S]|[^'\\])*(?:'|\\?\Z)|[^\s,;&]+)"
 )
 # Field names whose values are never written, whatever they hold ...
 _SECRET_KEY_RE = re.compile(r"(?i)pass(word|wd)?|secret|token|authori[sz]ation|cookie|api[_-]?key")
