@@ -152,7 +152,9 @@ def test_a_raw_at_sign_in_a_url_s_credentials_is_refused_without_being_shown(
     assert load_settings(environ={variable: url.format(at="%40")}) is not None
 
 
-@pytest.mark.parametrize(("cut", "encoded_cut"), [("/", "%2F"), ("?", "%3F"), ("#", "%23")])
+@pytest.mark.parametrize(
+    ("cut", "encoded_cut"), [("/", "%2F"), ("?", "%3F"), ("#", "%23"), ("?a=", "%3Fa=")]
+)
 def test_a_password_holding_at_and_then_a_delimiter_is_refused_without_being_shown(
     cut: str, encoded_cut: str
 ) -> None:

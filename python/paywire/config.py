@@ -496,12 +496,17 @@ def _unencoded_userinfo(url: str | None) -> str | None:
 
 def _at_past_the_host(tail: str) -> bool:
     """Whether the URL after its host holds an '@' that only a password cut short can have put
-    there: in the path (a database's name), in a parameter's name or in a fragment. A
-    parameter's value may hold one (`options=a@b`)."""
+    there: in the path (a database's name), in a parameter's name, in a fragment, or in a
+    parameter's value before a '/' (`?a=b@db/paywire`, the password's end, a host and a database).
+    A value may hold one otherwise (`options=a@b`)."""
     before_fragment, _, fragment = tail.partition("#")
     path, _, query = before_fragment.partition("?")
-    names = (part.partition("=")[0] for part in query.split("&"))
-    return "@" in path or "@" in fragment or any("@" in name for name in names)
+    parts = [part.partition("=") for part in query.split("&")]
+    return (
+        "@" in path
+        or "@" in fragment
+        or any("@" in name or re.search("@.*/", value) for name, _, value in parts)
+    )
 
 
 def _is_redis_url(url: str) -> bool:
