@@ -384,8 +384,11 @@ async def test_a_refused_rollback_and_a_newer_database_say_what_to_do(
     migrated_and_seeded(env, tmp_path)
     conn = await asyncpg.connect(env["DATABASE_URL"])
     try:
-        # As if the seeded operators had chosen their own passwords: 0021's down refuses before.
-        await conn.execute("UPDATE operators SET password_change_required = false")
+        # As if the seeded operators had chosen their own passwords (0021's down refuses
+        # before), and the seed's were forgotten (0022's down refuses before).
+        await conn.execute(
+            "UPDATE operators SET password_change_required = false, seeded_password_hash = NULL"
+        )
         latest = migrator.load()[-1].version
         while latest > 6:  # down to the audit log's migration, which refuses to drop records
             assert paywire(env, tmp_path, "migrate", "rollback").returncode == 0

@@ -14,7 +14,9 @@ from paywire.domain.roles import Role
 from paywire.domain.statuses import Status
 from paywire.errors import AuthenticationError, Conflict, ValidationError
 from paywire.services import auth, pipeline, seeding
+from paywire.services.passwords import hash_password
 from paywire.store import ledger
+from paywire.store import operators as operator_store
 from paywire.store.tx import Pool
 from tests.fixtures.waiting import lock_waiters, poll
 from tests.fixtures.world import ACME, CHEAP_HASHER, COMPOSE, POOR, YANKEE, World
@@ -139,6 +141,27 @@ async def test_the_same_file_again_keeps_the_passwords_the_operators_chose(db_po
     assert (
         await _session(db_pool, "olga", "olga's rotated secret")
     ).operator.password_change_required
+
+
+async def test_a_file_s_password_an_operator_had_already_is_adopted_as_the_file_s(
+    db_pool: Pool,
+) -> None:
+    """An ADMIN made olga with the password the file gives her (or a file did, before 0022):
+    the file's first run changes nothing, and once she has chosen her own, the next keeps it."""
+    async with db_pool.acquire() as conn:
+        made = await hash_password("olga's long secret", CHEAP_HASHER)
+        await operator_store.insert(conn, "olga", made, {Role.MAKER}, password_change_required=True)
+    assert (
+        "operator olga"
+        in (await seeding.seed_file(db_pool, seed_file(), hasher=CHEAP_HASHER)).unchanged
+    )
+    first = await _session(db_pool, "olga", "olga's long secret")
+    await auth.change_password(
+        db_pool, first.operator, "olga's long secret", "olga's own secret", hasher=CHEAP_HASHER
+    )
+    again = await seeding.seed_file(db_pool, seed_file(), hasher=CHEAP_HASHER)
+    assert "operator olga" in again.unchanged
+    assert await _login(db_pool, "olga", "olga's own secret") == "olga"
 
 
 async def test_balances_of_posted_accounts_are_not_overwritten(world: World) -> None:

@@ -14,14 +14,14 @@ from paywire.domain.audit_chain import AuditEntry
 from paywire.domain.exception_kinds import ACK_MISSING
 from paywire.domain.roles import Role
 from paywire.domain.statuses import Status
-from paywire.services import pipeline
+from paywire.services import pipeline, seeding
 from paywire.store import audit, migrator, operators
 from paywire.store.database import init_connection
 from paywire.store.exception_queue import NewException
 from paywire.store.migrator import MigrationError
 from tests.fixtures.migrations import refused_rollback
 from tests.fixtures.postgres import PostgresServer, embedded_server, with_login
-from tests.fixtures.world import PASSWORD_HASH, World, answer
+from tests.fixtures.world import CHEAP_HASHER, PASSWORD_HASH, World, answer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -289,4 +289,23 @@ async def test_rolling_back_0021_is_refused_while_an_operator_must_replace_a_pas
         )
         assert "passwd" in refused.message
         await conn.execute("UPDATE operators SET password_change_required = false")
+        assert await migrator.rollback(conn, migrator.load()) is not None
+
+
+async def test_rolling_back_0022_is_refused_while_a_seed_file_s_password_is_remembered(
+    world: World,
+) -> None:
+    """Dropped with its column, the hash came back empty with the next upgrade, and the next
+    run of the same seed file gave its password back to operators who had chosen their own."""
+    seed = {
+        "operators": [{"username": "olga", "password": "olga's long secret", "roles": ["MAKER"]}]
+    }
+    await seeding.seed_file(world.pool, seed, hasher=CHEAP_HASHER)
+    async with world.owner.acquire() as conn:
+        refused = await refused_rollback(conn, 22)
+        assert refused.message.startswith(
+            "rolling back 0022_seeded_password is refused: operators hold passwords a seed file set"
+        )
+        assert "seeded_password_hash = NULL" in refused.message
+        await conn.execute("UPDATE operators SET seeded_password_hash = NULL")
         assert await migrator.rollback(conn, migrator.load()) is not None

@@ -106,7 +106,7 @@ async def _prepare(db: Database) -> tuple[Operator, Operator]:
             }
         ],
     }
-    await seeding.seed_file(db.pool, seed)
+    await seeding.seed_file(db.pool, seed, own_passwords=True)  # generated, never shown
     async with db.pool.acquire() as conn:
         found = {o.username: o for o in await operators.all_operators(conn)}
     return found[MAKER], found[CHECKER]

@@ -66,7 +66,7 @@ async def run_demo(settings: Settings) -> None:
         async with db.pool.acquire() as conn:
             applied = await migrator.upgrade(conn, migrator.load())
         step(f"schema up to date ({len(applied)} migrations applied now)")
-        await seeding.seed_file(db.pool, credentials, installer_passwords=False)
+        await seeding.seed_file(db.pool, credentials, own_passwords=True)
         step("demo operators and accounts seeded")
     # SPEC §2: a freshly generated CA every run; only this run's receiver and gateway use it.
     certs = generate_certificates(settings.data_dir / "tls")

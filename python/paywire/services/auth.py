@@ -33,6 +33,7 @@ from paywire.services.passwords import (
 )
 from paywire.store import audit
 from paywire.store import operators as store
+from paywire.store.operators import Credentials
 from paywire.store.tx import Db, connection, transaction
 
 # Attempts rather than failures: each is counted before its password is checked, and a login
@@ -91,7 +92,7 @@ async def login(
     found = await _attempt(db, name, password, counter, now, request_id)
     if found is None:
         raise AuthenticationError("invalid user name or password")
-    stored_hash = found[1]
+    stored_hash = found.password_hash
     token = secrets.token_urlsafe(32)
     expires_at = now + timedelta(seconds=token_ttl_s)
     rehashed = await rehash(stored_hash, password, hasher)
@@ -101,9 +102,9 @@ async def login(
         # only for credentials that are still the operator's. The row lock orders this against
         # `update_operator`, which then ends this session too.
         current = await store.credentials(conn, name, lock=True)
-        if current is None or current[1] != stored_hash or not current[0].active:
+        if current is None or current.password_hash != stored_hash or not current.operator.active:
             raise AuthenticationError("invalid user name or password")
-        operator = current[0]
+        operator = current.operator
         await store.insert_session(conn, token_digest(token), operator.id, now, expires_at)
         if rehashed is not None:
             await store.update(conn, operator.id, password_hash=rehashed)
@@ -187,13 +188,13 @@ async def change_password(
     if found is None:
         wrong = {"field": "current_password", "message": "is not the operator's current password"}
         raise ValidationError("invalid password change", details=[wrong])
-    stored_hash = found[1]
+    stored_hash = found.password_hash
     new_hash = await hash_password(new_password, hasher)
     async with transaction(db) as conn:
         current = await store.credentials(conn, name, lock=True)
-        if current is None or not current[0].active:
+        if current is None or not current.operator.active:
             raise AuthenticationError("the operator was deactivated meanwhile")
-        if current[1] != stored_hash:
+        if current.password_hash != stored_hash:
             raise Conflict("the password was changed meanwhile: sign in again")
         changed = await store.update(
             conn, operator.id, password_hash=new_hash, password_change_required=False
@@ -220,7 +221,7 @@ async def _attempt(
     counter: AttemptCounter,
     now: datetime,
     request_id: str | None,
-) -> tuple[Operator, str] | None:
+) -> Credentials | None:
     """One attempt at `name`'s password: refused (Throttled) while the name is locked, counted
     before it is checked, so concurrent guesses cannot slip past the limit while the first ones
     are being verified; the operator and their hash when it is right and the operator
@@ -235,8 +236,8 @@ async def _attempt(
         await _lock(db, name, now, request_id)
     async with connection(db) as conn:
         found = await store.credentials(conn, name)
-    valid = await verify_password(found[1] if found else DUMMY_HASH, password)
-    if found is None or not valid or not found[0].active:
+    valid = await verify_password(found.password_hash if found else DUMMY_HASH, password)
+    if found is None or not valid or not found.operator.active:
         if counted >= LOCKOUT_ATTEMPTS:
             await _lock(db, name, now, request_id)
         return None

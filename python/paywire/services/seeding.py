@@ -161,7 +161,7 @@ async def seed_file(
     *,
     hasher: PasswordHasher = DEFAULT_HASHER,
     cache: SessionCache | None = None,
-    installer_passwords: bool = True,
+    own_passwords: bool = False,
 ) -> SeedReport:
     """Exactly the operators and accounts of a seed file: missing ones are created, differing
     ones brought in line. An operator keeps its password hash when the file's password verifies;
@@ -170,12 +170,12 @@ async def seed_file(
     file that takes a role away or rotates a leaked password counts at once on every gateway,
     not when the cached entries run out.
 
-    With `installer_passwords`, a password the file sets is whoever wrote the file's: the
-    operator must choose their own at their next sign-in. The demo's file is not (its passwords
-    are generated for whoever runs the demo)."""
+    A password the file sets is whoever wrote the file's: the operator must choose their own
+    at their next sign-in, unless the file's are `own_passwords` (the demo's, generated for
+    whoever runs it)."""
     operators, accounts = parse_seed_file(data)
     report = await _seed(
-        db, operators, accounts, demo=False, hasher=hasher, own_passwords=not installer_passwords
+        db, operators, accounts, demo=False, hasher=hasher, own_passwords=own_passwords
     )
     if cache is not None:
         for operator_id in report.operators_changed:
@@ -199,12 +199,12 @@ async def _seed(
         # an ADMIN's change never deadlocks with it.
         await operator_store.lock_active_admins(conn)
         entries = []
-        for op, existing, new_hash in plans:
+        for plan in plans:
             entries += await _apply_operator(
-                conn, op, existing, new_hash, report, keep_existing=demo, own=own_passwords
+                conn, plan, report, keep_existing=demo, own_passwords=own_passwords
             )
-            if existing is None and demo:
-                report.passwords[op.username] = op.password
+            if plan.existing is None and demo:
+                report.passwords[plan.op.username] = plan.op.password
         # Accounts as postings take them: clearing accounts opened before any is locked, and
         # the file's accounts locked at once in id order, not one by one in the file's order.
         if demo:
@@ -216,62 +216,77 @@ async def _seed(
     return report
 
 
+@dataclass(frozen=True, slots=True)
+class _OperatorPlan:
+    """What a seed does to one operator: `new_hash` when it sets the password; `adopted` the
+    current hash, to be remembered as a file's, when the file's password is the operator's
+    already but no seed file set it (made through the API, or before migration 0022)."""
+
+    op: SeedOperator
+    existing: Operator | None
+    new_hash: str | None = None
+    adopted: str | None = None
+
+
 async def _plan_operators(
     db: Db, operators: Sequence[SeedOperator], *, keep_existing: bool, hasher: PasswordHasher
-) -> list[tuple[SeedOperator, Operator | None, str | None]]:
+) -> list[_OperatorPlan]:
     """Per operator: the stored one, if any, and a new hash when its password must be set.
     Hashing happens here, outside the transaction, in worker threads.
 
     The file's password is compared with the one a seed file set last, not with the operator's
     own: the same file run again after the operator has chosen theirs (which a file's password
     requires) changes nothing, while a file with a new password rotates it. An operator no file
-    has given a password (created through the API, or before migration 0022) is compared with
-    their current one."""
-    plans: list[tuple[SeedOperator, Operator | None, str | None]] = []
+    has given a password is compared with their current one, which, the same, is adopted as
+    the file's, so that their next choice survives the file too."""
+    plans: list[_OperatorPlan] = []
     for op in operators:
         async with connection(db) as conn:
             found = await operator_store.credentials(conn, op.username)
-            seeded = await operator_store.seeded_password_hash(conn, op.username)
-        if found is not None and (
-            keep_existing or await verify_password(seeded or found[1], op.password)
-        ):
-            plans.append((op, found[0], None))
+        if found is None:
+            plans.append(_OperatorPlan(op, None, await hash_password(op.password, hasher)))
+        elif keep_existing:
+            plans.append(_OperatorPlan(op, found.operator))
+        elif await verify_password(found.seeded_password_hash or found.password_hash, op.password):
+            adopted = None if found.seeded_password_hash else found.password_hash
+            plans.append(_OperatorPlan(op, found.operator, adopted=adopted))
         else:
             new_hash = await hash_password(op.password, hasher)
-            plans.append((op, found[0] if found else None, new_hash))
+            plans.append(_OperatorPlan(op, found.operator, new_hash))
     return plans
 
 
 async def _apply_operator(
     conn: Conn,
-    op: SeedOperator,
-    existing: Operator | None,
-    new_hash: str | None,
+    plan: _OperatorPlan,
     report: SeedReport,
     *,
     keep_existing: bool,
-    own: bool,
+    own_passwords: bool,
 ) -> list[AuditEntry]:
+    op, existing, new_hash = plan.op, plan.existing, plan.new_hash
     label = f"operator {op.username}"
     if existing is None:
         assert new_hash is not None
-        # Not `own`, the password is the installer's, as one an ADMIN sets is: the operator
-        # must choose their own at their next sign-in.
+        # Not `own_passwords`, the password is the installer's, as one an ADMIN sets is: the
+        # operator must choose their own at their next sign-in.
         created = await operator_store.insert(
             conn,
             op.username,
             new_hash,
             op.roles,
-            password_change_required=not own,
+            password_change_required=not own_passwords,
             seeded_password_hash=new_hash,
         )
         report.created.append(label)
-        if not own:
+        if not own_passwords:
             report.must_choose_password.append(op.username)
         entity_id = str(created.id)
         return [
             AuditEntry.by_system("operator.create", "operator", entity_id, after=created.audited())
         ]
+    if plan.adopted is not None:
+        await operator_store.adopt_seeded_password(conn, existing.id, plan.adopted)
     if new_hash is None and (keep_existing or (existing.roles == op.roles and existing.active)):
         report.unchanged.append(label)
         return []
@@ -282,11 +297,11 @@ async def _apply_operator(
         password_hash=new_hash,
         roles=op.roles,
         active=True,
-        password_change_required=not own if new_hash is not None else None,
+        password_change_required=not own_passwords if new_hash is not None else None,
         seeded_password_hash=new_hash,
     )
     assert updated is not None
-    if new_hash is not None and not own:
+    if new_hash is not None and not own_passwords:
         report.must_choose_password.append(op.username)
     if new_hash is not None:
         # As a password change through the API does: a seed file that rotates a leaked

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -153,24 +154,34 @@ async def usernames_except(conn: Conn, excluded: Iterable[str], *, limit: int) -
     return [row["username"] for row in rows]
 
 
-async def credentials(
-    conn: Conn, username: str, *, lock: bool = False
-) -> tuple[Operator, str] | None:
-    """The operator of `username` and its password hash; `lock` holds the row until commit."""
+class Credentials(NamedTuple):
+    operator: Operator
+    password_hash: str
+    # The hash of the password a seed file last set for the operator, if one did.
+    seeded_password_hash: str | None
+
+
+async def credentials(conn: Conn, username: str, *, lock: bool = False) -> Credentials | None:
+    """The operator of `username` and its password hashes; `lock` holds the row until commit."""
     row = await conn.fetchrow(
-        f"SELECT {_COLUMNS}, password_hash FROM operators WHERE username = $1"
-        + (" FOR UPDATE" if lock else ""),
+        f"SELECT {_COLUMNS}, password_hash, seeded_password_hash FROM operators"
+        " WHERE username = $1" + (" FOR UPDATE" if lock else ""),
         username,
     )
-    return (to_operator(row), row["password_hash"]) if row else None
+    if row is None:
+        return None
+    return Credentials(to_operator(row), row["password_hash"], row["seeded_password_hash"])
 
 
-async def seeded_password_hash(conn: Conn, username: str) -> str | None:
-    """The hash of the password a seed file last set for `username`, if one did."""
-    seeded: str | None = await conn.fetchval(
-        "SELECT seeded_password_hash FROM operators WHERE username = $1", username
+async def adopt_seeded_password(conn: Conn, operator_id: UUID, password_hash: str) -> None:
+    """Remember the operator's current password as a seed file's, unless a file set one or the
+    password changed meanwhile: bookkeeping, not a change of the operator."""
+    await conn.execute(
+        "UPDATE operators SET seeded_password_hash = $2"
+        " WHERE id = $1 AND seeded_password_hash IS NULL AND password_hash = $2",
+        operator_id,
+        password_hash,
     )
-    return seeded
 
 
 async def locked_until(conn: Conn, username: str, now: datetime) -> datetime | None:

@@ -1,4 +1,15 @@
--- Without it, a seed file run again compares its passwords with the operators' own, as before
--- 0022, and gives back the file's to everyone who has chosen their own (flagged to choose
--- again): run no seed file between the rollback and the next upgrade.
+-- The hash is the only record of which password a seed file set: dropped, and added back empty
+-- by a later upgrade, the next run of the same file would give its password back to every
+-- operator who has chosen their own since (flagged to choose again, their sessions ended).
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM operators WHERE seeded_password_hash IS NOT NULL) THEN
+        RAISE EXCEPTION 'operators hold passwords a seed file set, which the version before '
+                        'would compare with their own ones at the next run of the file'
+            USING HINT = 'to go back all the same, clear them as the schema owner (UPDATE '
+                         'operators SET seeded_password_hash = NULL) and run no seed file '
+                         'until the next upgrade; or restore a backup taken before 0022';
+    END IF;
+END
+$$;
 ALTER TABLE operators DROP COLUMN seeded_password_hash;
