@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -58,13 +60,34 @@ def _config_first(argv: Sequence[str]) -> list[str]:
     return moved + args
 
 
+# Exit codes of a command stopped by a signal, as a shell reports them (128 + the signal).
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class _Terminated:
+    """Takes SIGTERM (what systemd, Kubernetes, `timeout` and CI send) as Ctrl-C, whatever the
+    command is doing: without it the default action killed the process on the spot, and the
+    PostgreSQL server and receiver it had started ran on for nobody. `serve` and `receiver`
+    put their own handler in place while they run, which drains first."""
+
+    def __init__(self) -> None:
+        self.received = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.received = True
+        signal.raise_signal(signal.SIGINT)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    terminated = _Terminated()
+    signal.signal(signal.SIGTERM, terminated)
     try:
         return _run(sys.argv[1:] if argv is None else argv)
     except KeyboardInterrupt:
         # Ctrl-C, whenever it comes: while a command runs, or while the commands' modules
         # are still being imported (most of a second), which printed a traceback.
-        return 130
+        return EXIT_TERMINATED if terminated.received else EXIT_INTERRUPTED
 
 
 def _run(argv: Sequence[str]) -> int:
@@ -75,6 +98,12 @@ def _run(argv: Sequence[str]) -> int:
         code: int = args.handler(args)
     except PaywireError as exc:
         print("\n".join(refusal(exc)), file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # Whoever read the output went away (`| head`): said in a line, not a traceback, and
+        # the rest dropped, or Python's own flush at exit would fail the same way again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print("paywire: the output was closed before all of it was written", file=sys.stderr)
         return 2
     except Exception as exc:
         # Not what the command found (exit 1: a break, a broken chain), so exit 2 like every

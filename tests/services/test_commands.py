@@ -189,6 +189,28 @@ def test_config_is_read_before_or_after_the_command(tmp_path: Path, line: tuple[
     assert f"cannot open the database at {where}" in done.stderr
 
 
+def test_demo_passwords_that_cannot_be_shown_are_not_kept(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """`paywire seed | head -1`: the generated passwords are shown once, so output closed
+    before them must leave nothing seeded (a run again shows new ones), and say so in a line."""
+    assert paywire(env, tmp_path, "migrate").returncode == 0
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader has gone before the first line
+    try:
+        cut = subprocess.run(
+            [str(PAYWIRE), "seed"], env=env, cwd=tmp_path, stdout=writer,
+            stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        os.close(writer)
+    assert cut.returncode == 2
+    assert cut.stderr == "paywire: the output was closed before all of it was written\n"
+    again = paywire(env, tmp_path, "seed")
+    assert again.returncode == 0, again.stderr
+    assert "shown this once" in again.stdout
+
+
 def test_seed_demo_then_file(env: dict[str, str], tmp_path: Path) -> None:
     assert paywire(env, tmp_path, "migrate").returncode == 0
     demo = paywire(env, tmp_path, "seed")
@@ -528,12 +550,14 @@ async def test_the_embedded_server_is_started_stopped_and_shared(
     assert not pid_file.exists()
 
 
-async def test_ctrl_c_while_the_embedded_server_starts_stops_it(
-    data_dir: Path, tmp_path: Path
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+async def test_ctrl_c_or_sigterm_while_the_embedded_server_starts_stops_it(
+    data_dir: Path, tmp_path: Path, signum: signal.Signals, code: int
 ) -> None:
     """Interrupted once PostgreSQL is spawned on a fresh data dir, `paywire migrate` lets the
     start finish and then stops the server as its last user would, instead of leaving it
-    running for nobody until the next paywire command."""
+    running for nobody until the next paywire command. SIGTERM (systemd, `timeout`, CI) the
+    same: its default action killed the process on the spot."""
     env = {**base_env(tmp_path), "PAYWIRE_DATA_DIR": str(data_dir)}
     pgdata = data_dir / "pgdata"
     process = await asyncio.create_subprocess_exec(
@@ -550,10 +574,10 @@ async def test_ctrl_c_while_the_embedded_server_starts_stops_it(
 
     try:
         await poll(spawned, 60, what="PostgreSQL spawned by migrate")
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         async with asyncio.timeout(60):
             out, err = await process.communicate()
-        assert process.returncode == 130, err
+        assert process.returncode == code, err
         assert b"applied" not in out, "the interrupt came while the server was starting"
         await poll(gone, 30, what="PostgreSQL stopped after the interrupt")
         assert not (pgdata / "postmaster.pid").exists()

@@ -6,6 +6,7 @@ Generated demo passwords are printed once, when the operator is created; nothing
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,15 @@ async def run(settings: Settings, data: object, *, from_file: bool) -> int:
                     "without --file adds the demo operators, an ADMIN among them, and demo "
                     "balances; seed it with `paywire seed --file seed.json`"
                 )
-            report = await seeding.seed_demo(db.pool)
+            await seeding.seed_demo(db.pool, show=_show)
+            return 0
+    _show(report)
+    return 0
+
+
+def _show(report: seeding.SeedReport) -> None:
+    """What the seed did; flushed, so that output that cannot be written fails the seed of the
+    demo before it commits (`seeding.seed_demo` says why)."""
     for label in report.created:
         print(f"created   {label}")
     for label in report.updated:
@@ -75,7 +84,7 @@ async def run(settings: Settings, data: object, *, from_file: bool) -> int:
         )
     if not report.changed:
         print(f"nothing changed: {len(report.unchanged)} operators and accounts already as seeded")
-    return 0
+    sys.stdout.flush()
 
 
 def _read(path: Path) -> object:

@@ -6,7 +6,7 @@ Re-running changes nothing that already matches; every change is audited as the 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -137,13 +137,22 @@ def parse_seed_file(data: object) -> tuple[list[SeedOperator], list[SeedAccount]
     return operators, accounts
 
 
-async def seed_demo(db: Db, *, hasher: PasswordHasher = DEFAULT_HASHER) -> SeedReport:
+async def seed_demo(
+    db: Db,
+    *,
+    hasher: PasswordHasher = DEFAULT_HASHER,
+    show: Callable[[SeedReport], None] | None = None,
+) -> SeedReport:
     """The demo operators and accounts, and clearing accounts for their currencies.
 
-    Only what is missing is created; generated passwords are reported for those created.
+    Only what is missing is created; generated passwords are reported for those created, to
+    `show` before the transaction commits: they are shown once, so if showing them fails
+    (output closed, disk full) nothing is created and a run again makes new ones.
     """
     operators, accounts = demo_seed()
-    return await _seed(db, operators, accounts, demo=True, hasher=hasher, own_passwords=True)
+    return await _seed(
+        db, operators, accounts, demo=True, hasher=hasher, own_passwords=True, show=show
+    )
 
 
 async def operators_of_its_own(db: Db) -> list[str]:
@@ -191,6 +200,7 @@ async def _seed(
     demo: bool,
     hasher: PasswordHasher,
     own_passwords: bool,
+    show: Callable[[SeedReport], None] | None = None,
 ) -> SeedReport:
     report = SeedReport()
     plans = await _plan_operators(db, operators, keep_existing=demo, hasher=hasher)
@@ -213,6 +223,8 @@ async def _seed(
         for acc in accounts:
             entries += await _apply_account(conn, acc, report, keep_existing=demo)
         await audit.append(conn, entries)
+        if show is not None:
+            show(report)
     return report
 
 
