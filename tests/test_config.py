@@ -416,3 +416,18 @@ def test_amount_limits_that_would_limit_nothing_are_refused(limits: str, message
     with pytest.raises(ConfigError) as refused:
         load_settings(environ={"PAYWIRE_AMOUNT_LIMITS": limits})
     assert refused.value.message == message
+
+
+def test_a_variable_set_empty_counts_as_unset(tmp_path: Path) -> None:
+    """`DATABASE_URL=` (an env file's line left blank) took the place of the file's value: the
+    commands went to the embedded server instead, and `PAYWIRE_DATA_DIR=` put it in the
+    current directory."""
+    config = tmp_path / "paywire.toml"
+    config.write_text(
+        'database_url = "postgresql://ops@db.internal/paywire"\ndata_dir = "/var/lib/paywire"\n'
+    )
+    blank = {"DATABASE_URL": "", "PAYWIRE_DATA_DIR": " ", "PAYWIRE_ACK_TIMEOUT_S": ""}
+    settings = load_settings(environ=blank, config_file=config)
+    assert settings.database_url == "postgresql://ops@db.internal/paywire"
+    assert settings.data_dir == Path("/var/lib/paywire")
+    assert settings.ack_timeout_s == load_settings(environ={}).ack_timeout_s

@@ -178,15 +178,19 @@ def load_settings(
     **overrides: Any,
 ) -> Settings:
     """Settings from a TOML file (lower-case keys without prefix), then the environment, then
-    explicit overrides; the environment wins over the file."""
+    explicit overrides; the environment wins over the file.
+
+    A variable set empty (`DATABASE_URL=`, as env files and manifests leave one) counts as
+    unset: it took the place of the file's value, and `DATABASE_URL=` quietly meant the
+    embedded server, `PAYWIRE_DATA_DIR=` the current directory."""
     env = os.environ if environ is None else environ
     raw: dict[str, Any] = {}
     if config_file is not None:
         raw.update(_read_toml(config_file))
     for field in dataclasses.fields(Settings):
-        name = env_name(field.name)
-        if name in env:
-            raw[field.name] = env[name]
+        value = env.get(env_name(field.name), "")
+        if value.strip():
+            raw[field.name] = value
     raw.update({k: v for k, v in overrides.items() if v is not None})
     unknown = set(raw) - {f.name for f in dataclasses.fields(Settings)}
     if unknown:
