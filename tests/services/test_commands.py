@@ -189,23 +189,35 @@ def test_config_is_read_before_or_after_the_command(tmp_path: Path, line: tuple[
     assert f"cannot open the database at {where}" in done.stderr
 
 
+def into_closed_pipe(
+    env: dict[str, str], cwd: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`paywire ARGS | head -0`: the output's reader has gone before the first line."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        return subprocess.run(
+            [str(PAYWIRE), *args], env=env, cwd=cwd, stdout=writer, stderr=subprocess.PIPE,
+            text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        os.close(writer)
+
+
+CLOSED_OUTPUT = "paywire: the output was closed before all of it was written\n"
+
+
 def test_demo_passwords_that_cannot_be_shown_are_not_kept(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     """`paywire seed | head -1`: the generated passwords are shown once, so output closed
     before them must leave nothing seeded (a run again shows new ones), and say so in a line."""
     assert paywire(env, tmp_path, "migrate").returncode == 0
-    reader, writer = os.pipe()
-    os.close(reader)  # the reader has gone before the first line
-    try:
-        cut = subprocess.run(
-            [str(PAYWIRE), "seed"], env=env, cwd=tmp_path, stdout=writer,
-            stderr=subprocess.PIPE, text=True, timeout=120,
-        )  # fmt: skip
-    finally:
-        os.close(writer)
-    assert cut.returncode == 2
-    assert cut.stderr == "paywire: the output was closed before all of it was written\n"
+    cut = into_closed_pipe(env, tmp_path, "seed")
+    assert (cut.returncode, cut.stderr) == (2, CLOSED_OUTPUT)
+    today = datetime.now(UTC).date().isoformat()
+    report = into_closed_pipe(env, tmp_path, "audit", "export", "--date", today)
+    assert (report.returncode, report.stderr) == (2, CLOSED_OUTPUT), "a report's exit, not checked"
     again = paywire(env, tmp_path, "seed")
     assert again.returncode == 0, again.stderr
     assert "shown this once" in again.stdout

@@ -4,7 +4,7 @@ and the day a report is about.
 A file is written beside itself and put in place only when the report is complete: a failure
 half-way (the database went away) leaves the previous report as it was, not a truncated one. A
 reader that stops early (`paywire … | head`) is not an error of paywire's, but the report's own
-exit code (1: what it found) is not known then, so it exits 2: not checked.
+exit code (1: what it found) is not known then, so it exits 2 (`cli`): not checked.
 """
 
 from __future__ import annotations
@@ -36,15 +36,9 @@ def write_report(path: Path | None, produce: Produce) -> int:
     """Run `produce` with the open output; its result is the exit code."""
     if path is not None:
         return _to_file(path, produce)
-    try:
-        code = uvloop.run(produce(sys.stdout.buffer))
-        sys.stdout.buffer.flush()
-        return code
-    except BrokenPipeError:
-        # Point stdout at /dev/null so the interpreter's final flush does not fail too (as the
-        # Python docs advise).
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 2
+    code = uvloop.run(produce(sys.stdout.buffer))
+    sys.stdout.buffer.flush()
+    return code
 
 
 def _to_file(path: Path, produce: Produce) -> int:
