@@ -431,3 +431,20 @@ def test_a_variable_set_empty_counts_as_unset(tmp_path: Path) -> None:
     assert settings.database_url == "postgresql://ops@db.internal/paywire"
     assert settings.data_dir == Path("/var/lib/paywire")
     assert settings.ack_timeout_s == load_settings(environ={}).ack_timeout_s
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "accepted"),
+    [
+        ("PAYWIRE_RECEIVER_PORT", "99999", "1-65535"),
+        ("PAYWIRE_RECEIVER_PORT", "0", "1-65535"),
+        ("PAYWIRE_HTTP_PORT", "70000", "0-65535; 0: any free port"),
+    ],
+)
+def test_a_port_out_of_range_is_refused_with_the_range(
+    variable: str, value: str, accepted: str
+) -> None:
+    with pytest.raises(
+        ConfigError, match=re.escape(f"{variable}={value}: not a port ({accepted})")
+    ):
+        load_settings(environ={variable: value})

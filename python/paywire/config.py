@@ -445,8 +445,12 @@ def _validate(s: Settings) -> None:
         f"must be more than 0 seconds and at most {MAX_TOKEN_TTL_S:,} (a day)",
     )
     check(7 <= s.audit_retention_years <= 10, "audit_retention_years", "must be 7 to 10")
-    check(s.receiver_port is None or 0 < s.receiver_port < 65536, "receiver_port", "not a port")
-    check(0 <= s.http_port < 65536, "http_port", "not a port")
+    check(
+        s.receiver_port is None or 0 < s.receiver_port < 65536,
+        "receiver_port",
+        "not a port (1-65535)",
+    )
+    check(0 <= s.http_port < 65536, "http_port", "not a port (0-65535; 0: any free port)")
     check(
         all(_HOST_NAME.fullmatch(h) for h in s.allowed_hosts),
         "allowed_hosts",
