@@ -1,10 +1,14 @@
-"""The error hierarchy shared by every layer.
+"""The error hierarchy shared by every layer, and `listen_refusal`, what a server says when it
+cannot listen.
 
 Each error carries a stable `code`; the HTTP layer maps classes to status codes in one place.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -80,3 +84,39 @@ class DatabaseUnavailable(PaywireError):
     A command ends with exit code 2 on it, never with 1, which says what it found in the data."""
 
     code = "DATABASE_UNAVAILABLE"
+
+
+def listen_refusal(
+    exc: OSError, host: str, port: int, *, host_setting: str, port_setting: str
+) -> ConfigError:
+    """The refusal of a server that could not listen on `host`:`port`, with what to change,
+    named by the setting that changes it (`PAYWIRE_HTTP_HOST`, `--host`). The advice depends on
+    why: an address of another machine was answered "stop what holds the port", which sent the
+    operator looking for a process that was not there."""
+    return ConfigError(
+        f"cannot listen on {host}:{port}: {_why_not(exc, host, host_setting, port_setting)}"
+    )
+
+
+def _why_not(exc: OSError, host: str, host_setting: str, port_setting: str) -> str:
+    if isinstance(exc, socket.gaierror):
+        return (
+            f"{host} does not resolve; set {host_setting} to an address of this machine, "
+            "e.g. 127.0.0.1"
+        )
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"address already in use; stop what holds the port or set {port_setting} to a free one"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"{host} is not an address of this machine; set {host_setting} to one of its "
+            "addresses, e.g. 127.0.0.1"
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"permission denied; a port below 1024 needs privileges: set {port_setting} to "
+            "1024 or above"
+        )
+    # asyncio's own message repeats the address; the system's alone says what failed.
+    return os.strerror(exc.errno) if exc.errno else str(exc)

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from paywire.api.app import create_app
 from paywire.config import Settings
-from paywire.errors import ConfigError
+from paywire.errors import listen_refusal
 from paywire.pipeline.housekeeping import Housekeeping
 from paywire.pipeline.runner import Pipeline
 from paywire.pipeline.settler import Settler
@@ -105,10 +105,12 @@ async def run_gateway(
             try:
                 await site.start()
             except OSError as exc:
-                raise ConfigError(
-                    f"cannot listen on {settings.http_host}:{settings.http_port}: "
-                    f"{exc.strerror or exc}; stop what holds the port or set PAYWIRE_HTTP_PORT "
-                    "to a free one"
+                raise listen_refusal(
+                    exc,
+                    settings.http_host,
+                    settings.http_port,
+                    host_setting="PAYWIRE_HTTP_HOST",
+                    port_setting="PAYWIRE_HTTP_PORT",
                 ) from None
             await pool.start()
             pipeline.start()

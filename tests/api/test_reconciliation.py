@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -162,6 +162,7 @@ async def test_admin_and_auditor_only(world: World, path: str, query: dict[str, 
     [
         (DAILY, {}),
         (DAILY, {"date": "2026-02-30"}),
+        (DAILY, {"date": "20260115"}),
         (DAILY, {"date": SOME_DAY, "format": "xml"}),
         (AGING, {}),
         (AGING, {"days": "-1"}),
@@ -174,6 +175,22 @@ async def test_invalid_queries_are_refused(world: World, path: str, query: dict[
     response = await world.client.get(path, params=query, headers=world.auth("admin"))
     assert response.status == 400
     assert (await response.json())["error"]["code"] == "VALIDATION"
+
+
+@pytest.mark.parametrize("when", ["9999-12-31", "the day after tomorrow"])
+async def test_the_daily_report_of_a_day_after_today_is_refused(world: World, when: str) -> None:
+    """Its empty report would pass for a clean one. Today's is made, as of the request; the day
+    after tomorrow, as tomorrow may be today by the time the request is answered."""
+    day = when if when[0].isdigit() else (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
+    response = await world.client.get(DAILY, params={"date": day}, headers=world.auth("admin"))
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert (error["code"], error["message"]) == ("VALIDATION", "invalid query")
+    [detail] = error["details"]
+    assert detail["field"] == "date"
+    assert detail["message"].startswith("must not be after today (")
+    assert detail["message"].endswith(", UTC): the report of a day can be made from that day on")
+    assert (await get(world, DAILY, date=today())).status == 200
 
 
 async def test_the_audit_export_streams_the_days_rows(world: World, breaks: Breaks) -> None:

@@ -148,3 +148,21 @@ async def test_cli_receiver_refuses_a_port_it_cannot_listen_on(tmp_path: Path, p
     )
     assert expected in says
     assert b"Traceback" not in says
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        # TEST-NET-1: binding it fails at once (EADDRNOTAVAIL), nothing is sent.
+        ("192.0.2.1", "192.0.2.1 is not an address of this machine; set --host to one"),
+        # glibc refuses a name with a space without asking DNS; `.invalid` would ask it.
+        ("no such host", "no such host does not resolve; set --host to an address"),
+    ],
+)
+async def test_cli_receiver_refuses_a_host_not_of_this_machine_without_blaming_a_port(
+    tmp_path: Path, host: str, expected: str
+) -> None:
+    says = (await refused("--data-dir", str(tmp_path), "--host", host)).decode()
+    assert says.startswith(f"paywire: cannot listen on {host}:0: {expected}")
+    assert says.count("\n") == 1
+    assert "holds the port" not in says

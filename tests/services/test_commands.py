@@ -4,6 +4,7 @@ their own, against the test server (DATABASE_URL) or an embedded server of their
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from paywire.errors import listen_refusal
 from paywire.receiver import ensure_certificates
 from paywire.store import migrator
 from paywire.store.embedded import EmbeddedPostgres
@@ -460,8 +462,53 @@ async def test_serve_on_a_port_in_use_is_a_one_line_refusal(
         await holder.wait_closed()
     assert done.returncode == 2, done.stderr
     assert f"paywire: cannot listen on 127.0.0.1:{port}" in done.stderr
-    assert "PAYWIRE_HTTP_PORT" in done.stderr
+    assert "stop what holds the port or set PAYWIRE_HTTP_PORT to a free one" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("host", "says"),
+    [
+        # TEST-NET-1: binding it fails at once (EADDRNOTAVAIL), nothing is sent.
+        ("192.0.2.1", "192.0.2.1 is not an address of this machine; set PAYWIRE_HTTP_HOST to one"),
+        # glibc refuses a name with a space without asking DNS; `.invalid` would ask it.
+        ("no such host", "no such host does not resolve; set PAYWIRE_HTTP_HOST to an address"),
+    ],
+)
+def test_serve_on_an_address_not_of_this_machine_says_so_not_to_free_a_port(
+    env: dict[str, str], tmp_path: Path, host: str, says: str
+) -> None:
+    assert paywire(env, tmp_path, "migrate").returncode == 0
+    gateway = {**env, **SERVE, "PAYWIRE_HTTP_HOST": host, "PAYWIRE_HTTP_PORT": "0"}
+    done = paywire(gateway, tmp_path, "serve")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"paywire: cannot listen on {host}:0: {says}")
+    assert done.stderr.count("\n") == 1
+    assert "holds the port" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        (
+            OSError(errno.EACCES, "error while attempting to bind: permission denied"),
+            "permission denied; a port below 1024 needs privileges: set PAYWIRE_HTTP_PORT to "
+            "1024 or above",
+        ),
+        (
+            OSError(errno.ENETDOWN, "error while attempting to bind: network is down"),
+            "Network is down",
+        ),
+    ],
+)
+def test_a_listen_refusal_gives_advice_only_where_it_knows_the_cause(
+    error: OSError, says: str
+) -> None:
+    """Cases a test cannot bring about (the tests run as root, which may bind port 80)."""
+    refusal = listen_refusal(
+        error, "127.0.0.1", 80, host_setting="PAYWIRE_HTTP_HOST", port_setting="PAYWIRE_HTTP_PORT"
+    )
+    assert refusal.message == f"cannot listen on 127.0.0.1:80: {says}"
 
 
 def test_a_log_directory_that_cannot_be_written_is_refused_at_start(

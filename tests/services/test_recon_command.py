@@ -6,10 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from paywire.domain.statuses import Status
 from tests.fixtures.breaks import one_of_each
@@ -60,6 +61,29 @@ async def test_recon_daily_prints_the_report_and_fails_on_unmatched_items(
 
     bad = paywire(env, tmp_path, "recon", "daily", "--date", "tomorrow")
     assert bad.returncode == 2
+
+
+@pytest.mark.parametrize("when", ["9999-12-31", "the day after tomorrow"])
+def test_recon_daily_refuses_a_day_after_today(tmp_path: Path, when: str) -> None:
+    """Its empty report would pass for a clean one: a cron job given a wrong date went green.
+    Refused before the database is asked (none here); the day after tomorrow, as tomorrow may
+    be today by the time the command runs."""
+    day = when if when[0].isdigit() else (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
+    done = paywire(base_env(tmp_path), tmp_path, "recon", "daily", "--date", day)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"paywire: --date {day} must not be after today (")
+    assert done.stderr.rstrip().endswith("the report of a day can be made from that day on")
+    assert done.stderr.count("\n") == 1
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("day", ["20260101", "2026-W01-4"])
+def test_recon_daily_takes_a_day_written_as_its_help_says_only(tmp_path: Path, day: str) -> None:
+    """`date.fromisoformat` takes these too, which `--date YYYY-MM-DD` never promised."""
+    done = paywire(base_env(tmp_path), tmp_path, "recon", "daily", "--date", day)
+    assert done.returncode == 2, done.stderr
+    assert f"argument --date: {day!r} is not a day: write YYYY-MM-DD" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 async def test_recon_balances_prints_every_account_out_of_balance_and_fails_on_one(

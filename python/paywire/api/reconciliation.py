@@ -6,14 +6,16 @@ never takes `reconciliation` for an id (`routes.install`).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from aiohttp import web
 
 from paywire.api import schemas, streams
 from paywire.api.keys import REPORTS_POOL, SETTINGS
 from paywire.api.routes import Param, Reply, Routes, query
+from paywire.domain.reconciliation import report_day_problem
 from paywire.domain.roles import Role
+from paywire.errors import ValidationError
 from paywire.services import reconciliation as service
 from paywire.services.reconciliation import Report
 
@@ -42,7 +44,12 @@ async def _send(request: web.Request, report: Report, filename: str) -> web.Stre
     summary="The reconciliation of a day's payments against the ledger and the answers",
     roles=READERS,
     params=(
-        Param("date", schemas.DATE, "The UTC day the payments were created on", required=True),
+        Param(
+            "date",
+            schemas.DATE,
+            "The UTC day the payments were created on: today (UTC) or before",
+            required=True,
+        ),
         FORMAT,
     ),
     replies={
@@ -57,7 +64,10 @@ async def _send(request: web.Request, report: Report, filename: str) -> web.Stre
     "ORPHAN_ACK. The report is as of the request.",
 )
 async def daily_reconciliation(request: web.Request) -> web.StreamResponse:
-    day = date.fromisoformat(query(request)["date"])
+    day = date.fromisoformat(query(request)["date"])  # YYYY-MM-DD: the schema's format
+    problem = report_day_problem(day, datetime.now(UTC).date())
+    if problem is not None:
+        raise ValidationError("invalid query", details=[{"field": "date", "message": problem}])
     window = service.answer_window(request.app[SETTINGS])
     async with service.daily(request.app[REPORTS_POOL], day, answer_window=window) as report:
         return await _send(request, report, f"reconciliation-{day.isoformat()}.csv")

@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 
 import uvloop
 
+from paywire.domain.validation import iso_date
 from paywire.errors import ConfigError
 
 Produce = Callable[[BinaryIO], Coroutine[Any, Any, int]]
@@ -26,10 +27,10 @@ Produce = Callable[[BinaryIO], Coroutine[Any, Any, int]]
 
 def utc_day(text: str) -> date:
     """A report's `--date`: argparse names the option and shows this when it refuses."""
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a day: write YYYY-MM-DD") from None
+    day = iso_date(text)
+    if day is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day: write YYYY-MM-DD")
+    return day
 
 
 def write_report(path: Path | None, produce: Produce) -> int:

@@ -233,10 +233,7 @@ def _value_date(value: object, today: date, problems: Problems) -> date | None:
     if not isinstance(value, str):
         problems.add("value_date", "must be a date string YYYY-MM-DD")
         return None
-    try:
-        parsed = date.fromisoformat(value) if _DATE_RE.fullmatch(value) else None
-    except ValueError:
-        parsed = None
+    parsed = iso_date(value)
     if parsed is None:
         problems.add("value_date", "must be a date YYYY-MM-DD")
         return None
@@ -247,6 +244,18 @@ def _value_date(value: object, today: date, problems: Problems) -> date | None:
         problems.add("value_date", f"must be within {VALUE_DATE_HORIZON.days} days from today")
         return None
     return parsed
+
+
+def iso_date(value: str) -> date | None:
+    """The day `value` writes as YYYY-MM-DD, or None. `date.fromisoformat` alone also takes
+    `20260101` and `2026-W01-4` (Python 3.11), forms no help text or schema promises, which a
+    typo can produce and which would then be read as some day."""
+    if not _DATE_RE.fullmatch(value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _party(value: object, name: str, allowed: frozenset[str], problems: Problems) -> Party | None:

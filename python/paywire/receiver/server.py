@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import NamedTuple, cast
 
 from paywire.domain.validation import defanged
-from paywire.errors import ConfigError
+from paywire.errors import listen_refusal
 from paywire.receiver.config import Faults, ReceiverConfig, check_port
 from paywire.receiver.log import MessageLog
 from paywire.receiver.rules import ACCEPTED, Decision, Rules
@@ -128,9 +128,8 @@ class Receiver:
                 self._new_session, host, port, ssl=self._ssl, backlog=512
             )
         except OSError as exc:
-            raise ConfigError(
-                f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
-                "stop what holds the port or choose another"
+            raise listen_refusal(
+                exc, host, port, host_setting="--host", port_setting="--port"
             ) from None
         self._port = self._server.sockets[0].getsockname()[1]
 
