@@ -166,3 +166,45 @@ async def test_cli_receiver_refuses_a_host_not_of_this_machine_without_blaming_a
     assert says.startswith(f"paywire: cannot listen on {host}:0: {expected}")
     assert says.count("\n") == 1
     assert "holds the port" not in says
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        (
+            "--data-dir",
+            "{tmp}/a-file",
+            "cannot make the certificates' directory {tmp}/a-file/tls: Not a directory;"
+            " choose a writable directory",
+        ),
+        (
+            "--log",
+            "/proc/nope/x.log",
+            "cannot open the message log /proc/nope/x.log: No such file or directory;"
+            " choose a writable file",
+        ),
+        (
+            "--log",
+            "{tmp}",
+            "cannot open the message log {tmp}: Is a directory; choose a writable file",
+        ),
+    ],
+)
+async def test_cli_receiver_refuses_a_directory_or_log_it_cannot_write_before_it_says_it_started(
+    tmp_path: Path, option: str, value: str, says: str
+) -> None:
+    """One line naming the path, not a traceback; and before the certificates' paths are
+    printed, which scripts read as a receiver that had started."""
+    (tmp_path / "a-file").write_text("")
+    value, says = value.format(tmp=tmp_path), says.format(tmp=tmp_path)
+    data_dir = () if option == "--data-dir" else ("--data-dir", str(tmp_path / "receiver"))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "paywire.cli", "receiver", "--port", "0", "--progress-s", "0",
+        *data_dir, option, value,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await finished(process, 20)
+    assert process.returncode == 2, err
+    assert err.decode().splitlines() == [f"paywire: {says}"]
+    assert out == b""

@@ -574,6 +574,27 @@ def test_a_day_that_is_not_one_is_refused_saying_how_to_write_it(
     assert "argument --date: '2026-13-45' is not a day: write YYYY-MM-DD" in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("where", "reason"),
+    [("a-file", "File exists"), ("/proc/nope", "No such file or directory")],
+)
+def test_a_data_dir_that_cannot_be_made_is_a_one_line_refusal(
+    tmp_path: Path, where: str, reason: str
+) -> None:
+    """A regular file, or a place no directory can be made, named as PAYWIRE_DATA_DIR of a
+    command that starts the embedded server: it was a traceback from `mkdir`."""
+    (tmp_path / "a-file").write_text("")
+    unusable = tmp_path / where  # /proc/nope stays absolute
+    done = paywire(
+        {**base_env(tmp_path), "PAYWIRE_DATA_DIR": str(unusable)}, tmp_path, "migrate", "status"
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"paywire: cannot use {unusable} as the data directory: {reason};"
+        " choose a writable directory as PAYWIRE_DATA_DIR"
+    ]
+
+
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
     with server_dir("paywire-cli-") as path:

@@ -53,11 +53,11 @@ class Bench:
 async def bench_environment(
     settings: Settings,
     *,
-    receiver: str | None,
+    receiver: tuple[str, int] | None,
     receiver_ca: Path | None,
     embedded_settings: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Bench]:
-    """Settings, database and operators for a run; `receiver` is `HOST:PORT` or None to start
+    """Settings, database and operators for a run; `receiver` is `(host, port)` or None to start
     the reference receiver; `embedded_settings` configure the embedded server, if one starts."""
     with tempfile.TemporaryDirectory(prefix="paywire-bench-") as scratch:
         work = Path(scratch)
@@ -114,11 +114,10 @@ async def _prepare(db: Database) -> tuple[Operator, Operator]:
 
 @contextlib.asynccontextmanager
 async def _receiver(
-    work: Path, address: str | None, ca_file: Path | None
+    work: Path, address: tuple[str, int] | None, ca_file: Path | None
 ) -> AsyncIterator[tuple[str, int, Path | None]]:
     if address is not None:
-        host, _, port = address.rpartition(":")
-        yield host, int(port), ca_file
+        yield *address, ca_file
         return
     async with receiver_process(
         "--data-dir", str(work), "--dedup-capacity", "2000000"

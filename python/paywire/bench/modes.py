@@ -24,7 +24,8 @@ from prometheus_client import REGISTRY
 
 from paywire.bench.environment import DEBTOR, Bench
 from paywire.commands.progress import Progress
-from paywire.errors import PaywireError
+from paywire.config import Settings
+from paywire.errors import ConfigError, PaywireError
 from paywire.pipeline.runner import Pipeline
 from paywire.pipeline.settler import Settler
 from paywire.receiver.process import LOOPBACK_RECEIVER_BIC, LOOPBACK_SENDER_BIC
@@ -47,6 +48,9 @@ CHECK_S = 1.0
 STALL_S = 120.0
 # Messages per submit_many in transport mode: the transmitter's batch.
 TRANSPORT_BATCH = 500
+# How long a run waits for its first connection to the receiver: three of the pool's attempts
+# (10 s each at most). The circuit breaker opening ends the wait sooner.
+REACH_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +145,7 @@ async def run_pipeline(
     )
     pipeline = Pipeline(bench.settings, bench.db, pool, settler, ledger, load_rules(bench.settings))
     if not immediate:
-        await pool.start()
+        await start_pool(pool, bench.settings)
     pipeline.start()
     progress = Progress("settled", n)
     try:
@@ -183,7 +187,7 @@ async def run_transport(bench: Bench, n: int, rate: float | None) -> Result:
     waits for every answer. A message left unanswered fails the run."""
     payloads = [_message(i) for i in range(n)]
     pool = ConnectionPool(bench.settings)
-    await pool.start()
+    await start_pool(pool, bench.settings)
     latencies: list[float] = []
     unanswered: list[Unanswered] = []
     sent_at: dict[str, float] = {}
@@ -222,6 +226,24 @@ async def run_transport(bench: Bench, n: int, rate: float | None) -> Result:
             "is the receiver overloaded or refusing them?"
         )
     return Result("transport", n, latencies, *measured)
+
+
+async def start_pool(pool: ConnectionPool, settings: Settings) -> None:
+    """Start the pool and wait for one connection, else close it and refuse: a receiver that
+    could not be reached left the run dialling for ever, with nothing sent and nothing said but
+    the pool's warnings."""
+    await pool.start()
+    deadline = time.monotonic() + REACH_S
+    while not pool.open_connections:
+        if pool.breaker.state is BreakerState.OPEN or time.monotonic() >= deadline:
+            errors = [slot["last_error"] for slot in pool.stats()["connections"]]
+            await pool.close(deadline_s=0)
+            why = next((f" ({error})" for error in reversed(errors) if error), "")
+            raise ConfigError(
+                f"cannot reach the receiver at {settings.receiver_host}:{settings.receiver_port}"
+                f"{why}: check --receiver and --receiver-ca"
+            )
+        await asyncio.sleep(POLL_S)
 
 
 async def create_payments(bench: Bench, n: int) -> list[UUID]:

@@ -8,6 +8,7 @@ same as one JSON object per mode.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from paywire.bench.modes import Result, create_payments, run_pipeline, run_trans
 from paywire.commands import configuration
 from paywire.config import Settings
 from paywire.errors import ConfigError
+from paywire.receiver.config import check_port
 
 MODES = ("e2e", "transport", "db")
 
@@ -61,14 +63,17 @@ def register(subparsers: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     if args.payments < 1:
         raise ConfigError("--payments must be at least 1")
+    if args.rate is not None and not math.isfinite(args.rate):
+        raise ConfigError("--rate must be a finite number")
     if args.rate is not None and args.rate <= 0:
         raise ConfigError("--rate must be positive")
+    receiver = None if args.receiver is None else receiver_address(args.receiver)
     # The database is the one named here or an embedded one, never DATABASE_URL: the run fills
     # it with operators, an account that may overdraw and N payments, and the environment a
     # bench runs in is often one set up for a gateway.
     settings = replace(configuration.load(args), database_url=args.database_url)
     modes = MODES if args.mode == "all" else (args.mode,)
-    results = uvloop.run(run(settings, args, modes))
+    results = uvloop.run(run(settings, args, modes, receiver))
     for result in results:
         if args.json:
             print(orjson.dumps(result.as_dict()).decode())
@@ -77,11 +82,29 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-async def run(settings: Settings, args: argparse.Namespace, modes: tuple[str, ...]) -> list[Result]:
+def receiver_address(text: str) -> tuple[str, int]:
+    """--receiver's HOST and PORT, refused here rather than found out once the run's database
+    is set up."""
+    host, _, port = text.rpartition(":")  # no colon: no host
+    if not (host and port.isascii() and port.isdigit()):
+        raise ConfigError(f"--receiver {text}: write HOST:PORT, e.g. 127.0.0.1:7000")
+    try:
+        check_port(int(port))
+    except ConfigError as exc:
+        raise ConfigError(f"--receiver {text}: {exc.message}") from None
+    return host, int(port)
+
+
+async def run(
+    settings: Settings,
+    args: argparse.Namespace,
+    modes: tuple[str, ...],
+    receiver: tuple[str, int] | None,
+) -> list[Result]:
     results = []
     async with bench_environment(
         settings,
-        receiver=args.receiver,
+        receiver=receiver,
         receiver_ca=args.receiver_ca,
         embedded_settings=dbprofile.SERVER_SETTINGS if args.db_profile else None,
     ) as bench:

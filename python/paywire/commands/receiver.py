@@ -87,22 +87,16 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = _config(args)
+    _check_options(args)
+    files = ensure_certificates(args.data_dir / "tls") if args.data_dir is not None else None
+    config = _config(args, files)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(_serve(config, args.progress_s))
+        runner.run(_serve(config, files, args.progress_s))
     return 0
 
 
-def _config(args: argparse.Namespace) -> ReceiverConfig:
-    _check_options(args)
-    if args.data_dir is not None:
-        files = ensure_certificates(args.data_dir / "tls")
-        print(f"ca-file: {files.ca_file.resolve()}", flush=True)
-        print(f"client-cert: {files.client_cert_file.resolve()}", flush=True)
-        print(f"client-key: {files.client_key_file.resolve()}", flush=True)
-        cert, key = files.cert_file, files.key_file
-    else:
-        cert, key = args.cert, args.key
+def _config(args: argparse.Namespace, files: CertificateFiles | None) -> ReceiverConfig:
+    cert, key = (files.cert_file, files.key_file) if files is not None else (args.cert, args.key)
     return ReceiverConfig(
         cert_file=cert,
         key_file=key,
@@ -160,13 +154,15 @@ def _check_options(args: argparse.Namespace) -> None:
             raise ConfigError(f"--client-ca {args.client_ca}: no such file")
 
 
-async def _serve(config: ReceiverConfig, progress_s: float) -> None:
+async def _serve(config: ReceiverConfig, files: CertificateFiles | None, progress_s: float) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     receiver = Receiver(config)
     await receiver.start()
+    if files is not None:
+        _print_files(files)
     print(f"listening on {config.host}:{receiver.port}", flush=True)
     reporter = asyncio.create_task(_report(receiver, progress_s)) if progress_s > 0 else None
     try:
@@ -178,6 +174,14 @@ async def _serve(config: ReceiverConfig, progress_s: float) -> None:
                 await reporter
         await receiver.stop()
         print(f"stopped: {_counters(receiver)}", file=sys.stderr, flush=True)
+
+
+def _print_files(files: CertificateFiles) -> None:
+    """Printed once the receiver listens: a `--log` or port it refuses (exit 2) after the paths
+    were printed read as a receiver that had started."""
+    print(f"ca-file: {files.ca_file.resolve()}", flush=True)
+    print(f"client-cert: {files.client_cert_file.resolve()}", flush=True)
+    print(f"client-key: {files.client_key_file.resolve()}", flush=True)
 
 
 async def _report(receiver: Receiver, every_s: float) -> None:

@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from paywire.errors import ConfigError
+
 DEFAULT_HOSTNAMES = ("localhost", "127.0.0.1", "::1")
 _VALID_DAYS = 397
 _RENEW_BEFORE = datetime.timedelta(days=7)
@@ -60,7 +62,13 @@ def generate_certificates(
 ) -> CertificateFiles:
     """A new CA and certificates in `directory`, replacing any there; the CA's key is not kept."""
     files = CertificateFiles.in_directory(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot make the certificates' directory {directory}: {exc.strerror or exc};"
+            " choose a writable directory"
+        ) from None
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "paywire demo CA")])

@@ -10,13 +10,20 @@ from typing import Any
 
 import orjson
 
+from paywire.errors import ConfigError
+
 
 class MessageLog:
     """Appends records to a file; lines are buffered per read and flushed together."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("ab")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = path.open("ab")
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot open the message log {path}: {exc.strerror or exc}; choose a writable file"
+            ) from None
         self._lines: list[bytes] = []
 
     def record(self, **fields: Any) -> None:

@@ -110,7 +110,13 @@ class EmbeddedPostgres:
             raise
 
     async def _join(self) -> ServerInfo:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot use {self.data_dir} as the data directory: {exc.strerror or exc};"
+                " choose a writable directory as PAYWIRE_DATA_DIR"
+            ) from None
         holder = await asyncio.to_thread(_lock, self.data_dir / _HOLDERS_LOCK, fcntl.LOCK_SH)
         try:
             starter = await asyncio.to_thread(_lock, self.data_dir / _START_LOCK, fcntl.LOCK_EX)
