@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -448,3 +449,14 @@ def test_a_port_out_of_range_is_refused_with_the_range(
         ConfigError, match=re.escape(f"{variable}={value}: not a port ({accepted})")
     ):
         load_settings(environ={variable: value})
+
+
+def test_config_without_its_file_after_the_command_is_named() -> None:
+    """`paywire migrate --config` was "unrecognized arguments: --config", which says nothing of
+    the file that is missing."""
+    done = subprocess.run(
+        [sys.executable, "-m", "paywire.cli", "migrate", "--config"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "argument --config: expected one argument" in done.stderr

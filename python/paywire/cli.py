@@ -92,6 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: Sequence[str]) -> int:
     parser = build_parser()
+    if argv and argv[-1] == "--config":
+        # Left where it is, a sub-command's parser would call it an unrecognised argument.
+        parser.error("argument --config: expected one argument (a TOML file)")
     args = parser.parse_args(_config_first(argv))
     runtime.tune_gc()
     try:
