@@ -94,6 +94,24 @@ async def test_cli_receiver_refuses_to_start_without_certificates() -> None:
 
 
 @pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        (("--config", "receiver.toml"), "the receiver reads no settings file"),
+        (("--nack-rate", "abc"), "not a rate: 'abc' (a number between 0 and 1)"),
+        (("--no-answer-rate", "1.5"), "not a rate: '1.5' (a number between 0 and 1)"),
+    ],
+)
+async def test_cli_receiver_says_what_is_wrong_with_an_option(
+    tmp_path: Path, options: tuple[str, ...], says: str
+) -> None:
+    """A --config was taken and ignored, and a rate that is no number was "invalid _rate
+    value", the name of a function."""
+    stderr = await refused("--data-dir", str(tmp_path), *options)
+    assert says.encode() in stderr
+    assert not (tmp_path / "tls").exists(), "refused before anything is made"
+
+
+@pytest.mark.parametrize(
     ("option", "value", "says"),
     [
         ("--heartbeat-s", "-1", "--heartbeat-s must not be negative"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import signal
 import sys
 from decimal import Decimal, InvalidOperation
@@ -131,6 +132,12 @@ def _config(args: argparse.Namespace, files: CertificateFiles | None) -> Receive
 def _check_options(args: argparse.Namespace) -> None:
     """Every option refused before anything is made: a refusal after the certificates were
     generated and their paths printed read as a receiver that had started."""
+    if args.config is not None:
+        # Taken and ignored, a file of receiver settings would not have been what ran.
+        raise ConfigError(
+            f"--config {args.config}: the receiver reads no settings file; give its options on"
+            " the command line (paywire receiver --help)"
+        )
     if args.data_dir is not None and (args.cert or args.key):
         raise ConfigError("give either --data-dir or --cert and --key, not both")
     if args.data_dir is None and not (args.cert and args.key):
@@ -203,9 +210,12 @@ def _counters(receiver: Receiver) -> str:
 
 
 def _rate(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
     if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError("a rate is between 0 and 1")
+        raise argparse.ArgumentTypeError(f"not a rate: {text!r} (a number between 0 and 1)")
     return value
 
 
