@@ -177,12 +177,15 @@ async def test_invalid_queries_are_refused(world: World, path: str, query: dict[
     assert (await response.json())["error"]["code"] == "VALIDATION"
 
 
+@pytest.mark.parametrize("path", [DAILY, EXPORT])
 @pytest.mark.parametrize("when", ["9999-12-31", "the day after tomorrow"])
-async def test_the_daily_report_of_a_day_after_today_is_refused(world: World, when: str) -> None:
-    """Its empty report would pass for a clean one. Today's is made, as of the request; the day
-    after tomorrow, as tomorrow may be today by the time the request is answered."""
+async def test_a_day_s_report_of_a_day_after_today_is_refused(
+    world: World, path: str, when: str
+) -> None:
+    """Its empty report (or export) would pass for a clean one. Today's is made, as of the
+    request; the day after tomorrow, as tomorrow may be today by the time it is answered."""
     day = when if when[0].isdigit() else (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
-    response = await world.client.get(DAILY, params={"date": day}, headers=world.auth("admin"))
+    response = await world.client.get(path, params={"date": day}, headers=world.auth("admin"))
     assert response.status == 400
     error = (await response.json())["error"]
     assert (error["code"], error["message"]) == ("VALIDATION", "invalid query")
@@ -190,7 +193,7 @@ async def test_the_daily_report_of_a_day_after_today_is_refused(world: World, wh
     assert detail["field"] == "date"
     assert detail["message"].startswith("must not be after today (")
     assert detail["message"].endswith(", UTC): the report of a day can be made from that day on")
-    assert (await get(world, DAILY, date=today())).status == 200
+    assert (await get(world, path, date=today())).status == 200
 
 
 async def test_the_audit_export_streams_the_days_rows(world: World, breaks: Breaks) -> None:

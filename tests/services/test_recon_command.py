@@ -63,13 +63,16 @@ async def test_recon_daily_prints_the_report_and_fails_on_unmatched_items(
     assert bad.returncode == 2
 
 
+@pytest.mark.parametrize("command", [("recon", "daily"), ("audit", "export")])
 @pytest.mark.parametrize("when", ["9999-12-31", "the day after tomorrow"])
-def test_recon_daily_refuses_a_day_after_today(tmp_path: Path, when: str) -> None:
-    """Its empty report would pass for a clean one: a cron job given a wrong date went green.
-    Refused before the database is asked (none here); the day after tomorrow, as tomorrow may
-    be today by the time the command runs."""
+def test_a_day_s_report_refuses_a_day_after_today(
+    tmp_path: Path, command: tuple[str, str], when: str
+) -> None:
+    """Its empty report (or export) would pass for a clean one: a cron job given a wrong date
+    went green. Refused before the database is asked (none here); the day after tomorrow, as
+    tomorrow may be today by the time the command runs."""
     day = when if when[0].isdigit() else (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
-    done = paywire(base_env(tmp_path), tmp_path, "recon", "daily", "--date", day)
+    done = paywire(base_env(tmp_path), tmp_path, *command, "--date", day)
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith(f"paywire: --date {day} must not be after today (")
     assert done.stderr.rstrip().endswith("the report of a day can be made from that day on")

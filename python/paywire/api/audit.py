@@ -5,7 +5,6 @@ The export streams from a server-side cursor, so a day of any size never sits in
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import orjson
@@ -97,7 +96,14 @@ async def verify_audit_logs(request: web.Request) -> web.Response:
     "/api/v1/audit-logs/export",
     summary="One UTC day of the audit log as CSV, with the hashes",
     roles=READERS,
-    params=(Param("date", schemas.DATE, "The UTC day the rows were stamped on", required=True),),
+    params=(
+        Param(
+            "date",
+            schemas.DATE,
+            "The UTC day the rows were stamped on: today (UTC) or before",
+            required=True,
+        ),
+    ),
     replies={
         200: Reply(
             "The day's rows, oldest first, under a header row",
@@ -110,7 +116,7 @@ async def verify_audit_logs(request: web.Request) -> web.Response:
     "the chain can be re-verified from the file alone (docs/DATABASE.md).",
 )
 async def export_audit_logs(request: web.Request) -> web.StreamResponse:
-    day = date.fromisoformat(query(request)["date"])
+    day = params.report_day(query(request))
     async with service.export(request.app[REPORTS_POOL], day) as rows:
         return await streams.stream(
             request,

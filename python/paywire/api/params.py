@@ -11,6 +11,7 @@ from typing import Any
 
 from paywire.api.paging import DEFAULT_LIMIT, MAX_LIMIT, parse_int
 from paywire.api.routes import Param
+from paywire.domain.validation import report_day_problem
 from paywire.errors import NotFound, ValidationError
 
 LIMIT = Param(
@@ -29,6 +30,16 @@ PAGING = (LIMIT, CURSOR)
 def limit(query: dict[str, Any]) -> int:
     value: int = query.get("limit", DEFAULT_LIMIT)
     return value
+
+
+def report_day(query: dict[str, Any]) -> dt.date:
+    """The `date` of a day's report (YYYY-MM-DD, already validated), refused when the report
+    cannot be made yet (`validation.report_day_problem`)."""
+    day = dt.date.fromisoformat(query["date"])
+    problem = report_day_problem(day, dt.datetime.now(dt.UTC).date())
+    if problem is not None:
+        raise ValidationError("invalid query", details=[{"field": "date", "message": problem}])
+    return day
 
 
 def day_start(value: str | None) -> dt.datetime | None:

@@ -6,16 +6,13 @@ never takes `reconciliation` for an id (`routes.install`).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-
 from aiohttp import web
 
 from paywire.api import schemas, streams
 from paywire.api.keys import REPORTS_POOL, SETTINGS
+from paywire.api.params import report_day
 from paywire.api.routes import Param, Reply, Routes, query
-from paywire.domain.reconciliation import report_day_problem
 from paywire.domain.roles import Role
-from paywire.errors import ValidationError
 from paywire.services import reconciliation as service
 from paywire.services.reconciliation import Report
 
@@ -64,10 +61,7 @@ async def _send(request: web.Request, report: Report, filename: str) -> web.Stre
     "ORPHAN_ACK. The report is as of the request.",
 )
 async def daily_reconciliation(request: web.Request) -> web.StreamResponse:
-    day = date.fromisoformat(query(request)["date"])  # YYYY-MM-DD: the schema's format
-    problem = report_day_problem(day, datetime.now(UTC).date())
-    if problem is not None:
-        raise ValidationError("invalid query", details=[{"field": "date", "message": problem}])
+    day = report_day(query(request))
     window = service.answer_window(request.app[SETTINGS])
     async with service.daily(request.app[REPORTS_POOL], day, answer_window=window) as report:
         return await _send(request, report, f"reconciliation-{day.isoformat()}.csv")

@@ -13,7 +13,7 @@ import orjson
 import uvloop
 
 from paywire.commands import configuration
-from paywire.commands.output import utc_day, write_report
+from paywire.commands.output import check_report_day, utc_day, write_report
 from paywire.commands.progress import Progress
 from paywire.config import Settings
 from paywire.services import audit as service
@@ -40,6 +40,7 @@ def handle_verify(args: argparse.Namespace) -> int:
 
 
 def handle_export(args: argparse.Namespace) -> int:
+    check_report_day(args.date)
     settings = configuration.load(args)
     return write_report(args.output, lambda out: export(settings, args.date, out))
 

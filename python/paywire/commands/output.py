@@ -13,13 +13,13 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Coroutine
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import uvloop
 
-from paywire.domain.validation import iso_date
+from paywire.domain.validation import iso_date, report_day_problem
 from paywire.errors import ConfigError
 
 Produce = Callable[[BinaryIO], Coroutine[Any, Any, int]]
@@ -31,6 +31,13 @@ def utc_day(text: str) -> date:
     if day is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day: write YYYY-MM-DD")
     return day
+
+
+def check_report_day(day: date) -> None:
+    """Refuse a `--date` whose report cannot be made yet (`validation.report_day_problem`)."""
+    problem = report_day_problem(day, datetime.now(UTC).date())
+    if problem is not None:
+        raise ConfigError(f"--date {day.isoformat()} {problem}")
 
 
 def write_report(path: Path | None, produce: Produce) -> int:

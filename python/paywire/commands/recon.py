@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -17,10 +17,8 @@ import orjson
 import uvloop
 
 from paywire.commands import configuration
-from paywire.commands.output import utc_day, write_report
+from paywire.commands.output import check_report_day, utc_day, write_report
 from paywire.config import Settings
-from paywire.domain.reconciliation import report_day_problem
-from paywire.errors import ConfigError
 from paywire.services import reconciliation as service
 from paywire.store.database import current_database
 
@@ -48,9 +46,7 @@ def register(subparsers: Any) -> None:
 
 
 def handle_daily(args: argparse.Namespace) -> int:
-    problem = report_day_problem(args.date, datetime.now(UTC).date())
-    if problem is not None:
-        raise ConfigError(f"--date {args.date.isoformat()} {problem}")
+    check_report_day(args.date)
     settings = configuration.load(args)
     return write_report(args.output, lambda out: daily(settings, args.date, args.format, out))
 

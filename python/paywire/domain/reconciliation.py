@@ -33,18 +33,6 @@ EXCEPTION_KIND = {
 COLUMNS = ("payment_id", "msg_id", "category", "detail", "since", "exception_id")
 
 
-def report_day_problem(day: date, today: date) -> str | None:
-    """Why no report of `day` can be made yet, or None. A day after today (UTC) holds no
-    payments yet: its empty report would pass for a clean one, and a cron job given a wrong
-    date would pass green."""
-    if day > today:
-        return (
-            f"must not be after today ({today.isoformat()}, UTC): the report of a day can be "
-            "made from that day on"
-        )
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class Unmatched:
     """One item a reconciliation could not match; an orphan answer has no payment.

@@ -258,6 +258,18 @@ def iso_date(value: str) -> date | None:
         return None
 
 
+def report_day_problem(day: date, today: date) -> str | None:
+    """Why no report of `day` (a reconciliation, an audit export) can be made yet, or None. A
+    day after today (UTC) holds nothing yet: its empty report would pass for a clean one, and a
+    cron job given a wrong date would pass green."""
+    if day > today:
+        return (
+            f"must not be after today ({today.isoformat()}, UTC): the report of a day can be "
+            "made from that day on"
+        )
+    return None
+
+
 def _party(value: object, name: str, allowed: frozenset[str], problems: Problems) -> Party | None:
     if not isinstance(value, Mapping):
         problems.add(name, "is required" if value is None else "must be an object")
