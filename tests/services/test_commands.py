@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -379,6 +380,26 @@ def test_a_report_that_fails_half_way_leaves_the_previous_file_as_it_was(
     assert failed.returncode == 2
     assert report.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir() if "audit" in p.name) == ["audit.csv"]
+
+
+def test_a_report_file_is_its_owner_s_alone_and_written_through_a_symlink(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A new report (audit rows) was made 0644, whatever the file it replaced allowed, and a
+    symlink given as --output was replaced by a file."""
+    assert paywire(env, tmp_path, "migrate").returncode == 0
+    today = datetime.now(UTC).date().isoformat()
+    fresh, kept, link = tmp_path / "fresh.csv", tmp_path / "kept.csv", tmp_path / "link.csv"
+    kept.write_text("old")
+    kept.chmod(0o640)
+    link.symlink_to(kept)
+    for output in (fresh, link):
+        done = paywire(env, tmp_path, "audit", "export", "--date", today, "--output", str(output))
+        assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
+    assert link.is_symlink()
+    assert kept.read_text().startswith("id,")
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640
 
 
 @pytest.mark.parametrize(

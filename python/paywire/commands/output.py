@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime
@@ -23,6 +24,8 @@ from paywire.domain.validation import iso_date, report_day_problem
 from paywire.errors import ConfigError
 
 Produce = Callable[[BinaryIO], Coroutine[Any, Any, int]]
+# A new report file's mode: the owner's alone.
+REPORT_MODE = 0o600
 
 
 def utc_day(text: str) -> date:
@@ -50,18 +53,23 @@ def write_report(path: Path | None, produce: Produce) -> int:
 
 
 def _to_file(path: Path, produce: Produce) -> int:
-    if path.is_dir():
+    """A report (audit rows, payments) is readable by its owner alone, as a new file, or keeps
+    the mode of the file it replaces; a symlink is followed, not replaced by a file."""
+    target = path.resolve()
+    if target.is_dir():
         raise ConfigError(f"cannot write the report to {path}: it is a directory")
-    partial = path.with_name(f".{path.name}.partial")
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else REPORT_MODE
+    partial = target.with_name(f".{target.name}.partial")
     try:
-        out = partial.open("wb")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        os.fchmod(fd, mode)  # whatever the umask, or a partial file left with another mode
     except OSError as exc:
         raise ConfigError(f"cannot write the report to {path}: {exc.strerror or exc}") from None
     try:
-        with out:
+        with os.fdopen(fd, "wb") as out:
             code = uvloop.run(produce(out))
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    os.replace(partial, path)
+    os.replace(partial, target)
     return code
