@@ -485,6 +485,13 @@ async def test_serve_on_a_port_in_use_is_a_one_line_refusal(
     assert f"paywire: cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "stop what holds the port or set PAYWIRE_HTTP_PORT to a free one" in done.stderr
     assert "Traceback" not in done.stderr
+    # In the application log too, where an operator looks when the service has stopped.
+    (logged,) = (tmp_path / "logs").glob("application-*.log")
+    refusals = [
+        line for line in map(json.loads, logged.read_text().splitlines())
+        if line["message"].startswith("refused to start: cannot listen on")
+    ]  # fmt: skip
+    assert [line["level"] for line in refusals] == ["ERROR"]
 
 
 @pytest.mark.parametrize(

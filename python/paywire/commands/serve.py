@@ -6,13 +6,17 @@ Refuses to start, naming the variable, when the receiver or the BICs are not con
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
 import uvloop
 
 from paywire.commands import configuration
+from paywire.errors import PaywireError
 from paywire.gateway import run_gateway
 from paywire.observability.logging import configure_logging
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: Any) -> None:
@@ -31,5 +35,11 @@ def handle(args: argparse.Namespace) -> int:
     settings = configuration.load(args)
     settings.require("receiver_host", "receiver_port", "sender_bic", "receiver_bic")
     configure_logging(settings)
-    uvloop.run(run_gateway(settings))
+    try:
+        uvloop.run(run_gateway(settings))
+    except PaywireError as exc:
+        # The CLI says it on stderr too; the application log is where an operator looks when
+        # a service has stopped, and found nothing there.
+        log.error("refused to start: %s", exc.message)
+        raise
     return 0
