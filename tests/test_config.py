@@ -460,3 +460,10 @@ def test_config_without_its_file_after_the_command_is_named() -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "argument --config: expected one argument" in done.stderr
+
+
+def test_a_config_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Some editors write one; it was "Invalid statement (at line 1, column 1)"."""
+    config = tmp_path / "paywire.toml"
+    config.write_bytes(b"\xef\xbb\xbfack_timeout_s = 7\n")
+    assert load_settings(environ={}, config_file=config).ack_timeout_s == 7

@@ -249,8 +249,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     """The file's keys, or a refusal naming the file and what to do about it: whatever stops
     reading it would otherwise end the command in a traceback."""
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        # A byte order mark, as some editors write one, is no part of the settings.
+        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except IsADirectoryError:
