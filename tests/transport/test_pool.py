@@ -6,6 +6,8 @@ Pipelining, faults (drops, delays, garbage), the breaker, heartbeats, draining a
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -563,3 +565,18 @@ async def test_room_is_what_the_open_connections_take_now(
     for future in waiting:
         with pytest.raises(Unanswered):
             await future
+
+
+async def test_each_dial_of_a_slot_is_named_apart_in_the_log(
+    make_pool: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    def failed_dials() -> list[str]:
+        return [m.group(1) for m in map(_FAILED_DIAL.match, caplog.messages) if m]
+
+    with caplog.at_level(logging.WARNING, logger="paywire.transport"):
+        await make_pool(free_port(), pool_size=1, cb_failure_threshold=50)
+        await poll(lambda: len(failed_dials()) >= 3, what="three failed dials")
+    assert failed_dials()[:3] == ["0.1", "0.2", "0.3"]
+
+
+_FAILED_DIAL = re.compile(r"connection (\S+) failed: ")

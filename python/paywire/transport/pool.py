@@ -59,13 +59,16 @@ class PoolState(enum.Enum):
 class _Slot:
     """One of the pool_size places a connection lives in; it is refilled when it ends."""
 
-    __slots__ = ("conn", "connects", "index", "last_error", "stats")
+    __slots__ = ("conn", "connects", "dials", "index", "last_error", "stats")
 
     def __init__(self, index: int) -> None:
         self.index = index
         self.stats = ConnectionStats()
         self.conn: Connection | None = None
         self.connects = 0
+        # Every attempt is numbered, not only those that connected: a log of failed dials
+        # otherwise names one connection over and over, and cannot be read as a sequence.
+        self.dials = 0
         self.last_error: str | None = None
 
 
@@ -446,8 +449,9 @@ class ConnectionPool:
                 continue
             # An attempt granted while HALF_OPEN is the one probe (`attempt_wait`).
             probe = self._breaker.state is BreakerState.HALF_OPEN
+            slot.dials += 1
             conn = Connection(
-                f"{slot.index}.{slot.connects + 1}",
+                f"{slot.index}.{slot.dials}",
                 self._options,
                 slot.stats,
                 self._settled,
