@@ -15,6 +15,7 @@ from paywire.config import Settings, load_settings
 from paywire.observability.logging import (
     DailyFileHandler,
     JsonFormatter,
+    PlainFormatter,
     Throttled,
     configure_logging,
     log_file_name,
@@ -242,6 +243,24 @@ def test_configure_logging_writes_to_stream_and_daily_file(tmp_path: Path) -> No
     today = dt.datetime.now(dt.UTC).date()
     written = (tmp_path / log_file_name(today)).read_text().splitlines()
     assert json.loads(written[0])["message"] == "configured"
+
+
+@pytest.mark.usefixtures("restored_root")
+def test_a_plain_console_is_prose_masked_as_json_is_and_the_file_stays_json(
+    tmp_path: Path,
+) -> None:
+    """`paywire demo` prints prose; its warnings read as prose too, with no secret or account in
+    them, and the day's file keeps the JSON its readers parse."""
+    stream = io.StringIO()
+    configure_logging(
+        Settings(log_dir=tmp_path), stream=stream, console_formatter=PlainFormatter("demo: ")
+    )
+    logging.getLogger("paywire.test.plain").warning("login of %s, password=hunter2", IBAN)
+    masked = mask_account(IBAN)
+    assert stream.getvalue() == f"demo: warning: login of {masked}, password=***\n"
+    today = dt.datetime.now(dt.UTC).date()
+    written = json.loads((tmp_path / log_file_name(today)).read_text().splitlines()[0])
+    assert written["message"] == f"login of {masked}, password=***"
 
 
 @pytest.mark.usefixtures("restored_root")

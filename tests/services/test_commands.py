@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -781,11 +782,23 @@ async def test_the_demo_settles_a_payment_between_its_operators_and_stops_on_ctr
             async with http.post(f"{path}/approve", json={}, headers=checker) as approved:
                 assert approved.status == 200, await approved.text()
 
-            async def completed() -> bool:
+            async def status() -> str:
                 async with http.get(path, headers=maker) as detail:
-                    return bool((await detail.json())["status"] == "COMPLETED")
+                    shown: dict[str, Any] = await detail.json()
+                    return f"{shown['status']} {(shown['reason'] or {}).get('code')}"
 
-            await poll(completed, 30, what="the demo payment COMPLETED")
+            await poll(status, 30, what="the demo payment COMPLETED", until="COMPLETED None".__eq__)
+
+            # The welcome's sanctioned name: held for the compliance operator it printed.
+            assert "naming Ivan Drago" in printed
+            assert "compliance" in operators
+            payment["creditor"] = {**payment["creditor"], "name": "Mr IVAN DRAGO"}
+            async with http.post("/api/v1/payments", json=payment, headers=maker) as created:
+                assert created.status == 201, await created.text()
+                path = f"/api/v1/payments/{(await created.json())['id']}"
+            async with http.post(f"{path}/approve", json={}, headers=checker) as approved:
+                assert approved.status == 200, await approved.text()
+            await poll(status, 30, what="the payment HELD", until="HELD SANCTIONS_HIT".__eq__)
     finally:
         # Ctrl-C even when the test failed: the demo stops the receiver and PostgreSQL it started.
         if process.returncode is None:
@@ -793,6 +806,8 @@ async def test_the_demo_settles_a_payment_between_its_operators_and_stops_on_ctr
         rest, errors = await finished(process, 60)
     assert process.returncode == 0, errors.decode()
     assert "demo: stopped" in rest.decode()
+    # Its steps are prose, and so is what it logs: not one JSON object among them.
+    assert not [line for line in (printed + rest.decode()).splitlines() if line.startswith("{")]
     # pg_ctl returns once the server has removed its postmaster.pid, a moment before the
     # process itself is gone: a server still there after seconds is one the demo left running.
     await poll(lambda: not postmasters(data_dir / "pgdata"), 10, what="the demo's PostgreSQL gone")

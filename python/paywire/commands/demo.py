@@ -1,15 +1,16 @@
 """`paywire demo`: everything on loopback in one command, for a first look.
 
-Embedded PostgreSQL, migrations, demo operators and accounts, a CA and certificates, the reference
-receiver in its own process and the gateway on http://127.0.0.1:3000. Ctrl-C stops it all
-cleanly. The database and the passwords in PAYWIRE_DATA_DIR are reused by the next run; the CA and
-the certificates are made anew each run.
+Embedded PostgreSQL, migrations, demo operators and accounts, a CA and certificates, a sanctions
+list, the reference receiver in its own process and the gateway on http://127.0.0.1:3000. Ctrl-C
+stops it all cleanly. The database and the passwords in PAYWIRE_DATA_DIR are reused by the next
+run; the CA, the certificates and the sanctions list are made anew each run.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from paywire.commands import configuration
 from paywire.config import Settings
 from paywire.errors import ConfigError, ValidationError
 from paywire.gateway import run_gateway
-from paywire.observability.logging import configure_logging
+from paywire.observability.logging import PlainFormatter, configure_logging
 from paywire.receiver.certs import generate_certificates
 from paywire.receiver.process import (
     LOOPBACK_RECEIVER_BIC,
@@ -33,6 +34,10 @@ from paywire.store import migrator
 from paywire.store.database import database
 
 CREDENTIALS_FILE = "demo-seed.json"
+SANCTIONS_FILE = "demo-sanctions.csv"
+# What the demo's screening holds, so that a first look shows a compliance officer's part too.
+SANCTIONED_NAME = "Ivan Drago"
+SANCTIONED_BIC = "BADBDEFF"
 
 
 def register(subparsers: Any) -> None:
@@ -46,7 +51,10 @@ def register(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     settings = configuration.load(args)
-    configure_logging(settings, level="WARNING")
+    # The demo's own lines are prose on stdout; a warning among them reads as one too.
+    configure_logging(
+        settings, level="WARNING", stream=sys.stderr, console_formatter=PlainFormatter("demo: ")
+    )
     uvloop.run(run_demo(settings))
     return 0
 
@@ -71,6 +79,8 @@ async def run_demo(settings: Settings) -> None:
     # SPEC §2: a freshly generated CA every run; only this run's receiver and gateway use it.
     certs = generate_certificates(settings.data_dir / "tls")
     step(f"a new CA and certificates in {certs.ca_file.parent}")
+    sanctions = settings.sanctions_file or write_sanctions(settings.data_dir)
+    step(f"screening against {sanctions}")
     async with receiver_process(
         "--cert", str(certs.cert_file),
         "--key", str(certs.key_file),
@@ -85,8 +95,12 @@ async def run_demo(settings: Settings) -> None:
             receiver_ca_file=certs.ca_file,
             sender_bic=settings.sender_bic or LOOPBACK_SENDER_BIC,
             receiver_bic=settings.receiver_bic or LOOPBACK_RECEIVER_BIC,
+            sanctions_file=sanctions,
         )
-        await run_gateway(gateway_settings, on_ready=lambda url: print_welcome(url, credentials))
+        own_list = settings.sanctions_file is None
+        await run_gateway(
+            gateway_settings, on_ready=lambda url: print_welcome(url, credentials, own_list)
+        )
     step("stopped")
 
 
@@ -120,6 +134,20 @@ def demo_credentials(data_dir: Path) -> dict[str, Any]:
     return data
 
 
+def write_sanctions(data_dir: Path) -> Path:
+    """The demo's sanctions list, written anew each run as the certificates are, so that what the
+    welcome says it holds is what it holds; PAYWIRE_SANCTIONS_FILE gives a list of one's own."""
+    path = data_dir / SANCTIONS_FILE
+    path.write_text(
+        "# paywire demo: payments naming these are HELD for a compliance officer\n"
+        "type,value,source\n"
+        f"NAME,{SANCTIONED_NAME},paywire demo list\n"
+        f"BIC,{SANCTIONED_BIC},paywire demo list\n",
+        encoding="utf-8",
+    )
+    return path
+
+
 def _read_credentials(path: Path) -> dict[str, Any]:
     """The seed a previous demo kept, checked before the database starts. A file cut short
     (a disk that filled up), edited, or written by an older paywire cannot be used; the demo
@@ -142,7 +170,7 @@ def _read_credentials(path: Path) -> dict[str, Any]:
     return data
 
 
-def print_welcome(url: str, credentials: dict[str, Any]) -> None:
+def print_welcome(url: str, credentials: dict[str, Any], demo_list: bool) -> None:
     width = max(len(o["username"]) for o in credentials["operators"])
     account_width = max(len(a["account"]) for a in credentials["accounts"])
     lines = [
@@ -164,6 +192,15 @@ def print_welcome(url: str, credentials: dict[str, Any]) -> None:
             for a in credentials["accounts"]
         ),
         "",
+        *(
+            [
+                f"Screening holds a payment naming {SANCTIONED_NAME}, or to a creditor agent of"
+                f" BIC {SANCTIONED_BIC}, for the compliance operator.",
+                "",
+            ]
+            if demo_list
+            else []
+        ),
         "Press Ctrl-C to stop.",
         "",
     ]

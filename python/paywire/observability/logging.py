@@ -144,6 +144,21 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
+class PlainFormatter(logging.Formatter):
+    """A record as a person at a terminal reads it (`demo: warning: …`), masked as the JSON lines
+    are: for commands whose own output is prose, where a JSON object would read as noise."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self._prefix = prefix
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = f"{self._prefix}{record.levelname.lower()}: {scrub_text(record.getMessage())}"
+        if record.exc_info:
+            text += "\n" + scrub_text(self.formatException(record.exc_info))
+        return text
+
+
 def log_file_name(day: dt.date) -> str:
     return f"{FILE_PREFIX}{day.isoformat()}{FILE_SUFFIX}"
 
@@ -226,16 +241,22 @@ def prune_log_files(directory: Path, today: dt.date, retention_days: int = RETEN
 
 
 def configure_logging(
-    settings: Settings, *, level: str | None = None, stream: IO[str] | None = None
+    settings: Settings,
+    *,
+    level: str | None = None,
+    stream: IO[str] | None = None,
+    console_formatter: logging.Formatter | None = None,
 ) -> None:
     """Send log records, as JSON lines, to `stream` (stdout) and the daily file in
     `settings.log_dir`. Calling it again replaces the handlers it installed before.
 
     `level` (default `settings.log_level`) is the least severe record written, paywire's or a
-    library's; never below INFO (docs/CONFIGURATION.md says why)."""
+    library's; never below INFO (docs/CONFIGURATION.md says why). `console_formatter` writes
+    the stream's lines otherwise; the file keeps JSON, which is what its readers parse."""
     formatter = JsonFormatter()
     console = logging.StreamHandler(stream if stream is not None else sys.stdout)
     console.set_name(_CONSOLE_HANDLER)
+    console.setFormatter(console_formatter or formatter)
     daily = DailyFileHandler(settings.log_dir)
     try:
         daily.open()
@@ -250,8 +271,8 @@ def configure_logging(
         if handler.get_name() in (_CONSOLE_HANDLER, _FILE_HANDLER):
             root.removeHandler(handler)
             handler.close()
+    daily.setFormatter(formatter)
     for handler in (console, daily):
-        handler.setFormatter(formatter)
         root.addHandler(handler)
     root.setLevel(level or settings.log_level)
     # aiohttp's access log would repeat what the timing middleware already logs, in prose.
