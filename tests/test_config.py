@@ -12,6 +12,7 @@ import pytest
 from paywire.config import (
     MIN_FRAME_BYTES,
     NOT_SETTINGS,
+    env_name,
     load_settings,
     unknown_variables,
 )
@@ -258,22 +259,25 @@ def test_a_config_file_that_cannot_be_read_is_refused_naming_it(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("line", "refusal"),
     [
-        ("log_dir = 5", "PAYWIRE_LOG_DIR=5 is not a path; write it in quotes"),
-        ("sanctions_file = true", "PAYWIRE_SANCTIONS_FILE=True is not a path; write it in quotes"),
-        ("http_host = 127", "PAYWIRE_HTTP_HOST=127 is not text; write it in quotes"),
-        ("log_level = [1]", "PAYWIRE_LOG_LEVEL=[1] is not text; write it in quotes"),
+        ("log_dir = 5", "log_dir=5 in {file} is not a path; write it in quotes"),
+        (
+            "sanctions_file = true",
+            "sanctions_file=True in {file} is not a path; write it in quotes",
+        ),
+        ("http_host = 127", "http_host=127 in {file} is not text; write it in quotes"),
+        ("log_level = [1]", "log_level=[1] in {file} is not text; write it in quotes"),
         (
             "allowed_hosts = [5]",
-            "PAYWIRE_ALLOWED_HOSTS=5 is not text or an array of text; write it in quotes",
+            "allowed_hosts=5 in {file} is not text or an array of text; write it in quotes",
         ),
         (
             'database_url = ["postgresql://ops:Zx9q@db/paywire"]',
-            "DATABASE_URL (an array) is not text; write it in quotes",
+            "database_url (an array) in {file} is not text; write it in quotes",
         ),
-        ('pool_size = "four"', "PAYWIRE_POOL_SIZE='four' is not a whole number"),
+        ('pool_size = "four"', "pool_size='four' in {file} is not a whole number"),
         # What Python would quietly convert: True to 1, 2.5 to 2.
-        ("ack_timeout_s = true", "PAYWIRE_ACK_TIMEOUT_S=True is not a number"),
-        ("pool_size = 2.5", "PAYWIRE_POOL_SIZE=2.5 is not a whole number"),
+        ("ack_timeout_s = true", "ack_timeout_s=True in {file} is not a number"),
+        ("pool_size = 2.5", "pool_size=2.5 in {file} is not a whole number"),
     ],
 )
 def test_a_file_value_of_the_wrong_type_is_refused_naming_the_type_wanted(
@@ -286,7 +290,7 @@ def test_a_file_value_of_the_wrong_type_is_refused_naming_the_type_wanted(
     config.write_text(line + "\n")
     with pytest.raises(ConfigError) as refused:
         load_settings(environ={}, config_file=config)
-    assert refused.value.message == refusal
+    assert refused.value.message == refusal.format(file=config)
 
 
 def test_file_values_of_the_types_they_were_taken_as_are_still_taken(tmp_path: Path) -> None:
@@ -467,3 +471,99 @@ def test_a_config_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> N
     config = tmp_path / "paywire.toml"
     config.write_bytes(b"\xef\xbb\xbfack_timeout_s = 7\n")
     assert load_settings(environ={}, config_file=config).ack_timeout_s == 7
+
+
+@pytest.mark.parametrize(
+    ("key", "toml", "value", "refusal"),
+    [
+        ("receiver_port", '"abc"', "abc", "{name}='abc'{where} is not a whole number"),
+        ("pool_size", "0", "0", "{name}=0{where}: must be at least 1"),
+        ("log_level", '"verbose"', "verbose", "{name}='VERBOSE'{where}: must be one of INFO, "),
+        (
+            "database_url",
+            '"postgresql://ops:Zx9/q@db/paywire"',
+            "postgresql://ops:Zx9/q@db/paywire",
+            "{name}{where}: the part before '@' holds '/', '?' or '#'",
+        ),
+        (
+            "redis_url",
+            '"redis:Zx9q@cache"',
+            "redis:Zx9q@cache",
+            "{name}='***@cache'{where}: must start redis://",
+        ),
+        ("amount_limits", '"EUX=100"', "EUX=100", "{name}{where}: EUX is not an ISO 4217 currency"),
+        ("amount_limits", '"EUR:100"', "EUR:100", "{name}='EUR:100'{where} is not CURRENCY=AMOUNT"),
+    ],
+)
+def test_a_refusal_names_the_setting_where_it_was_set(
+    tmp_path: Path, key: str, toml: str, value: str, refusal: str
+) -> None:
+    """A value from the file was refused by its variable, which the user looked for in the
+    environment in vain: it is named by its key and the file, and one from the environment still
+    by its variable. A password is shown from neither."""
+    config = tmp_path / "paywire.toml"
+    config.write_text(f"{key} = {toml}\n")
+    for environ, config_file, name, where in (
+        ({}, config, key, f" in {config}"),
+        ({env_name(key): value}, None, env_name(key), ""),
+    ):
+        with pytest.raises(ConfigError) as refused:
+            load_settings(environ=environ, config_file=config_file)
+        assert refused.value.message.startswith(refusal.format(name=name, where=where))
+        assert "Zx9" not in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("toml", "environ", "overrides", "refusal"),
+    [
+        (
+            "db_pool_max = 2",
+            {"PAYWIRE_DB_POOL_MIN": "5"},
+            {},
+            "PAYWIRE_DB_POOL_MIN=5: must be 0 to db_pool_max in {file} (2)",
+        ),
+        (
+            "db_pool_min = 5",
+            {"PAYWIRE_DB_POOL_MAX": "2"},
+            {},
+            "db_pool_min=5 in {file}: must be 0 to PAYWIRE_DB_POOL_MAX (2)",
+        ),
+        # A default is named by its variable, the way to set it.
+        (
+            "db_pool_min = 20",
+            {},
+            {},
+            "db_pool_min=20 in {file}: must be 0 to PAYWIRE_DB_POOL_MAX (10)",
+        ),
+        # The environment, and an override, win over the file, and so name what they set.
+        (
+            "db_pool_min = 1\ndb_pool_max = 2",
+            {"PAYWIRE_DB_POOL_MIN": "5"},
+            {},
+            "PAYWIRE_DB_POOL_MIN=5: must be 0 to db_pool_max in {file} (2)",
+        ),
+        (
+            "db_pool_min = 1\ndb_pool_max = 2",
+            {},
+            {"db_pool_min": 5},
+            "PAYWIRE_DB_POOL_MIN=5: must be 0 to db_pool_max in {file} (2)",
+        ),
+        (
+            'client_cert_file = "gw.pem"',
+            {},
+            {},
+            "client_cert_file='gw.pem' in {file}: client_cert_file in {file} and"
+            " PAYWIRE_CLIENT_KEY_FILE go together: set both for mutual TLS, or neither",
+        ),
+    ],
+)
+def test_a_refusal_of_two_settings_names_each_where_it_was_set(
+    tmp_path: Path, toml: str, environ: dict[str, str], overrides: dict[str, object], refusal: str
+) -> None:
+    """Each by its own source, so that the user finds both: the one they set in the file may be
+    the one to change, though the refusal is of the other."""
+    config = tmp_path / "paywire.toml"
+    config.write_text(toml + "\n")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(environ=environ, config_file=config, **overrides)
+    assert refused.value.message == refusal.format(file=config)

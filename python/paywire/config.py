@@ -182,16 +182,21 @@ def load_settings(
 
     A variable set empty (`DATABASE_URL=`, as env files and manifests leave one) counts as
     unset: it took the place of the file's value, and `DATABASE_URL=` quietly meant the
-    embedded server, `PAYWIRE_DATA_DIR=` the current directory."""
+    embedded server, `PAYWIRE_DATA_DIR=` the current directory.
+
+    A refusal names a value from the file by its key and the file (`pool_size=0 in
+    paywire.toml`), and any other by its variable: the user looks for it where it was set, and
+    greps the environment in vain for one the file set. An override is named by its variable
+    too: only tests and their fixtures pass any, by field name, and no command-line option."""
     env = os.environ if environ is None else environ
-    raw: dict[str, Any] = {}
-    if config_file is not None:
-        raw.update(_read_toml(config_file))
-    for field in dataclasses.fields(Settings):
-        value = env.get(env_name(field.name), "")
-        if value.strip():
-            raw[field.name] = value
-    raw.update({k: v for k, v in overrides.items() if v is not None})
+    file = {} if config_file is None else _read_toml(config_file)
+    environment = {
+        field.name: value
+        for field in dataclasses.fields(Settings)
+        if (value := env.get(env_name(field.name), "")).strip()
+    }
+    given = {name: value for name, value in overrides.items() if value is not None}
+    raw = {**file, **environment, **given}
     unknown = set(raw) - {f.name for f in dataclasses.fields(Settings)}
     if unknown:
         where = f" in {config_file}" if config_file is not None else ""
@@ -199,14 +204,17 @@ def load_settings(
             f"unknown setting(s){where}: {', '.join(sorted(unknown))}; the keys are the variables"
             " of docs/CONFIGURATION.md in lower case, without PAYWIRE_"
         )
-    values = {name: _coerce(name, value) for name, value in raw.items()}
+    from_file: dict[str, Path] = {}
+    if config_file is not None:
+        from_file = dict.fromkeys(file.keys() - environment.keys() - given.keys(), config_file)
+    values = {name: _coerce(name, value, from_file) for name, value in raw.items()}
     if "max_frame_bytes" not in values and values.get("framing") in _FRAMING_LIMITS:
         # Unset, the limit is 1 MiB or what the framing can express, whichever is less: u16be
         # and ascii4 must work without a second setting.
         framing_limit = _FRAMING_LIMITS[values["framing"]]
         values["max_frame_bytes"] = min(DEFAULT_MAX_FRAME_BYTES, framing_limit)
     settings = Settings(**values)
-    _validate(settings)
+    _validate(settings, from_file)
     return settings
 
 
@@ -271,38 +279,49 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 
 
-def _parse(name: str, value: Any, parse: Callable[[Any], T], expected: str) -> T:
+def _named(name: str, from_file: Mapping[str, Path], shown: str = "") -> str:
+    """A setting as a refusal names it, with `shown` (its value as quoted, `=5`) after the name:
+    by its key and the file when the file set it, so that the user looks there; else by its
+    variable, the one set or, for a default, the way to set it."""
+    file = from_file.get(name)
+    return f"{env_name(name)}{shown}" if file is None else f"{name}{shown} in {file}"
+
+
+def _parse(
+    name: str, value: Any, from_file: Mapping[str, Path], parse: Callable[[Any], T], expected: str
+) -> T:
     try:
         return parse(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{env_name(name)}={value!r} is not {expected}") from None
+        raise ConfigError(f"{_named(name, from_file, f'={value!r}')} is not {expected}") from None
 
 
-def _coerce(name: str, value: Any) -> Any:
+def _coerce(name: str, value: Any, from_file: Mapping[str, Path]) -> Any:
     field_type = {f.name: f.type for f in dataclasses.fields(Settings)}[name]
     if name == "amount_limits":
-        return _parse(name, value, _parse_limits, "CURRENCY=AMOUNT pairs: EUR=1000000,USD=500000")
+        pairs = "CURRENCY=AMOUNT pairs: EUR=1000000,USD=500000"
+        return _parse(name, value, from_file, _parse_limits, pairs)
     if value == "" and "None" in str(field_type):
         return None
     if "Path" in str(field_type):
-        return value if isinstance(value, Path) else Path(_text(name, value, "a path"))
+        return value if isinstance(value, Path) else Path(_text(name, value, from_file, "a path"))
     if name == "allowed_hosts":
-        hosts = _text_items(name, value)
+        hosts = _text_items(name, value, from_file)
         return tuple(h.strip().lower().rstrip(".") for h in hosts if h.strip())
     if name == "receiver_pin_sha256":
-        return tuple(_normalise_pin(p) for p in _text_items(name, value) if p.strip())
+        return tuple(_normalise_pin(p) for p in _text_items(name, value, from_file) if p.strip())
     if "float" in str(field_type):
-        return _parse(name, value, _strict(float), "a number")
+        return _parse(name, value, from_file, _strict(float), "a number")
     if "int" in str(field_type):
-        return _parse(name, value, _strict(int), "a whole number")
+        return _parse(name, value, from_file, _strict(int), "a whole number")
     if name == "tls_min_version" and isinstance(value, float):
         # `tls_min_version = 1.3` unquoted is a TOML number, and means what it says.
         return str(value)
-    text = _text(name, value, "text")
+    text = _text(name, value, from_file, "text")
     return text.strip().upper() if name == "log_level" else text
 
 
-def _text(name: str, value: Any, expected: str) -> str:
+def _text(name: str, value: Any, from_file: Mapping[str, Path], expected: str) -> str:
     """A value that must be text. The environment gives nothing else, but the file may: a TOML
     number, boolean, array or table is refused naming what is expected, rather than failing
     with a TypeError (`Path(5)`) or quietly becoming its Python spelling (`True`, `['a']`)."""
@@ -310,14 +329,14 @@ def _text(name: str, value: Any, expected: str) -> str:
         return value
     # A URL's value is not quoted back: an array may hold one with its password.
     shown = f" ({_toml_kind(value)})" if name in ("database_url", "redis_url") else f"={value!r}"
-    raise ConfigError(f"{env_name(name)}{shown} is not {expected}; write it in quotes")
+    raise ConfigError(f"{_named(name, from_file, shown)} is not {expected}; write it in quotes")
 
 
-def _text_items(name: str, value: Any) -> list[str]:
+def _text_items(name: str, value: Any, from_file: Mapping[str, Path]) -> list[str]:
     """The items of a list setting: comma-separated text, or a TOML array of text."""
     if not isinstance(value, list | tuple):
-        return _text(name, value, "text or an array of text").split(",")
-    return [_text(name, item, "text or an array of text") for item in value]
+        return _text(name, value, from_file, "text or an array of text").split(",")
+    return [_text(name, item, from_file, "text or an array of text") for item in value]
 
 
 def _toml_kind(value: Any) -> str:
@@ -371,10 +390,13 @@ def _normalise_pin(pin: Any) -> str:
     return str(pin).strip().replace(":", "").lower()
 
 
-def _validate(s: Settings) -> None:
+def _validate(s: Settings, from_file: Mapping[str, Path]) -> None:
+    def named(name: str, shown: str = "") -> str:
+        return _named(name, from_file, shown)
+
     def check(ok: bool, name: str, why: str) -> None:
         if not ok:
-            raise ConfigError(f"{env_name(name)}={_shown(getattr(s, name))}: {why}")
+            raise ConfigError(f"{named(name, '=' + _shown(getattr(s, name)))}: {why}")
 
     check(
         s.tls_min_version in TLS_MIN_VERSIONS,
@@ -408,22 +430,22 @@ def _validate(s: Settings) -> None:
     check(
         0 <= s.db_pool_min <= s.db_pool_max,
         "db_pool_min",
-        f"must be 0 to PAYWIRE_DB_POOL_MAX ({s.db_pool_max})",
+        f"must be 0 to {named('db_pool_max')} ({s.db_pool_max})",
     )
     for name in ("database_url", "redis_url"):
         problem = _unencoded_userinfo(getattr(s, name))
         if problem:
             # Not `check`: the message must not echo a URL that holds a password.
-            raise ConfigError(f"{env_name(name)}: {problem}")
+            raise ConfigError(f"{named(name)}: {problem}")
     if s.database_url and not _has_scheme(s.database_url, ("postgresql", "postgres")):
         raise ConfigError(
-            f"DATABASE_URL={_mask_url(s.database_url)!r}: must start postgresql:// or"
-            " postgres:// (a key=value connection string is not taken)"
+            f"{named('database_url', f'={_mask_url(s.database_url)!r}')}: must start"
+            " postgresql:// or postgres:// (a key=value connection string is not taken)"
         )
     if s.redis_url and not _is_redis_url(s.redis_url):
         raise ConfigError(
-            f"REDIS_URL={_mask_url(s.redis_url)!r}: must start redis://, rediss:// or unix://,"
-            " and a port in it must be a number"
+            f"{named('redis_url', f'={_mask_url(s.redis_url)!r}')}: must start redis://,"
+            " rediss:// or unix://, and a port in it must be a number"
         )
     given: set[str] = set()
     for currency, _ in s.amount_limits:
@@ -431,9 +453,9 @@ def _validate(s: Settings) -> None:
         try:
             currency_digits(currency)
         except ValueError as exc:
-            raise ConfigError(f"PAYWIRE_AMOUNT_LIMITS: {exc}") from None
+            raise ConfigError(f"{named('amount_limits')}: {exc}") from None
         if currency in given:
-            raise ConfigError(f"PAYWIRE_AMOUNT_LIMITS: {currency} is given twice")
+            raise ConfigError(f"{named('amount_limits')}: {currency} is given twice")
         given.add(currency)
     for name in ("sender_bic", "receiver_bic"):
         bic = getattr(s, name)
@@ -460,8 +482,8 @@ def _validate(s: Settings) -> None:
     check(
         (s.client_cert_file is None) == (s.client_key_file is None),
         "client_key_file" if s.client_cert_file is None else "client_cert_file",
-        "PAYWIRE_CLIENT_CERT_FILE and PAYWIRE_CLIENT_KEY_FILE go together: set both for mutual"
-        " TLS, or neither",
+        f"{named('client_cert_file')} and {named('client_key_file')} go together: set both for"
+        " mutual TLS, or neither",
     )
     for pin in s.receiver_pin_sha256:
         check(
