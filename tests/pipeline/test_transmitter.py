@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from paywire.config import Settings
 from paywire.domain.statuses import Status
@@ -16,9 +17,9 @@ from paywire.pipeline.transmitter import Transmitter
 from paywire.services import pipeline
 from paywire.store.database import create_pool
 from paywire.transport import ConnectionPool
-from tests.fixtures.tls import StartReceiver, TLSFiles, gateway_settings
+from tests.fixtures.tls import REFUSING_PORT, StartReceiver, TLSFiles, gateway_settings
 from tests.fixtures.waiting import poll
-from tests.fixtures.world import World
+from tests.fixtures.world import World, idle_pipeline
 
 ZERO = timedelta(0)
 HOUR = timedelta(hours=1)
@@ -119,4 +120,36 @@ async def test_a_last_transmission_is_given_up_an_answer_timeout_after_its_lease
     sweep = AckMissing(world.pool, max_attempts=1, answer_wait=timedelta(seconds=60))
     assert await sweep.step(10) == 1
     opened = await world.pool.fetch("SELECT payment_id FROM exceptions WHERE kind = 'ACK_MISSING'")
+    assert [row["payment_id"] for row in opened] == [silent.id]
+
+
+async def test_the_running_pipeline_waits_its_answer_timeout_before_giving_up(
+    world: World, tls_files: TLSFiles, tmp_path: Path
+) -> None:
+    """The rule above as `serve` wires it: the sweep's wait is PAYWIRE_ACK_TIMEOUT_S."""
+    awaited = await world.drive(await world.create(), Status.POSTED)
+    silent = await world.drive(await world.create(), Status.POSTED)
+    now = datetime.now(UTC)
+    for payment, claimed_at in ((awaited, now - timedelta(seconds=20)), (silent, now - HOUR)):
+        await pipeline.transmit(world.pool, [payment.id], at=claimed_at, lease=ZERO, by="t")
+    settings = gateway_settings(
+        tls_files,
+        REFUSING_PORT,
+        sender_bic="PAYWDEFFXXX",
+        receiver_bic="RCVRGB2LXXX",
+        ack_timeout_s=60,
+        max_attempts=1,
+        log_dir=tmp_path / "logs",
+    )
+    running = idle_pipeline(settings, world.pool, world.ledger)
+    running.start()
+    try:
+        opened = await poll(
+            lambda: world.pool.fetch(
+                "SELECT payment_id FROM exceptions WHERE kind = 'ACK_MISSING'"
+            ),
+            what="the sweep's ACK_MISSING",
+        )
+    finally:
+        await running.drain(1)
     assert [row["payment_id"] for row in opened] == [silent.id]
