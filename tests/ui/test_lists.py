@@ -131,8 +131,8 @@ async def test_pay_list_says_when_there_are_more_than_it_lists(
     await gateway.playing(term)
     await term.enter("pay list")
     await term.wait_for_text(
-        "more than 50 payments: the newest 50 are listed;"
-        " narrow with a status: pay list STATUS (e.g. pay list HELD)"
+        "more than 50 payments: the newest 50 are listed; more for the next 50,"
+        " or narrow with a status: pay list STATUS (e.g. pay list HELD)"
     )
     assert gateway.queries == [{"limit": ["50"]}]
     await term.page.context.close()
@@ -163,7 +163,9 @@ async def test_exceptions_lists_open_items_with_their_detail_and_says_when_there
         query = parse_qs(urlsplit(route.request.url).query)
         queries.append(query)
         state = query.get("state", ["OPEN"])[0]
-        await route.fulfill(json={"items": [exception(7, state)], "next_cursor": "c2"})
+        # A full page, as the API gives one before a next cursor.
+        items = [exception(n, state) for n in range(7, 57)]
+        await route.fulfill(json={"items": items, "next_cursor": "c2"})
 
     await term.page.route("**/api/v1/exceptions*", exceptions)
     await term.enter("exceptions")
@@ -174,8 +176,8 @@ async def test_exceptions_lists_open_items_with_their_detail_and_says_when_there
         "ID", "KIND", "STATE", "PAYMENT", "MSG", "ID", "OPENED", "DETAIL", "NOTE"
     ]  # fmt: skip
     await term.wait_for_text(
-        "more than 50 exceptions: the newest 50 are listed;"
-        " narrow with a kind: exceptions open KIND (e.g. exceptions open ACK_MISSING)"
+        "more than 50 exceptions: the newest 50 are listed; more for the next 50,"
+        " or narrow with a kind: exceptions open KIND (e.g. exceptions open ACK_MISSING)"
     )
 
     more = term.output.locator(".line", has_text="more than 50")

@@ -5,7 +5,7 @@ import { ApiError, Unanswered } from "./api.js";
 import { keyValues, table } from "./table.js";
 
 const PAYMENTS = "/api/v1/payments";
-// Rows a list asks for: one screenful or so; more are told, not printed.
+// Rows a page of a list asks for: one screenful or so; `more` shows the next.
 const LIST_LIMIT = 50;
 
 const paymentColumns = [
@@ -141,6 +141,12 @@ const COMMANDS = [
     },
   },
   {
+    name: "more",
+    usage: "more",
+    about: "the next page of the last list shown (pay list, exceptions, audit)",
+    run: async (ctx) => morePage(ctx),
+  },
+  {
     name: "approve",
     usage: "approve ID",
     about: "approve a payment (CHECKER, not its maker)",
@@ -251,21 +257,16 @@ const COMMANDS = [
     usage: "audit [N]",
     about: "the latest N audit records (AUDITOR, ADMIN)",
     run: async (ctx, args) => {
-      const limit = args[0] || 20;
-      const list = await ctx.api.get("/api/v1/audit-logs", { limit });
-      ctx.out(
-        table(
-          [
-            { title: "ID", key: "id", right: true },
-            { title: "TIME", key: "timestamp" },
-            { title: "OPERATOR", key: "operator" },
-            { title: "ACTION", key: "action" },
-            { title: "ENTITY", key: "entity" },
-            { title: "ENTITY ID", key: "entity_id" },
-          ],
-          list.items || [],
-        ),
-      );
+      const columns = [
+        { title: "ID", key: "id", right: true },
+        { title: "TIME", key: "timestamp" },
+        { title: "OPERATOR", key: "operator" },
+        { title: "ACTION", key: "action" },
+        { title: "ENTITY", key: "entity" },
+        { title: "ENTITY ID", key: "entity_id" },
+      ];
+      const query = { limit: args[0] || 20 };
+      await listPage(ctx, { path: "/api/v1/audit-logs", query, columns, noun: "audit records" });
     },
   },
   {
@@ -368,25 +369,66 @@ async function payNew(ctx) {
   ctx.watcher.track(p);
 }
 
-// A list's first page as a table; `items` of a body without them (a proxy's answer, say) are
-// none rather than a failure. The rest would be silently missing: `narrow` says how to see
-// them, or, once narrowed already (null), where they are paged.
-async function listPage(ctx, path, query, columns, noun, narrow) {
-  const list = await ctx.api.get(path, { ...query, limit: LIST_LIMIT });
-  const items = Array.isArray(list && list.items) ? list.items : [];
-  ctx.out(table(columns, items));
-  if (list && list.next_cursor) {
-    const rest = narrow || `the rest are paged through GET ${path} (docs/API.md)`;
-    ctx.info(`more than ${LIST_LIMIT} ${noun}: the newest ${LIST_LIMIT} are listed; ${rest}`);
+// A list as `more` continues it: `path` and `query` (its filters and `limit`), the `columns`
+// of its table, the `noun` its lines count, `narrow` (how to see fewer rows; none once
+// narrowed), `follow` (whether its rows are followed live), and how far it has gone: `shown`
+// rows, and the `cursor` of the next page (null after the last).
+
+// A list's first page. The list before it is forgotten first, whatever becomes of this one:
+// `more` must not go on with a list other than the one the operator asked for last.
+async function listPage(ctx, { query, ...list }) {
+  ctx.lastList = null;
+  await showPage(ctx, { ...list, query: { limit: LIST_LIMIT, ...query }, shown: 0, cursor: null });
+}
+
+// The next page of the last list shown. The API's cursor is only a position (paging.py): the
+// list's filters and limit go with it again, or the page would be of another list.
+async function morePage(ctx) {
+  const list = ctx.lastList;
+  if (!list) return ctx.info("no list to continue: more follows pay list, exceptions or audit");
+  if (!list.cursor) {
+    return ctx.info(`nothing more: the last list has ended (${list.shown} ${list.noun} listed)`);
   }
-  return items;
+  return showPage(ctx, list);
+}
+
+// The page of `list` at its cursor as a table, a line telling where the list stands, its rows
+// followed if the list's are; the list is then remembered as far as it has gone. `items` of a
+// body without them (a proxy's answer, say) are none rather than a failure.
+async function showPage(ctx, list) {
+  const page = await ctx.api.get(list.path, { ...list.query, cursor: list.cursor });
+  const items = Array.isArray(page && page.items) ? page.items : [];
+  const cursor = (page && page.next_cursor) || null;
+  ctx.out(table(list.columns, items));
+  const standing = listStanding(list, items.length, cursor);
+  if (standing) ctx.info(standing);
+  if (list.follow) ctx.watcher.trackList(items);
+  ctx.lastList = { ...list, shown: list.shown + items.length, cursor };
+}
+
+// Where a list stands after a page of `count` rows: with more to come, which rows are listed
+// and how to see the next (or fewer); at its end, after `more`, how many it had. A first page
+// that is the whole list needs no line.
+function listStanding(list, count, cursor) {
+  const { noun, narrow, shown: before } = list;
+  const shown = before + count;
+  if (!cursor) return before ? `${shown} ${noun} listed in all: the end of the list` : null;
+  const which = before ? `${before + 1} to ${shown}` : `the newest ${shown}`;
+  const fewer = narrow ? `, or ${narrow}` : "";
+  return `more than ${shown} ${noun}: ${which} are listed; more for the next ${list.query.limit}${fewer}`;
 }
 
 async function payList(ctx, status) {
   const narrow = status ? null : "narrow with a status: pay list STATUS (e.g. pay list HELD)";
   const query = { status: status && status.toUpperCase() };
-  const items = await listPage(ctx, PAYMENTS, query, paymentColumns, "payments", narrow);
-  ctx.watcher.trackList(items);
+  await listPage(ctx, {
+    path: PAYMENTS,
+    query,
+    columns: paymentColumns,
+    noun: "payments",
+    narrow,
+    follow: true,
+  });
 }
 
 async function payShow(ctx, id) {
@@ -437,7 +479,8 @@ async function listExceptions(ctx, args) {
     { title: "DETAIL", key: "detail" },
     { title: "NOTE", key: "note" },
   ];
-  await listPage(ctx, "/api/v1/exceptions", { state, kind }, columns, "exceptions", narrow);
+  const query = { state, kind };
+  await listPage(ctx, { path: "/api/v1/exceptions", query, columns, noun: "exceptions", narrow });
 }
 
 // What each answer to "action" sends: nothing but the note, one more transmission, or the

@@ -19,18 +19,21 @@ function start() {
   const watcher = new Watcher(api, terminal);
   // The last `pay new` entry whose payment may or may not exist, with its Idempotency-Key.
   let unconfirmed = null;
+  // The last list shown, as far as `more` has taken it: the next page's cursor with it.
+  let lastList = null;
   // Counts the sessions that ended under a running command (expired, or found revoked).
   let ended = 0;
-  // What one operator saw (payments, accounts, audit rows), typed (references, reasons) and
-  // left unconfirmed leaves the page with them: at logout, when their session ends, when
-  // another signs in. A question still open is cancelled, as Esc does: the next person's
-  // input must not answer it.
+  // What one operator saw (payments, accounts, audit rows, the list they were paging through),
+  // typed (references, reasons) and left unconfirmed leaves the page with them: at logout,
+  // when their session ends, when another signs in. A question still open is cancelled, as Esc
+  // does: the next person's input must not answer it.
   const leave = () => {
     terminal.cancelQuestion();
     watcher.stop();
     terminal.clear();
     terminal.forgetHistory();
     unconfirmed = null;
+    lastList = null;
   };
   const report = (error) => {
     if (error instanceof ApiError) terminal.printLines(error.lines(), "err");
@@ -62,6 +65,12 @@ function start() {
       },
       set unconfirmed(entry) {
         if (live()) unconfirmed = entry;
+      },
+      get lastList() {
+        return lastList;
+      },
+      set lastList(list) {
+        if (live()) lastList = list;
       },
       ask: (question, options) =>
         live() ? terminal.ask(question, options) : Promise.reject(new Cancelled("cancelled")),
