@@ -12,10 +12,14 @@ import math
 import re
 import subprocess
 import sys
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import orjson
 import pytest
 
+from paywire.commands.bench import receiver_address
+from paywire.receiver.process import receiver_process
 from paywire.store.tx import Pool
 from tests.fixtures.environ import clean_environ
 from tests.fixtures.tls import REFUSING_PORT
@@ -94,6 +98,15 @@ def bench(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     )
 
 
+def bench_on(database: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`bench --database-url` on `database` as its help says to give it: the URL without its
+    password, which goes in PGPASSWORD."""
+    parts = urlsplit(database)
+    url = urlunsplit(parts._replace(netloc=f"{parts.username}@{parts.hostname}:{parts.port}"))
+    password = {"PGPASSWORD": unquote(parts.password)} if parts.password else {}
+    return bench("--database-url", url, *args, env={**clean_environ(), **password})
+
+
 @pytest.mark.parametrize(
     ("option", "value", "says"),
     [
@@ -103,6 +116,17 @@ def bench(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
             "--receiver",
             "127.0.0.1:99999",
             "--receiver 127.0.0.1:99999: port 99999 is not a TCP port (0-65535)",
+        ),
+        (
+            "--receiver",
+            "::1:7000",
+            "--receiver ::1:7000: put an IPv6 address in brackets, e.g. [::1]:7000",
+        ),
+        ("--receiver", "[::1]", "--receiver [::1]: write [IPV6]:PORT, e.g. [::1]:7000"),
+        (
+            "--receiver",
+            "127.0.0.1:0",
+            "--receiver 127.0.0.1:0: port 0 cannot be dialled; give the receiver's port",
         ),
         ("--rate", "nan", "--rate must be a finite number"),
         ("--rate", "inf", "--rate must be a finite number"),
@@ -119,15 +143,67 @@ def test_an_option_the_run_cannot_use_is_a_one_line_refusal(
     assert done.stderr.splitlines() == [f"paywire: {says}"]
 
 
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("127.0.0.1:7000", ("127.0.0.1", 7000)),
+        ("receiver.example:7000", ("receiver.example", 7000)),
+        ("[::1]:7000", ("::1", 7000)),
+        ("[2001:db8::7]:443", ("2001:db8::7", 443)),
+    ],
+)
+def test_a_receiver_address_is_host_and_port_an_ipv6_host_without_its_brackets(
+    text: str, address: tuple[str, int]
+) -> None:
+    """The brackets only delimit the address: with them, the host dialled was `[::1]`, which
+    does not resolve."""
+    assert receiver_address(text) == address
+
+
+async def test_a_receiver_at_an_ipv6_address_is_reached(database: str, tmp_path: Path) -> None:
+    """The host handed on is an IP literal, which the transport dials and checks against the
+    certificate's IP addresses (the reference receiver's include ::1)."""
+    async with receiver_process("--data-dir", str(tmp_path), host="::1") as receiver:
+        done = await asyncio.to_thread(
+            bench_on,
+            database,
+            "--mode", "transport", "--payments", "5",
+            "--receiver", f"[::1]:{receiver.port}", "--receiver-ca", receiver.printed["ca-file"],
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "warning" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://bench:s3cr3t@127.0.0.1:1/x", "postgresql://bench@127.0.0.1:1/x?password=s3cr3t"],
+)
+def test_a_password_on_the_command_line_is_warned_of_and_never_shown(url: str) -> None:
+    """Every account on the machine reads it in `ps`; PGPASSWORD, which the driver reads when
+    the URL has no password, keeps it out of there."""
+    done = bench("--database-url", url, "--payments", "1")
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert lines[0] == (
+        "paywire: warning: the password in --database-url is visible to every account on this "
+        "machine in the process list; leave it out of the URL and set PGPASSWORD instead"
+    )
+    assert lines[-1].startswith("paywire: cannot open the database at 127.0.0.1:1/x: ")
+    assert [line for line in lines if line.startswith("paywire: ")] == [lines[0], lines[-1]]
+    assert "s3cr3t" not in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
+
+
 @pytest.mark.parametrize("mode", ["e2e", "transport"])
 async def test_a_receiver_that_cannot_be_reached_ends_the_run_saying_so(
     database: str, mode: str
 ) -> None:
     """It dialled for ever, logging each refused connection and the breaker's changes; now it
-    gives up before the timed part, at the latest when the circuit breaker opens."""
+    gives up before the timed part, at the latest when the circuit breaker opens. The database,
+    its password given in PGPASSWORD, was opened and set up before."""
     address = f"127.0.0.1:{REFUSING_PORT}"
     done = await asyncio.to_thread(
-        bench, "--mode", mode, "--payments", "5", "--database-url", database, "--receiver", address
+        bench_on, database, "--mode", mode, "--payments", "5", "--receiver", address
     )
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr

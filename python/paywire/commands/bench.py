@@ -8,11 +8,13 @@ same as one JSON object per mode.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import math
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import uvloop
@@ -53,9 +55,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--database-url",
         help="use this PostgreSQL instead of an embedded one (DATABASE_URL is not used: the run "
-        "adds bench operators, an account and N payments to the database)",
+        "adds bench operators, an account and N payments to the database); leave the password "
+        "out of it, as every account on the machine can read a command line, and set PGPASSWORD",
     )
-    parser.add_argument("--receiver", metavar="HOST:PORT", help="use this receiver")
+    parser.add_argument(
+        "--receiver",
+        metavar="HOST:PORT",
+        help="use this receiver; an IPv6 address in brackets, e.g. [::1]:7000",
+    )
     parser.add_argument("--receiver-ca", type=Path, help="CA file that verifies --receiver")
     parser.set_defaults(handler=handle)
 
@@ -68,6 +75,12 @@ def handle(args: argparse.Namespace) -> int:
     if args.rate is not None and args.rate <= 0:
         raise ConfigError("--rate must be positive")
     receiver = None if args.receiver is None else receiver_address(args.receiver)
+    if args.database_url is not None and _holds_password(args.database_url):
+        print(
+            "paywire: warning: the password in --database-url is visible to every account on "
+            "this machine in the process list; leave it out of the URL and set PGPASSWORD instead",
+            file=sys.stderr,
+        )
     # The database is the one named here or an embedded one, never DATABASE_URL: the run fills
     # it with operators, an account that may overdraw and N payments, and the environment a
     # bench runs in is often one set up for a gateway.
@@ -84,15 +97,47 @@ def handle(args: argparse.Namespace) -> int:
 
 def receiver_address(text: str) -> tuple[str, int]:
     """--receiver's HOST and PORT, refused here rather than found out once the run's database
-    is set up."""
-    host, _, port = text.rpartition(":")  # no colon: no host
+    is set up. An IPv6 address goes in brackets, as in a URL: `::1:7000` may be ::1 port 7000
+    or ::1:7000 with no port. Port 0 passes `check_port`, being "any free port" to a server
+    that listens, but no receiver is there to dial."""
+    bracketed = text.startswith("[")
+    if bracketed:
+        host, bracket, port = text[1:].partition("]:")
+        host = host if bracket and _is_ipv6(host) else ""
+    else:
+        host, _, port = text.rpartition(":")  # no colon: no host
+        if ":" in host:
+            raise ConfigError(
+                f"--receiver {text}: put an IPv6 address in brackets, e.g. [::1]:7000"
+            )
     if not (host and port.isascii() and port.isdigit()):
-        raise ConfigError(f"--receiver {text}: write HOST:PORT, e.g. 127.0.0.1:7000")
+        form = "[IPV6]:PORT, e.g. [::1]:7000" if bracketed else "HOST:PORT, e.g. 127.0.0.1:7000"
+        raise ConfigError(f"--receiver {text}: write {form}")
+    if int(port) == 0:
+        raise ConfigError(f"--receiver {text}: port 0 cannot be dialled; give the receiver's port")
     try:
         check_port(int(port))
     except ConfigError as exc:
         raise ConfigError(f"--receiver {text}: {exc.message}") from None
     return host, int(port)
+
+
+def _holds_password(url: str) -> bool:
+    """Whether a PostgreSQL URL carries a password, before the host or as `?password=` (the
+    driver takes either). One urllib cannot read is the driver's to refuse, without showing it."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return bool(parts.password) or "password" in parse_qs(parts.query)
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 async def run(
