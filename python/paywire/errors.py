@@ -1,5 +1,5 @@
-"""The error hierarchy shared by every layer, and `listen_refusal`, what a server says when it
-cannot listen.
+"""The error hierarchy shared by every layer; `listen_refusal`, what a server says when it
+cannot listen, and `pem_refusal`, what a TLS context says of a file it cannot load.
 
 Each error carries a stable `code`; the HTTP layer maps classes to status codes in one place.
 """
@@ -9,7 +9,9 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import ssl
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -120,3 +122,46 @@ def _why_not(exc: OSError, host: str, host_setting: str, port_setting: str) -> s
         )
     # asyncio's own message repeats the address; the system's alone says what failed.
     return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
+def pem_refusal(
+    what: str, cert: tuple[str, Path], key: tuple[str, Path] | None = None
+) -> ConfigError:
+    """The refusal of a TLS context that could not load `cert` (and `key`), each given as the
+    setting or option that names it and its path; `what` is the certificate `cert` should hold
+    ("the CA certificate"). OpenSSL's own words ("[SSL] PEM lib", "no certificate or crl
+    found") name neither the file nor what it should hold, so the files are looked at again: one
+    that cannot be read, else a certificate file without a certificate, else the key."""
+    for setting, path in [cert] if key is None else [cert, key]:
+        if (why := _unreadable(path)) is not None:
+            return ConfigError(
+                f"{setting}={path}: cannot read: {why}; give a file this account can read"
+            )
+    if key is None or not _holds_certificate(cert[1]):
+        setting, path = cert
+        return ConfigError(
+            f"{setting}={path} holds no PEM certificate; give {what} in PEM form "
+            "(-----BEGIN CERTIFICATE-----)"
+        )
+    setting, path = key
+    # An encrypted key ends here too, unless a terminal answered OpenSSL's pass-phrase prompt.
+    return ConfigError(
+        f"{setting}={path} holds no PEM private key, or not the key of the certificate in "
+        f"{cert[0]}; give that certificate's private key in PEM form, unencrypted"
+    )
+
+
+def _unreadable(path: Path) -> str | None:
+    try:
+        path.open("rb").close()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def _holds_certificate(path: Path) -> bool:
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
+    except OSError:  # ssl.SSLError is one
+        return False
+    return True

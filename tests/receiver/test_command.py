@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from paywire.wire import parse_answer
-from tests.fixtures.tls import pacs008
+from tests.fixtures.tls import TLSFiles, pacs008
 from tests.fixtures.waiting import finished
 from tests.receiver.wire_client import WireClient
 
@@ -143,11 +143,64 @@ async def test_cli_receiver_trusts_the_ca_its_data_dir_makes_on_a_first_start(
         await stopped(process)
 
 
-async def test_cli_receiver_names_a_certificate_it_cannot_load(tmp_path: Path) -> None:
-    missing = tmp_path / "nowhere.pem"
-    says = await refused("--cert", str(missing), "--key", str(missing))
-    assert f"cannot load the receiver's certificate {missing}".encode() in says
-    assert b"Traceback" not in says
+@pytest.mark.parametrize(
+    ("cert", "key", "client_ca", "says"),
+    [
+        (
+            "missing",
+            "missing",
+            None,
+            "--cert={missing}: cannot read: No such file or directory; give a file this account"
+            " can read",
+        ),
+        (
+            "junk",
+            "key",
+            None,
+            "--cert={junk} holds no PEM certificate; give the receiver's certificate in PEM form"
+            " (-----BEGIN CERTIFICATE-----)",
+        ),
+        (
+            "cert",
+            "empty",
+            None,
+            "--key={empty} holds no PEM private key, or not the key of the certificate in --cert;"
+            " give that certificate's private key in PEM form, unencrypted",
+        ),
+        (
+            "cert",
+            "key",
+            "junk",
+            "--client-ca={junk} holds no PEM certificate; give the CA certificate of the clients"
+            " in PEM form (-----BEGIN CERTIFICATE-----)",
+        ),
+    ],
+    ids=["missing", "junk-cert", "empty-key", "junk-client-ca"],
+)
+async def test_cli_receiver_names_a_certificate_it_cannot_load_and_what_it_should_hold(
+    tls_files: TLSFiles,
+    tmp_path: Path,
+    cert: str,
+    key: str,
+    client_ca: str | None,
+    says: str,
+) -> None:
+    """One line naming the option and the file; for a file that is there but holds no PEM
+    certificate or key, it was OpenSSL's "[SSL] PEM lib" or "no certificate or crl found"."""
+    files = {
+        "missing": tmp_path / "nowhere.pem",
+        "junk": tmp_path / "junk.pem",
+        "empty": tmp_path / "empty.pem",
+        "cert": tls_files.cert_file,
+        "key": tls_files.key_file,
+    }
+    files["junk"].write_text("hello\n")
+    files["empty"].write_text("")
+    options = ["--cert", str(files[cert]), "--key", str(files[key])]
+    if client_ca is not None:
+        options += ["--client-ca", str(files[client_ca])]
+    expected = says.format(**files)
+    assert (await refused(*options)).decode().splitlines() == [f"paywire: {expected}"]
 
 
 @pytest.mark.parametrize("port", ["70000", "taken"])

@@ -64,6 +64,59 @@ def test_missing_ca_file_is_a_config_error(tls_files: TLSFiles) -> None:
         client_context(settings)
 
 
+@pytest.mark.parametrize("content", ["", "hello\n", "the key"])
+def test_a_ca_file_without_a_pem_certificate_is_refused_saying_what_it_should_hold(
+    tls_files: TLSFiles, tmp_path: Path, content: str
+) -> None:
+    """It was OpenSSL's "[X509: NO_CERTIFICATE_OR_CRL_FOUND] no certificate or crl found"."""
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text(tls_files.key_file.read_text() if content == "the key" else content)
+    with pytest.raises(ConfigError) as refused:
+        client_context(gateway_settings(tls_files, 1, receiver_ca_file=ca_file))
+    assert refused.value.message == (
+        f"PAYWIRE_RECEIVER_CA_FILE={ca_file} holds no PEM certificate; give the CA certificate in"
+        " PEM form (-----BEGIN CERTIFICATE-----)"
+    )
+
+
+NO_CERTIFICATE = (
+    "PAYWIRE_CLIENT_CERT_FILE={cert} holds no PEM certificate; give the client certificate in"
+    " PEM form (-----BEGIN CERTIFICATE-----)"
+)
+NO_KEY = (
+    "PAYWIRE_CLIENT_KEY_FILE={key} holds no PEM private key, or not the key of the certificate"
+    " in PAYWIRE_CLIENT_CERT_FILE; give that certificate's private key in PEM form, unencrypted"
+)
+
+
+@pytest.mark.parametrize(
+    ("cert", "key", "says"),
+    [
+        ("junk", "client_key_file", NO_CERTIFICATE),
+        ("empty", "client_key_file", NO_CERTIFICATE),
+        ("client_cert_file", "junk", NO_KEY),
+        ("client_cert_file", "other_host_key_file", NO_KEY),
+    ],
+    ids=["junk-cert", "empty-cert", "junk-key", "key-of-another-certificate"],
+)
+def test_a_client_certificate_or_key_that_is_not_one_is_refused_naming_which(
+    tls_files: TLSFiles, tmp_path: Path, cert: str, key: str, says: str
+) -> None:
+    """Which of the two files was wrong, and why, OpenSSL did not say: "[SSL] PEM lib" for
+    either, "key values mismatch" for a key of another certificate."""
+    files = {"junk": tmp_path / "junk.pem", "empty": tmp_path / "empty.pem"}
+    files["junk"].write_text("hello\n")
+    files["empty"].write_text("")
+    for path in files.values():
+        path.chmod(0o600)
+    cert_file = files.get(cert) or getattr(tls_files, cert)
+    key_file = files.get(key) or getattr(tls_files, key)
+    settings = gateway_settings(tls_files, 1, client_cert_file=cert_file, client_key_file=key_file)
+    with pytest.raises(ConfigError) as refused:
+        client_context(settings)
+    assert refused.value.message == says.format(cert=cert_file, key=key_file)
+
+
 @pytest.mark.parametrize("mode", [0o604, 0o602])
 def test_a_client_key_open_to_every_account_is_refused(
     tls_files: TLSFiles, tmp_path: Path, mode: int

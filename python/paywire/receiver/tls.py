@@ -9,7 +9,7 @@ import ssl
 from pathlib import Path
 
 from paywire.config import TLS_MIN_VERSIONS
-from paywire.errors import ConfigError
+from paywire.errors import pem_refusal
 
 
 def server_context(
@@ -19,14 +19,14 @@ def server_context(
     context.minimum_version = TLS_MIN_VERSIONS[min_version]
     try:
         context.load_cert_chain(cert_file, key_file)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(
-            f"cannot load the receiver's certificate {cert_file} with its key {key_file}: {exc}"
-        ) from None
+    except OSError:  # ssl.SSLError is one
+        cert, key = ("--cert", cert_file), ("--key", key_file)
+        raise pem_refusal("the receiver's certificate", cert, key) from None
     if client_ca_file is not None:
         context.verify_mode = ssl.CERT_REQUIRED
         try:
             context.load_verify_locations(cafile=client_ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"cannot load the client CA {client_ca_file}: {exc}") from None
+        except OSError:
+            ca = ("--client-ca", client_ca_file)
+            raise pem_refusal("the CA certificate of the clients", ca) from None
     return context

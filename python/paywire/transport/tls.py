@@ -13,7 +13,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from paywire.config import TLS_MIN_VERSIONS, Settings
-from paywire.errors import ConfigError
+from paywire.errors import ConfigError, pem_refusal
 from paywire.transport.errors import TransportError
 
 
@@ -26,8 +26,10 @@ def client_context(settings: Settings) -> ssl.SSLContext:
         context = ssl.create_default_context(
             ssl.Purpose.SERVER_AUTH, cafile=str(ca_file) if ca_file else None
         )
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"PAYWIRE_RECEIVER_CA_FILE={ca_file}: cannot load: {exc}") from None
+    except OSError:  # ssl.SSLError is one
+        assert ca_file is not None  # loading the system store ignores its errors
+        ca = ("PAYWIRE_RECEIVER_CA_FILE", ca_file)
+        raise pem_refusal("the CA certificate", ca) from None
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
     context.minimum_version = TLS_MIN_VERSIONS[settings.tls_min_version]
@@ -35,10 +37,11 @@ def client_context(settings: Settings) -> ssl.SSLContext:
         _check_private(settings.client_key_file)
         try:
             context.load_cert_chain(settings.client_cert_file, settings.client_key_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(
-                f"PAYWIRE_CLIENT_CERT_FILE={settings.client_cert_file}: cannot load the client "
-                f"certificate and key: {exc}"
+        except OSError:
+            raise pem_refusal(
+                "the client certificate",
+                ("PAYWIRE_CLIENT_CERT_FILE", settings.client_cert_file),
+                ("PAYWIRE_CLIENT_KEY_FILE", settings.client_key_file),
             ) from None
     return context
 
