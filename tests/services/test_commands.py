@@ -624,6 +624,20 @@ def test_a_data_dir_that_cannot_be_made_is_a_one_line_refusal(
     ]
 
 
+def test_a_data_dir_that_takes_no_files_is_a_one_line_refusal(tmp_path: Path) -> None:
+    """A directory that is there but where no file can be made: it was a traceback from
+    creating the server's lock file (or, once that was there, its state file). /proc stands for
+    another account's directory or a read-only mount, which the tests, run as root, cannot make
+    with permission bits: root is refused there too."""
+    env = {**base_env(tmp_path), "PAYWIRE_DATA_DIR": "/proc"}
+    done = paywire(env, tmp_path, "migrate", "status")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "paywire: cannot use /proc as the data directory: no file can be made in it (No such file"
+        " or directory); make it writable for this account or choose another PAYWIRE_DATA_DIR"
+    ]
+
+
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
     with server_dir("paywire-cli-") as path:

@@ -117,6 +117,18 @@ class EmbeddedPostgres:
                 f"cannot use {self.data_dir} as the data directory: {exc.strerror or exc};"
                 " choose a writable directory as PAYWIRE_DATA_DIR"
             ) from None
+        try:
+            # One that exists but takes no new files (another account's, a read-only mount)
+            # failed with a traceback: at the lock below, or at the state file once the lock
+            # files were there. Making a file is the test, not the permission bits, which do
+            # not stop root from what a read-only mount refuses.
+            tempfile.TemporaryFile(dir=self.data_dir).close()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot use {self.data_dir} as the data directory: no file can be made in it"
+                f" ({exc.strerror or exc}); make it writable for this account or choose another"
+                " PAYWIRE_DATA_DIR"
+            ) from None
         holder = await asyncio.to_thread(_lock, self.data_dir / _HOLDERS_LOCK, fcntl.LOCK_SH)
         try:
             starter = await asyncio.to_thread(_lock, self.data_dir / _START_LOCK, fcntl.LOCK_EX)
