@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.async_api import expect
 
 from paywire.api import create_app
@@ -233,4 +234,26 @@ async def test_a_sign_in_under_way_when_the_session_ends_does_not_bring_it_back(
     await term.enter("whoami")
     await term.wait_for_text("error 401 UNAUTHENTICATED")
     assert not [line for line in await term.lines() if re.search(r"username +maker", line)]
+    await term.page.context.close()
+
+
+@pytest.mark.parametrize("off_s", [1800, -1800], ids=["workstation-ahead", "workstation-behind"])
+async def test_a_session_ends_on_screen_by_the_gateways_clock_not_the_workstations(
+    browser, serve, settings, db_pool, off_s: int
+) -> None:
+    """The session's time left was taken from the workstation's clock: half an hour fast, it
+    ended every session half an hour early; half an hour slow, it kept one on screen half an
+    hour after the gateway had ended it."""
+    await seed(db_pool, ["maker"])
+    client = await serve(create_app(settings, db_pool))
+    term, _ = await open_terminal(browser, str(client.make_url("/")), clock=True, clock_off_s=off_s)
+    await term.login("maker", PASSWORD)
+
+    await term.page.clock.fast_forward((settings.token_ttl_s - 60) * 1000)
+    await term.enter("whoami")
+    await expect(term.output).to_contain_text(re.compile(r"username +maker"), timeout=TIMEOUT_MS)
+    assert "the session has ended" not in await term.lines()
+
+    await term.page.clock.fast_forward(61_000)
+    await term.wait_for_text("the session has ended")
     await term.page.context.close()

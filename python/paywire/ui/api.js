@@ -120,8 +120,12 @@ export class Api {
     const ends = this.ends;
     this.token = null;
     let result;
+    let answered;
     try {
-      result = await this.post("/api/v1/auth/login", { username, password });
+      const body = { username, password };
+      const login = await this.exchange("POST", "/api/v1/auth/login", { body });
+      result = login.data;
+      answered = Date.parse(login.headers.get("Date"));
     } catch (error) {
       if (this.ends === ends) this.token = previous; // unless it ended meanwhile (expired)
       throw error;
@@ -134,10 +138,12 @@ export class Api {
     this.token = result.token;
     this.operator = result.operator;
     // A session that expires while nobody types ends on the page too, not at the next
-    // request: an unattended terminal shows nothing of it to whoever comes next. By this
-    // machine's clock; one so far ahead that the session looks over already leaves it to the
-    // server's 401.
-    const left = Date.parse(result.expires_at) - Date.now();
+    // request: an unattended terminal shows nothing of it to whoever comes next. Its time left
+    // is the gateway's (its expiry less the answer's Date): a workstation clock an hour ahead
+    // would end every session early, one behind show it live after it has ended. Without a
+    // Date (a proxy that drops it), by this machine's clock.
+    const now = Number.isNaN(answered) ? Date.now() : answered;
+    const left = Date.parse(result.expires_at) - now;
     if (left > 0) this.expiry = setTimeout(() => this.end(), left);
     return result;
   }
