@@ -1,5 +1,6 @@
 """The error hierarchy shared by every layer; `listen_refusal`, what a server says when it
-cannot listen, and `pem_refusal`, what a TLS context says of a file it cannot load.
+cannot listen, `pem_refusal`, what a TLS context says of a file it cannot load, and `host_port`,
+how every message shows an address.
 
 Each error carries a stable `code`; the HTTP layer maps classes to status codes in one place.
 """
@@ -96,8 +97,16 @@ def listen_refusal(
     why: an address of another machine was answered "stop what holds the port", which sent the
     operator looking for a process that was not there."""
     return ConfigError(
-        f"cannot listen on {host}:{port}: {_why_not(exc, host, host_setting, port_setting)}"
+        f"cannot listen on {host_port(host, port)}: "
+        f"{_why_not(exc, host, host_setting, port_setting)}"
     )
+
+
+def host_port(host: str, port: int | str) -> str:
+    """`host:port` as a user writes it, an IPv6 address in brackets (`[::1]:7000`), as URLs and
+    `bench --receiver` take it: bare, `::1:7000` reads as ::1 port 7000 or as ::1:7000 without a
+    port, and cannot be pasted back. Only an IPv6 address holds a colon."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _why_not(exc: OSError, host: str, host_setting: str, port_setting: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -174,6 +175,53 @@ async def test_a_receiver_at_an_ipv6_address_is_reached(database: str, tmp_path:
     assert "warning" not in done.stderr
 
 
+@pytest.mark.parametrize("content", ["", "hello\n"])
+def test_a_receiver_ca_without_a_pem_certificate_is_refused_naming_the_option(
+    tmp_path: Path, content: str
+) -> None:
+    """Before the database is opened (it refuses connections here), and as the user gave it:
+    it was refused as PAYWIRE_RECEIVER_CA_FILE, which the run never reads, and only once the
+    run was set up and, in e2e mode, its payments entered."""
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text(content)
+    nowhere = f"postgresql://bench@127.0.0.1:{REFUSING_PORT}/paywire"
+    done = bench(
+        "--payments", "1", "--database-url", nowhere,
+        "--receiver", f"127.0.0.1:{REFUSING_PORT}", "--receiver-ca", str(ca_file),
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"paywire: --receiver-ca={ca_file} holds no PEM certificate; give the CA certificate in"
+        " PEM form (-----BEGIN CERTIFICATE-----)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        (
+            f"postgresql://bench@127.0.0.1:{REFUSING_PORT}/paywire",
+            f"cannot open the database at 127.0.0.1:{REFUSING_PORT}/paywire: "
+            "ConnectionRefusedError: [Errno 111] Connection refused; check --database-url and "
+            "that the server is running and accepts this user",
+        ),
+        (
+            "postgresql://bench@127.0.0.1:port/paywire",
+            "--database-url is not a usable postgresql://user:password@host:port/database URL "
+            "(its value is not shown: it may hold a password)",
+        ),
+    ],
+    ids=["unreachable", "unusable"],
+)
+def test_a_database_url_the_run_cannot_use_is_refused_naming_the_option(
+    url: str, says: str
+) -> None:
+    """It said to check DATABASE_URL, which the run never reads; the URL was --database-url."""
+    done = bench("--payments", "1", "--database-url", url)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == f"paywire: {says}"
+
+
 @pytest.mark.parametrize(
     "url",
     ["postgresql://bench:s3cr3t@127.0.0.1:1/x", "postgresql://bench@127.0.0.1:1/x?password=s3cr3t"],
@@ -211,3 +259,20 @@ async def test_a_receiver_that_cannot_be_reached_ends_the_run_saying_so(
     assert refusals == [done.stderr.splitlines()[-1]]
     assert refusals[0].startswith(f"paywire: cannot reach the receiver at {address} (")
     assert refusals[0].endswith("Connection refused): check --receiver and --receiver-ca")
+
+
+async def test_a_receiver_at_an_ipv6_address_that_cannot_be_reached_is_named_in_brackets(
+    database: str,
+) -> None:
+    """As --receiver takes it: the run's refusal and the transport's within it said `::1:PORT`,
+    which reads as ::1 port PORT or as an address without a port."""
+    with socket.socket(socket.AF_INET6) as nothing_listens:
+        nothing_listens.bind(("::1", 0))
+        address = f"[::1]:{nothing_listens.getsockname()[1]}"
+        done = await asyncio.to_thread(
+            bench_on, database, "--mode", "transport", "--payments", "5", "--receiver", address
+        )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines()[-1].startswith(
+        f"paywire: cannot reach the receiver at {address} (cannot connect to {address}: "
+    )

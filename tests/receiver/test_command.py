@@ -19,7 +19,8 @@ from tests.receiver.wire_client import WireClient
 
 
 async def read_until_listening(process: asyncio.subprocess.Process) -> dict[str, str]:
-    """The `key: value` lines printed before `listening on HOST:PORT`, plus `port`."""
+    """The `key: value` lines printed before `listening on HOST:PORT`, plus `listening` (the
+    address) and `port`."""
     assert process.stdout is not None
     seen: dict[str, str] = {}
     async with asyncio.timeout(20):
@@ -27,6 +28,7 @@ async def read_until_listening(process: asyncio.subprocess.Process) -> dict[str,
             line = (await process.stdout.readline()).decode().strip()
             assert line, "the receiver exited before listening"
             if line.startswith("listening on "):
+                seen["listening"] = line.removeprefix("listening on ")
                 seen["port"] = line.rsplit(":", 1)[1]
                 return seen
             key, _, value = line.partition(": ")
@@ -59,6 +61,16 @@ async def stopped(process: asyncio.subprocess.Process) -> bytes:
     _, stderr = await finished(process, 10)
     assert process.returncode == 0, stderr
     return stderr
+
+
+async def test_cli_receiver_prints_an_ipv6_address_it_listens_on_in_brackets(
+    tmp_path: Path,
+) -> None:
+    """`::1:PORT` read as ::1 port PORT or as an address without a port; bracketed, it is what
+    `bench --receiver` takes."""
+    async with running("--data-dir", str(tmp_path), "--host", "::1") as (process, printed):
+        assert printed["listening"] == f"[::1]:{printed['port']}"
+        await stopped(process)
 
 
 async def test_cli_receiver_runs_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -219,6 +231,20 @@ async def test_cli_receiver_refuses_a_port_it_cannot_listen_on(tmp_path: Path, p
     )
     assert expected in says
     assert b"Traceback" not in says
+
+
+async def test_cli_receiver_shows_an_ipv6_address_it_cannot_listen_on_in_brackets(
+    tmp_path: Path,
+) -> None:
+    """It was `::1:PORT`, which reads as ::1 port PORT or as an address without a port."""
+    holder = await asyncio.start_server(lambda _r, _w: None, "::1", 0)
+    try:
+        taken = holder.sockets[0].getsockname()[1]
+        says = await refused("--data-dir", str(tmp_path), "--host", "::1", "--port", str(taken))
+    finally:
+        holder.close()
+        await holder.wait_closed()
+    assert says.decode().startswith(f"paywire: cannot listen on [::1]:{taken}: address already")
 
 
 @pytest.mark.parametrize(

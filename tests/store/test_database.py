@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,21 @@ async def test_a_server_that_never_answers_is_given_up_after_the_connect_timeout
         " firewall)"
     )
     assert silent_server.connections, "the driver reached the server and waited for its answer"
+
+
+async def test_a_server_at_an_ipv6_address_is_named_with_the_address_in_brackets(
+    tmp_path: Path,
+) -> None:
+    """It was `::1:PORT/paywire`, which reads as ::1 port PORT or as an address without one."""
+    with socket.socket(socket.AF_INET6) as nothing_listens:
+        nothing_listens.bind(("::1", 0))
+        port = nothing_listens.getsockname()[1]
+        settings = Settings(
+            database_url=f"postgresql://ops@[::1]:{port}/paywire", data_dir=tmp_path
+        )
+        with pytest.raises(DatabaseUnavailable) as refused:
+            await open_database(settings)
+
+    assert refused.value.message.startswith(
+        f"cannot open the database at [::1]:{port}/paywire: ConnectionRefusedError: "
+    )

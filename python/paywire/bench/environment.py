@@ -31,6 +31,7 @@ from paywire.services import seeding
 from paywire.store import migrator, operators
 from paywire.store.database import Database, open_database
 from paywire.store.tx import Pool
+from paywire.transport.tls import client_context
 
 MAKER, CHECKER = "bench-maker", "bench-checker"
 # A debtor whose balance never runs out, whatever N is.
@@ -78,7 +79,14 @@ async def bench_environment(
                 or ("localhost" if receiver is None else None),
                 receiver_ca_file=ca_file,
             )
-            db = await open_database(settings, embedded_settings=embedded_settings)
+            if receiver is not None:
+                # The pool makes this context only once the run is set up (in e2e mode, its
+                # payments entered); a CA file it cannot load is refused before, named as given.
+                client_context(settings, ca_setting="--receiver-ca")
+            # The command put --database-url there, never DATABASE_URL.
+            db = await open_database(
+                settings, embedded_settings=embedded_settings, url_setting="--database-url"
+            )
             try:
                 maker, checker = await _prepare(db)
                 gateway = await db.gateway_pool(settings)

@@ -25,7 +25,7 @@ from prometheus_client import REGISTRY
 from paywire.bench.environment import DEBTOR, Bench
 from paywire.commands.progress import Progress
 from paywire.config import Settings
-from paywire.errors import ConfigError, PaywireError
+from paywire.errors import ConfigError, PaywireError, host_port
 from paywire.pipeline.runner import Pipeline
 from paywire.pipeline.settler import Settler
 from paywire.receiver.process import LOOPBACK_RECEIVER_BIC, LOOPBACK_SENDER_BIC
@@ -232,6 +232,10 @@ async def start_pool(pool: ConnectionPool, settings: Settings) -> None:
     """Start the pool and wait for one connection, else close it and refuse: a receiver that
     could not be reached left the run dialling for ever, with nothing sent and nothing said but
     the pool's warnings."""
+    host, port = settings.receiver_host, settings.receiver_port
+    # The pool was made to dial them.
+    assert host is not None
+    assert port is not None
     await pool.start()
     deadline = time.monotonic() + REACH_S
     while not pool.open_connections:
@@ -240,8 +244,8 @@ async def start_pool(pool: ConnectionPool, settings: Settings) -> None:
             await pool.close(deadline_s=0)
             why = next((f" ({error})" for error in reversed(errors) if error), "")
             raise ConfigError(
-                f"cannot reach the receiver at {settings.receiver_host}:{settings.receiver_port}"
-                f"{why}: check --receiver and --receiver-ca"
+                f"cannot reach the receiver at {host_port(host, port)}{why}: check --receiver and "
+                "--receiver-ca"
             )
         await asyncio.sleep(POLL_S)
 

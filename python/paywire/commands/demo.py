@@ -20,7 +20,7 @@ import uvloop
 
 from paywire.commands import configuration
 from paywire.config import Settings
-from paywire.errors import ConfigError, ValidationError
+from paywire.errors import ConfigError, ValidationError, host_port
 from paywire.gateway import run_gateway
 from paywire.observability.logging import PlainFormatter, configure_logging
 from paywire.receiver.certs import generate_certificates
@@ -86,7 +86,7 @@ async def run_demo(settings: Settings) -> None:
         "--key", str(certs.key_file),
         "--log", str(settings.data_dir / "receiver.log"),
     ) as receiver:  # fmt: skip
-        step(f"reference receiver listening on {receiver.host}:{receiver.port}")
+        step(f"reference receiver listening on {host_port(receiver.host, receiver.port)}")
         gateway_settings = replace(
             settings,
             receiver_host=receiver.host,

@@ -18,7 +18,7 @@ from typing import Any
 import uvloop
 
 from paywire.config import DEFAULT_MAX_FRAME_BYTES, FRAMINGS, MIN_FRAME_BYTES, TLS_MIN_VERSIONS
-from paywire.errors import ConfigError
+from paywire.errors import ConfigError, host_port
 from paywire.receiver import Faults, Receiver, ReceiverConfig, Rules, ensure_certificates
 from paywire.receiver.certs import CertificateFiles
 from paywire.receiver.config import check_port
@@ -170,7 +170,7 @@ async def _serve(config: ReceiverConfig, files: CertificateFiles | None, progres
     await receiver.start()
     if files is not None:
         _print_files(files)
-    print(f"listening on {config.host}:{receiver.port}", flush=True)
+    print(f"listening on {host_port(config.host, receiver.port)}", flush=True)
     reporter = asyncio.create_task(_report(receiver, progress_s)) if progress_s > 0 else None
     try:
         await stop.wait()

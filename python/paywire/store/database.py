@@ -15,7 +15,7 @@ import asyncpg
 import orjson
 
 from paywire.config import Settings
-from paywire.errors import ConfigError, DatabaseUnavailable
+from paywire.errors import ConfigError, DatabaseUnavailable, host_port
 from paywire.store import migrator
 from paywire.store.embedded import EmbeddedPostgres
 from paywire.store.migrator import GATEWAY_ROLE
@@ -82,6 +82,7 @@ async def open_database(
     bounded: bool = True,
     connect_timeout: float = CONNECT_TIMEOUT_S,
     gateway: bool = False,
+    url_setting: str = "DATABASE_URL",
 ) -> Database:
     """Start or join the embedded server unless DATABASE_URL is set, then open the pool.
     `embedded_settings` are server settings for an embedded server this call starts. Statements
@@ -92,7 +93,10 @@ async def open_database(
     With `gateway`, the embedded server's sessions take the role GATEWAY_ROLE: its superuser is
     the only login it has, and the gateway's statements are then held to the grants a deployment
     gives its gateway, here as there. DATABASE_URL's role is used as it is: to be held to those
-    grants, it must be a login that is a member of GATEWAY_ROLE (docs/SECURITY.md)."""
+    grants, it must be a login that is a member of GATEWAY_ROLE (docs/SECURITY.md).
+
+    A refusal names the URL by `url_setting`, the setting or option it came from: a bad
+    `bench --database-url` was answered "check DATABASE_URL", which the bench never reads."""
     server = None
     role = None
     dsn = settings.database_url
@@ -124,11 +128,11 @@ async def open_database(
         if isinstance(exc, (ValueError, OverflowError)):
             # The driver could not read the DSN; its message may quote it, password and all.
             raise ConfigError(
-                "DATABASE_URL is not a usable postgresql://user:password@host:port/database URL "
-                "(its value is not shown: it may hold a password)"
+                f"{url_setting} is not a usable postgresql://user:password@host:port/database "
+                "URL (its value is not shown: it may hold a password)"
             ) from None
         if isinstance(exc, _UNREACHABLE):
-            message = _unreachable(dsn, server is not None, exc, connect_timeout)
+            message = _unreachable(dsn, server is not None, exc, connect_timeout, url_setting)
             raise DatabaseUnavailable(message) from None
         raise
     return Database(pool, server, dsn, role)
@@ -138,7 +142,9 @@ async def open_database(
 _UNREACHABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
-def _unreachable(dsn: str, embedded: bool, exc: BaseException, connect_timeout: float) -> str:
+def _unreachable(
+    dsn: str, embedded: bool, exc: BaseException, connect_timeout: float, url_setting: str
+) -> str:
     """Where paywire tried and why it failed, without the URL's password, and what to check."""
     parts = urlsplit(dsn)
     port: int | str
@@ -147,14 +153,20 @@ def _unreachable(dsn: str, embedded: bool, exc: BaseException, connect_timeout: 
     except ValueError:  # a port out of range (99999), shown as written
         port = parts.netloc.rpartition(":")[2]
     # A URL without a host (a Unix socket in its query) is named, not shown.
-    where = f"{parts.hostname}:{port}{parts.path}" if parts.hostname else "DATABASE_URL's server"
+    where = (
+        f"{host_port(parts.hostname, port)}{parts.path}"
+        if parts.hostname
+        else f"{url_setting}'s server"
+    )
     if isinstance(exc, TimeoutError):
         # The driver's TimeoutError has no message of its own.
         why = f"no answer within {connect_timeout:g} s"
-        check = "DATABASE_URL and that the server is reachable from here (address, port, firewall)"
+        check = (
+            f"{url_setting} and that the server is reachable from here (address, port, firewall)"
+        )
     else:
         why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        check = "DATABASE_URL and that the server is running and accepts this user"
+        check = f"{url_setting} and that the server is running and accepts this user"
     if embedded:
         check = "the embedded server under PAYWIRE_DATA_DIR"
     return f"cannot open the database at {where}: {why}; check {check}"

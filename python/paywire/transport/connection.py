@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from typing import Final, TypeAlias, cast, get_args
 
+from paywire.errors import host_port
 from paywire.observability.logging import Throttled
 from paywire.observability.metrics import (
     AnomalyKind,
@@ -573,7 +574,7 @@ def _refusal(
     exc: Exception, endpoint: Endpoint, timeout_s: float, confirming: bool
 ) -> TransportError:
     """Say which step of opening a connection failed, and the likely why."""
-    where = f"{endpoint.host}:{endpoint.port}"
+    where = host_port(endpoint.host, endpoint.port)
     tls = f"TLS with {where} (server name {endpoint.server_name!r}) failed"
     if isinstance(exc, ssl.SSLError):
         return TransportError("tls", f"{tls}: {_ssl_text(exc)}")

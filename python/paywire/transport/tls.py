@@ -17,9 +17,12 @@ from paywire.errors import ConfigError, pem_refusal
 from paywire.transport.errors import TransportError
 
 
-def client_context(settings: Settings) -> ssl.SSLContext:
+def client_context(
+    settings: Settings, *, ca_setting: str = "PAYWIRE_RECEIVER_CA_FILE"
+) -> ssl.SSLContext:
     """A context that trusts `receiver_ca_file` (else the system store), refuses anything older
-    than `tls_min_version` and presents the client certificate when one is configured."""
+    than `tls_min_version` and presents the client certificate when one is configured. A CA
+    file it cannot load is named by `ca_setting`, where the user gave it (`bench --receiver-ca`)."""
     ca_file = settings.receiver_ca_file
     try:
         # Without a CA file, create_default_context loads the system trust store.
@@ -28,8 +31,7 @@ def client_context(settings: Settings) -> ssl.SSLContext:
         )
     except OSError:  # ssl.SSLError is one
         assert ca_file is not None  # loading the system store ignores its errors
-        ca = ("PAYWIRE_RECEIVER_CA_FILE", ca_file)
-        raise pem_refusal("the CA certificate", ca) from None
+        raise pem_refusal("the CA certificate", (ca_setting, ca_file)) from None
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
     context.minimum_version = TLS_MIN_VERSIONS[settings.tls_min_version]
