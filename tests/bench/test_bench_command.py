@@ -131,6 +131,11 @@ def bench_on(database: str, *args: str) -> subprocess.CompletedProcess[str]:
         ),
         ("--rate", "nan", "--rate must be a finite number"),
         ("--rate", "inf", "--rate must be a finite number"),
+        (
+            "--receiver-ca",
+            "ca.pem",
+            "--receiver-ca goes with --receiver: it verifies that receiver",
+        ),
     ],
 )
 def test_an_option_the_run_cannot_use_is_a_one_line_refusal(

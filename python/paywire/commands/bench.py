@@ -75,6 +75,9 @@ def handle(args: argparse.Namespace) -> int:
     if args.rate is not None and args.rate <= 0:
         raise ConfigError("--rate must be positive")
     receiver = None if args.receiver is None else receiver_address(args.receiver)
+    if args.receiver_ca is not None and receiver is None:
+        # Alone it was ignored: the run's own receiver is verified by the CA made for it.
+        raise ConfigError("--receiver-ca goes with --receiver: it verifies that receiver")
     if args.database_url is not None and _holds_password(args.database_url):
         print(
             "paywire: warning: the password in --database-url is visible to every account on "
