@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 
@@ -35,18 +36,16 @@ async def settings_for(
     **overrides: Any,
 ) -> Settings:
     receiver = await start_receiver()
-    return gateway_settings(
-        tls_files,
-        receiver.port,
-        database_url=database,
-        sender_bic="PAYWDEFFXXX",
-        receiver_bic="RCVRGB2LXXX",
-        http_host="127.0.0.1",
-        http_port=0,
-        log_dir=tmp_path,
-        drain_timeout_s=5,
-        **overrides,
-    )
+    values: dict[str, Any] = {
+        "database_url": database,
+        "sender_bic": "PAYWDEFFXXX",
+        "receiver_bic": "RCVRGB2LXXX",
+        "http_host": "127.0.0.1",
+        "http_port": 0,
+        "log_dir": tmp_path,
+        "drain_timeout_s": 5,
+    }
+    return gateway_settings(tls_files, receiver.port, **(values | overrides))
 
 
 async def test_a_caller_that_fails_after_start_still_gets_a_drained_and_closed_gateway(
@@ -64,6 +63,31 @@ async def test_a_caller_that_fails_after_start_still_gets_a_drained_and_closed_g
         await run_gateway(settings, on_ready=fail_when_ready)
     assert started
     assert paywire_tasks() == []
+
+
+async def test_the_url_it_is_ready_at_can_be_opened_on_an_ipv6_address_too(
+    gateway_database: str, start_receiver: StartReceiver, tls_files: TLSFiles, tmp_path: Path
+) -> None:
+    """It was `http://::1:PORT`, which no browser or client opens."""
+    settings = await settings_for(
+        gateway_database, start_receiver, tls_files, tmp_path, http_host="::1"
+    )
+    stop = asyncio.Event()
+    health: list[int] = []
+
+    async def ready(url: str) -> None:
+        try:
+            async with aiohttp.ClientSession() as http, http.get(f"{url}/health") as answer:
+                health.append(answer.status)
+        finally:
+            stop.set()
+
+    asked: list[asyncio.Task[None]] = []
+    await run_gateway(
+        settings, stop=stop, on_ready=lambda url: asked.append(asyncio.create_task(ready(url)))
+    )
+    await asyncio.gather(*asked)
+    assert health == [200]
 
 
 async def test_the_periodic_jobs_wait_as_long_as_they_must_not_the_statement_timeout(

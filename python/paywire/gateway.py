@@ -16,7 +16,7 @@ from aiohttp import web
 
 from paywire.api.app import create_app
 from paywire.config import Settings
-from paywire.errors import listen_refusal
+from paywire.errors import host_port, listen_refusal
 from paywire.pipeline.housekeeping import Housekeeping
 from paywire.pipeline.runner import Pipeline
 from paywire.pipeline.settler import Settler
@@ -116,7 +116,8 @@ async def run_gateway(
             pipeline.start()
             housekeeping.start()
             try:
-                url = f"http://{settings.http_host}:{_bound_port(runner, settings.http_port)}"
+                bound = _bound_port(runner, settings.http_port)
+                url = f"http://{host_port(settings.http_host, bound)}"
                 log.info("gateway ready", extra={"url": url, "settings": settings.redacted()})
                 if on_ready is not None:
                     on_ready(url)
