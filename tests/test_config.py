@@ -567,3 +567,44 @@ def test_a_refusal_of_two_settings_names_each_where_it_was_set(
     with pytest.raises(ConfigError) as refused:
         load_settings(environ=environ, config_file=config, **overrides)
     assert refused.value.message == refusal.format(file=config)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "why"),
+    [
+        (
+            "PAYWIRE_RECEIVER_HOST",
+            "127.0.0.1:7000",
+            "a host name or address without a port; the port is PAYWIRE_RECEIVER_PORT",
+        ),
+        (
+            "PAYWIRE_RECEIVER_HOST",
+            "[::1]",
+            "an IPv6 address is written without brackets here (::1); the port is"
+            " PAYWIRE_RECEIVER_PORT",
+        ),
+        (
+            "PAYWIRE_RECEIVER_HOST",
+            "https://receiver.bank.example",
+            "a host name or address, not a URL; the port is PAYWIRE_RECEIVER_PORT",
+        ),
+        (
+            "PAYWIRE_HTTP_HOST",
+            "0.0.0.0:3000",
+            "a host name or address without a port; the port is PAYWIRE_HTTP_PORT",
+        ),
+    ],
+)
+def test_a_host_setting_holding_a_port_or_url_is_refused(
+    variable: str, value: str, why: str
+) -> None:
+    """Copied from a URL or a HOST:PORT, it was looked up as a name, and failed only when the
+    gateway dialled or listened ("Name or service not known")."""
+    with pytest.raises(ConfigError) as refused:
+        load_settings(environ={variable: value})
+    assert refused.value.message == f"{variable}={value!r}: {why}"
+
+
+@pytest.mark.parametrize("host", ["::1", "fe80::1%eth0", "receiver.bank.example", "10.0.0.7"])
+def test_a_bare_host_name_or_address_is_taken(host: str) -> None:
+    assert load_settings(environ={"PAYWIRE_RECEIVER_HOST": host}).receiver_host == host

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import math
 import os
 import re
@@ -473,6 +474,9 @@ def _validate(s: Settings, from_file: Mapping[str, Path]) -> None:
         "not a port (1-65535)",
     )
     check(0 <= s.http_port < 65536, "http_port", "not a port (0-65535; 0: any free port)")
+    for host, port in (("receiver_host", "receiver_port"), ("http_host", "http_port")):
+        problem = _host_problem(getattr(s, host))
+        check(problem is None, host, f"{problem}; the port is {named(port)}")
     check(
         all(_HOST_NAME.fullmatch(h) for h in s.allowed_hosts),
         "allowed_hosts",
@@ -491,6 +495,23 @@ def _validate(s: Settings, from_file: Mapping[str, Path]) -> None:
             "receiver_pin_sha256",
             "each pin is a SHA-256 fingerprint: 64 hex digits (colons allowed)",
         )
+
+
+def _host_problem(host: str | None) -> str | None:
+    """Why a host setting is not a bare name or address, as the URL or `HOST:PORT` people copy
+    into it would otherwise be looked up as a name, and fail with "Name or service not known"
+    only when the gateway dials or listens."""
+    if host is None or (":" not in host and "/" not in host):
+        return None
+    if "/" in host:
+        return "a host name or address, not a URL"
+    if host.startswith("["):
+        return "an IPv6 address is written without brackets here (::1)"
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        return "a host name or address without a port"
+    return None
 
 
 def _shown(value: object) -> str:
