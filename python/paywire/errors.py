@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import socket
 import ssl
 from collections.abc import Sequence
@@ -134,23 +135,34 @@ def _why_not(exc: OSError, host: str, host_setting: str, port_setting: str) -> s
 
 
 def pem_refusal(
-    what: str, cert: tuple[str, Path], key: tuple[str, Path] | None = None
+    exc: OSError, what: str, cert: tuple[str, Path], key: tuple[str, Path] | None = None
 ) -> ConfigError:
     """The refusal of a TLS context that could not load `cert` (and `key`), each given as the
     setting or option that names it and its path; `what` is the certificate `cert` should hold
     ("the CA certificate"). OpenSSL's own words ("[SSL] PEM lib", "no certificate or crl
     found") name neither the file nor what it should hold, so the files are looked at again: one
-    that cannot be read, else a certificate file without a certificate, else the key."""
+    that cannot be read, else a certificate file without a certificate, else the key. What
+    OpenSSL refuses for another reason (a key too small, a weak signature, a certificate block it
+    cannot read) is named with its reason, not blamed on a file that is fine."""
     for setting, path in [cert] if key is None else [cert, key]:
         if (why := _unreadable(path)) is not None:
             return ConfigError(
                 f"{setting}={path}: cannot read: {why}; give a file this account can read"
             )
-    if key is None or not _holds_certificate(cert[1]):
-        setting, path = cert
+    # "PEM lib" has no reason: nothing of the kind wanted could be read from the file.
+    reason = exc.reason if isinstance(exc, ssl.SSLError) else None
+    setting, path = cert
+    if key is None and reason != _NO_CERTIFICATE and _CERTIFICATE_BLOCK in path.read_bytes():
+        return ConfigError(f"{setting}={path}: {_openssl(exc)}; give {what} in PEM form")
+    if key is None or not _holds_certificate(path):
         return ConfigError(
             f"{setting}={path} holds no PEM certificate; give {what} in PEM form "
             "(-----BEGIN CERTIFICATE-----)"
+        )
+    if reason not in (None, _KEY_MISMATCH):
+        return ConfigError(
+            f"{setting}={path} with its key {key[0]}={key[1]}: {_openssl(exc)}; give {what} and"
+            " its key as this OpenSSL accepts them"
         )
     setting, path = key
     # An encrypted key ends here too, unless a terminal answered OpenSSL's pass-phrase prompt.
@@ -158,6 +170,17 @@ def pem_refusal(
         f"{setting}={path} holds no PEM private key, or not the key of the certificate in "
         f"{cert[0]}; give that certificate's private key in PEM form, unencrypted"
     )
+
+
+_NO_CERTIFICATE = "NO_CERTIFICATE_OR_CRL_FOUND"
+_KEY_MISMATCH = "KEY_VALUES_MISMATCH"
+_CERTIFICATE_BLOCK = b"-----BEGIN CERTIFICATE-----"
+_SOURCE_LOCATION = re.compile(r" \(_ssl\.c:\d+\)$")
+
+
+def _openssl(exc: OSError) -> str:
+    """OpenSSL's reason without the interpreter's source location (`(_ssl.c:3926)`)."""
+    return "refused by OpenSSL: " + _SOURCE_LOCATION.sub("", str(exc))
 
 
 def _unreadable(path: Path) -> str | None:

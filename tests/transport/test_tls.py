@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from paywire.errors import ConfigError
@@ -115,6 +115,56 @@ def test_a_client_certificate_or_key_that_is_not_one_is_refused_naming_which(
     with pytest.raises(ConfigError) as refused:
         client_context(settings)
     assert refused.value.message == says.format(cert=cert_file, key=key_file)
+
+
+def test_a_client_certificate_openssl_refuses_for_itself_is_not_blamed_on_its_key(
+    tls_files: TLSFiles, tmp_path: Path
+) -> None:
+    """A 1024-bit key with its own certificate was answered "holds no PEM private key, or not
+    the key of the certificate", and sent the operator to a key that was fine."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 (the weakness is the test)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gateway")])
+    now = datetime.datetime.now(datetime.UTC)
+    weak = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    cert_file, key_file = tmp_path / "weak.pem", tmp_path / "weak-key.pem"
+    cert_file.write_bytes(weak.public_bytes(pem))
+    key_file.write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    key_file.chmod(0o600)
+    settings = gateway_settings(tls_files, 1, client_cert_file=cert_file, client_key_file=key_file)
+    with pytest.raises(ConfigError) as refused:
+        client_context(settings)
+    assert refused.value.message.startswith(
+        f"PAYWIRE_CLIENT_CERT_FILE={cert_file} with its key PAYWIRE_CLIENT_KEY_FILE={key_file}:"
+        " refused by OpenSSL: [SSL: EE_KEY_TOO_SMALL] ee key too small; give the client"
+        " certificate and its key as this OpenSSL accepts them"
+    )
+
+
+def test_a_ca_file_with_a_corrupt_certificate_after_a_good_one_says_what_openssl_found(
+    tls_files: TLSFiles, tmp_path: Path
+) -> None:
+    """It was "holds no PEM certificate", of a file that holds one."""
+    ca_file = tmp_path / "ca.pem"
+    broken = "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n"
+    ca_file.write_text(tls_files.ca_file.read_text() + broken)
+    with pytest.raises(ConfigError) as refused:
+        client_context(gateway_settings(tls_files, 1, receiver_ca_file=ca_file))
+    message = refused.value.message
+    assert message.startswith(f"PAYWIRE_RECEIVER_CA_FILE={ca_file}: refused by OpenSSL: [")
+    assert message.endswith("; give the CA certificate in PEM form")
+    assert "_ssl.c" not in message
 
 
 @pytest.mark.parametrize("mode", [0o604, 0o602])

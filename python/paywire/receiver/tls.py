@@ -19,14 +19,14 @@ def server_context(
     context.minimum_version = TLS_MIN_VERSIONS[min_version]
     try:
         context.load_cert_chain(cert_file, key_file)
-    except OSError:  # ssl.SSLError is one
+    except OSError as exc:  # ssl.SSLError is one
         cert, key = ("--cert", cert_file), ("--key", key_file)
-        raise pem_refusal("the receiver's certificate", cert, key) from None
+        raise pem_refusal(exc, "the receiver's certificate", cert, key) from None
     if client_ca_file is not None:
         context.verify_mode = ssl.CERT_REQUIRED
         try:
             context.load_verify_locations(cafile=client_ca_file)
-        except OSError:
+        except OSError as exc:
             ca = ("--client-ca", client_ca_file)
-            raise pem_refusal("the CA certificate of the clients", ca) from None
+            raise pem_refusal(exc, "the CA certificate of the clients", ca) from None
     return context

@@ -29,9 +29,9 @@ def client_context(
         context = ssl.create_default_context(
             ssl.Purpose.SERVER_AUTH, cafile=str(ca_file) if ca_file else None
         )
-    except OSError:  # ssl.SSLError is one
+    except OSError as exc:  # ssl.SSLError is one
         assert ca_file is not None  # loading the system store ignores its errors
-        raise pem_refusal("the CA certificate", (ca_setting, ca_file)) from None
+        raise pem_refusal(exc, "the CA certificate", (ca_setting, ca_file)) from None
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
     context.minimum_version = TLS_MIN_VERSIONS[settings.tls_min_version]
@@ -39,8 +39,9 @@ def client_context(
         _check_private(settings.client_key_file)
         try:
             context.load_cert_chain(settings.client_cert_file, settings.client_key_file)
-        except OSError:
+        except OSError as exc:
             raise pem_refusal(
+                exc,
                 "the client certificate",
                 ("PAYWIRE_CLIENT_CERT_FILE", settings.client_cert_file),
                 ("PAYWIRE_CLIENT_KEY_FILE", settings.client_key_file),
