@@ -304,7 +304,7 @@ async def test_rolling_back_0022_is_refused_while_a_seed_file_s_password_is_reme
     async with world.owner.acquire() as conn:
         refused = await refused_rollback(conn, 22)
         assert refused.message.startswith(
-            "rolling back 0022_seeded_password is refused: operators hold passwords a seed file set"
+            "rolling back 0022_seeded_password is refused: operators hold passwords a seed set"
         )
         assert "seeded_password_hash = NULL" in refused.message
         await conn.execute("UPDATE operators SET seeded_password_hash = NULL")

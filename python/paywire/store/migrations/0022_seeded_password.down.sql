@@ -4,8 +4,9 @@
 DO $$
 BEGIN
     IF EXISTS (SELECT FROM operators WHERE seeded_password_hash IS NOT NULL) THEN
-        RAISE EXCEPTION 'operators hold passwords a seed file set, which the version before '
-                        'would compare with their own ones at the next run of the file'
+        RAISE EXCEPTION 'operators hold passwords a seed set (paywire seed, with or without '
+                        '--file, or paywire demo), which the version before would compare '
+                        'with their own ones at the next run of a seed file'
             USING HINT = 'to go back all the same, clear them as the schema owner (UPDATE '
                          'operators SET seeded_password_hash = NULL) and run no seed file '
                          'until the next upgrade; or restore a backup taken before 0022';
