@@ -249,8 +249,8 @@ def test_configure_logging_writes_to_stream_and_daily_file(tmp_path: Path) -> No
 def test_a_plain_console_is_prose_masked_as_json_is_and_the_file_stays_json(
     tmp_path: Path,
 ) -> None:
-    """`paywire demo` prints prose; its warnings read as prose too, with no secret or account in
-    them, and the day's file keeps the JSON its readers parse."""
+    """`paywire demo` prints prose; its warnings read as prose too, with their fields, with no
+    secret or account in them, and the day's file keeps the JSON its readers parse."""
     stream = io.StringIO()
     configure_logging(
         Settings(log_dir=tmp_path), stream=stream, console_formatter=PlainFormatter("demo: ")
@@ -258,6 +258,18 @@ def test_a_plain_console_is_prose_masked_as_json_is_and_the_file_stays_json(
     logging.getLogger("paywire.test.plain").warning("login of %s, password=hunter2", IBAN)
     masked = mask_account(IBAN)
     assert stream.getvalue() == f"demo: warning: login of {masked}, password=***\n"
+    # Which payment and message it is about, and a receiver's text that cannot fake a line.
+    stream.truncate(0)
+    stream.seek(0)
+    logging.getLogger("paywire.test.plain").warning(
+        "answer for unknown message: %s",
+        "RJCT\n\x1b[2Jdemo: stopped",
+        extra={"payment_id": "7d1c", "msg_id": "PW1", "token": "abc", "attempts": [1, 2]},
+    )
+    assert stream.getvalue() == (
+        "demo: warning: answer for unknown message: RJCT\\n\\x1b[2Jdemo: stopped"
+        " payment_id=7d1c msg_id=PW1 token=*** attempts=[1,2]\n"
+    )
     today = dt.datetime.now(dt.UTC).date()
     written = json.loads((tmp_path / log_file_name(today)).read_text().splitlines()[0])
     assert written["message"] == f"login of {masked}, password=***"

@@ -1,4 +1,5 @@
-"""Structured application logs: one JSON object per line, to stdout and a file per UTC day.
+"""Structured application logs: one JSON object per line, to stdout and a file per UTC day;
+on the console, prose lines instead for a command whose own output is prose (`paywire demo`).
 
 The request id comes from a context variable, a payment id from the record's `extra`; account
 numbers and secrets are masked here, once, so no caller has to remember to.
@@ -49,6 +50,7 @@ _SECRET_KEY_RE = re.compile(r"(?i)pass(word|wd)?|secret|token|authori[sz]ation|c
 _MEASURE_KEY_RE = re.compile(r"(?i)_(?:s|ms|at|count)$")
 _ACCOUNT_KEY_RE = re.compile(r"(?i)account|iban")
 _REDACTED = "***"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONSOLE_HANDLER = "paywire.console"
 _FILE_HANDLER = "paywire.file"
 
@@ -133,30 +135,50 @@ class JsonFormatter(logging.Formatter):
             "message": scrub_text(record.getMessage()),
             "request_id": request_id_var.get(),
         }
-        payment_id = getattr(record, "payment_id", None)
-        if payment_id is not None:
-            line["payment_id"] = str(payment_id)
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRS and key not in line:
-                line[key] = scrub_value(key, value)
+        for key, value in _context(record).items():
+            line.setdefault(key, value)
         if record.exc_info:
             line["exc"] = scrub_text(self.formatException(record.exc_info))
         return orjson.dumps(line, default=str).decode()
 
 
 class PlainFormatter(logging.Formatter):
-    """A record as a person at a terminal reads it (`demo: warning: …`), masked as the JSON lines
-    are: for commands whose own output is prose, where a JSON object would read as noise."""
+    """A record as a person at a terminal reads it (`demo: warning: … payment_id=…`), masked as
+    the JSON lines are: for commands whose own output is prose, where a JSON object would read as
+    noise. Its fields follow the message, which alone would not say which payment or message it
+    is about; control characters are escaped, as JSON escapes them, so that a receiver's text
+    cannot move the cursor or fake a line of its own."""
 
     def __init__(self, prefix: str) -> None:
         super().__init__()
         self._prefix = prefix
 
     def format(self, record: logging.LogRecord) -> str:
-        text = f"{self._prefix}{record.levelname.lower()}: {scrub_text(record.getMessage())}"
+        fields = "".join(f" {key}={_plain(value)}" for key, value in _context(record).items())
+        text = _CONTROL.sub(
+            lambda m: repr(m.group())[1:-1],
+            f"{record.levelname.lower()}: {scrub_text(record.getMessage())}{fields}",
+        )
         if record.exc_info:
             text += "\n" + scrub_text(self.formatException(record.exc_info))
-        return text
+        return self._prefix + text
+
+
+def _plain(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+
+
+def _context(record: logging.LogRecord) -> dict[str, Any]:
+    """What a record says beyond its message, masked: its payment id and the fields of its
+    `extra=`."""
+    fields: dict[str, Any] = {}
+    payment_id = getattr(record, "payment_id", None)
+    if payment_id is not None:
+        fields["payment_id"] = str(payment_id)
+    for key, value in record.__dict__.items():
+        if key not in _STANDARD_ATTRS and key not in fields:
+            fields[key] = scrub_value(key, value)
+    return fields
 
 
 def log_file_name(day: dt.date) -> str:
