@@ -106,8 +106,9 @@ def listen_refusal(
 def host_port(host: str, port: int | str) -> str:
     """`host:port` as a user writes it, an IPv6 address in brackets (`[::1]:7000`), as URLs and
     `bench --receiver` take it: bare, `::1:7000` reads as ::1 port 7000 or as ::1:7000 without a
-    port, and cannot be pasted back. Only an IPv6 address holds a colon."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    port, and cannot be pasted back. Only an IPv6 address holds a colon; one given in brackets
+    already (`--host [::1]`) keeps its own."""
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
 
 def _why_not(exc: OSError, host: str, host_setting: str, port_setting: str) -> str:

@@ -126,6 +126,11 @@ def bench_on(database: str, *args: str) -> subprocess.CompletedProcess[str]:
         ("--receiver", "[::1]", "--receiver [::1]: write [IPV6]:PORT, e.g. [::1]:7000"),
         (
             "--receiver",
+            "https://receiver.example:7000",
+            "--receiver https://receiver.example:7000: write HOST:PORT, e.g. 127.0.0.1:7000",
+        ),
+        (
+            "--receiver",
             "127.0.0.1:0",
             "--receiver 127.0.0.1:0: port 0 cannot be dialled; give the receiver's port",
         ),

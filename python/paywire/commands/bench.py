@@ -109,10 +109,12 @@ def receiver_address(text: str) -> tuple[str, int]:
         host = host if bracket and _is_ipv6(host) else ""
     else:
         host, _, port = text.rpartition(":")  # no colon: no host
-        if ":" in host:
+        if _is_ipv6(host):
             raise ConfigError(
                 f"--receiver {text}: put an IPv6 address in brackets, e.g. [::1]:7000"
             )
+        if ":" in host or "/" in host:  # a URL pasted in
+            host = ""
     if not (host and port.isascii() and port.isdigit()):
         form = "[IPV6]:PORT, e.g. [::1]:7000" if bracketed else "HOST:PORT, e.g. 127.0.0.1:7000"
         raise ConfigError(f"--receiver {text}: write {form}")
