@@ -839,7 +839,8 @@ async def test_the_demo_settles_a_payment_between_its_operators_and_stops_on_ctr
     assert process.returncode == 0, errors.decode()
     assert "demo: stopped" in rest.decode()
     # Its steps are prose, and so is what it logs: not one JSON object among them.
-    assert not [line for line in (printed + rest.decode()).splitlines() if line.startswith("{")]
+    said = (printed + rest.decode() + errors.decode()).splitlines()
+    assert not [line for line in said if line.startswith("{")]
     # pg_ctl returns once the server has removed its postmaster.pid, a moment before the
     # process itself is gone: a server still there after seconds is one the demo left running.
     await poll(lambda: not postmasters(data_dir / "pgdata"), 10, what="the demo's PostgreSQL gone")
