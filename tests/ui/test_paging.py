@@ -12,7 +12,7 @@ from playwright.async_api import Route, expect
 
 from paywire.api import create_app
 from paywire.services import payments
-from tests.fixtures.browser import TIMEOUT_MS, TerminalPage, signed_in
+from tests.fixtures.browser import TIMEOUT_MS, TerminalPage, open_terminal, signed_in
 from tests.fixtures.bulk import add_rich_debtor, approve_many
 from tests.fixtures.world import PASSWORD, World
 
@@ -176,6 +176,32 @@ async def test_the_list_to_continue_leaves_with_the_operator(
     await term.enter("more")
     await term.wait_for_text(NO_LIST)
     assert await listed(term) == []
+    await term.page.context.close()
+
+
+async def test_the_list_to_continue_ends_with_the_session_and_stays_for_the_same_operator(
+    browser, serve, settings, world
+) -> None:
+    await approved(world, 60)
+    client = await serve(create_app(settings, world.pool))
+    term, _ = await open_terminal(browser, str(client.make_url("/")), clock=True)
+    await term.login("admin", PASSWORD)
+    hint = term.output.locator(".line", has_text="more for the next 50")
+
+    await term.enter("pay list")
+    await expect(hint).to_have_count(1, timeout=TIMEOUT_MS)
+    # Signing in again as themselves keeps the screen, and the list with it.
+    await term.login("admin", PASSWORD)
+    await term.enter("more")
+    await term.wait_for_text("60 payments listed in all: the end of the list")
+
+    await term.enter("pay list")
+    await expect(hint).to_have_count(2, timeout=TIMEOUT_MS)
+    await term.page.clock.fast_forward((settings.token_ttl_s + 1) * 1000)
+    await term.wait_for_text("the session has ended")
+    await term.login("admin", PASSWORD)
+    await term.enter("more")
+    await term.wait_for_text(NO_LIST)
     await term.page.context.close()
 
 
