@@ -87,6 +87,9 @@ MAX_SECONDS = 86_400.0
 # overnight is one a stolen laptop can use); far longer, the expiry overflowed the date
 # arithmetic of every login.
 MAX_TOKEN_TTL_S = 86_400
+_POSTGRES_SCHEME = (
+    "must start postgresql:// or postgres:// (a key=value connection string is not taken)"
+)
 _HOST_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
 # PAYWIRE_TLS_MIN_VERSION's values and the oldest TLS each lets a connection use; the gateway's
 # client contexts and the reference receiver's server context both take them from here.
@@ -440,8 +443,7 @@ def _validate(s: Settings, from_file: Mapping[str, Path]) -> None:
             raise ConfigError(f"{named(name)}: {problem}")
     if s.database_url and not _has_scheme(s.database_url, ("postgresql", "postgres")):
         raise ConfigError(
-            f"{named('database_url', f'={_mask_url(s.database_url)!r}')}: must start"
-            " postgresql:// or postgres:// (a key=value connection string is not taken)"
+            f"{named('database_url', f'={_mask_url(s.database_url)!r}')}: {_POSTGRES_SCHEME}"
         )
     if s.redis_url and not _is_redis_url(s.redis_url):
         raise ConfigError(
@@ -518,6 +520,16 @@ def _shown(value: object) -> str:
     """A setting's value as a refusal quotes it: text as it was written, a path too (its repr
     would read `PosixPath('…')`, which no one set)."""
     return repr(str(value)) if isinstance(value, Path) else repr(value)
+
+
+def database_url_problem(url: str) -> str | None:
+    """What makes `url` unusable as a PostgreSQL URL, said without any of it, or None: for a
+    URL given elsewhere than the settings (`bench --database-url`), checked as DATABASE_URL is."""
+    if problem := _unencoded_userinfo(url):
+        return problem
+    if not _has_scheme(url, ("postgresql", "postgres")):
+        return _POSTGRES_SCHEME
+    return None
 
 
 def _unencoded_userinfo(url: str | None) -> str | None:

@@ -134,6 +134,18 @@ def bench_on(database: str, *args: str) -> subprocess.CompletedProcess[str]:
             "127.0.0.1:0",
             "--receiver 127.0.0.1:0: port 0 cannot be dialled; give the receiver's port",
         ),
+        (
+            "--database-url",
+            "postgresql://bench:p@127.0.0.1/x@127.0.0.1:1/paywire",
+            "--database-url: the part before the host holds more than one '@', so the host is"
+            " read from inside the password or user name; percent-encode '@' there as %40",
+        ),
+        (
+            "--database-url",
+            "mysql://bench@127.0.0.1:1/paywire",
+            "--database-url: must start postgresql:// or postgres:// (a key=value connection"
+            " string is not taken)",
+        ),
         ("--rate", "nan", "--rate must be a finite number"),
         ("--rate", "inf", "--rate must be a finite number"),
         (

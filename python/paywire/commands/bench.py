@@ -23,7 +23,7 @@ from paywire.bench import dbprofile
 from paywire.bench.environment import bench_environment
 from paywire.bench.modes import Result, create_payments, run_pipeline, run_transport
 from paywire.commands import configuration
-from paywire.config import Settings
+from paywire.config import Settings, database_url_problem
 from paywire.errors import ConfigError
 from paywire.receiver.config import check_port
 
@@ -78,6 +78,9 @@ def handle(args: argparse.Namespace) -> int:
     if args.receiver_ca is not None and receiver is None:
         # Alone it was ignored: the run's own receiver is verified by the CA made for it.
         raise ConfigError("--receiver-ca goes with --receiver: it verifies that receiver")
+    problem = args.database_url and database_url_problem(args.database_url)
+    if problem:
+        raise ConfigError(f"--database-url: {problem}")
     if args.database_url is not None and _holds_password(args.database_url):
         print(
             "paywire: warning: the password in --database-url is visible to every account on "
