@@ -101,9 +101,9 @@ async def run_demo(settings: Settings) -> None:
             receiver_bic=settings.receiver_bic or LOOPBACK_RECEIVER_BIC,
             sanctions_file=sanctions,
         )
-        own_list = settings.sanctions_file is None
+        demo_list = settings.sanctions_file is None
         await run_gateway(
-            gateway_settings, on_ready=lambda url: print_welcome(url, credentials, own_list)
+            gateway_settings, on_ready=lambda url: print_welcome(url, credentials, demo_list)
         )
     step("stopped")
 
