@@ -16,8 +16,6 @@ from paywire.errors import host_port
         ("2001:db8::7", 443, "[2001:db8::7]:443"),
         # A port out of range, shown as the URL wrote it.
         ("::1", "99999", "[::1]:99999"),
-        # Given in brackets (`receiver --host [::1]`): not bracketed twice.
-        ("[::1]", 0, "[::1]:0"),
     ],
 )
 def test_an_ipv6_address_is_shown_in_brackets(host: str, port: int | str, shown: str) -> None:

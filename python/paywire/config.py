@@ -477,7 +477,7 @@ def _validate(s: Settings, from_file: Mapping[str, Path]) -> None:
     )
     check(0 <= s.http_port < 65536, "http_port", "not a port (0-65535; 0: any free port)")
     for host, port in (("receiver_host", "receiver_port"), ("http_host", "http_port")):
-        problem = _host_problem(getattr(s, host))
+        problem = host_problem(getattr(s, host))
         check(problem is None, host, f"{problem}; the port is {named(port)}")
     check(
         all(_HOST_NAME.fullmatch(h) for h in s.allowed_hosts),
@@ -499,10 +499,10 @@ def _validate(s: Settings, from_file: Mapping[str, Path]) -> None:
         )
 
 
-def _host_problem(host: str | None) -> str | None:
-    """Why a host setting is not a bare name or address, as the URL or `HOST:PORT` people copy
-    into it would otherwise be looked up as a name, and fail with "Name or service not known"
-    only when the gateway dials or listens."""
+def host_problem(host: str | None) -> str | None:
+    """Why a host setting (or `receiver --host`) is not a bare name or address, as the URL or
+    `HOST:PORT` people copy into it would otherwise be looked up as a name, and fail with "Name
+    or service not known" only when the gateway dials or listens."""
     if host is None or (":" not in host and "/" not in host):
         return None
     if "/" in host:

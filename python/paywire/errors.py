@@ -106,9 +106,8 @@ def listen_refusal(
 def host_port(host: str, port: int | str) -> str:
     """`host:port` as a user writes it, an IPv6 address in brackets (`[::1]:7000`), as URLs and
     `bench --receiver` take it: bare, `::1:7000` reads as ::1 port 7000 or as ::1:7000 without a
-    port, and cannot be pasted back. Only an IPv6 address holds a colon; one given in brackets
-    already (`--host [::1]`) keeps its own."""
-    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+    port, and cannot be pasted back. Only an IPv6 address holds a colon."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _why_not(exc: OSError, host: str, host_setting: str, port_setting: str) -> str:
@@ -150,20 +149,28 @@ def pem_refusal(
             return ConfigError(
                 f"{setting}={path}: cannot read: {why}; give a file this account can read"
             )
-    # "PEM lib" has no reason: nothing of the kind wanted could be read from the file.
     reason = exc.reason if isinstance(exc, ssl.SSLError) else None
     setting, path = cert
-    if key is None and reason != _NO_CERTIFICATE and _CERTIFICATE_BLOCK in path.read_bytes():
-        return ConfigError(f"{setting}={path}: {_openssl(exc)}; give {what} in PEM form")
+    if key is None and reason not in (None, _NO_CERTIFICATE):
+        return ConfigError(
+            f"{setting}={path}: refused by OpenSSL: {_openssl(exc)}; give {what} in PEM form"
+        )
     if key is None or not _holds_certificate(path):
+        if _has_certificate_block(path):
+            # A block it could not decode ("PEM lib", "bad base64 decode"), perhaps after a
+            # good one: the file is not without a certificate, one in it is broken.
+            return ConfigError(
+                f"{setting}={path}: a certificate in it cannot be read (OpenSSL: {_openssl(exc)});"
+                f" give {what} in PEM form"
+            )
         return ConfigError(
             f"{setting}={path} holds no PEM certificate; give {what} in PEM form "
             "(-----BEGIN CERTIFICATE-----)"
         )
-    if reason not in (None, _KEY_MISMATCH):
+    if reason not in _NOT_THE_KEY:
         return ConfigError(
-            f"{setting}={path} with its key {key[0]}={key[1]}: {_openssl(exc)}; give {what} and"
-            " its key as this OpenSSL accepts them"
+            f"{setting}={path} with its key {key[0]}={key[1]}: refused by OpenSSL:"
+            f" {_openssl(exc)}; give {what} and its key as this OpenSSL accepts them"
         )
     setting, path = key
     # An encrypted key ends here too, unless a terminal answered OpenSSL's pass-phrase prompt.
@@ -174,14 +181,30 @@ def pem_refusal(
 
 
 _NO_CERTIFICATE = "NO_CERTIFICATE_OR_CRL_FOUND"
-_KEY_MISMATCH = "KEY_VALUES_MISMATCH"
+# What OpenSSL says of a certificate loaded with a key that is not its own or not a key at all:
+# None is "PEM lib" (no key could be read), the others a key of another certificate or type.
+_NOT_THE_KEY = (
+    None,
+    "KEY_VALUES_MISMATCH",
+    "NO_CERTIFICATE_ASSIGNED",
+    "KEY_TYPE_MISMATCH",
+    "UNKNOWN_KEY_TYPE",
+)
 _CERTIFICATE_BLOCK = b"-----BEGIN CERTIFICATE-----"
 _SOURCE_LOCATION = re.compile(r" \(_ssl\.c:\d+\)$")
 
 
 def _openssl(exc: OSError) -> str:
-    """OpenSSL's reason without the interpreter's source location (`(_ssl.c:3926)`)."""
-    return "refused by OpenSSL: " + _SOURCE_LOCATION.sub("", str(exc))
+    """OpenSSL's words, which an operator may search for, without the interpreter's source
+    location (`(_ssl.c:3926)`), which only says where Python met them."""
+    return _SOURCE_LOCATION.sub("", str(exc))
+
+
+def _has_certificate_block(path: Path) -> bool:
+    try:
+        return _CERTIFICATE_BLOCK in path.read_bytes()
+    except OSError:  # gone or replaced since OpenSSL read it
+        return False
 
 
 def _unreadable(path: Path) -> str | None:

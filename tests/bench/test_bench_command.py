@@ -124,6 +124,7 @@ def bench_on(database: str, *args: str) -> subprocess.CompletedProcess[str]:
             "--receiver ::1:7000: put an IPv6 address in brackets, e.g. [::1]:7000",
         ),
         ("--receiver", "[::1]", "--receiver [::1]: write [IPV6]:PORT, e.g. [::1]:7000"),
+        ("--receiver", "::1", "--receiver ::1: put an IPv6 address in brackets, e.g. [::1]:7000"),
         (
             "--receiver",
             "https://receiver.example:7000",

@@ -131,6 +131,17 @@ async def test_cli_receiver_says_what_is_wrong_with_an_option(
         ("--max-frame-bytes", "0", "--max-frame-bytes must be at least 8192"),
         ("--max-frame-bytes", "100", "--max-frame-bytes must be at least 8192"),
         ("--port", "80000", "port 80000 is not a TCP port (0-65535)"),
+        (
+            "--host",
+            "[::1]",
+            "--host [::1]: an IPv6 address is written without brackets here (::1); the port is"
+            " --port",
+        ),
+        (
+            "--host",
+            "127.0.0.1:7000",
+            "--host 127.0.0.1:7000: a host name or address without a port; the port is --port",
+        ),
         ("--client-ca", "{tmp}/ca.pem", "--client-ca {tmp}/ca.pem: no such file"),
     ],
 )

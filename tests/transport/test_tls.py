@@ -117,15 +117,12 @@ def test_a_client_certificate_or_key_that_is_not_one_is_refused_naming_which(
     assert refused.value.message == says.format(cert=cert_file, key=key_file)
 
 
-def test_a_client_certificate_openssl_refuses_for_itself_is_not_blamed_on_its_key(
-    tls_files: TLSFiles, tmp_path: Path
-) -> None:
-    """A 1024-bit key with its own certificate was answered "holds no PEM private key, or not
-    the key of the certificate", and sent the operator to a key that was fine."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 (the weakness is the test)
+def rsa_certificate(directory: Path, bits: int) -> tuple[Path, Path]:
+    """A self-signed RSA certificate of `bits` and its key (mode 0600), as PEM files."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gateway")])
     now = datetime.datetime.now(datetime.UTC)
-    weak = (
+    certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -136,34 +133,64 @@ def test_a_client_certificate_openssl_refuses_for_itself_is_not_blamed_on_its_ke
         .sign(key, hashes.SHA256())
     )
     pem = serialization.Encoding.PEM
-    cert_file, key_file = tmp_path / "weak.pem", tmp_path / "weak-key.pem"
-    cert_file.write_bytes(weak.public_bytes(pem))
+    cert_file, key_file = directory / f"rsa{bits}.pem", directory / f"rsa{bits}-key.pem"
+    cert_file.write_bytes(certificate.public_bytes(pem))
     key_file.write_bytes(
         key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     key_file.chmod(0o600)
+    return cert_file, key_file
+
+
+def test_a_client_certificate_openssl_refuses_for_itself_is_not_blamed_on_its_key(
+    tls_files: TLSFiles, tmp_path: Path
+) -> None:
+    """A 1024-bit key with its own certificate was answered "holds no PEM private key, or not
+    the key of the certificate", and sent the operator to a key that was fine."""
+    cert_file, key_file = rsa_certificate(tmp_path, 1024)
     settings = gateway_settings(tls_files, 1, client_cert_file=cert_file, client_key_file=key_file)
     with pytest.raises(ConfigError) as refused:
         client_context(settings)
-    assert refused.value.message.startswith(
+    assert refused.value.message == (
         f"PAYWIRE_CLIENT_CERT_FILE={cert_file} with its key PAYWIRE_CLIENT_KEY_FILE={key_file}:"
         " refused by OpenSSL: [SSL: EE_KEY_TOO_SMALL] ee key too small; give the client"
         " certificate and its key as this OpenSSL accepts them"
     )
 
 
-def test_a_ca_file_with_a_corrupt_certificate_after_a_good_one_says_what_openssl_found(
-    tls_files: TLSFiles, tmp_path: Path
+def test_a_key_of_another_type_is_the_wrong_key(tls_files: TLSFiles, tmp_path: Path) -> None:
+    """An RSA certificate with an EC key: OpenSSL says "no certificate assigned"."""
+    cert_file, _ = rsa_certificate(tmp_path, 2048)
+    key_file = tls_files.client_key_file
+    settings = gateway_settings(tls_files, 1, client_cert_file=cert_file, client_key_file=key_file)
+    with pytest.raises(ConfigError) as refused:
+        client_context(settings)
+    assert refused.value.message == NO_KEY.format(key=key_file)
+
+
+@pytest.mark.parametrize("with_key", [False, True], ids=["ca-file", "certificate-chain"])
+def test_a_file_with_a_corrupt_certificate_after_a_good_one_says_so(
+    tls_files: TLSFiles, tmp_path: Path, with_key: bool
 ) -> None:
     """It was "holds no PEM certificate", of a file that holds one."""
-    ca_file = tmp_path / "ca.pem"
+    path = tmp_path / "certificates.pem"
+    good = tls_files.client_cert_file if with_key else tls_files.ca_file
     broken = "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n"
-    ca_file.write_text(tls_files.ca_file.read_text() + broken)
+    path.write_text(good.read_text() + broken)
+    if with_key:
+        files = {"client_cert_file": path, "client_key_file": tls_files.client_key_file}
+        setting, what = "PAYWIRE_CLIENT_CERT_FILE", "the client certificate"
+    else:
+        files, setting, what = (
+            {"receiver_ca_file": path},
+            "PAYWIRE_RECEIVER_CA_FILE",
+            "the CA certificate",
+        )
     with pytest.raises(ConfigError) as refused:
-        client_context(gateway_settings(tls_files, 1, receiver_ca_file=ca_file))
+        client_context(gateway_settings(tls_files, 1, **files))
     message = refused.value.message
-    assert message.startswith(f"PAYWIRE_RECEIVER_CA_FILE={ca_file}: refused by OpenSSL: [")
-    assert message.endswith("; give the CA certificate in PEM form")
+    assert message.startswith(f"{setting}={path}: a certificate in it cannot be read (OpenSSL: [")
+    assert message.endswith(f"); give {what} in PEM form")
     assert "_ssl.c" not in message
 
 

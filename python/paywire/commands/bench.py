@@ -112,7 +112,7 @@ def receiver_address(text: str) -> tuple[str, int]:
         host = host if bracket and _is_ipv6(host) else ""
     else:
         host, _, port = text.rpartition(":")  # no colon: no host
-        if _is_ipv6(host):
+        if _is_ipv6(host) or _is_ipv6(text):  # ::1:7000, or ::1 without a port
             raise ConfigError(
                 f"--receiver {text}: put an IPv6 address in brackets, e.g. [::1]:7000"
             )

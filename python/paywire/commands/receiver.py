@@ -17,7 +17,13 @@ from typing import Any
 
 import uvloop
 
-from paywire.config import DEFAULT_MAX_FRAME_BYTES, FRAMINGS, MIN_FRAME_BYTES, TLS_MIN_VERSIONS
+from paywire.config import (
+    DEFAULT_MAX_FRAME_BYTES,
+    FRAMINGS,
+    MIN_FRAME_BYTES,
+    TLS_MIN_VERSIONS,
+    host_problem,
+)
 from paywire.errors import ConfigError, host_port
 from paywire.receiver import Faults, Receiver, ReceiverConfig, Rules, ensure_certificates
 from paywire.receiver.certs import CertificateFiles
@@ -142,6 +148,9 @@ def _check_options(args: argparse.Namespace) -> None:
         raise ConfigError("give either --data-dir or --cert and --key, not both")
     if args.data_dir is None and not (args.cert and args.key):
         raise ConfigError("the receiver needs --cert and --key, or --data-dir to generate them")
+    problem = host_problem(args.host)
+    if problem:
+        raise ConfigError(f"--host {args.host}: {problem}; the port is --port")
     check_port(args.port)
     for name in ("drop_after", "garbage_every", "dedup_capacity", "ack_delay_ms", "heartbeat_s"):
         if not getattr(args, name) >= 0:  # NaN too
