@@ -258,17 +258,25 @@ def test_a_plain_console_is_prose_masked_as_json_is_and_the_file_stays_json(
     logging.getLogger("paywire.test.plain").warning("login of %s, password=hunter2", IBAN)
     masked = mask_account(IBAN)
     assert stream.getvalue() == f"demo: warning: login of {masked}, password=***\n"
-    # Which payment and message it is about, and a receiver's text that cannot fake a line.
+    # Which payment and message it is about, and a receiver's text that can neither draw on
+    # the terminal (a line break, ESC and CSI sequences, a bidirectional override) nor pass for
+    # a field of its own.
     stream.truncate(0)
     stream.seek(0)
     logging.getLogger("paywire.test.plain").warning(
         "answer for unknown message: %s",
-        "RJCT\n\x1b[2Jdemo: stopped",
-        extra={"payment_id": "7d1c", "msg_id": "PW1", "token": "abc", "attempts": [1, 2]},
+        "RJCT\n\x1b[2J\x9b2J\u202edemo: stopped",
+        extra={
+            "payment_id": "7d1c",
+            "msg_id": "PW1",
+            "token": "abc",
+            "attempts": [1, 2],
+            "error": "reset msg_id=PW2",
+        },
     )
     assert stream.getvalue() == (
-        "demo: warning: answer for unknown message: RJCT\\n\\x1b[2Jdemo: stopped"
-        " payment_id=7d1c msg_id=PW1 token=*** attempts=[1,2]\n"
+        "demo: warning: answer for unknown message: RJCT\ufffd\ufffd[2J\ufffd2J\ufffddemo: stopped"
+        ' payment_id=7d1c msg_id=PW1 token=*** attempts=[1,2] error="reset msg_id=PW2"\n'
     )
     today = dt.datetime.now(dt.UTC).date()
     written = json.loads((tmp_path / log_file_name(today)).read_text().splitlines()[0])

@@ -605,13 +605,20 @@ def test_a_day_that_is_not_one_is_refused_saying_how_to_write_it(
 
 @pytest.mark.parametrize(
     ("where", "reason"),
-    [("a-file", "File exists"), ("/proc/nope", "No such file or directory")],
+    [
+        ("a-file", "it is a file, not a directory; choose a directory as PAYWIRE_DATA_DIR"),
+        (
+            "/proc/nope",
+            "No such file or directory; choose a writable directory as PAYWIRE_DATA_DIR",
+        ),
+    ],
 )
 def test_a_data_dir_that_cannot_be_made_is_a_one_line_refusal(
     tmp_path: Path, where: str, reason: str
 ) -> None:
     """A regular file, or a place no directory can be made, named as PAYWIRE_DATA_DIR of a
-    command that starts the embedded server: it was a traceback from `mkdir`."""
+    command that starts the embedded server: it was a traceback from `mkdir`, and then mkdir's
+    "File exists" for a file, which said nothing of what was wrong with it."""
     (tmp_path / "a-file").write_text("")
     unusable = tmp_path / where  # /proc/nope stays absolute
     done = paywire(
@@ -619,8 +626,7 @@ def test_a_data_dir_that_cannot_be_made_is_a_one_line_refusal(
     )
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
-        f"paywire: cannot use {unusable} as the data directory: {reason};"
-        " choose a writable directory as PAYWIRE_DATA_DIR"
+        f"paywire: cannot use {unusable} as the data directory: {reason}"
     ]
 
 
@@ -651,8 +657,7 @@ def test_a_lock_file_that_cannot_be_opened_is_a_one_line_refusal(tmp_path: Path)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         f"paywire: cannot use {data} as the data directory: cannot open postgres.lock in it (Is a"
-        " directory); give it and what is in it to this account, or choose another"
-        " PAYWIRE_DATA_DIR"
+        " directory); choose another PAYWIRE_DATA_DIR"
     ]
 
 

@@ -20,6 +20,7 @@ from typing import IO, Any
 import orjson
 
 from paywire.config import Settings
+from paywire.domain.validation import defanged
 from paywire.errors import ConfigError
 
 request_id_var: ContextVar[str | None] = ContextVar("paywire_request_id", default=None)
@@ -50,7 +51,7 @@ _SECRET_KEY_RE = re.compile(r"(?i)pass(word|wd)?|secret|token|authori[sz]ation|c
 _MEASURE_KEY_RE = re.compile(r"(?i)_(?:s|ms|at|count)$")
 _ACCOUNT_KEY_RE = re.compile(r"(?i)account|iban")
 _REDACTED = "***"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_QUOTED = re.compile(r'[\s="]')
 _CONSOLE_HANDLER = "paywire.console"
 _FILE_HANDLER = "paywire.file"
 
@@ -146,8 +147,9 @@ class PlainFormatter(logging.Formatter):
     """A record as a person at a terminal reads it (`demo: warning: … payment_id=…`), masked as
     the JSON lines are: for commands whose own output is prose, where a JSON object would read as
     noise. Its fields follow the message, which alone would not say which payment or message it
-    is about; control characters are escaped, as JSON escapes them, so that a receiver's text
-    cannot move the cursor or fake a line of its own."""
+    is about, quoted when they hold a blank or `=`, so that a value cannot pass for another
+    field; what could draw on the terminal (line breaks, escape sequences, bidirectional
+    overrides) is defanged as a counterparty's text is shown everywhere else."""
 
     def __init__(self, prefix: str) -> None:
         super().__init__()
@@ -155,17 +157,16 @@ class PlainFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         fields = "".join(f" {key}={_plain(value)}" for key, value in _context(record).items())
-        text = _CONTROL.sub(
-            lambda m: repr(m.group())[1:-1],
-            f"{record.levelname.lower()}: {scrub_text(record.getMessage())}{fields}",
-        )
+        lines = [f"{record.levelname.lower()}: {scrub_text(record.getMessage())}{fields}"]
         if record.exc_info:
-            text += "\n" + scrub_text(self.formatException(record.exc_info))
-        return self._prefix + text
+            lines += scrub_text(self.formatException(record.exc_info)).splitlines()
+        return "\n".join(self._prefix + defanged(line) for line in lines)
 
 
 def _plain(value: Any) -> str:
-    return value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    if not isinstance(value, str):
+        return orjson.dumps(value, default=str).decode()
+    return orjson.dumps(value).decode() if not value or _QUOTED.search(value) else value
 
 
 def _context(record: logging.LogRecord) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import importlib.util
 import logging
@@ -270,6 +271,11 @@ def prepare_data_dir(directory: Path) -> None:
     permission bits, which do not stop root from what a read-only mount refuses."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError(
+            f"cannot use {directory} as the data directory: it is a file, not a directory;"
+            " choose a directory as PAYWIRE_DATA_DIR"
+        ) from None
     except OSError as exc:
         raise ConfigError(
             f"cannot use {directory} as the data directory: {exc.strerror or exc};"
@@ -366,11 +372,16 @@ def _lock(path: Path, operation: int) -> int:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        # A lock file another account left (a run under sudo): the directory takes new files.
+        # The directory takes new files (prepare_data_dir), so most likely a lock file another
+        # account left there (a run under sudo).
+        advice = (
+            "give it and what is in it to this account, or choose another PAYWIRE_DATA_DIR"
+            if exc.errno in (errno.EACCES, errno.EPERM)
+            else "choose another PAYWIRE_DATA_DIR"
+        )
         raise ConfigError(
             f"cannot use {path.parent} as the data directory: cannot open {path.name} in it"
-            f" ({exc.strerror or exc}); give it and what is in it to this account, or choose"
-            " another PAYWIRE_DATA_DIR"
+            f" ({exc.strerror or exc}); {advice}"
         ) from None
     try:
         fcntl.flock(fd, operation)
