@@ -3,6 +3,7 @@ report, by aging and by the sweep, which opens its exceptions once and sets the 
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -22,10 +23,10 @@ from paywire.pipeline.recovery import AckMissing
 from paywire.services import exception_queue, pipeline, reconciliation, seeding
 from paywire.store import messages
 from paywire.store.exception_queue import NewException
-from paywire.store.tx import Pool
+from paywire.store.tx import Conn, Pool
 from tests.fixtures.breaks import AMOUNTS, Breaks, one_of_each, tamper
 from tests.fixtures.metrics import metric
-from tests.fixtures.waiting import poll
+from tests.fixtures.waiting import lock_waiters, poll
 from tests.fixtures.world import ACME, CHEAP_HASHER, POOR, YANKEE, World, answer
 
 NOW = timedelta(0)  # an answer window of nothing: every unanswered payment is overdue
@@ -286,6 +287,55 @@ async def test_a_resolved_exception_reconciles_its_item_by_hand(world: World) ->
     assert (swept.unmatched, swept.opened) == (3, 0)  # not opened again
     assert metric("exceptions_open") == 2  # LEDGER_MISMATCH, MISSING_REVERSAL
     assert breaks.orphan_msg_id not in {i["msg_id"] for i in await aging(world.pool, 0)}
+
+
+async def resolved_elsewhere(conn: Conn, payment_id: UUID) -> None:
+    """Another gateway's sweep opened the break's exception, and an operator resolved it."""
+    opened = await conn.fetchval(
+        "INSERT INTO exceptions (kind, payment_id, detail)"
+        " VALUES ('LEDGER_MISMATCH', $1, 'found by another gateway') RETURNING id",
+        payment_id,
+    )
+    await conn.execute(
+        "UPDATE exceptions SET state = 'RESOLVED', resolved_at = now(), resolved_by = 'admin',"
+        " note = 'posting corrected with the debtor''s bank' WHERE id = $1",
+        opened,
+    )
+
+
+async def mended(conn: Conn, payment_id: UUID) -> None:
+    """The posting `one_of_each` altered is put right, behind the triggers' back as it was."""
+    await conn.execute("SET LOCAL session_replication_role = replica")
+    await conn.execute(
+        "UPDATE ledger_entries e SET amount = e.amount + sign(e.amount) FROM postings g"
+        " WHERE g.id = e.posting_id AND g.payment_id = $1 AND g.kind = 'POSTING'",
+        payment_id,
+    )
+
+
+MEANWHILE = {"resolved": resolved_elsewhere, "mended": mended}
+
+
+@pytest.mark.parametrize("meanwhile", sorted(MEANWHILE))
+async def test_the_sweep_opens_nothing_for_an_item_dealt_with_after_its_snapshot(
+    world: World, meanwhile: str
+) -> None:
+    """A sweep reads its items in one snapshot, which a long one holds for minutes, and opens
+    their exceptions after: what was dealt with in between must not be opened again. Here the
+    other transaction holds the exceptions table until the sweep, its snapshot read, waits to
+    open, so the order is the same every run."""
+    breaks = await one_of_each(world.pool, world.owner, await world.approved(AMOUNTS))
+    async with world.owner.acquire() as other, other.transaction():
+        await other.execute("LOCK TABLE exceptions IN EXCLUSIVE MODE")
+        sweeping = asyncio.create_task(reconciliation.sweep(world.pool, answer_window=NOW))
+        await poll(lambda: lock_waiters(world.pool), what="the sweep waiting to open")
+        await MEANWHILE[meanwhile](other, breaks.ledger_mismatch)
+    swept = await sweeping
+    assert (swept.unmatched, swept.opened) == (4, 1)  # the missing reversal's, only
+    opened = await exception_queue.list_exceptions(world.pool, limit=10, state="OPEN")
+    assert {e.kind for e in opened} == {"MISSING_REVERSAL", "ORPHAN_ACK"}
+    again = await reconciliation.sweep(world.pool, answer_window=NOW)
+    assert (again.unmatched, again.opened) == (3, 0)
 
 
 async def test_a_resolution_covers_the_ledger_as_it_stood(world: World) -> None:

@@ -36,8 +36,10 @@ COLUMNS = ("payment_id", "msg_id", "category", "detail", "since", "exception_id"
 @dataclass(frozen=True, slots=True)
 class Unmatched:
     """One item a reconciliation could not match; an orphan answer has no payment.
-    `exception_id` is the item's OPEN exception, if one is open. `awaiting_answer`: the payment
-    is TRANSMITTED, its ACK_MISSING is the pipeline's to open once it stops resending."""
+    `exception_id` is the item's OPEN exception, if one is open. `needs_exception`: none is
+    open, and the pipeline will not open one (a TRANSMITTED payment's ACK_MISSING is the
+    pipeline's, once it stops resending); the rule is the query's (store/reconciliation.py),
+    which the sweep's opening statement applies again."""
 
     payment_id: UUID | None
     msg_id: str | None
@@ -45,18 +47,7 @@ class Unmatched:
     detail: str
     since: datetime
     exception_id: int | None = None
-    awaiting_answer: bool = False
-
-    @property
-    def needs_exception(self) -> bool:
-        """No exception is open for it, and none will be opened by the pipeline."""
-        return self.exception_id is None and not (
-            self.category == MISSING_ACK and self.awaiting_answer
-        )
-
-    @property
-    def exception_kind(self) -> str:
-        return EXCEPTION_KIND[self.category]
+    needs_exception: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -309,6 +309,15 @@ async def open_exceptions_in(
     if not items:
         return []
     opened = await exception_queue.open_many(conn, items)
+    await audit_opened(conn, opened, journal)
+    return opened
+
+
+async def audit_opened(
+    conn: Conn, opened: Sequence[ExceptionItem], journal: audit.Journal | None = None
+) -> None:
+    """Audit, as the gateway, the exceptions just opened in the caller's transaction: now, or
+    in `journal` for the caller to write last."""
     entries = [
         AuditEntry.by_system("exception.open", "exception", str(item.id), after=item.as_dict())
         for item in opened
@@ -317,7 +326,6 @@ async def open_exceptions_in(
         await audit.append(conn, entries)
     else:
         journal.add(entries, datetime.now(UTC))
-    return opened
 
 
 async def _close_answered(

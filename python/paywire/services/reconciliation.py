@@ -18,13 +18,12 @@ from paywire.domain.payment import utc_iso
 from paywire.domain.reconciliation import COLUMNS, BalanceBreak, Unmatched
 from paywire.observability.metrics import reconciliation_unmatched_items
 from paywire.services import gauges, streaming
-from paywire.services.pipeline import open_exceptions
+from paywire.services.pipeline import audit_opened
 from paywire.store import reconciliation as store
-from paywire.store.exception_queue import NewException
-from paywire.store.reconciliation import Changed, Created, Outstanding
-from paywire.store.tx import Pool, connection
+from paywire.store.reconciliation import Changed, Created, Listed, Outstanding
+from paywire.store.tx import Pool, connection, transaction
 
-# Exceptions opened per transaction by the sweep.
+# Items the sweep looks at again, and opens the exceptions of, per transaction.
 OPEN_BATCH = 1000
 # How far back the sweep looks at payments that were created or moved, every time: breaks
 # appear when payments are posted and settled, whenever that is; the rest waits for the close.
@@ -124,14 +123,19 @@ async def sweep(
     """Reconcile the payments created or moved in the last hour, or since `since` if that is
     earlier (where new breaks appear), everything outstanding, and the whole of `close_day`
     when given; open the exceptions missing; set `reconciliation_unmatched_items` to the items
-    found and `exceptions_open`."""
+    found and `exceptions_open`.
+
+    The items are read in one snapshot, which a long sweep holds for minutes; the exceptions
+    they need are opened by a second look at them as they stand then (`store.open_needed`), so
+    that one mended, or whose exception an operator resolved, meanwhile gets none."""
     moment = as_of or datetime.now(UTC)
     start = moment - RECENT if since is None else min(since, moment - RECENT)
     scopes: list[store.Scope] = [Changed(start), Outstanding()]
     if close_day is not None:
         scopes.append(Created.day(close_day))
     found: set[tuple[str, UUID | None, str | None]] = set()
-    opened, pending = 0, []
+    opened = 0
+    pending: list[Unmatched] = []
     async with (
         connection(db) as conn,
         conn.transaction(isolation="repeatable_read", readonly=True),
@@ -145,18 +149,33 @@ async def sweep(
                         continue
                     found.add(key)
                     if item.needs_exception:
-                        pending.append(
-                            NewException(
-                                item.exception_kind, item.payment_id, item.msg_id, item.detail
-                            )
-                        )
+                        pending.append(item)
                     if len(pending) >= OPEN_BATCH:
-                        opened += len(await open_exceptions(db, pending))
+                        opened += await _open_needed(
+                            db, pending, as_of=moment, answer_window=answer_window
+                        )
                         pending = []
-    opened += len(await open_exceptions(db, pending))
+    opened += await _open_needed(db, pending, as_of=moment, answer_window=answer_window)
     reconciliation_unmatched_items.set(len(found))
     await gauges.refresh_exceptions_open(db)
     return Sweep(len(found), opened)
+
+
+async def _open_needed(
+    db: Pool, items: list[Unmatched], *, as_of: datetime, answer_window: timedelta
+) -> int:
+    """Open and audit, in a transaction of their own, the exceptions `items` still need; how
+    many were opened."""
+    if not items:
+        return 0
+    listed = Listed(
+        tuple({i.payment_id for i in items if i.payment_id is not None}),
+        tuple({i.msg_id for i in items if i.payment_id is None and i.msg_id is not None}),
+    )
+    async with transaction(db) as conn:
+        opened = await store.open_needed(conn, listed, as_of=as_of, answer_window=answer_window)
+        await audit_opened(conn, opened)
+    return len(opened)
 
 
 async def _dicts(items: AsyncIterator[Unmatched]) -> AsyncIterator[dict[str, Any]]:

@@ -14,8 +14,9 @@ from uuid import UUID
 from paywire.domain.payment import utc_iso
 from paywire.store.tx import Conn, Record
 
-_COLUMNS = "id, kind, payment_id, msg_id, detail, state, opened_at, resolved_at, resolved_by, note"
-_E_COLUMNS = ", ".join(f"e.{column}" for column in _COLUMNS.split(", "))
+# An `ExceptionItem`'s columns, in its order: what a statement opening exceptions returns.
+COLUMNS = "id, kind, payment_id, msg_id, detail, state, opened_at, resolved_at, resolved_by, note"
+_E_COLUMNS = ", ".join(f"e.{column}" for column in COLUMNS.split(", "))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ async def open_many(conn: Conn, items: Sequence[NewException]) -> list[Exception
         INSERT INTO exceptions (kind, payment_id, msg_id, detail)
         SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[])
         ON CONFLICT DO NOTHING
-        RETURNING {_COLUMNS}
+        RETURNING {COLUMNS}
         """,
         [i.kind for i in items],
         [i.payment_id for i in items],
@@ -78,7 +79,7 @@ async def open_many(conn: Conn, items: Sequence[NewException]) -> list[Exception
 async def get(conn: Conn, exception_id: int, *, lock: bool = False) -> ExceptionItem | None:
     suffix = " FOR UPDATE" if lock else ""
     row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM exceptions WHERE id = $1{suffix}", exception_id
+        f"SELECT {COLUMNS} FROM exceptions WHERE id = $1{suffix}", exception_id
     )
     return to_item(row) if row else None
 
@@ -121,7 +122,7 @@ async def lock_open(
     already, would deadlock with them."""
     rows = await conn.fetch(
         f"""
-        SELECT {_COLUMNS} FROM exceptions
+        SELECT {COLUMNS} FROM exceptions
         WHERE kind = $1 AND state = 'OPEN' AND payment_id = ANY($2::uuid[])
         ORDER BY id
         FOR UPDATE SKIP LOCKED
@@ -143,7 +144,7 @@ async def page(
     """Exceptions newest first; `after` is the id of the previous page's last one."""
     rows = await conn.fetch(
         f"""
-        SELECT {_COLUMNS} FROM exceptions
+        SELECT {COLUMNS} FROM exceptions
         WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR kind = $2)
           AND ($3::bigint IS NULL OR id < $3)
         ORDER BY id DESC

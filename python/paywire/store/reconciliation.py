@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from uuid import UUID
 
 from asyncpg.cursor import Cursor
 
@@ -19,6 +20,8 @@ from paywire.domain.reconciliation import (
     DaySummary,
     Unmatched,
 )
+from paywire.store.exception_queue import COLUMNS as EXCEPTION_COLUMNS
+from paywire.store.exception_queue import ExceptionItem, to_item
 from paywire.store.tx import Conn, Record
 
 
@@ -55,10 +58,19 @@ class Outstanding:
     before: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """The payments and the orphan answers' MsgIds named: a second look at what a first found."""
+
+    payment_ids: tuple[UUID, ...] = ()
+    orphan_msg_ids: tuple[str, ...] = ()
+
+
+# What a report or a sweep reads.
 Scope = Created | Changed | Outstanding
 
 # $1 is the moment the report is made, $2 how long an answer may take; $3 and $4 bound the
-# scope's creation (or receipt) times, either may be null.
+# scope's creation (or receipt) times, either may be null; for `Listed`, they are its lists.
 _BOUNDS = (
     "({column} >= $3 OR $3::timestamptz IS NULL) AND ({column} < $4 OR $4::timestamptz IS NULL)"
 )
@@ -82,13 +94,21 @@ _PAYMENTS = {
                      WHERE state = 'OPEN' AND payment_id IS NOT NULL)
           AND {_BOUNDS.format(column="created_at")}
     """,
+    Listed: f"SELECT {_SCOPE_COLUMNS} FROM payments_all WHERE id = ANY($3::uuid[])",
 }
-# Answers naming no message, one row per MsgId: the same for both scopes.
-_ORPHANS = f"""
-    SELECT msg_id, count(*) AS answers, min(received_at) AS since FROM answers
+# Answers naming no message, one row per MsgId: received in the scope's bounds, or named.
+_ORPHANS_OF = "SELECT msg_id, count(*) AS answers, min(received_at) AS since FROM answers"
+_ORPHANS_RECEIVED = f"""
+    {_ORPHANS_OF}
     WHERE payment_id IS NULL AND {_BOUNDS.format(column="received_at")}
     GROUP BY msg_id
 """
+_ORPHANS = {
+    Created: _ORPHANS_RECEIVED,
+    Changed: _ORPHANS_RECEIVED,
+    Outstanding: _ORPHANS_RECEIVED,
+    Listed: f"{_ORPHANS_OF} WHERE payment_id IS NULL AND msg_id = ANY($4::text[]) GROUP BY msg_id",
+}
 _KIND_OF_CATEGORY = " ".join(f"WHEN '{c}' THEN '{k}'" for c, k in EXCEPTION_KIND.items())
 _POSTED = "('POSTED', 'TRANSMITTED', 'COMPLETED', 'FAILED')"
 _UTC_TEXT = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -205,7 +225,7 @@ breaks AS (
            CASE WHEN o.answers = 1 THEN 'an answer naming no message of ours'
                 ELSE o.answers || ' answers naming no message of ours' END,
            o.since, false, NULL, NULL
-    FROM ({_ORPHANS}) AS o
+    FROM ({{orphans}}) AS o
 ),
 -- An item whose exception an operator resolved (and none is open again) was reconciled by hand,
 -- as the ledger and the answers stood then: a posting or reversal made for the payment since is
@@ -228,14 +248,18 @@ flagged AS (
                OR (b.payment_id IS NULL AND e.payment_id IS NULL AND e.msg_id = b.msg_id))
     ) AS x
 ),
+-- An exception is needed where none is open, unless the pipeline will open it: a TRANSMITTED
+-- payment's ACK_MISSING, once the pipeline stops resending.
 unmatched AS (
-    SELECT payment_id, msg_id, category, detail, since, open_id AS exception_id, awaiting_answer
+    SELECT payment_id, msg_id, category, detail, since, open_id AS exception_id,
+           open_id IS NULL AND NOT (category = 'MISSING_ACK' AND awaiting_answer)
+               AS needs_exception
     FROM flagged WHERE open_id IS NOT NULL OR NOT resolved
 )
 """
 
 _ITEMS = """
-SELECT payment_id, msg_id, category, detail, since, exception_id, awaiting_answer
+SELECT payment_id, msg_id, category, detail, since, exception_id, needs_exception
 FROM unmatched
 WHERE (since < $5 OR $5::timestamptz IS NULL)
 ORDER BY since, category, payment_id, msg_id
@@ -260,22 +284,37 @@ totals AS (
 SELECT true AS total, currency, payments, amount, matched, unmatched,
        NULL::uuid AS payment_id, NULL::text AS msg_id, NULL::text AS category,
        NULL::text AS detail, NULL::timestamptz AS since, NULL::bigint AS exception_id,
-       NULL::boolean AS awaiting_answer
+       NULL::boolean AS needs_exception
 FROM totals
 UNION ALL
 SELECT false, NULL, NULL, NULL, NULL, NULL,
-       payment_id, msg_id, category, detail, since, exception_id, awaiting_answer
+       payment_id, msg_id, category, detail, since, exception_id, needs_exception
 FROM unmatched
 ORDER BY total DESC, currency NULLS LAST, since, category, payment_id, msg_id
 """
 
 
-def _statement(scope: type[Scope], tail: str) -> str:
-    return _UNMATCHED.format(payments=_PAYMENTS[scope]) + tail
+# The exceptions its items need, opened by the statement that finds them: a sweep's snapshot may
+# be minutes old when it opens what it found, and an item mended since, or whose exception
+# another gateway opened and an operator resolved meanwhile, must not get one. At most one is
+# OPEN per kind and item (the unique index), whoever opens it.
+_OPEN = f"""
+INSERT INTO exceptions (kind, payment_id, msg_id, detail)
+SELECT CASE category {_KIND_OF_CATEGORY} END, payment_id, msg_id, detail
+FROM unmatched WHERE needs_exception
+ORDER BY since, category, payment_id, msg_id
+ON CONFLICT DO NOTHING
+RETURNING {EXCEPTION_COLUMNS}
+"""
+
+
+def _statement(scope: type[Scope | Listed], tail: str) -> str:
+    return _UNMATCHED.format(payments=_PAYMENTS[scope], orphans=_ORPHANS[scope]) + tail
 
 
 _ITEMS_SQL = {scope: _statement(scope, _ITEMS) for scope in (Created, Changed, Outstanding)}
 _DAY_SQL = _statement(Created, _DAY)
+_OPEN_SQL = _statement(Listed, _OPEN)
 
 
 def _bounds(scope: Scope) -> tuple[datetime | None, datetime | None]:
@@ -345,8 +384,23 @@ def _item(row: Record) -> Unmatched:
         detail=row["detail"],
         since=row["since"],
         exception_id=row["exception_id"],
-        awaiting_answer=row["awaiting_answer"],
+        needs_exception=row["needs_exception"],
     )
+
+
+async def open_needed(
+    conn: Conn, listed: Listed, *, as_of: datetime, answer_window: timedelta
+) -> list[ExceptionItem]:
+    """Open the exceptions the listed items need as they stand now, in the caller's
+    transaction; those opened."""
+    rows = await conn.fetch(
+        _OPEN_SQL,
+        as_of,
+        answer_window,
+        list(listed.payment_ids),
+        list(listed.orphan_msg_ids),
+    )
+    return [to_item(row) for row in rows]
 
 
 # Every account against its ledger: the balance must be the opening balance plus the sum of its
