@@ -661,6 +661,41 @@ async def test_orphans_and_foreign_uetrs_open_exceptions(world: World) -> None:
         assert await conn.fetchval("SELECT count(*) FROM exceptions") == 2
 
 
+async def test_an_answer_for_a_message_whose_transmissions_were_given_back_is_kept(
+    world: World,
+) -> None:
+    """A transmission the pool refused before a byte left (the breaker opened, no connection
+    had room) is given back: the payment stays TRANSMITTED, its message unsent. A receiver
+    answering it has it from elsewhere: kept as an answer to a POSTED payment's message is,
+    not applied, and the posting stays. The transmission that follows is answered as usual."""
+    payment = await world.drive(await world.create(), Status.TRANSMITTED)
+    balance = await world.balance(ACME)
+    async with world.pool.acquire() as conn, conn.transaction():
+        await delivery.due_now(
+            conn, [(payment.id, 1)], at=datetime.now(UTC), by="test", written=False
+        )
+    nack = answer(payment, "NACK", reason_code="AC04")
+    settled = await pipeline.settle(world.pool, [nack], world.ledger)
+    assert (settled.ignored, settled.failed) == ([payment.msg_id], [])
+    assert (await world.reload(payment)).status is Status.TRANSMITTED
+    assert await world.balance(ACME) == balance
+    row = await world.pool.fetchrow(
+        "SELECT kind, detail FROM exceptions WHERE state = 'OPEN' AND payment_id = $1", payment.id
+    )
+    assert row["kind"] == "PROCESSING_ERROR"
+    assert row["detail"].startswith(
+        "NACK RJCT for a message not sent yet (the payment is TRANSMITTED"
+    )
+
+    async with world.pool.acquire() as conn, conn.transaction():
+        (resend,) = await delivery.claim_due(
+            conn, 10, at=datetime.now(UTC), lease=LEASE, by="test", max_attempts=5
+        )
+    assert (resend.payment_id, resend.attempt) == (payment.id, 1)
+    assert (await pipeline.settle(world.pool, [nack], world.ledger)).failed == [payment.id]
+    assert await world.balance(ACME) == balance + payment.amount
+
+
 async def test_an_answer_for_a_message_never_sent_is_kept_and_shown(world: World) -> None:
     """A receiver answering a message paywire has stored but not yet sent (POSTED) has it from
     elsewhere: the answer is kept, not applied, and raised as a PROCESSING_ERROR. It is shown
@@ -673,7 +708,10 @@ async def test_an_answer_for_a_message_never_sent_is_kept_and_shown(world: World
         "SELECT kind, payment_id, detail FROM exceptions WHERE state = 'OPEN'"
     )
     assert (row["kind"], row["payment_id"]) == ("PROCESSING_ERROR", payment.id)
-    assert row["detail"].startswith("ACK ACCP for a message not sent yet (the payment is POSTED)")
+    assert row["detail"].startswith(
+        "ACK ACCP for a message not sent yet"
+        " (the payment is POSTED, no transmission of it has left)"
+    )
     detail = await payments.get_payment(world.pool, payment.id)
     assert detail.message is not None
     assert detail.message.answer is not None

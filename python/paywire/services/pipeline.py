@@ -216,6 +216,11 @@ async def settle_in(
             if not answers:
                 return result
         by_msg_id = {p.msg_id: p for p in locked}
+        # A TRANSMITTED payment whose every transmission was given back unsent (the breaker
+        # opened, no connection had room): its message never reached the receiver either.
+        unsent = await messages.never_sent(
+            conn, [p.id for p in locked if p.status is Status.TRANSMITTED]
+        )
         await messages.insert_answers(
             conn, answers, [_payment_id(by_msg_id, a.msg_id) for a in answers]
         )
@@ -233,10 +238,14 @@ async def settle_in(
                 settled_as = taken.get(payment.id) or _SETTLED_AS.get(payment.status)
                 if settled_as is None:
                     # POSTED: its message is stored but was never sent (a send follows the
-                    # commit of TRANSMITTED). A receiver answering it has it from elsewhere.
+                    # commit of TRANSMITTED). A receiver answering it has it from elsewhere, and
+                    # so has one answering a message whose transmissions were given back.
                     problems.append(_unsent(payment, answer))
                 elif settled_as != answer.kind and _names(answer, payment):
                     problems.append(_contradiction(payment, answer, settled_as))
+            elif payment.id in unsent and answer.status != MANUAL:
+                result.ignored.append(answer.msg_id)
+                problems.append(_unsent(payment, answer))
             elif not _names(answer, payment):
                 result.refused.append(answer.msg_id)
                 problems.append(
@@ -418,7 +427,8 @@ def _unsent(payment: Payment, answer: IncomingAnswer) -> NewException:
         payment.id,
         answer.msg_id,
         f"{answer.kind} {answer.status} for a message not sent yet (the payment is "
-        f"{payment.status}): kept, not settled; ask the receiver where it has it from",
+        f"{payment.status}, no transmission of it has left): kept, not settled; ask the receiver"
+        " where it has it from",
     )
 
 
