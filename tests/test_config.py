@@ -18,6 +18,7 @@ from paywire.config import (
 )
 from paywire.errors import ConfigError
 from paywire.wire import build_pacs008
+from tests.fixtures.settings import given_each_way
 from tests.wire.test_pacs008 import valid_payment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,6 +73,22 @@ def test_settings_are_logged_without_any_secret_of_their_urls() -> None:
         "postgresql://paywire:***@db/paywire?sslkey=***&sslpassword=***&application_name=gw"
     )
     assert shown["redis_url"] == "redis://:***@cache:6379/0"
+
+
+def test_where_a_value_was_set_is_remembered_but_is_no_setting(tmp_path: Path) -> None:
+    """Settings remember what the --config file set, for the refusals raised after loading
+    (`Settings.named`). Settings that hold the same values are equal whichever way they were
+    set, and neither their repr nor what is logged of them says where."""
+    from_file, from_environ = (
+        given.settings for given in given_each_way(tmp_path, log_dir="/var/log/paywire")
+    )
+    assert from_file.named("log_dir") == f"log_dir in {tmp_path / 'paywire.toml'}"
+    assert from_environ.named("log_dir") == "PAYWIRE_LOG_DIR"
+    assert from_file == from_environ
+    assert hash(from_file) == hash(from_environ)
+    assert repr(from_file) == repr(from_environ)
+    assert from_file.redacted() == from_environ.redacted()
+    assert "from_file" not in from_file.redacted()
 
 
 @pytest.mark.parametrize(

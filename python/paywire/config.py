@@ -150,6 +150,12 @@ class Settings:
     drain_timeout_s: float = 30.0
     # Screening holds a payment above its currency's limit: "EUR=1000000,USD=1000000".
     amount_limits: tuple[tuple[str, Decimal], ...] = ()
+    # The fields the --config file set, each with the file, so that a refusal long after loading
+    # still names a value where it was set (`named`). Not a setting: no part of equality, repr,
+    # `redacted` or SETTING_FIELDS.
+    from_file: Mapping[str, Path] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
 
     @property
     def server_name(self) -> str | None:
@@ -165,15 +171,31 @@ class Settings:
                 "set them in the environment or in the file given with --config"
             )
 
+    def named(self, field: str, shown: str = "") -> str:
+        """`field` as a refusal names it (`_named`), for one raised after loading: the module that
+        opens a file the settings name would otherwise name its variable though the file set it."""
+        return _named(field, self.from_file, shown)
+
+    def named_value(self, field: str) -> str:
+        """`field` named with its value, as the loader's refusals quote it: `log_dir='/x' in
+        /etc/paywire.toml`, `PAYWIRE_LOG_DIR='/x'`."""
+        return self.named(field, f"={_shown(getattr(self, field))}")
+
     def redacted(self) -> dict[str, object]:
         """The settings as safe to log: credentials inside URLs are masked."""
         out: dict[str, object] = {}
-        for field in dataclasses.fields(self):
+        for field in SETTING_FIELDS:
             value = getattr(self, field.name)
             if field.name in ("database_url", "redis_url") and value:
                 value = _mask_url(value)
             out[field.name] = str(value) if isinstance(value, Path) else value
         return out
+
+
+# The settings: every field of `Settings` but `from_file`, which says where some were set.
+SETTING_FIELDS: tuple[dataclasses.Field[Any], ...] = tuple(
+    field for field in dataclasses.fields(Settings) if field.name != "from_file"
+)
 
 
 def load_settings(
@@ -196,12 +218,12 @@ def load_settings(
     file = {} if config_file is None else _read_toml(config_file)
     environment = {
         field.name: value
-        for field in dataclasses.fields(Settings)
+        for field in SETTING_FIELDS
         if (value := env.get(env_name(field.name), "")).strip()
     }
     given = {name: value for name, value in overrides.items() if value is not None}
     raw = {**file, **environment, **given}
-    unknown = set(raw) - {f.name for f in dataclasses.fields(Settings)}
+    unknown = set(raw) - {f.name for f in SETTING_FIELDS}
     if unknown:
         where = f" in {config_file}" if config_file is not None else ""
         raise ConfigError(
@@ -217,8 +239,8 @@ def load_settings(
         # and ascii4 must work without a second setting.
         framing_limit = _FRAMING_LIMITS[values["framing"]]
         values["max_frame_bytes"] = min(DEFAULT_MAX_FRAME_BYTES, framing_limit)
-    settings = Settings(**values)
-    _validate(settings, from_file)
+    settings = Settings(**values, from_file=MappingProxyType(from_file))
+    _validate(settings)
     return settings
 
 
@@ -227,7 +249,7 @@ def unknown_variables(environ: Mapping[str, str]) -> dict[str, str | None]:
     it most resembles, or None. The environment is read by name, so a misspelt setting would
     otherwise be ignored in silence and its default used. Not refused, as an unknown key of the
     file is: the environment is shared with what is not paywire's (docs/CONFIGURATION.md)."""
-    settings = {f.name.upper(): env_name(f.name) for f in dataclasses.fields(Settings)}
+    settings = {f.name.upper(): env_name(f.name) for f in SETTING_FIELDS}
     unknown: dict[str, str | None] = {}
     for name, value in sorted(environ.items()):
         if (
@@ -301,7 +323,7 @@ def _parse(
 
 
 def _coerce(name: str, value: Any, from_file: Mapping[str, Path]) -> Any:
-    field_type = {f.name: f.type for f in dataclasses.fields(Settings)}[name]
+    field_type = {f.name: f.type for f in SETTING_FIELDS}[name]
     if name == "amount_limits":
         pairs = "CURRENCY=AMOUNT pairs: EUR=1000000,USD=500000"
         return _parse(name, value, from_file, _parse_limits, pairs)
@@ -394,13 +416,10 @@ def _normalise_pin(pin: Any) -> str:
     return str(pin).strip().replace(":", "").lower()
 
 
-def _validate(s: Settings, from_file: Mapping[str, Path]) -> None:
-    def named(name: str, shown: str = "") -> str:
-        return _named(name, from_file, shown)
-
+def _validate(s: Settings) -> None:
     def check(ok: bool, name: str, why: str) -> None:
         if not ok:
-            raise ConfigError(f"{named(name, '=' + _shown(getattr(s, name)))}: {why}")
+            raise ConfigError(f"{s.named_value(name)}: {why}")
 
     check(
         s.tls_min_version in TLS_MIN_VERSIONS,
@@ -434,20 +453,20 @@ def _validate(s: Settings, from_file: Mapping[str, Path]) -> None:
     check(
         0 <= s.db_pool_min <= s.db_pool_max,
         "db_pool_min",
-        f"must be 0 to {named('db_pool_max')} ({s.db_pool_max})",
+        f"must be 0 to {s.named('db_pool_max')} ({s.db_pool_max})",
     )
     for name in ("database_url", "redis_url"):
         problem = _unencoded_userinfo(getattr(s, name))
         if problem:
             # Not `check`: the message must not echo a URL that holds a password.
-            raise ConfigError(f"{named(name)}: {problem}")
+            raise ConfigError(f"{s.named(name)}: {problem}")
     if s.database_url and not _has_scheme(s.database_url, ("postgresql", "postgres")):
         raise ConfigError(
-            f"{named('database_url', f'={_mask_url(s.database_url)!r}')}: {_POSTGRES_SCHEME}"
+            f"{s.named('database_url', f'={_mask_url(s.database_url)!r}')}: {_POSTGRES_SCHEME}"
         )
     if s.redis_url and not _is_redis_url(s.redis_url):
         raise ConfigError(
-            f"{named('redis_url', f'={_mask_url(s.redis_url)!r}')}: must start redis://,"
+            f"{s.named('redis_url', f'={_mask_url(s.redis_url)!r}')}: must start redis://,"
             " rediss:// or unix://, and a port in it must be a number"
         )
     given: set[str] = set()
@@ -456,9 +475,9 @@ def _validate(s: Settings, from_file: Mapping[str, Path]) -> None:
         try:
             currency_digits(currency)
         except ValueError as exc:
-            raise ConfigError(f"{named('amount_limits')}: {exc}") from None
+            raise ConfigError(f"{s.named('amount_limits')}: {exc}") from None
         if currency in given:
-            raise ConfigError(f"{named('amount_limits')}: {currency} is given twice")
+            raise ConfigError(f"{s.named('amount_limits')}: {currency} is given twice")
         given.add(currency)
     for name in ("sender_bic", "receiver_bic"):
         bic = getattr(s, name)
@@ -478,7 +497,7 @@ def _validate(s: Settings, from_file: Mapping[str, Path]) -> None:
     check(0 <= s.http_port < 65536, "http_port", "not a port (0-65535; 0: any free port)")
     for host, port in (("receiver_host", "receiver_port"), ("http_host", "http_port")):
         problem = host_problem(getattr(s, host))
-        check(problem is None, host, f"{problem}; the port is {named(port)}")
+        check(problem is None, host, f"{problem}; the port is {s.named(port)}")
     check(
         all(_HOST_NAME.fullmatch(h) for h in s.allowed_hosts),
         "allowed_hosts",
@@ -488,7 +507,7 @@ def _validate(s: Settings, from_file: Mapping[str, Path]) -> None:
     check(
         (s.client_cert_file is None) == (s.client_key_file is None),
         "client_key_file" if s.client_cert_file is None else "client_cert_file",
-        f"{named('client_cert_file')} and {named('client_key_file')} go together: set both for"
+        f"{s.named('client_cert_file')} and {s.named('client_key_file')} go together: set both for"
         " mutual TLS, or neither",
     )
     for pin in s.receiver_pin_sha256:

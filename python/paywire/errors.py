@@ -138,45 +138,42 @@ def pem_refusal(
     exc: OSError, what: str, cert: tuple[str, Path], key: tuple[str, Path] | None = None
 ) -> ConfigError:
     """The refusal of a TLS context that could not load `cert` (and `key`), each given as the
-    setting or option that names it and its path; `what` is the certificate `cert` should hold
-    ("the CA certificate"). OpenSSL's own words ("[SSL] PEM lib", "no certificate or crl
-    found") name neither the file nor what it should hold, so the files are looked at again: one
-    that cannot be read, else a certificate file without a certificate, else the key. What
-    OpenSSL refuses for another reason (a key too small, a weak signature, a certificate block it
-    cannot read) is named with its reason, not blamed on a file that is fine."""
-    for setting, path in [cert] if key is None else [cert, key]:
+    refusal names it, by the setting or option that set it and where, with its value
+    (`receiver_ca_file='/etc/ca.pem' in paywire.toml`, `--cert=cert.pem`), and as its path;
+    `what` is the certificate `cert` should hold ("the CA certificate"). OpenSSL's own words
+    ("[SSL] PEM lib", "no certificate or crl found") name neither the file nor what it should
+    hold, so the files are looked at again: one that cannot be read, else a certificate file
+    without a certificate, else the key. What OpenSSL refuses for another reason (a key too
+    small, a weak signature, a certificate block it cannot read) is named with its reason, not
+    blamed on a file that is fine."""
+    for named, path in [cert] if key is None else [cert, key]:
         if (why := _unreadable(path)) is not None:
-            return ConfigError(
-                f"{setting}={path}: cannot read: {why}; give a file this account can read"
-            )
+            return ConfigError(f"{named}: cannot read: {why}; give a file this account can read")
     reason = exc.reason if isinstance(exc, ssl.SSLError) else None
-    setting, path = cert
+    named, path = cert
     if key is None and reason not in (None, _NO_CERTIFICATE):
-        return ConfigError(
-            f"{setting}={path}: refused by OpenSSL: {_openssl(exc)}; give {what} in PEM form"
-        )
+        return ConfigError(f"{named}: refused by OpenSSL: {_openssl(exc)}; give {what} in PEM form")
     if key is None or not _holds_certificate(path):
         if _has_certificate_block(path):
             # A block it could not decode ("PEM lib", "bad base64 decode"), perhaps after a
             # good one: the file is not without a certificate, one in it is broken.
             return ConfigError(
-                f"{setting}={path}: a certificate in it cannot be read (OpenSSL: {_openssl(exc)});"
+                f"{named}: a certificate in it cannot be read (OpenSSL: {_openssl(exc)});"
                 f" give {what} in PEM form"
             )
         return ConfigError(
-            f"{setting}={path} holds no PEM certificate; give {what} in PEM form "
+            f"{named} holds no PEM certificate; give {what} in PEM form "
             "(-----BEGIN CERTIFICATE-----)"
         )
     if reason not in _NOT_THE_KEY:
         return ConfigError(
-            f"{setting}={path} with its key {key[0]}={key[1]}: refused by OpenSSL:"
+            f"{named} with its key {key[0]}: refused by OpenSSL:"
             f" {_openssl(exc)}; give {what} and its key as this OpenSSL accepts them"
         )
-    setting, path = key
     # An encrypted key ends here too, unless a terminal answered OpenSSL's pass-phrase prompt.
     return ConfigError(
-        f"{setting}={path} holds no PEM private key, or not the key of the certificate in "
-        f"{cert[0]}; give that certificate's private key in PEM form, unencrypted"
+        f"{key[0]} holds no PEM private key, or not the key of the certificate in {named};"
+        " give that certificate's private key in PEM form, unencrypted"
     )
 
 

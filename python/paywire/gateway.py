@@ -109,8 +109,8 @@ async def run_gateway(
                     exc,
                     settings.http_host,
                     settings.http_port,
-                    host_setting="PAYWIRE_HTTP_HOST",
-                    port_setting="PAYWIRE_HTTP_PORT",
+                    host_setting=settings.named("http_host"),
+                    port_setting=settings.named("http_port"),
                 ) from None
             await pool.start()
             pipeline.start()

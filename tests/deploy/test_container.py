@@ -5,7 +5,6 @@ No Docker engine runs here, so the image is not built; these checks read the fil
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import shlex
@@ -16,7 +15,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from paywire.config import Settings
+from paywire.config import SETTING_FIELDS
 from tests.deploy.paths import DEPLOY, ROOT, tool
 
 DOCKERFILE = DEPLOY / "Dockerfile"
@@ -150,7 +149,7 @@ def test_environment_listens_on_all_interfaces_with_default_malloc() -> None:
 def test_every_paywire_variable_is_a_real_setting() -> None:
     names = {name for name in env() if name.startswith("PAYWIRE_")}
     assert names, "the image sets no PAYWIRE_ variable"
-    settings = {f"PAYWIRE_{field.name.upper()}" for field in dataclasses.fields(Settings)}
+    settings = {f"PAYWIRE_{field.name.upper()}" for field in SETTING_FIELDS}
     assert names <= settings, sorted(names - settings)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from paywire.config import Settings, load_settings
+from paywire.errors import ConfigError
 from paywire.observability.logging import (
     DailyFileHandler,
     JsonFormatter,
@@ -22,6 +23,7 @@ from paywire.observability.logging import (
     mask_account,
     request_id_var,
 )
+from tests.fixtures.settings import given_each_way
 
 IBAN = "DE89370400440532013000"
 
@@ -281,6 +283,21 @@ def test_a_plain_console_is_prose_masked_as_json_is_and_the_file_stays_json(
     today = dt.datetime.now(dt.UTC).date()
     written = json.loads((tmp_path / log_file_name(today)).read_text().splitlines()[0])
     assert written["message"] == f"login of {masked}, password=***"
+
+
+@pytest.mark.usefixtures("restored_root")
+def test_a_log_directory_that_cannot_be_written_is_named_where_it_was_set(tmp_path: Path) -> None:
+    """One the --config file set was refused as PAYWIRE_LOG_DIR, which the environment did not
+    hold: it is named by its key and the file; one from the environment by its variable."""
+    (tmp_path / "a-file").write_text("")
+    unusable = tmp_path / "a-file" / "logs"
+    for settings, name, where in given_each_way(tmp_path, log_dir=unusable):
+        with pytest.raises(ConfigError) as refused:
+            configure_logging(settings, stream=io.StringIO())
+        assert refused.value.message == (
+            f"{name('log_dir')}='{unusable}'{where}: cannot write the day's log file there:"
+            " Not a directory"
+        )
 
 
 @pytest.mark.usefixtures("restored_root")

@@ -187,8 +187,8 @@ async def test_cli_receiver_trusts_the_ca_its_data_dir_makes_on_a_first_start(
             "cert",
             "empty",
             None,
-            "--key={empty} holds no PEM private key, or not the key of the certificate in --cert;"
-            " give that certificate's private key in PEM form, unencrypted",
+            "--key={empty} holds no PEM private key, or not the key of the certificate in"
+            " --cert={cert}; give that certificate's private key in PEM form, unencrypted",
         ),
         (
             "cert",

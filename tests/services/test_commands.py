@@ -495,6 +495,25 @@ async def test_serve_on_a_port_in_use_is_a_one_line_refusal(
     assert [line["level"] for line in refusals] == ["ERROR"]
 
 
+async def test_serve_names_a_port_the_config_file_set_by_its_key_and_the_file(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """It said to set PAYWIRE_HTTP_PORT, and the user looked for a variable nobody had set."""
+    assert paywire(env, tmp_path, "migrate").returncode == 0
+    holder = await asyncio.start_server(lambda _r, _w: None, "127.0.0.1", 0)
+    config = tmp_path / "paywire.toml"
+    config.write_text(f"http_port = {holder.sockets[0].getsockname()[1]}\n")
+    try:
+        done = await asyncio.to_thread(
+            paywire, {**env, **SERVE}, tmp_path, "serve", "--config", str(config)
+        )
+    finally:
+        holder.close()
+        await holder.wait_closed()
+    assert done.returncode == 2, done.stderr
+    assert f"stop what holds the port or set http_port in {config} to a free one" in done.stderr
+
+
 @pytest.mark.parametrize(
     ("host", "says"),
     [
@@ -547,7 +566,7 @@ def test_a_log_directory_that_cannot_be_written_is_refused_at_start(
     unusable = tmp_path / "a-file" / "logs"
     done = paywire({**env, **SERVE, "PAYWIRE_LOG_DIR": str(unusable)}, tmp_path, "serve")
     assert done.returncode == 2
-    assert done.stderr.startswith(f"paywire: PAYWIRE_LOG_DIR={unusable}: cannot write")
+    assert done.stderr.startswith(f"paywire: PAYWIRE_LOG_DIR='{unusable}': cannot write")
     assert "Traceback" not in done.stderr
 
 

@@ -11,6 +11,7 @@ import pytest
 from paywire.config import load_settings
 from paywire.errors import ConfigError
 from paywire.services.screening import load_rules
+from tests.fixtures.settings import given_each_way
 
 SANCTIONS = "type,value,source\nNAME,Ivan Drago,OFAC SDN\nNAME,Max Zorin,EU\nBIC,BADBDE22,OFAC\n"
 
@@ -61,3 +62,24 @@ def test_a_sanctions_file_without_entries_stops_the_start(tmp_path: Path, conten
     listed.write_text(content, encoding="utf-8")
     with pytest.raises(ConfigError, match="holds no entries"):
         load_rules(load_settings(environ={"PAYWIRE_SANCTIONS_FILE": str(listed)}))
+
+
+@pytest.mark.parametrize("content", [None, "type,value,source\n"], ids=["missing", "empty"])
+def test_a_refused_sanctions_file_is_named_where_it_was_set(
+    tmp_path: Path, content: str | None
+) -> None:
+    """A file the --config file named was refused as PAYWIRE_SANCTIONS_FILE, and the user
+    looked for that variable in vain: it is named by its key and the file, and one the
+    environment named still by its variable."""
+    listed = tmp_path / "sanctions.csv"
+    if content is not None:
+        listed.write_text(content, encoding="utf-8")
+    why = (
+        f": [Errno 2] No such file or directory: '{listed}'"
+        if content is None
+        else " holds no entries; fix the file, or unset the setting to screen by amount limits only"
+    )
+    for settings, name, where in given_each_way(tmp_path, sanctions_file=listed):
+        with pytest.raises(ConfigError) as refused:
+            load_rules(settings)
+        assert refused.value.message == f"{name('sanctions_file')}='{listed}'{where}{why}"

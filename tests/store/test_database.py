@@ -11,6 +11,7 @@ from paywire.config import Settings
 from paywire.errors import DatabaseUnavailable
 from paywire.store.database import open_database
 from tests.fixtures.postgres import SilentServer
+from tests.fixtures.settings import given_each_way
 
 
 @pytest.mark.parametrize("pool_min", [2, 0])
@@ -50,3 +51,18 @@ async def test_a_server_at_an_ipv6_address_is_named_with_the_address_in_brackets
     assert refused.value.message.startswith(
         f"cannot open the database at [::1]:{port}/paywire: ConnectionRefusedError: "
     )
+
+
+async def test_a_database_url_is_named_where_it_was_set(tmp_path: Path) -> None:
+    """One the --config file set was named DATABASE_URL, which the environment did not hold: it
+    is named by its key and the file, one from the environment by its variable."""
+    with socket.socket() as nothing_listens:
+        nothing_listens.bind(("127.0.0.1", 0))
+        url = f"postgresql://ops@127.0.0.1:{nothing_listens.getsockname()[1]}/paywire"
+        for settings, name, where in given_each_way(tmp_path, database_url=url):
+            with pytest.raises(DatabaseUnavailable) as refused:
+                await open_database(settings)
+            assert refused.value.message.endswith(
+                f"; check {name('database_url')}{where} and that the server is running and"
+                " accepts this user"
+            )

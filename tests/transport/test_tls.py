@@ -21,6 +21,7 @@ from paywire.errors import ConfigError
 from paywire.transport import TransportError, client_context
 from paywire.transport.tls import check_pin
 from tests.fixtures.metrics import metric
+from tests.fixtures.settings import given_each_way
 from tests.fixtures.tls import (
     LOOPBACK,
     SERVER_NAME,
@@ -74,18 +75,19 @@ def test_a_ca_file_without_a_pem_certificate_is_refused_saying_what_it_should_ho
     with pytest.raises(ConfigError) as refused:
         client_context(gateway_settings(tls_files, 1, receiver_ca_file=ca_file))
     assert refused.value.message == (
-        f"PAYWIRE_RECEIVER_CA_FILE={ca_file} holds no PEM certificate; give the CA certificate in"
+        f"PAYWIRE_RECEIVER_CA_FILE='{ca_file}' holds no PEM certificate; give the CA certificate in"
         " PEM form (-----BEGIN CERTIFICATE-----)"
     )
 
 
 NO_CERTIFICATE = (
-    "PAYWIRE_CLIENT_CERT_FILE={cert} holds no PEM certificate; give the client certificate in"
+    "PAYWIRE_CLIENT_CERT_FILE='{cert}' holds no PEM certificate; give the client certificate in"
     " PEM form (-----BEGIN CERTIFICATE-----)"
 )
 NO_KEY = (
-    "PAYWIRE_CLIENT_KEY_FILE={key} holds no PEM private key, or not the key of the certificate"
-    " in PAYWIRE_CLIENT_CERT_FILE; give that certificate's private key in PEM form, unencrypted"
+    "PAYWIRE_CLIENT_KEY_FILE='{key}' holds no PEM private key, or not the key of the certificate"
+    " in PAYWIRE_CLIENT_CERT_FILE='{cert}'; give that certificate's private key in PEM form,"
+    " unencrypted"
 )
 
 
@@ -115,6 +117,61 @@ def test_a_client_certificate_or_key_that_is_not_one_is_refused_naming_which(
     with pytest.raises(ConfigError) as refused:
         client_context(settings)
     assert refused.value.message == says.format(cert=cert_file, key=key_file)
+
+
+def test_a_ca_file_is_named_where_it_was_set(tls_files: TLSFiles, tmp_path: Path) -> None:
+    """One the --config file set was refused as PAYWIRE_RECEIVER_CA_FILE, which the environment
+    did not hold: it is named by its key and the file, one from the environment by its variable,
+    and one `bench --receiver-ca` gave by that option."""
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text("hello\n")
+    why = " holds no PEM certificate; give the CA certificate in PEM form (-----BEGIN CERTIFICATE"
+    for settings, name, where in given_each_way(tmp_path, receiver_ca_file=ca_file):
+        with pytest.raises(ConfigError) as refused:
+            client_context(settings)
+        assert refused.value.message.startswith(
+            f"{name('receiver_ca_file')}='{ca_file}'{where}{why}"
+        )
+        with pytest.raises(ConfigError) as refused:
+            client_context(settings, ca_setting="--receiver-ca")
+        assert refused.value.message.startswith(f"--receiver-ca={ca_file}{why}")
+
+
+@pytest.mark.parametrize(
+    ("junk", "mode", "says"),
+    [
+        (
+            True,
+            0o600,
+            "{key} holds no PEM private key, or not the key of the certificate in {cert}; give"
+            " that certificate's private key in PEM form, unencrypted",
+        ),
+        (
+            False,
+            0o604,
+            "{key} is open to every account on the machine (mode 0604); restrict it to the"
+            " gateway's account: chmod 600 {key_file}",
+        ),
+    ],
+    ids=["not-a-key", "open-to-all"],
+)
+def test_a_client_certificate_and_key_are_named_where_they_were_set(
+    tls_files: TLSFiles, tmp_path: Path, junk: bool, mode: int, says: str
+) -> None:
+    """Both were refused by their variables, though the --config file set them: each is named
+    by its key and the file, or by its variable when the environment set it."""
+    cert_file, key_file = tls_files.client_cert_file, tmp_path / "client-key.pem"
+    key_file.write_bytes(b"hello\n" if junk else tls_files.client_key_file.read_bytes())
+    key_file.chmod(mode)
+    files = {"client_cert_file": cert_file, "client_key_file": key_file}
+    for settings, name, where in given_each_way(tmp_path, **files):
+        with pytest.raises(ConfigError) as refused:
+            client_context(settings)
+        assert refused.value.message == says.format(
+            key=f"{name('client_key_file')}='{key_file}'{where}",
+            cert=f"{name('client_cert_file')}='{cert_file}'{where}",
+            key_file=key_file,
+        )
 
 
 def rsa_certificate(directory: Path, bits: int) -> tuple[Path, Path]:
@@ -152,7 +209,7 @@ def test_a_client_certificate_openssl_refuses_for_itself_is_not_blamed_on_its_ke
     with pytest.raises(ConfigError) as refused:
         client_context(settings)
     assert refused.value.message == (
-        f"PAYWIRE_CLIENT_CERT_FILE={cert_file} with its key PAYWIRE_CLIENT_KEY_FILE={key_file}:"
+        f"PAYWIRE_CLIENT_CERT_FILE='{cert_file}' with its key PAYWIRE_CLIENT_KEY_FILE='{key_file}':"
         " refused by OpenSSL: [SSL: EE_KEY_TOO_SMALL] ee key too small; give the client"
         " certificate and its key as this OpenSSL accepts them"
     )
@@ -165,7 +222,7 @@ def test_a_key_of_another_type_is_the_wrong_key(tls_files: TLSFiles, tmp_path: P
     settings = gateway_settings(tls_files, 1, client_cert_file=cert_file, client_key_file=key_file)
     with pytest.raises(ConfigError) as refused:
         client_context(settings)
-    assert refused.value.message == NO_KEY.format(key=key_file)
+    assert refused.value.message == NO_KEY.format(cert=cert_file, key=key_file)
 
 
 @pytest.mark.parametrize("with_key", [False, True], ids=["ca-file", "certificate-chain"])
@@ -189,7 +246,7 @@ def test_a_file_with_a_corrupt_certificate_after_a_good_one_says_so(
     with pytest.raises(ConfigError) as refused:
         client_context(gateway_settings(tls_files, 1, **files))
     message = refused.value.message
-    assert message.startswith(f"{setting}={path}: a certificate in it cannot be read (OpenSSL: [")
+    assert message.startswith(f"{setting}='{path}': a certificate in it cannot be read (OpenSSL: [")
     assert message.endswith(f"); give {what} in PEM form")
     assert "_ssl.c" not in message
 
@@ -202,7 +259,7 @@ def test_a_client_key_open_to_every_account_is_refused(
     key.write_bytes(tls_files.client_key_file.read_bytes())
     mutual = {"client_cert_file": tls_files.client_cert_file, "client_key_file": key}
     key.chmod(mode)
-    with pytest.raises(ConfigError, match=f"PAYWIRE_CLIENT_KEY_FILE=.*mode {mode:04o}.*chmod 600"):
+    with pytest.raises(ConfigError, match=f"PAYWIRE_CLIENT_KEY_FILE='.*mode {mode:04o}.*chmod 600"):
         client_context(gateway_settings(tls_files, 1, **mutual))
     key.chmod(0o640)
     assert client_context(gateway_settings(tls_files, 1, **mutual)).verify_mode is ssl.CERT_REQUIRED

@@ -285,7 +285,7 @@ def configure_logging(
         daily.open()
     except OSError as exc:
         raise ConfigError(
-            f"PAYWIRE_LOG_DIR={settings.log_dir}: cannot write the day's log file there: "
+            f"{settings.named_value('log_dir')}: cannot write the day's log file there: "
             f"{exc.strerror or exc}"
         ) from None
     daily.set_name(_FILE_HANDLER)

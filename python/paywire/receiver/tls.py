@@ -20,13 +20,13 @@ def server_context(
     try:
         context.load_cert_chain(cert_file, key_file)
     except OSError as exc:  # ssl.SSLError is one
-        cert, key = ("--cert", cert_file), ("--key", key_file)
+        cert, key = (f"--cert={cert_file}", cert_file), (f"--key={key_file}", key_file)
         raise pem_refusal(exc, "the receiver's certificate", cert, key) from None
     if client_ca_file is not None:
         context.verify_mode = ssl.CERT_REQUIRED
         try:
             context.load_verify_locations(cafile=client_ca_file)
         except OSError as exc:
-            ca = ("--client-ca", client_ca_file)
+            ca = (f"--client-ca={client_ca_file}", client_ca_file)
             raise pem_refusal(exc, "the CA certificate of the clients", ca) from None
     return context

@@ -27,17 +27,19 @@ def load_rules(settings: Settings) -> ScreeningRules:
             _limits(rules),
         )
         return rules
+    # Named where it was set: the --config file's key, else the variable.
+    named = settings.named_value("sanctions_file")
     try:
         raw = settings.sanctions_file.read_bytes()
         # utf-8-sig: a byte order mark (Excel's "CSV UTF-8") is not part of the header.
         rules = parse_sanctions_csv(raw.decode("utf-8-sig"), limits)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ConfigError(f"PAYWIRE_SANCTIONS_FILE={settings.sanctions_file}: {exc}") from None
+        raise ConfigError(f"{named}: {exc}") from None
     if not len(rules.names) and not rules.bics:
         # A truncated export, say: nothing would be screened, and nobody told.
         raise ConfigError(
-            f"PAYWIRE_SANCTIONS_FILE={settings.sanctions_file} holds no entries; fix the file,"
-            " or unset the variable to screen by amount limits only"
+            f"{named} holds no entries; fix the file, or unset the setting to screen by amount"
+            " limits only"
         )
     log.info(
         "screening: %d names and %d BICs from %s, SHA-256 %s; amount limits %s",

@@ -82,7 +82,7 @@ async def open_database(
     bounded: bool = True,
     connect_timeout: float = CONNECT_TIMEOUT_S,
     gateway: bool = False,
-    url_setting: str = "DATABASE_URL",
+    url_setting: str | None = None,
 ) -> Database:
     """Start or join the embedded server unless DATABASE_URL is set, then open the pool.
     `embedded_settings` are server settings for an embedded server this call starts. Statements
@@ -95,8 +95,10 @@ async def open_database(
     gives its gateway, here as there. DATABASE_URL's role is used as it is: to be held to those
     grants, it must be a login that is a member of GATEWAY_ROLE (docs/SECURITY.md).
 
-    A refusal names the URL by `url_setting`, the setting or option it came from: a bad
-    `bench --database-url` was answered "check DATABASE_URL", which the bench never reads."""
+    A refusal names the URL where it was set: by `url_setting` when an option gave it (a bad
+    `bench --database-url` was answered "check DATABASE_URL", which the bench never reads), else
+    by its key and the --config file or its variable (`Settings.named`)."""
+    url_setting = url_setting or settings.named("database_url")
     server = None
     role = None
     dsn = settings.database_url
@@ -156,7 +158,7 @@ def _unreachable(
     where = (
         f"{host_port(parts.hostname, port)}{parts.path}"
         if parts.hostname
-        else f"{url_setting}'s server"
+        else f"the server of {url_setting}"
     )
     if isinstance(exc, TimeoutError):
         # The driver's TimeoutError has no message of its own.

@@ -17,12 +17,12 @@ from paywire.errors import ConfigError, pem_refusal
 from paywire.transport.errors import TransportError
 
 
-def client_context(
-    settings: Settings, *, ca_setting: str = "PAYWIRE_RECEIVER_CA_FILE"
-) -> ssl.SSLContext:
+def client_context(settings: Settings, *, ca_setting: str | None = None) -> ssl.SSLContext:
     """A context that trusts `receiver_ca_file` (else the system store), refuses anything older
-    than `tls_min_version` and presents the client certificate when one is configured. A CA
-    file it cannot load is named by `ca_setting`, where the user gave it (`bench --receiver-ca`)."""
+    than `tls_min_version` and presents the client certificate when one is configured. A file
+    it cannot load is named where the user gave it: the CA file by `ca_setting` when an option
+    gave it (`bench --receiver-ca`), every other by its key and the --config file or its
+    variable (`Settings.named_value`)."""
     ca_file = settings.receiver_ca_file
     try:
         # Without a CA file, create_default_context loads the system trust store.
@@ -31,36 +31,39 @@ def client_context(
         )
     except OSError as exc:  # ssl.SSLError is one
         assert ca_file is not None  # loading the system store ignores its errors
-        raise pem_refusal(exc, "the CA certificate", (ca_setting, ca_file)) from None
+        ca_named = (
+            settings.named_value("receiver_ca_file")
+            if ca_setting is None
+            else f"{ca_setting}={ca_file}"
+        )
+        raise pem_refusal(exc, "the CA certificate", (ca_named, ca_file)) from None
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
     context.minimum_version = TLS_MIN_VERSIONS[settings.tls_min_version]
-    if settings.client_cert_file is not None and settings.client_key_file is not None:
-        _check_private(settings.client_key_file)
+    cert_file, key_file = settings.client_cert_file, settings.client_key_file
+    if cert_file is not None and key_file is not None:
+        key = (settings.named_value("client_key_file"), key_file)
+        _check_private(*key)
         try:
-            context.load_cert_chain(settings.client_cert_file, settings.client_key_file)
+            context.load_cert_chain(cert_file, key_file)
         except OSError as exc:
-            raise pem_refusal(
-                exc,
-                "the client certificate",
-                ("PAYWIRE_CLIENT_CERT_FILE", settings.client_cert_file),
-                ("PAYWIRE_CLIENT_KEY_FILE", settings.client_key_file),
-            ) from None
+            cert = (settings.named_value("client_cert_file"), cert_file)
+            raise pem_refusal(exc, "the client certificate", cert, key) from None
     return context
 
 
-def _check_private(key_file: Path) -> None:
+def _check_private(named: str, key_file: Path) -> None:
     """Refuse a client key any account on the machine may read or change: whoever reads it can
     present themselves to the receiver as this bank. A group may read it (a volume shared with
-    a pod's fsGroup), as ssh allows for its keys."""
+    a pod's fsGroup), as ssh allows for its keys. `named` is the key file as refusals name it."""
     try:
         mode = stat.S_IMODE(os.stat(key_file).st_mode)
     except OSError as exc:
-        raise ConfigError(f"PAYWIRE_CLIENT_KEY_FILE={key_file}: cannot read: {exc}") from None
+        raise ConfigError(f"{named}: cannot read: {exc}") from None
     if mode & 0o007:
         raise ConfigError(
-            f"PAYWIRE_CLIENT_KEY_FILE={key_file} is open to every account on the machine (mode "
-            f"{mode:04o}); restrict it to the gateway's account: chmod 600 {key_file}"
+            f"{named} is open to every account on the machine (mode {mode:04o}); restrict it to"
+            f" the gateway's account: chmod 600 {key_file}"
         )
 
 
