@@ -20,6 +20,7 @@ from paywire.pipeline.settler import Settler
 from paywire.store.database import create_pool
 from paywire.store.tx import Pool
 from paywire.wire import Answer, build_pacs002, parse_answer
+from tests.fixtures.lost_commit import commit_cutter
 from tests.fixtures.metrics import metric
 from tests.fixtures.waiting import lock_waiters, poll
 from tests.fixtures.world import World
@@ -128,11 +129,12 @@ async def test_a_database_failure_one_by_one_resumes_with_the_next_answer(
     real_settle = settler_module.steps.settle
     calls: list[int] = []
 
-    async def cut_at_the_poison(db: Any, answers: Any, ledger: Any) -> Any:
+    async def cut_at_the_poison(db: Any, answers: Any, ledger: Any, **kw: Any) -> Any:
         calls.append(len(answers))
         if calls == [3, 1, 1]:  # the batch, the first alone, then the poison alone
-            return await cut_off_while_it_waits(world.owner, real_settle(db, answers, ledger))
-        return await real_settle(db, answers, ledger)
+            settling = real_settle(db, answers, ledger, **kw)
+            return await cut_off_while_it_waits(world.owner, settling)
+        return await real_settle(db, answers, ledger, **kw)
 
     monkeypatch.setattr(settler_module.steps, "settle", cut_at_the_poison)
     poison = Unchecked(msg_id=POISON)
@@ -143,6 +145,38 @@ async def test_a_database_failure_one_by_one_resumes_with_the_next_answer(
     assert await stored(world, first) == ["ACK"], "settled once, stored once"
     assert await stored(world, second) == ["ACK"]
     assert (await world.reload(second)).status is Status.COMPLETED
+
+
+async def test_a_batch_whose_commit_reply_was_lost_is_stored_and_counted_once(
+    world: World, gateway_database: str
+) -> None:
+    """The batch committed, and the connection went before the COMMIT's reply came back (a
+    failover, a NAT timeout): the settler, told only that the database went, settles the same
+    answers again. They must not be stored twice (the answers are kept as received: an orphan
+    twice reads as two answers to the reconciliation), nor go uncounted: the settlement its
+    retry finds made is counted, once."""
+    acked, nacked = [await world.drive(await world.create(), Status.TRANSMITTED) for _ in "12"]
+    completed, failed = metric("payments_completed_total"), metric("payments_failed_total")
+    async with commit_cutter(gateway_database) as (cutter, dsn):
+        settler_pool, settler = await settler_of_its_own(world, dsn)
+        try:
+            cutter.arm()
+            for answer in (wire_answer(acked, "ACSP"), wire_answer(nacked, "RJCT")):
+                settler.add(answer)
+            settler.start()
+            await asyncio.wait_for(settler.drain(), 10)
+        finally:
+            await settler.stop()
+            await settler_pool.close()
+    assert cutter.cut == 1
+    assert (await world.reload(acked)).status is Status.COMPLETED
+    assert (await world.reload(nacked)).status is Status.FAILED
+    assert (await stored(world, acked), await stored(world, nacked)) == (["ACK"], ["NACK"])
+    counted = (
+        metric("payments_completed_total") - completed,
+        metric("payments_failed_total") - failed,
+    )
+    assert counted == (1, 1)
 
 
 async def for_new_connections(world: World, setting: str) -> None:

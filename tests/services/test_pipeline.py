@@ -417,6 +417,27 @@ async def test_a_resend_after_the_clock_stepped_back_is_claimed_not_refused(worl
     assert row["last_sent_at"] == row["first_sent_at"] == sent
 
 
+async def test_a_retry_grants_one_transmission_more_than_made_however_often_sent(
+    world: World,
+) -> None:
+    """`POST /payments/{id}/retry` answered 503 because the reply to its COMMIT was lost is
+    sent again, as docs/API.md tells clients to: it must find the transmission granted, not
+    grant another. A message with transmissions left keeps its limit and is made due now."""
+    payment = await world.drive(await world.create(), Status.TRANSMITTED)  # one transmission
+    now = datetime.now(UTC)
+    async with world.pool.acquire() as conn:
+        assert await delivery.grant_attempt(conn, payment.id, at=now, max_attempts=5) == (5, 5)
+        await conn.execute(
+            "UPDATE messages SET attempt_limit = 1 WHERE payment_id = $1", payment.id
+        )
+        assert await delivery.grant_attempt(conn, payment.id, at=now, max_attempts=5) == (1, 2)
+        assert await delivery.grant_attempt(conn, payment.id, at=now, max_attempts=5) == (2, 2)
+        due = await conn.fetchval(
+            "SELECT next_attempt_at FROM messages WHERE payment_id = $1", payment.id
+        )
+    assert due == now
+
+
 async def test_a_lost_transmission_brings_forward_only_its_own_lease(world: World) -> None:
     """Process a lost its connection with attempt 1 on it; by then b had claimed attempt 2."""
     payment = await world.drive(await world.create(), Status.POSTED)

@@ -21,7 +21,7 @@ from paywire.observability.metrics import tls_protocol_anomalies_total
 from paywire.pipeline.loop import backoff_s, finish, one_by_one, rest
 from paywire.services import pipeline as steps
 from paywire.services.ledger import LedgerAdapter
-from paywire.store.messages import IncomingAnswer
+from paywire.store.messages import IncomingAnswer, Receipt, receipt
 from paywire.store.tx import TRANSIENT_ERRORS, Pool
 from paywire.wire import Answer
 
@@ -90,6 +90,9 @@ class Settler:
         self._waiting: list[IncomingAnswer] = []
         self._waiting_ids: set[str] = set()
         self._retry_at = 0.0
+        # Answers a settle failed on with the database away, which may have come after its
+        # commit: stored already, perhaps (`settle_in`'s `recheck`), until settled again.
+        self._unsure: set[Receipt] = set()
         self._held_log = Throttled(log, every_s=60.0)
         self._queued_bytes = 0
         self._overflowing = False
@@ -176,6 +179,7 @@ class Settler:
                 await self._settle(batch)
             except TRANSIENT_ERRORS as exc:
                 failures += 1
+                self._unsure.update(receipt(a) for a in batch)
                 delay = backoff_s(failures, self._backoff_max_s)
                 log.warning("settling failed, retrying in %.2f s: %s", delay, exc)
                 if self._stopping.is_set():
@@ -214,7 +218,10 @@ class Settler:
         ready = [a for a in answers if a.msg_id not in self._waiting_ids]
         if not ready:
             return []
-        settlement = await steps.settle(self._db, ready, self._ledger)
+        receipts = [receipt(a) for a in ready] if self._unsure else []
+        recheck = not self._unsure.isdisjoint(receipts)
+        settlement = await steps.settle(self._db, ready, self._ledger, recheck=recheck)
+        self._unsure.difference_update(receipts)
         return [a.msg_id for a in settlement.waiting]
 
     def _wait_aside(self, answers: Sequence[IncomingAnswer], held: Iterable[str]) -> None:

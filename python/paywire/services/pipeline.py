@@ -171,11 +171,13 @@ async def transmit(
         return sends
 
 
-async def settle(db: Pool, answers: Sequence[IncomingAnswer], ledger: LedgerAdapter) -> Settlement:
+async def settle(
+    db: Pool, answers: Sequence[IncomingAnswer], ledger: LedgerAdapter, *, recheck: bool = False
+) -> Settlement:
     """Apply answers as `settle_in` does, in a transaction of their own, and count them once it
     has committed."""
     async with transaction(db) as conn:
-        result = await settle_in(conn, answers, ledger)
+        result = await settle_in(conn, answers, ledger, recheck=recheck)
     if result.exceptions:
         await gauges.refresh_exceptions_open(db)
     count_settled(result)
@@ -189,6 +191,7 @@ async def settle_in(
     *,
     request_id: str | None = None,
     resolving: int | None = None,
+    recheck: bool = False,
 ) -> Settlement:
     """Apply answers in the caller's transaction: the first for a TRANSMITTED payment settles
     it, ACK → COMPLETED, NACK → FAILED with its posting reversed. Every answer is kept; one
@@ -201,13 +204,18 @@ async def settle_in(
     audit rows to the operator's request that recorded an answer, and `resolving` names the
     exception that request resolves with it. An answer whose payment another transaction holds
     is handed back in `waiting`, untouched, with any other answer to the same message: the
-    caller settles them again later, in their order (the first settles). Nothing is counted
-    here: the caller counts the result (`count_settled`, and `exceptions_open` when it opened or
-    closed any) once its transaction has committed, as `settle` does; counted inside it, a
-    rollback (of the resolution an operator records an answer with) would leave settlements
-    counted that never happened."""
+    caller settles them again later, in their order (the first settles). With `recheck`, the
+    caller is settling answers again after a failure that may have come after their commit (a
+    COMMIT whose reply was lost): those stored already are not stored or applied again, and the
+    ones among them that settled their payments are in the result, so that they are counted
+    once. Nothing is counted here: the caller counts the result (`count_settled`, and
+    `exceptions_open` when it opened or closed any) once its transaction has committed, as
+    `settle` does; counted inside it, a rollback (of the resolution an operator records an
+    answer with) would leave settlements counted that never happened."""
     result = Settlement()
     settled: list[tuple[Payment, IncomingAnswer]] = []
+    # Settled by a commit the caller did not hear of: counted, not applied again.
+    settled_before: list[tuple[Payment, IncomingAnswer]] = []
     async with transaction(conn):
         locked, held = await store.lock_by_msg_id(conn, sorted({a.msg_id for a in answers}))
         if held:
@@ -216,6 +224,14 @@ async def settle_in(
             if not answers:
                 return result
         by_msg_id = {p.msg_id: p for p in locked}
+        if recheck:
+            stored = await messages.already_stored(conn, answers)
+            settled_before = [
+                (by_msg_id[a.msg_id], a)
+                for a in answers
+                if stored.get(messages.receipt(a)) and a.msg_id in by_msg_id
+            ]
+            answers = [a for a in answers if messages.receipt(a) not in stored]
         # A TRANSMITTED payment whose every transmission was given back unsent (the breaker
         # opened, no connection had room): its message never reached the receiver either.
         unsent = await messages.never_sent(
@@ -280,7 +296,7 @@ async def settle_in(
         result.exceptions.extend(await open_exceptions_in(conn, problems, journal))
         await move(conn, moves, SYSTEM_ACTOR, request_id=request_id, journal=journal)
         await journal.write(conn)
-    for payment, answer in settled:
+    for payment, answer in settled + settled_before:
         (result.completed if answer.kind == "ACK" else result.failed).append(payment.id)
         if payment.approved_at is not None:
             elapsed = (answer.received_at - payment.approved_at).total_seconds()

@@ -153,9 +153,11 @@ async def due_now(
 async def grant_attempt(
     conn: Conn, payment_id: UUID, *, at: datetime, max_attempts: int
 ) -> tuple[int, int] | None:
-    """An operator's retry: allow one transmission more than made so far and make it due at
-    `at`. Returns the message's limit before and after (the setting's when it had none of its
-    own); None when the message is answered or was never stored."""
+    """An operator's retry: allow one transmission more than made so far (a limit not yet
+    reached is kept) and make it due at `at`. Returns the message's limit before and after (the
+    setting's when it had none of its own); None when the message is answered or was never
+    stored. A retry sent again before that transmission (its first answer lost with the
+    commit's reply) finds it allowed and grants no other."""
     row = await conn.fetchrow(
         """
         WITH before AS (
@@ -163,7 +165,7 @@ async def grant_attempt(
             WHERE payment_id = $1 AND answered_at IS NULL
             FOR UPDATE
         )
-        UPDATE messages m SET attempt_limit = greatest(m.attempts, before.attempt_limit) + 1,
+        UPDATE messages m SET attempt_limit = greatest(m.attempts + 1, before.attempt_limit),
                               next_attempt_at = $2
         FROM before WHERE m.payment_id = before.payment_id
         RETURNING before.attempt_limit AS before, m.attempt_limit AS after

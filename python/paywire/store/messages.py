@@ -43,6 +43,10 @@ class IncomingAnswer:
     received_at: datetime
 
 
+# An answer's MsgId, the instant it was received and its bytes: what tells it from any other.
+Receipt = tuple[str, datetime, bytes]
+
+
 async def insert_messages(conn: Conn, messages: Sequence[OutgoingMessage]) -> None:
     """Store the messages; one that exists already is kept as it is."""
     await conn.execute(
@@ -79,6 +83,31 @@ async def insert_answers(
         [a.received_at for a in answers],
         [a.payload for a in answers],
     )
+
+
+async def already_stored(conn: Conn, answers: Sequence[IncomingAnswer]) -> dict[Receipt, bool]:
+    """Those of `answers` stored already, by a transaction whose outcome its caller never
+    learnt (a COMMIT whose reply was lost), each with whether it settled its payment (its
+    message's `answered_at` is its `received_at`). An answer is received once: its MsgId, the
+    instant and the bytes tell it from any other, a duplicate frame included."""
+    rows = await conn.fetch(
+        """
+        SELECT a.msg_id, a.received_at, a.payload,
+               coalesce(m.answered_at = a.received_at, false) AS settled
+        FROM answers a
+        JOIN unnest($1::text[], $2::timestamptz[]) AS x(msg_id, received_at)
+          ON a.msg_id = x.msg_id AND a.received_at = x.received_at
+        LEFT JOIN messages m ON m.payment_id = a.payment_id
+        """,
+        [a.msg_id for a in answers],
+        [a.received_at for a in answers],
+    )
+    return {(r["msg_id"], r["received_at"], r["payload"]): r["settled"] for r in rows}
+
+
+def receipt(answer: IncomingAnswer) -> Receipt:
+    """What tells one answer received from any other (`already_stored`)."""
+    return answer.msg_id, answer.received_at, answer.payload
 
 
 async def never_sent(conn: Conn, payment_ids: Sequence[UUID]) -> set[UUID]:
