@@ -259,6 +259,37 @@ async def test_past_a_full_queue_of_hashes_a_login_is_refused_at_once_and_not_co
     assert session.operator.username == "checker"
 
 
+async def test_a_login_keeps_its_place_in_the_queue_from_its_start(world: World) -> None:
+    """The queue had room when the login came, and filled while it read its lock row and
+    counted its attempt (others' logins arriving at once). Refused then, after it was counted,
+    five such refusals locked the name, its right password never once checked: a login holds
+    its place from its start, and one of the flood finds none instead."""
+    hasher = GatedHasher()
+    login = asyncio.ensure_future(
+        auth.login(world.pool, "checker", PASSWORD, token_ttl_s=60, hasher=CHEAP_HASHER)
+    )
+    await asyncio.sleep(0)  # started: it waits for the database
+    flood = asyncio.gather(
+        *(
+            passwords.hash_password(f"flood {n}", hasher)
+            for n in range(passwords.MAX_QUEUED_HASHES)
+        ),
+        return_exceptions=True,
+    )
+    try:
+        await poll(lambda: hasher.entered == passwords.HASHING_WORKERS, what="the workers busy")
+    finally:
+        hasher.permits.release(passwords.MAX_QUEUED_HASHES)
+    session = await asyncio.wait_for(login, 30)
+    assert session.operator.username == "checker"
+    refused = [r for r in await asyncio.wait_for(flood, 30) if isinstance(r, Throttled)]
+    assert len(refused) == 1
+    counted = await world.pool.fetchval(
+        "SELECT coalesce(cardinality(failures), 0) FROM login_throttle WHERE username = 'checker'"
+    )
+    assert not counted
+
+
 @pytest.mark.parametrize(
     "change",
     [{"password": "a brand new password"}, {"active": False}],

@@ -27,8 +27,8 @@ from paywire.services.passwords import (
     DEFAULT_HASHER,
     DUMMY_HASH,
     hash_password,
-    refuse_when_busy,
     rehash,
+    reserved,
     verify_password,
 )
 from paywire.store import audit
@@ -81,21 +81,21 @@ async def login(
     """
     if not isinstance(username, str) or not isinstance(password, str):
         raise AuthenticationError("invalid user name or password")
-    refuse_when_busy()
-    name = normalise_username(username)
-    if username_problem(name) is not None:
-        # No operator can have this name: nothing to count or lock, but take as long as a check.
-        await verify_password(DUMMY_HASH, password)
-        raise AuthenticationError("invalid user name or password")
-    counter = attempts or PostgresAttempts(db, LOCKOUT_WINDOW)
-    now = datetime.now(UTC)
-    found = await _attempt(db, name, password, counter, now, request_id)
-    if found is None:
-        raise AuthenticationError("invalid user name or password")
-    stored_hash = found.password_hash
-    token = secrets.token_urlsafe(32)
-    expires_at = now + timedelta(seconds=token_ttl_s)
-    rehashed = await rehash(stored_hash, password, hasher)
+    with reserved():
+        name = normalise_username(username)
+        if username_problem(name) is not None:
+            # No operator can have this name: nothing to count or lock, but take as long as a check.
+            await verify_password(DUMMY_HASH, password)
+            raise AuthenticationError("invalid user name or password")
+        counter = attempts or PostgresAttempts(db, LOCKOUT_WINDOW)
+        now = datetime.now(UTC)
+        found = await _attempt(db, name, password, counter, now, request_id)
+        if found is None:
+            raise AuthenticationError("invalid user name or password")
+        stored_hash = found.password_hash
+        token = secrets.token_urlsafe(32)
+        expires_at = now + timedelta(seconds=token_ttl_s)
+        rehashed = await rehash(stored_hash, password, hasher)
     async with transaction(db) as conn:
         # While argon2 checked the password, an admin may have changed it or deactivated the
         # operator, and ended their sessions: a session (or a re-hash of the old password) is
@@ -180,16 +180,19 @@ async def change_password(
     problems.raise_any("invalid password change")
     assert isinstance(current_password, str)
     assert isinstance(new_password, str)
-    refuse_when_busy()
     name = operator.username
     counter = attempts or PostgresAttempts(db, LOCKOUT_WINDOW)
     now = datetime.now(UTC)
-    found = await _attempt(db, name, current_password, counter, now, request_id)
-    if found is None:
-        wrong = {"field": "current_password", "message": "is not the operator's current password"}
-        raise ValidationError("invalid password change", details=[wrong])
+    with reserved():
+        found = await _attempt(db, name, current_password, counter, now, request_id)
+        if found is None:
+            wrong = {
+                "field": "current_password",
+                "message": "is not the operator's current password",
+            }
+            raise ValidationError("invalid password change", details=[wrong])
+        new_hash = await hash_password(new_password, hasher)
     stored_hash = found.password_hash
-    new_hash = await hash_password(new_password, hasher)
     async with transaction(db) as conn:
         current = await store.credentials(conn, name, lock=True)
         if current is None or not current.operator.active:

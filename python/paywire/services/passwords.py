@@ -8,8 +8,10 @@ authentication (docs/SECURITY.md).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TypeVar
 
 from argon2 import PasswordHasher
@@ -38,9 +40,13 @@ MAX_QUEUED_HASHES = 32
 
 T = TypeVar("T")
 
+# Set while a login holds its place in the queue (`reserved`): its hashes take no other.
+_RESERVED: ContextVar[bool] = ContextVar("paywire_hashing_reserved", default=False)
+
 
 class _Hashing:
-    """The workers and the count of hashes given to them and not yet done."""
+    """The workers and the count of places taken in their queue: a hash given to them and not
+    yet done, or a login's place held from its start (`reserved`)."""
 
     def __init__(self, workers: int, limit: int) -> None:
         self._executor = ThreadPoolExecutor(
@@ -53,14 +59,24 @@ class _Hashing:
     def full(self) -> bool:
         return self._queued >= self._limit
 
-    async def run(self, work: Callable[..., T], *args: str) -> T:
+    def take(self) -> None:
+        """Take a place, or refuse at once (429) when none is left."""
         if self.full:
             raise busy()
         self._queued += 1
+
+    def give_back(self) -> None:
+        self._queued -= 1
+
+    async def run(self, work: Callable[..., T], *args: str) -> T:
+        held = _RESERVED.get()
+        if not held:
+            self.take()
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
         finally:
-            self._queued -= 1
+            if not held:
+                self.give_back()
 
 
 _HASHING = _Hashing(HASHING_WORKERS, MAX_QUEUED_HASHES)
@@ -70,12 +86,20 @@ def busy() -> Throttled:
     return Throttled("too many password checks are under way; try again in a second")
 
 
-def refuse_when_busy() -> None:
-    """Refuse a login at once while the hashing queue is full, before its attempt is counted:
-    counted and then refused, an operator retrying through a flood of others' logins would
-    lock their own name without a password ever being checked."""
-    if _HASHING.full:
-        raise busy()
+@contextmanager
+def reserved() -> Iterator[None]:
+    """A place in the hashing queue held for a login (or a password change) from its start, for
+    the checks it makes in the block: refused at once (429) when none is left, before its
+    attempt is counted, and its checks then run in that place, which a flood of others' logins
+    arriving meanwhile cannot take. Refused only once counted, an operator retrying through a
+    flood would lock their own name without a password ever being checked."""
+    _HASHING.take()
+    token = _RESERVED.set(True)
+    try:
+        yield
+    finally:
+        _RESERVED.reset(token)
+        _HASHING.give_back()
 
 
 async def hash_password(password: str, hasher: PasswordHasher = DEFAULT_HASHER) -> str:
