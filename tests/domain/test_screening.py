@@ -12,6 +12,7 @@ from paywire.domain.payment import Party, Payment
 from paywire.domain.screening import (
     AMOUNT_LIMIT,
     SANCTIONS_HIT,
+    ScreeningRules,
     normalise_name,
     parse_sanctions_csv,
     summarise,
@@ -99,6 +100,11 @@ def test_sanctioned_names_hit_as_whole_words(debtor: str, creditor: str) -> None
     assert [h.code for h in hits] == [SANCTIONS_HIT]
 
 
+def framed(name: str, first_a: int) -> str:
+    """`name` in capitals of the block of framed letters whose A is `first_a`, spaces kept."""
+    return "".join(chr(first_a + ord(c) - ord("A")) if c.isalpha() else c for c in name.upper())
+
+
 @pytest.mark.parametrize(
     "creditor",
     [
@@ -113,11 +119,26 @@ def test_sanctioned_names_hit_as_whole_words(debtor: str, creditor: str) -> None
         pytest.param("Ivan\u3164Drago", id="hangul-filler"),
         pytest.param("Ivan\u115fDrago", id="hangul-choseong-filler"),
         pytest.param("Ivan\uffa0Drago", id="halfwidth-hangul-filler"),
+        pytest.param(framed("Ivan Drago", 0x1F130), id="squared"),
+        pytest.param(framed("Ivan Drago", 0x1F150), id="negative-circled"),
+        pytest.param(framed("Ivan Drago", 0x1F170), id="negative-squared"),
+        pytest.param(framed("Ivan Drago", 0x1F1E6), id="regional-indicators"),
     ],
 )
 def test_look_alike_letters_and_marks_do_not_hide_a_listed_name(creditor: str) -> None:
     rules = parse_sanctions_csv("type,value,source\nNAME,Ivan Drago,OFAC SDN\n")
     assert [h.code for h in rules.screen(payment(creditor=creditor))] == [SANCTIONS_HIT]
+
+
+@pytest.mark.parametrize("creditor", ["\u2605\u2605\u2605", "--", "\U0001f600 \U0001f600"])
+def test_a_name_screening_cannot_read_is_held_for_a_person(creditor: str) -> None:
+    """Symbols alone leave nothing to compare with the list, so nothing to clear: a reader may
+    see letters in them that no fold knows yet. Without a list of names, nothing is held."""
+    rules = parse_sanctions_csv("type,value,source\nNAME,Ivan Drago,OFAC SDN\n")
+    assert [h.text for h in rules.screen(payment(creditor=creditor))] == [
+        "creditor name has no letter or digit screening can read"
+    ]
+    assert ScreeningRules().screen(payment(creditor=creditor)) == []
 
 
 def test_listed_names_are_normalised_as_payment_names_are() -> None:
@@ -381,6 +402,12 @@ def test_a_list_that_would_lose_entries_is_refused(content: str, message: str) -
         ("A", "Jane A Smith", False),
         ("\u674e\u9e4f", "\u674e\u9e4f", True),  # a name of two characters in its script
         ("\u674e\u9e4f", "\u674e\u9e4f \u8d38\u6613", False),
+        # However its letters are spaced, the whole name is the name.
+        ("\u674e\u9e4f", "\u674e \u9e4f", True),
+        ("\u674e\u9e4f", "\u674e\u00b7\u9e4f", True),
+        ("Li", "L. I.", True),
+        ("S.A.", "SA", True),
+        ("S.A.", "S.A. Holdings", False),
     ],
 )
 def test_a_name_of_fewer_than_three_letters_hits_only_a_whole_name(

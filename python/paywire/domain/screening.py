@@ -110,10 +110,27 @@ _FOLDS = str.maketrans(
 # like I, 0 like O, and rn like m ("lVAN DRAG0", "Kirn"). Folded alike in a listed name and a
 # payment's, as every fold here: a name that matches now as well is held, not let through.
 _ASCII_LOOK_ALIKES = str.maketrans({"l": "i", "1": "i", "0": "o"})
+# Letters drawn in a frame that NFKD leaves symbols, unlike the circled and squared ones: the
+# negative circled and negative squared capitals, the regional indicators (which pair into
+# flags, and alone draw their letter), the crossed negative squared P and the squared small d.
+# As symbols they were blanks, and a name written in them no name at all to screening.
+_FRAMED_LETTERS = {
+    **{
+        chr(first + offset): chr(ord("A") + offset)
+        for first in (0x1F150, 0x1F170, 0x1F1E6)
+        for offset in range(26)
+    },
+    "\U0001f18a": "P",
+    "\U0001f1a5": "d",
+}
 # Look-alikes that NFKD would turn into letters that look like nothing Latin (the Greek lunate
-# sigma U+03F2, a c to the eye, into the final sigma), so they are folded before it.
+# sigma U+03F2, a c to the eye, into the final sigma), so they are folded before it, and the
+# framed letters it would leave symbols.
 _FOLDS_BEFORE_NFKD = str.maketrans(
-    {ch: latin for ch, latin in _LATIN_OF.items() if unicodedata.normalize("NFKD", ch) != ch}
+    {
+        **{ch: latin for ch, latin in _LATIN_OF.items() if unicodedata.normalize("NFKD", ch) != ch},
+        **_FRAMED_LETTERS,
+    }
 )
 
 
@@ -175,7 +192,9 @@ class NameIndex:
     another order ("PETROV, Ivan" for a listed "Ivan Petrov"), for names of up to
     `REORDERED_WORDS` words; or spelt by a run of words joined ("IvanPetrov", "Al Qaida" for a
     listed "Alqaida", "I v a n"). A name shorter than `WHOLE_ONLY_BELOW` matches only a whole
-    name. Runs are looked up rather than entries scanned, so a long list costs no more than a
+    name, however its letters are spaced ("S.A." is "SA", a name of two characters in its
+    script is the same written with a space between them): `whole` is keyed by the letters
+    alone. Runs are looked up rather than entries scanned, so a long list costs no more than a
     short one."""
 
     whole: Mapping[str, str] = field(default_factory=_empty)
@@ -187,10 +206,9 @@ class NameIndex:
 
     @classmethod
     def of(cls, names: Mapping[str, str]) -> NameIndex:
-        whole = {
-            key: source for key, source in names.items() if len(_joined(key)) < WHOLE_ONLY_BELOW
-        }
-        runs = {key: source for key, source in names.items() if key not in whole}
+        short = {key for key in names if len(_joined(key)) < WHOLE_ONLY_BELOW}
+        whole = {_joined(key): names[key] for key in short}
+        runs = {key: source for key, source in names.items() if key not in short}
         joined = {_joined(key): source for key, source in runs.items()}
         return cls(
             whole=MappingProxyType(whole),
@@ -212,7 +230,7 @@ class NameIndex:
 
     def source(self, key: str) -> str | None:
         """The source list of the listed name `key` matches, or None."""
-        source = self.whole.get(key)
+        source = self.whole.get(_joined(key)) if self.whole else None
         if source is not None:
             return source
         words = key.split(" ")
@@ -266,9 +284,9 @@ class ScreeningRules:
         """Every rule the payment hits; an empty list lets it through."""
         hits = []
         for role, party in (("debtor", payment.debtor), ("creditor", payment.creditor)):
-            source = self._name_source(party.name)
-            if source is not None:
-                hits.append(Hit(SANCTIONS_HIT, f"{role} name matches an entry of {source}"))
+            hit = self._name_hit(role, party.name)
+            if hit is not None:
+                hits.append(hit)
         agent = payment.creditor.agent_bic
         source = self._bic_source(agent) if agent else None
         if source is not None:
@@ -284,12 +302,20 @@ class ScreeningRules:
             )
         return hits
 
-    def _name_source(self, name: str) -> str | None:
+    def _name_hit(self, role: str, name: str) -> Hit | None:
         written, small = name_keys(name)
+        if not written and len(self.names):
+            # Symbols alone, which a reader may read as letters that no fold here knows yet:
+            # nothing to compare, so nothing to clear, and a person reads it.
+            return Hit(SANCTIONS_HIT, f"{role} name has no letter or digit screening can read")
         source = self.names.source(written)
         if source is None and small is not None:
             source = self.script_names.source(small)
-        return source
+        return (
+            None
+            if source is None
+            else Hit(SANCTIONS_HIT, f"{role} name matches an entry of {source}")
+        )
 
     def _bic_source(self, bic: str) -> str | None:
         # An 8-character entry covers every branch of the institution; an 11-character one its
