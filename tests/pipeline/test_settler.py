@@ -147,14 +147,16 @@ async def test_a_database_failure_one_by_one_resumes_with_the_next_answer(
     assert (await world.reload(second)).status is Status.COMPLETED
 
 
+@pytest.mark.parametrize("held", [False, True], ids=["retried", "retried-after-waiting-aside"])
 async def test_a_batch_whose_commit_reply_was_lost_is_stored_and_counted_once(
-    world: World, gateway_database: str
+    world: World, gateway_database: str, held: bool
 ) -> None:
     """The batch committed, and the connection went before the COMMIT's reply came back (a
     failover, a NAT timeout): the settler, told only that the database went, settles the same
     answers again. They must not be stored twice (the answers are kept as received: an orphan
     twice reads as two answers to the reconciliation), nor go uncounted: the settlement its
-    retry finds made is counted, once."""
+    retry finds made is counted, once. `held`: another transaction holds the first payment
+    when the retry comes, so its answer waits aside, and is still looked for when it settles."""
     acked, nacked = [await world.drive(await world.create(), Status.TRANSMITTED) for _ in "12"]
     completed, failed = metric("payments_completed_total"), metric("payments_failed_total")
     async with commit_cutter(gateway_database) as (cutter, dsn):
@@ -164,11 +166,21 @@ async def test_a_batch_whose_commit_reply_was_lost_is_stored_and_counted_once(
             for answer in (wire_answer(acked, "ACSP"), wire_answer(nacked, "RJCT")):
                 settler.add(answer)
             settler.start()
+            await asyncio.wait_for(cutter.cut.wait(), 10)
+            async with world.owner.acquire() as holder, holder.transaction():
+                if held:
+                    await holder.execute(
+                        "SELECT 1 FROM payments WHERE id = $1 FOR UPDATE", acked.id
+                    )
+                cutter.resume()
+                if held:
+                    await poll(lambda: settler.pending == 1, what="the held answer aside")
+                    assert await stored(world, acked) == ["ACK"]
             await asyncio.wait_for(settler.drain(), 10)
         finally:
             await settler.stop()
             await settler_pool.close()
-    assert cutter.cut == 1
+    assert cutter.cuts == 1
     assert (await world.reload(acked)).status is Status.COMPLETED
     assert (await world.reload(nacked)).status is Status.FAILED
     assert (await stored(world, acked), await stored(world, nacked)) == (["ACK"], ["NACK"])

@@ -218,10 +218,12 @@ class Settler:
         ready = [a for a in answers if a.msg_id not in self._waiting_ids]
         if not ready:
             return []
-        receipts = [receipt(a) for a in ready] if self._unsure else []
+        receipts = {receipt(a) for a in ready} if self._unsure else set()
         recheck = not self._unsure.isdisjoint(receipts)
         settlement = await steps.settle(self._db, ready, self._ledger, recheck=recheck)
-        self._unsure.difference_update(receipts)
+        if receipts:
+            # Those waiting aside were not looked for: they stay unsure until settled.
+            self._unsure -= receipts - {receipt(a) for a in settlement.waiting}
         return [a.msg_id for a in settlement.waiting]
 
     def _wait_aside(self, answers: Sequence[IncomingAnswer], held: Iterable[str]) -> None:
@@ -261,6 +263,7 @@ class Settler:
         """Drop an answer that cannot be settled even alone; its payment, if it names one, stays
         TRANSMITTED and is resent, so nothing is settled on an answer paywire did not keep."""
         self._take(1)
+        self._unsure.discard(receipt(answer))
         tls_protocol_anomalies_total.labels(kind="unsettleable").inc()
         # The answer's bytes and texts stay out of the log; a MsgId may be of any length here.
         log.error(
