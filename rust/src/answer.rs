@@ -354,10 +354,18 @@ pub fn parse(payload: &[u8]) -> Result<Parsed<'_>, ReadError> {
         .transpose()?;
     let (tx_status, group_status) = (g.tx_status, g.group_status);
     if let (Some(tx), Some(group)) = (&tx_status, &group_status) {
+        // SPEC §4: any other status is an anomaly, the group's too. Passed over beside a TxSts,
+        // a reject the receiver wrote otherwise (`rjct`, `RJCT` with a zero-width space) left
+        // an accepting TxSts to settle the payment.
+        let group = Status::parse(group).ok_or_else(|| {
+            ReadError::new(format!(
+                "pacs.002 with unsupported GrpSts {}",
+                shown(group, 35)
+            ))
+        })?;
         // A group rejected whose one transaction was accepted, or the other way round: the
         // receiver contradicts itself, and neither reading may settle the payment.
-        let kinds = (Status::parse(tx), Status::parse(group));
-        if let (Some(tx), Some(group)) = kinds {
+        if let Some(tx) = Status::parse(tx) {
             if tx.kind() != group.kind() {
                 return Err(ReadError::new(format!(
                     "pacs.002 whose TxSts {} contradicts its GrpSts {}",
@@ -553,6 +561,14 @@ mod tests {
         assert!(parse(group("ACCP", "RJCT", "M1").as_bytes()).is_err());
         let two = parse(group("ACCP", "ACSC", "M2").as_bytes()).unwrap_err();
         assert!(two.to_string().contains("naming two messages"));
+        // A group status that is none of SPEC §4's is no status to pass over.
+        for unknown in ["PDNG", "rjct", "RJCT&#x200B;"] {
+            let refused = parse(group(unknown, "ACSC", "M1").as_bytes()).unwrap_err();
+            assert!(
+                refused.to_string().contains("unsupported GrpSts"),
+                "{unknown}: {refused}"
+            );
+        }
         // Agreeing statuses of the same kind, and one message named twice, are an answer.
         let agreeing = group("ACCP", "ACSC", "M1");
         let parsed = parse(agreeing.as_bytes()).unwrap();

@@ -227,6 +227,15 @@ def test_elements_in_another_namespace_are_ignored() -> None:
             "pacs.002 without OrgnlGrpInfAndSts/OrgnlMsgId",
         ),
         (
+            # SPEC §4: any other status is an anomaly; beside an accepting TxSts, a reject
+            # written otherwise was passed over and the answer read as an ACK.
+            pacs002(
+                f"{GROUP}<GrpSts>RJCT&#x200B;</GrpSts></OrgnlGrpInfAndSts>"
+                "<TxInfAndSts><TxSts>ACSC</TxSts></TxInfAndSts>"
+            ),
+            "pacs.002 with unsupported GrpSts",
+        ),
+        (
             # SPEC §4: a group's status settles alone only as a rejection; acceptance is TxSts.
             pacs002(f"{GROUP}<GrpSts>ACSC</GrpSts></OrgnlGrpInfAndSts>"),
             "accepting by GrpSts ACSC alone, without TxInfAndSts/TxSts",
