@@ -79,6 +79,40 @@ async def test_dropped_connection_reports_every_unanswered_message_and_reconnect
     assert retry.kind == "ACK"
 
 
+async def answered(pool: ConnectionPool, msg_id: str) -> str:
+    """The kind of `msg_id`'s answer, sent again while a closing connection loses it."""
+    while True:
+        try:
+            return (await pool.send(msg_id, pacs008(msg_id))).kind
+        except Unanswered as exc:
+            if exc.reason != "connection_lost":
+                raise
+
+
+async def test_with_heartbeats_off_a_receiver_answering_then_hanging_up_is_redialled_at_once(
+    start_receiver: StartReceiver, tls_files: TLSFiles
+) -> None:
+    """Each connection carried an answer before the receiver closed it (its idle timeout, a
+    load balancer's): it proved the receiver works, and its end starts a new run of failures,
+    redialled after the first backoff. With heartbeats off, the read that confirmed a
+    connection was its first answer, which left it unproven: each end was one failure more in
+    a row, and the backoff doubled every time, to a minute here by the twelfth (20 s or more
+    spent waiting, against a few hundredths of a second)."""
+    receiver = await start_receiver(faults=Faults(drop_after=1))
+    settings = gateway_settings(tls_files, receiver.port, pool_size=1, heartbeat_s=0)
+    pool = ConnectionPool(settings, backoff_base_s=0.01, backoff_max_s=60.0)
+    await pool.start()
+    try:
+
+        async def twelve_answers() -> None:
+            for n in range(12):
+                assert await answered(pool, f"HANGUP{n:02d}") == "ACK"
+
+        await asyncio.wait_for(twelve_answers(), 10)
+    finally:
+        await pool.close(deadline_s=0.5)
+
+
 async def test_answer_later_than_the_timeout(
     start_receiver: StartReceiver, make_pool: Callable[..., Any]
 ) -> None:

@@ -38,6 +38,7 @@ def test_client_context_always_verifies(tls_files: TLSFiles) -> None:
     assert context.verify_mode is ssl.CERT_REQUIRED
     assert context.check_hostname
     assert context.minimum_version is ssl.TLSVersion.TLSv1_2
+    assert context.options & ssl.OP_NO_RENEGOTIATION, "a pin checked once holds for good"
     assert len(context.get_ca_certs()) == 1, "only the configured CA, not the system store"
 
 

@@ -317,7 +317,10 @@ class Connection(asyncio.Protocol):
         now = self._last_rx = time.monotonic()
         if not self._confirmed.done():
             self._confirmed.set_result(None)
-        elif self.state is ConnectionState.OPEN:
+        # The echo that confirms a connection arrives while it is CONNECTING and proves
+        # nothing yet; with heartbeats off it is OPEN from the handshake, and its first read is
+        # an answer.
+        if self.state is ConnectionState.OPEN:
             self.proven = True
         inflight = self.inflight
         settled: dict[str, str] = {}  # msg_id: the kind of answer that settled it

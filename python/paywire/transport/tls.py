@@ -40,6 +40,9 @@ def client_context(settings: Settings, *, ca_setting: str | None = None) -> ssl.
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
     context.minimum_version = TLS_MIN_VERSIONS[settings.tls_min_version]
+    # The pin is checked on the certificate of the handshake; a TLS 1.2 renegotiation could
+    # present another that the CA signed but the pin does not allow.
+    context.options |= ssl.OP_NO_RENEGOTIATION
     cert_file, key_file = settings.client_cert_file, settings.client_key_file
     if cert_file is not None and key_file is not None:
         key = (settings.named_value("client_key_file"), key_file)
