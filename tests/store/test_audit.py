@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -130,6 +131,59 @@ async def test_a_value_no_reader_can_decode_is_the_bad_row_named_and_exported_as
     assert len(rows) == 5
     assert rows["3"]["after"] == '{"amount": 1' + "0" * 400 + "}", "as jsonb stores it"
     reverify([rows["1"], rows["2"]])  # the rows before it still verify from the file alone
+
+
+# What a writer behind the triggers can store that no reader took: JSON nested deeper than
+# orjson writes (it reads 1,024 levels, writes 255), and timestamps past Python's datetime.
+ODD_ROWS = {
+    "deep-json": "UPDATE audit_logs SET after = (repeat('[', 300) || repeat(']', 300))::jsonb"
+    " WHERE id = 3",
+    "year-10000": "UPDATE audit_logs SET timestamp = '10000-01-01 00:00:00+00' WHERE id = 3",
+    "minus-infinity": "UPDATE audit_logs SET timestamp = '-infinity' WHERE id = 3",
+    "infinity": "UPDATE audit_logs SET timestamp = 'infinity' WHERE id = 3",
+}
+
+
+@pytest.mark.parametrize("change", ODD_ROWS.values(), ids=list(ODD_ROWS))
+async def test_a_row_no_reader_can_take_is_named_listed_and_exported_as_stored(
+    db_pool: Pool, tamper: asyncpg.Connection, change: str
+) -> None:
+    """Each raised out of the walk (an error 500 for the API, and `audit verify` exiting 2,
+    "could not check", where the log had been altered): verify names it, the listing shows it
+    and the day's export holds it."""
+    at = datetime.now(UTC)
+    await write(db_pool, 5, at)
+    await tamper.execute(change)
+    assert (await audit_service.verify(db_pool)).as_dict() == {
+        "ok": False,
+        "rows": 3,
+        "first_bad_id": 3,
+    }
+    async with db_pool.acquire() as conn:
+        listed = await audit.page(conn, limit=10, as_stored=True)
+    assert [row["id"] for row in listed] == [5, 4, 3, 2, 1]
+    # A stamp moved off the day leaves the day's file; a value no reader takes is in it as stored.
+    day = ["1", "2", "3", "4", "5"] if "SET after" in change else ["1", "2", "4", "5"]
+    assert [row["id"] for row in await exported(db_pool, at.date())] == day
+
+
+async def test_an_edited_last_row_is_the_one_named(
+    db_pool: Pool, tamper: asyncpg.Connection
+) -> None:
+    """Rewritten and hashed again (the hash holds no secret), the last row fits the one before
+    it, and only the head disagrees: verify named the row after it, which does not exist."""
+    await write(db_pool, 10)
+    row = await tamper.fetchrow("SELECT timestamp, prev_hash FROM audit_logs WHERE id = 10")
+    forged = dataclasses.replace(entry(9), operator="mallory")
+    rehashed = chain_hash(row["prev_hash"], 10, utc_iso(row["timestamp"]), forged)
+    await tamper.execute(
+        "UPDATE audit_logs SET operator = 'mallory', hash = $1 WHERE id = 10", rehashed
+    )
+    assert (await audit_service.verify(db_pool)).as_dict() == {
+        "ok": False,
+        "rows": 10,
+        "first_bad_id": 10,
+    }
 
 
 async def test_verify_tells_its_progress_against_the_rows_the_head_names(db_pool: Pool) -> None:

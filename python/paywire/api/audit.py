@@ -15,7 +15,6 @@ from paywire.api.jsonio import json_response
 from paywire.api.keys import DB_POOL, REPORTS_POOL
 from paywire.api.paging import decode_cursor, page, parse_int
 from paywire.api.routes import Param, Reply, Routes, query
-from paywire.domain.payment import utc_iso
 from paywire.domain.roles import Role
 from paywire.services import audit as service
 from paywire.services.streaming import csv_chunks
@@ -64,12 +63,11 @@ async def list_audit_logs(request: web.Request) -> web.Response:
 
 
 def _shown(row: Record) -> dict[str, Any]:
-    """A row as the export writes it: its timestamp always with microseconds, as the chain
-    hashes it (orjson would drop `.000000`); before and after as stored, JSON text passed
-    through, so that a value Python cannot hold (1e400) is shown, not a 500 for the page."""
+    """A row as the export writes it: its timestamp as the chain hashes it, always with
+    microseconds; before and after as stored, JSON text passed through, so that a value Python
+    cannot hold (1e400, a year past 9999) is shown, not a 500 for the page."""
     return {
         **row,
-        "timestamp": utc_iso(row["timestamp"]),
         "before": _stored(row["before"]),
         "after": _stored(row["after"]),
     }

@@ -88,7 +88,7 @@ async def _rows(conn: Conn, since: datetime, until: datetime) -> AsyncGenerator[
         async for row in stored:
             yield [
                 row["id"],
-                utc_iso(row["timestamp"]),
+                row["timestamp"] or "",
                 row["operator"],
                 row["action"],
                 row["entity"],
@@ -106,7 +106,7 @@ def _json(stored: str | None) -> str:
     triggers) as it is stored: the file shows the row `verify` names."""
     try:
         value = audit.stored_json(stored)
-    except orjson.JSONDecodeError:
+        return "" if value is None else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         assert stored is not None
         return stored
-    return "" if value is None else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()

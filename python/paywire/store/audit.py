@@ -128,28 +128,46 @@ async def verify(
             rows += 1
             if progress is not None and rows % prefetch == 0:
                 progress(rows, expected_rows)
-            entry = _stored_entry(row)
             if (
-                entry is None
-                or row["id"] != expected_id
+                row["id"] != expected_id
                 or row["prev_hash"] != prev_hash
-                or row["hash"] != chain_hash(prev_hash, row["id"], utc_iso(row["timestamp"]), entry)
+                or row["hash"] != _row_hash(row, prev_hash)
             ):
                 return VerifyResult(False, rows, row["id"])
             expected_id, prev_hash = expected_id + 1, row["hash"]
         if progress is not None:
             progress(rows, expected_rows)
-        if head["last_id"] != expected_id - 1 or head["last_hash"] != prev_hash:
+        if head["last_id"] != expected_id - 1:
+            # Rows missing at the end (the first is named), or rows past the head (its next).
             return VerifyResult(False, rows, min(expected_id, head["last_id"] + 1))
+        if head["last_hash"] != prev_hash:
+            # Every row fits the one before it and the head disagrees with the last: that row
+            # was rewritten and hashed again (the hash holds no secret), or the head was.
+            return VerifyResult(False, rows, head["last_id"] if rows else expected_id)
         return VerifyResult(True, rows, None)
 
 
+def _row_hash(row: Record, prev_hash: str) -> str | None:
+    """The hash a row read by `_VERIFIED_ROWS` should have after `prev_hash`; None when its
+    content cannot be read back, or hashed again (JSON nested deeper than the writer takes)."""
+    entry = _stored_entry(row)
+    if entry is None:
+        return None
+    try:
+        return chain_hash(prev_hash, row["id"], row["timestamp"], entry)
+    except orjson.JSONEncodeError:
+        return None
+
+
 # For verify, export and the listing: before and after as the text jsonb stores, decoded row by
-# row (`stored_json`) or passed on as JSON text. A value a writer behind the triggers made
-# undecodable (a number past a float, 1e400) is then the bad row to name, or the cell to show as
-# stored, where the connection's codec would have ended the whole walk (or page) with an error.
+# row (`stored_json`) or passed on as JSON text, and the timestamp as the text the chain hashes
+# (`utc_iso`'s form). A value a writer behind the triggers made undecodable (a number past a
+# float, 1e400; a timestamp past Python's, year 10000 or infinity) is then the bad row to name,
+# or the cell to show as stored, where the connection's codec would have ended the whole walk
+# (or page) with an error.
 _STORED_COLUMNS = (
-    "id, timestamp, operator, action, entity, entity_id, before::text AS before,"
+    "id, to_char(timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    " AS timestamp, operator, action, entity, entity_id, before::text AS before,"
     " after::text AS after, request_id, prev_hash, hash"
 )
 _VERIFIED_ROWS = f"SELECT {_STORED_COLUMNS} FROM audit_logs ORDER BY id"
