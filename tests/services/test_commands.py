@@ -260,6 +260,18 @@ def test_seed_demo_then_file(env: dict[str, str], tmp_path: Path) -> None:
     assert "operators[0].password" in bad.stderr
     assert "operators[0].roles" in bad.stderr
 
+    # Two files pasted together: a JSON reader keeps the last of a key given twice.
+    first, second = json.dumps(SEED["operators"]), json.dumps(SEED["accounts"])
+    seed_file.write_text(f'{{"operators": {first}, "accounts": {second}, "operators": []}}')
+    twice = paywire(env, tmp_path, "seed", "--file", str(seed_file))
+    assert twice.returncode == 2
+    assert "gives 'operators' twice in one object" in twice.stderr
+    seed_file.write_text(
+        '{"operators": [{"username": "zoe", "roles": ["MAKER"], "roles": ["AUDITOR"]}]}'
+    )
+    twice = paywire(env, tmp_path, "seed", "--file", str(seed_file))
+    assert "gives 'roles' twice in one object, the one of username 'zoe'" in twice.stderr
+
 
 def test_the_demo_seed_is_refused_on_a_database_with_operators_of_its_own(
     env: dict[str, str], tmp_path: Path

@@ -193,6 +193,27 @@ async def test_a_file_of_opening_balances_stays_idempotent_after_postings(world:
         await seeding.seed_file(world.pool, acme(balance="5.00"), hasher=CHEAP_HASHER)
 
 
+async def test_an_overdrawn_account_keeps_its_overdraft_until_it_is_in_credit(
+    world: World,
+) -> None:
+    """Refused by the database's own rule (a balance below zero needs the overdraft), the seed
+    ended in a traceback and "unexpected CheckViolationError": it is refused, saying when the
+    file's change can be made, and nothing changes."""
+    poor = {"account": POOR, "name": f"Account {POOR}", "currency": "EUR", "balance": "100.00"}
+    await seeding.seed_file(
+        world.pool,
+        {"operators": [], "accounts": [{**poor, "overdraft": True}]},
+        hasher=CHEAP_HASHER,
+    )
+    debtor = {"name": "P", "account": POOR}
+    await world.drive(await world.create(amount="150.00", debtor=debtor), Status.POSTED)
+    assert await world.balance(POOR) == Decimal("-50.00")
+    without = {"operators": [], "accounts": [{**poor, "overdraft": False}]}
+    with pytest.raises(Conflict, match=r"is overdrawn \(-50\.00 EUR\); it can lose its overdraft"):
+        await seeding.seed_file(world.pool, without, hasher=CHEAP_HASHER)
+    assert (await world.account(POOR)).overdraft
+
+
 async def test_a_seed_waiting_on_a_posting_keeps_what_the_posting_moved(world: World) -> None:
     """The seed locks the account while a posting holds it, and reads it once it is committed."""
     payment = await world.create(amount="10.00")

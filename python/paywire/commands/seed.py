@@ -6,6 +6,8 @@ Generated demo passwords are printed once, when the operator is created; nothing
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -89,8 +91,29 @@ def _show(report: seeding.SeedReport) -> None:
 
 def _read(path: Path) -> object:
     try:
-        return orjson.loads(path.read_bytes())
+        raw = path.read_bytes()
+        data = orjson.loads(raw)
     except OSError as exc:
         raise ConfigError(f"cannot read the seed file {path}: {exc.strerror}") from None
     except orjson.JSONDecodeError as exc:
         raise ConfigError(f"the seed file {path} is not valid JSON: {exc}") from None
+    # A JSON reader keeps the last of a key given twice in one object, without a word: two
+    # files pasted together would seed the second one's operators alone, and exit 0.
+    json.loads(raw, object_pairs_hook=functools.partial(_no_key_twice, path))
+    return data
+
+
+def _no_key_twice(path: Path, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    for key in keys:
+        if keys.count(key) > 1:
+            named = dict(pairs)
+            whose = next(
+                (f", the one of {k} {named[k]!r}" for k in ("username", "account") if k in named),
+                "",
+            )
+            raise ConfigError(
+                f"the seed file {path} gives {key!r} twice in one object{whose}; a JSON reader"
+                " would keep the last alone: give it once"
+            )
+    return dict(pairs)

@@ -360,8 +360,17 @@ async def _apply_account(
             f"has ledger entries; its opening balance is {opening}, and its balance changes"
             " only through postings",
         )
+    balance = acc.balance + posted
+    if balance < 0 and not acc.overdraft:
+        # The database's rule too (a balance below zero needs the overdraft), which would end
+        # the seed in a traceback rather than in a refusal saying when it can be done.
+        raise _conflict(
+            label,
+            f"is overdrawn ({balance} {found.currency}); it can lose its overdraft once its"
+            " balance is 0 or more",
+        )
     await ledger.update_account(
-        conn, found.id, name=acc.name, balance=acc.balance + posted, overdraft=acc.overdraft
+        conn, found.id, name=acc.name, balance=balance, overdraft=acc.overdraft
     )
     report.updated.append(label)
     before = {**current, "balance": str(current["balance"])}
