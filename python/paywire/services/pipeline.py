@@ -217,7 +217,8 @@ async def settle_in(
     # Settled by a commit the caller did not hear of: counted, not applied again.
     settled_before: list[tuple[Payment, IncomingAnswer]] = []
     async with transaction(conn):
-        locked, held = await store.lock_by_msg_id(conn, sorted({a.msg_id for a in answers}))
+        found = await store.lock_by_msg_id(conn, sorted({a.msg_id for a in answers}))
+        locked, held = found.locked, found.held
         if held:
             result.waiting.extend(a for a in answers if a.msg_id in held)
             answers = [a for a in answers if a.msg_id not in held]
@@ -232,11 +233,6 @@ async def settle_in(
                 if stored.get(messages.receipt(a)) and a.msg_id in by_msg_id
             ]
             answers = [a for a in answers if messages.receipt(a) not in stored]
-        # A TRANSMITTED payment whose every transmission was given back unsent (the breaker
-        # opened, no connection had room): its message never reached the receiver either.
-        unsent = await messages.never_sent(
-            conn, [p.id for p in locked if p.status is Status.TRANSMITTED]
-        )
         await messages.insert_answers(
             conn, answers, [_payment_id(by_msg_id, a.msg_id) for a in answers]
         )
@@ -259,7 +255,9 @@ async def settle_in(
                     problems.append(_unsent(payment, answer))
                 elif settled_as != answer.kind and _names(answer, payment):
                     problems.append(_contradiction(payment, answer, settled_as))
-            elif payment.id in unsent and answer.status != MANUAL:
+            elif payment.id in found.never_sent and answer.status != MANUAL:
+                # Its every transmission was given back unsent (the breaker opened, no
+                # connection had room): its message never reached the receiver either.
                 result.ignored.append(answer.msg_id)
                 problems.append(_unsent(payment, answer))
             elif not _names(answer, payment):

@@ -110,17 +110,6 @@ def receipt(answer: IncomingAnswer) -> Receipt:
     return answer.msg_id, answer.received_at, answer.payload
 
 
-async def never_sent(conn: Conn, payment_ids: Sequence[UUID]) -> set[UUID]:
-    """Those of the payments whose message no transmission has left: none claimed yet, or each
-    claimed given back unsent (`delivery.due_now`), so its attempts are 0. A transmission is
-    claimed, and committed, before its bytes leave: an answer read after the claim finds it."""
-    rows = await conn.fetch(
-        "SELECT payment_id FROM messages WHERE payment_id = ANY($1::uuid[]) AND attempts = 0",
-        payment_ids,
-    )
-    return {row["payment_id"] for row in rows}
-
-
 async def mark_answered(conn: Conn, payment_ids: Sequence[UUID], at: Sequence[datetime]) -> None:
     await conn.execute(
         """

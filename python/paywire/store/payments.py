@@ -37,6 +37,10 @@ class StatusChange:
     reason: Reason | None = None
 
 
+# COLUMNS of `payments p`, for a statement that joins another table.
+_P_COLUMNS = ", ".join(f"p.{column.strip()}" for column in COLUMNS.split(","))
+
+
 def to_payment(row: Record) -> Payment:
     reason = Reason(row["reason_code"], row["reason_text"]) if row["reason_code"] else None
     return Payment(
@@ -125,26 +129,40 @@ async def lock(conn: Conn, payment_ids: Sequence[UUID]) -> list[Payment]:
     return [to_payment(row) for row in rows]
 
 
-async def lock_by_msg_id(conn: Conn, msg_ids: Sequence[str]) -> tuple[list[Payment], set[str]]:
-    """The payments of these distinct msg_ids that no other transaction holds, locked; and the
-    msg_ids of those another holds. Not waited for: one payment locked elsewhere (an operator's
-    action, a DBA's open transaction) would hold up every answer behind it. NO KEY UPDATE, as
-    `lock` says."""
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """What `lock_by_msg_id` found: the payments locked, the msg_ids of those another
+    transaction holds, and the ids of the locked ones whose message no transmission has left
+    (none claimed yet, or each claimed given back unsent: its attempts are 0)."""
+
+    locked: list[Payment]
+    held: set[str]
+    never_sent: set[UUID]
+
+
+async def lock_by_msg_id(conn: Conn, msg_ids: Sequence[str]) -> Answered:
+    """The payments of these distinct msg_ids that no other transaction holds, locked, as
+    `Answered` says. Not waited for: one payment locked elsewhere (an operator's action, a
+    DBA's open transaction) would hold up every answer behind it. NO KEY UPDATE, as `lock`
+    says. A transmission is claimed, and committed, before its bytes leave: an answer read
+    after the claim finds it counted."""
     rows = await conn.fetch(
-        f"SELECT {COLUMNS} FROM payments WHERE msg_id = ANY($1::text[])"
-        " FOR NO KEY UPDATE SKIP LOCKED",
+        f"SELECT {_P_COLUMNS}, m.attempts = 0 AS never_sent"
+        " FROM payments p LEFT JOIN messages m ON m.payment_id = p.id"
+        " WHERE p.msg_id = ANY($1::text[]) FOR NO KEY UPDATE OF p SKIP LOCKED",
         msg_ids,
     )
     locked = [to_payment(row) for row in rows]
+    never_sent = {row["id"] for row in rows if row["never_sent"]}
     if len(locked) == len(msg_ids):
-        return locked, set()
+        return Answered(locked, set(), never_sent)
     # The rest name no payment (orphans), or one that is held: those are told apart unlocked.
     found = {payment.msg_id for payment in locked}
     held = await conn.fetch(
         "SELECT msg_id FROM payments WHERE msg_id = ANY($1::text[])",
         [msg_id for msg_id in msg_ids if msg_id not in found],
     )
-    return locked, {row["msg_id"] for row in held}
+    return Answered(locked, {row["msg_id"] for row in held}, never_sent)
 
 
 async def claim(
