@@ -130,6 +130,14 @@ def test_look_alike_letters_and_marks_do_not_hide_a_listed_name(creditor: str) -
     assert [h.code for h in rules.screen(payment(creditor=creditor))] == [SANCTIONS_HIT]
 
 
+def test_a_word_drawn_in_one_frame_reads_as_its_letters() -> None:
+    """🆎 is AB in one symbol, which NFKD leaves a symbol: the rest of the name in framed
+    letters read "u sayyaf", and neither hit nor left a name too empty to clear."""
+    rules = parse_sanctions_csv("type,value,source\nNAME,Abu Sayyaf,UN\n")
+    written = "\U0001f18e" + framed("U Sayyaf", 0x1F170)
+    assert [h.code for h in rules.screen(payment(creditor=written))] == [SANCTIONS_HIT]
+
+
 @pytest.mark.parametrize("creditor", ["\u2605\u2605\u2605", "--", "\U0001f600 \U0001f600"])
 def test_a_name_screening_cannot_read_is_held_for_a_person(creditor: str) -> None:
     """Symbols alone leave nothing to compare with the list, so nothing to clear: a reader may

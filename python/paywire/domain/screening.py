@@ -110,19 +110,31 @@ _FOLDS = str.maketrans(
 # like I, 0 like O, and rn like m ("lVAN DRAG0", "Kirn"). Folded alike in a listed name and a
 # payment's, as every fold here: a name that matches now as well is held, not let through.
 _ASCII_LOOK_ALIKES = str.maketrans({"l": "i", "1": "i", "0": "o"})
-# Letters drawn in a frame that NFKD leaves symbols, unlike the circled and squared ones: the
-# negative circled and negative squared capitals, the regional indicators (which pair into
-# flags, and alone draw their letter), the crossed negative squared P and the squared small d.
-# As symbols they were blanks, and a name written in them no name at all to screening.
-_FRAMED_LETTERS = {
-    **{
-        chr(first + offset): chr(ord("A") + offset)
-        for first in (0x1F150, 0x1F170, 0x1F1E6)
-        for offset in range(26)
-    },
-    "\U0001f18a": "P",
-    "\U0001f1a5": "d",
-}
+# The Enclosed Alphanumeric Supplement, where Unicode puts letters in frames: the circled and
+# squared capitals NFKD reads as their letters, but not the negative circled and negative
+# squared ones, the regional indicators (which pair into flags, and alone draw their letter)
+# or the squared words (🆎 AB, 🆘 SOS). As symbols they were blanks, and a name written in them
+# (partly) no name to screening. Each is read as what its Unicode name says it draws.
+_ENCLOSED_SUPPLEMENT = range(0x1F100, 0x1F200)
+_LETTER_NAMED = re.compile(r".*(?:LATIN (CAPITAL|SMALL)|SYMBOL) LETTER ([A-Z])")
+_WORD_NAMED = re.compile(r"(?:NEGATIVE )?SQUARED ([A-Z]{2,})")
+
+
+def _framed_letters() -> dict[str, str]:
+    framed: dict[str, str] = {}
+    for code in _ENCLOSED_SUPPLEMENT:
+        ch = chr(code)
+        if unicodedata.normalize("NFKD", ch) != ch:
+            continue  # NFKD reads it already
+        name = unicodedata.name(ch, "")
+        if letter := _LETTER_NAMED.fullmatch(name):
+            framed[ch] = letter[2].lower() if letter[1] == "SMALL" else letter[2]
+        elif word := _WORD_NAMED.fullmatch(name):
+            framed[ch] = word[1]
+    return framed
+
+
+_FRAMED_LETTERS = _framed_letters()
 # Look-alikes that NFKD would turn into letters that look like nothing Latin (the Greek lunate
 # sigma U+03F2, a c to the eye, into the final sigma), so they are folded before it, and the
 # framed letters it would leave symbols.
