@@ -167,6 +167,19 @@ async def test_a_row_no_reader_can_take_is_named_listed_and_exported_as_stored(
     assert [row["id"] for row in await exported(db_pool, at.date())] == day
 
 
+async def test_a_head_that_disagrees_with_an_empty_log_names_no_row(
+    db_pool: Pool, tamper: asyncpg.Connection
+) -> None:
+    """No row past the anchor, and the head's hash not the anchor's: the head alone is wrong,
+    and there is no row to name (verify named the anchor's next, which does not exist)."""
+    await tamper.execute("UPDATE audit_chain SET last_hash = repeat('b', 64)")
+    assert (await audit_service.verify(db_pool)).as_dict() == {
+        "ok": False,
+        "rows": 0,
+        "first_bad_id": None,
+    }
+
+
 async def test_an_edited_last_row_is_the_one_named(
     db_pool: Pool, tamper: asyncpg.Connection
 ) -> None:

@@ -143,7 +143,8 @@ async def verify(
         if head["last_hash"] != prev_hash:
             # Every row fits the one before it and the head disagrees with the last: that row
             # was rewritten and hashed again (the hash holds no secret), or the head was.
-            return VerifyResult(False, rows, head["last_id"] if rows else expected_id)
+            # With no row past the anchor, the head alone is wrong: there is no row to name.
+            return VerifyResult(False, rows, head["last_id"] if rows else None)
         return VerifyResult(True, rows, None)
 
 
