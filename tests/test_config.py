@@ -89,6 +89,8 @@ def test_where_a_value_was_set_is_remembered_but_is_no_setting(tmp_path: Path) -
     assert repr(from_file) == repr(from_environ)
     assert from_file.redacted() == from_environ.redacted()
     assert "from_file" not in from_file.redacted()
+    # A value a command chooses itself (the demo's CA) is no longer the file's.
+    assert from_file.replaced(log_dir=Path("/srv/logs")).named("log_dir") == "PAYWIRE_LOG_DIR"
 
 
 @pytest.mark.parametrize(

@@ -171,6 +171,13 @@ class Settings:
                 "set them in the environment or in the file given with --config"
             )
 
+    def replaced(self, **changes: Any) -> Settings:
+        """These settings with `changes`, which the --config file no longer sets: a command
+        that chooses a value itself (the demo's CA, the bench's receiver) must not have its
+        refusal send the user to the file."""
+        kept = {name: file for name, file in self.from_file.items() if name not in changes}
+        return dataclasses.replace(self, **changes, from_file=MappingProxyType(kept))
+
     def named(self, field: str, shown: str = "") -> str:
         """`field` as a refusal names it (`_named`), for one raised after loading: the module that
         opens a file the settings name would otherwise name its variable though the file set it."""

@@ -271,6 +271,11 @@ def test_seed_demo_then_file(env: dict[str, str], tmp_path: Path) -> None:
     )
     twice = paywire(env, tmp_path, "seed", "--file", str(seed_file))
     assert "gives 'roles' twice in one object, the one of username 'zoe'" in twice.stderr
+    # Deeper than the standard library's reader goes, within orjson's 1,024 levels.
+    seed_file.write_text("[" * 1010 + "]" * 1010)
+    deep = paywire(env, tmp_path, "seed", "--file", str(seed_file))
+    assert (deep.returncode, deep.stderr.count("Traceback")) == (2, 0)
+    assert "nested too deep" in deep.stderr
 
 
 def test_the_demo_seed_is_refused_on_a_database_with_operators_of_its_own(

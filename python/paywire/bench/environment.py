@@ -15,7 +15,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -64,15 +64,13 @@ async def bench_environment(
         work = Path(scratch)
         # PostgreSQL runs as an unprivileged account when we are root: let it in.
         await asyncio.to_thread(work.chmod, 0o755)
-        settings = replace(
-            settings,
+        settings = settings.replaced(
             data_dir=settings.data_dir if settings.database_url else work,
             sender_bic=settings.sender_bic or LOOPBACK_SENDER_BIC,
             receiver_bic=settings.receiver_bic or LOOPBACK_RECEIVER_BIC,
         )
         async with _receiver(work, receiver, receiver_ca) as (host, port, ca_file):
-            settings = replace(
-                settings,
+            settings = settings.replaced(
                 receiver_host=host,
                 receiver_port=port,
                 receiver_server_name=settings.receiver_server_name

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +90,7 @@ async def run_demo(settings: Settings) -> None:
         "--log", str(settings.data_dir / "receiver.log"),
     ) as receiver:  # fmt: skip
         step(f"reference receiver listening on {host_port(receiver.host, receiver.port)}")
-        gateway_settings = replace(
-            settings,
+        gateway_settings = settings.replaced(
             receiver_host=receiver.host,
             receiver_port=receiver.port,
             receiver_server_name="localhost",

@@ -93,13 +93,16 @@ def _read(path: Path) -> object:
     try:
         raw = path.read_bytes()
         data = orjson.loads(raw)
+        # A JSON reader keeps the last of a key given twice in one object, without a word: two
+        # files pasted together would seed the second one's operators alone, and exit 0.
+        json.loads(raw, object_pairs_hook=functools.partial(_no_key_twice, path))
     except OSError as exc:
         raise ConfigError(f"cannot read the seed file {path}: {exc.strerror}") from None
     except orjson.JSONDecodeError as exc:
         raise ConfigError(f"the seed file {path} is not valid JSON: {exc}") from None
-    # A JSON reader keeps the last of a key given twice in one object, without a word: two
-    # files pasted together would seed the second one's operators alone, and exit 0.
-    json.loads(raw, object_pairs_hook=functools.partial(_no_key_twice, path))
+    except RecursionError:
+        # orjson reads 1,024 levels, the standard library's reader fewer.
+        raise ConfigError(f"the seed file {path} is nested too deep to be a seed file") from None
     return data
 
 

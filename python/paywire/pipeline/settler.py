@@ -179,7 +179,6 @@ class Settler:
                 await self._settle(batch)
             except TRANSIENT_ERRORS as exc:
                 failures += 1
-                self._unsure.update(receipt(a) for a in batch)
                 delay = backoff_s(failures, self._backoff_max_s)
                 log.warning("settling failed, retrying in %.2f s: %s", delay, exc)
                 if self._stopping.is_set():
@@ -220,7 +219,12 @@ class Settler:
             return []
         receipts = {receipt(a) for a in ready} if self._unsure else set()
         recheck = not self._unsure.isdisjoint(receipts)
-        settlement = await steps.settle(self._db, ready, self._ledger, recheck=recheck)
+        try:
+            settlement = await steps.settle(self._db, ready, self._ledger, recheck=recheck)
+        except TRANSIENT_ERRORS:
+            # The database went, perhaps after the commit: these may be stored already.
+            self._unsure.update(receipt(a) for a in ready)
+            raise
         if receipts:
             # Those waiting aside were not looked for: they stay unsure until settled.
             self._unsure -= receipts - {receipt(a) for a in settlement.waiting}

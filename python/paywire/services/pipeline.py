@@ -178,7 +178,8 @@ async def settle(
     has committed."""
     async with transaction(db) as conn:
         result = await settle_in(conn, answers, ledger, recheck=recheck)
-    if result.exceptions:
+    # After a lost commit, the exceptions it opened or closed are not in the result.
+    if result.exceptions or recheck:
         await gauges.refresh_exceptions_open(db)
     count_settled(result)
     return result
