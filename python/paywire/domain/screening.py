@@ -323,11 +323,9 @@ class ScreeningRules:
         source = self.names.source(written)
         if source is None and small is not None:
             source = self.script_names.source(small)
-        return (
-            None
-            if source is None
-            else Hit(SANCTIONS_HIT, f"{role} name matches an entry of {source}")
-        )
+        if source is None:
+            return None
+        return Hit(SANCTIONS_HIT, f"{role} name matches an entry of {source}")
 
     def _bic_source(self, bic: str) -> str | None:
         # An 8-character entry covers every branch of the institution; an 11-character one its

@@ -12,11 +12,11 @@ from typing import Any
 from uuid import UUID
 
 from paywire.domain.payment import utc_iso
-from paywire.store.tx import Conn, Record
+from paywire.store.tx import Conn, Record, qualified
 
 # An `ExceptionItem`'s columns, in its order: what a statement opening exceptions returns.
 COLUMNS = "id, kind, payment_id, msg_id, detail, state, opened_at, resolved_at, resolved_by, note"
-_E_COLUMNS = ", ".join(f"e.{column}" for column in COLUMNS.split(", "))
+_E_COLUMNS = qualified(COLUMNS, "e")
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import asyncpg
 from paywire.domain.operators import Operator
 from paywire.domain.roles import Role
 from paywire.errors import Conflict
-from paywire.store.tx import Conn, Record
+from paywire.store.tx import Conn, Record, qualified
 
 _COLUMNS = "id, username, roles, active, created_at, updated_at, password_change_required"
 
@@ -293,7 +293,7 @@ async def session_operator(
     session expires."""
     row = await conn.fetchrow(
         f"""
-        SELECT {", ".join(f"o.{c}" for c in _COLUMNS.split(", "))}, s.expires_at
+        SELECT {qualified(_COLUMNS, "o")}, s.expires_at
         FROM sessions s JOIN operators o ON o.id = s.operator_id
         WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND o.active
         """,

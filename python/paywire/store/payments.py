@@ -20,7 +20,7 @@ from paywire.domain.payment import (
     Reason,
 )
 from paywire.domain.statuses import Status
-from paywire.store.tx import Conn, Record
+from paywire.store.tx import Conn, Record, qualified
 
 COLUMNS = """
     id, reference, status, amount, currency, value_date, debtor_name, debtor_account,
@@ -38,7 +38,7 @@ class StatusChange:
 
 
 # COLUMNS of `payments p`, for a statement that joins another table.
-_P_COLUMNS = ", ".join(f"p.{column.strip()}" for column in COLUMNS.split(","))
+_P_COLUMNS = qualified(COLUMNS, "p")
 
 
 def to_payment(row: Record) -> Payment:

@@ -50,6 +50,12 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 POOL_WAIT_S = 10.0
 
 
+def qualified(columns: str, alias: str) -> str:
+    """`columns` ("id, kind, …") each with the table's `alias`, for a statement that joins
+    tables sharing some of their names."""
+    return ", ".join(f"{alias}.{column.strip()}" for column in columns.split(","))
+
+
 @asynccontextmanager
 async def transaction(db: Db) -> AsyncIterator[Conn]:
     """A connection inside a transaction: the caller's own if it has one, else a new one.
