@@ -159,9 +159,9 @@ const COMMANDS = [
     name: "reject",
     usage: "reject ID REASON",
     about: "reject a payment with a reason (CHECKER)",
-    run: async (ctx, args) => {
+    run: async (ctx, args, line) => {
       need(args, 2, "reject ID REASON");
-      await paymentAction(ctx, args[0], "reject", { reason: args.slice(1).join(" ") }, "rejected");
+      await paymentAction(ctx, args[0], "reject", { reason: wordsAfter(line, 2) }, "rejected");
     },
   },
   {
@@ -177,13 +177,14 @@ const COMMANDS = [
     name: "compliance",
     usage: "compliance ID release|reject REASON",
     about: "decide on a HELD payment; the rest of the line is the reason (COMPLIANCE)",
-    run: async (ctx, args) => {
+    run: async (ctx, args, line) => {
       const usage = "compliance ID release|reject REASON";
       need(args, 3, usage);
-      const [id, decision, ...reason] = args;
+      const [id, decision] = args;
       if (!["release", "reject"].includes(decision)) throw new UsageError(usage);
       const done = decision === "release" ? "released" : "rejected";
-      await paymentAction(ctx, id, "compliance", { decision, reason: reason.join(" ") }, done);
+      const reason = wordsAfter(line, 3);
+      await paymentAction(ctx, id, "compliance", { decision, reason }, done);
     },
   },
   {
@@ -543,4 +544,10 @@ export function findCommand(name) {
 
 export function splitLine(line) {
   return line.trim().split(/\s+/).filter(Boolean);
+}
+
+// The line after its first `count` words (the command's name among them), as typed: a reason
+// is recorded with the spacing the operator gave it.
+function wordsAfter(line, count) {
+  return line.trim().replace(new RegExp(`^(?:\\S+\\s+){${count}}`), "");
 }

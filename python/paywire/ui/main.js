@@ -74,7 +74,7 @@ function start() {
       },
       ask: (question, options) =>
         live() ? terminal.ask(question, options) : Promise.reject(new Cancelled("cancelled")),
-      out: when((lines) => (Array.isArray(lines) ? terminal.printLines(lines) : terminal.print(lines))),
+      out: when((what) => terminal.out(what)),
       ok: when((text) => terminal.print(text, "ok")),
       info: when((text) => terminal.print(text, "info")),
     };
@@ -96,7 +96,7 @@ function start() {
     api.signal = signal;
     const ctx = contextOf();
     try {
-      await command.run(ctx, args);
+      await command.run(ctx, args, line);
     } catch (error) {
       ctx.report(error);
     } finally {

@@ -18,6 +18,20 @@ function cell(value) {
   return showable(Array.isArray(value) ? value.join(",") : value);
 }
 
+// A table's rows of cells, each cell's text padded to its column's width in characters and
+// followed by the gap to the next: the text of a row reads aligned wherever it is copied. On
+// screen the terminal lays each cell out in a box of its own (Terminal.printTable), since
+// characters are not all one column wide and a cell's direction must not spill into the next.
+export class Table {
+  constructor(rows, right, empty) {
+    this.rows = rows;
+    this.right = right;
+    this.empty = empty;
+  }
+}
+
+const GAP = "  ";
+
 // columns: [{title, key, right}] where key is a property name or a function of the row.
 export function table(columns, rows) {
   const cells = rows.map((row) =>
@@ -26,15 +40,18 @@ export function table(columns, rows) {
   const widths = columns.map((c, i) =>
     Math.max(c.title.length, ...cells.map((r) => r[i].length)),
   );
+  const last = columns.length - 1;
   const format = (values) =>
-    values
-      .map((v, i) => (columns[i].right ? v.padStart(widths[i]) : v.padEnd(widths[i])))
-      .join("  ")
-      .trimEnd();
-  const lines = [format(columns.map((c) => c.title)), format(widths.map((w) => "-".repeat(w)))];
-  for (const r of cells) lines.push(format(r));
-  if (rows.length === 0) lines.push("(none)");
-  return lines;
+    values.map((v, i) => {
+      if (columns[i].right) return v.padStart(widths[i]) + (i < last ? GAP : "");
+      return i < last ? v.padEnd(widths[i]) + GAP : v;
+    });
+  const head = [format(columns.map((c) => c.title)), format(widths.map((w) => "-".repeat(w)))];
+  return new Table(
+    [...head, ...cells.map(format)],
+    columns.map((c) => Boolean(c.right)),
+    rows.length === 0,
+  );
 }
 
 // pairs: [[label, value]] printed as "label  value" with the labels aligned.

@@ -1,7 +1,7 @@
 // The screen: printing output lines, the prompt with its history, and questions asked inside a
 // command (with hidden input for passwords). Text is only ever set through textContent.
 
-import { showable } from "./table.js";
+import { Table, showable } from "./table.js";
 
 export class Cancelled extends Error {}
 
@@ -60,6 +60,38 @@ export class Terminal {
 
   printLines(lines, kind = "out") {
     for (const text of lines) this.print(text, kind);
+  }
+
+  // What a command prints: a line, lines, or a table.
+  out(what) {
+    if (what instanceof Table) this.printTable(what);
+    else if (Array.isArray(what)) this.printLines(what);
+    else this.print(what);
+  }
+
+  // A table, one line per row and a box per cell. The boxes of a column are made as wide as its
+  // widest, so its cells line up whatever their characters take on screen (combining marks take
+  // no column, East Asian letters two, whatever the padding counted), and each box is an
+  // isolated run of text: two right-to-left names side by side cannot change places.
+  printTable({ rows, right, empty }) {
+    const following = this.atBottom();
+    const lines = rows.map((cells) => {
+      const line = document.createElement("div");
+      line.className = "line out";
+      line.append(
+        ...cells.map((text, column) => {
+          const box = document.createElement("span");
+          box.className = right[column] ? "cell right" : "cell";
+          box.textContent = showable(text);
+          return box;
+        }),
+      );
+      return line;
+    });
+    this.output.append(...lines);
+    alignColumns(lines, parseFloat(getComputedStyle(this.output).fontSize));
+    if (empty) this.print("(none)");
+    if (following) this.scrollToEnd();
   }
 
   atBottom() {
@@ -225,5 +257,22 @@ export class Terminal {
       this.cursor += 1;
       this.input.value = this.cursor === this.history.length ? this.draft : this.history[this.cursor];
     }
+  }
+}
+
+// Every box of a column as wide as the column's widest, in em: the table stays aligned when the
+// page is zoomed. All widths are read before any is set, so the layout is computed once.
+function alignColumns(lines, emPx) {
+  const boxes = lines.map((line) => Array.from(line.children));
+  const widths = [];
+  for (const row of boxes) {
+    row.forEach((box, column) => {
+      widths[column] = Math.max(widths[column] || 0, box.getBoundingClientRect().width);
+    });
+  }
+  for (const row of boxes) {
+    row.forEach((box, column) => {
+      box.style.minWidth = `${Math.ceil((widths[column] / emPx) * 1000) / 1000}em`;
+    });
   }
 }
