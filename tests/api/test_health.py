@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
 
 import asyncpg
 
 from paywire.api import create_app, health
 from paywire.store import tx
+from paywire.store.database import create_pool
 from tests.api.world import World
 from tests.fixtures.app import Serve
 from tests.fixtures.postgres import SilentServer
+
+# The pool's command timeout in the test of a database gone silent.
+SILENT_COMMAND_TIMEOUT_S = 5.0
 
 
 async def test_ok_database_without_transport_is_degraded(serve: Serve, settings, db_pool) -> None:
@@ -55,6 +62,38 @@ async def test_a_database_that_never_answers_is_503_error_within_the_check_timeo
     body = await response.json()
     assert body["checks"]["database"] == {"status": "error", "detail": "TimeoutError"}
     assert silent_server.connections, "the check reached the server"
+
+
+async def test_a_database_gone_silent_under_an_open_pool_is_503_error_within_the_check_timeout(
+    serve: Serve, settings, monkeypatch, database: str
+) -> None:
+    """A partition that drops packets leaves the pool's connections open, and the check takes
+    one of them: it answers when its time is up rather than waiting, as the pool would, for the
+    cancelled query to be confirmed (up to the command timeout: past the readiness probe's
+    3 s and, at 10 s, past Prometheus' scrape). The silence is the real server's, its
+    backends stopped."""
+    monkeypatch.setattr(health, "DB_CHECK_TIMEOUT_S", 0.5)
+    pool = await create_pool(
+        database, min_size=2, max_size=2, command_timeout=SILENT_COMMAND_TIMEOUT_S
+    )
+    async with pool.acquire() as first, pool.acquire() as second:
+        backends = [first.get_server_pid(), second.get_server_pid()]
+    client = await serve(create_app(settings, pool))
+    for pid in backends:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        response = await client.get("/health")
+        took = time.monotonic() - started
+    finally:
+        for pid in backends:
+            os.kill(pid, signal.SIGCONT)
+        pool.terminate()
+    assert response.status == 503
+    body = await response.json()
+    assert body["checks"]["database"] == {"status": "error", "detail": "TimeoutError"}
+    # A bound on waiting, not a measurement: the pool would have held it for its 5 s.
+    assert took < SILENT_COMMAND_TIMEOUT_S / 2, took
 
 
 async def test_draining_is_503_error(serve: Serve, settings, db_pool) -> None:

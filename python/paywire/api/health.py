@@ -7,7 +7,6 @@ cannot leave (breaker not CLOSED, no TLS connection up) but the API still works.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -78,8 +77,7 @@ async def evaluate(app: web.Application) -> tuple[str, dict[str, dict[str, Any]]
 
 async def check_database(pool: Pool) -> dict[str, Any]:
     try:
-        async with asyncio.timeout(DB_CHECK_TIMEOUT_S):
-            await ping(pool)
+        await ping(pool, DB_CHECK_TIMEOUT_S)
     except TimeoutError:
         if pool.get_idle_size() == 0 and pool.get_size() >= pool.get_max_size():
             # Every connection is busy (a load peak, long exports): the database answers those,

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from paywire.errors import ConfigError, DatabaseUnavailable, host_port
 from paywire.store import migrator
 from paywire.store.embedded import EmbeddedPostgres
 from paywire.store.migrator import GATEWAY_ROLE
-from paywire.store.tx import Conn, Db, Pool
+from paywire.store.tx import Conn, Pool
 
 # Every session works in UTC, so dates derived in SQL agree with the ones Python derives.
 SERVER_SETTINGS = {"TimeZone": "UTC", "application_name": "paywire"}
@@ -238,9 +239,23 @@ async def create_pool(
     return pool
 
 
-async def ping(db: Db) -> None:
-    """One round trip to the server: returns once it answered, raises whatever stopped it."""
-    await db.fetchval("SELECT 1")
+async def ping(pool: Pool, within_s: float) -> None:
+    """One round trip to the server within `within_s` seconds (TimeoutError past it), or whatever
+    else stopped it. A connection that did not answer in time is closed, not given back: the
+    pool would first wait for its query's cancellation, which a server gone silent (a partition
+    dropping packets) never confirms, holding the caller for up to the command timeout."""
+    conn = None
+    try:
+        async with asyncio.timeout(within_s):
+            conn = await pool.acquire()
+            await conn.fetchval("SELECT 1")
+    except TimeoutError:
+        if conn is not None:
+            conn.terminate()
+        raise
+    finally:
+        if conn is not None:
+            await pool.release(conn)
 
 
 async def init_connection(conn: Conn) -> None:
