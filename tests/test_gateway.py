@@ -18,6 +18,7 @@ from paywire.errors import DatabaseUnavailable
 from paywire.gateway import run_gateway
 from tests.fixtures.tls import REFUSING_PORT, StartReceiver, TLSFiles, gateway_settings
 from tests.fixtures.waiting import lock_waiters, poll
+from tests.fixtures.world import World
 
 # The drain's 5 s (settings_for) and the admin surface's shutdown, with room to spare.
 STOP_TIMEOUT_S = 30.0
@@ -62,6 +63,28 @@ async def test_a_caller_that_fails_after_start_still_gets_a_drained_and_closed_g
     with pytest.raises(RuntimeError, match="the caller failed"):
         await run_gateway(settings, on_ready=fail_when_ready)
     assert started
+    assert paywire_tasks() == []
+
+
+async def test_a_stop_asked_for_while_it_starts_claims_no_payment(
+    world: World,
+    gateway_database: str,
+    start_receiver: StartReceiver,
+    tls_files: TLSFiles,
+    tmp_path: Path,
+) -> None:
+    """A SIGTERM's handler only sets `stop`; one arriving on the way up (the pool dials for up
+    to its connect timeout) must start no stage, or their first steps screen and post (debit
+    the ledger) before the drain begins. SPEC §10: no new work is claimed."""
+    ids = await world.approved(["10.00"] * 5)
+    settings = await settings_for(gateway_database, start_receiver, tls_files, tmp_path)
+    stop = asyncio.Event()
+    stop.set()
+    await run_gateway(settings, stop=stop)
+    statuses = await world.pool.fetch(
+        "SELECT DISTINCT status FROM payments WHERE id = ANY($1::uuid[])", ids
+    )
+    assert [row["status"] for row in statuses] == ["APPROVED"]
     assert paywire_tasks() == []
 
 

@@ -113,15 +113,18 @@ async def run_gateway(
                     port_setting=settings.named("http_port"),
                 ) from None
             await pool.start()
-            pipeline.start()
-            housekeeping.start()
             try:
-                bound = _bound_port(runner, settings.http_port)
-                url = f"http://{host_port(settings.http_host, bound)}"
-                log.info("gateway ready", extra={"url": url, "settings": settings.redacted()})
-                if on_ready is not None:
-                    on_ready(url)
-                await stop.wait()
+                # A stop asked for on the way up (the pool dials for up to its connect timeout)
+                # starts no stage: nothing is claimed, let alone screened and posted.
+                if not stop.is_set():
+                    pipeline.start()
+                    housekeeping.start()
+                    bound = _bound_port(runner, settings.http_port)
+                    url = f"http://{host_port(settings.http_host, bound)}"
+                    log.info("gateway ready", extra={"url": url, "settings": settings.redacted()})
+                    if on_ready is not None:
+                        on_ready(url)
+                    await stop.wait()
                 log.info("stop requested: draining")
             finally:
                 # However the run ends (a stop, a failing caller, a cancelled wait), what is in
