@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+import socket
+import ssl
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,9 +16,14 @@ import orjson
 import pytest
 
 from paywire.wire import parse_answer
-from tests.fixtures.tls import TLSFiles, pacs008
+from tests.fixtures.tls import LOOPBACK, SERVER_NAME, TLSFiles, pacs008
 from tests.fixtures.waiting import finished
 from tests.receiver.wire_client import WireClient
+
+# An empty u32be frame: a heartbeat, which the receiver echoes.
+HEARTBEAT = bytes(4)
+# What a client that never reads sends the receiver.
+FLOOD_MIB = 64
 
 
 async def read_until_listening(process: asyncio.subprocess.Process) -> dict[str, str]:
@@ -316,3 +324,44 @@ async def test_cli_receiver_refuses_a_directory_or_log_it_cannot_write_before_it
     assert process.returncode == 2, err
     assert err.decode().splitlines() == [f"paywire: {says}"]
     assert out == b""
+
+
+def rss_mib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) >> 10
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def flood_without_reading(port: int, ca_file: Path, mebibytes: int) -> ssl.SSLSocket:
+    """Heartbeats sent as fast as they are taken, their echoes never read, until `mebibytes`
+    went or the receiver took nothing for a second; the connection is left open."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    raw = socket.create_connection((LOOPBACK, port))
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    tls = context.wrap_socket(raw, server_hostname=SERVER_NAME)
+    tls.settimeout(1)
+    chunk = HEARTBEAT * (1 << 16)
+    with contextlib.suppress(TimeoutError):
+        for _ in range((mebibytes << 20) // len(chunk)):
+            tls.sendall(chunk)
+    return tls
+
+
+async def test_cli_receiver_stops_reading_a_client_that_does_not_read_its_answers(
+    tmp_path: Path,
+) -> None:
+    """Heartbeats are echoed: a client sending them and reading nothing made the receiver
+    buffer every echo, growing by what it was sent (128 MiB sent, 128 MiB grown). It stops
+    reading such a client while its echoes wait to leave."""
+    async with running("--data-dir", str(tmp_path)) as (process, printed):
+        before = rss_mib(process.pid)
+        tls = await asyncio.to_thread(
+            flood_without_reading, int(printed["port"]), Path(printed["ca-file"]), FLOOD_MIB
+        )
+        try:
+            grown = rss_mib(process.pid) - before
+        finally:
+            tls.close()
+        await stopped(process)
+    assert grown < FLOOD_MIB // 4, f"the receiver grew by {grown} MiB"

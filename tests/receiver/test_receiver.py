@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from paywire.receiver import Faults, Receiver, Rules
 from paywire.receiver.rules import normalise_bic
 from paywire.wire import Answer, FrameDecoder, parse_answer
 from tests.fixtures.tls import StartReceiver, TLSFiles, pacs008
+from tests.fixtures.waiting import poll
 from tests.receiver.wire_client import WireClient
 from tests.wire.conftest import PACS008_NS
 
@@ -169,6 +171,32 @@ async def test_message_log(tmp_path: Path, start_receiver: StartReceiver, connec
     assert (answer["kind"], answer["status"], answer["reason_code"]) == ("NACK", "RJCT", "AM04")
     assert answer["conn"] == lines[0]["conn"] == "r1"
     assert answer["time"].endswith("+00:00")
+
+
+async def test_message_log_tells_of_a_delayed_answer_once_it_is_sent(
+    tmp_path: Path, start_receiver: StartReceiver, connect: Connect
+) -> None:
+    """The log has a line per answer sent, and the chaos checks read it as what the gateway
+    was told: an answer held back by --ack-delay-ms whose connection ended first was never
+    sent, and gets no line."""
+    log_file = tmp_path / "receiver.jsonl"
+    receiver = await start_receiver(faults=Faults(ack_delay_ms=300), log_file=log_file)
+    gone = await connect(receiver)
+    await gone.send(pacs008("GONE"))
+    await poll(lambda: receiver.stats.received == 1, 5, what="the message received")
+    await gone.close()
+    # Its answer's delay ends first: this one is answered after it.
+    staying = await connect(receiver)
+    assert [a.msg_id for a in await ask(staying, pacs008("STAYS"))] == ["STAYS"]
+    await receiver.stop()
+    lines = [orjson.loads(line) for line in log_file.read_bytes().splitlines()]
+    assert [(r["event"], r["msg_id"]) for r in lines] == [
+        ("received", "GONE"),
+        ("received", "STAYS"),
+        ("answer", "STAYS"),
+    ]
+    received, answered = (datetime.fromisoformat(r["time"]) for r in lines[1:])
+    assert answered > received  # when it was sent, not when it was decided
 
 
 async def test_drop_after_closes_mid_flight(

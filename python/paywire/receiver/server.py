@@ -16,7 +16,7 @@ import re
 import secrets
 import uuid
 from types import TracebackType
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 from paywire.domain.validation import defanged
 from paywire.errors import listen_refusal
@@ -172,7 +172,12 @@ class Receiver:
         faults = self.config.faults
         rng = self._rng
         now = datetime.datetime.now(datetime.UTC)
-        journal = _Journal(self._log, now.isoformat(), session.conn_id) if self._log else None
+        delayed = bool(faults.ack_delay_ms)
+        journal = (
+            _Journal(self._log, now.isoformat(), session.conn_id, held=delayed)
+            if self._log
+            else None
+        )
         answers: list[bytes] = []
         heartbeats = 0
         close_after = False
@@ -214,8 +219,8 @@ class Receiver:
             if close_after:
                 journal.dropped()
             journal.flush()
-        if faults.ack_delay_ms:
-            session.send_later(faults.ack_delay_ms / 1000, data, close_after)
+        if delayed:
+            session.send_later(faults.ack_delay_ms / 1000, data, close_after, journal)
         else:
             session.write(data, close_after)
 
@@ -352,26 +357,43 @@ class _Session(asyncio.Protocol):
         if payloads:
             self._receiver.respond(self, payloads)
 
+    # A client that sends and never reads: it is not read either while what it was sent waits
+    # to leave, or its answers and heartbeat echoes would pile up here without bound.
+    def pause_writing(self) -> None:
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.resume_reading()
+
     def send(self, payloads: list[bytes]) -> None:
         self.write(encode_frames(payloads, self._receiver.config.framing), False)
 
-    def write(self, data: bytes, close_after: bool) -> None:
+    def write(self, data: bytes, close_after: bool) -> bool:
+        """Whether the connection was still there to take `data`."""
         transport = self._transport
         if transport is None or transport.is_closing():
-            return
+            return False
         if data:
             transport.write(data)
             self._last_io = self._loop.time()
         if close_after:
             transport.close()
+        return True
 
-    def send_later(self, delay_s: float, data: bytes, close_after: bool) -> None:
+    def send_later(
+        self, delay_s: float, data: bytes, close_after: bool, journal: _Journal | None
+    ) -> None:
         # One delay for all, so the handles fire in the order they were queued.
-        self._delayed.append(self._loop.call_later(delay_s, self._send_delayed, data, close_after))
+        self._delayed.append(
+            self._loop.call_later(delay_s, self._send_delayed, data, close_after, journal)
+        )
 
-    def _send_delayed(self, data: bytes, close_after: bool) -> None:
+    def _send_delayed(self, data: bytes, close_after: bool, journal: _Journal | None) -> None:
         self._delayed.popleft()
-        self.write(data, close_after)
+        if self.write(data, close_after) and journal is not None:
+            journal.written(datetime.datetime.now(datetime.UTC).isoformat())
 
     def _idle_heartbeat(self) -> None:
         heartbeat_s = self._receiver.config.faults.heartbeat_s
@@ -397,14 +419,17 @@ class _Session(asyncio.Protocol):
 
 
 class _Journal:
-    """The message-log lines of one read: one time stamp and connection for all of them."""
+    """The message-log lines of one read: one time stamp and connection for all of them. With
+    the answers held back (`--ack-delay-ms`) the lines of what is sent (answers, the close after
+    them) wait for the write (`written`): a connection that ends first never got them."""
 
-    __slots__ = ("_conn", "_log", "_stamp")
+    __slots__ = ("_conn", "_held", "_log", "_stamp")
 
-    def __init__(self, log_: MessageLog, stamp: str, conn: str) -> None:
+    def __init__(self, log_: MessageLog, stamp: str, conn: str, *, held: bool) -> None:
         self._log = log_
         self._stamp = stamp
         self._conn = conn
+        self._held: list[dict[str, Any]] | None = [] if held else None
 
     def received(self, answer: _Answer, duplicate: bool) -> None:
         kind = "malformed" if answer.doc == "admi.002" else "pacs.008"
@@ -422,6 +447,12 @@ class _Journal:
     def flush(self) -> None:
         self._log.flush()
 
+    def written(self, stamp: str) -> None:
+        """The held lines, now that what they tell of was written (at `stamp`)."""
+        for fields in self._held or ():
+            self._log.record(**{**fields, "time": stamp})
+        self._log.flush()
+
     def _line(
         self,
         event: str,
@@ -432,10 +463,18 @@ class _Journal:
         duplicate: bool,
         **more: str | None,
     ) -> None:
-        self._log.record(
+        fields = dict(
             time=self._stamp, event=event, conn=self._conn, msg_id=msg_id, uetr=uetr,
             kind=kind, status=status, duplicate=duplicate, **more,
         )  # fmt: skip
+        if self._held is not None and event in _WRITTEN_EVENTS:
+            self._held.append(fields)
+        else:
+            self._log.record(**fields)
+
+
+# The message-log events that tell of bytes sent (or of the close after them), not of a decision.
+_WRITTEN_EVENTS = frozenset({"answer", "dropped"})
 
 
 def _garbage_frame(framing: str, kind: str) -> bytes:
