@@ -73,3 +73,12 @@ def test_formatting_refuses_to_round() -> None:
     with pytest.raises(ValueError, match="more decimal places"):
         format_amount(Decimal("1.005"), "EUR")
     assert format_amount(Decimal("1E+3"), "EUR") == "1000.00"
+
+
+def test_an_amount_stored_in_a_currency_withdrawn_since_is_shown_as_stored() -> None:
+    """Entry refuses BGN (withdrawn in 2026); an account or payment stored in it before the
+    table dropped it must still be shown (an exception here made the account list and every
+    page of payments holding one answer 500)."""
+    with pytest.raises(ValueError, match="not an ISO 4217 currency"):
+        parse_amount("12.50", "BGN")
+    assert format_amount(Decimal("12.50"), "BGN") == "12.50"

@@ -48,8 +48,15 @@ def parse_amount(text: object, currency: str, *, allow_zero: bool = False) -> De
 
 
 def format_amount(amount: Decimal, currency: str) -> str:
-    """The amount as a string with exactly the currency's minor digits; refuses to round."""
-    exact = amount.quantize(Decimal(1).scaleb(-currency_digits(currency)))
+    """A stored amount as a string with exactly the currency's minor digits; refuses to round.
+    A code no longer in the table (withdrawn from ISO 4217 since the row was stored, as BGN was
+    in 2026) is shown with the digits it was stored with: entry refuses such a code, but what
+    was entered before must stay readable."""
+    try:
+        digits = currency_digits(currency)
+    except ValueError:
+        return f"{amount:f}"
+    exact = amount.quantize(Decimal(1).scaleb(-digits))
     if exact != amount:
         raise ValueError(f"{amount} has more decimal places than {currency} allows")
     return f"{exact:f}"
