@@ -25,7 +25,7 @@ from paywire.store.tx import Pool
 from paywire.transport import BreakerState, ConnectionPool
 from tests.api.world import World, make_world
 from tests.fixtures.app import Serve
-from tests.fixtures.redis import RedisServer
+from tests.fixtures.redis import RedisPath, RedisServer
 from tests.fixtures.tls import LOOPBACK, StartReceiver, pacs008
 from tests.fixtures.waiting import poll
 from tests.fixtures.world import PASSWORD
@@ -35,14 +35,15 @@ from tests.transport.support import FakeClock
 @pytest.fixture
 async def shared(
     redis_server: RedisServer, db_pool: Pool
-) -> AsyncIterator[Callable[[], SharedState]]:
-    """`shared()` is one process's handle on the test's Redis; all are closed after."""
+) -> AsyncIterator[Callable[..., SharedState]]:
+    """`shared()` is one process's handle on the test's Redis (`shared(url)`, through another
+    way to it); all are closed after."""
     made: list[SharedState] = []
 
-    def make() -> SharedState:
+    def make(url: str | None = None) -> SharedState:
         # Both apps share this test's event loop, and a stall of it must not pass for an outage:
         # once, in a full run, both links timed out together at the 0.5 s default.
-        link = RedisLink(redis_server.url, timeout_s=2.0, pause_s=0.2)
+        link = RedisLink(url or redis_server.url, timeout_s=2.0, pause_s=0.2)
         made.append(SharedState(link, db_pool))
         return made[-1]
 
@@ -61,7 +62,7 @@ async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
 
 @pytest.fixture
 async def two(
-    serve: Serve, settings: Settings, db_pool: Pool, shared: Callable[[], SharedState]
+    serve: Serve, settings: Settings, db_pool: Pool, shared: Callable[..., SharedState]
 ) -> tuple[World, World]:
     """Two gateway apps on one database and one Redis; every operator signed in on the first."""
     first = await make_world(await serve(create_app(settings, db_pool, shared=shared())), db_pool)
@@ -257,6 +258,44 @@ async def test_a_check_racing_a_revocation_cannot_cache_the_revoked_session(
     assert (
         await a.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
     ).status == 401
+
+
+async def test_a_revocation_redis_missed_is_sent_again_and_no_copy_is_believed_meanwhile(
+    serve: Serve,
+    settings: Settings,
+    db_pool: Pool,
+    shared: Callable[..., SharedState],
+    redis_path: RedisPath,
+    redis: Redis,
+) -> None:
+    """The first process's way to Redis is cut while an ADMIN deactivates the checker there:
+    PostgreSQL has it, Redis still holds the checker's cached session. Once Redis is back the
+    first process must not believe that copy (it did, for up to 30 s), and it sends the
+    revocation again, so the other process drops the copy too."""
+    a = await make_world(
+        await serve(create_app(settings, db_pool, shared=shared(redis_path.url))), db_pool
+    )
+    b = World(
+        await serve(create_app(settings, db_pool, shared=shared())), db_pool, a.operators, a.tokens
+    )
+    checker = a.auth("checker")
+    assert (await a.client.get("/api/v1/auth/me", headers=checker)).status == 200
+    cached = f"paywire:session:{token_digest(a.tokens['checker']).hex()}"
+    assert await redis.exists(cached)
+    redis_path.cut()
+    deactivated = await a.client.patch(
+        f"/api/v1/operators/{a.operators['checker'].id}",
+        json={"active": False},
+        headers=a.auth("admin"),
+    )
+    assert deactivated.status == 200
+    assert (await a.client.get("/api/v1/auth/me", headers=checker)).status == 401
+    assert await redis.exists(cached), "the revocation did not reach Redis"
+    redis_path.mend()
+    await asyncio.sleep(0.3)  # the link's pause after the failure (0.2 s) is over
+    assert (await a.client.get("/api/v1/auth/me", headers=checker)).status == 401
+    assert not await redis.exists(cached)
+    assert (await b.client.get("/api/v1/auth/me", headers=checker)).status == 401
 
 
 async def test_with_redis_killed_logins_tokens_and_lockout_still_work(

@@ -6,6 +6,11 @@ Entries live at most `CACHE_TTL` and never past their session's expiry. A revoca
 generation counter; an entry read from PostgreSQL is cached only if the counter has not moved
 since before that read, so a check racing a logout cannot put the revoked session back.
 
+A revocation Redis did not take (it was down, or its link paused after a slow call) is
+remembered by the process that made it and sent again with each of its checks until Redis takes
+it (the other processes drop their copies then) or every copy has expired anyway; meanwhile
+that process reads every session from PostgreSQL and caches none.
+
 Redis is not trusted with who an operator is: each entry is signed (HMAC-SHA256, over the token
 hash, the operator and the entry's end) with a key kept in PostgreSQL (migration 0015). An entry
 someone wrote into Redis without the key, or one replayed past its end, is a miss, logged.
@@ -16,7 +21,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 from uuid import UUID
 
 import orjson
@@ -28,7 +36,12 @@ from paywire.store.tx import Db, connection
 
 log = logging.getLogger("paywire.shared_state")
 
+K = TypeVar("K")
+
 CACHE_TTL = timedelta(seconds=30)
+# How long a revocation Redis missed is remembered and sent again: every copy cached before it,
+# or stored by a check that read PostgreSQL just before it, is gone by then.
+_MISSED_FOR_S = 2 * CACHE_TTL.total_seconds()
 _SIGNATURE_BYTES = hashlib.sha256().digest_size
 
 # KEYS: generation, entry, the operator's index; ARGV: ticket, entry, ttl ms, token, index ttl ms.
@@ -67,8 +80,15 @@ class RedisSessionCache:
         self._store = link.script(_STORE)
         self._forget_token = link.script(_DROP_ONE)
         self._forget_operator = link.script(_DROP_OPERATOR)
+        # Revocations Redis missed, each until its monotonic deadline.
+        self._missed_tokens: dict[bytes, float] = {}
+        self._missed_operators: dict[UUID, float] = {}
 
     async def lookup(self, token_hash: bytes) -> tuple[Operator | None, object]:
+        if not await self._resend_missed():
+            # A copy of a revoked session may still be there, and the generation did not move:
+            # nothing read from Redis is trusted, nor stored, until it takes the revocation.
+            return None, None
         found = await self._link.call(
             "session lookup",
             lambda client: client.mget([self._entry(token_hash.hex()), self._generation]),
@@ -108,24 +128,39 @@ class RedisSessionCache:
         )
 
     async def forget_token(self, token_hash: bytes) -> None:
+        if not await self._drop_token(token_hash):
+            self._missed_tokens[token_hash] = time.monotonic() + _MISSED_FOR_S
+            _not_propagated()
+
+    async def forget_operator(self, operator_id: UUID) -> None:
+        if not await self._drop_operator(operator_id):
+            self._missed_operators[operator_id] = time.monotonic() + _MISSED_FOR_S
+            _not_propagated()
+
+    async def _drop_token(self, token_hash: bytes) -> bool:
         done = await self._link.run_script(
             "session revoke",
             self._forget_token,
             [self._generation, self._entry(token_hash.hex())],
             [],
         )
-        if isinstance(done, Down):
-            _not_propagated()
+        return not isinstance(done, Down)
 
-    async def forget_operator(self, operator_id: UUID) -> None:
+    async def _drop_operator(self, operator_id: UUID) -> bool:
         done = await self._link.run_script(
             "operator sessions revoke",
             self._forget_operator,
             [self._generation, self._index(operator_id)],
             [self._entry("")],
         )
-        if isinstance(done, Down):
-            _not_propagated()
+        return not isinstance(done, Down)
+
+    async def _resend_missed(self) -> bool:
+        """Send the revocations Redis missed again; whether none is left."""
+        now = time.monotonic()
+        return await _resend(self._missed_tokens, self._drop_token, now) and await _resend(
+            self._missed_operators, self._drop_operator, now
+        )
 
     async def _signing_key(self) -> bytes:
         # Read once; checks racing the first read each read the same key, which is harmless.
@@ -139,6 +174,16 @@ class RedisSessionCache:
 
     def _index(self, operator_id: UUID) -> str:
         return self._link.key("operator-sessions", str(operator_id))
+
+
+async def _resend(missed: dict[K, float], drop: Callable[[K], Awaitable[bool]], now: float) -> bool:
+    """Each of `missed` dropped again, or forgotten once past its deadline, until Redis fails
+    one; whether none is left."""
+    for key, deadline in list(missed.items()):
+        if deadline > now and not await drop(key):
+            return False
+        del missed[key]
+    return True
 
 
 def _signature(key: bytes, token_hash: bytes, payload: bytes) -> bytes:
@@ -164,8 +209,10 @@ def _verified(key: bytes, token_hash: bytes, entry: bytes) -> Operator | None:
 
 
 def _not_propagated() -> None:
-    # PostgreSQL has the revocation; a copy another process cached may live out its TTL.
+    # PostgreSQL has the revocation, and this process remembers it; a copy another process
+    # cached may live until Redis takes it or out its TTL.
     log.error(
-        "a revocation could not reach redis: cached sessions expire within %d s",
+        "a revocation could not reach redis: sent again until it does; other gateways' cached"
+        " sessions expire within %d s",
         CACHE_TTL.total_seconds(),
     )
