@@ -197,3 +197,14 @@ def test_the_gateway_talks_only_to_what_it_needs() -> None:
     assert sources == [{"paywire.io/ingress": "true"}, {"paywire.io/monitoring": "true"}]
     egress = sorted(p["port"] for rule in policy["egress"] for p in rule["ports"])
     assert egress == [53, 53, 5432, 7000]
+    # Each port to named destinations only: a rule without `to` lets the pod out to every
+    # address on it (DNS to any server on the internet, a tunnel out).
+    destinations = {rule["ports"][0]["port"]: rule.get("to") for rule in policy["egress"]}
+    assert destinations[5432] == [{"ipBlock": {"cidr": "192.0.2.10/32"}}]
+    assert destinations[7000] == [{"ipBlock": {"cidr": "192.0.2.20/32"}}]
+    assert destinations[53] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ]
