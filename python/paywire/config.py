@@ -14,7 +14,7 @@ import os
 import re
 import ssl
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
@@ -208,10 +208,14 @@ SETTING_FIELDS: tuple[dataclasses.Field[Any], ...] = tuple(
 def load_settings(
     environ: Mapping[str, str] | None = None,
     config_file: Path | None = None,
+    *,
+    unused: Collection[str] = (),
     **overrides: Any,
 ) -> Settings:
     """Settings from a TOML file (lower-case keys without prefix), then the environment, then
-    explicit overrides; the environment wins over the file.
+    explicit overrides; the environment wins over the file. The `unused` settings, which the
+    command never reads (`bench` and `database_url`), are left unread in both, so a value of
+    theirs cannot refuse the command.
 
     A variable set empty (`DATABASE_URL=`, as env files and manifests leave one) counts as
     unset: it took the place of the file's value, and `DATABASE_URL=` quietly meant the
@@ -223,10 +227,11 @@ def load_settings(
     too: only tests and their fixtures pass any, by field name, and no command-line option."""
     env = os.environ if environ is None else environ
     file = {} if config_file is None else _read_toml(config_file)
+    file = {name: value for name, value in file.items() if name not in unused}
     environment = {
         field.name: value
         for field in SETTING_FIELDS
-        if (value := env.get(env_name(field.name), "")).strip()
+        if field.name not in unused and (value := env.get(env_name(field.name), "")).strip()
     }
     given = {name: value for name, value in overrides.items() if value is not None}
     raw = {**file, **environment, **given}

@@ -99,6 +99,15 @@ def bench(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     )
 
 
+def test_a_database_url_the_run_never_reads_does_not_refuse_it() -> None:
+    """A shell set up for another tool (libpq's key=value form): the bench never reads
+    DATABASE_URL, so its value cannot refuse the run."""
+    environ = {**clean_environ(), "DATABASE_URL": "host=db.internal dbname=paywire"}
+    done = bench("--mode", "transport", "--payments", "20", "--json", env=environ)
+    assert done.returncode == 0, done.stderr
+    assert "DATABASE_URL" not in done.stderr
+
+
 def bench_on(database: str, *args: str) -> subprocess.CompletedProcess[str]:
     """`bench --database-url` on `database` as its help says to give it: the URL without its
     password, which goes in PGPASSWORD."""

@@ -89,7 +89,9 @@ def handle(args: argparse.Namespace) -> int:
     # The database is the one named here or an embedded one, never DATABASE_URL: the run fills
     # it with operators, an account that may overdraw and N payments, and the environment a
     # bench runs in is often one set up for a gateway.
-    settings = configuration.load(args).replaced(database_url=args.database_url)
+    settings = configuration.load(args, unused={"database_url"}).replaced(
+        database_url=args.database_url
+    )
     modes = MODES if args.mode == "all" else (args.mode,)
     results = uvloop.run(run(settings, args, modes, receiver))
     for result in results:
