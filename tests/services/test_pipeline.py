@@ -260,6 +260,42 @@ async def test_insufficient_funds_end_in_rejected(world: World) -> None:
     assert await world.balance(POOR) == Decimal("20.00")
 
 
+@pytest.mark.parametrize("status", [Status.APPROVED, Status.SCREENED])
+async def test_a_value_date_passed_since_approval_is_rejected_before_money_moves(
+    world: World, status: Status
+) -> None:
+    """Approved (or released) on its value date and posted after midnight (approved at
+    23:59 UTC, a night without the database, a quarantine): approval refuses a passed date, and
+    so must posting, or the debtor is debited and the message carries a settlement date in the
+    past. The rest of the batch is posted."""
+    today = datetime.now(UTC).date()
+    late, on_time = [await world.drive(await world.create(), status) for _ in range(2)]
+    # Midnight passes for the one: the fixed terms are a trigger's, so it is put aside.
+    await tamper(
+        world.owner,
+        "UPDATE payments SET value_date = $1 WHERE id = $2",
+        today - timedelta(days=1),
+        late.id,
+    )
+    before = await world.balance(ACME)
+    if status is Status.APPROVED:
+        await pipeline.screen_and_post(
+            world.pool, [late.id, on_time.id], world.rules, world.ledger, COMPOSE
+        )
+    else:
+        await pipeline.post(world.pool, [late.id, on_time.id], world.ledger, COMPOSE)
+    refused = await world.reload(late)
+    assert refused.status is Status.REJECTED
+    assert refused.reason is not None
+    assert refused.reason.code == "VALUE_DATE_PASSED"
+    assert (await world.reload(on_time)).status is Status.POSTED
+    assert await world.balance(ACME) == before - on_time.amount
+    stored = await world.pool.fetchval(
+        "SELECT count(*) FROM messages WHERE payment_id = $1", late.id
+    )
+    assert stored == 0
+
+
 @pytest.mark.parametrize("step", ["screen_and_post", "post"])
 async def test_funds_are_taken_in_approval_order_not_id_order(world: World, step: str) -> None:
     """The account covers one of the two: the one approved first is posted, the other refused.

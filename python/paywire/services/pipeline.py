@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 from paywire.domain.accounts import PostingRequest
@@ -41,6 +41,9 @@ from paywire.store.exception_queue import ExceptionItem, NewException
 from paywire.store.messages import MANUAL, IncomingAnswer, OutgoingMessage
 from paywire.store.payments import claim
 from paywire.store.tx import Conn, Db, Pool, transaction
+
+# Why a payment whose value date passed between its approval and its posting is REJECTED.
+VALUE_DATE_PASSED = "VALUE_DATE_PASSED"
 
 __all__ = [
     "Outcome",
@@ -147,15 +150,30 @@ async def _posting(
     later took the funds of one approved before it whenever its random id sorted first. Approval
     order is also the order the screen stage claims in, so a batch posts as the one-by-one
     fallback after a failed batch would."""
+    today = datetime.now(UTC).date()
     ready = sorted(ready, key=_approval_order)
-    refused = await ledger.post(
-        conn, [PostingRequest(p.id, p.debtor.account, p.amount, p.currency) for p in ready]
+    refused = {p.id: _value_date_passed(p, today) for p in ready if p.value_date < today}
+    postable = [p for p in ready if p.id not in refused]
+    refused |= await ledger.post(
+        conn, [PostingRequest(p.id, p.debtor.account, p.amount, p.currency) for p in postable]
     )
     await messages.insert_messages(conn, [compose(p) for p in ready if p.id not in refused])
     return [
         Move(p, Status.REJECTED, refused[p.id]) if p.id in refused else Move(p, Status.POSTED)
         for p in ready
     ]
+
+
+def _value_date_passed(payment: Payment, today: date) -> Reason:
+    """Approval and release refuse a value date that has passed; one that passed after them
+    (approved at 23:59 UTC, a night without the database, a quarantine over midnight) is
+    refused here, before any money moves: the message would carry a settlement date in the
+    past, and the date is the debtor's instruction, not the gateway's to move."""
+    return Reason(
+        VALUE_DATE_PASSED,
+        f"its value date {payment.value_date} passed (today is {today}, UTC) before it was"
+        " posted: enter it again with today's date or a later one",
+    )
 
 
 async def transmit(
