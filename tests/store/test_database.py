@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
 from paywire.config import Settings
+from paywire.domain.statuses import Status
 from paywire.errors import DatabaseUnavailable
-from paywire.store.database import open_database
+from paywire.store import payments as payment_store
+from paywire.store.database import create_pool, open_database
+from paywire.store.tx import transaction
 from tests.fixtures.postgres import SilentServer
 from tests.fixtures.settings import given_each_way
+from tests.fixtures.waiting import poll
+from tests.fixtures.world import World
 
 
 @pytest.mark.parametrize("pool_min", [2, 0])
@@ -66,3 +72,29 @@ async def test_a_database_url_is_named_where_it_was_set(tmp_path: Path) -> None:
                 f"; check {name('database_url')}{where} and that the server is running and"
                 " accepts this user"
             )
+
+
+async def test_payments_claimed_by_a_client_gone_silent_are_freed_for_the_other_gateways(
+    database: str, world: World
+) -> None:
+    """A host gone without closing its connections (a lost node, a partition) leaves its
+    session idle in its transaction, holding the payments it claimed: SKIP LOCKED had every
+    other gateway pass them over until the kernel gave up on the connection, two hours later
+    (SPEC §5: work left for five minutes is driven on). The server rolls such a transaction
+    back once it has waited on its client for as long as a statement may run."""
+    (approved,) = await world.approved(["10.00"])
+    gone = await create_pool(database, min_size=1, max_size=1, command_timeout=0.5)
+    try:
+        conn = await gone.acquire()
+        claimed = conn.transaction()
+        await claimed.start()
+        assert await payment_store.claim(conn, Status.APPROVED, 10) == [approved]
+
+        async def claim_elsewhere() -> list[UUID]:
+            async with transaction(world.pool) as other:
+                return await payment_store.claim(other, Status.APPROVED, 10)
+
+        # The client says nothing more, as a vanished host does.
+        assert await poll(claim_elsewhere, 10, what="the claim freed") == [approved]
+    finally:
+        gone.terminate()

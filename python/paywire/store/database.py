@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -22,8 +23,19 @@ from paywire.store.embedded import EmbeddedPostgres
 from paywire.store.migrator import GATEWAY_ROLE
 from paywire.store.tx import Conn, Pool
 
-# Every session works in UTC, so dates derived in SQL agree with the ones Python derives.
-SERVER_SETTINGS = {"TimeZone": "UTC", "application_name": "paywire"}
+# Every session works in UTC, so dates derived in SQL agree with the ones Python derives. A
+# client whose host is gone without closing its connections (a lost node, a partition) is found
+# out by the server within about a minute, by keepalives while the session waits on it and by
+# the time its data stays unacknowledged otherwise, rather than by the kernel's two hours: its
+# transaction is rolled back and the payments it had claimed, or the audit chain's head, freed.
+SERVER_SETTINGS = {
+    "TimeZone": "UTC",
+    "application_name": "paywire",
+    "tcp_keepalives_idle": "30",
+    "tcp_keepalives_interval": "10",
+    "tcp_keepalives_count": "3",
+    "tcp_user_timeout": "60000",
+}
 # How long opening one connection may take, TLS and authentication included. A server that can
 # answer does so in milliseconds, across regions in well under a second; one that has not in 10 s
 # sits behind a route that drops packets or is down, and asyncpg's own 60 s only makes an
@@ -224,8 +236,19 @@ async def create_pool(
     """A pool whose connections speak paywire's codecs; used by the app and by the tests.
     `connect_timeout` bounds every connection the pool opens, the ones it reopens after an
     outage too. With `role`, every session takes that role from its start (the login must be
-    allowed to SET ROLE to it)."""
-    server_settings = SERVER_SETTINGS if role is None else {**SERVER_SETTINGS, "role": role}
+    allowed to SET ROLE to it).
+
+    With a `command_timeout`, a transaction that waits on its client longer than a statement
+    may run is rolled back by the server: the gateway's code between two statements takes
+    milliseconds, so its client has stopped (a process frozen, a host gone while its
+    connections look open), and what it locked (claimed payments, the audit chain's head) is
+    freed for the other gateways."""
+    server_settings = {**SERVER_SETTINGS}
+    if role is not None:
+        server_settings["role"] = role
+    if command_timeout is not None:
+        idle_ms = max(1, math.ceil(command_timeout * 1000))
+        server_settings["idle_in_transaction_session_timeout"] = str(idle_ms)
     pool: Pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
