@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from paywire.receiver.process import receiver_process
 from paywire.store.tx import Pool
 from tests.fixtures.environ import clean_environ
 from tests.fixtures.tls import REFUSING_PORT
+from tests.fixtures.waiting import poll
 
 PAYMENTS = 60
 KEYS = {
@@ -108,13 +110,64 @@ def test_a_database_url_the_run_never_reads_does_not_refuse_it() -> None:
     assert "DATABASE_URL" not in done.stderr
 
 
-def bench_on(database: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """`bench --database-url` on `database` as its help says to give it: the URL without its
-    password, which goes in PGPASSWORD."""
+def given_as_helped(database: str) -> tuple[str, dict[str, str]]:
+    """`database` as `bench --help` says to give it: the URL without its password, and the
+    environment with the password in PGPASSWORD."""
     parts = urlsplit(database)
     url = urlunsplit(parts._replace(netloc=f"{parts.username}@{parts.hostname}:{parts.port}"))
     password = {"PGPASSWORD": unquote(parts.password)} if parts.password else {}
-    return bench("--database-url", url, *args, env={**clean_environ(), **password})
+    return url, {**clean_environ(), **password}
+
+
+def bench_on(database: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`bench --database-url` on `database`."""
+    url, env = given_as_helped(database)
+    return bench("--database-url", url, *args, env=env)
+
+
+async def test_a_run_cut_short_says_what_it_left_for_a_gateway_to_send(
+    database: str, db_pool: Pool, tmp_path: Path
+) -> None:
+    """Ctrl-C during a run on a database of the user's: the payments it left on their way would
+    be sent by a gateway started on that database, to that gateway's receiver. The run says
+    how many, and what to do."""
+    url, env = given_as_helped(database)
+    async with receiver_process("--data-dir", str(tmp_path), "--ack-delay-ms", "1500") as receiver:
+        run = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "paywire.cli", "bench", "--payments", "1000",
+            "--database-url", url, "--receiver", f"127.0.0.1:{receiver.port}",
+            "--receiver-ca", receiver.printed["ca-file"],
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            await poll(
+                lambda: db_pool.fetchval(
+                    "SELECT count(*) FROM payments WHERE status = 'TRANSMITTED'"
+                ),
+                120,
+                what="payments sent",
+            )
+            run.send_signal(signal.SIGINT)
+            _, stderr = await asyncio.wait_for(run.communicate(), 60)
+        finally:
+            if run.returncode is None:
+                run.kill()
+                await run.wait()
+    said = stderr.decode()
+    assert run.returncode == 130, said
+    assert "Traceback" not in said
+    rows = await db_pool.fetch(
+        "SELECT status, count(*) AS n FROM payments"
+        " WHERE status IN ('APPROVED', 'SCREENED', 'POSTED', 'TRANSMITTED')"
+        " GROUP BY status ORDER BY status"
+    )
+    left = ", ".join(f"{row['n']} {row['status']}" for row in rows)
+    assert left
+    assert (
+        f"bench: warning: payments of this run are left on their way in --database-url's"
+        f" database ({left}): a gateway started on it would send them to its receiver; run"
+        " paywire bench on it again to settle them, or drop the database"
+    ) in said
 
 
 @pytest.mark.parametrize(

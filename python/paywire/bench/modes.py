@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import math
 import resource
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from prometheus_client import REGISTRY
 
 from paywire.bench.environment import DEBTOR, Bench
@@ -178,6 +180,8 @@ async def run_pipeline(
         await pipeline.drain(5.0)
         if not immediate:
             await pool.close(deadline_s=0)
+        if bench.settings.database_url is not None:
+            await _warn_of_what_a_gateway_would_send(bench, ids)
     latencies = await _approval_to_settlement_ms(bench, ids)
     return Result("db" if immediate else "e2e", n, latencies, *measured)
 
@@ -325,13 +329,41 @@ async def _settled(bench: Bench, ids: Sequence[UUID]) -> int:
     return int(value)
 
 
-async def _stuck(bench: Bench, ids: Sequence[UUID], left: int) -> str:
+async def _unsettled(bench: Bench, ids: Sequence[UUID], statuses: Sequence[str]) -> str:
+    """How many of `ids` are in each of `statuses`, e.g. "12 APPROVED, 500 POSTED"; empty when
+    none is."""
     rows = await bench.db.fetch(
         "SELECT status, count(*) AS n FROM payments WHERE id = ANY($1::uuid[])"
-        " AND status NOT IN ('COMPLETED', 'FAILED', 'REJECTED') GROUP BY status ORDER BY status",
+        " AND status = ANY($2::text[]) GROUP BY status ORDER BY status",
         ids,
+        list(statuses),
     )
-    statuses = ", ".join(f"{row['n']} {row['status']}" for row in rows)
+    return ", ".join(f"{row['n']} {row['status']}" for row in rows)
+
+
+async def _warn_of_what_a_gateway_would_send(bench: Bench, ids: Sequence[UUID]) -> None:
+    """A run cut short (Ctrl-C, a failure) leaves payments on their way in the database it was
+    given: a gateway started on that database would send them to its own receiver. Said, with
+    what to do; a database that cannot be asked any more (the failure may be its) goes unsaid."""
+    try:
+        left = await _unsettled(bench, ids, _UNDER_WAY)
+    except (asyncpg.PostgresError, OSError):
+        return
+    if left:
+        print(
+            f"bench: warning: payments of this run are left on their way in --database-url's "
+            f"database ({left}): a gateway started on it would send them to its receiver; run "
+            "paywire bench on it again to settle them, or drop the database",
+            file=sys.stderr,
+        )
+
+
+# The statuses from which the pipeline sends a payment on.
+_UNDER_WAY = ("APPROVED", "SCREENED", "POSTED", "TRANSMITTED")
+
+
+async def _stuck(bench: Bench, ids: Sequence[UUID], left: int) -> str:
+    statuses = await _unsettled(bench, ids, (*_UNDER_WAY, "INITIATED", "HELD"))
     return (
         f"{left} payments did not settle and nothing moved for {STALL_S:.0f} s ({statuses}): "
         "HELD ones wait for a compliance decision (PAYWIRE_AMOUNT_LIMITS, "

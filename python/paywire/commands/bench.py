@@ -54,8 +54,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--database-url",
         help="use this PostgreSQL instead of an embedded one (DATABASE_URL is not used: the run "
-        "adds bench operators, an account and N payments to the database); leave the password "
-        "out of it, as every account on the machine can read a command line, and set PGPASSWORD",
+        "adds bench operators, an account and N payments to the database, so give it one of its "
+        "own: a run cut short leaves payments a gateway started on it would send); leave the "
+        "password out of it, as every account on the machine can read a command line, and set "
+        "PGPASSWORD",
     )
     parser.add_argument(
         "--receiver",
