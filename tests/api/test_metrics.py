@@ -34,6 +34,8 @@ async def test_every_spec_metric_is_exported(serve: Serve, settings, db_pool) ->
     families = _families(await response.text())
     missing = [name for name in SPEC_METRICS if name not in families]
     assert missing == []
+    # Not SPEC §8's, but the TLSConnectionErrors alert tells a restarted process by it.
+    assert families["process_start_time_seconds"][0].value > 0
     http = {s.labels["route"] for s in families["http_request_duration_seconds"]}
     assert "/health" in http
     cpu = [s for s in families["process_cpu_user_seconds_total"] if s.name.endswith("_total")]
