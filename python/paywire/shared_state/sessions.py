@@ -85,7 +85,7 @@ class RedisSessionCache:
         self._missed_operators: dict[UUID, float] = {}
 
     async def lookup(self, token_hash: bytes) -> tuple[Operator | None, object]:
-        if not await self._resend_missed():
+        if (self._missed_tokens or self._missed_operators) and not await self._resend_missed():
             # A copy of a revoked session may still be there, and the generation did not move:
             # nothing read from Redis is trusted, nor stored, until it takes the revocation.
             return None, None
@@ -178,12 +178,14 @@ class RedisSessionCache:
 
 async def _resend(missed: dict[K, float], drop: Callable[[K], Awaitable[bool]], now: float) -> bool:
     """Each of `missed` dropped again, or forgotten once past its deadline, until Redis fails
-    one; whether none is left."""
+    one; whether none is left. Checks run side by side: one may have sent an entry meanwhile,
+    or the same revocation may have been missed again (a later deadline), which stays."""
     for key, deadline in list(missed.items()):
         if deadline > now and not await drop(key):
             return False
-        del missed[key]
-    return True
+        if missed.get(key) == deadline:
+            del missed[key]
+    return not missed
 
 
 def _signature(key: bytes, token_hash: bytes, payload: bytes) -> bytes:
@@ -209,10 +211,10 @@ def _verified(key: bytes, token_hash: bytes, entry: bytes) -> Operator | None:
 
 
 def _not_propagated() -> None:
-    # PostgreSQL has the revocation, and this process remembers it; a copy another process
-    # cached may live until Redis takes it or out its TTL.
+    # PostgreSQL has the revocation, and this process remembers it while it runs; a copy
+    # another process cached may live until Redis takes it or out its TTL.
     log.error(
-        "a revocation could not reach redis: sent again until it does; other gateways' cached"
-        " sessions expire within %d s",
+        "a revocation could not reach redis: other gateways may believe their cached copy for"
+        " up to %d s (this process sends it again while it runs)",
         CACHE_TTL.total_seconds(),
     )
