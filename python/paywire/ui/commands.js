@@ -547,7 +547,8 @@ export function splitLine(line) {
 }
 
 // The line after its first `count` words (the command's name among them), as typed: a reason
-// is recorded with the spacing the operator gave it.
+// is recorded with the spacing the operator gave it, but for tabs (pasted from a ticket or a
+// spreadsheet), which the gateway refuses as control characters: each is a space.
 function wordsAfter(line, count) {
-  return line.trim().replace(new RegExp(`^(?:\\S+\\s+){${count}}`), "");
+  return line.trim().replace(new RegExp(`^(?:\\S+\\s+){${count}}`), "").replaceAll("\t", " ");
 }
