@@ -165,8 +165,8 @@ async def test_a_run_cut_short_says_what_it_left_for_a_gateway_to_send(
     assert left
     assert (
         f"bench: warning: payments of this run are left on their way in --database-url's"
-        f" database ({left}): a gateway started on it would send them to its receiver; run"
-        " paywire bench on it again to settle them, or drop the database"
+        f" database ({left}): a gateway started on it would send them to its receiver; drop the"
+        " database, or run paywire bench on it again"
     ) in said
 
 

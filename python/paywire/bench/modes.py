@@ -27,6 +27,7 @@ from prometheus_client import REGISTRY
 from paywire.bench.environment import DEBTOR, Bench
 from paywire.commands.progress import Progress
 from paywire.config import Settings
+from paywire.domain.statuses import Status
 from paywire.errors import ConfigError, PaywireError, host_port
 from paywire.pipeline.runner import Pipeline
 from paywire.pipeline.settler import Settler
@@ -329,14 +330,14 @@ async def _settled(bench: Bench, ids: Sequence[UUID]) -> int:
     return int(value)
 
 
-async def _unsettled(bench: Bench, ids: Sequence[UUID], statuses: Sequence[str]) -> str:
+async def _unsettled(bench: Bench, ids: Sequence[UUID], statuses: Sequence[Status]) -> str:
     """How many of `ids` are in each of `statuses`, e.g. "12 APPROVED, 500 POSTED"; empty when
     none is."""
     rows = await bench.db.fetch(
         "SELECT status, count(*) AS n FROM payments WHERE id = ANY($1::uuid[])"
         " AND status = ANY($2::text[]) GROUP BY status ORDER BY status",
         ids,
-        list(statuses),
+        [status.value for status in statuses],
     )
     return ", ".join(f"{row['n']} {row['status']}" for row in rows)
 
@@ -352,18 +353,19 @@ async def _warn_of_what_a_gateway_would_send(bench: Bench, ids: Sequence[UUID]) 
     if left:
         print(
             f"bench: warning: payments of this run are left on their way in --database-url's "
-            f"database ({left}): a gateway started on it would send them to its receiver; run "
-            "paywire bench on it again to settle them, or drop the database",
+            f"database ({left}): a gateway started on it would send them to its receiver; drop "
+            "the database, or run paywire bench on it again (its pipeline sends them on to its "
+            "own receiver, those already sent once their lease has run out)",
             file=sys.stderr,
         )
 
 
 # The statuses from which the pipeline sends a payment on.
-_UNDER_WAY = ("APPROVED", "SCREENED", "POSTED", "TRANSMITTED")
+_UNDER_WAY = (Status.APPROVED, Status.SCREENED, Status.POSTED, Status.TRANSMITTED)
 
 
 async def _stuck(bench: Bench, ids: Sequence[UUID], left: int) -> str:
-    statuses = await _unsettled(bench, ids, (*_UNDER_WAY, "INITIATED", "HELD"))
+    statuses = await _unsettled(bench, ids, (*_UNDER_WAY, Status.INITIATED, Status.HELD))
     return (
         f"{left} payments did not settle and nothing moved for {STALL_S:.0f} s ({statuses}): "
         "HELD ones wait for a compliance decision (PAYWIRE_AMOUNT_LIMITS, "
