@@ -352,7 +352,7 @@ async def test_cli_receiver_stops_reading_a_client_that_does_not_read_its_answer
     tmp_path: Path,
 ) -> None:
     """Heartbeats are echoed: a client sending them and reading nothing made the receiver
-    buffer every echo, growing by what it was sent (128 MiB sent, 128 MiB grown). It stops
+    buffer every echo, growing by what it was sent (64 MiB sent, 61 MiB grown). It stops
     reading such a client while its echoes wait to leave."""
     async with running("--data-dir", str(tmp_path)) as (process, printed):
         before = rss_mib(process.pid)

@@ -1,7 +1,9 @@
 """The ledger behind the gateway, as an interface: post on approval, reverse on NACK.
 
 `paywire.store.ledger.PostgresLedger` is the built-in implementation; another adapter (a core
-banking system) must still join the caller's transaction or make its calls idempotent.
+banking system) must still join the caller's transaction or make its calls idempotent, and
+answer within PAYWIRE_DB_COMMAND_TIMEOUT_S: the caller's transaction waits for it, and the
+server rolls back one that waited on the gateway longer (docs/DATABASE.md).
 """
 
 from __future__ import annotations
