@@ -4,6 +4,7 @@ answers; concurrency of claims and postings."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -40,6 +41,8 @@ from tests.fixtures.world import (
 )
 
 CLEARING_EUR = clearing_account("EUR")
+# A debtor account in BGN, as stored before the table withdrew it (Bulgaria joined the euro).
+BGN_DEBTOR = "BG80BNBG96611020345678"
 
 
 async def test_clean_payments_are_screened_hits_are_held_with_reasons(world: World) -> None:
@@ -260,23 +263,48 @@ async def test_insufficient_funds_end_in_rejected(world: World) -> None:
     assert await world.balance(POOR) == Decimal("20.00")
 
 
-@pytest.mark.parametrize("status", [Status.APPROVED, Status.SCREENED])
-async def test_a_value_date_passed_since_approval_is_rejected_before_money_moves(
-    world: World, status: Status
-) -> None:
-    """Approved (or released) on its value date and posted after midnight (approved at
-    23:59 UTC, a night without the database, a quarantine): approval refuses a passed date, and
-    so must posting, or the debtor is debited and the message carries a settlement date in the
-    past. The rest of the batch is posted."""
-    today = datetime.now(UTC).date()
-    late, on_time = [await world.drive(await world.create(), status) for _ in range(2)]
-    # Midnight passes for the one: the fixed terms are a trigger's, so it is put aside.
+async def _value_date_passed(world: World, payment: Payment) -> None:
+    """Midnight passes: approved at 23:59 UTC, a night without the database, a quarantine."""
+    await tamper(
+        world.owner, "UPDATE payments SET value_date = current_date - 1 WHERE id = $1", payment.id
+    )
+
+
+async def _currency_withdrawn(world: World, payment: Payment) -> None:
+    """An upgrade of the ISO 4217 table withdraws the currency of a payment stored in it (BGN,
+    from a debtor account in BGN): no message can be built in it, and the posting was rolled
+    back and tried again for ever."""
     await tamper(
         world.owner,
-        "UPDATE payments SET value_date = $1 WHERE id = $2",
-        today - timedelta(days=1),
-        late.id,
+        "INSERT INTO accounts (account, name, currency, balance)"
+        " VALUES ($1, 'Sofia OOD', 'BGN', 1000)",
+        BGN_DEBTOR,
     )
+    await tamper(
+        world.owner,
+        "UPDATE payments SET currency = 'BGN', debtor_account = $1 WHERE id = $2",
+        BGN_DEBTOR,
+        payment.id,
+    )
+
+
+@pytest.mark.parametrize("status", [Status.APPROVED, Status.SCREENED])
+@pytest.mark.parametrize(
+    ("stop_holding", "code"),
+    [(_value_date_passed, "VALUE_DATE_PASSED"), (_currency_withdrawn, "CURRENCY_WITHDRAWN")],
+)
+async def test_terms_that_stopped_holding_since_approval_are_rejected_before_money_moves(
+    world: World,
+    status: Status,
+    stop_holding: Callable[[World, Payment], Awaitable[None]],
+    code: str,
+) -> None:
+    """Approval refuses a passed value date, and entry a currency not in ISO 4217; posting
+    checks again, or the debtor is debited and the message carries a settlement date in the
+    past (or cannot be built). The rest of the batch is posted."""
+    late, on_time = [await world.drive(await world.create(), status) for _ in range(2)]
+    # The fixed terms are a trigger's, so they are changed with it put aside.
+    await stop_holding(world, late)
     before = await world.balance(ACME)
     if status is Status.APPROVED:
         await pipeline.screen_and_post(
@@ -287,7 +315,7 @@ async def test_a_value_date_passed_since_approval_is_rejected_before_money_moves
     refused = await world.reload(late)
     assert refused.status is Status.REJECTED
     assert refused.reason is not None
-    assert refused.reason.code == "VALUE_DATE_PASSED"
+    assert refused.reason.code == code
     assert (await world.reload(on_time)).status is Status.POSTED
     assert await world.balance(ACME) == before - on_time.amount
     stored = await world.pool.fetchval(

@@ -22,6 +22,7 @@ from paywire.domain.exception_kinds import (
     ORPHAN_ACK,
     PROCESSING_ERROR,
 )
+from paywire.domain.money import currency_digits
 from paywire.domain.payment import REASON_CODE_MAX, Payment, Reason, utc_iso
 from paywire.domain.roles import SYSTEM, SYSTEM_ACTOR
 from paywire.domain.screening import ScreeningRules, summarise
@@ -42,8 +43,10 @@ from paywire.store.messages import MANUAL, IncomingAnswer, OutgoingMessage
 from paywire.store.payments import claim
 from paywire.store.tx import Conn, Db, Pool, transaction
 
-# Why a payment whose value date passed between its approval and its posting is REJECTED.
+# Why a payment approved earlier is REJECTED at posting: its value date has passed, or its
+# currency has left ISO 4217, since.
 VALUE_DATE_PASSED = "VALUE_DATE_PASSED"
+CURRENCY_WITHDRAWN = "CURRENCY_WITHDRAWN"
 
 __all__ = [
     "Outcome",
@@ -152,7 +155,7 @@ async def _posting(
     fallback after a failed batch would."""
     today = datetime.now(UTC).date()
     ready = sorted(ready, key=_approval_order)
-    refused = {p.id: _value_date_passed(p, today) for p in ready if p.value_date < today}
+    refused = {p.id: why for p in ready if (why := _not_to_post(p, today)) is not None}
     postable = [p for p in ready if p.id not in refused]
     refused |= await ledger.post(
         conn, [PostingRequest(p.id, p.debtor.account, p.amount, p.currency) for p in postable]
@@ -164,16 +167,30 @@ async def _posting(
     ]
 
 
-def _value_date_passed(payment: Payment, today: date) -> Reason:
-    """Approval and release refuse a value date that has passed; one that passed after them
-    (approved at 23:59 UTC, a night without the database, a quarantine over midnight) is
-    refused here, before any money moves: the message would carry a settlement date in the
-    past, and the date is the debtor's instruction, not the gateway's to move."""
-    return Reason(
-        VALUE_DATE_PASSED,
-        f"its value date {payment.value_date} passed (today is {today}, UTC) before it was"
-        " posted: enter it again with today's date or a later one",
-    )
+def _not_to_post(payment: Payment, today: date) -> Reason | None:
+    """Why a payment approved or released earlier must not be posted now, if it must not:
+    checked at entry and at approval, the terms may have stopped holding since (approved at
+    23:59 UTC, a night without the database, a quarantine over midnight, an upgrade between).
+    Refused before any money moves, as the message could not go as approved."""
+    if payment.value_date < today:
+        # The message would carry a settlement date in the past; the date is the debtor's
+        # instruction, not the gateway's to move.
+        return Reason(
+            VALUE_DATE_PASSED,
+            f"its value date {payment.value_date} passed (today is {today}, UTC) before it was"
+            " posted: enter it again with today's date or a later one",
+        )
+    try:
+        currency_digits(payment.currency)
+    except ValueError:
+        # Withdrawn from ISO 4217 by an upgrade of the table since it was entered: no message
+        # can be built in it, and its posting would be rolled back and tried again for ever.
+        return Reason(
+            CURRENCY_WITHDRAWN,
+            f"its currency {payment.currency} is no longer an ISO 4217 currency: enter it again"
+            " in the currency that replaced it",
+        )
+    return None
 
 
 async def transmit(
