@@ -98,3 +98,25 @@ async def test_payments_claimed_by_a_client_gone_silent_are_freed_for_the_other_
         assert await poll(claim_elsewhere, 10, what="the claim freed") == [approved]
     finally:
         gone.terminate()
+
+
+async def test_every_session_asks_for_keepalives_and_the_gateway_s_for_an_idle_limit(
+    database: str,
+) -> None:
+    """A host gone silent is found out by the server within about a minute: by keepalives while
+    its session waits on it, by the time its data stays unacknowledged otherwise. The limit on
+    a transaction waiting on its client is the gateway's (its statements' timeout) alone: the
+    periodic jobs' snapshot waits on their other connection, a report's on a slow download."""
+    shown = (
+        "SELECT current_setting('tcp_keepalives_idle'), current_setting('tcp_keepalives_interval'),"
+        " current_setting('tcp_keepalives_count'), current_setting('tcp_user_timeout'),"
+        " current_setting('idle_in_transaction_session_timeout')"
+    )
+    seen = []
+    for command_timeout in (10.0, None):
+        pool = await create_pool(database, min_size=1, max_size=1, command_timeout=command_timeout)
+        try:
+            seen.append(tuple(await pool.fetchrow(shown)))
+        finally:
+            await pool.close()
+    assert seen == [("30", "10", "3", "60000", "10s"), ("30", "10", "3", "60000", "0")]
