@@ -99,3 +99,28 @@ async def test_reject_records_the_rest_of_the_line_as_typed(
     await term.page.context.close()
     stored = await db_pool.fetchval("SELECT reason_text FROM payments WHERE id = $1", payment.id)
     assert stored == "IBAN  DE89 3704   closed; see ticket  4711"
+
+
+async def test_pay_show_draws_a_right_to_left_name_and_an_account_of_digits_each_in_place(
+    browser, serve, settings, db_pool, world: World
+) -> None:
+    """A Hebrew creditor name followed by an account of digits (another id, not an IBAN) on one
+    line was one right-to-left run: the account was drawn first, where the name belongs. Each
+    value starts where the block's values start."""
+    account = "12345678"
+    payment = await world.create(
+        creditor={"name": HEBREW_CREDITOR, "account": account, "agent_bic": "BNPAFRPPXXX"}
+    )
+    client = await serve(create_app(settings, db_pool))
+    term, _ = await signed_in(browser, str(client.make_url("/")), "checker")
+    await term.enter(f"pay show {payment.reference}")
+    await term.wait_for_text(account)
+    reference_at, _ = await span(term, "reference ", payment.reference)
+    lines = await term.lines()
+    name_line = next(line for line in lines if HEBREW_CREDITOR in line)
+    account_line = next(line for line in lines if account in line)
+    name_at, _ = await span(term, name_line, HEBREW_CREDITOR)
+    account_at, _ = await span(term, account_line, account)
+    await term.page.context.close()
+    assert abs(name_at - reference_at) < 0.5, (name_at, reference_at)
+    assert abs(account_at - reference_at) < 0.5, (account_at, reference_at)

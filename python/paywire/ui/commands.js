@@ -41,8 +41,13 @@ function showPayment(ctx, p) {
       ["status", p.status],
       ["amount", `${p.amount} ${p.currency}`],
       ["value date", p.value_date],
-      ["debtor", p.debtor && `${p.debtor.name} ${p.debtor.account}`],
-      ["creditor", p.creditor && `${p.creditor.name} ${p.creditor.account} ${p.creditor.agent_bic}`],
+      // A name and an account each on a line of its own: a right-to-left name followed by an
+      // account of digits would be drawn after it, the account first.
+      ["debtor", p.debtor && p.debtor.name],
+      ["debtor account", p.debtor && p.debtor.account],
+      ["creditor", p.creditor && p.creditor.name],
+      ["creditor account", p.creditor && p.creditor.account],
+      ["creditor agent", p.creditor && p.creditor.agent_bic],
       ["end-to-end id", p.end_to_end_id],
       ["remittance", p.remittance_info],
       ["uetr", p.uetr],
