@@ -77,7 +77,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t(S.HELD, S.SCREENED, (R.COMPLIANCE,), four_eyes=True, not_the_approver=True),
     _t(S.HELD, S.REJECTED, (R.COMPLIANCE,), four_eyes=True, not_the_approver=True),
     _t(S.SCREENED, S.POSTED),
-    _t(S.SCREENED, S.REJECTED),  # insufficient funds; the value date passed since approval
+    _t(S.SCREENED, S.REJECTED),  # insufficient funds; terms that stopped holding since approval
     _t(S.POSTED, S.TRANSMITTED),
     _t(S.TRANSMITTED, S.COMPLETED),  # ACK
     _t(S.TRANSMITTED, S.FAILED),  # NACK
